@@ -1,0 +1,171 @@
+using Lopper.Tensors;
+
+namespace Lopper.Graph;
+
+/// <summary>
+/// Runs a model: forward over the nodes in order, and reverse-mode backward over the same nodes in
+/// reverse, each op pushing its output gradient to its inputs and parameters. Activations and
+/// gradients come from <see cref="BufferPool"/> and go back as soon as nothing needs them.
+/// </summary>
+public sealed class Executor
+{
+    private readonly Model _model;
+    private readonly Tensor?[] _outputs;
+    private readonly bool[] _owned;
+    private readonly Tensor?[] _grads;
+    private readonly NodeState[] _states;
+    private readonly List<int>[] _consumers;
+    private readonly int[] _pending;
+    private readonly Tensor[][] _inputScratch;
+    private readonly Tensor[][] _paramScratch;
+    private readonly Tensor?[][] _gradScratch;
+    private bool _keptForBackward;
+
+    /// <summary>Called after each node's forward with the node and its output (e.g. to collect activations).</summary>
+    public Action<Node, Tensor>? AfterForward { get; set; }
+
+    /// <summary>Creates an executor for a model.</summary>
+    public Executor(Model model)
+    {
+        _model = model;
+        int n = model.Graph.Nodes.Count;
+        _outputs = new Tensor?[n];
+        _owned = new bool[n];
+        _grads = new Tensor?[n];
+        _states = new NodeState[n];
+        _consumers = model.Graph.Consumers();
+        _pending = new int[n];
+        _inputScratch = new Tensor[n][];
+        _paramScratch = new Tensor[n][];
+        _gradScratch = new Tensor?[n][];
+        for (int i = 0; i < n; i++)
+        {
+            var node = model.Graph.Nodes[i];
+            _states[i] = new NodeState { NeedsInputGrad = new bool[node.InputIndices.Length] };
+            for (int j = 0; j < node.InputIndices.Length; j++) _states[i].NeedsInputGrad[j] = node.InputIndices[j] != 0;
+            _inputScratch[i] = new Tensor[node.InputIndices.Length];
+            _paramScratch[i] = new Tensor[model.NodeParameters[i].Length];
+            _gradScratch[i] = new Tensor?[model.NodeParameters[i].Length];
+        }
+    }
+
+    /// <summary>The model this executor runs.</summary>
+    public Model Model => _model;
+
+    /// <summary>
+    /// Runs forward on a batch [N, C, H, W]. With <paramref name="training"/> batch-norm uses batch
+    /// statistics and dropout is on; with <paramref name="forBackward"/> every activation is kept for
+    /// <see cref="Backward"/>. The returned output stays valid until <see cref="EndStep"/>.
+    /// </summary>
+    public Tensor Forward(Tensor input, bool training, bool forBackward, Rng? random = null)
+    {
+        var nodes = _model.Graph.Nodes;
+        var expected = _model.Graph.InputShape;
+        if (input.Shape.Length != expected.Length + 1 || !input.Shape.AsSpan(1).SequenceEqual(expected))
+            throw new LopperInputException($"input shape {Tensor.Format(input.Shape)} does not match the model's {Tensor.Format(expected)} (plus batch)");
+        EndStep();
+        _keptForBackward = forBackward;
+        _outputs[0] = input;
+        _owned[0] = false;
+        for (int i = 0; i < nodes.Count; i++) _pending[i] = _consumers[i].Count;
+        for (int i = 1; i < nodes.Count; i++)
+        {
+            var node = nodes[i];
+            var ins = _inputScratch[i];
+            for (int j = 0; j < ins.Length; j++) ins[j] = _outputs[node.InputIndices[j]]!;
+            var ps = _paramScratch[i];
+            var nodeParams = _model.NodeParameters[i];
+            for (int j = 0; j < ps.Length; j++) ps[j] = nodeParams[j].Value;
+            var st = _states[i];
+            st.Training = training;
+            st.WillBackward = forBackward;
+            st.Random = random;
+            var y = node.Op.Forward(ins, ps, st);
+            _outputs[i] = y;
+            _owned[i] = true;
+            if (node.Op.OutputAliasesInput)
+            {
+                int src = node.InputIndices[0];
+                _owned[i] = !forBackward && _owned[src];
+                if (!forBackward) _owned[src] = false;
+            }
+            AfterForward?.Invoke(node, y);
+            if (!forBackward)
+            {
+                st.Clear();
+                foreach (int j in node.InputIndices)
+                    if (--_pending[j] == 0) ReleaseOutput(j);
+            }
+        }
+        return _outputs[^1]!;
+    }
+
+    /// <summary>
+    /// Back-propagates <paramref name="gradOutput"/> (same shape as the output; the executor takes
+    /// ownership of it) and writes every trainable parameter's gradient.
+    /// </summary>
+    public void Backward(Tensor gradOutput)
+    {
+        if (!_keptForBackward) throw new InvalidOperationException("Backward needs a Forward with forBackward: true");
+        var nodes = _model.Graph.Nodes;
+        _grads[^1] = gradOutput;
+        for (int i = nodes.Count - 1; i >= 1; i--)
+        {
+            var node = nodes[i];
+            var g = _grads[i];
+            var nodeParams = _model.NodeParameters[i];
+            if (g is null)
+            {
+                foreach (var p in nodeParams) p.Grad?.Span.Clear();
+                continue;
+            }
+            var pg = _gradScratch[i];
+            for (int j = 0; j < pg.Length; j++) pg[j] = nodeParams[j].Grad;
+            var inGrads = node.Op.Backward(g, _inputScratch[i], _outputs[i]!, _paramScratch[i], pg, _states[i]);
+            bool gradPassedOn = false;
+            for (int j = 0; j < inGrads.Length; j++)
+            {
+                var ig = inGrads[j];
+                if (ig is null) continue;
+                int src = node.InputIndices[j];
+                bool shares = ReferenceEquals(ig.Data, g.Data);
+                var existing = _grads[src];
+                if (existing is null)
+                {
+                    _grads[src] = ig;
+                    gradPassedOn |= shares;
+                }
+                else
+                {
+                    TensorPrimitives.Add(existing.Span, ig.Span, existing.Span);
+                    if (!shares) ig.Release();
+                }
+            }
+            if (!gradPassedOn) g.Release();
+            _grads[i] = null;
+            _states[i].Clear();
+            ReleaseOutput(i);
+        }
+        _keptForBackward = false;
+    }
+
+    /// <summary>Returns every buffer of the last pass to the pool. Outputs of that pass become invalid.</summary>
+    public void EndStep()
+    {
+        for (int i = 0; i < _outputs.Length; i++)
+        {
+            ReleaseOutput(i);
+            _grads[i]?.Release();
+            _grads[i] = null;
+            _states[i].Clear();
+        }
+        _keptForBackward = false;
+    }
+
+    private void ReleaseOutput(int i)
+    {
+        if (_owned[i]) _outputs[i]?.Release();
+        _owned[i] = false;
+        _outputs[i] = null;
+    }
+}

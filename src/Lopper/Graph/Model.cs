@@ -1,0 +1,75 @@
+using Lopper.Tensors;
+
+namespace Lopper.Graph;
+
+/// <summary>A graph plus its parameters: everything needed to run and train a network.</summary>
+public sealed class Model
+{
+    private readonly Dictionary<string, Parameter> _byName = new();
+
+    /// <summary>The architecture.</summary>
+    public ModelGraph Graph { get; }
+
+    /// <summary>All parameters in node order.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>For each node, its parameters in the order the op declares them.</summary>
+    public Parameter[][] NodeParameters { get; }
+
+    /// <summary>Creates the parameters of <paramref name="graph"/>, initialised from <paramref name="seed"/>.</summary>
+    public Model(ModelGraph graph, ulong seed = 0)
+    {
+        Graph = graph;
+        var all = new List<Parameter>();
+        NodeParameters = new Parameter[graph.Nodes.Count][];
+        var rng = new Rng(seed);
+        for (int i = 0; i < graph.Nodes.Count; i++)
+        {
+            var node = graph.Nodes[i];
+            var specs = i == 0 ? [] : node.Op.Parameters(graph.InputShapesOf(node));
+            var ps = new Parameter[specs.Count];
+            for (int j = 0; j < ps.Length; j++)
+            {
+                ps[j] = new Parameter($"{node.Name}.{specs[j].Name}", node, specs[j]);
+                Initialise(ps[j], rng);
+                _byName.Add(ps[j].Name, ps[j]);
+                all.Add(ps[j]);
+            }
+            NodeParameters[i] = ps;
+        }
+        Parameters = all;
+    }
+
+    /// <summary>A parameter by its full name, or null.</summary>
+    public Parameter? Find(string name) => _byName.GetValueOrDefault(name);
+
+    /// <summary>Total number of parameter values, counting trainable tensors only (as PyTorch's numel sum does).</summary>
+    public long ParameterCount()
+    {
+        long n = 0;
+        foreach (var p in Parameters) if (p.Trainable) n += p.Value.Length;
+        return n;
+    }
+
+    private static void Initialise(Parameter p, Rng rng)
+    {
+        var s = p.Value.Span;
+        switch (p.Spec.Init)
+        {
+            case ParamInit.Zeros: s.Clear(); break;
+            case ParamInit.Ones: s.Fill(1f); break;
+            case ParamInit.KaimingNormalFanOut:
+                {
+                    double std = Math.Sqrt(2.0 / Math.Max(1, p.Spec.FanOut));
+                    for (int i = 0; i < s.Length; i++) s[i] = (float)(rng.NextNormal() * std);
+                    break;
+                }
+            case ParamInit.UniformFanIn:
+                {
+                    double bound = 1.0 / Math.Sqrt(Math.Max(1, p.Spec.FanIn));
+                    for (int i = 0; i < s.Length; i++) s[i] = (float)((rng.NextDouble() * 2 - 1) * bound);
+                    break;
+                }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text.Json.Nodes;
+using Lopper.Tensors;
+
+namespace Lopper.Graph;
+
+/// <summary>
+/// One operation type: shape rule, parameters, cost, channel rule, forward and backward.
+/// Shapes include the batch dimension. An op instance holds only its attributes; everything a
+/// particular execution needs to remember for backward goes into the <see cref="NodeState"/>.
+/// </summary>
+public abstract class Op
+{
+    /// <summary>Registry name, e.g. "conv2d".</summary>
+    public abstract string Type { get; }
+
+    /// <summary>How output channels relate to input channels (see <see cref="Graph.ChannelRule"/>).</summary>
+    public abstract ChannelRule ChannelRule { get; }
+
+    /// <summary>Number of inputs the op takes (-1: any number of at least 2).</summary>
+    public virtual int Arity => 1;
+
+    /// <summary>True when the forward output shares its array with input 0 (a reshape): the executor must not release it twice.</summary>
+    public virtual bool OutputAliasesInput => false;
+
+    /// <summary>Output shape for the given input shapes; throws <see cref="LopperInputException"/> on a mismatch.</summary>
+    public abstract int[] OutputShape(IReadOnlyList<int[]> inputs);
+
+    /// <summary>Parameters this op owns, for the given input shapes.</summary>
+    public virtual IReadOnlyList<ParamSpec> Parameters(IReadOnlyList<int[]> inputs) => [];
+
+    /// <summary>Multiply-accumulates of one forward pass at the given input shapes.</summary>
+    public virtual long Macs(IReadOnlyList<int[]> inputs) => 0;
+
+    /// <summary>Computes the output. <paramref name="state"/> is where to keep what backward needs.</summary>
+    public abstract Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state);
+
+    /// <summary>
+    /// Gradients for the inputs (entry i null when <c>state.NeedsInputGrad[i]</c> is false) and, written
+    /// (not added) into <paramref name="paramGrads"/>, for the parameters (null entries: no gradient wanted).
+    /// An op may return <paramref name="gradOut"/> itself (or a reshape sharing its array) as one input gradient.
+    /// </summary>
+    public abstract Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state);
+
+    /// <summary>Attributes for model.json.</summary>
+    public abstract JsonObject Attributes();
+
+    /// <summary>Reads an int attribute or fails naming it.</summary>
+    protected static int Int(JsonObject a, string key, string op)
+        => a[key] is JsonValue v && v.TryGetValue(out int i) ? i : throw new LopperInputException($"op {op}: attribute '{key}' missing or not an integer");
+
+    /// <summary>Reads an optional int attribute.</summary>
+    protected static int Int(JsonObject a, string key, int fallback)
+        => a[key] is JsonValue v && v.TryGetValue(out int i) ? i : fallback;
+
+    /// <summary>Reads an optional float attribute.</summary>
+    protected static double Real(JsonObject a, string key, double fallback)
+        => a[key] is JsonValue v && v.TryGetValue(out double d) ? d : fallback;
+
+    /// <summary>Reads an optional bool attribute.</summary>
+    protected static bool Bool(JsonObject a, string key, bool fallback)
+        => a[key] is JsonValue v && v.TryGetValue(out bool b) ? b : fallback;
+
+    /// <summary>Fails with a message naming this op when a shape rule is broken.</summary>
+    protected LopperInputException ShapeError(string what) => new($"op {Type}: {what}");
+}

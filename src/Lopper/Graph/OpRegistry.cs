@@ -1,0 +1,38 @@
+using System.Text.Json.Nodes;
+using Lopper.Graph.Ops;
+
+namespace Lopper.Graph;
+
+/// <summary>Maps op type names in model.json to the classes that implement them.</summary>
+public static class OpRegistry
+{
+    private static readonly Dictionary<string, Func<JsonObject, Op>> Factories = new()
+    {
+        ["input"] = InputOp.FromJson,
+        ["conv2d"] = Conv2dOp.FromJson,
+        ["linear"] = LinearOp.FromJson,
+        ["batchnorm2d"] = BatchNorm2dOp.FromJson,
+        ["relu"] = _ => new ReluOp(),
+        ["maxpool2d"] = MaxPool2dOp.FromJson,
+        ["avgpool2d"] = AvgPool2dOp.FromJson,
+        ["globalavgpool"] = _ => new GlobalAvgPoolOp(),
+        ["add"] = _ => new AddOp(),
+        ["flatten"] = _ => new FlattenOp(),
+        ["dropout"] = DropoutOp.FromJson,
+        ["channelmul"] = ChannelMulOp.FromJson,
+    };
+
+    /// <summary>Known op type names.</summary>
+    public static IEnumerable<string> Types => Factories.Keys;
+
+    /// <summary>Registers an op type (for ops defined outside the library).</summary>
+    public static void Register(string type, Func<JsonObject, Op> factory) => Factories[type] = factory;
+
+    /// <summary>Creates an op from its type name and attributes; unknown types fail naming the type.</summary>
+    public static Op Create(string type, JsonObject attributes)
+    {
+        if (!Factories.TryGetValue(type, out var f))
+            throw new LopperInputException($"unknown op '{type}' (known: {string.Join(", ", Factories.Keys)})");
+        return f(attributes);
+    }
+}

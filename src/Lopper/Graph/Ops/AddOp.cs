@@ -1,0 +1,52 @@
+using System.Text.Json.Nodes;
+using Lopper.Tensors;
+
+namespace Lopper.Graph.Ops;
+
+/// <summary>Elementwise sum of two or more same-shaped inputs (residual joins). Ties their channels.</summary>
+public sealed class AddOp : Op
+{
+    /// <inheritdoc/>
+    public override string Type => "add";
+    /// <inheritdoc/>
+    public override ChannelRule ChannelRule => ChannelRule.Ties;
+    /// <inheritdoc/>
+    public override int Arity => -1;
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int[]> inputs)
+    {
+        for (int i = 1; i < inputs.Count; i++)
+            if (!inputs[i].AsSpan().SequenceEqual(inputs[0]))
+                throw ShapeError($"input shapes differ: {Tensor.Format(inputs[0])} vs {Tensor.Format(inputs[i])}");
+        return inputs[0];
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
+    {
+        var y = Tensor.Pooled(inputs[0].Shape);
+        TensorPrimitives.Add(inputs[0].Span, inputs[1].Span, y.Span);
+        for (int i = 2; i < inputs.Length; i++) TensorPrimitives.Add(y.Span, inputs[i].Span, y.Span);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
+    {
+        var grads = new Tensor?[inputs.Length];
+        bool handedOver = false;
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            if (!state.NeedsInputGrad[i]) continue;
+            if (!handedOver) { grads[i] = gradOut; handedOver = true; continue; }
+            var copy = Tensor.Pooled(gradOut.Shape);
+            gradOut.Span.CopyTo(copy.Span);
+            grads[i] = copy;
+        }
+        return grads;
+    }
+
+    /// <inheritdoc/>
+    public override JsonObject Attributes() => new();
+}

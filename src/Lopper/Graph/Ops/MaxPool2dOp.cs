@@ -1,0 +1,96 @@
+using System.Text.Json.Nodes;
+using Lopper.Tensors;
+
+namespace Lopper.Graph.Ops;
+
+/// <summary>Max pooling with square window, stride and implicit -inf padding; backward routes to the argmax.</summary>
+public sealed class MaxPool2dOp(int kernel, int stride, int padding = 0) : Op
+{
+    /// <summary>Window size.</summary>
+    public int Kernel { get; } = kernel;
+    /// <summary>Stride.</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Padding on each side.</summary>
+    public int Padding { get; } = padding;
+
+    /// <inheritdoc/>
+    public override string Type => "maxpool2d";
+    /// <inheritdoc/>
+    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int[]> inputs)
+    {
+        var s = inputs[0];
+        if (s.Length != 4) throw ShapeError($"expects [N,C,H,W], got {Tensor.Format(s)}");
+        int oh = (s[2] + 2 * Padding - Kernel) / Stride + 1, ow = (s[3] + 2 * Padding - Kernel) / Stride + 1;
+        if (oh < 1 || ow < 1) throw ShapeError($"input {s[2]}x{s[3]} too small for window {Kernel}");
+        return [s[0], s[1], oh, ow];
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
+    {
+        var x = inputs[0];
+        var shape = OutputShape([x.Shape]);
+        var y = Tensor.Pooled(shape);
+        // Argmax stored as float: plane offsets stay far below 2^24, where floats are exact.
+        var arg = state.WillBackward ? state.Keep(Tensor.Pooled(shape)) : null;
+        int planes = shape[0] * shape[1], h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3];
+        Parallelism.For(Math.Min(planes, 64), chunk =>
+        {
+            var (s, e) = Conv2dOp.Range(planes, Math.Min(planes, 64), chunk);
+            for (int p = s; p < e; p++)
+            {
+                var src = x.Data.AsSpan(p * h * w, h * w);
+                var dst = y.Data.AsSpan(p * oh * ow, oh * ow);
+                for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    float best = float.NegativeInfinity; int bi = -1;
+                    int y0 = oy * Stride - Padding, x0 = ox * Stride - Padding;
+                    for (int ky = 0; ky < Kernel; ky++)
+                    {
+                        int iy = y0 + ky;
+                        if ((uint)iy >= (uint)h) continue;
+                        for (int kx = 0; kx < Kernel; kx++)
+                        {
+                            int ix = x0 + kx;
+                            if ((uint)ix >= (uint)w) continue;
+                            float v = src[iy * w + ix];
+                            if (v > best || bi < 0) { best = v; bi = iy * w + ix; }
+                        }
+                    }
+                    dst[oy * ow + ox] = best;
+                    if (arg is not null) arg.Data[p * oh * ow + oy * ow + ox] = bi;
+                }
+            }
+        });
+        state.Saved = arg;
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
+    {
+        if (!state.NeedsInputGrad[0]) return [null];
+        var x = inputs[0];
+        var arg = (Tensor)state.Saved!;
+        var dx = Tensor.Pooled(x.Shape, zero: true);
+        int planes = output.Shape[0] * output.Shape[1], hw = x.Shape[2] * x.Shape[3], ohw = output.Shape[2] * output.Shape[3];
+        Parallelism.For(Math.Min(planes, 64), chunk =>
+        {
+            var (s, e) = Conv2dOp.Range(planes, Math.Min(planes, 64), chunk);
+            for (int p = s; p < e; p++)
+                for (int i = 0; i < ohw; i++)
+                    dx.Data[p * hw + (int)arg.Data[p * ohw + i]] += gradOut.Data[p * ohw + i];
+        });
+        return [dx];
+    }
+
+    /// <inheritdoc/>
+    public override JsonObject Attributes() => new() { ["kernel"] = Kernel, ["stride"] = Stride, ["padding"] = Padding };
+
+    /// <summary>Reads the op from model.json attributes.</summary>
+    public static MaxPool2dOp FromJson(JsonObject a) => new(Int(a, "kernel", "maxpool2d"), Int(a, "stride", Int(a, "kernel", "maxpool2d")), Int(a, "padding", 0));
+}

@@ -1,0 +1,118 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Lopper.Tensors.Kernels;
+
+/// <summary>
+/// Fused elementwise loops that <see cref="TensorPrimitives"/> has no single call for. Vector512 where
+/// the hardware has it, Vector256 otherwise, scalar tails.
+/// </summary>
+public static class Simd
+{
+    /// <summary>y = x * scale + shift.</summary>
+    public static void ScaleShift(ReadOnlySpan<float> x, float scale, float shift, Span<float> y)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        int n = x.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var s = Vector512.Create(scale); var t = Vector512.Create(shift);
+            for (; i <= n - 16; i += 16)
+                Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i), s, t).StoreUnsafe(ref yr, (nuint)i);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var s = Vector256.Create(scale); var t = Vector256.Create(shift);
+            for (; i <= n - 8; i += 8)
+                Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), s, t).StoreUnsafe(ref yr, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref yr, i) = MathF.FusedMultiplyAdd(Unsafe.Add(ref xr, i), scale, shift);
+    }
+
+    /// <summary>z = a * x + b * y + c (batch-norm backward in one pass).</summary>
+    public static void Combine(ReadOnlySpan<float> x, float a, ReadOnlySpan<float> y, float b, float c, Span<float> z)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float zr = ref MemoryMarshal.GetReference(z);
+        int n = x.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var va = Vector512.Create(a); var vb = Vector512.Create(b); var vc = Vector512.Create(c);
+            for (; i <= n - 16; i += 16)
+            {
+                var r = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i), va, vc);
+                Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref yr, (nuint)i), vb, r).StoreUnsafe(ref zr, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a); var vb = Vector256.Create(b); var vc = Vector256.Create(c);
+            for (; i <= n - 8; i += 8)
+            {
+                var r = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), va, vc);
+                Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref yr, (nuint)i), vb, r).StoreUnsafe(ref zr, (nuint)i);
+            }
+        }
+        for (; i < n; i++) Unsafe.Add(ref zr, i) = Unsafe.Add(ref xr, i) * a + Unsafe.Add(ref yr, i) * b + c;
+    }
+
+    /// <summary>Sum of (x - mean)^2, accumulated in float lanes then double.</summary>
+    public static double SumSquaredDeviation(ReadOnlySpan<float> x, float mean)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        int n = x.Length, i = 0;
+        double total = 0;
+        if (Vector512.IsHardwareAccelerated && n >= 16)
+        {
+            var m = Vector512.Create(mean); var acc = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                var d = Vector512.LoadUnsafe(ref xr, (nuint)i) - m;
+                acc = Vector512.FusedMultiplyAdd(d, d, acc);
+            }
+            total = Vector512.Sum(acc);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var m = Vector256.Create(mean); var acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                var d = Vector256.LoadUnsafe(ref xr, (nuint)i) - m;
+                acc = Vector256.FusedMultiplyAdd(d, d, acc);
+            }
+            total = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) { float d = Unsafe.Add(ref xr, i) - mean; total += d * d; }
+        return total;
+    }
+
+    /// <summary>dx = dy where y &gt; 0, else 0 (ReLU backward from its output).</summary>
+    public static void ReluBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float gr = ref MemoryMarshal.GetReference(dy);
+        ref float dr = ref MemoryMarshal.GetReference(dx);
+        int n = y.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                var mask = Vector512.GreaterThan(Vector512.LoadUnsafe(ref yr, (nuint)i), Vector512<float>.Zero);
+                (Vector512.LoadUnsafe(ref gr, (nuint)i) & mask).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                var mask = Vector256.GreaterThan(Vector256.LoadUnsafe(ref yr, (nuint)i), Vector256<float>.Zero);
+                (Vector256.LoadUnsafe(ref gr, (nuint)i) & mask).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++) Unsafe.Add(ref dr, i) = Unsafe.Add(ref yr, i) > 0 ? Unsafe.Add(ref gr, i) : 0f;
+    }
+}
