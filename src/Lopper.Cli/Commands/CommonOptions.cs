@@ -1,0 +1,20 @@
+using Lopper.Data;
+using Lopper.Training;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>Flags and set-up shared by the commands that touch data or threads.</summary>
+public static class CommonOptions
+{
+    /// <summary>Reads --threads (default: all cores) and applies it.</summary>
+    public static void ApplyThreads(Args a) => Parallelism.Threads = a.Int("threads", Environment.ProcessorCount, 1);
+
+    /// <summary>Training loader (shuffled, augmented as configured) and test loader (in order, no augmentation).</summary>
+    public static (DataLoader Train, DataLoader Test) Loaders(Dataset train, Dataset test, TrainConfig c)
+    {
+        var (mean, std) = train.ChannelStats();
+        var trainLoader = new DataLoader(train, c.BatchSize, c.Seed, shuffle: true, mean, std, cropPadding: c.CropPadding, flip: c.Flip);
+        var testLoader = new DataLoader(test, 500, c.Seed, shuffle: false, mean, std);
+        return (trainLoader, testLoader);
+    }
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Lopper.Data;
+using Lopper.Io;
+using Lopper.Training;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>`lopper eval`: accuracy and loss of a saved model on a dataset's test split.</summary>
+public static class EvalCommand
+{
+    /// <summary>Runs the command.</summary>
+    public static int Run(string[] raw)
+    {
+        var a = new Args(raw, new HashSet<string> { "json", "help" });
+        if (a.Flag("help"))
+        {
+            Console.WriteLine("lopper eval --from DIR [--dataset NAME] [--data DIR] [--threads N] [--json]");
+            return 0;
+        }
+        string from = a.Required("from");
+        string dataset = a.Str("dataset", "fashion-mnist");
+        string? dataDir = a.Str("data");
+        bool json = a.Flag("json");
+        CommonOptions.ApplyThreads(a);
+        a.EnsureAllUsed();
+        var model = ModelStore.Load(from);
+        var (trainSet, testSet) = DataCatalog.Resolve(dataset, dataDir);
+        if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { testSet.Channels, testSet.Height, testSet.Width }) || model.Graph.Classes != testSet.ClassCount)
+            throw new LopperInputException($"--from {from}: model takes {string.Join("x", model.Graph.InputShape)} with {model.Graph.Classes} classes; {dataset} has {testSet.Channels}x{testSet.Height}x{testSet.Width} with {testSet.ClassCount}");
+        var (_, test) = CommonOptions.Loaders(trainSet, testSet, new TrainConfig());
+        var sw = Stopwatch.StartNew();
+        var (loss, acc) = Evaluator.Evaluate(model, test);
+        var o = new JsonObject
+        {
+            ["model"] = model.Graph.Name, ["dataset"] = dataset, ["samples"] = testSet.Count,
+            ["test_accuracy"] = acc, ["test_loss"] = loss, ["seconds"] = sw.Elapsed.TotalSeconds,
+            ["params"] = model.ParameterCount(), ["macs"] = model.Graph.Macs(), ["threads"] = Parallelism.Threads,
+        };
+        if (json) Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
+        else Console.WriteLine($"{model.Graph.Name} on {dataset}: accuracy {acc * 100:F2}%, loss {loss:F4} ({testSet.Count} images, {sw.Elapsed.TotalSeconds:F1}s)");
+        return 0;
+    }
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Lopper.Data;
+using Lopper.Graph;
+using Lopper.Io;
+using Lopper.Models;
+using Lopper.Optim;
+using Lopper.Training;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>`lopper train`: trains a zoo model (or resumes a run) on a dataset, with checkpoints every epoch.</summary>
+public static class TrainCommand
+{
+    private const string Usage = """
+        lopper train --model NAME [--out DIR] [--epochs N] [--json]
+          data:     --dataset fashion-mnist|mnist|cifar10|cifar100 (default fashion-mnist) --data DIR
+                    --augment (random crop pad 2-4 + flips where they make sense) --no-augment
+          optim:    --optimizer sgd|adamw --lr F --momentum F --nesterov --weight-decay F
+                    --schedule cosine|step|constant --warmup EPOCHS --milestones 10,15 --gamma F
+                    --batch-size N --label-smoothing F
+          run:      --seed N --threads N --resume DIR (continue an interrupted run in DIR)
+        """;
+
+    /// <summary>Runs the command.</summary>
+    public static int Run(string[] raw)
+    {
+        var a = new Args(raw, new HashSet<string> { "json", "help", "nesterov", "augment", "no-augment" });
+        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
+        var sw = Stopwatch.StartNew();
+        bool json = a.Flag("json");
+        CommonOptions.ApplyThreads(a);
+        string? resume = a.Str("resume");
+        string? outDir = a.Str("out") ?? resume;
+        Model model;
+        TrainConfig config;
+        string dataset;
+        string? dataDir = a.Str("data");
+        if (resume is not null)
+        {
+            var statePath = Path.Combine(resume, Trainer.StateFile);
+            if (!File.Exists(statePath)) throw new LopperInputException($"--resume {resume}: no {Trainer.StateFile} there (not a lopper train folder)");
+            var state = JsonNode.Parse(File.ReadAllText(statePath))!;
+            config = TrainConfig.FromJson(state["config"]!, statePath);
+            if (a.Has("epochs")) config = config with { Epochs = a.Int("epochs", config.Epochs, 1) };
+            var runJson = JsonNode.Parse(File.ReadAllText(Path.Combine(resume, "run.json")))!;
+            dataset = (string?)runJson["dataset"] ?? "fashion-mnist";
+            dataDir ??= (string?)runJson["data_dir"];
+            model = new Model(ModelJson.Load(Path.Combine(resume, ModelStore.GraphFile)));
+        }
+        else
+        {
+            dataset = a.Str("dataset", "fashion-mnist");
+            config = ReadConfig(a);
+            model = null!;
+        }
+        a.Has("model"); a.Has("epochs"); a.Has("dataset");
+        var (trainSet, testSet) = DataCatalog.Resolve(dataset, dataDir);
+        if (model is null)
+        {
+            var graph = ModelZoo.Create(a.Required("model"), [trainSet.Channels, trainSet.Height, trainSet.Width], trainSet.ClassCount);
+            model = new Model(graph, config.Seed);
+        }
+        else if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { trainSet.Channels, trainSet.Height, trainSet.Width }))
+        {
+            throw new LopperInputException($"--resume {resume}: model input {string.Join("x", model.Graph.InputShape)} does not match dataset {dataset}");
+        }
+        a.EnsureAllUsed();
+        var (train, test) = CommonOptions.Loaders(trainSet, testSet, config);
+        var trainer = new Trainer(model, config, train, test, outDir) { Progress = new ProgressBar() };
+        if (resume is not null) trainer.RestoreFrom(resume);
+        var run = RunInfo.Environment(config.Seed);
+        run["command"] = "lopper train " + string.Join(' ', raw);
+        run["model"] = model.Graph.Name;
+        run["dataset"] = dataset;
+        if (dataDir is not null) run["data_dir"] = Path.GetFullPath(dataDir);
+        trainer.RunRecord = run;
+        int startEpoch = trainer.CompletedEpochs;
+        var epochReporter = new EpochLogger(trainer, json);
+        trainer.AddHook(epochReporter);
+        trainer.Run();
+        var last = trainer.History.Count > 0 ? trainer.History[^1]! : new JsonObject();
+        double seconds = sw.Elapsed.TotalSeconds;
+        int ran = trainer.CompletedEpochs - startEpoch;
+        double trainSeconds = 0;
+        for (int i = startEpoch; i < trainer.History.Count; i++) trainSeconds += (double)trainer.History[i]!["train_seconds"]!;
+        var result = new JsonObject
+        {
+            ["model"] = model.Graph.Name,
+            ["dataset"] = dataset,
+            ["epochs"] = trainer.CompletedEpochs,
+            ["test_accuracy"] = last["test_accuracy"]?.DeepClone(),
+            ["best_test_accuracy"] = trainer.BestAccuracy,
+            ["train_loss"] = last["train_loss"]?.DeepClone(),
+            ["seconds"] = seconds,
+            ["seconds_per_epoch"] = ran > 0 ? trainSeconds / ran : 0,
+            ["params"] = model.ParameterCount(),
+            ["macs"] = model.Graph.Macs(),
+            ["seed"] = config.Seed,
+            ["threads"] = Parallelism.Threads,
+            ["out"] = outDir is null ? null : Path.GetFullPath(outDir),
+        };
+        if (json) Console.WriteLine(result.ToJsonString(new() { WriteIndented = true }));
+        else Console.WriteLine($"done: test accuracy {(double?)last["test_accuracy"] * 100:F2}% after {trainer.CompletedEpochs} epochs in {ProgressBar.FormatSeconds(seconds)}" + (outDir is null ? "" : $"; saved to {outDir}"));
+        return 0;
+    }
+
+    private static TrainConfig ReadConfig(Args a)
+    {
+        var d = new TrainConfig();
+        string model = a.Str("model") ?? "";
+        bool augment = a.Flag("augment") || (!a.Flag("no-augment") && false);
+        return new TrainConfig
+        {
+            Epochs = a.Int("epochs", d.Epochs, 1),
+            BatchSize = a.Int("batch-size", d.BatchSize, 1),
+            Optimizer = a.Str("optimizer", d.Optimizer),
+            Lr = (float)a.Real("lr", model == "lenet5" ? 0.05 : d.Lr, 0),
+            Momentum = (float)a.Real("momentum", d.Momentum, 0, 1),
+            Nesterov = a.Flag("nesterov"),
+            WeightDecay = (float)a.Real("weight-decay", d.WeightDecay, 0),
+            Schedule = LrSchedule.ParseKind(a.Str("schedule", "cosine")),
+            WarmupEpochs = a.Real("warmup", 0, 0),
+            Milestones = a.Ints("milestones", []),
+            Gamma = (float)a.Real("gamma", 0.1, 0),
+            LabelSmoothing = (float)a.Real("label-smoothing", 0, 0, 1),
+            Seed = (ulong)a.Int("seed", 0, 0),
+            CropPadding = augment ? 2 : 0,
+            Flip = augment,
+        };
+    }
+
+    /// <summary>Prints one line per finished epoch on stderr.</summary>
+    private sealed class EpochLogger(Trainer trainer, bool json) : ITrainingHook
+    {
+        public void EndEpoch(Model model, int epoch, JsonObject r)
+        {
+            _ = json;
+            Console.Error.WriteLine($"epoch {epoch + 1}/{trainer.Config.Epochs}: loss {(double)r["train_loss"]!:F4} train {(double)r["train_accuracy"]! * 100:F2}% test {((double?)r["test_accuracy"] ?? 0) * 100:F2}% {(double)r["train_seconds"]!:F1}s {(double)r["images_per_second"]!:F0} img/s");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using Lopper;
+using Lopper.Cli;
+using Lopper.Cli.Commands;
+
+return Cli.Run(args);
+
+namespace Lopper.Cli
+{
+    /// <summary>Entry point: dispatches to a command and maps failures to exit codes (0 ok, 1 failed, 2 bad input).</summary>
+    public static class Cli
+    {
+        private static readonly Dictionary<string, (string Help, Func<string[], int> Run)> Commands = new()
+        {
+            ["train"] = ("train a model on a dataset", TrainCommand.Run),
+            ["eval"] = ("evaluate a saved model", EvalCommand.Run),
+            ["inspect"] = ("per-layer parameters and MACs of a model", InspectCommand.Run),
+        };
+
+        /// <summary>Runs the CLI with the given arguments and returns the exit code.</summary>
+        public static int Run(string[] args)
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                Console.WriteLine("lopper: train and slim convolutional networks\n\nusage: lopper <command> [flags]\n");
+                foreach (var (name, c) in Commands) Console.WriteLine($"  {name,-10} {c.Help}");
+                Console.WriteLine("\nrun 'lopper <command> --help' for a command's flags");
+                return args.Length == 0 ? 2 : 0;
+            }
+            if (!Commands.TryGetValue(args[0], out var cmd))
+            {
+                Console.Error.WriteLine($"lopper: unknown command '{args[0]}' (known: {string.Join(", ", Commands.Keys)})");
+                return 2;
+            }
+            try
+            {
+                return cmd.Run(args[1..]);
+            }
+            catch (LopperInputException e)
+            {
+                Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
+                return 2;
+            }
+            catch (LopperRunException e)
+            {
+                Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
+                return 1;
+            }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
+                return 1;
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
+                return 1;
+            }
+        }
+    }
+}

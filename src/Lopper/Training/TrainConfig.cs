@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lopper.Optim;
+
+namespace Lopper.Training;
+
+/// <summary>Everything that decides a training run's numbers. Saved with checkpoints so a resume uses the same.</summary>
+public sealed record TrainConfig
+{
+    /// <summary>Total epochs.</summary>
+    public int Epochs { get; init; } = 5;
+    /// <summary>Mini-batch size.</summary>
+    public int BatchSize { get; init; } = 128;
+    /// <summary>"sgd" or "adamw".</summary>
+    public string Optimizer { get; init; } = "sgd";
+    /// <summary>Base learning rate.</summary>
+    public float Lr { get; init; } = 0.1f;
+    /// <summary>SGD momentum.</summary>
+    public float Momentum { get; init; } = 0.9f;
+    /// <summary>Nesterov momentum.</summary>
+    public bool Nesterov { get; init; }
+    /// <summary>Weight decay (L2 for SGD, decoupled for AdamW).</summary>
+    public float WeightDecay { get; init; } = 5e-4f;
+    /// <summary>Learning-rate schedule.</summary>
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
+    /// <summary>Linear warm-up length in epochs.</summary>
+    public double WarmupEpochs { get; init; }
+    /// <summary>Step schedule milestones (epochs).</summary>
+    public int[] Milestones { get; init; } = [];
+    /// <summary>Step schedule factor.</summary>
+    public float Gamma { get; init; } = 0.1f;
+    /// <summary>Label smoothing for the loss.</summary>
+    public float LabelSmoothing { get; init; }
+    /// <summary>Seed for initialisation, shuffling, augmentation and dropout.</summary>
+    public ulong Seed { get; init; }
+    /// <summary>Random-crop padding (0 = no crop).</summary>
+    public int CropPadding { get; init; }
+    /// <summary>Random horizontal flips.</summary>
+    public bool Flip { get; init; }
+
+    /// <summary>Creates the optimizer this config asks for.</summary>
+    public Optimizer CreateOptimizer() => Optimizer switch
+    {
+        "sgd" => new Sgd(Momentum, WeightDecay, Nesterov),
+        "adamw" => new AdamW(weightDecay: WeightDecay),
+        _ => throw new LopperInputException($"--optimizer must be sgd or adamw, got '{Optimizer}'"),
+    };
+
+    /// <summary>The schedule over this config's epochs.</summary>
+    public LrSchedule CreateSchedule() => new(Lr, Schedule, Epochs, WarmupEpochs, Milestones, Gamma);
+
+    /// <summary>As JSON (for run.json and train_state.json).</summary>
+    public JsonObject ToJson() => (JsonObject)JsonSerializer.SerializeToNode(this, Options)!;
+
+    /// <summary>From JSON written by <see cref="ToJson"/>.</summary>
+    public static TrainConfig FromJson(JsonNode node, string source)
+    {
+        try
+        {
+            return node.Deserialize<TrainConfig>(Options) ?? throw new LopperInputException($"{source}: empty training config");
+        }
+        catch (JsonException e)
+        {
+            throw new LopperInputException($"{source}: bad training config: {e.Message}");
+        }
+    }
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+}

@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Lopper.Data;
+using Lopper.Graph;
+using Lopper.Io;
+using Lopper.Optim;
+using Lopper.Tensors;
+
+namespace Lopper.Training;
+
+/// <summary>
+/// The training loop: seeded batches, forward, loss, backward, hooks, optimizer step; evaluation and
+/// a checkpoint after every epoch. Shuffling, augmentation and dropout are derived from (seed, epoch,
+/// batch), so a run resumed from an epoch checkpoint continues bit-identically.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly Model _model;
+    private readonly DataLoader _train;
+    private readonly DataLoader? _test;
+    private readonly Optimizer _optimizer;
+    private readonly LrSchedule _schedule;
+    private readonly List<ITrainingHook> _hooks = new();
+
+    /// <summary>The run's settings.</summary>
+    public TrainConfig Config { get; }
+
+    /// <summary>Folder that receives checkpoints, or null for none.</summary>
+    public string? OutDir { get; }
+
+    /// <summary>Per-epoch records (loss, accuracy, seconds, ...), including epochs before a resume.</summary>
+    public JsonArray History { get; private set; } = new();
+
+    /// <summary>Best test accuracy seen so far.</summary>
+    public double BestAccuracy { get; private set; } = -1;
+
+    /// <summary>Epochs already completed (the next epoch to run).</summary>
+    public int CompletedEpochs { get; private set; }
+
+    /// <summary>Receives progress during epochs.</summary>
+    public IProgress<TrainProgress>? Progress { get; set; }
+
+    /// <summary>Extra fields written into run.json (command line, environment, ...).</summary>
+    public JsonObject RunRecord { get; set; } = new();
+
+    /// <summary>Creates a trainer; the model is trained in place.</summary>
+    public Trainer(Model model, TrainConfig config, DataLoader train, DataLoader? test, string? outDir)
+    {
+        _model = model;
+        Config = config;
+        _train = train;
+        _test = test;
+        OutDir = outDir;
+        _optimizer = config.CreateOptimizer();
+        _schedule = config.CreateSchedule();
+    }
+
+    /// <summary>Adds a hook (masks, gates, ...).</summary>
+    public void AddHook(ITrainingHook hook) => _hooks.Add(hook);
+
+    /// <summary>The model being trained.</summary>
+    public Model Model => _model;
+
+    /// <summary>Restores optimizer state and history from a checkpoint folder written by this class.</summary>
+    public void RestoreFrom(string dir)
+    {
+        var statePath = Path.Combine(dir, StateFile);
+        if (!File.Exists(statePath)) throw new LopperInputException($"{statePath}: not found; --resume needs a folder written by lopper train");
+        var state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject ?? throw new LopperInputException($"{statePath}: not a JSON object");
+        CompletedEpochs = (int)state["completed_epochs"]!;
+        BestAccuracy = (double)state["best_accuracy"]!;
+        History = state["history"]?.DeepClone() as JsonArray ?? new JsonArray();
+        var (opt, _) = SafeTensors.Load(Path.Combine(dir, OptimizerFile));
+        _optimizer.LoadState(opt, (long)state["optimizer_steps"]!);
+        var (weights, meta) = SafeTensors.Load(Path.Combine(dir, ModelStore.WeightsFile));
+        if (!meta.TryGetValue("epoch", out var e) || e != CompletedEpochs.ToString())
+            throw new LopperInputException($"{dir}: weights are from epoch {e ?? "?"} but train_state says {CompletedEpochs}; the checkpoint is inconsistent");
+        ModelStore.LoadWeights(_model, weights, Path.Combine(dir, ModelStore.WeightsFile));
+    }
+
+    /// <summary>File with the loop's own state (epoch, best accuracy, history).</summary>
+    public const string StateFile = "train_state.json";
+    /// <summary>File with the optimizer's buffers.</summary>
+    public const string OptimizerFile = "optimizer.safetensors";
+
+    /// <summary>Runs the remaining epochs. Throws <see cref="LopperRunException"/> on a non-finite loss.</summary>
+    public void Run()
+    {
+        var executor = new Executor(_model);
+        var trainable = _model.Parameters.Where(p => p.Trainable).ToList();
+        int batches = _train.BatchesPerEpoch;
+        var total = Stopwatch.StartNew();
+        int epochsThisRun = 0;
+        for (int epoch = CompletedEpochs; epoch < Config.Epochs; epoch++)
+        {
+            var sw = Stopwatch.StartNew();
+            int gcBefore = GC.CollectionCount(0);
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            for (int b = 0; b < batches; b++)
+            {
+                int step = epoch * batches + b;
+                foreach (var h in _hooks) h.BeforeStep(_model, epoch, step);
+                using var batch = _train.GetBatch(epoch, b);
+                var rng = Rng.Derive(Config.Seed, (ulong)epoch + 1, (ulong)b + 1);
+                var logits = executor.Forward(batch.Images, training: true, forBackward: true, rng);
+                var grad = Tensor.Pooled(logits.Shape);
+                double loss = SoftmaxCrossEntropy.Compute(logits, batch.Labels.AsSpan(0, batch.Count), Config.LabelSmoothing, grad, out int c);
+                if (!double.IsFinite(loss))
+                {
+                    grad.Release();
+                    executor.EndStep();
+                    throw new LopperRunException($"training loss became {loss} at epoch {epoch + 1}, batch {b + 1} (lr {_schedule.At(epoch + (double)b / batches):g4}); lower --lr" +
+                        (OutDir is null ? "" : $"; last good checkpoint: {OutDir}"));
+                }
+                executor.Backward(grad);
+                executor.EndStep();
+                foreach (var h in _hooks) h.AfterBackward(_model, epoch, step);
+                _optimizer.Step(trainable, _schedule.At(epoch + (double)b / batches));
+                foreach (var h in _hooks) h.AfterStep(_model, epoch, step);
+                lossSum += loss * batch.Count;
+                correct += c;
+                seen += batch.Count;
+                if (Progress is not null)
+                {
+                    double ips = seen / Math.Max(1e-9, sw.Elapsed.TotalSeconds);
+                    double perEpoch = sw.Elapsed.TotalSeconds / (b + 1) * batches;
+                    double eta = perEpoch * (Config.Epochs - epoch) - sw.Elapsed.TotalSeconds;
+                    Progress.Report(new TrainProgress(epoch, Config.Epochs, b + 1, batches, lossSum / seen, (double)correct / seen, ips, eta));
+                }
+            }
+            double trainSeconds = sw.Elapsed.TotalSeconds;
+            var record = new JsonObject
+            {
+                ["epoch"] = epoch + 1,
+                ["lr_end"] = _schedule.At(epoch + 1.0),
+                ["train_loss"] = lossSum / Math.Max(1, seen),
+                ["train_accuracy"] = (double)correct / Math.Max(1, seen),
+                ["train_seconds"] = trainSeconds,
+                ["images_per_second"] = seen / Math.Max(1e-9, trainSeconds),
+                ["gc_gen0_collections"] = GC.CollectionCount(0) - gcBefore,
+            };
+            if (_test is not null)
+            {
+                var evalSw = Stopwatch.StartNew();
+                var (testLoss, testAcc) = Evaluator.Evaluate(_model, _test, executor);
+                record["test_loss"] = testLoss;
+                record["test_accuracy"] = testAcc;
+                record["eval_seconds"] = evalSw.Elapsed.TotalSeconds;
+                if (testAcc > BestAccuracy)
+                {
+                    BestAccuracy = testAcc;
+                    if (OutDir is not null) ModelStore.Save(_model, Path.Combine(OutDir, "best"), new Dictionary<string, string> { ["epoch"] = (epoch + 1).ToString() });
+                }
+            }
+            foreach (var h in _hooks) h.EndEpoch(_model, epoch, record);
+            History.Add(record);
+            CompletedEpochs = epoch + 1;
+            epochsThisRun++;
+            if (OutDir is not null) SaveCheckpoint(total.Elapsed.TotalSeconds);
+        }
+    }
+
+    private void SaveCheckpoint(double seconds)
+    {
+        var dir = OutDir!;
+        ModelStore.Save(_model, dir, new Dictionary<string, string> { ["epoch"] = CompletedEpochs.ToString() });
+        SafeTensors.Save(Path.Combine(dir, OptimizerFile), _optimizer.State.OrderBy(kv => kv.Key, StringComparer.Ordinal));
+        var state = new JsonObject
+        {
+            ["completed_epochs"] = CompletedEpochs,
+            ["best_accuracy"] = BestAccuracy,
+            ["optimizer_steps"] = _optimizer.Steps,
+            ["config"] = Config.ToJson(),
+            ["history"] = History.DeepClone(),
+        };
+        AtomicFile.WriteText(Path.Combine(dir, StateFile), state.ToJsonString(new() { WriteIndented = true }));
+        var run = (JsonObject)RunRecord.DeepClone();
+        run["config"] = Config.ToJson();
+        run["epochs_completed"] = CompletedEpochs;
+        run["best_test_accuracy"] = BestAccuracy;
+        if (History.Count > 0 && History[^1]?["test_accuracy"] is { } acc) run["test_accuracy"] = acc.DeepClone();
+        run["params"] = _model.ParameterCount();
+        run["macs"] = _model.Graph.Macs();
+        run["history"] = History.DeepClone();
+        AtomicFile.WriteText(Path.Combine(dir, "run.json"), run.ToJsonString(new() { WriteIndented = true }));
+    }
+}

@@ -1,0 +1,101 @@
+using Lopper.Graph;
+using Lopper.Graph.Ops;
+using Lopper.Tensors;
+using static Lopper.Tests.Graph.GradCheck;
+
+namespace Lopper.Tests.Graph;
+
+/// <summary>Convolution gradients, with the batch split over 2 threads and on one thread.</summary>
+[Collection(SerialGraphCollection.Name)]
+public class ConvGradientTests
+{
+    [Theory]
+    [InlineData(3, 1, 1, false, 2)]
+    [InlineData(3, 1, 1, true, 2)]
+    [InlineData(3, 1, 1, true, 1)]
+    [InlineData(3, 2, 1, false, 2)]
+    [InlineData(3, 2, 1, true, 1)]
+    [InlineData(1, 1, 0, false, 2)]
+    [InlineData(1, 1, 0, true, 1)]
+    [InlineData(1, 2, 0, false, 1)]
+    [InlineData(1, 2, 0, true, 2)]
+    [InlineData(3, 1, 0, true, 2)]
+    [InlineData(2, 2, 0, false, 2)]
+    public void OpLevel(int kernel, int stride, int padding, bool bias, int threads)
+    {
+        using var _ = new ThreadsScope(threads);
+        var rng = new Rng(301);
+        const int n = 3, cin = 2, cout = 3, h = 5, w = 4;
+        var op = new Conv2dOp(cin, cout, kernel, stride, padding, bias);
+        var x = Randn(rng, n, cin, h, w);
+        Tensor[] ps = bias ? [Randn(rng, cout, cin, kernel, kernel), Randn(rng, cout)] : [Randn(rng, cout, cin, kernel, kernel)];
+        var g = CheckOp(op, [x], ps, bias ? [true, true] : [true]);
+
+        // Forward against a direct convolution.
+        int oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1;
+        for (int i = 0; i < n; i++)
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double s = bias ? ps[1].Data[o] : 0;
+                        for (int c = 0; c < cin; c++)
+                            for (int ky = 0; ky < kernel; ky++)
+                                for (int kx = 0; kx < kernel; kx++)
+                                {
+                                    int iy = oy * stride - padding + ky, ix = ox * stride - padding + kx;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                    s += (double)x.Data[((i * cin + c) * h + iy) * w + ix] * ps[0].Data[((o * cin + c) * kernel + ky) * kernel + kx];
+                                }
+                        Assert.Equal(s, g.Output[((i * cout + o) * oh + oy) * ow + ox], 4);
+                    }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void WeightGradientOnlyWhenInputNeedsNone(int threads)
+    {
+        using var _ = new ThreadsScope(threads);
+        var rng = new Rng(302);
+        var g = CheckOp(new Conv2dOp(2, 2, 3, 1, 1, true), [Randn(rng, 3, 2, 4, 4)], [Randn(rng, 2, 2, 3, 3), Randn(rng, 2)], [true, true], needsInputGrad: [false]);
+        Assert.Null(g.InputGrads[0]);
+    }
+
+    [Fact]
+    public void SameThreadCountGivesBitIdenticalResults()
+    {
+        using var _ = new ThreadsScope(2);
+        var rng = new Rng(303);
+        var x = Randn(rng, 5, 2, 6, 6);
+        var wt = Randn(rng, 4, 2, 3, 3);
+        var first = CheckOp(new Conv2dOp(2, 4, 3, 1, 1, false), [x], [wt], [true], checkNumeric: false);
+        for (int rep = 0; rep < 3; rep++)
+        {
+            var again = CheckOp(new Conv2dOp(2, 4, 3, 1, 1, false), [x], [wt], [true], checkNumeric: false);
+            Assert.Equal(first.Output, again.Output);
+            Assert.Equal(first.InputGrads[0], again.InputGrads[0]);
+            Assert.Equal(first.ParamGrads[0], again.ParamGrads[0]);
+        }
+        // One thread agrees up to rounding.
+        Parallelism.Threads = 1;
+        var single = CheckOp(new Conv2dOp(2, 4, 3, 1, 1, false), [x], [wt], [true], checkNumeric: false);
+        for (int i = 0; i < single.ParamGrads[0]!.Length; i++) Assert.Equal(first.ParamGrads[0]![i], single.ParamGrads[0]![i], 3);
+        Assert.Equal(first.Output, single.Output);
+    }
+
+    [Theory]
+    [InlineData(3, 1, 1, false, 2)]
+    [InlineData(3, 2, 1, true, 2)]
+    [InlineData(1, 2, 0, true, 1)]
+    [InlineData(1, 1, 0, false, 1)]
+    public void ThroughExecutor(int kernel, int stride, int padding, bool bias, int threads)
+    {
+        using var _ = new ThreadsScope(threads);
+        var (model, input) = SingleOp([3, 2, 5, 5], 1, (b, s) => b.Conv("conv", s[0], 3, kernel, stride, padding, bias));
+        var grads = CheckModel(model, input, DotLoss(5));
+        Assert.Contains("src0.value", grads.Keys);
+        Assert.Contains("conv.weight", grads.Keys);
+        Assert.Equal(bias, grads.ContainsKey("conv.bias"));
+    }
+}
