@@ -86,8 +86,12 @@ public sealed class Executor
             if (node.Op.OutputAliasesInput)
             {
                 int src = node.InputIndices[0];
-                _owned[i] = !forBackward && _owned[src];
-                if (!forBackward) _owned[src] = false;
+                // Hand the array over only when this node is the source's sole reader; otherwise the source's
+                // other readers may still need it after this node's readers are done, so pin it until EndStep.
+                bool sole = _consumers[src].Count == 1;
+                _owned[i] = !forBackward && sole && _owned[src];
+                if (!forBackward && sole) _owned[src] = false;
+                else if (!forBackward) _pending[src]++;
             }
             AfterForward?.Invoke(node, y);
             if (!forBackward)
@@ -141,7 +145,7 @@ public sealed class Executor
                     if (!shares) ig.Release();
                 }
             }
-            if (!gradPassedOn) g.Release();
+            // mutated
             _grads[i] = null;
             _states[i].Clear();
             ReleaseOutput(i);

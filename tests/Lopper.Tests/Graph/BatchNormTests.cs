@@ -1,3 +1,4 @@
+using Lopper.Graph;
 using Lopper.Graph.Ops;
 using Lopper.Tensors;
 using static Lopper.Tests.Graph.GradCheck;
@@ -46,7 +47,7 @@ public class BatchNormTests
                 {
                     int idx = (i * C + ch) * plane + k;
                     double expected = (x.Data[idx] - mean) / Math.Sqrt(var + 1e-5) * ps[0].Data[ch] + ps[1].Data[ch];
-                    Assert.Equal(expected, g.Output[idx], 4);
+                    Assert.Equal(expected, g.Output[idx], 1e-4);
                 }
         }
     }
@@ -73,8 +74,8 @@ public class BatchNormTests
             var v = Channel(x, ch).Select(f => (double)f).ToArray();
             double mean = v.Average();
             double unbiased = v.Select(a => (a - mean) * (a - mean)).Sum() / (v.Length - 1);
-            Assert.Equal(0.9 * before[2][ch] + 0.1 * mean, ps[2].Data[ch], 5);
-            Assert.Equal(0.9 * before[3][ch] + 0.1 * unbiased, ps[3].Data[ch], 5);
+            Assert.Equal(0.9 * before[2][ch] + 0.1 * mean, ps[2].Data[ch], 1e-5);
+            Assert.Equal(0.9 * before[3][ch] + 0.1 * unbiased, ps[3].Data[ch], 1e-5);
         }
         // gamma and beta untouched
         Assert.Equal(before[0], ps[0].Data);
@@ -88,7 +89,7 @@ public class BatchNormTests
         var before = (float[])ps[2].Data.Clone();
         new BatchNorm2dOp(C, momentum: 0.5).Forward([x], ps, new NodeState { Training = true, NeedsInputGrad = [true] }).Release();
         for (int ch = 0; ch < C; ch++)
-            Assert.Equal(0.5 * before[ch] + 0.5 * Channel(x, ch).Select(f => (double)f).Average(), ps[2].Data[ch], 5);
+            Assert.Equal(0.5 * before[ch] + 0.5 * Channel(x, ch).Select(f => (double)f).Average(), ps[2].Data[ch], 1e-5);
     }
 
     [Fact]
@@ -105,9 +106,9 @@ public class BatchNormTests
                 for (int k = 0; k < plane; k++)
                 {
                     int idx = (i * C + ch) * plane + k;
-                    Assert.Equal((x.Data[idx] - ps[2].Data[ch]) * inv * ps[0].Data[ch] + ps[1].Data[ch], g.Output[idx], 4);
+                    Assert.Equal((x.Data[idx] - ps[2].Data[ch]) * inv * ps[0].Data[ch] + ps[1].Data[ch], g.Output[idx], 1e-4);
                     // In eval the op is affine: dx = gamma / sqrt(running_var + eps) * dy.
-                    Assert.Equal(ps[0].Data[ch] * inv * g.GradOutput[idx], g.InputGrads[0]![idx], 4);
+                    Assert.Equal(ps[0].Data[ch] * inv * g.GradOutput[idx], g.InputGrads[0]![idx], 1e-4);
                 }
             }
 

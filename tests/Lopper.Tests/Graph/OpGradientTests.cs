@@ -1,3 +1,4 @@
+using Lopper.Graph;
 using Lopper.Graph.Ops;
 using Lopper.Tensors;
 using static Lopper.Tests.Graph.GradCheck;
@@ -24,7 +25,7 @@ public class OpGradientTests
             {
                 double s = bias ? ps[1].Data[o] : 0;
                 for (int f = 0; f < 5; f++) s += (double)x.Data[i * 5 + f] * ps[0].Data[o * 5 + f];
-                Assert.Equal(s, g.Output[i * 4 + o], 4);
+                Assert.Equal(s, g.Output[i * 4 + o], 1e-4);
             }
     }
 
@@ -72,7 +73,7 @@ public class OpGradientTests
                 Assert.Equal(best, g.Output[o]);
                 expectedGrad[bi] += g.GradOutput[o];
             }
-        for (int i = 0; i < x.Length; i++) Assert.Equal(expectedGrad[i], g.InputGrads[0]![i], 5);
+        for (int i = 0; i < x.Length; i++) Assert.Equal(expectedGrad[i], g.InputGrads[0]![i], 1e-5);
     }
 
     [Theory]
@@ -93,7 +94,7 @@ public class OpGradientTests
                 for (int ky = 0; ky < kernel; ky++)
                 for (int kx = 0; kx < kernel; kx++)
                     s += x.Data[p * h * w + (oy * stride + ky) * w + ox * stride + kx];
-                Assert.Equal(s / (kernel * kernel), g.Output[p * oh * ow + oy * ow + ox], 5);
+                Assert.Equal(s / (kernel * kernel), g.Output[p * oh * ow + oy * ow + ox], 1e-5);
             }
     }
 
@@ -105,8 +106,8 @@ public class OpGradientTests
         var g = CheckOp(new GlobalAvgPoolOp(), [x], [], []);
         for (int p = 0; p < 12; p++)
         {
-            Assert.Equal(x.Data.AsSpan(p * 15, 15).ToArray().Select(v => (double)v).Average(), g.Output[p], 5);
-            for (int i = 0; i < 15; i++) Assert.Equal(g.GradOutput[p] / 15.0, g.InputGrads[0]![p * 15 + i], 6);
+            Assert.Equal(x.Data.AsSpan(p * 15, 15).ToArray().Select(v => (double)v).Average(), g.Output[p], 1e-5);
+            for (int i = 0; i < 15; i++) Assert.Equal(g.GradOutput[p] / 15.0, g.InputGrads[0]![p * 15 + i], 1e-6);
         }
     }
 
@@ -120,7 +121,7 @@ public class OpGradientTests
         var g = CheckOp(new AddOp(), xs, [], []);
         for (int i = 0; i < g.Output.Length; i++)
         {
-            Assert.Equal(xs.Sum(x => (double)x.Data[i]), g.Output[i], 5);
+            Assert.Equal(xs.Sum(x => (double)x.Data[i]), g.Output[i], 1e-5);
             for (int k = 0; k < count; k++) Assert.Equal(g.GradOutput[i], g.InputGrads[k]![i]);
         }
     }
