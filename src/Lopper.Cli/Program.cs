@@ -14,6 +14,7 @@ namespace Lopper.Cli
             ["train"] = ("train a model on a dataset", TrainCommand.Run),
             ["eval"] = ("evaluate a saved model", EvalCommand.Run),
             ["inspect"] = ("per-layer parameters and MACs of a model", InspectCommand.Run),
+            ["demo"] = ("train, reload and inspect LeNet-5 on Fashion-MNIST", DemoCommand.Run),
         };
 
         /// <summary>Runs the CLI with the given arguments and returns the exit code.</summary>

@@ -145,7 +145,7 @@ public sealed class Executor
                     if (!shares) ig.Release();
                 }
             }
-            // mutated
+            if (!gradPassedOn) g.Release();
             _grads[i] = null;
             _states[i].Clear();
             ReleaseOutput(i);

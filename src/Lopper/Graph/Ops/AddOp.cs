@@ -39,7 +39,7 @@ public sealed class AddOp : Op
         for (int i = 0; i < inputs.Length; i++)
         {
             if (!state.NeedsInputGrad[i]) continue;
-            grads[i] = gradOut; continue;
+            if (!handedOver) { grads[i] = gradOut; handedOver = true; continue; }
             var copy = Tensor.Pooled(gradOut.Shape);
             gradOut.Span.CopyTo(copy.Span);
             grads[i] = copy;
