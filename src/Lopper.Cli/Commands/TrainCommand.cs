@@ -15,7 +15,7 @@ public static class TrainCommand
     private const string Usage = """
         lopper train --model NAME [--out DIR] [--epochs N] [--json]
           data:     --dataset fashion-mnist|mnist|cifar10|cifar100 (default fashion-mnist) --data DIR
-                    --augment (random crop pad 2-4 + flips where they make sense) --no-augment
+                    --augment (random crop with 2-pixel padding + horizontal flips)
           optim:    --optimizer sgd|adamw --lr F --momentum F --nesterov --weight-decay F
                     --schedule cosine|step|constant --warmup EPOCHS --milestones 10,15 --gamma F
                     --batch-size N --label-smoothing F
@@ -25,7 +25,7 @@ public static class TrainCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "nesterov", "augment", "no-augment" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "nesterov", "augment" });
         if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
         var sw = Stopwatch.StartNew();
         bool json = a.Flag("json");
@@ -54,6 +54,7 @@ public static class TrainCommand
             config = ReadConfig(a);
             model = null!;
         }
+        // On resume these come from the saved run; reading them marks them as known flags.
         a.Has("model"); a.Has("epochs"); a.Has("dataset");
         var (trainSet, testSet) = DataCatalog.Resolve(dataset, dataDir);
         if (model is null)
@@ -109,7 +110,7 @@ public static class TrainCommand
     {
         var d = new TrainConfig();
         string model = a.Str("model") ?? "";
-        bool augment = a.Flag("augment") || (!a.Flag("no-augment") && false);
+        bool augment = a.Flag("augment");
         return new TrainConfig
         {
             Epochs = a.Int("epochs", d.Epochs, 1),

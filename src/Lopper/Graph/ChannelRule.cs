@@ -16,4 +16,6 @@ public enum ChannelRule
     Ties,
     /// <summary>Output feature f comes from input channel f / (H*W) (flatten before a linear layer).</summary>
     Flattens,
+    /// <summary>No rule: the op's channel mapping is unknown, so pruning refuses any graph containing it.</summary>
+    Opaque,
 }

@@ -41,6 +41,13 @@ public abstract class Op
     /// </summary>
     public abstract Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state);
 
+    /// <summary>
+    /// The same op for a pruned graph: <paramref name="inChannels"/> is the new channel count (dimension 1)
+    /// of input 0, <paramref name="outChannels"/> the new output count of a <see cref="ChannelRule.Produces"/>
+    /// op (equal to <paramref name="inChannels"/> for the others). Ops without channel attributes return themselves.
+    /// </summary>
+    public virtual Op Resized(int inChannels, int outChannels) => this;
+
     /// <summary>Attributes for model.json.</summary>
     public abstract JsonObject Attributes();
 

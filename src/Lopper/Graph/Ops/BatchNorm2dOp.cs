@@ -145,6 +145,9 @@ public sealed class BatchNorm2dOp(int channels, double eps = 1e-5, double moment
     }
 
     /// <inheritdoc/>
+    public override Op Resized(int inChannels, int outChannels) => new BatchNorm2dOp(inChannels, Eps, Momentum);
+
+    /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["channels"] = Channels, ["eps"] = Eps, ["momentum"] = Momentum };
 
     /// <summary>Reads the op from model.json attributes.</summary>

@@ -73,6 +73,9 @@ public sealed class ChannelMulOp(int channels, bool trainable = true) : Op
     }
 
     /// <inheritdoc/>
+    public override Op Resized(int inChannels, int outChannels) => new ChannelMulOp(inChannels, Trainable);
+
+    /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["channels"] = Channels, ["trainable"] = Trainable };
 
     /// <summary>Reads the op from model.json attributes.</summary>

@@ -182,6 +182,9 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     internal static (int Start, int End) Range(int n, int chunks, int c) => ((int)((long)n * c / chunks), (int)((long)n * (c + 1) / chunks));
 
     /// <inheritdoc/>
+    public override Op Resized(int inChannels, int outChannels) => new Conv2dOp(inChannels, outChannels, Kernel, Stride, Padding, HasBias);
+
+    /// <inheritdoc/>
     public override JsonObject Attributes() => new()
     {
         ["in_channels"] = InChannels, ["out_channels"] = OutChannels, ["kernel"] = Kernel,

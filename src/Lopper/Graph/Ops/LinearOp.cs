@@ -84,6 +84,9 @@ public sealed unsafe class LinearOp(int inFeatures, int outFeatures, bool bias =
     }
 
     /// <inheritdoc/>
+    public override Op Resized(int inChannels, int outChannels) => new LinearOp(inChannels, outChannels, HasBias);
+
+    /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["in_features"] = InFeatures, ["out_features"] = OutFeatures, ["bias"] = HasBias };
 
     /// <summary>Reads the op from model.json attributes.</summary>

@@ -1,0 +1,54 @@
+using Lopper.Tensors;
+
+namespace Lopper.Structure;
+
+/// <summary>Selecting or zeroing channel slices of a tensor along one axis.</summary>
+public static class AxisSlicing
+{
+    private static (int Outer, int Dim, int Inner) Split(int[] shape, int axis)
+    {
+        int outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= shape[d];
+        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
+        return (outer, shape[axis], inner);
+    }
+
+    /// <summary>
+    /// A new tensor keeping, along <paramref name="axis"/>, the index blocks [c*width, (c+1)*width) for
+    /// each c in <paramref name="kept"/> (in that order).
+    /// </summary>
+    public static Tensor Gather(Tensor t, int axis, IReadOnlyList<int> kept, int width)
+    {
+        var (outer, dim, inner) = Split(t.Shape, axis);
+        var shape = (int[])t.Shape.Clone();
+        shape[axis] = kept.Count * width;
+        var r = new Tensor(shape);
+        var src = t.Span;
+        var dst = r.Span;
+        int block = width * inner;
+        for (int o = 0; o < outer; o++)
+            for (int k = 0; k < kept.Count; k++)
+                src.Slice(o * dim * inner + kept[k] * block, block).CopyTo(dst.Slice((o * kept.Count + k) * block, block));
+        return r;
+    }
+
+    /// <summary>Zeroes, along <paramref name="axis"/>, the index blocks of every channel in <paramref name="removed"/>.</summary>
+    public static void Zero(Tensor t, int axis, IReadOnlyList<int> removed, int width)
+    {
+        var (outer, dim, inner) = Split(t.Shape, axis);
+        int block = width * inner;
+        var s = t.Span;
+        for (int o = 0; o < outer; o++)
+            foreach (int c in removed) s.Slice(o * dim * inner + c * block, block).Clear();
+    }
+
+    /// <summary>Sum of absolute values of channel c's block along an axis (an L1 norm per channel).</summary>
+    public static double L1(Tensor t, int axis, int c, int width)
+    {
+        var (outer, dim, inner) = Split(t.Shape, axis);
+        int block = width * inner;
+        double sum = 0;
+        for (int o = 0; o < outer; o++) sum += TensorPrimitives.SumOfMagnitudes(t.Span.Slice(o * dim * inner + c * block, block));
+        return sum;
+    }
+}

@@ -1,0 +1,72 @@
+using Lopper.Graph;
+
+namespace Lopper.Structure;
+
+/// <summary>
+/// Applies a channel selection: <see cref="Mask"/> zeroes the removed slices in place (the model keeps its
+/// shape), <see cref="Compact"/> builds a smaller dense model that computes the same function.
+/// </summary>
+public static class ChannelSurgery
+{
+    /// <summary>Zeroes every parameter slice of every removed channel.</summary>
+    public static void Mask(Model model, ChannelGroups groups, ChannelSelection selection)
+    {
+        foreach (int id in selection.Groups)
+        {
+            var g = groups.Groups[id];
+            var removed = selection.Removed(g);
+            if (removed.Length == 0) continue;
+            foreach (var s in g.Slices) AxisSlicing.Zero(model.Find(s.Parameter)!.Value, s.Axis, removed, s.Width);
+        }
+    }
+
+    /// <summary>A new model with the removed channels physically gone; its outputs equal the masked model's.</summary>
+    public static Model Compact(Model model, ChannelGroups groups, ChannelSelection selection, string? name = null)
+    {
+        var graph = model.Graph;
+        var nodes = new List<Node>(graph.Nodes.Count);
+        var newShapes = new int[graph.Nodes.Count][];
+        for (int i = 0; i < graph.Nodes.Count; i++)
+        {
+            var node = graph.Nodes[i];
+            Op op = node.Op;
+            if (i > 0)
+            {
+                var ins = node.InputIndices.Select(j => newShapes[j]).ToArray();
+                int inC = ins[0][1];
+                int outC = op.ChannelRule == ChannelRule.Produces
+                    ? selection.KeptCount(groups.Groups[groups.GroupOfNode[i]])
+                    : inC;
+                op = op.Resized(inC, outC);
+                newShapes[i] = op.OutputShape(ins);
+            }
+            else
+            {
+                newShapes[i] = node.OutputShape;
+            }
+            nodes.Add(new Node(node.Name, op, node.Inputs));
+        }
+        var compact = new Model(new ModelGraph(name ?? graph.Name, nodes));
+        for (int i = 1; i < graph.Nodes.Count; i++)
+        {
+            var node = graph.Nodes[i];
+            int own = groups.GroupOfNode[i];
+            int in0 = node.InputIndices.Length > 0 ? node.InputIndices[0] : -1;
+            var oldParams = model.NodeParameters[i];
+            var newParams = compact.NodeParameters[i];
+            for (int j = 0; j < oldParams.Length; j++)
+            {
+                var spec = oldParams[j].Spec;
+                var t = oldParams[j].Value;
+                if (spec.OutAxis >= 0 && selection.Kept(own) is { } ko)
+                    t = AxisSlicing.Gather(t, spec.OutAxis, ko, node.Op.ChannelRule == ChannelRule.Produces ? 1 : groups.WidthOfNode[i]);
+                if (spec.InAxis >= 0 && selection.Kept(groups.GroupOfNode[in0]) is { } ki)
+                    t = AxisSlicing.Gather(t, spec.InAxis, ki, groups.WidthOfNode[in0]);
+                if (!t.Shape.AsSpan().SequenceEqual(newParams[j].Value.Shape))
+                    throw new InvalidOperationException($"surgery: {oldParams[j].Name} became {Lopper.Tensors.Tensor.Format(t.Shape)}, expected {Lopper.Tensors.Tensor.Format(newParams[j].Value.Shape)}");
+                t.Span.CopyTo(newParams[j].Value.Span);
+            }
+        }
+        return compact;
+    }
+}

@@ -1,0 +1,283 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Lopper.Tensors.Kernels;
+
+/// <summary>
+/// Register-blocked micro-kernels for <see cref="Gemm"/>. Each computes one MR x NR tile of C from a
+/// packed A micro-panel (kc steps of MR floats) and a packed B micro-panel (kc steps of NR floats).
+/// </summary>
+/// <remarks>
+/// Accumulators start at zero and are added to C only at the end, so every element of C sees the same
+/// sequence of operations whichever tile, block or thread it falls in: results do not depend on how the
+/// work was split.
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class GemmKernels
+{
+    /// <summary>Rows of the Vector512 tile.</summary>
+    public const int MR512 = 12;
+    /// <summary>Columns of the Vector512 tile (two vectors).</summary>
+    public const int NR512 = 32;
+    /// <summary>Rows of the Vector256 tile.</summary>
+    public const int MR256 = 6;
+    /// <summary>Columns of the Vector256 tile (two vectors).</summary>
+    public const int NR256 = 16;
+    /// <summary>Rows of the scalar tile.</summary>
+    public const int MRScalar = 4;
+    /// <summary>Columns of the scalar tile.</summary>
+    public const int NRScalar = 4;
+
+    // 12 x 32 uses 24 of the 32 zmm registers for accumulators, leaving room for the two B vectors and the
+    // broadcast without the JIT spilling; 14 rows would fit on paper but leaves it no slack.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel512(int kc, float* a, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    {
+        var z = Vector512<float>.Zero;
+        Vector512<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+        Vector512<float> c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+        Vector512<float> c80 = z, c81 = z, c90 = z, c91 = z, ca0 = z, ca1 = z, cb0 = z, cb1 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            Vector512<float> x;
+            x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+            x = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); c81 = Vector512.FusedMultiplyAdd(x, b1, c81);
+            x = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); c91 = Vector512.FusedMultiplyAdd(x, b1, c91);
+            x = Vector512.Create(a[10]); ca0 = Vector512.FusedMultiplyAdd(x, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(x, b1, ca1);
+            x = Vector512.Create(a[11]); cb0 = Vector512.FusedMultiplyAdd(x, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(x, b1, cb1);
+            a += MR512;
+            b += NR512;
+        }
+
+        // Partial tiles go through a scratch tile so the FMA loop above never needs bounds on rows/columns.
+        bool full = mr == MR512 && nr == NR512;
+        float* d = full ? c : tile;
+        int ld = full ? ldc : NR512;
+        bool addHere = full && add;
+        Put(c00, d, addHere); Put(c01, d + 16, addHere); d += ld;
+        Put(c10, d, addHere); Put(c11, d + 16, addHere); d += ld;
+        Put(c20, d, addHere); Put(c21, d + 16, addHere); d += ld;
+        Put(c30, d, addHere); Put(c31, d + 16, addHere); d += ld;
+        Put(c40, d, addHere); Put(c41, d + 16, addHere); d += ld;
+        Put(c50, d, addHere); Put(c51, d + 16, addHere); d += ld;
+        Put(c60, d, addHere); Put(c61, d + 16, addHere); d += ld;
+        Put(c70, d, addHere); Put(c71, d + 16, addHere); d += ld;
+        Put(c80, d, addHere); Put(c81, d + 16, addHere); d += ld;
+        Put(c90, d, addHere); Put(c91, d + 16, addHere); d += ld;
+        Put(ca0, d, addHere); Put(ca1, d + 16, addHere); d += ld;
+        Put(cb0, d, addHere); Put(cb1, d + 16, addHere);
+        if (!full) CopyTile(tile, NR512, c, ldc, mr, nr, add);
+    }
+
+    // 6 x 16 is the largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel256(int kc, float* a, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    {
+        var z = Vector256<float>.Zero;
+        Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+        Vector256<float> c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            Vector256<float> x;
+            x = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            a += MR256;
+            b += NR256;
+        }
+
+        bool full = mr == MR256 && nr == NR256;
+        float* d = full ? c : tile;
+        int ld = full ? ldc : NR256;
+        bool addHere = full && add;
+        Put(c00, d, addHere); Put(c01, d + 8, addHere); d += ld;
+        Put(c10, d, addHere); Put(c11, d + 8, addHere); d += ld;
+        Put(c20, d, addHere); Put(c21, d + 8, addHere); d += ld;
+        Put(c30, d, addHere); Put(c31, d + 8, addHere); d += ld;
+        Put(c40, d, addHere); Put(c41, d + 8, addHere); d += ld;
+        Put(c50, d, addHere); Put(c51, d + 8, addHere);
+        if (!full) CopyTile(tile, NR256, c, ldc, mr, nr, add);
+    }
+
+    // FMA keeps the scalar path's rounding identical in kind to the vector paths.
+    public static void KernelScalar(int kc, float* a, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    {
+        float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+        for (int p = 0; p < kc; p++)
+        {
+            float b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+            float x = a[0];
+            c00 = MathF.FusedMultiplyAdd(x, b0, c00); c01 = MathF.FusedMultiplyAdd(x, b1, c01);
+            c02 = MathF.FusedMultiplyAdd(x, b2, c02); c03 = MathF.FusedMultiplyAdd(x, b3, c03);
+            x = a[1];
+            c10 = MathF.FusedMultiplyAdd(x, b0, c10); c11 = MathF.FusedMultiplyAdd(x, b1, c11);
+            c12 = MathF.FusedMultiplyAdd(x, b2, c12); c13 = MathF.FusedMultiplyAdd(x, b3, c13);
+            x = a[2];
+            c20 = MathF.FusedMultiplyAdd(x, b0, c20); c21 = MathF.FusedMultiplyAdd(x, b1, c21);
+            c22 = MathF.FusedMultiplyAdd(x, b2, c22); c23 = MathF.FusedMultiplyAdd(x, b3, c23);
+            x = a[3];
+            c30 = MathF.FusedMultiplyAdd(x, b0, c30); c31 = MathF.FusedMultiplyAdd(x, b1, c31);
+            c32 = MathF.FusedMultiplyAdd(x, b2, c32); c33 = MathF.FusedMultiplyAdd(x, b3, c33);
+            a += MRScalar;
+            b += NRScalar;
+        }
+        float* t = tile;
+        t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03;
+        t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
+        t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23;
+        t[12] = c30; t[13] = c31; t[14] = c32; t[15] = c33;
+        CopyTile(tile, NRScalar, c, ldc, mr, nr, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(Vector512<float> v, float* p, bool add)
+    {
+        if (add) v += Vector512.Load(p);
+        v.Store(p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(Vector256<float> v, float* p, bool add)
+    {
+        if (add) v += Vector256.Load(p);
+        v.Store(p);
+    }
+
+    private static void CopyTile(float* tile, int ldt, float* c, int ldc, int mr, int nr, bool add)
+    {
+        for (int r = 0; r < mr; r++)
+        {
+            float* s = tile + r * ldt;
+            float* d = c + (long)r * ldc;
+            if (add) for (int j = 0; j < nr; j++) d[j] += s[j];
+            else for (int j = 0; j < nr; j++) d[j] = s[j];
+        }
+    }
+
+    /// <summary>
+    /// Packs rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) into MR-row micro-panels: panel q holds, for each
+    /// depth step, the MR values of rows i0+q*MR.. (zero past the last row).
+    /// </summary>
+    public static void PackA(bool transA, float* a, int lda, int i0, int mc, int p0, int kc, int mr, float* dst)
+    {
+        float** rows = stackalloc float*[16];
+        for (int q = 0; q < mc; q += mr)
+        {
+            int valid = Math.Min(mr, mc - q);
+            if (transA)
+            {
+                // Stored k x m: each depth step is already a contiguous run of rows.
+                float* src = a + (long)p0 * lda + i0 + q;
+                for (int p = 0; p < kc; p++, src += lda, dst += mr)
+                {
+                    int r = 0;
+                    for (; r < valid; r++) dst[r] = src[r];
+                    for (; r < mr; r++) dst[r] = 0f;
+                }
+            }
+            else if (valid == mr)
+            {
+                // Read mr rows side by side so the writes stay sequential.
+                for (int r = 0; r < mr; r++) rows[r] = a + (long)(i0 + q + r) * lda + p0;
+                if (mr == MR256) PackRows6(rows, kc, dst);
+                else if (mr == MR512) PackRows12(rows, kc, dst);
+                else
+                    for (int p = 0; p < kc; p++)
+                        for (int r = 0; r < mr; r++) dst[p * mr + r] = rows[r][p];
+                dst += kc * mr;
+            }
+            else
+            {
+                for (int r = 0; r < mr; r++) rows[r] = a + (long)(i0 + q + Math.Min(r, valid - 1)) * lda + p0;
+                for (int p = 0; p < kc; p++, dst += mr)
+                {
+                    int r = 0;
+                    for (; r < valid; r++) dst[r] = rows[r][p];
+                    for (; r < mr; r++) dst[r] = 0f;
+                }
+            }
+        }
+    }
+
+    private static void PackRows6(float** rows, int kc, float* dst)
+    {
+        float* r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3], r4 = rows[4], r5 = rows[5];
+        for (int p = 0; p < kc; p++, dst += 6)
+        {
+            dst[0] = r0[p]; dst[1] = r1[p]; dst[2] = r2[p]; dst[3] = r3[p]; dst[4] = r4[p]; dst[5] = r5[p];
+        }
+    }
+
+    private static void PackRows12(float** rows, int kc, float* dst)
+    {
+        float* r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3], r4 = rows[4], r5 = rows[5];
+        float* r6 = rows[6], r7 = rows[7], r8 = rows[8], r9 = rows[9], r10 = rows[10], r11 = rows[11];
+        for (int p = 0; p < kc; p++, dst += 12)
+        {
+            dst[0] = r0[p]; dst[1] = r1[p]; dst[2] = r2[p]; dst[3] = r3[p]; dst[4] = r4[p]; dst[5] = r5[p];
+            dst[6] = r6[p]; dst[7] = r7[p]; dst[8] = r8[p]; dst[9] = r9[p]; dst[10] = r10[p]; dst[11] = r11[p];
+        }
+    }
+
+    /// <summary>
+    /// Packs depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column micro-panels: panel q holds, for
+    /// each depth step, the NR values of columns j0+q*NR.. (zero past the last column).
+    /// </summary>
+    public static void PackB(bool transB, float* b, int ldb, int p0, int kc, int j0, int nc, int nr, float* dst)
+    {
+        for (int q = 0; q < nc; q += nr)
+        {
+            int cols = Math.Min(nr, nc - q);
+            if (!transB)
+            {
+                float* src = b + (long)p0 * ldb + j0 + q;
+                if (cols == nr)
+                {
+                    for (int p = 0; p < kc; p++, src += ldb, dst += nr)
+                        new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(dst, nr));
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, src += ldb, dst += nr)
+                    {
+                        int j = 0;
+                        for (; j < cols; j++) dst[j] = src[j];
+                        for (; j < nr; j++) dst[j] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // Stored n x k: column j of op(B) is row j of storage. Walk each stored row once, writing
+                // with stride nr; the panel (kc * nr floats) stays in L1/L2 while it fills.
+                float* src = b + (long)(j0 + q) * ldb + p0;
+                for (int j = 0; j < cols; j++, src += ldb)
+                {
+                    float* d = dst + j;
+                    for (int p = 0; p < kc; p++, d += nr) *d = src[p];
+                }
+                for (int j = cols; j < nr; j++)
+                {
+                    float* d = dst + j;
+                    for (int p = 0; p < kc; p++, d += nr) *d = 0f;
+                }
+                dst += kc * nr;
+            }
+        }
+    }
+}
