@@ -161,7 +161,7 @@ public static unsafe class Gemm
                     int nr = Math.Min(GemmKernels.NR256, nc - j);
                     float* bj = pb + (long)j * kc;
                     for (int i = 0; i < mc; i += GemmKernels.MR256)
-                        GemmKernels.Kernel256(kc, pa + (long)i * kc, bj, c + (long)i * ldc + j, ldc, add,
+                        GemmKernels.Kernel256(kc, pa + (long)i * kc, 1, GemmKernels.MR256, bj, c + (long)i * ldc + j, ldc, add,
                             Math.Min(GemmKernels.MR256, mc - i), nr, tile);
                 }
                 break;
