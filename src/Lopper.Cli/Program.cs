@@ -14,6 +14,9 @@ namespace Lopper.Cli
             ["train"] = ("train a model on a dataset", TrainCommand.Run),
             ["eval"] = ("evaluate a saved model", EvalCommand.Run),
             ["inspect"] = ("per-layer parameters and MACs of a model", InspectCommand.Run),
+            ["prune"] = ("prune a trained model, fine-tune it and measure the gain", PruneCommand.Run),
+            ["finetune"] = ("continue training any saved model", FinetuneCommand.Run),
+            ["latency"] = ("inference latency of a saved model (and its dense source)", LatencyCommand.Run),
             ["demo"] = ("train, reload and inspect LeNet-5 on Fashion-MNIST", DemoCommand.Run),
         };
 

@@ -20,10 +20,12 @@ public static class ChannelSurgery
         }
     }
 
-    /// <summary>A new model with the removed channels physically gone; its outputs equal the masked model's.</summary>
-    public static Model Compact(Model model, ChannelGroups groups, ChannelSelection selection, string? name = null)
+    /// <summary>
+    /// The graph with every group resized to its kept count (ops only, no weights): cheap enough to call
+    /// many times while searching for a budget.
+    /// </summary>
+    public static ModelGraph ResizedGraph(ModelGraph graph, ChannelGroups groups, Func<int, int> keptCount, string? name = null)
     {
-        var graph = model.Graph;
         var nodes = new List<Node>(graph.Nodes.Count);
         var newShapes = new int[graph.Nodes.Count][];
         for (int i = 0; i < graph.Nodes.Count; i++)
@@ -34,9 +36,7 @@ public static class ChannelSurgery
             {
                 var ins = node.InputIndices.Select(j => newShapes[j]).ToArray();
                 int inC = ins[0][1];
-                int outC = op.ChannelRule == ChannelRule.Produces
-                    ? selection.KeptCount(groups.Groups[groups.GroupOfNode[i]])
-                    : inC;
+                int outC = op.ChannelRule == ChannelRule.Produces ? keptCount(groups.GroupOfNode[i]) : inC;
                 op = op.Resized(inC, outC);
                 newShapes[i] = op.OutputShape(ins);
             }
@@ -46,7 +46,15 @@ public static class ChannelSurgery
             }
             nodes.Add(new Node(node.Name, op, node.Inputs));
         }
-        var compact = new Model(new ModelGraph(name ?? graph.Name, nodes));
+        return new ModelGraph(name ?? graph.Name, nodes);
+    }
+
+    /// <summary>A new model with the removed channels physically gone; its outputs equal the masked model's.</summary>
+    public static Model Compact(Model model, ChannelGroups groups, ChannelSelection selection, string? name = null)
+    {
+        var graph = model.Graph;
+        var compactGraph = ResizedGraph(graph, groups, g => selection.KeptCount(groups.Groups[g]), name);
+        var compact = new Model(compactGraph);
         for (int i = 1; i < graph.Nodes.Count; i++)
         {
             var node = graph.Nodes[i];

@@ -118,8 +118,10 @@ public static unsafe class Gemm
         int kc = Even(k, plan.KC, 1);
         int mc = Even(m1 - m0, plan.MC, mr);
         int nc = Even(n1 - n0, plan.NC, nr);
-        float* packA = Buffers.A(mc * kc);
-        float* packB = Buffers.B(nc * kc);
+        bool directA = DirectAMode == 1 || (DirectAMode == 2 && n1 - n0 <= DirectANMax * nr);
+        bool fuseB = FuseMode == 1 || (FuseMode == 2 && m1 - m0 <= mc);
+        float* packA = directA ? null : Buffers.A(mc * kc);
+        float* packB = Buffers.B((fuseB ? nr : nc) * kc);
         float* tile = stackalloc float[GemmKernels.MR512 * GemmKernels.NR512];
         for (int jc = n0; jc < n1; jc += nc)
         {
@@ -127,21 +129,44 @@ public static unsafe class Gemm
             for (int pc = 0; pc < k; pc += kc)
             {
                 int kcur = Math.Min(kc, k - pc);
-                GemmKernels.PackB(transB, b, ldb, pc, kcur, jc, ncur, nr, packB);
+                if (!fuseB) GemmKernels.PackB(transB, b, ldb, pc, kcur, jc, ncur, nr, packB);
                 bool add = accumulate || pc > 0;
                 for (int ic = m0; ic < m1; ic += mc)
                 {
                     int mcur = Math.Min(mc, m1 - ic);
-                    GemmKernels.PackA(transA, a, lda, ic, mcur, pc, kcur, mr, packA);
-                    Macro(plan.Path, mcur, ncur, kcur, packA, packB, c + (long)ic * ldc + jc, ldc, add, tile);
+                    float* cb = c + (long)ic * ldc + jc;
+                    float* pa;
+                    nint rowStep, rs, ps;
+                    if (!directA)
+                    {
+                        GemmKernels.PackA(transA, a, lda, ic, mcur, pc, kcur, mr, packA);
+                        pa = packA; rowStep = kcur; rs = 1; ps = mr;
+                    }
+                    else if (transA) { pa = a + (long)pc * lda + ic; rowStep = 1; rs = 1; ps = lda; }
+                    else { pa = a + (long)ic * lda + pc; rowStep = lda; rs = lda; ps = 1; }
+                    if (!fuseB)
+                    {
+                        Macro(plan.Path, mcur, ncur, kcur, pa, rowStep, rs, ps, packB, cb, ldc, add, tile);
+                        continue;
+                    }
+                    for (int j = 0; j < ncur; j += nr)
+                    {
+                        int ncols = Math.Min(nr, ncur - j);
+                        GemmKernels.PackB(transB, b, ldb, pc, kcur, jc + j, ncols, nr, packB);
+                        Macro(plan.Path, mcur, ncols, kcur, pa, rowStep, rs, ps, packB, cb + j, ldc, add, tile);
+                    }
                 }
             }
         }
     }
 
+    private static readonly int DirectAMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTA") ?? "2");
+    private static readonly int DirectANMax = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTN") ?? "8");
+    private static readonly int FuseMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_FUSE") ?? "2");
+
     // One loop nest per path so the kernel call is direct. The B micro-panel is the outer loop so it stays
     // in L1 while the A micro-panels stream past it from L2.
-    private static void Macro(KernelPath path, int mc, int nc, int kc, float* pa, float* pb, float* c, int ldc, bool add, float* tile)
+    private static void Macro(KernelPath path, int mc, int nc, int kc, float* pa, nint rowStep, nint rs, nint ps, float* pb, float* c, int ldc, bool add, float* tile)
     {
         switch (path)
         {
@@ -151,7 +176,7 @@ public static unsafe class Gemm
                     int nr = Math.Min(GemmKernels.NR512, nc - j);
                     float* bj = pb + (long)j * kc;
                     for (int i = 0; i < mc; i += GemmKernels.MR512)
-                        GemmKernels.Kernel512(kc, pa + (long)i * kc, bj, c + (long)i * ldc + j, ldc, add,
+                        GemmKernels.Kernel512(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
                             Math.Min(GemmKernels.MR512, mc - i), nr, tile);
                 }
                 break;
@@ -161,7 +186,7 @@ public static unsafe class Gemm
                     int nr = Math.Min(GemmKernels.NR256, nc - j);
                     float* bj = pb + (long)j * kc;
                     for (int i = 0; i < mc; i += GemmKernels.MR256)
-                        GemmKernels.Kernel256(kc, pa + (long)i * kc, 1, GemmKernels.MR256, bj, c + (long)i * ldc + j, ldc, add,
+                        GemmKernels.Kernel256(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
                             Math.Min(GemmKernels.MR256, mc - i), nr, tile);
                 }
                 break;
@@ -171,7 +196,7 @@ public static unsafe class Gemm
                     int nr = Math.Min(GemmKernels.NRScalar, nc - j);
                     float* bj = pb + (long)j * kc;
                     for (int i = 0; i < mc; i += GemmKernels.MRScalar)
-                        GemmKernels.KernelScalar(kc, pa + (long)i * kc, bj, c + (long)i * ldc + j, ldc, add,
+                        GemmKernels.KernelScalar(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
                             Math.Min(GemmKernels.MRScalar, mc - i), nr, tile);
                 }
                 break;

@@ -31,8 +31,13 @@ internal static unsafe class GemmKernels
     // 12 x 32 uses 24 of the 32 zmm registers for accumulators, leaving room for the two B vectors and the
     // broadcast without the JIT spilling; 14 rows would fit on paper but leaves it no slack.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel512(int kc, float* a, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel512(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
+        int last = mr - 1;
+        float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs, a3 = a + Math.Min(3, last) * rs;
+        float* a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs, a6 = a + Math.Min(6, last) * rs, a7 = a + Math.Min(7, last) * rs;
+        float* a8 = a + Math.Min(8, last) * rs, a9 = a + Math.Min(9, last) * rs, a10 = a + Math.Min(10, last) * rs, a11 = a + Math.Min(11, last) * rs;
+        nint o = 0;
         var z = Vector512<float>.Zero;
         Vector512<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
         Vector512<float> c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
@@ -42,19 +47,19 @@ internal static unsafe class GemmKernels
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
             Vector512<float> x;
-            x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
-            x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
-            x = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); c81 = Vector512.FusedMultiplyAdd(x, b1, c81);
-            x = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); c91 = Vector512.FusedMultiplyAdd(x, b1, c91);
-            x = Vector512.Create(a[10]); ca0 = Vector512.FusedMultiplyAdd(x, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(x, b1, ca1);
-            x = Vector512.Create(a[11]); cb0 = Vector512.FusedMultiplyAdd(x, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(x, b1, cb1);
-            a += MR512;
+            x = Vector512.Create(a0[o]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a1[o]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a2[o]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a3[o]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a4[o]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a5[o]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a6[o]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a7[o]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+            x = Vector512.Create(a8[o]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); c81 = Vector512.FusedMultiplyAdd(x, b1, c81);
+            x = Vector512.Create(a9[o]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); c91 = Vector512.FusedMultiplyAdd(x, b1, c91);
+            x = Vector512.Create(a10[o]); ca0 = Vector512.FusedMultiplyAdd(x, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(x, b1, ca1);
+            x = Vector512.Create(a11[o]); cb0 = Vector512.FusedMultiplyAdd(x, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(x, b1, cb1);
+            o += ps;
             b += NR512;
         }
 
@@ -118,26 +123,29 @@ internal static unsafe class GemmKernels
     }
 
     // FMA keeps the scalar path's rounding identical in kind to the vector paths.
-    public static void KernelScalar(int kc, float* a, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void KernelScalar(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
+        int last = mr - 1;
+        float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs, a3 = a + Math.Min(3, last) * rs;
+        nint o = 0;
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
         for (int p = 0; p < kc; p++)
         {
             float b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
-            float x = a[0];
+            float x = a0[o];
             c00 = MathF.FusedMultiplyAdd(x, b0, c00); c01 = MathF.FusedMultiplyAdd(x, b1, c01);
             c02 = MathF.FusedMultiplyAdd(x, b2, c02); c03 = MathF.FusedMultiplyAdd(x, b3, c03);
-            x = a[1];
+            x = a1[o];
             c10 = MathF.FusedMultiplyAdd(x, b0, c10); c11 = MathF.FusedMultiplyAdd(x, b1, c11);
             c12 = MathF.FusedMultiplyAdd(x, b2, c12); c13 = MathF.FusedMultiplyAdd(x, b3, c13);
-            x = a[2];
+            x = a2[o];
             c20 = MathF.FusedMultiplyAdd(x, b0, c20); c21 = MathF.FusedMultiplyAdd(x, b1, c21);
             c22 = MathF.FusedMultiplyAdd(x, b2, c22); c23 = MathF.FusedMultiplyAdd(x, b3, c23);
-            x = a[3];
+            x = a3[o];
             c30 = MathF.FusedMultiplyAdd(x, b0, c30); c31 = MathF.FusedMultiplyAdd(x, b1, c31);
             c32 = MathF.FusedMultiplyAdd(x, b2, c32); c33 = MathF.FusedMultiplyAdd(x, b3, c33);
-            a += MRScalar;
+            o += ps;
             b += NRScalar;
         }
         float* t = tile;

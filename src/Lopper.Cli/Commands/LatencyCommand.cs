@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+using Lopper.Graph;
+using Lopper.Io;
+using Lopper.Measurement;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>
+/// `lopper latency`: inference time of a saved model and, for a pruned folder, of the dense model it came
+/// from (run.json's "source"), measured in the same process one after the other.
+/// </summary>
+public static class LatencyCommand
+{
+    /// <summary>Runs the command.</summary>
+    public static int Run(string[] raw)
+    {
+        var a = new Args(raw, new HashSet<string> { "json", "help" });
+        if (a.Flag("help")) { Console.WriteLine("lopper latency --from DIR [--batch 1,128] [--repeats N] [--threads N] [--json]"); return 0; }
+        string from = a.Required("from");
+        var batches = a.Ints("batch", [1, 128]);
+        int repeats = a.Int("repeats", 10, 1);
+        bool json = a.Flag("json");
+        CommonOptions.ApplyThreads(a);
+        a.EnsureAllUsed();
+        if (batches.Length == 0 || batches.Any(b => b < 1)) throw new LopperInputException("--batch needs positive sizes, e.g. 1,128");
+        var model = ModelStore.Load(from);
+        Model? dense = null;
+        string? densePath = null;
+        var runPath = Path.Combine(from, "run.json");
+        if (File.Exists(runPath) && JsonNode.Parse(File.ReadAllText(runPath))?["source"] is JsonNode s && Directory.Exists((string?)s))
+        {
+            densePath = (string)s!;
+            dense = ModelStore.Load(densePath);
+        }
+        var results = new JsonArray();
+        foreach (int b in batches)
+        {
+            var r = new JsonObject { ["batch"] = b };
+            var c = Latency.Measure(model, b, minRepeats: repeats);
+            r["compacted"] = Describe(c);
+            if (dense is not null)
+            {
+                var d = Latency.Measure(dense, b, minRepeats: repeats);
+                r["dense"] = Describe(d);
+                r["speedup"] = d.MedianMs / c.MedianMs;
+            }
+            results.Add(r);
+            if (!json)
+                Console.WriteLine($"batch {b}: {c.MedianMs:F2} ms (IQR {c.IqrMs:F2})" + (dense is null ? "" : $"; dense {(double)r["dense"]!["median_ms"]!:F2} ms; speedup {(double)r["speedup"]!:F2}x"));
+        }
+        if (json)
+            Console.WriteLine(new JsonObject
+            {
+                ["model"] = model.Graph.Name, ["from"] = Path.GetFullPath(from), ["dense_from"] = densePath,
+                ["threads"] = Parallelism.Threads, ["results"] = results,
+            }.ToJsonString(new() { WriteIndented = true }));
+        return 0;
+    }
+
+    private static JsonObject Describe(LatencyResult r) => new()
+    {
+        ["median_ms"] = r.MedianMs, ["q1_ms"] = r.Q1Ms, ["q3_ms"] = r.Q3Ms, ["iqr_ms"] = r.IqrMs, ["repeats"] = r.Repeats,
+    };
+}

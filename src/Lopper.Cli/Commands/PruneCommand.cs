@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Lopper.Graph;
+using Lopper.Io;
+using Lopper.Measurement;
+using Lopper.Pruning;
+using Lopper.Pruning.Baselines;
+using Lopper.Structure;
+using Lopper.Training;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>
+/// `lopper prune METHOD`: measures the trained model, prunes it, measures again right after pruning,
+/// fine-tunes, measures a third time, and writes the compacted model with a run.json of every figure.
+/// </summary>
+public static class PruneCommand
+{
+    private const string Usage = """
+        lopper prune METHOD --from DIR --out DIR2 [--finetune-epochs N] [--json]
+          methods:  l1 | bn-slimming | magnitude | random
+          budget:   --target-macs F | --target-params F   (fraction kept, e.g. 0.5)
+                    --scope global|layer  --max-layer-ratio F (default 0.9)  --round-to N
+          bn-slimming: --sparsity F (default 1e-4) --sparsity-epochs N (default 1)
+          fine-tune: --lr F (default 0.01) --batch-size N --seed N
+          other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
+        """;
+
+    /// <summary>Runs the command.</summary>
+    public static int Run(string[] raw)
+    {
+        var a = new Args(raw, new HashSet<string> { "json", "help" });
+        if (a.Flag("help") || a.Positional.Count == 0) { Console.WriteLine(Usage); return a.Positional.Count == 0 && !a.Has("help") ? 2 : 0; }
+        string methodName = a.Positional[0];
+        string from = a.Required("from");
+        string outDir = a.Required("out");
+        bool json = a.Flag("json");
+        CommonOptions.ApplyThreads(a);
+        int finetuneEpochs = a.Int("finetune-epochs", 0, 0);
+        int latencyBatch = a.Int("latency-batch", 128, 1);
+        var source = SourceRun.Load(from, a.Str("dataset"), a.Str("data"));
+        var method = CreateMethod(methodName, a);
+        var ftConfig = source.TrainConfig with
+        {
+            Epochs = Math.Max(1, finetuneEpochs),
+            Lr = (float)a.Real("lr", 0.01, 0),
+            BatchSize = a.Int("batch-size", 128, 1),
+            Seed = (ulong)a.Int("seed", (int)source.TrainConfig.Seed, 0),
+            WarmupEpochs = 0,
+            Schedule = Lopper.Optim.ScheduleKind.Cosine,
+            Optimizer = "sgd",
+        };
+        a.EnsureAllUsed(positionalAllowed: 1);
+        var (trainSet, testSet) = source.Data();
+        var (train, test) = CommonOptions.Loaders(trainSet, testSet, ftConfig);
+        var total = Stopwatch.StartNew();
+        var model = source.Model;
+        var record = RunInfo.Environment(ftConfig.Seed);
+        record["command"] = "lopper prune " + string.Join(' ', raw);
+        record["method"] = method.Name;
+        record["source"] = Path.GetFullPath(from);
+        record["model"] = model.Graph.Name;
+        record["dataset"] = source.Dataset;
+        if (source.DataDir is not null) record["data_dir"] = source.DataDir;
+        record["config"] = ftConfig.ToJson();
+
+        void Log(string s) => Console.Error.WriteLine(s);
+        var sw = Stopwatch.StartNew();
+        var (_, accBefore) = Evaluator.Evaluate(model, test);
+        var (paramsBefore, macsBefore) = CostCounter.Totals(model.Graph);
+        var latBefore = Latency.Measure(model, latencyBatch);
+        double measureSeconds = sw.Elapsed.TotalSeconds;
+        Log($"before: accuracy {accBefore * 100:F2}%, {paramsBefore:N0} params, {macsBefore:N0} MACs, {latBefore.MedianMs:F1} ms/batch {latencyBatch}");
+
+        sw.Restart();
+        var outcome = method.Prune(new PruneContext
+        {
+            Model = model, Train = train, Test = test, TrainConfig = ftConfig, Seed = ftConfig.Seed,
+            Progress = new ProgressBar(), Log = Log,
+        });
+        double pruneSeconds = sw.Elapsed.TotalSeconds;
+        var pruned = outcome.Pruned;
+        var (_, accPruned) = Evaluator.Evaluate(pruned, test);
+        var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
+        if (outcome.Masks is not null) paramsAfter -= outcome.Masks.ZeroCount();
+        Log($"pruned: accuracy {accPruned * 100:F2}%, {paramsAfter:N0} params ({100.0 * paramsAfter / paramsBefore:F1}%), {macsAfter:N0} MACs ({100.0 * macsAfter / macsBefore:F1}%) in {pruneSeconds:F1}s");
+
+        sw.Restart();
+        double accFinetuned = accPruned;
+        JsonArray history = new();
+        if (finetuneEpochs > 0)
+        {
+            var trainer = new Trainer(pruned, ftConfig with { Epochs = finetuneEpochs }, train, test, outDir) { Progress = new ProgressBar(), RunRecord = record };
+            if (outcome.Masks is not null) trainer.AddHook(new MaskHook(outcome.Masks));
+            trainer.Run();
+            history = trainer.History;
+            accFinetuned = (double)history[^1]!["test_accuracy"]!;
+            Log($"fine-tuned {finetuneEpochs} epoch(s): accuracy {accFinetuned * 100:F2}%");
+        }
+        double finetuneSeconds = sw.Elapsed.TotalSeconds;
+        var latAfter = Latency.Measure(pruned, latencyBatch);
+
+        record["accuracy_before"] = accBefore;
+        record["accuracy_pruned"] = accPruned;
+        record["accuracy_finetuned"] = accFinetuned;
+        record["params_before"] = paramsBefore;
+        record["params_after"] = paramsAfter;
+        record["macs_before"] = macsBefore;
+        record["macs_after"] = macsAfter;
+        record["latency_batch"] = latencyBatch;
+        record["latency_ms_before"] = latBefore.MedianMs;
+        record["latency_ms_after"] = latAfter.MedianMs;
+        record["latency_iqr_ms_before"] = latBefore.IqrMs;
+        record["latency_iqr_ms_after"] = latAfter.IqrMs;
+        record["finetune_epochs"] = finetuneEpochs;
+        record["seconds"] = new JsonObject { ["measure"] = measureSeconds, ["prune"] = pruneSeconds, ["finetune"] = finetuneSeconds, ["total"] = total.Elapsed.TotalSeconds };
+        record["details"] = outcome.Details;
+        record["history"] = history.DeepClone();
+        ModelStore.Save(pruned, outDir);
+        AtomicFile.WriteText(Path.Combine(outDir, "run.json"), record.ToJsonString(new() { WriteIndented = true }));
+        if (json)
+        {
+            var o = (JsonObject)record.DeepClone();
+            o.Remove("history");
+            o.Remove("details");
+            o["out"] = Path.GetFullPath(outDir);
+            Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
+        }
+        else
+        {
+            Console.WriteLine($"{method.Name}: accuracy {accBefore * 100:F2}% -> {accPruned * 100:F2}% (pruned) -> {accFinetuned * 100:F2}% (fine-tuned); " +
+                $"params {100.0 * paramsAfter / paramsBefore:F1}%, MACs {100.0 * macsAfter / macsBefore:F1}%, latency {latBefore.MedianMs:F1} -> {latAfter.MedianMs:F1} ms; saved to {outDir}");
+        }
+        return 0;
+    }
+
+    /// <summary>Creates a method from its name and flags.</summary>
+    public static IPruningMethod CreateMethod(string name, Args a)
+    {
+        Budget ReadBudget()
+        {
+            bool macs = a.Has("target-macs"), prms = a.Has("target-params");
+            if (macs == prms) throw new LopperInputException("give exactly one of --target-macs F or --target-params F (fraction kept)");
+            var kind = macs ? BudgetKind.Macs : BudgetKind.Params;
+            double f = a.Real(macs ? "target-macs" : "target-params", 0.5);
+            return new Budget(kind, f, a.Str("scope", "global"), a.Real("max-layer-ratio", 0.9), a.Int("round-to", 1)).Validate();
+        }
+        return name switch
+        {
+            "l1" => new L1FilterPruner(ReadBudget()),
+            "random" => new RandomChannelPruner(ReadBudget()),
+            "bn-slimming" => new BnSlimmingPruner(ReadBudget(), a.Real("sparsity", 1e-4, 0), a.Int("sparsity-epochs", 1, 0)),
+            "magnitude" => new MagnitudePruner(ReadBudget()),
+            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random)"),
+        };
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json.Nodes;
+using Lopper.Graph;
+
+namespace Lopper.Pruning.Baselines;
+
+/// <summary>
+/// Global unstructured magnitude pruning: the smallest |w| over all convolution and linear weights go,
+/// until the parameter budget is met. Nothing can be compacted, so MACs and latency do not change; the
+/// masks are held during fine-tuning.
+/// </summary>
+public sealed class MagnitudePruner(Budget budget) : IPruningMethod
+{
+    /// <summary>The budget (only the parameter kind is meaningful).</summary>
+    public Budget Budget { get; } = budget.Validate();
+
+    /// <inheritdoc/>
+    public string Name => "magnitude";
+
+    /// <inheritdoc/>
+    public PruneOutcome Prune(PruneContext context)
+    {
+        if (Budget.Kind != BudgetKind.Params)
+            throw new LopperInputException("magnitude pruning is unstructured and cannot reduce MACs: use --target-params");
+        var model = context.Model;
+        var weights = model.Parameters.Where(p => p.Trainable && p.Spec.Name == "weight" && p.Owner.Op.Type is "conv2d" or "linear").ToList();
+        long total = model.ParameterCount();
+        long prunable = weights.Sum(p => (long)p.Value.Length);
+        long toRemove = Math.Min(prunable, (long)Math.Ceiling(total * (1 - Budget.Fraction)));
+        var all = new float[prunable];
+        long k = 0;
+        foreach (var p in weights) foreach (var v in p.Value.Span) all[k++] = MathF.Abs(v);
+        Array.Sort(all);
+        float threshold = toRemove == 0 ? float.NegativeInfinity : all[toRemove - 1];
+        var masks = new ParameterMasks();
+        long removed = 0;
+        foreach (var p in weights)
+        {
+            var idx = new List<int>();
+            var s = p.Value.Span;
+            for (int i = 0; i < s.Length && removed + idx.Count < toRemove; i++)
+                if (MathF.Abs(s[i]) <= threshold) idx.Add(i);
+            removed += idx.Count;
+            masks.AddElements(model, p.Name, idx);
+        }
+        masks.Apply(model);
+        return new PruneOutcome
+        {
+            Pruned = model,
+            Masks = masks,
+            Details = new JsonObject { ["weights_removed"] = removed, ["threshold"] = threshold, ["note"] = "unstructured: params_after counts nonzero weights; MACs and latency are those of the dense model" },
+        };
+    }
+}

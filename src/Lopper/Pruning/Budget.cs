@@ -1,0 +1,29 @@
+namespace Lopper.Pruning;
+
+/// <summary>What a budget counts.</summary>
+public enum BudgetKind
+{
+    /// <summary>Multiply-accumulates of one image.</summary>
+    Macs,
+    /// <summary>Trainable parameters.</summary>
+    Params,
+}
+
+/// <summary>
+/// How much of the model to keep and how to spread the cuts: <see cref="Fraction"/> of MACs or
+/// parameters kept; "global" ranks all channels together (scores normalised per group), "layer" removes
+/// the same fraction from every group; no group loses more than <see cref="MaxLayerRatio"/>; kept counts
+/// are rounded up to multiples of <see cref="RoundTo"/>.
+/// </summary>
+public sealed record Budget(BudgetKind Kind, double Fraction, string Scope = "global", double MaxLayerRatio = 0.9, int RoundTo = 1)
+{
+    /// <summary>Checks the values, naming the flag at fault.</summary>
+    public Budget Validate()
+    {
+        if (!(Fraction > 0 && Fraction <= 1)) throw new LopperInputException($"--target-{(Kind == BudgetKind.Macs ? "macs" : "params")} must be in (0, 1], got {Fraction}");
+        if (Scope is not ("global" or "layer")) throw new LopperInputException($"--scope must be global or layer, got '{Scope}'");
+        if (!(MaxLayerRatio > 0 && MaxLayerRatio < 1)) throw new LopperInputException($"--max-layer-ratio must be in (0, 1), got {MaxLayerRatio}");
+        if (RoundTo < 1) throw new LopperInputException($"--round-to must be at least 1, got {RoundTo}");
+        return this;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Text.Json.Nodes;
+using Lopper.Data;
+using Lopper.Graph;
+using Lopper.Training;
+
+namespace Lopper.Pruning;
+
+/// <summary>What a pruning method gets: the trained model and the data to score, train or fine-tune with.</summary>
+public sealed class PruneContext
+{
+    /// <summary>The trained dense model; methods may change it.</summary>
+    public required Model Model { get; init; }
+    /// <summary>Training data (shuffled, augmented as the source run was).</summary>
+    public required DataLoader Train { get; init; }
+    /// <summary>Evaluation data.</summary>
+    public required DataLoader Test { get; init; }
+    /// <summary>Settings for any training a method does itself (sparsity training, gates, ...).</summary>
+    public required TrainConfig TrainConfig { get; init; }
+    /// <summary>Seed for the method's own randomness.</summary>
+    public ulong Seed { get; init; }
+    /// <summary>Progress of long phases.</summary>
+    public IProgress<TrainProgress>? Progress { get; init; }
+    /// <summary>One-line status messages (phase starts, tables).</summary>
+    public Action<string> Log { get; init; } = _ => { };
+}
+
+/// <summary>What a pruning method returns.</summary>
+public sealed class PruneOutcome
+{
+    /// <summary>The pruned model: compacted for structured methods, masked for unstructured ones.</summary>
+    public required Model Pruned { get; init; }
+    /// <summary>Masks to hold during fine-tuning (unstructured or connection-level pruning), or null.</summary>
+    public ParameterMasks? Masks { get; init; }
+    /// <summary>Method-specific figures for run.json.</summary>
+    public JsonObject Details { get; init; } = new();
+}
+
+/// <summary>A pruning method: scores, masks and (where it can) compacts a trained model.</summary>
+public interface IPruningMethod
+{
+    /// <summary>Name as on the command line.</summary>
+    string Name { get; }
+
+    /// <summary>Prunes <see cref="PruneContext.Model"/>.</summary>
+    PruneOutcome Prune(PruneContext context);
+}
