@@ -19,6 +19,9 @@ public abstract class Op
     /// <summary>Number of inputs the op takes (-1: any number of at least 2).</summary>
     public virtual int Arity => 1;
 
+    /// <summary>True when the op's parameters index its input channels in a way pruning cannot re-slice (the input's group is then locked).</summary>
+    public virtual bool LocksInputChannels => false;
+
     /// <summary>True when the forward output shares its array with input 0 (a reshape): the executor must not release it twice.</summary>
     public virtual bool OutputAliasesInput => false;
 

@@ -40,6 +40,7 @@ public sealed class ChannelGroups
         int Find(int s) { while (parent[s] != s) s = parent[s] = parent[parent[s]]; return s; }
         var pending = new List<(int Space, GroupSlice Slice)>();
         int inputSpace = -1;
+        var lockedSpaces = new List<(int Space, string Why)>();
 
         for (int i = 0; i < n; i++)
         {
@@ -83,6 +84,7 @@ public sealed class ChannelGroups
                     throw new LopperInputException($"node {node.Name}: op '{op.Type}' has no channel rule, so the graph cannot be pruned");
             }
             if (i == 0) continue;
+            if (op.LocksInputChannels) lockedSpaces.Add((space[in0], $"read by {node.Name}, whose kernel columns were pruned"));
             var specs = op.Parameters(graph.InputShapesOf(node));
             foreach (var spec in specs)
             {
@@ -117,6 +119,7 @@ public sealed class ChannelGroups
         }
         foreach (var (s, slice) in pending) GroupOf(s).Slices.Add(slice);
         GroupOf(inputSpace).Locked = "network input";
+        foreach (var (s, why) in lockedSpaces) GroupOf(s).Locked ??= why;
         var output = groups[groupOfNode[n - 1]];
         output.Locked ??= "classifier output";
         foreach (var g in groups)

@@ -7,9 +7,11 @@ namespace Lopper.Graph.Ops;
 /// <summary>
 /// 2-D convolution (square kernel, dilation 1, groups 1) as im2col + GEMM per image. Batches at
 /// least as large as the thread budget are split over threads by image; smaller ones let the GEMM
-/// split instead.
+/// split instead. With <see cref="Columns"/> the op keeps only those im2col rows (input channel, ky, kx):
+/// the weight is [out, columns] and the GEMM's inner dimension shrinks with it, so pruned kernel
+/// columns cost nothing.
 /// </summary>
-public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias) : Op
+public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null) : Op
 {
     /// <summary>Input channels.</summary>
     public int InChannels { get; } = inChannels;
@@ -23,6 +25,24 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     public int Padding { get; } = padding;
     /// <summary>Whether the op has a bias.</summary>
     public bool HasBias { get; } = bias;
+    /// <summary>Kept im2col rows (c*k*k + ky*k + kx), ascending, or null for all.</summary>
+    public int[]? Columns { get; } = ValidColumns(columns, inChannels * kernel * kernel);
+
+    private static int[]? ValidColumns(int[]? columns, int all)
+    {
+        if (columns is null) return null;
+        if (columns.Length == 0) throw new LopperInputException("op conv2d: 'columns' must keep at least one column");
+        for (int i = 0; i < columns.Length; i++)
+            if (columns[i] < 0 || columns[i] >= all || (i > 0 && columns[i] <= columns[i - 1]))
+                throw new LopperInputException($"op conv2d: 'columns' must be ascending indices below {all}");
+        return columns;
+    }
+
+    /// <summary>Length of the GEMM's inner dimension: the kept columns.</summary>
+    public int K => Columns?.Length ?? InChannels * Kernel * Kernel;
+
+    /// <inheritdoc/>
+    public override bool LocksInputChannels => Columns is not null;
 
     /// <inheritdoc/>
     public override string Type => "conv2d";
@@ -46,7 +66,9 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     public override IReadOnlyList<ParamSpec> Parameters(IReadOnlyList<int[]> inputs)
     {
         int kk = Kernel * Kernel;
-        var w = new ParamSpec("weight", [OutChannels, InChannels, Kernel, Kernel], ParamInit.KaimingNormalFanOut, true, 0, 1, InChannels * kk, OutChannels * kk);
+        var w = Columns is null
+            ? new ParamSpec("weight", [OutChannels, InChannels, Kernel, Kernel], ParamInit.KaimingNormalFanOut, true, 0, 1, InChannels * kk, OutChannels * kk)
+            : new ParamSpec("weight", [OutChannels, Columns.Length], ParamInit.KaimingNormalFanOut, true, 0, -1, Columns.Length, OutChannels * kk);
         if (!HasBias) return [w];
         return [w, new ParamSpec("bias", [OutChannels], ParamInit.UniformFanIn, true, 0, -1, InChannels * kk)];
     }
@@ -55,10 +77,22 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     public override long Macs(IReadOnlyList<int[]> inputs)
     {
         var o = OutputShape(inputs);
-        return (long)o[0] * OutChannels * o[2] * o[3] * InChannels * Kernel * Kernel;
+        return (long)o[0] * OutChannels * o[2] * o[3] * K;
     }
 
-    private bool IsPointwise => Kernel == 1 && Stride == 1 && Padding == 0;
+    private bool IsPointwise => Kernel == 1 && Stride == 1 && Padding == 0 && Columns is null;
+
+    private void Unfold(float* image, int h, int w, int oh, int ow, float* cols)
+    {
+        if (Columns is null) Im2Col.Unfold(image, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, cols);
+        else ColumnUnfold.Unfold(image, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, Columns, cols);
+    }
+
+    private void FoldAdd(float* cols, int h, int w, int oh, int ow, float* image)
+    {
+        if (Columns is null) Im2Col.FoldAdd(cols, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, image);
+        else ColumnUnfold.FoldAdd(cols, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, Columns, image);
+    }
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
@@ -67,7 +101,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         var shape = OutputShape([x.Shape]);
         var y = Tensor.Pooled(shape);
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3];
-        int k = InChannels * Kernel * Kernel, p = oh * ow;
+        int k = K, p = oh * ow;
         int inPlane = InChannels * h * w, outPlane = OutChannels * p;
         var weight = parameters[0].Data;
         float[]? b = HasBias ? parameters[1].Data : null;
@@ -84,7 +118,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
                     float* src = xp + (long)i * inPlane;
                     if (!IsPointwise)
                     {
-                        Im2Col.Unfold(src, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, cp);
+                        Unfold(src, h, w, oh, ow, cp);
                         src = cp;
                     }
                     float* dst = yp + (long)i * outPlane;
@@ -107,7 +141,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     {
         var x = inputs[0];
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = output.Shape[2], ow = output.Shape[3];
-        int k = InChannels * Kernel * Kernel, p = oh * ow;
+        int k = K, p = oh * ow;
         int inPlane = InChannels * h * w, outPlane = OutChannels * p;
         bool needX = state.NeedsInputGrad[0];
         var dx = needX ? Tensor.Pooled(x.Shape) : null;
@@ -134,7 +168,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
                         float* src = xp + (long)i * inPlane;
                         if (!IsPointwise)
                         {
-                            Im2Col.Unfold(src, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, cp);
+                            Unfold(src, h, w, oh, ow, cp);
                             src = cp;
                         }
                         Gemm.Multiply(false, true, OutChannels, k, p, gi, p, src, p, dwp, k, i != start);
@@ -148,7 +182,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
                         {
                             Gemm.Multiply(true, false, k, p, OutChannels, wp, k, gi, p, dcp, p, false);
                             new Span<float>(dxi, inPlane).Clear();
-                            Im2Col.FoldAdd(dcp, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, dxi);
+                            FoldAdd(dcp, h, w, oh, ow, dxi);
                         }
                     }
                 }
@@ -182,17 +216,28 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     internal static (int Start, int End) Range(int n, int chunks, int c) => ((int)((long)n * c / chunks), (int)((long)n * (c + 1) / chunks));
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels) => new Conv2dOp(inChannels, outChannels, Kernel, Stride, Padding, HasBias);
+    public override Op Resized(int inChannels, int outChannels)
+    {
+        if (Columns is not null && inChannels != InChannels)
+            throw new InvalidOperationException("a column-subset convolution's input channels are fixed");
+        return new Conv2dOp(inChannels, outChannels, Kernel, Stride, Padding, HasBias, Columns);
+    }
 
     /// <inheritdoc/>
-    public override JsonObject Attributes() => new()
+    public override JsonObject Attributes()
     {
-        ["in_channels"] = InChannels, ["out_channels"] = OutChannels, ["kernel"] = Kernel,
-        ["stride"] = Stride, ["padding"] = Padding, ["bias"] = HasBias,
-    };
+        var a = new JsonObject
+        {
+            ["in_channels"] = InChannels, ["out_channels"] = OutChannels, ["kernel"] = Kernel,
+            ["stride"] = Stride, ["padding"] = Padding, ["bias"] = HasBias,
+        };
+        if (Columns is not null) a["columns"] = new JsonArray(Columns.Select(c => (JsonNode)c).ToArray());
+        return a;
+    }
 
     /// <summary>Reads the op from model.json attributes.</summary>
     public static Conv2dOp FromJson(JsonObject a) => new(
         Int(a, "in_channels", "conv2d"), Int(a, "out_channels", "conv2d"), Int(a, "kernel", "conv2d"),
-        Int(a, "stride", 1), Int(a, "padding", 0), Bool(a, "bias", false));
+        Int(a, "stride", 1), Int(a, "padding", 0), Bool(a, "bias", false),
+        a["columns"] is JsonArray cols ? cols.Select(v => v is JsonValue j && j.TryGetValue(out int c) ? c : throw new LopperInputException("op conv2d: 'columns' must be integers")).ToArray() : null);
 }

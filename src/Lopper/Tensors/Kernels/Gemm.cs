@@ -72,7 +72,7 @@ public static unsafe class Gemm
     private static Plan PlanFor(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new Plan(path, GemmKernels.MR512, GemmKernels.NR512, 256, 144, 2048),
-        KernelPath.Vector256 => new Plan(path, GemmKernels.MR256, GemmKernels.NR256, 256, 144, 2048),
+        KernelPath.Vector256 => new Plan(path, GemmKernels.MR256, GemmKernels.NR256, KC256, MC256, NC256),
         _ => new Plan(KernelPath.Scalar, GemmKernels.MRScalar, GemmKernels.NRScalar, 256, 128, 1024),
     };
 
@@ -160,9 +160,10 @@ public static unsafe class Gemm
         }
     }
 
-    private static readonly int DirectAMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTA") ?? "2");
-    private static readonly int DirectANMax = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTN") ?? "8");
-    private static readonly int FuseMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_FUSE") ?? "2");
+    internal static int DirectAMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTA") ?? "2");
+    internal static int DirectANMax = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTN") ?? "8");
+    internal static int FuseMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_FUSE") ?? "2");
+    internal static int KC256 = 512, MC256 = 144, NC256 = 2048;
 
     // One loop nest per path so the kernel call is direct. The B micro-panel is the outer loop so it stays
     // in L1 while the A micro-panels stream past it from L2.
