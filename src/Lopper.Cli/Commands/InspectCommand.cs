@@ -19,10 +19,14 @@ public static class InspectCommand
             return 0;
         }
         ModelGraph graph;
+        EffectiveCostResult? effective = null;
         var from = a.Str("from");
         if (from is not null)
         {
-            graph = ModelJson.Load(Path.Combine(from, ModelStore.GraphFile));
+            // A saved model may carry masks (zeros); count what its compaction would compute.
+            var model = ModelStore.Load(from);
+            graph = model.Graph;
+            effective = EffectiveCost.Of(model);
         }
         else
         {
@@ -52,6 +56,12 @@ public static class InspectCommand
                 ["classes"] = graph.Classes,
                 ["params"] = p, ["macs"] = m, ["layers"] = arr,
             };
+            if (effective is not null)
+            {
+                o["effective_params"] = effective.Params;
+                o["effective_macs"] = effective.Macs;
+                o["nonzero_params"] = effective.NonzeroParams;
+            }
             Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
             return 0;
         }
@@ -59,6 +69,8 @@ public static class InspectCommand
         foreach (var l in layers)
             Console.WriteLine($"{l.Name,-28} {l.Op,-14} {string.Join("x", l.OutputShape.Skip(1)),-16} {l.Params,12:N0} {l.Macs,14:N0}");
         Console.WriteLine($"{"total",-28} {"",-14} {"",-16} {p,12:N0} {m,14:N0}");
+        if (effective is not null && (effective.Params != p || effective.Macs != m || effective.NonzeroParams != p))
+            Console.WriteLine($"{"after compaction",-28} {"",-14} {"",-16} {effective.Params,12:N0} {effective.Macs,14:N0}   ({effective.NonzeroParams:N0} nonzero)");
         return 0;
     }
 }

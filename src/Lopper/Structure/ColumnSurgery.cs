@@ -27,24 +27,27 @@ public static class ColumnSurgery
     }
 
     /// <summary>
-    /// Channels that no reader uses any more: for every prunable group, the channels whose consuming
-    /// slices are all zero. Removing them changes no output.
+    /// Channels that can go without changing any output: those no reader uses (every consuming slice is
+    /// zero) and those that are always zero (every producing and normalising slice is zero, so the
+    /// channel carries 0 whatever the input).
     /// </summary>
-    public static ChannelSelection UnusedChannels(Model model, ChannelGroups groups)
+    public static ChannelSelection RemovableChannels(Model model, ChannelGroups groups)
     {
         var sel = new ChannelSelection();
         foreach (var g in groups.Prunable)
         {
             var readers = g.Slices.Where(s => s.Consumes).ToList();
+            var writers = g.Slices.Where(s => !s.Consumes && model.Find(s.Parameter)!.Trainable).ToList();
             if (readers.Count == 0) continue;
+            bool AllZero(List<GroupSlice> slices, int c)
+            {
+                foreach (var s in slices)
+                    if (AxisSlicing.L1(model.Find(s.Parameter)!.Value, s.Axis, c, s.Width) != 0) return false;
+                return true;
+            }
             var kept = new List<int>();
             for (int c = 0; c < g.Channels; c++)
-            {
-                bool used = false;
-                foreach (var s in readers)
-                    if (AxisSlicing.L1(model.Find(s.Parameter)!.Value, s.Axis, c, s.Width) != 0) { used = true; break; }
-                if (used) kept.Add(c);
-            }
+                if (!AllZero(readers, c) && (writers.Count == 0 || !AllZero(writers, c))) kept.Add(c);
             if (kept.Count == 0) kept.Add(0); // a group cannot vanish; keep one channel so shapes stay valid
             if (kept.Count < g.Channels) sel.Keep(g, kept);
         }
@@ -55,7 +58,7 @@ public static class ColumnSurgery
     public static Model Compact(Model model, string? name = null)
     {
         var groups = ChannelGroups.Analyze(model.Graph);
-        var channelsGone = ChannelSurgery.Compact(model, groups, UnusedChannels(model, groups), name);
+        var channelsGone = ChannelSurgery.Compact(model, groups, RemovableChannels(model, groups), name);
         var graph = channelsGone.Graph;
         var nodes = new List<Node>();
         var newWeights = new Dictionary<string, Tensor>();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Lopper.Tensors.Kernels;
 
@@ -252,44 +253,101 @@ internal static unsafe class GemmKernels
     /// </summary>
     public static void PackB(bool transB, float* b, int ldb, int p0, int kc, int j0, int nc, int nr, float* dst)
     {
-        for (int q = 0; q < nc; q += nr)
+        for (int q = 0; q < nc; q += nr, dst += kc * nr)
         {
             int cols = Math.Min(nr, nc - q);
             if (!transB)
             {
                 float* src = b + (long)p0 * ldb + j0 + q;
-                if (cols == nr)
-                {
-                    for (int p = 0; p < kc; p++, src += ldb, dst += nr)
-                        new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(dst, nr));
-                }
+                if (cols == nr && nr % 8 == 0) CopyRows(src, ldb, kc, nr, dst);
                 else
                 {
-                    for (int p = 0; p < kc; p++, src += ldb, dst += nr)
+                    float* d = dst;
+                    for (int p = 0; p < kc; p++, src += ldb, d += nr)
                     {
                         int j = 0;
-                        for (; j < cols; j++) dst[j] = src[j];
-                        for (; j < nr; j++) dst[j] = 0f;
+                        for (; j < cols; j++) d[j] = src[j];
+                        for (; j < nr; j++) d[j] = 0f;
                     }
                 }
             }
             else
             {
-                // Stored n x k: column j of op(B) is row j of storage. Walk each stored row once, writing
-                // with stride nr; the panel (kc * nr floats) stays in L1/L2 while it fills.
+                // Stored n x k: column j of op(B) is row j of storage, contiguous in depth.
                 float* src = b + (long)(j0 + q) * ldb + p0;
-                for (int j = 0; j < cols; j++, src += ldb)
+                int j = 0, p = 0;
+                if (Avx.IsSupported && cols == nr && nr % 8 == 0)
+                {
+                    for (; p + 8 <= kc; p += 8)
+                        for (int jj = 0; jj < nr; jj += 8)
+                            Transpose8x8(src + (long)jj * ldb + p, ldb, dst + (long)p * nr + jj, nr);
+                }
+                // Depth tail, or a narrow last panel: one stored row at a time, written with stride nr.
+                for (; j < cols; j++)
+                {
+                    float* s = src + (long)j * ldb;
+                    float* d = dst + j + (long)p * nr;
+                    for (int pp = p; pp < kc; pp++, d += nr) *d = s[pp];
+                }
+                for (; j < nr; j++)
                 {
                     float* d = dst + j;
-                    for (int p = 0; p < kc; p++, d += nr) *d = src[p];
+                    for (int pp = 0; pp < kc; pp++, d += nr) *d = 0f;
                 }
-                for (int j = cols; j < nr; j++)
-                {
-                    float* d = dst + j;
-                    for (int p = 0; p < kc; p++, d += nr) *d = 0f;
-                }
-                dst += kc * nr;
             }
         }
+    }
+
+    private static void CopyRows(float* src, int ld, int rows, int width, float* dst)
+    {
+        if (width == 16)
+        {
+            for (int p = 0; p < rows; p++, src += ld, dst += 16)
+            {
+                Vector256.Load(src).Store(dst);
+                Vector256.Load(src + 8).Store(dst + 8);
+            }
+            return;
+        }
+        for (int p = 0; p < rows; p++, src += ld, dst += width)
+            for (int j = 0; j < width; j += 8) Vector256.Load(src + j).Store(dst + j);
+    }
+
+    // Reads 8 rows of 8 (stride ld) and writes them transposed (stride ldd): the standard AVX
+    // unpack / shuffle / lane-permute sequence, 24 shuffles per 64 values instead of 64 scalar moves.
+    private static void Transpose8x8(float* s, int ld, float* d, int ldd)
+    {
+        var r0 = Avx.LoadVector256(s);
+        var r1 = Avx.LoadVector256(s + ld);
+        var r2 = Avx.LoadVector256(s + 2 * (long)ld);
+        var r3 = Avx.LoadVector256(s + 3 * (long)ld);
+        var r4 = Avx.LoadVector256(s + 4 * (long)ld);
+        var r5 = Avx.LoadVector256(s + 5 * (long)ld);
+        var r6 = Avx.LoadVector256(s + 6 * (long)ld);
+        var r7 = Avx.LoadVector256(s + 7 * (long)ld);
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(d + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(d + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(d + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
     }
 }

@@ -1,0 +1,156 @@
+using Lopper.Tensors.Kernels;
+using Lopper.Tests.Graph;
+
+namespace Lopper.Tests.Kernels;
+
+/// <summary>
+/// <see cref="Gemm.Multiply"/> against a double-precision triple loop: every transpose combination, sizes
+/// that leave partial tiles on both sides, padded leading dimensions, accumulate on and off, and one and two
+/// threads. Runs serially because it sets the process-wide thread count.
+/// </summary>
+[Collection(SerialGraphCollection.Name)]
+public unsafe class GemmTests
+{
+    public static TheoryData<int, int, int> Sizes() => new()
+    {
+        { 1, 1, 1 }, { 7, 13, 5 }, { 33, 65, 129 }, { 100, 3, 300 }, { 3, 100, 17 }, { 6, 16, 8 },
+        { 12, 32, 1 }, { 13, 33, 2 }, { 64, 49, 576 }, { 130, 70, 530 }, { 16, 784, 144 }, { 128, 10, 512 },
+        { 1, 300, 40 }, { 300, 1, 40 }, { 200, 257, 31 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void MatchesNaive(int m, int n, int k)
+    {
+        foreach (bool transA in new[] { false, true })
+        foreach (bool transB in new[] { false, true })
+        foreach (bool accumulate in new[] { false, true })
+        foreach (int threads in new[] { 1, 2 })
+            Check(transA, transB, m, n, k, accumulate, threads, pad: 0, seed: m * 131 + n * 7 + k);
+    }
+
+    [Theory]
+    [InlineData(7, 13, 5)]
+    [InlineData(33, 65, 129)]
+    [InlineData(70, 90, 300)]
+    public void PaddedLeadingDimensions(int m, int n, int k)
+    {
+        foreach (bool transA in new[] { false, true })
+        foreach (bool transB in new[] { false, true })
+        foreach (int threads in new[] { 1, 2 })
+        {
+            Check(transA, transB, m, n, k, accumulate: false, threads, pad: 3, seed: 11);
+            Check(transA, transB, m, n, k, accumulate: true, threads, pad: 17, seed: 12);
+        }
+    }
+
+    [Theory]
+    [InlineData(Gemm.KernelPath.Vector512)]
+    [InlineData(Gemm.KernelPath.Vector256)]
+    [InlineData(Gemm.KernelPath.Scalar)]
+    public void EveryKernelPath(Gemm.KernelPath path)
+    {
+        // A vector path the hardware lacks runs emulated: slow, but still exact enough to check.
+        var saved = Gemm.ForcedPath;
+        Gemm.ForcedPath = path;
+        try
+        {
+            foreach (var (m, n, k) in new[] { (7, 13, 5), (33, 65, 129), (25, 40, 20), (13, 35, 70) })
+            foreach (bool transA in new[] { false, true })
+            foreach (bool transB in new[] { false, true })
+            {
+                Check(transA, transB, m, n, k, accumulate: false, threads: 1, pad: 2, seed: 5);
+                Check(transA, transB, m, n, k, accumulate: true, threads: 2, pad: 0, seed: 6);
+            }
+        }
+        finally { Gemm.ForcedPath = saved; }
+    }
+
+    [Fact]
+    public void ZeroDepthClearsOrKeeps()
+    {
+        var c = new float[] { 1, 2, 3, 4, 5, 6 };
+        var a = new float[1];
+        var b = new float[1];
+        fixed (float* ap = a, bp = b, cp = c)
+        {
+            Gemm.Multiply(false, false, 2, 3, 0, ap, 1, bp, 3, cp, 3, accumulate: true);
+            Assert.Equal(new float[] { 1, 2, 3, 4, 5, 6 }, c);
+            Gemm.Multiply(false, false, 2, 3, 0, ap, 1, bp, 3, cp, 3, accumulate: false);
+            Assert.Equal(new float[6], c);
+        }
+    }
+
+    [Fact]
+    public void ThreadCountDoesNotChangeBits()
+    {
+        const int m = 150, n = 333, k = 700;
+        var rng = new Random(3);
+        var a = Fill(rng, m * k);
+        var b = Fill(rng, k * n);
+        var one = new float[m * n];
+        var two = new float[m * n];
+        int saved = Parallelism.Threads;
+        try
+        {
+            fixed (float* ap = a, bp = b, c1 = one, c2 = two)
+            {
+                Parallelism.Threads = 1;
+                Gemm.Multiply(false, true, m, n, k, ap, k, bp, k, c1, n, false);
+                Parallelism.Threads = 2;
+                Gemm.Multiply(false, true, m, n, k, ap, k, bp, k, c2, n, false);
+            }
+        }
+        finally { Parallelism.Threads = saved; }
+        Assert.Equal(one, two);
+    }
+
+    private static void Check(bool transA, bool transB, int m, int n, int k, bool accumulate, int threads, int pad, int seed)
+    {
+        var rng = new Random(seed);
+        int aRows = transA ? k : m, aCols = transA ? m : k;
+        int bRows = transB ? n : k, bCols = transB ? k : n;
+        int lda = aCols + pad, ldb = bCols + pad, ldc = n + pad;
+        var a = Fill(rng, Math.Max(1, aRows * lda));
+        var b = Fill(rng, Math.Max(1, bRows * ldb));
+        var c = Fill(rng, Math.Max(1, m * ldc));
+        var before = (float[])c.Clone();
+
+        int saved = Parallelism.Threads;
+        try
+        {
+            Parallelism.Threads = threads;
+            fixed (float* ap = a, bp = b, cp = c)
+                Gemm.Multiply(transA, transB, m, n, k, ap, lda, bp, ldb, cp, ldc, accumulate);
+        }
+        finally { Parallelism.Threads = saved; }
+
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double sum = accumulate ? before[i * ldc + j] : 0, mag = Math.Abs(sum);
+                for (int p = 0; p < k; p++)
+                {
+                    double x = transA ? a[p * lda + i] : a[i * lda + p];
+                    double y = transB ? b[j * ldb + p] : b[p * ldb + j];
+                    sum += x * y;
+                    mag += Math.Abs(x * y);
+                }
+                double got = c[i * ldc + j];
+                if (Math.Abs(got - sum) > 1e-4 * mag + 1e-6)
+                    Assert.Fail($"C[{i},{j}] = {got}, expected {sum} (transA={transA}, transB={transB}, {m}x{n}x{k}, accumulate={accumulate}, threads={threads}, pad={pad})");
+            }
+            // Padding past each row of C is not output: it must be untouched.
+            for (int j = n; j < ldc; j++)
+                Assert.Equal(before[i * ldc + j], c[i * ldc + j]);
+        }
+    }
+
+    private static float[] Fill(Random rng, int length)
+    {
+        var x = new float[length];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+}
