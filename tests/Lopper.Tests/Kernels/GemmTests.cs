@@ -45,14 +45,14 @@ public unsafe class GemmTests
     }
 
     [Theory]
-    [InlineData(Gemm.KernelPath.Vector512)]
-    [InlineData(Gemm.KernelPath.Vector256)]
-    [InlineData(Gemm.KernelPath.Scalar)]
-    public void EveryKernelPath(Gemm.KernelPath path)
+    [InlineData((int)Gemm.KernelPath.Vector512)]
+    [InlineData((int)Gemm.KernelPath.Vector256)]
+    [InlineData((int)Gemm.KernelPath.Scalar)]
+    public void EveryKernelPath(int path)
     {
         // A vector path the hardware lacks runs emulated: slow, but still exact enough to check.
         var saved = Gemm.ForcedPath;
-        Gemm.ForcedPath = path;
+        Gemm.ForcedPath = (Gemm.KernelPath)path;
         try
         {
             foreach (var (m, n, k) in new[] { (7, 13, 5), (33, 65, 129), (25, 40, 20), (13, 35, 70) })

@@ -25,7 +25,7 @@ public static unsafe class Gemm
     private const long DirectWork = 4096;
 
     // Below this many multiply-adds, waking a second thread costs more than it saves.
-    private const long ParallelWork = 1L << 19;
+    internal static long ParallelWork = 1L << 20;
 
     private readonly record struct Plan(KernelPath Path, int MR, int NR, int KC, int MC, int NC);
 
@@ -85,7 +85,7 @@ public static unsafe class Gemm
         bool alongN = nPanels >= mPanels;
         int unit = alongN ? plan.NR : plan.MR;
         int panels = alongN ? nPanels : mPanels;
-        int chunks = Math.Min(threads, panels);
+        int chunks = Math.Min(threads * ChunkMul, panels);
         if (chunks <= 1)
         {
             Blocked(plan, transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
@@ -118,7 +118,7 @@ public static unsafe class Gemm
         int kc = Even(k, plan.KC, 1);
         int mc = Even(m1 - m0, plan.MC, mr);
         int nc = Even(n1 - n0, plan.NC, nr);
-        bool directA = DirectAMode == 1 || (DirectAMode == 2 && n1 - n0 <= DirectANMax * nr);
+        bool directA = DirectAMode == 1 || (DirectAMode == 2 && (transA ? (n1 - n0 <= 128 || kc <= 64) : n1 - n0 <= 512));
         bool fuseB = FuseMode == 1 || (FuseMode == 2 && m1 - m0 <= mc);
         float* packA = directA ? null : Buffers.A(mc * kc);
         float* packB = Buffers.B((fuseB ? nr : nc) * kc);
@@ -163,6 +163,9 @@ public static unsafe class Gemm
     internal static int DirectAMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTA") ?? "2");
     internal static int DirectANMax = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTN") ?? "8");
     internal static int FuseMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_FUSE") ?? "2");
+    internal static int ChunkMul = 1;
+    internal static int HalfMode = 1;
+    internal static int UnrollMode = 0;
     internal static int KC256 = 512, MC256 = 144, NC256 = 2048;
 
     // One loop nest per path so the kernel call is direct. The B micro-panel is the outer loop so it stays
@@ -176,6 +179,11 @@ public static unsafe class Gemm
                 {
                     int nr = Math.Min(GemmKernels.NR512, nc - j);
                     float* bj = pb + (long)j * kc;
+                    if (nr <= GemmKernels.NR512 / 2)
+                        for (int i = 0; i < mc; i += GemmKernels.MR512)
+                            GemmKernels.Kernel512Half(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
+                                Math.Min(GemmKernels.MR512, mc - i), nr, tile);
+                    else
                     for (int i = 0; i < mc; i += GemmKernels.MR512)
                         GemmKernels.Kernel512(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
                             Math.Min(GemmKernels.MR512, mc - i), nr, tile);
@@ -186,6 +194,16 @@ public static unsafe class Gemm
                 {
                     int nr = Math.Min(GemmKernels.NR256, nc - j);
                     float* bj = pb + (long)j * kc;
+                    if (HalfMode == 1 && nr <= GemmKernels.NR256 / 2)
+                        for (int i = 0; i < mc; i += GemmKernels.MR256)
+                            GemmKernels.Kernel256Half(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
+                                Math.Min(GemmKernels.MR256, mc - i), nr, tile);
+                    else
+                    if (UnrollMode == 1)
+                    for (int i = 0; i < mc; i += GemmKernels.MR256)
+                        GemmKernels.Kernel256U(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
+                            Math.Min(GemmKernels.MR256, mc - i), nr, tile);
+                    else
                     for (int i = 0; i < mc; i += GemmKernels.MR256)
                         GemmKernels.Kernel256(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
                             Math.Min(GemmKernels.MR256, mc - i), nr, tile);

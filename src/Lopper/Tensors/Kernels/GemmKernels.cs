@@ -86,6 +86,65 @@ internal static unsafe class GemmKernels
 
     // 6 x 16 is the largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel256U(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    {
+        var z = Vector256<float>.Zero;
+        Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+        Vector256<float> c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        int last = mr - 1;
+        float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs;
+        float* a3 = a + Math.Min(3, last) * rs, a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs;
+        nint o = 0;
+        int p2 = 0;
+        Vector256<float> b0, b1, x;
+        for (; p2 + 2 <= kc; p2 += 2)
+        {
+            b0 = Vector256.Load(b + 0);
+            b1 = Vector256.Load(b + 8);
+            x = Vector256.Create(a0[o]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a1[o]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a2[o]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a3[o]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a4[o]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a5[o]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            b0 = Vector256.Load(b + 16);
+            b1 = Vector256.Load(b + 24);
+            x = Vector256.Create(a0[o + ps]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a1[o + ps]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a2[o + ps]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a3[o + ps]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a4[o + ps]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a5[o + ps]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            o += 2 * ps;
+            b += 2 * NR256;
+        }
+        for (; p2 < kc; p2++)
+        {
+            b0 = Vector256.Load(b + 0);
+            b1 = Vector256.Load(b + 8);
+            x = Vector256.Create(a0[o]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a1[o]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a2[o]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a3[o]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a4[o]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a5[o]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            o += ps;
+            b += NR256;
+        }
+        bool full = mr == MR256 && nr == NR256;
+        float* d = full ? c : tile;
+        int ld = full ? ldc : NR256;
+        bool addHere = full && add;
+        Put(c00, d, addHere); Put(c01, d + 8, addHere); d += ld;
+        Put(c10, d, addHere); Put(c11, d + 8, addHere); d += ld;
+        Put(c20, d, addHere); Put(c21, d + 8, addHere); d += ld;
+        Put(c30, d, addHere); Put(c31, d + 8, addHere); d += ld;
+        Put(c40, d, addHere); Put(c41, d + 8, addHere); d += ld;
+        Put(c50, d, addHere); Put(c51, d + 8, addHere);
+        if (!full) CopyTile(tile, NR256, c, ldc, mr, nr, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel256(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
         var z = Vector256<float>.Zero;
@@ -121,6 +180,69 @@ internal static unsafe class GemmKernels
         Put(c40, d, addHere); Put(c41, d + 8, addHere); d += ld;
         Put(c50, d, addHere); Put(c51, d + 8, addHere);
         if (!full) CopyTile(tile, NR256, c, ldc, mr, nr, add);
+    }
+
+    // Last panel of a matrix whose width leaves at most NR/2 columns: half the tile, half the wasted work.
+    // The packed panel keeps its NR stride; only its first NR/2 columns are read.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel512Half(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    {
+        int last = mr - 1;
+        float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs, a3 = a + Math.Min(3, last) * rs;
+        float* a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs, a6 = a + Math.Min(6, last) * rs, a7 = a + Math.Min(7, last) * rs;
+        float* a8 = a + Math.Min(8, last) * rs, a9 = a + Math.Min(9, last) * rs, a10 = a + Math.Min(10, last) * rs, a11 = a + Math.Min(11, last) * rs;
+        nint o = 0;
+        var z = Vector512<float>.Zero;
+        Vector512<float> c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[o]), b0, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[o]), b0, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[o]), b0, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[o]), b0, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[o]), b0, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[o]), b0, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[o]), b0, c6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[o]), b0, c7);
+            c8 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[o]), b0, c8);
+            c9 = Vector512.FusedMultiplyAdd(Vector512.Create(a9[o]), b0, c9);
+            c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a10[o]), b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a11[o]), b0, c11);
+            o += ps;
+            b += NR512;
+        }
+        float* t = tile;
+        c0.Store(t); c1.Store(t + 16); c2.Store(t + 32); c3.Store(t + 48); c4.Store(t + 64); c5.Store(t + 80);
+        c6.Store(t + 96); c7.Store(t + 112); c8.Store(t + 128); c9.Store(t + 144); c10.Store(t + 160); c11.Store(t + 176);
+        CopyTile(tile, 16, c, ldc, mr, nr, add);
+    }
+
+    /// <summary>6 x 8 variant of <see cref="Kernel256"/> for a last panel of at most 8 columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel256Half(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    {
+        int last = mr - 1;
+        float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs;
+        float* a3 = a + Math.Min(3, last) * rs, a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs;
+        nint o = 0;
+        var z = Vector256<float>.Zero;
+        Vector256<float> c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b);
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(a0[o]), b0, c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(a1[o]), b0, c1);
+            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[o]), b0, c2);
+            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(a3[o]), b0, c3);
+            c4 = Vector256.FusedMultiplyAdd(Vector256.Create(a4[o]), b0, c4);
+            c5 = Vector256.FusedMultiplyAdd(Vector256.Create(a5[o]), b0, c5);
+            o += ps;
+            b += NR256;
+        }
+        float* t = tile;
+        c0.Store(t); c1.Store(t + 8); c2.Store(t + 16); c3.Store(t + 24); c4.Store(t + 32); c5.Store(t + 40);
+        CopyTile(tile, 8, c, ldc, mr, nr, add);
     }
 
     // FMA keeps the scalar path's rounding identical in kind to the vector paths.

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs lopper's benchmarks and the PyTorch peer (../shared/bench/peer_torch.py) in one go, on the same
+# machine and thread count, and prints lopper/peer ratios. Needs python3-torch and libopenblas0-pthread.
+# Usage: bench/compare.sh [THREADS]   (results also written to bench/results/compare-<date>.json)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T=${1:-2}
+PEER=${PEER:-../shared/bench/peer_torch.py}
+dotnet build -c Release src/Lopper.Cli -v q -nologo >/dev/null
+L=src/Lopper.Cli/bin/Release/net10.0/lopper
+OUT=bench/results/compare-$(date -u +%Y%m%dT%H%M%SZ).json
+tmp=$(mktemp -d)
+models=("lenet5-fmnist lenet5 1x28x28 20" "vgg-small-fmnist vgg-small 1x28x28 20" "resnet20-fmnist resnet20 1x28x28 20"
+        "resnet20-cifar resnet20 3x32x32 20" "resnet56-cifar resnet56 3x32x32 5")
+for m in "${models[@]}"; do
+  set -- $m
+  $L bench --model "$2" --input "$3" --batch 128 --steps "$4" --threads "$T" --json > "$tmp/lopper-$1.json"
+done
+/usr/bin/python3 "$PEER" "$T" > "$tmp/peer.jsonl"
+for n in 1 2; do
+  $L bench gemm --size 1024 --threads $n --json > "$tmp/lopper-gemm-$n.json"
+  /usr/bin/python3 - "$n" > "$tmp/peer-gemm-$n.json" <<'PY'
+import json, sys, time, torch
+torch.set_num_threads(int(sys.argv[1])); n = 1024
+a = torch.randn(n, n); b = torch.randn(n, n)
+for _ in range(3): torch.mm(a, b)
+ts = []
+for _ in range(10):
+    t = time.perf_counter(); torch.mm(a, b); ts.append(time.perf_counter() - t)
+ts.sort(); print(json.dumps({"gflops": round(2 * n**3 / ts[len(ts) // 2] / 1e9, 2)}))
+PY
+done
+# Peak resident memory while training resnet56 at batch 128, each in its own process.
+/usr/bin/time -f "%M" -o "$tmp/lopper-rss" $L bench --model resnet56 --input 3x32x32 --batch 128 --steps 3 --threads "$T" --json > /dev/null
+/usr/bin/time -f "%M" -o "$tmp/peer-rss" /usr/bin/python3 -c "
+import sys, torch; sys.path.insert(0, '$(dirname "$PEER")'); import peer_torch as p
+torch.set_num_threads($T); p.bench('resnet56-cifar', p.resnet(9, cin=3), (3, 32, 32), steps=3)" > /dev/null
+/usr/bin/python3 - "$tmp" "$T" "$OUT" <<'PY'
+import json, sys, os, platform, subprocess
+tmp, threads, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+peer = {}
+for line in open(os.path.join(tmp, "peer.jsonl")):
+    r = json.loads(line); peer[r["model"]] = r
+rows = []
+for name in ["lenet5-fmnist", "vgg-small-fmnist", "resnet20-fmnist", "resnet20-cifar", "resnet56-cifar"]:
+    l = json.load(open(os.path.join(tmp, f"lopper-{name}.json"))); p = peer[name]
+    rows.append({"model": name, "lopper_train_img_s": l["train_img_s"], "peer_train_img_s": p["train_img_s"],
+                 "train_ratio": round(l["train_img_s"] / p["train_img_s"], 2),
+                 "lopper_infer_img_s": l["infer_img_s"], "peer_infer_img_s": p["infer_img_s"],
+                 "infer_ratio": round(l["infer_img_s"] / p["infer_img_s"], 2), "lopper_gc_gen0_train": l["gc_gen0_during_train"]})
+gemm = []
+for n in (1, 2):
+    l = json.load(open(os.path.join(tmp, f"lopper-gemm-{n}.json"))); p = json.load(open(os.path.join(tmp, f"peer-gemm-{n}.json")))
+    gemm.append({"threads": n, "lopper_gflops": l["gflops"], "peer_gflops": p["gflops"], "ratio": round(l["gflops"] / p["gflops"], 2)})
+rss = {"lopper_mb": int(open(os.path.join(tmp, "lopper-rss")).read().split()[-1]) / 1024,
+       "peer_mb": int(open(os.path.join(tmp, "peer-rss")).read().split()[-1]) / 1024}
+rss["ratio"] = round(rss["lopper_mb"] / rss["peer_mb"], 2)
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+result = {"threads": threads, "batch": 128, "cpu": cpu, "cores": os.cpu_count(), "torch": next(iter(peer.values()))["torch"],
+          "dotnet": subprocess.run(["dotnet", "--version"], capture_output=True, text=True).stdout.strip(),
+          "models": rows, "gemm_1024": gemm, "resnet56_train_peak_rss": rss}
+json.dump(result, open(out, "w"), indent=2)
+print(f"{'model':18} {'train lopper/peer':>24} {'ratio':>6} {'infer lopper/peer':>24} {'ratio':>6}")
+for r in rows:
+    print(f"{r['model']:18} {r['lopper_train_img_s']:>11.0f}/{r['peer_train_img_s']:<12.0f} {r['train_ratio']:>6} {r['lopper_infer_img_s']:>11.0f}/{r['peer_infer_img_s']:<12.0f} {r['infer_ratio']:>6}")
+for g in gemm:
+    print(f"gemm 1024 x{g['threads']} threads: {g['lopper_gflops']} / {g['peer_gflops']} GFLOP/s = {g['ratio']}")
+print(f"resnet56 training peak RSS: lopper {rss['lopper_mb']:.0f} MB, peer {rss['peer_mb']:.0f} MB, ratio {rss['ratio']}")
+print(f"written to {out}")
+PY
+rm -rf "$tmp"
