@@ -20,11 +20,14 @@ public sealed record LatencyResult(int Batch, double MedianMs, double Q1Ms, doub
 public static class Latency
 {
     /// <summary>
+    /// Times the deployment form of the model (batch-norm folded, ReLU fused; see
+    /// <see cref="InferenceFolding"/>) unless <paramref name="fold"/> is false.
     /// Runs <paramref name="warmup"/> untimed passes, then repeats until both <paramref name="minRepeats"/>
     /// passes and <paramref name="minSeconds"/> have elapsed (capped at 200 passes).
     /// </summary>
-    public static LatencyResult Measure(Model model, int batch, int warmup = 3, int minRepeats = 10, double minSeconds = 1.0)
+    public static LatencyResult Measure(Model model, int batch, int warmup = 3, int minRepeats = 10, double minSeconds = 1.0, bool fold = true)
     {
+        if (fold) model = InferenceFolding.Fold(model);
         var x = new Tensor([batch, .. model.Graph.InputShape]);
         var rng = new Rng(1);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();

@@ -1,0 +1,78 @@
+using Lopper.Graph.Ops;
+
+namespace Lopper.Graph;
+
+/// <summary>
+/// The deployment form of a model: every batch-norm that directly follows a convolution (and is its only
+/// reader) is folded into the convolution's weights and bias, and a ReLU that is the batch-norm's only
+/// reader is fused into the convolution. Outputs equal the original model's in evaluation mode.
+/// </summary>
+public static class InferenceFolding
+{
+    /// <summary>A new, folded model; the input model is unchanged.</summary>
+    public static Model Fold(Model model)
+    {
+        var g = model.Graph;
+        var consumers = g.Consumers();
+        var nodes = new List<Node>();
+        var rename = new Dictionary<string, string>();
+        var folded = new Dictionary<string, (int Conv, int Bn)>();
+        var skip = new HashSet<int>();
+        for (int i = 0; i < g.Nodes.Count; i++)
+        {
+            if (skip.Contains(i)) continue;
+            var node = g.Nodes[i];
+            string Resolve(string s) => rename.TryGetValue(s, out var t) ? t : s;
+            if (node.Op is Conv2dOp conv && !conv.FusedRelu && consumers[i].Count == 1 && g.Nodes[consumers[i][0]].Op is BatchNorm2dOp)
+            {
+                int bn = consumers[i][0];
+                bool relu = consumers[bn].Count == 1 && g.Nodes[consumers[bn][0]].Op is ReluOp;
+                int last = relu ? consumers[bn][0] : bn;
+                var op = new Conv2dOp(conv.InChannels, conv.OutChannels, conv.Kernel, conv.Stride, conv.Padding, true, conv.Columns, relu);
+                nodes.Add(new Node(node.Name, op, node.Inputs.Select(Resolve).ToArray()));
+                folded[node.Name] = (i, bn);
+                rename[g.Nodes[bn].Name] = node.Name;
+                if (relu) rename[g.Nodes[last].Name] = node.Name;
+                skip.Add(bn);
+                skip.Add(last);
+                continue;
+            }
+            nodes.Add(new Node(node.Name, node.Op, node.Inputs.Select(Resolve).ToArray()));
+        }
+        var result = new Model(new ModelGraph(g.Name, nodes));
+        foreach (var p in result.Parameters)
+        {
+            string nodeName = p.Owner.Name;
+            if (!folded.TryGetValue(nodeName, out var f))
+            {
+                model.Find(p.Name)!.Value.Span.CopyTo(p.Value.Span);
+                continue;
+            }
+            var bnOp = (BatchNorm2dOp)g.Nodes[f.Bn].Op;
+            var bnParams = model.NodeParameters[f.Bn];
+            var (gamma, beta, mean, var) = (bnParams[0].Value.Data, bnParams[1].Value.Data, bnParams[2].Value.Data, bnParams[3].Value.Data);
+            var convParams = model.NodeParameters[f.Conv];
+            int outC = gamma.Length;
+            if (p.Spec.Name == "weight")
+            {
+                var w = convParams[0].Value.Data;
+                int per = w.Length / outC;
+                for (int o = 0; o < outC; o++)
+                {
+                    float scale = (float)(gamma[o] / Math.Sqrt(var[o] + bnOp.Eps));
+                    for (int j = 0; j < per; j++) p.Value.Data[o * per + j] = w[o * per + j] * scale;
+                }
+            }
+            else
+            {
+                var oldBias = convParams.Length > 1 ? convParams[1].Value.Data : null;
+                for (int o = 0; o < outC; o++)
+                {
+                    double scale = gamma[o] / Math.Sqrt(var[o] + bnOp.Eps);
+                    p.Value.Data[o] = (float)(beta[o] + ((oldBias?[o] ?? 0) - mean[o]) * scale);
+                }
+            }
+        }
+        return result;
+    }
+}
