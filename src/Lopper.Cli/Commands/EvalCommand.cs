@@ -19,15 +19,14 @@ public static class EvalCommand
             return 0;
         }
         string from = a.Required("from");
-        string dataset = a.Str("dataset", "fashion-mnist");
-        string? dataDir = a.Str("data");
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
+        // Dataset and folder default to what the model's run.json says it was trained on.
+        var source = SourceRun.Load(from, a.Str("dataset"), a.Str("data"));
         a.EnsureAllUsed();
-        var model = ModelStore.Load(from);
-        var (trainSet, testSet) = DataCatalog.Resolve(dataset, dataDir);
-        if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { testSet.Channels, testSet.Height, testSet.Width }) || model.Graph.Classes != testSet.ClassCount)
-            throw new LopperInputException($"--from {from}: model takes {string.Join("x", model.Graph.InputShape)} with {model.Graph.Classes} classes; {dataset} has {testSet.Channels}x{testSet.Height}x{testSet.Width} with {testSet.ClassCount}");
+        var model = source.Model;
+        string dataset = source.Dataset;
+        var (trainSet, testSet) = source.Data();
         var (_, test) = CommonOptions.Loaders(trainSet, testSet, new TrainConfig());
         var sw = Stopwatch.StartNew();
         var (loss, acc) = Evaluator.Evaluate(model, test);

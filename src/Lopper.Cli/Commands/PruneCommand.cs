@@ -38,8 +38,8 @@ public static class PruneCommand
         CommonOptions.ApplyThreads(a);
         int finetuneEpochs = a.Int("finetune-epochs", 0, 0);
         int latencyBatch = a.Int("latency-batch", 128, 1);
-        var source = SourceRun.Load(from, a.Str("dataset"), a.Str("data"));
         var method = CreateMethod(methodName, a);
+        var source = SourceRun.Load(from, a.Str("dataset"), a.Str("data"));
         var ftConfig = source.TrainConfig with
         {
             Epochs = Math.Max(1, finetuneEpochs),

@@ -199,11 +199,6 @@ public static unsafe class Gemm
                             GemmKernels.Kernel256Half(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
                                 Math.Min(GemmKernels.MR256, mc - i), nr, tile);
                     else
-                    if (UnrollMode == 1)
-                    for (int i = 0; i < mc; i += GemmKernels.MR256)
-                        GemmKernels.Kernel256U(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
-                            Math.Min(GemmKernels.MR256, mc - i), nr, tile);
-                    else
                     for (int i = 0; i < mc; i += GemmKernels.MR256)
                         GemmKernels.Kernel256(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
                             Math.Min(GemmKernels.MR256, mc - i), nr, tile);

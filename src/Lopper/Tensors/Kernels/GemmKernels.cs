@@ -86,65 +86,6 @@ internal static unsafe class GemmKernels
 
     // 6 x 16 is the largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256U(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
-    {
-        var z = Vector256<float>.Zero;
-        Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
-        Vector256<float> c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-        int last = mr - 1;
-        float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs;
-        float* a3 = a + Math.Min(3, last) * rs, a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs;
-        nint o = 0;
-        int p2 = 0;
-        Vector256<float> b0, b1, x;
-        for (; p2 + 2 <= kc; p2 += 2)
-        {
-            b0 = Vector256.Load(b + 0);
-            b1 = Vector256.Load(b + 8);
-            x = Vector256.Create(a0[o]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a1[o]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a2[o]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a3[o]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a4[o]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a5[o]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
-            b0 = Vector256.Load(b + 16);
-            b1 = Vector256.Load(b + 24);
-            x = Vector256.Create(a0[o + ps]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a1[o + ps]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a2[o + ps]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a3[o + ps]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a4[o + ps]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a5[o + ps]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
-            o += 2 * ps;
-            b += 2 * NR256;
-        }
-        for (; p2 < kc; p2++)
-        {
-            b0 = Vector256.Load(b + 0);
-            b1 = Vector256.Load(b + 8);
-            x = Vector256.Create(a0[o]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a1[o]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a2[o]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a3[o]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a4[o]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a5[o]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
-            o += ps;
-            b += NR256;
-        }
-        bool full = mr == MR256 && nr == NR256;
-        float* d = full ? c : tile;
-        int ld = full ? ldc : NR256;
-        bool addHere = full && add;
-        Put(c00, d, addHere); Put(c01, d + 8, addHere); d += ld;
-        Put(c10, d, addHere); Put(c11, d + 8, addHere); d += ld;
-        Put(c20, d, addHere); Put(c21, d + 8, addHere); d += ld;
-        Put(c30, d, addHere); Put(c31, d + 8, addHere); d += ld;
-        Put(c40, d, addHere); Put(c41, d + 8, addHere); d += ld;
-        Put(c50, d, addHere); Put(c51, d + 8, addHere);
-        if (!full) CopyTile(tile, NR256, c, ldc, mr, nr, add);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel256(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
         var z = Vector256<float>.Zero;

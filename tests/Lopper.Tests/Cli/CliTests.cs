@@ -1,0 +1,121 @@
+using System.Text.Json.Nodes;
+using Lopper.Tests.Data;
+
+namespace Lopper.Tests.Cli;
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ConsoleCollection
+{
+    public const string Name = "console";
+}
+
+/// <summary>The lopper command in-process: exit codes, one-line errors, and a tiny end-to-end run.</summary>
+[Collection(ConsoleCollection.Name)]
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Console.SetOut(o);
+        Console.SetError(e);
+        try { return (Lopper.Cli.Cli.Run(args), o.ToString(), e.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+    }
+
+    /// <summary>Writes a tiny Fashion-MNIST-shaped dataset (28x28, 10 classes) in IDX format.</summary>
+    private static void WriteTinyFashion(string dir, int train, int test)
+    {
+        foreach (var (prefix, n) in new[] { ("train", train), ("t10k", test) })
+        {
+            var pixels = new byte[n * 784];
+            var labels = new byte[n];
+            for (int i = 0; i < n; i++)
+            {
+                labels[i] = (byte)(i % 10);
+                for (int p = 0; p < 784; p++) pixels[i * 784 + p] = (byte)((p / 28) / 3 == i % 10 ? 200 : (p * 7 + i) % 50);
+            }
+            DataFiles.Write(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"), DataFiles.IdxImages(pixels, n, 28, 28), gzip: true);
+            DataFiles.Write(Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"), DataFiles.IdxLabels(labels, n), gzip: true);
+        }
+    }
+
+    [Fact]
+    public void InspectReportsKnownCounts()
+    {
+        var (code, output, _) = Run("inspect", "--model", "resnet56", "--input", "3x32x32", "--classes", "10", "--json");
+        Assert.Equal(0, code);
+        var o = JsonNode.Parse(output)!;
+        Assert.Equal(855770L, (long)o["params"]!);
+        Assert.Equal(125747840L, (long)o["macs"]!);
+    }
+
+    [Theory]
+    [InlineData("unknown command 'frobnicate'", "frobnicate")]
+    [InlineData("unknown flag --bogus", "inspect", "--model", "lenet5", "--bogus", "1")]
+    [InlineData("unknown model 'nosuch'", "inspect", "--model", "nosuch")]
+    [InlineData("--input must look like CxHxW", "inspect", "--model", "lenet5", "--input", "28x28")]
+    [InlineData("--epochs must be at least 1", "train", "--model", "lenet5", "--epochs", "0")]
+    [InlineData("/nonexistent/lopper-data", "train", "--model", "lenet5", "--data", "/nonexistent/lopper-data")]
+    [InlineData("unknown dataset", "train", "--model", "lenet5", "--dataset", "imagenet-21k")]
+    [InlineData("unknown pruning method 'snip'", "prune", "snip", "--from", "x", "--out", "y")]
+    public void BadInputExitsWithCode2AndOneLine(string expected, params string[] args)
+    {
+        var (code, _, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void TrainPruneEvalResumeEndToEnd()
+    {
+        using var dir = new TempDir();
+        var data = dir.File("data");
+        Directory.CreateDirectory(data);
+        WriteTinyFashion(data, 200, 50);
+        var run = dir.File("run");
+        var (code, output, err) = Run("train", "--model", "lenet5", "--epochs", "1", "--data", data, "--out", run, "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        var trained = JsonNode.Parse(output)!;
+        Assert.InRange((double)trained["test_accuracy"]!, 0.0, 1.0);
+        Assert.True((double)trained["seconds"]! > 0);
+        var runJson = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "run.json")))!;
+        foreach (var field in new[] { "command", "seed", "lopper_version", "dotnet_version", "threads", "cpu", "machine" })
+            Assert.NotNull(runJson[field]);
+
+        (code, output, err) = Run("train", "--resume", run, "--epochs", "2", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal(2, (int)JsonNode.Parse(output)!["epochs"]!);
+
+        var pruned = dir.File("pruned");
+        (code, output, err) = Run("prune", "l1", "--from", run, "--out", pruned, "--target-macs", "0.5", "--finetune-epochs", "1", "--latency-batch", "8", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        var p = JsonNode.Parse(output)!;
+        foreach (var field in new[] { "method", "accuracy_before", "accuracy_pruned", "accuracy_finetuned", "params_before", "params_after", "macs_before", "macs_after", "latency_ms_before", "latency_ms_after", "seconds" })
+            Assert.NotNull(p[field]);
+        Assert.True((long)p["macs_after"]! <= 0.5 * (long)p["macs_before"]!);
+
+        // A fresh load of the pruned folder gives the accuracy the prune run recorded.
+        (code, output, err) = Run("eval", "--from", pruned, "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal((double)p["accuracy_finetuned"]!, (double)JsonNode.Parse(output)!["test_accuracy"]!, 9);
+
+        (code, output, err) = Run("latency", "--from", pruned, "--batch", "4", "--repeats", "2", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.NotNull(JsonNode.Parse(output)!["results"]![0]!["dense"]);
+    }
+
+    [Fact]
+    public void CorruptDatasetIsAOneLineError()
+    {
+        using var dir = new TempDir();
+        WriteTinyFashion(dir.Path, 20, 10);
+        var bytes = DataFiles.IdxImages(new byte[10 * 784], 10, 28, 28);
+        DataFiles.Write(dir.File("t10k-images-idx3-ubyte.gz"), bytes[..^100], gzip: true);
+        var (code, _, err) = Run("train", "--model", "lenet5", "--epochs", "1", "--data", dir.Path);
+        Assert.Equal(2, code);
+        Assert.Contains("t10k-images-idx3-ubyte", err);
+        Assert.Contains("truncated", err);
+    }
+}
