@@ -3,8 +3,8 @@ using Lopper.Training;
 namespace Lopper.Cli;
 
 /// <summary>
-/// Renders training progress on stderr: a redrawn bar on a terminal, and one line per epoch when
-/// stderr is a file or pipe (so logs stay readable).
+/// Renders training progress on stderr: a redrawn bar on a terminal, and a plain line every 30 seconds
+/// when stderr is a file or pipe (so logs of long runs stay readable and still show life).
 /// </summary>
 public sealed class ProgressBar : IProgress<TrainProgress>
 {
@@ -14,8 +14,15 @@ public sealed class ProgressBar : IProgress<TrainProgress>
     /// <inheritdoc/>
     public void Report(TrainProgress p)
     {
-        if (!_interactive) return;
         var now = DateTime.UtcNow;
+        if (!_interactive)
+        {
+            if (_lastDraw == DateTime.MinValue) _lastDraw = now;
+            if ((now - _lastDraw).TotalSeconds < 30 || p.Batch == p.Batches) return;
+            _lastDraw = now;
+            Console.Error.WriteLine($"epoch {p.Epoch + 1}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.Loss:F4} acc {p.Accuracy * 100:F2}% {p.ImagesPerSecond:F0} img/s ETA {FormatSeconds(p.EtaSeconds)}");
+            return;
+        }
         if (p.Batch != p.Batches && (now - _lastDraw).TotalMilliseconds < 200) return;
         _lastDraw = now;
         const int width = 24;

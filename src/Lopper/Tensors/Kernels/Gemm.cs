@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Lopper.Tensors.Kernels;
 
@@ -24,10 +25,22 @@ public static unsafe class Gemm
     // Below this many multiply-adds, packing and blocking cost more than they save.
     private const long DirectWork = 4096;
 
-    // Below this many multiply-adds, waking a second thread costs more than it saves.
-    internal static long ParallelWork = 1L << 20;
+    // Below this many multiply-adds (about 20 us on one core), waking a second thread costs more than it saves.
+    private const long ParallelWork = 1L << 20;
 
-    private readonly record struct Plan(KernelPath Path, int MR, int NR, int KC, int MC, int NC);
+    // Kernel signature shared by every micro-kernel, see GemmKernels.
+    private readonly struct Plan(int mr, int nr, int kc, int mc, int nc,
+        delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> full,
+        delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> half)
+    {
+        public readonly int MR = mr, NR = nr, KC = kc, MC = mc, NC = nc;
+
+        /// <summary>Computes a tile of up to MR x NR.</summary>
+        public readonly delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> Full = full;
+
+        /// <summary>Computes a tile of up to MR x NR/2: the last panel of a width that just spills over.</summary>
+        public readonly delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> Half = half;
+    }
 
     /// <summary>
     /// C[m,n] = (accumulate ? C[m,n] : 0) + sum_k op(A)[m,k] * op(B)[k,n], where op(A) is A (m x k, row
@@ -63,17 +76,23 @@ public static unsafe class Gemm
     {
         if (ForcedPath != KernelPath.Auto) return ForcedPath;
         if (Vector512.IsHardwareAccelerated) return KernelPath.Vector512;
-        if (Vector256.IsHardwareAccelerated) return KernelPath.Vector256;
+        // Without FMA (AVX-only parts) Vector256.FusedMultiplyAdd is emulated per element.
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported) return KernelPath.Vector256;
         return KernelPath.Scalar;
     }
 
-    // KC keeps a B micro-panel (KC x NR) in L1 next to the A micro-panel; MC keeps the packed A block
-    // (MC x KC) in L2; NC bounds the packed B block (KC x NC) to a slice of L3.
+    // KC sizes a B micro-panel (KC x NR) to about L1 (a deeper KC also means fewer read-modify-write
+    // passes over C, which measured better than a strictly L1-resident panel); MC keeps the A block
+    // (MC x KC) in L2; NC bounds the packed B block (KC x NC) to a slice of L3. Vector256 figures were
+    // tuned on Zen 3; the Vector512 ones keep the same panel bytes (KC halved for the doubled NR).
     private static Plan PlanFor(KernelPath path) => path switch
     {
-        KernelPath.Vector512 => new Plan(path, GemmKernels.MR512, GemmKernels.NR512, 256, 144, 2048),
-        KernelPath.Vector256 => new Plan(path, GemmKernels.MR256, GemmKernels.NR256, KC256, MC256, NC256),
-        _ => new Plan(KernelPath.Scalar, GemmKernels.MRScalar, GemmKernels.NRScalar, 256, 128, 1024),
+        KernelPath.Vector512 => new Plan(GemmKernels.MR512, GemmKernels.NR512, 256, 144, 2048,
+            &GemmKernels.Kernel512, &GemmKernels.Kernel512Half),
+        KernelPath.Vector256 => new Plan(GemmKernels.MR256, GemmKernels.NR256, 512, 144, 2048,
+            &GemmKernels.Kernel256, &GemmKernels.Kernel256Half),
+        _ => new Plan(GemmKernels.MRScalar, GemmKernels.NRScalar, 256, 128, 1024,
+            &GemmKernels.KernelScalar, &GemmKernels.KernelScalar),
     };
 
     // Splits C into one block per thread along the longer side; each thread packs its own panels, so the
@@ -85,7 +104,7 @@ public static unsafe class Gemm
         bool alongN = nPanels >= mPanels;
         int unit = alongN ? plan.NR : plan.MR;
         int panels = alongN ? nPanels : mPanels;
-        int chunks = Math.Min(threads * ChunkMul, panels);
+        int chunks = Math.Min(threads, panels);
         if (chunks <= 1)
         {
             Blocked(plan, transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
@@ -118,8 +137,13 @@ public static unsafe class Gemm
         int kc = Even(k, plan.KC, 1);
         int mc = Even(m1 - m0, plan.MC, mr);
         int nc = Even(n1 - n0, plan.NC, nr);
-        bool directA = DirectAMode == 1 || (DirectAMode == 2 && (transA ? (n1 - n0 <= 128 || kc <= 64) : n1 - n0 <= 512));
-        bool fuseB = FuseMode == 1 || (FuseMode == 2 && m1 - m0 <= mc);
+        // Reading A in place skips packing it, which pays when few columns share each A panel. Rows of a
+        // plain A stream well in place; a transposed A touches one line (and, with a long stride, one page)
+        // per depth step, so it is read in place only for narrow C or shallow blocks.
+        bool directA = transA ? n1 - n0 <= 128 || kc <= 64 : n1 - n0 <= 512;
+        // With a single A block, each B micro-panel is used once: pack it right before use so it is still
+        // in L1, instead of packing the whole B block out to L3 first.
+        bool fuseB = m1 - m0 <= mc;
         float* packA = directA ? null : Buffers.A(mc * kc);
         float* packB = Buffers.B((fuseB ? nr : nc) * kc);
         float* tile = stackalloc float[GemmKernels.MR512 * GemmKernels.NR512];
@@ -146,74 +170,34 @@ public static unsafe class Gemm
                     else { pa = a + (long)ic * lda + pc; rowStep = lda; rs = lda; ps = 1; }
                     if (!fuseB)
                     {
-                        Macro(plan.Path, mcur, ncur, kcur, pa, rowStep, rs, ps, packB, cb, ldc, add, tile);
+                        Macro(plan, mcur, ncur, kcur, pa, rowStep, rs, ps, packB, cb, ldc, add, tile);
                         continue;
                     }
                     for (int j = 0; j < ncur; j += nr)
                     {
                         int ncols = Math.Min(nr, ncur - j);
+                        if (!transB && j + nr < ncur)
+                            GemmKernels.PrefetchRows(b + (long)pc * ldb + jc + j + nr, ldb, kcur);
                         GemmKernels.PackB(transB, b, ldb, pc, kcur, jc + j, ncols, nr, packB);
-                        Macro(plan.Path, mcur, ncols, kcur, pa, rowStep, rs, ps, packB, cb + j, ldc, add, tile);
+                        Macro(plan, mcur, ncols, kcur, pa, rowStep, rs, ps, packB, cb + j, ldc, add, tile);
                     }
                 }
             }
         }
     }
 
-    internal static int DirectAMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTA") ?? "2");
-    internal static int DirectANMax = int.Parse(Environment.GetEnvironmentVariable("GEMM_DIRECTN") ?? "8");
-    internal static int FuseMode = int.Parse(Environment.GetEnvironmentVariable("GEMM_FUSE") ?? "2");
-    internal static int ChunkMul = 1;
-    internal static int HalfMode = 1;
-    internal static int UnrollMode = 0;
-    internal static int KC256 = 512, MC256 = 144, NC256 = 2048;
-
-    // One loop nest per path so the kernel call is direct. The B micro-panel is the outer loop so it stays
-    // in L1 while the A micro-panels stream past it from L2.
-    private static void Macro(KernelPath path, int mc, int nc, int kc, float* pa, nint rowStep, nint rs, nint ps, float* pb, float* c, int ldc, bool add, float* tile)
+    // The B micro-panel is the outer loop so it stays in L1 while the A micro-panels stream past it.
+    private static void Macro(in Plan plan, int mc, int nc, int kc, float* pa, nint rowStep, nint rs, nint ps,
+        float* pb, float* c, int ldc, bool add, float* tile)
     {
-        switch (path)
+        int mr = plan.MR, nrMax = plan.NR;
+        for (int j = 0; j < nc; j += nrMax)
         {
-            case KernelPath.Vector512:
-                for (int j = 0; j < nc; j += GemmKernels.NR512)
-                {
-                    int nr = Math.Min(GemmKernels.NR512, nc - j);
-                    float* bj = pb + (long)j * kc;
-                    if (nr <= GemmKernels.NR512 / 2)
-                        for (int i = 0; i < mc; i += GemmKernels.MR512)
-                            GemmKernels.Kernel512Half(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
-                                Math.Min(GemmKernels.MR512, mc - i), nr, tile);
-                    else
-                    for (int i = 0; i < mc; i += GemmKernels.MR512)
-                        GemmKernels.Kernel512(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
-                            Math.Min(GemmKernels.MR512, mc - i), nr, tile);
-                }
-                break;
-            case KernelPath.Vector256:
-                for (int j = 0; j < nc; j += GemmKernels.NR256)
-                {
-                    int nr = Math.Min(GemmKernels.NR256, nc - j);
-                    float* bj = pb + (long)j * kc;
-                    if (HalfMode == 1 && nr <= GemmKernels.NR256 / 2)
-                        for (int i = 0; i < mc; i += GemmKernels.MR256)
-                            GemmKernels.Kernel256Half(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
-                                Math.Min(GemmKernels.MR256, mc - i), nr, tile);
-                    else
-                    for (int i = 0; i < mc; i += GemmKernels.MR256)
-                        GemmKernels.Kernel256(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
-                            Math.Min(GemmKernels.MR256, mc - i), nr, tile);
-                }
-                break;
-            default:
-                for (int j = 0; j < nc; j += GemmKernels.NRScalar)
-                {
-                    int nr = Math.Min(GemmKernels.NRScalar, nc - j);
-                    float* bj = pb + (long)j * kc;
-                    for (int i = 0; i < mc; i += GemmKernels.MRScalar)
-                        GemmKernels.KernelScalar(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add,
-                            Math.Min(GemmKernels.MRScalar, mc - i), nr, tile);
-                }
-                break;
+            int nr = Math.Min(nrMax, nc - j);
+            var kernel = nr <= nrMax / 2 ? plan.Half : plan.Full;
+            float* bj = pb + (long)j * kc;
+            for (int i = 0; i < mc; i += mr)
+                kernel(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add, Math.Min(mr, mc - i), nr, tile);
         }
     }
 

@@ -361,6 +361,17 @@ internal static unsafe class GemmKernels
         }
     }
 
+    /// <summary>
+    /// Asks for one cache line at the start of each of <paramref name="rows"/> rows (stride ld) to be
+    /// brought towards L2. Used on the next B panel while the current one computes: its rows lie a whole
+    /// row of B apart, too many streams for the hardware prefetcher to follow.
+    /// </summary>
+    public static void PrefetchRows(float* p, int ld, int rows)
+    {
+        if (!Sse.IsSupported) return;
+        for (int r = 0; r < rows; r++, p += ld) Sse.Prefetch1(p);
+    }
+
     private static void CopyRows(float* src, int ld, int rows, int width, float* dst)
     {
         if (width == 16)

@@ -1,33 +1,36 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
 /// Unfolds one image (C x H x W) into columns for convolution as GEMM: row (c*kh*kw + ky*kw + kx),
 /// column (oy*outW + ox). Out-of-image taps read as zero.
 /// </summary>
+/// <remarks>
+/// Each row is one kernel tap shifted over the image. For a tap, the output positions that land inside the
+/// image form one rectangle [oyLo, oyHi) x [oxLo, oxHi); everything outside it is padding. So each row is a
+/// few clears plus, per output row, one contiguous copy (stride 1) or one strided gather, never a per-element
+/// bounds test. With stride 1 and full-width rows the copies merge into one block.
+/// </remarks>
+[SkipLocalsInit]
 public static unsafe class Im2Col
 {
     /// <summary>Writes the [C*kh*kw, outH*outW] column matrix of one image.</summary>
     public static void Unfold(float* image, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, float* cols)
     {
-        int plane = outH * outW;
+        long plane = (long)outH * outW;
         for (int c = 0; c < channels; c++)
-        for (int ky = 0; ky < kh; ky++)
-        for (int kx = 0; kx < kw; kx++)
         {
-            float* dst = cols + (long)((c * kh + ky) * kw + kx) * plane;
             float* src = image + (long)c * h * w;
-            for (int oy = 0; oy < outH; oy++)
+            for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < kw; kx++)
             {
-                int iy = oy * stride - pad + ky;
-                float* drow = dst + oy * outW;
-                if ((uint)iy >= (uint)h) { new Span<float>(drow, outW).Clear(); continue; }
-                float* srow = src + iy * w;
-                for (int ox = 0; ox < outW; ox++)
-                {
-                    int ix = ox * stride - pad + kx;
-                    drow[ox] = (uint)ix < (uint)w ? srow[ix] : 0f;
-                }
+                float* dst = cols + ((long)(c * kh + ky) * kw + kx) * plane;
+                UnfoldRow(src, h, w, ky, kx, stride, pad, outH, outW, dst);
             }
         }
     }
@@ -36,25 +39,252 @@ public static unsafe class Im2Col
     public static void FoldAdd(float* cols, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, float* image)
     {
-        int plane = outH * outW;
+        long plane = (long)outH * outW;
         for (int c = 0; c < channels; c++)
-        for (int ky = 0; ky < kh; ky++)
-        for (int kx = 0; kx < kw; kx++)
         {
-            float* src = cols + (long)((c * kh + ky) * kw + kx) * plane;
             float* dst = image + (long)c * h * w;
-            for (int oy = 0; oy < outH; oy++)
+            for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < kw; kx++)
             {
-                int iy = oy * stride - pad + ky;
-                if ((uint)iy >= (uint)h) continue;
-                float* srow = src + oy * outW;
-                float* drow = dst + iy * w;
-                for (int ox = 0; ox < outW; ox++)
-                {
-                    int ix = ox * stride - pad + kx;
-                    if ((uint)ix < (uint)w) drow[ix] += srow[ox];
-                }
+                float* src = cols + ((long)(c * kh + ky) * kw + kx) * plane;
+                FoldRow(src, h, w, ky, kx, stride, pad, outH, outW, dst);
             }
         }
+    }
+
+    /// <summary>
+    /// Writes only the listed rows of the <see cref="Unfold"/> matrix, in the given order: row t of
+    /// <paramref name="cols"/> (outH*outW floats) is full-matrix row <c>keptRows[t]</c>, where full row
+    /// r = c*kh*kw + ky*kw + kx. Used by convolutions that keep only some kernel taps.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
+    public static void UnfoldColumns(float* image, int channels, int h, int w, int kh, int kw,
+        int stride, int pad, int outH, int outW, ReadOnlySpan<int> keptRows, float* cols)
+    {
+        long plane = (long)outH * outW;
+        int taps = kh * kw, rows = channels * taps;
+        for (int t = 0; t < keptRows.Length; t++)
+        {
+            int r = keptRows[t];
+            if ((uint)r >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(keptRows), $"row {r} is outside [0, {rows})");
+            int c = r / taps, tap = r - c * taps, ky = tap / kw, kx = tap - ky * kw;
+            UnfoldRow(image + (long)c * h * w, h, w, ky, kx, stride, pad, outH, outW, cols + t * plane);
+        }
+    }
+
+    /// <summary>
+    /// Transpose of <see cref="UnfoldColumns"/>: adds row t of <paramref name="cols"/> into the image taps of
+    /// full-matrix row <c>keptRows[t]</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
+    public static void FoldAddColumns(float* cols, int channels, int h, int w, int kh, int kw,
+        int stride, int pad, int outH, int outW, ReadOnlySpan<int> keptRows, float* image)
+    {
+        long plane = (long)outH * outW;
+        int taps = kh * kw, rows = channels * taps;
+        for (int t = 0; t < keptRows.Length; t++)
+        {
+            int r = keptRows[t];
+            if ((uint)r >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(keptRows), $"row {r} is outside [0, {rows})");
+            int c = r / taps, tap = r - c * taps, ky = tap / kw, kx = tap - ky * kw;
+            FoldRow(cols + t * plane, h, w, ky, kx, stride, pad, outH, outW, image + (long)c * h * w);
+        }
+    }
+
+    // Output positions o in [lo, hi) whose input index o*stride + offset lies in [0, size).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ValidRange(int offset, int size, int stride, int outSize, out int lo, out int hi)
+    {
+        if (stride == 1)
+        {
+            // No division: with small planes this runs once per few elements.
+            hi = Math.Clamp(size - offset, 0, outSize);
+            lo = Math.Min(Math.Max(-offset, 0), hi);
+            return;
+        }
+        lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        hi = offset >= size ? 0 : (size - 1 - offset) / stride + 1;
+        hi = Math.Min(hi, outSize);
+        lo = Math.Min(lo, hi);
+    }
+
+    // One tap (ky, kx) of one channel plane into one row of the column matrix.
+    private static void UnfoldRow(float* src, int h, int w, int ky, int kx, int stride, int pad,
+        int outH, int outW, float* dst)
+    {
+        int y0 = ky - pad, x0 = kx - pad;
+        ValidRange(y0, h, stride, outH, out int oyLo, out int oyHi);
+        ValidRange(x0, w, stride, outW, out int oxLo, out int oxHi);
+        Clear(dst, (long)oyLo * outW);
+        Clear(dst + (long)oyHi * outW, (long)(outH - oyHi) * outW);
+        if (oyLo == oyHi) return;
+
+        if (stride == 1 && oxLo == 0 && oxHi == outW && outW == w)
+        {
+            // Full-width rows, same pitch on both sides: the valid rows are one block.
+            long n = (long)(oyHi - oyLo) * w;
+            float* s = src + (long)(oyLo + y0) * w + x0;
+            Copy(s, dst + (long)oyLo * outW, n);
+            return;
+        }
+
+        if (stride == 1 && outW <= 8 && Avx.IsSupported)
+        {
+            UnfoldNarrow(src, w, y0, x0, oyLo, oyHi, oxLo, oxHi, outH, outW, dst);
+            return;
+        }
+
+        int width = oxHi - oxLo;
+        for (int oy = oyLo; oy < oyHi; oy++)
+        {
+            float* drow = dst + (long)oy * outW;
+            float* srow = src + (long)(oy * stride + y0) * w + x0;   // input at ox = 0 (may be before the row)
+            Clear(drow, oxLo);
+            if (stride == 1) Copy(srow + oxLo, drow + oxLo, width);
+            else if (stride == 2) Gather2(srow + 2 * oxLo, drow + oxLo, width, w - (x0 + 2 * oxLo));
+            else
+                for (int ox = oxLo; ox < oxHi; ox++) drow[ox] = srow[(long)ox * stride];
+            Clear(drow + oxHi, outW - oxHi);
+        }
+    }
+
+    // Output rows of at most 8 (late layers, small images): per-row calls would cost more than the copy.
+    // One masked load builds a whole output row, padding included (masked lanes read nothing, so the
+    // address may run off the image row). Full 8-lane stores spill into the next rows, which are written
+    // after; only the last rows, where a spill would leave this tap's row, store exactly.
+    private static void UnfoldNarrow(float* src, int w, int y0, int x0, int oyLo, int oyHi, int oxLo, int oxHi,
+        int outH, int outW, float* dst)
+    {
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(oxLo)) & Vector256.LessThan(lane, Vector256.Create(oxHi))).AsSingle();
+        long plane = (long)outH * outW;
+        float* tmp = stackalloc float[8];
+        for (int oy = 0; oy < outH; oy++)
+        {
+            float* drow = dst + (long)oy * outW;
+            var v = oy >= oyLo && oy < oyHi ? Avx.MaskLoad(src + (long)(oy + y0) * w + x0, mask) : Vector256<float>.Zero;
+            if ((long)oy * outW + 8 <= plane) Avx.Store(drow, v);
+            else
+            {
+                Avx.Store(tmp, v);
+                for (int i = 0; i < outW; i++) drow[i] = tmp[i];
+            }
+        }
+    }
+
+    // Transpose of UnfoldRow: adds one column-matrix row into the taps it was read from.
+    private static void FoldRow(float* src, int h, int w, int ky, int kx, int stride, int pad,
+        int outH, int outW, float* dst)
+    {
+        int y0 = ky - pad, x0 = kx - pad;
+        ValidRange(y0, h, stride, outH, out int oyLo, out int oyHi);
+        ValidRange(x0, w, stride, outW, out int oxLo, out int oxHi);
+        if (oyLo == oyHi || oxLo == oxHi) return;
+
+        if (stride == 1 && oxLo == 0 && oxHi == outW && outW == w)
+        {
+            long n = (long)(oyHi - oyLo) * w;
+            float* d = dst + (long)(oyLo + y0) * w + x0;
+            AddInto(src + (long)oyLo * outW, d, n);
+            return;
+        }
+
+        if (stride == 1 && outW <= 8 && Avx.IsSupported)
+        {
+            var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+            var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(oxLo)) & Vector256.LessThan(lane, Vector256.Create(oxHi))).AsSingle();
+            for (int oy = oyLo; oy < oyHi; oy++)
+            {
+                float* srow = src + (long)oy * outW;
+                float* drow = dst + (long)(oy + y0) * w + x0;
+                Avx.MaskStore(drow, mask, Avx.Add(Avx.MaskLoad(drow, mask), Avx.MaskLoad(srow, mask)));
+            }
+            return;
+        }
+
+        int width = oxHi - oxLo;
+        for (int oy = oyLo; oy < oyHi; oy++)
+        {
+            float* srow = src + (long)oy * outW;
+            float* drow = dst + (long)(oy * stride + y0) * w + x0;
+            if (stride == 1) AddInto(srow + oxLo, drow + oxLo, width);
+            else if (stride == 2) Scatter2Add(srow + oxLo, drow + 2 * oxLo, width, w - (x0 + 2 * oxLo));
+            else
+                for (int ox = oxLo; ox < oxHi; ox++) drow[(long)ox * stride] += srow[ox];
+        }
+    }
+
+    // The helpers below loop inline for short runs (7-wide rows of late layers, 1-wide pad strips),
+    // where a library call costs more than the work.
+    private const int Short = 16;
+
+    private static void Clear(float* d, long n)
+    {
+        if (n < Short)
+            for (int i = 0; i < n; i++) d[i] = 0f;
+        else new Span<float>(d, checked((int)n)).Clear();
+    }
+
+    private static void Copy(float* s, float* d, long n)
+    {
+        if (n < Short)
+            for (int i = 0; i < n; i++) d[i] = s[i];
+        else Buffer.MemoryCopy(s, d, n * sizeof(float), n * sizeof(float));
+    }
+
+    private static void AddInto(float* s, float* d, long n)
+    {
+        if (n < Short)
+        {
+            for (int i = 0; i < n; i++) d[i] += s[i];
+            return;
+        }
+        while (n > 0)
+        {
+            int len = (int)Math.Min(n, int.MaxValue);
+            var dst = new Span<float>(d, len);
+            TensorPrimitives.Add(dst, new ReadOnlySpan<float>(s, len), dst);
+            s += len; d += len; n -= len;
+        }
+    }
+
+    // d[i] = s[2i] for i < n. avail = how many floats from s on are inside the input row: a vector step
+    // reads 16 of them, so it runs only while all 16 are in the row (the last may not be readable at all).
+    private static void Gather2(float* s, float* d, int n, int avail)
+    {
+        int i = 0;
+        if (Avx2.IsSupported)
+        {
+            for (; i + 8 <= n && 2 * i + 16 <= avail; i += 8)
+            {
+                var lo = Avx.LoadVector256(s + 2 * i);
+                var hi = Avx.LoadVector256(s + 2 * i + 8);
+                // Even lanes of each 128-bit half, then restore the order of the 64-bit pairs.
+                var even = Avx.Shuffle(lo, hi, 0b10_00_10_00);
+                Avx.Store(d + i, Avx2.Permute4x64(even.AsDouble(), 0b11_01_10_00).AsSingle());
+            }
+        }
+        for (; i < n; i++) d[i] = s[2 * i];
+    }
+
+    // d[2i] += s[i] for i < n, leaving the odd positions as they are; avail as in Gather2.
+    private static void Scatter2Add(float* s, float* d, int n, int avail)
+    {
+        int i = 0;
+        if (Avx.IsSupported)
+        {
+            // -0 is the additive identity for every float, +0 is not (it turns -0 into +0).
+            var z = Vector256.Create(-0f);
+            for (; i + 8 <= n && 2 * i + 16 <= avail; i += 8)
+            {
+                var v = Avx.LoadVector256(s + i);
+                var a = Avx.UnpackLow(v, z);    // s0 _ s1 _ | s4 _ s5 _
+                var b = Avx.UnpackHigh(v, z);   // s2 _ s3 _ | s6 _ s7 _
+                float* p = d + 2 * i;
+                Avx.Store(p, Avx.Add(Avx.LoadVector256(p), Avx.Permute2x128(a, b, 0x20)));
+                Avx.Store(p + 8, Avx.Add(Avx.LoadVector256(p + 8), Avx.Permute2x128(a, b, 0x31)));
+            }
+        }
+        for (; i < n; i++) d[2 * i] += s[i];
     }
 }
