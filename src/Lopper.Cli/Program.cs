@@ -45,19 +45,15 @@ namespace Lopper.Cli
                 Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
                 return 2;
             }
-            catch (LopperRunException e)
+            catch (Exception e) when (e is LopperRunException or IOException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
                 return 1;
             }
-            catch (IOException e)
+            catch (Exception e) when (Environment.GetEnvironmentVariable("LOPPER_DEBUG") is null)
             {
-                Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
-                return 1;
-            }
-            catch (UnauthorizedAccessException e)
-            {
-                Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
+                // A bug, not the user's fault: one line, and the way to get the full trace.
+                Console.Error.WriteLine($"lopper {args[0]}: internal error: {e.GetType().Name}: {e.Message} (set LOPPER_DEBUG=1 for the stack trace)");
                 return 1;
             }
         }

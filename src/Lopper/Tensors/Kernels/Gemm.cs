@@ -9,9 +9,11 @@ namespace Lopper.Tensors.Kernels;
 /// <summary>Single-precision matrix multiply, row-major.</summary>
 /// <remarks>
 /// Goto-style blocking: B is packed into NR-column panels of KC x NC blocks, A into MR-row panels of MC x KC
-/// blocks, and a register-blocked micro-kernel runs over the panels. Transposes are absorbed by the packing.
+/// blocks (or, for narrow C, read in place), and a register-blocked micro-kernel (GemmKernels) runs over
+/// the panels. Transposes are absorbed by the packing and the kernels' strides, never copied separately.
 /// Threads take disjoint blocks of C and never split the k reduction, and each element of C is computed by
-/// the same operation sequence wherever it falls, so results do not depend on the thread count.
+/// the same operation sequence wherever it falls, so results do not depend on the thread count. Packing
+/// buffers are per thread and reused, so steady-state calls allocate nothing on one thread.
 /// </remarks>
 [SkipLocalsInit]
 public static unsafe class Gemm
@@ -28,7 +30,7 @@ public static unsafe class Gemm
     // Below this many multiply-adds (about 20 us on one core), waking a second thread costs more than it saves.
     private const long ParallelWork = 1L << 20;
 
-    // Kernel signature shared by every micro-kernel, see GemmKernels.
+    // Tile shape, block sizes and kernels of one path (kernel arguments are described on GemmKernels).
     private readonly struct Plan(int mr, int nr, int kc, int mc, int nc,
         delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> full,
         delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> half)
@@ -225,11 +227,11 @@ public static unsafe class Gemm
                     float* bj = b + (long)j * ldb;
                     float s = 0f;
                     if (transA)
-                        for (int p = 0; p < k; p++) s = MathF.FusedMultiplyAdd(a[(long)p * lda + i], bj[p], s);
+                        for (int p = 0; p < k; p++) s += a[(long)p * lda + i] * bj[p];
                     else
                     {
                         float* ai = a + (long)i * lda;
-                        for (int p = 0; p < k; p++) s = MathF.FusedMultiplyAdd(ai[p], bj[p], s);
+                        for (int p = 0; p < k; p++) s += ai[p] * bj[p];
                     }
                     crow[j] = accumulate ? crow[j] + s : s;
                 }

@@ -5,13 +5,19 @@ using System.Runtime.Intrinsics.X86;
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
-/// Register-blocked micro-kernels for <see cref="Gemm"/>. Each computes one MR x NR tile of C from a
-/// packed A micro-panel (kc steps of MR floats) and a packed B micro-panel (kc steps of NR floats).
+/// Register-blocked micro-kernels and packing for <see cref="Gemm"/>. A kernel computes one MR x NR tile of
+/// C from an A micro-panel and a packed B micro-panel (kc steps of NR floats).
 /// </summary>
 /// <remarks>
-/// Accumulators start at zero and are added to C only at the end, so every element of C sees the same
+/// <para>Kernel arguments: <c>kc</c> depth; <c>a</c> the panel's first element, row r at depth p being
+/// <c>a[r*rs + p*ps]</c>, so one kernel reads a packed panel (rs = 1, ps = MR) or A in place, plain
+/// (rs = lda, ps = 1) or transposed (rs = 1, ps = lda); <c>b</c> the packed B panel; <c>c</c>/<c>ldc</c> the
+/// tile of C; <c>add</c> adds to C instead of overwriting; <c>mr</c>, <c>nr</c> the valid part of the tile
+/// (rows past <c>mr</c> re-read row mr-1 and are discarded, so an in-place A is never read out of bounds);
+/// <c>tile</c> MR512*NR512 floats of scratch for partial tiles.</para>
+/// <para>Accumulators start at zero and are added to C only at the end, so every element of C sees the same
 /// sequence of operations whichever tile, block or thread it falls in: results do not depend on how the
-/// work was split.
+/// work was split.</para>
 /// </remarks>
 [SkipLocalsInit]
 internal static unsafe class GemmKernels
@@ -29,8 +35,12 @@ internal static unsafe class GemmKernels
     /// <summary>Columns of the scalar tile.</summary>
     public const int NRScalar = 4;
 
-    // 12 x 32 uses 24 of the 32 zmm registers for accumulators, leaving room for the two B vectors and the
-    // broadcast without the JIT spilling; 14 rows would fit on paper but leaves it no slack.
+    /// <summary>12 x 32 tile with Vector512 FMA.</summary>
+    /// <remarks>
+    /// 24 of the 32 zmm registers hold accumulators, leaving the two B vectors and the broadcast room;
+    /// 14 rows would fit on paper but leaves the register allocator no slack. Twelve row pointers do not all
+    /// fit the general registers, so a few are reloaded from the stack each step: cheap L1 loads.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel512(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
@@ -84,7 +94,8 @@ internal static unsafe class GemmKernels
         if (!full) CopyTile(tile, NR512, c, ldc, mr, nr, add);
     }
 
-    // 6 x 16 is the largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers.
+    /// <summary>6 x 16 tile with Vector256 FMA.</summary>
+    /// <remarks>The largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel256(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
@@ -123,8 +134,11 @@ internal static unsafe class GemmKernels
         if (!full) CopyTile(tile, NR256, c, ldc, mr, nr, add);
     }
 
-    // Last panel of a matrix whose width leaves at most NR/2 columns: half the tile, half the wasted work.
-    // The packed panel keeps its NR stride; only its first NR/2 columns are read.
+    /// <summary>12 x 16 variant of <see cref="Kernel512"/> for a last panel of at most 16 columns.</summary>
+    /// <remarks>
+    /// A width that just spills over a multiple of NR would otherwise run a full tile for a few columns.
+    /// The packed panel keeps its NR stride; only its first NR/2 columns are read.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel512Half(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
@@ -186,7 +200,8 @@ internal static unsafe class GemmKernels
         CopyTile(tile, 8, c, ldc, mr, nr, add);
     }
 
-    // FMA keeps the scalar path's rounding identical in kind to the vector paths.
+    /// <summary>4 x 4 tile without vectors, for hardware with neither Vector512 nor Vector256 FMA.</summary>
+    /// <remarks>Plain multiply and add: without FMA hardware, MathF.FusedMultiplyAdd is a slow library call.</remarks>
     public static void KernelScalar(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
         int last = mr - 1;
@@ -198,17 +213,17 @@ internal static unsafe class GemmKernels
         {
             float b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
             float x = a0[o];
-            c00 = MathF.FusedMultiplyAdd(x, b0, c00); c01 = MathF.FusedMultiplyAdd(x, b1, c01);
-            c02 = MathF.FusedMultiplyAdd(x, b2, c02); c03 = MathF.FusedMultiplyAdd(x, b3, c03);
+            c00 += x * b0; c01 += x * b1;
+            c02 += x * b2; c03 += x * b3;
             x = a1[o];
-            c10 = MathF.FusedMultiplyAdd(x, b0, c10); c11 = MathF.FusedMultiplyAdd(x, b1, c11);
-            c12 = MathF.FusedMultiplyAdd(x, b2, c12); c13 = MathF.FusedMultiplyAdd(x, b3, c13);
+            c10 += x * b0; c11 += x * b1;
+            c12 += x * b2; c13 += x * b3;
             x = a2[o];
-            c20 = MathF.FusedMultiplyAdd(x, b0, c20); c21 = MathF.FusedMultiplyAdd(x, b1, c21);
-            c22 = MathF.FusedMultiplyAdd(x, b2, c22); c23 = MathF.FusedMultiplyAdd(x, b3, c23);
+            c20 += x * b0; c21 += x * b1;
+            c22 += x * b2; c23 += x * b3;
             x = a3[o];
-            c30 = MathF.FusedMultiplyAdd(x, b0, c30); c31 = MathF.FusedMultiplyAdd(x, b1, c31);
-            c32 = MathF.FusedMultiplyAdd(x, b2, c32); c33 = MathF.FusedMultiplyAdd(x, b3, c33);
+            c30 += x * b0; c31 += x * b1;
+            c32 += x * b2; c33 += x * b3;
             o += ps;
             b += NRScalar;
         }

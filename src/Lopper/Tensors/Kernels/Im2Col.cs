@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -11,9 +12,10 @@ namespace Lopper.Tensors.Kernels;
 /// </summary>
 /// <remarks>
 /// Each row is one kernel tap shifted over the image. For a tap, the output positions that land inside the
-/// image form one rectangle [oyLo, oyHi) x [oxLo, oxHi); everything outside it is padding. So each row is a
-/// few clears plus, per output row, one contiguous copy (stride 1) or one strided gather, never a per-element
-/// bounds test. With stride 1 and full-width rows the copies merge into one block.
+/// image form one rectangle [oyLo, oyHi) x [oxLo, oxHi), the same for every channel; everything outside it
+/// is padding. So a row is a few clears plus, per output row, one contiguous copy (stride 1) or one strided
+/// gather, never a per-element bounds test. With stride 1 and full-width rows the copies merge into one
+/// block; rows of at most 16 are built with masked vector loads.
 /// </remarks>
 [SkipLocalsInit]
 public static unsafe class Im2Col
@@ -22,16 +24,12 @@ public static unsafe class Im2Col
     public static void Unfold(float* image, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, float* cols)
     {
-        long plane = (long)outH * outW;
-        for (int c = 0; c < channels; c++)
+        long plane = (long)outH * outW, rowStep = kh * kw * plane;
+        for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++)
         {
-            float* src = image + (long)c * h * w;
-            for (int ky = 0; ky < kh; ky++)
-            for (int kx = 0; kx < kw; kx++)
-            {
-                float* dst = cols + ((long)(c * kh + ky) * kw + kx) * plane;
-                UnfoldRow(src, h, w, ky, kx, stride, pad, outH, outW, dst);
-            }
+            var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
+            UnfoldTap(tap, image, (long)h * w, cols + (ky * kw + kx) * plane, rowStep, channels, w, stride, outH, outW);
         }
     }
 
@@ -39,16 +37,12 @@ public static unsafe class Im2Col
     public static void FoldAdd(float* cols, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, float* image)
     {
-        long plane = (long)outH * outW;
-        for (int c = 0; c < channels; c++)
+        long plane = (long)outH * outW, rowStep = kh * kw * plane;
+        for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++)
         {
-            float* dst = image + (long)c * h * w;
-            for (int ky = 0; ky < kh; ky++)
-            for (int kx = 0; kx < kw; kx++)
-            {
-                float* src = cols + ((long)(c * kh + ky) * kw + kx) * plane;
-                FoldRow(src, h, w, ky, kx, stride, pad, outH, outW, dst);
-            }
+            var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
+            FoldTap(tap, cols + (ky * kw + kx) * plane, rowStep, image, (long)h * w, channels, w, stride, outW);
         }
     }
 
@@ -67,8 +61,9 @@ public static unsafe class Im2Col
         {
             int r = keptRows[t];
             if ((uint)r >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(keptRows), $"row {r} is outside [0, {rows})");
-            int c = r / taps, tap = r - c * taps, ky = tap / kw, kx = tap - ky * kw;
-            UnfoldRow(image + (long)c * h * w, h, w, ky, kx, stride, pad, outH, outW, cols + t * plane);
+            int c = r / taps, k = r - c * taps, ky = k / kw, kx = k - ky * kw;
+            var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
+            UnfoldTap(tap, image + (long)c * h * w, 0, cols + t * plane, 0, 1, w, stride, outH, outW);
         }
     }
 
@@ -86,131 +81,145 @@ public static unsafe class Im2Col
         {
             int r = keptRows[t];
             if ((uint)r >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(keptRows), $"row {r} is outside [0, {rows})");
-            int c = r / taps, tap = r - c * taps, ky = tap / kw, kx = tap - ky * kw;
-            FoldRow(cols + t * plane, h, w, ky, kx, stride, pad, outH, outW, image + (long)c * h * w);
+            int c = r / taps, k = r - c * taps, ky = k / kw, kx = k - ky * kw;
+            var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
+            FoldTap(tap, cols + t * plane, 0, image + (long)c * h * w, 0, 1, w, stride, outW);
         }
     }
 
-    // Output positions o in [lo, hi) whose input index o*stride + offset lies in [0, size).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ValidRange(int offset, int size, int stride, int outSize, out int lo, out int hi)
+    // Where one kernel tap lands: input (oy*stride + Y0, ox*stride + X0) is inside the image exactly for
+    // oy in [OyLo, OyHi) and ox in [OxLo, OxHi). The same for every channel, so it is worked out once.
+    private readonly struct Tap
     {
-        if (stride == 1)
+        public readonly int Y0, X0, OyLo, OyHi, OxLo, OxHi;
+
+        public Tap(int ky, int kx, int h, int w, int stride, int pad, int outH, int outW)
         {
-            // No division: with small planes this runs once per few elements.
-            hi = Math.Clamp(size - offset, 0, outSize);
-            lo = Math.Min(Math.Max(-offset, 0), hi);
+            Y0 = ky - pad;
+            X0 = kx - pad;
+            (OyLo, OyHi) = ValidRange(Y0, h, stride, outH);
+            (OxLo, OxHi) = ValidRange(X0, w, stride, outW);
+        }
+
+        private static (int Lo, int Hi) ValidRange(int offset, int size, int stride, int outSize)
+        {
+            int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+            int hi = offset >= size ? 0 : (size - 1 - offset) / stride + 1;
+            hi = Math.Min(hi, outSize);
+            return (Math.Min(lo, hi), hi);
+        }
+    }
+
+    // One tap for count channels: channel i reads the plane at src + i*srcStep and writes the column-matrix
+    // row at dst + i*dstStep. The choice of loop is made once per tap, not per channel.
+    private static void UnfoldTap(in Tap t, float* src, long srcStep, float* dst, long dstStep, int count,
+        int w, int stride, int outH, int outW)
+    {
+        int oyLo = t.OyLo, oyHi = t.OyHi, oxLo = t.OxLo, oxHi = t.OxHi, y0 = t.Y0, x0 = t.X0;
+        long plane = (long)outH * outW;
+        if (oyLo == oyHi || oxLo == oxHi)
+        {
+            for (int i = 0; i < count; i++) Clear(dst + i * dstStep, plane);
             return;
         }
-        lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-        hi = offset >= size ? 0 : (size - 1 - offset) / stride + 1;
-        hi = Math.Min(hi, outSize);
-        lo = Math.Min(lo, hi);
-    }
-
-    // One tap (ky, kx) of one channel plane into one row of the column matrix.
-    private static void UnfoldRow(float* src, int h, int w, int ky, int kx, int stride, int pad,
-        int outH, int outW, float* dst)
-    {
-        int y0 = ky - pad, x0 = kx - pad;
-        ValidRange(y0, h, stride, outH, out int oyLo, out int oyHi);
-        ValidRange(x0, w, stride, outW, out int oxLo, out int oxHi);
-        Clear(dst, (long)oyLo * outW);
-        Clear(dst + (long)oyHi * outW, (long)(outH - oyHi) * outW);
-        if (oyLo == oyHi) return;
-
         if (stride == 1 && oxLo == 0 && oxHi == outW && outW == w)
         {
-            // Full-width rows, same pitch on both sides: the valid rows are one block.
+            // Full-width rows with the same pitch on both sides: the valid rows are one block.
             long n = (long)(oyHi - oyLo) * w;
-            float* s = src + (long)(oyLo + y0) * w + x0;
-            Copy(s, dst + (long)oyLo * outW, n);
+            for (int i = 0; i < count; i++, src += srcStep, dst += dstStep)
+            {
+                Clear(dst, (long)oyLo * outW);
+                Copy(src + (long)(oyLo + y0) * w + x0, dst + (long)oyLo * outW, n);
+                Clear(dst + (long)oyHi * outW, (long)(outH - oyHi) * outW);
+            }
             return;
         }
-
-        if (stride == 1 && outW <= 8 && Avx.IsSupported)
+        if (stride == 1 && outW <= 16 && Avx2.IsSupported)
         {
-            UnfoldNarrow(src, w, y0, x0, oyLo, oyHi, oxLo, oxHi, outH, outW, dst);
+            for (int i = 0; i < count; i++, src += srcStep, dst += dstStep)
+                UnfoldNarrow(src, w, y0, x0, oyLo, oyHi, oxLo, oxHi, outH, outW, dst);
             return;
         }
-
         int width = oxHi - oxLo;
-        for (int oy = oyLo; oy < oyHi; oy++)
+        for (int i = 0; i < count; i++, src += srcStep, dst += dstStep)
         {
-            float* drow = dst + (long)oy * outW;
-            float* srow = src + (long)(oy * stride + y0) * w + x0;   // input at ox = 0 (may be before the row)
-            Clear(drow, oxLo);
-            if (stride == 1) Copy(srow + oxLo, drow + oxLo, width);
-            else if (stride == 2) Gather2(srow + 2 * oxLo, drow + oxLo, width, w - (x0 + 2 * oxLo));
-            else
-                for (int ox = oxLo; ox < oxHi; ox++) drow[ox] = srow[(long)ox * stride];
-            Clear(drow + oxHi, outW - oxHi);
+            Clear(dst, (long)oyLo * outW);
+            for (int oy = oyLo; oy < oyHi; oy++)
+            {
+                float* drow = dst + (long)oy * outW;
+                float* srow = src + (long)(oy * stride + y0) * w + x0;   // input at ox = 0 (may be before the row)
+                Clear(drow, oxLo);
+                if (stride == 1) Copy(srow + oxLo, drow + oxLo, width);
+                else if (stride == 2) Gather2(srow + 2 * oxLo, drow + oxLo, width, w - (x0 + 2 * oxLo));
+                else
+                    for (int ox = oxLo; ox < oxHi; ox++) drow[ox] = srow[(long)ox * stride];
+                Clear(drow + oxHi, outW - oxHi);
+            }
+            Clear(dst + (long)oyHi * outW, (long)(outH - oyHi) * outW);
         }
     }
 
-    // Output rows of at most 8 (late layers, small images): per-row calls would cost more than the copy.
-    // One masked load builds a whole output row, padding included (masked lanes read nothing, so the
-    // address may run off the image row). Full 8-lane stores spill into the next rows, which are written
+    // Output rows of at most 16 (late layers, small images), where per-row calls cost more than the copy.
+    // Two masked loads build a whole output row, padding included (masked lanes read nothing, so the
+    // address may run off the image row). Full-vector stores spill into the next rows, which are written
     // after; only the last rows, where a spill would leave this tap's row, store exactly.
     private static void UnfoldNarrow(float* src, int w, int y0, int x0, int oyLo, int oyHi, int oxLo, int oxHi,
         int outH, int outW, float* dst)
     {
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-        var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(oxLo)) & Vector256.LessThan(lane, Vector256.Create(oxHi))).AsSingle();
+        var lo = Vector256.Create(oxLo);
+        var hi = Vector256.Create(oxHi);
+        var mask0 = (Vector256.GreaterThanOrEqual(lane, lo) & Vector256.LessThan(lane, hi)).AsSingle();
+        lane += Vector256.Create(8);
+        var mask1 = (Vector256.GreaterThanOrEqual(lane, lo) & Vector256.LessThan(lane, hi)).AsSingle();
         long plane = (long)outH * outW;
-        float* tmp = stackalloc float[8];
+        bool two = outW > 8;
+        int lanes = two ? 16 : 8;
         for (int oy = 0; oy < outH; oy++)
         {
             float* drow = dst + (long)oy * outW;
-            var v = oy >= oyLo && oy < oyHi ? Avx.MaskLoad(src + (long)(oy + y0) * w + x0, mask) : Vector256<float>.Zero;
-            if ((long)oy * outW + 8 <= plane) Avx.Store(drow, v);
-            else
+            Vector256<float> v0 = default, v1 = default;
+            if (oy >= oyLo && oy < oyHi)
             {
-                Avx.Store(tmp, v);
-                for (int i = 0; i < outW; i++) drow[i] = tmp[i];
+                float* s = src + (long)(oy + y0) * w + x0;
+                v0 = Avx.MaskLoad(s, mask0);
+                if (two) v1 = Avx.MaskLoad(s + 8, mask1);
             }
+            if ((long)oy * outW + lanes <= plane)
+            {
+                Avx.Store(drow, v0);
+                if (two) Avx.Store(drow + 8, v1);
+            }
+            else
+                for (int j = 0; j < outW; j++) drow[j] = j < 8 ? v0.GetElement(j) : v1.GetElement(j - 8);
         }
     }
 
-    // Transpose of UnfoldRow: adds one column-matrix row into the taps it was read from.
-    private static void FoldRow(float* src, int h, int w, int ky, int kx, int stride, int pad,
-        int outH, int outW, float* dst)
+    // Transpose of UnfoldTap: adds each channel's column-matrix row into the image taps it was read from.
+    private static void FoldTap(in Tap t, float* src, long srcStep, float* dst, long dstStep, int count,
+        int w, int stride, int outW)
     {
-        int y0 = ky - pad, x0 = kx - pad;
-        ValidRange(y0, h, stride, outH, out int oyLo, out int oyHi);
-        ValidRange(x0, w, stride, outW, out int oxLo, out int oxHi);
+        int oyLo = t.OyLo, oyHi = t.OyHi, oxLo = t.OxLo, oxHi = t.OxHi, y0 = t.Y0, x0 = t.X0;
         if (oyLo == oyHi || oxLo == oxHi) return;
-
         if (stride == 1 && oxLo == 0 && oxHi == outW && outW == w)
         {
             long n = (long)(oyHi - oyLo) * w;
-            float* d = dst + (long)(oyLo + y0) * w + x0;
-            AddInto(src + (long)oyLo * outW, d, n);
+            for (int i = 0; i < count; i++, src += srcStep, dst += dstStep)
+                AddInto(src + (long)oyLo * outW, dst + (long)(oyLo + y0) * w + x0, n);
             return;
         }
-
-        if (stride == 1 && outW <= 8 && Avx.IsSupported)
+        int width = oxHi - oxLo;
+        for (int i = 0; i < count; i++, src += srcStep, dst += dstStep)
         {
-            var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-            var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(oxLo)) & Vector256.LessThan(lane, Vector256.Create(oxHi))).AsSingle();
             for (int oy = oyLo; oy < oyHi; oy++)
             {
                 float* srow = src + (long)oy * outW;
-                float* drow = dst + (long)(oy + y0) * w + x0;
-                Avx.MaskStore(drow, mask, Avx.Add(Avx.MaskLoad(drow, mask), Avx.MaskLoad(srow, mask)));
+                float* drow = dst + (long)(oy * stride + y0) * w + x0;
+                if (stride == 1) AddInto(srow + oxLo, drow + oxLo, width);
+                else if (stride == 2) Scatter2Add(srow + oxLo, drow + 2 * oxLo, width, w - (x0 + 2 * oxLo));
+                else
+                    for (int ox = oxLo; ox < oxHi; ox++) drow[(long)ox * stride] += srow[ox];
             }
-            return;
-        }
-
-        int width = oxHi - oxLo;
-        for (int oy = oyLo; oy < oyHi; oy++)
-        {
-            float* srow = src + (long)oy * outW;
-            float* drow = dst + (long)(oy * stride + y0) * w + x0;
-            if (stride == 1) AddInto(srow + oxLo, drow + oxLo, width);
-            else if (stride == 2) Scatter2Add(srow + oxLo, drow + 2 * oxLo, width, w - (x0 + 2 * oxLo));
-            else
-                for (int ox = oxLo; ox < oxHi; ox++) drow[(long)ox * stride] += srow[ox];
         }
     }
 
@@ -222,7 +231,7 @@ public static unsafe class Im2Col
     {
         if (n < Short)
             for (int i = 0; i < n; i++) d[i] = 0f;
-        else new Span<float>(d, checked((int)n)).Clear();
+        else NativeMemory.Clear(d, (nuint)n * sizeof(float));
     }
 
     private static void Copy(float* s, float* d, long n)
