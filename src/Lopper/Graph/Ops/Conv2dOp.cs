@@ -87,13 +87,13 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     private void Unfold(float* image, int h, int w, int oh, int ow, float* cols)
     {
         if (Columns is null) Im2Col.Unfold(image, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, cols);
-        else ColumnUnfold.Unfold(image, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, Columns, cols);
+        else Im2Col.UnfoldColumns(image, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, Columns, cols);
     }
 
     private void FoldAdd(float* cols, int h, int w, int oh, int ow, float* image)
     {
         if (Columns is null) Im2Col.FoldAdd(cols, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, image);
-        else ColumnUnfold.FoldAdd(cols, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, Columns, image);
+        else Im2Col.FoldAddColumns(cols, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, Columns, image);
     }
 
     /// <inheritdoc/>
