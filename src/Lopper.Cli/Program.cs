@@ -18,7 +18,7 @@ namespace Lopper.Cli
             ["finetune"] = ("continue training any saved model", FinetuneCommand.Run),
             ["latency"] = ("inference latency of a saved model (and its dense source)", LatencyCommand.Run),
             ["bench"] = ("training/inference throughput of a zoo model, or GEMM GFLOP/s", BenchCommand.Run),
-            ["demo"] = ("train, reload and inspect LeNet-5 on Fashion-MNIST", DemoCommand.Run),
+            ["demo"] = ("train, prune, fine-tune, reload and inspect LeNet-5 on Fashion-MNIST", DemoCommand.Run),
         };
 
         /// <summary>Runs the CLI with the given arguments and returns the exit code.</summary>
