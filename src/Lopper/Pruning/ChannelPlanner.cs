@@ -64,6 +64,22 @@ public static class ChannelPlanner
                 if (Cost(Removals(mid)) <= target) b = mid; else a = mid;
             }
         var final = Removals(a >= 1 ? 1 : b);
+        // The knob moves in steps of whole channels, so the bisection can undershoot the budget; give back
+        // the most important removed channels one at a time while the budget still holds.
+        if (budget.RoundTo == 1 && a < 1)
+        {
+            var candidates = final.Where(kv => kv.Value > 0)
+                .Select(kv => (Group: kv.Key, Score: norm[kv.Key][order[kv.Key][kv.Value - 1]]))
+                .ToList();
+            var queue = new PriorityQueue<int, double>();
+            foreach (var (g, sc) in candidates) queue.Enqueue(g, -sc);
+            while (queue.TryDequeue(out int g, out _))
+            {
+                final[g]--;
+                if (Cost(final) > target) { final[g]++; continue; }
+                if (final[g] > 0) queue.Enqueue(g, -norm[g][order[g][final[g] - 1]]);
+            }
+        }
         var selection = new ChannelSelection();
         foreach (var (g, remove) in final)
         {
