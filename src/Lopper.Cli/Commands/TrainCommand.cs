@@ -77,7 +77,7 @@ public static class TrainCommand
         if (dataDir is not null) run["data_dir"] = Path.GetFullPath(dataDir);
         trainer.RunRecord = run;
         int startEpoch = trainer.CompletedEpochs;
-        var epochReporter = new EpochLogger(trainer, json);
+        var epochReporter = new EpochLogger(trainer);
         trainer.AddHook(epochReporter);
         trainer.Run();
         var last = trainer.History.Count > 0 ? trainer.History[^1]! : new JsonObject();
@@ -132,11 +132,10 @@ public static class TrainCommand
     }
 
     /// <summary>Prints one line per finished epoch on stderr.</summary>
-    private sealed class EpochLogger(Trainer trainer, bool json) : ITrainingHook
+    private sealed class EpochLogger(Trainer trainer) : ITrainingHook
     {
         public void EndEpoch(Model model, int epoch, JsonObject r)
         {
-            _ = json;
             Console.Error.WriteLine($"epoch {epoch + 1}/{trainer.Config.Epochs}: loss {(double)r["train_loss"]!:F4} train {(double)r["train_accuracy"]! * 100:F2}% test {((double?)r["test_accuracy"] ?? 0) * 100:F2}% {(double)r["train_seconds"]!:F1}s {(double)r["images_per_second"]!:F0} img/s");
         }
     }
