@@ -47,11 +47,7 @@ public class ColumnSurgeryTests
     }
 
     [Theory]
-    [InlineData("lenet5")]
-    [InlineData("vgg-small")]
-    [InlineData("resnet20")]
-    [InlineData("resnet56")]
-    [InlineData("resnet18")]
+    [MemberData(nameof(ZooNames), MemberType = typeof(StructureFixtures))]
     public void CompactedColumnsMatchMaskedOutputs(string name)
     {
         var model = Build(name, 12);

@@ -27,13 +27,17 @@ public class SurgeryTests
 
     [Theory]
     [InlineData("resnet20")]
+    [InlineData("resnet32")]
     [InlineData("resnet56")]
+    [InlineData("resnet110")]
+    [InlineData("resnet18")]
     [InlineData("resnet50")]
     public void CompactedBlocksMatchMaskedOutputs(string name)
     {
         var model = Build(name, 4);
         var blocks = ResidualBlocks.Find(model.Graph);
-        var chosen = blocks.Where((b, i) => i % 2 == 1).ToList();
+        var firstDown = blocks.First(b => b.Downsamples);
+        var chosen = blocks.Where((b, i) => i % 2 == 1 || b == firstDown).ToList();
         Assert.Contains(chosen, b => b.Downsamples);
         BlockSurgery.Mask(model, chosen);
         var x = Input(model, 2, 6);
