@@ -5,6 +5,7 @@ using Lopper.Io;
 using Lopper.Measurement;
 using Lopper.Pruning;
 using Lopper.Pruning.Baselines;
+using Lopper.Pruning.SrInit;
 using Lopper.Structure;
 using Lopper.Training;
 
@@ -18,10 +19,13 @@ public static class PruneCommand
 {
     private const string Usage = """
         lopper prune METHOD --from DIR --out DIR2 [--finetune-epochs N] [--json]
-          methods:  l1 | bn-slimming | magnitude | random
+          methods:  l1 | bn-slimming | magnitude | random | srinit
           budget:   --target-macs F | --target-params F   (fraction kept, e.g. 0.5)
                     --scope global|layer  --max-layer-ratio F (default 0.9)  --round-to N
           bn-slimming: --sparsity F (default 1e-4) --sparsity-epochs N (default 1)
+          srinit:   --tau T (remove blocks whose accuracy drop <= T, a fraction) | --blocks K | --target-params F
+                    --criterion srinit|random|l1 (default srinit)  --eval-samples N (default 0 = whole test set)
+                    --donor-seed N (default 1)  --include-downsampling (let down-sampling blocks go too)
           fine-tune: --lr F (default 0.01) --batch-size N --seed N
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
         """;
@@ -29,7 +33,7 @@ public static class PruneCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling" });
         if (a.Flag("help") || a.Positional.Count == 0) { Console.WriteLine(Usage); return a.Positional.Count == 0 && !a.Has("help") ? 2 : 0; }
         string methodName = a.Positional[0];
         string from = a.Required("from");
@@ -151,7 +155,23 @@ public static class PruneCommand
             "random" => new RandomChannelPruner(ReadBudget()),
             "bn-slimming" => new BnSlimmingPruner(ReadBudget(), a.Real("sparsity", 1e-4, 0), a.Int("sparsity-epochs", 1, 0)),
             "magnitude" => new MagnitudePruner(ReadBudget()),
-            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random)"),
+            "srinit" => new SrInitPruner(new SrInitOptions
+            {
+                Tau = a.Has("tau") ? a.Real("tau", 0) : null,
+                Blocks = a.Has("blocks") ? a.Int("blocks", 0, 0) : null,
+                TargetParams = a.Has("target-params") ? a.Real("target-params", 0.5) : null,
+                Criterion = a.Str("criterion", "srinit") switch
+                {
+                    "srinit" => BlockCriterion.SrInit,
+                    "random" => BlockCriterion.Random,
+                    "l1" => BlockCriterion.L1,
+                    var c => throw new LopperInputException($"--criterion must be srinit, random or l1, got '{c}'"),
+                },
+                EvalSamples = a.Int("eval-samples", 0, 0),
+                DonorSeed = (ulong)a.Int("donor-seed", 1, 0),
+                IncludeDownsampling = a.Flag("include-downsampling"),
+            }),
+            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit)"),
         };
     }
 }

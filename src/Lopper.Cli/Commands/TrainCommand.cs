@@ -5,6 +5,8 @@ using Lopper.Graph;
 using Lopper.Io;
 using Lopper.Models;
 using Lopper.Optim;
+using Lopper.Pruning.Directional;
+using Lopper.Structure;
 using Lopper.Training;
 
 namespace Lopper.Cli.Commands;
@@ -16,7 +18,9 @@ public static class TrainCommand
         lopper train --model NAME [--out DIR] [--epochs N] [--json]
           data:     --dataset fashion-mnist|mnist|cifar10|cifar100 (default fashion-mnist) --data DIR
                     --augment (random crop with 2-pixel padding + horizontal flips)
-          optim:    --optimizer sgd|adamw --lr F --momentum F --nesterov --weight-decay F
+          optim:    --optimizer sgd|adamw|grda --lr F --momentum F --nesterov --weight-decay F
+                    --grda-c F (default 0.005) --grda-mu F (default 0.55) --grda-cover all|weights
+                    (grda: no momentum or weight decay; sparsity per epoch; compacted copy in OUT/compacted)
                     --schedule cosine|step|constant --warmup EPOCHS --milestones 10,15 --gamma F
                     --batch-size N --label-smoothing F
           run:      --seed N --threads N --resume DIR (continue an interrupted run in DIR)
@@ -77,6 +81,9 @@ public static class TrainCommand
         if (dataDir is not null) run["data_dir"] = Path.GetFullPath(dataDir);
         trainer.RunRecord = run;
         int startEpoch = trainer.CompletedEpochs;
+        bool grda = config.Optimizer == "grda";
+        // Before the logger, so the epoch line can show the sparsity.
+        if (grda) trainer.AddHook(new SparsityHook());
         var epochReporter = new EpochLogger(trainer);
         trainer.AddHook(epochReporter);
         trainer.Run();
@@ -101,6 +108,7 @@ public static class TrainCommand
             ["threads"] = Parallelism.Threads,
             ["out"] = outDir is null ? null : Path.GetFullPath(outDir),
         };
+        if (grda) result["grda"] = GrdaReport(model, outDir, json);
         if (json) Console.WriteLine(result.ToJsonString(new() { WriteIndented = true }));
         else Console.WriteLine($"done: test accuracy {(double?)last["test_accuracy"] * 100:F2}% after {trainer.CompletedEpochs} epochs in {ProgressBar.FormatSeconds(seconds)}" + (outDir is null ? "" : $"; saved to {outDir}"));
         return 0;
@@ -111,15 +119,35 @@ public static class TrainCommand
         var d = new TrainConfig();
         string model = a.Str("model") ?? "";
         bool augment = a.Flag("augment");
+        string optimizer = a.Str("optimizer", d.Optimizer);
+        bool grda = optimizer == "grda";
+        if (grda)
+        {
+            // The method and its theory assume plain stochastic gradients; silently dropping these would mislead.
+            if (a.Real("momentum", 0, 0, 1) != 0 || a.Flag("nesterov") || a.Real("weight-decay", 0, 0) != 0)
+                throw new LopperInputException("--optimizer grda uses no momentum and no weight decay; drop --momentum, --nesterov and --weight-decay (or set them to 0)");
+        }
+        else if (a.Has("grda-c") || a.Has("grda-mu") || a.Has("grda-cover"))
+        {
+            throw new LopperInputException("--grda-c, --grda-mu and --grda-cover need --optimizer grda");
+        }
         return new TrainConfig
         {
             Epochs = a.Int("epochs", d.Epochs, 1),
             BatchSize = a.Int("batch-size", d.BatchSize, 1),
-            Optimizer = a.Str("optimizer", d.Optimizer),
+            Optimizer = optimizer,
             Lr = (float)a.Real("lr", model == "lenet5" ? 0.05 : d.Lr, 0),
-            Momentum = (float)a.Real("momentum", d.Momentum, 0, 1),
+            Momentum = grda ? 0f : (float)a.Real("momentum", d.Momentum, 0, 1),
             Nesterov = a.Flag("nesterov"),
-            WeightDecay = (float)a.Real("weight-decay", d.WeightDecay, 0),
+            WeightDecay = grda ? 0f : (float)a.Real("weight-decay", d.WeightDecay, 0),
+            GrdaC = a.Real("grda-c", d.GrdaC, 0),
+            GrdaMu = a.Real("grda-mu", d.GrdaMu, 0),
+            GrdaCover = a.Str("grda-cover", "all") switch
+            {
+                "all" => GrdaCoverage.All,
+                "weights" => GrdaCoverage.Weights,
+                var v => throw new LopperInputException($"--grda-cover must be all or weights, got '{v}'"),
+            },
             Schedule = LrSchedule.ParseKind(a.Str("schedule", "cosine")),
             WarmupEpochs = a.Real("warmup", 0, 0),
             Milestones = a.Ints("milestones", []),
@@ -131,12 +159,44 @@ public static class TrainCommand
         };
     }
 
+    /// <summary>
+    /// gRDA leaves exact zeros; filters and channels that ended entirely zero are compacted away (saved to
+    /// OUT/compacted) and what remains unstructured is reported.
+    /// </summary>
+    private static JsonObject GrdaReport(Model model, string? outDir, bool json)
+    {
+        var stats = SparsityStats.Of(model);
+        var compact = EffectiveCost.Compact(model);
+        var (cParams, cMacs) = CostCounter.Totals(compact.Graph);
+        var compactStats = SparsityStats.Of(compact);
+        long nonzero = compactStats.Total - compactStats.Zeros;
+        long params0 = model.ParameterCount(), macs0 = model.Graph.Macs();
+        string? dir = outDir is null ? null : Path.Combine(outDir, "compacted");
+        if (dir is not null) ModelStore.Save(compact, dir);
+        var report = new JsonObject();
+        report["sparsity"] = stats.Sparsity;
+        report["weight_sparsity"] = stats.WeightSparsity;
+        report["nonzero_params"] = stats.Total - stats.Zeros;
+        report["compacted_params"] = cParams;
+        report["compacted_macs"] = cMacs;
+        report["params_kept"] = params0 == 0 ? 0 : (double)cParams / params0;
+        report["macs_kept"] = macs0 == 0 ? 0 : (double)cMacs / macs0;
+        report["compacted_nonzero_params"] = nonzero;
+        report["compacted_unstructured_sparsity"] = compactStats.Sparsity;
+        report["compacted"] = dir is null ? null : Path.GetFullPath(dir);
+        if (!json)
+            Console.WriteLine($"grda: sparsity {stats.Sparsity * 100:F2}%; compacted keeps {(double)report["params_kept"]! * 100:F1}% of params and {(double)report["macs_kept"]! * 100:F1}% of MACs, " +
+                $"{(double)report["compacted_unstructured_sparsity"]! * 100:F2}% of its values still zero" + (dir is null ? "" : $"; saved to {dir}"));
+        return report;
+    }
+
     /// <summary>Prints one line per finished epoch on stderr.</summary>
     private sealed class EpochLogger(Trainer trainer) : ITrainingHook
     {
         public void EndEpoch(Model model, int epoch, JsonObject r)
         {
-            Console.Error.WriteLine($"epoch {epoch + 1}/{trainer.Config.Epochs}: loss {(double)r["train_loss"]!:F4} train {(double)r["train_accuracy"]! * 100:F2}% test {((double?)r["test_accuracy"] ?? 0) * 100:F2}% {(double)r["train_seconds"]!:F1}s {(double)r["images_per_second"]!:F0} img/s");
+            string sparsity = r["sparsity"] is { } s ? $" sparsity {(double)s * 100:F2}%" : "";
+            Console.Error.WriteLine($"epoch {epoch + 1}/{trainer.Config.Epochs}: loss {(double)r["train_loss"]!:F4} train {(double)r["train_accuracy"]! * 100:F2}% test {((double?)r["test_accuracy"] ?? 0) * 100:F2}%{sparsity} {(double)r["train_seconds"]!:F1}s {(double)r["images_per_second"]!:F0} img/s");
         }
     }
 }

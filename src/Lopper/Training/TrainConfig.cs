@@ -11,7 +11,7 @@ public sealed record TrainConfig
     public int Epochs { get; init; } = 5;
     /// <summary>Mini-batch size.</summary>
     public int BatchSize { get; init; } = 128;
-    /// <summary>"sgd" or "adamw".</summary>
+    /// <summary>"sgd", "adamw" or "grda".</summary>
     public string Optimizer { get; init; } = "sgd";
     /// <summary>Base learning rate.</summary>
     public float Lr { get; init; } = 0.1f;
@@ -29,6 +29,12 @@ public sealed record TrainConfig
     public int[] Milestones { get; init; } = [];
     /// <summary>Step schedule factor.</summary>
     public float Gamma { get; init; } = 0.1f;
+    /// <summary>gRDA threshold scale c (used when <see cref="Optimizer"/> is "grda").</summary>
+    public double GrdaC { get; init; } = 0.005;
+    /// <summary>gRDA threshold growth exponent μ.</summary>
+    public double GrdaMu { get; init; } = 0.55;
+    /// <summary>Tensors gRDA soft-thresholds (the rest get plain SGD).</summary>
+    public GrdaCoverage GrdaCover { get; init; } = GrdaCoverage.All;
     /// <summary>Label smoothing for the loss.</summary>
     public float LabelSmoothing { get; init; }
     /// <summary>Seed for initialisation, shuffling, augmentation and dropout.</summary>
@@ -43,7 +49,9 @@ public sealed record TrainConfig
     {
         "sgd" => new Sgd(Momentum, WeightDecay, Nesterov),
         "adamw" => new AdamW(weightDecay: WeightDecay),
-        _ => throw new LopperInputException($"--optimizer must be sgd or adamw, got '{Optimizer}'"),
+        // gRDA has no momentum and no weight decay by definition; Momentum and WeightDecay are ignored.
+        "grda" => new Grda(GrdaC, GrdaMu, GrdaCover),
+        _ => throw new LopperInputException($"--optimizer must be sgd, adamw or grda, got '{Optimizer}'"),
     };
 
     /// <summary>The schedule over this config's epochs.</summary>

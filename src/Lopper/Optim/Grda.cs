@@ -1,0 +1,167 @@
+using Lopper.Graph;
+using Lopper.Tensors;
+
+namespace Lopper.Optim;
+
+/// <summary>Which trainable tensors <see cref="Grda"/> soft-thresholds.</summary>
+public enum GrdaCoverage
+{
+    /// <summary>Every trainable tensor, biases and batch-norm scale/shift included (the official runs).</summary>
+    All,
+    /// <summary>Only tensors of rank 2 or more (convolution and linear weights); the rest get plain SGD.</summary>
+    Weights,
+}
+
+/// <summary>
+/// Generalized regularized dual averaging (Chao et al., "Directional Pruning of Deep Neural Networks",
+/// NeurIPS 2020), as the official PyTorch code does it. Per covered tensor an accumulator starts at
+/// the weights of the first step and collects a ← a − lr·grad; a scalar threshold grows by
+/// c·lr^(μ+½)·(n^μ − (n−1)^μ) at step n with the lr of that step; the weights become the
+/// soft-threshold sign(a)·max(|a| − T, 0). No momentum, no weight decay; zeros are exact and can revive.
+/// Tensors outside <see cref="Coverage"/> get plain SGD without momentum.
+/// </summary>
+/// <remarks>
+/// State tensors: "accumulator/NAME" per covered tensor, and "grda/threshold" and "grda/step",
+/// which hold the double threshold and the int64 step count as four 16-bit chunks each (least
+/// significant first, stored as exact small floats) so a resume continues bit-identically.
+/// </remarks>
+public sealed class Grda : Optimizer
+{
+    private readonly Dictionary<string, Tensor> _state = new();
+
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="c">Threshold scale (≥ 0; 0 gives plain SGD without momentum).</param>
+    /// <param name="mu">Threshold growth exponent (the paper uses 0.5 &lt; μ &lt; 1; larger is sparser).</param>
+    /// <param name="coverage">Tensors that are soft-thresholded.</param>
+    public Grda(double c, double mu, GrdaCoverage coverage = GrdaCoverage.All)
+    {
+        if (!(c >= 0) || !double.IsFinite(c)) throw new LopperInputException($"gRDA c must be a finite number >= 0, got {c}");
+        if (!(mu > 0) || !double.IsFinite(mu)) throw new LopperInputException($"gRDA mu must be a finite number > 0, got {mu}");
+        C = c;
+        Mu = mu;
+        Coverage = coverage;
+    }
+
+    /// <summary>Threshold scale c.</summary>
+    public double C { get; }
+    /// <summary>Threshold growth exponent μ.</summary>
+    public double Mu { get; }
+    /// <summary>Tensors that are soft-thresholded.</summary>
+    public GrdaCoverage Coverage { get; }
+
+    /// <summary>Current threshold T (never decreases).</summary>
+    public double Threshold { get; private set; }
+
+    /// <inheritdoc/>
+    public override string Name => "grda";
+
+    /// <inheritdoc/>
+    public override IReadOnlyDictionary<string, Tensor> State
+    {
+        get
+        {
+            _state[ThresholdKey] = Encode(BitConverter.DoubleToInt64Bits(Threshold));
+            _state[StepKey] = Encode(Steps);
+            return _state;
+        }
+    }
+
+    /// <summary>True when the optimizer soft-thresholds <paramref name="p"/>.</summary>
+    public bool Covers(Parameter p) => p.Trainable && (Coverage == GrdaCoverage.All || p.Spec.Shape.Length >= 2);
+
+    /// <summary>
+    /// Threshold after one more step at learning rate <paramref name="lr"/>, starting from
+    /// <paramref name="threshold"/> after <paramref name="step"/> − 1 steps (step is 1-based).
+    /// </summary>
+    public static double NextThreshold(double threshold, long step, double lr, double c, double mu) =>
+        threshold + c * Math.Pow(lr, mu + 0.5) * (Math.Pow(step, mu) - Math.Pow(step - 1, mu));
+
+    /// <inheritdoc/>
+    public override void Step(IReadOnlyList<Parameter> parameters, float lr)
+    {
+        // One scalar counter and threshold serve all tensors: the trainer hands every trainable tensor a
+        // gradient at every step, so the official per-tensor counters would all be equal.
+        Steps++;
+        Threshold = NextThreshold(Threshold, Steps, lr, C, Mu);
+        float t = (float)Threshold;
+        foreach (var p in parameters)
+        {
+            if (p.Grad is not { } grad) continue;
+            var w = p.Value.Span;
+            if (!Covers(p))
+            {
+                TensorPrimitives.MultiplyAdd(grad.Span, -lr, w, w);
+                continue;
+            }
+            string key = AccumulatorPrefix + p.Name;
+            if (!_state.TryGetValue(key, out var acc))
+                _state[key] = acc = p.Value.Clone();
+            else if (!acc.Shape.AsSpan().SequenceEqual(p.Spec.Shape))
+                throw new LopperInputException($"optimizer state: '{key}' has shape {Tensor.Format(acc.Shape)}, expected {Tensor.Format(p.Spec.Shape)}");
+            var a = acc.Span;
+            TensorPrimitives.MultiplyAdd(grad.Span, -lr, a, a);
+            // a − clamp(a, −T, T) is the soft-threshold with the same single rounding as |a| − T, and
+            // exactly 0 where |a| ≤ T.
+            TensorPrimitives.Clamp(a, -t, t, w);
+            TensorPrimitives.Subtract(a, w, w);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void LoadState(IReadOnlyDictionary<string, Tensor> state, long steps)
+    {
+        _state.Clear();
+        Threshold = 0;
+        bool haveThreshold = false;
+        foreach (var (k, t) in state)
+        {
+            if (k == ThresholdKey)
+            {
+                Threshold = BitConverter.Int64BitsToDouble(Decode(t, k));
+                haveThreshold = true;
+            }
+            else if (k == StepKey)
+            {
+                long saved = Decode(t, k);
+                if (saved != steps) throw new LopperInputException($"optimizer state: gRDA step {saved} does not match the checkpoint's {steps} optimizer steps");
+            }
+            else if (k.StartsWith(AccumulatorPrefix, StringComparison.Ordinal))
+            {
+                _state[k] = t.Clone();
+            }
+            else
+            {
+                throw new LopperInputException($"optimizer state: unexpected entry '{k}' for grda");
+            }
+        }
+        // Without the threshold the run would restart thresholding from 0 and re-anchor on sparse weights.
+        if (steps > 0 && !haveThreshold) throw new LopperInputException($"optimizer state: missing '{ThresholdKey}' (checkpoint not written by grda?)");
+        if (!double.IsFinite(Threshold) || Threshold < 0) throw new LopperInputException($"optimizer state: gRDA threshold {Threshold} is invalid");
+        Steps = steps;
+    }
+
+    /// <summary>State key prefix of the accumulators.</summary>
+    public const string AccumulatorPrefix = "accumulator/";
+    private const string ThresholdKey = "grda/threshold";
+    private const string StepKey = "grda/step";
+
+    private static Tensor Encode(long bits)
+    {
+        var t = new Tensor(4);
+        for (int i = 0; i < 4; i++) t.Data[i] = (bits >> (16 * i)) & 0xFFFF;
+        return t;
+    }
+
+    private static long Decode(Tensor t, string key)
+    {
+        if (t.Length != 4) throw new LopperInputException($"optimizer state: '{key}' must have 4 elements, has {t.Length}");
+        long bits = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            float v = t.Data[i];
+            if (!(v >= 0 && v <= 0xFFFF) || v != MathF.Floor(v)) throw new LopperInputException($"optimizer state: '{key}' is corrupt");
+            bits |= (long)v << (16 * i);
+        }
+        return bits;
+    }
+}
