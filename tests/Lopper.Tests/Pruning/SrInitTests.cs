@@ -37,7 +37,7 @@ public class SrInitTests
     private static PruneContext Context(Model model, ulong seed = 5)
     {
         var train = TinyTask.Data(48, 1);
-        var test = TinyTask.Data(60, 2);
+        var test = TinyTask.Data(36, 2);
         var (mean, std) = train.ChannelStats();
         return new PruneContext
         {
