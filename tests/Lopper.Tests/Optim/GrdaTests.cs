@@ -1,0 +1,266 @@
+using Lopper.Graph;
+using Lopper.Io;
+using Lopper.Optim;
+using Lopper.Pruning.Directional;
+using Lopper.Tensors;
+using Lopper.Tests.Data;
+using Lopper.Tests.Training;
+using Lopper.Training;
+
+namespace Lopper.Tests.Optim;
+
+public class GrdaTests
+{
+    /// <summary>A linear layer 4 → 1: fc.weight [1,4] and fc.bias [1].</summary>
+    private static Model Linear4(float[] w, float bias)
+    {
+        var b = new GraphBuilder([1, 2, 2]);
+        b.Linear("fc", b.Flatten("flatten", b.Input), 1);
+        var m = new Model(b.Build("lin4"));
+        w.CopyTo(m.Find("fc.weight")!.Value.Span);
+        m.Find("fc.bias")!.Value.Data[0] = bias;
+        return m;
+    }
+
+    private static void SetGrads(Model m, float[] gw, float gb = 0f)
+    {
+        gw.CopyTo(m.Find("fc.weight")!.Grad!.Span);
+        m.Find("fc.bias")!.Grad!.Data[0] = gb;
+    }
+
+    private static List<Parameter> Trainable(Model m) => m.Parameters.Where(p => p.Trainable).ToList();
+
+    [Fact]
+    public void FourStepsWithALearningRateDropMatchHandValues()
+    {
+        // c = 0.4, mu = 0.5, so c·lr^(mu+1/2) = 0.4·lr and the increments are 0.4·lr·(√n − √(n−1)).
+        var m = Linear4([0.3f, -0.2f, 0.05f, 1.0f], 0.1f);
+        var opt = new Grda(0.4, 0.5);
+        var ps = Trainable(m);
+        float[] W() => m.Find("fc.weight")!.Value.Data;
+        float lrHigh = 0.5f, lrLow = 0.05f;
+
+        // Step 1, lr 0.5: a = [0.15, -0.3, 0.35, 1.0], T = 0.2.
+        SetGrads(m, [0.3f, 0.2f, -0.6f, 0f]);
+        opt.Step(ps, lrHigh);
+        Assert.Equal(0.2, opt.Threshold, 1e-12);
+        AssertClose([0f, -0.1f, 0.15f, 0.8f], W());
+        Assert.Equal(0f, m.Find("fc.bias")!.Value.Data[0]); // |0.1| <= 0.2: biases are covered by default
+
+        // Step 2, lr 0.5: a = [0.45, -0.3, 0.25, 0.8], T = 0.2·√2. The first weight revives.
+        SetGrads(m, [-0.6f, 0f, 0.2f, 0.4f]);
+        opt.Step(ps, lrHigh);
+        double t2 = 0.2 * Math.Sqrt(2);
+        Assert.Equal(t2, opt.Threshold, 1e-12);
+        AssertClose([(float)(0.45 - t2), (float)(-0.3 + t2), 0f, (float)(0.8 - t2)], W());
+
+        // Step 3, lr 0.05: a = [0.4, -0.2, 0.25, 0.8]; T grows by only 0.02·(√3 − √2).
+        SetGrads(m, [1.0f, -2.0f, 0f, 0f]);
+        opt.Step(ps, lrLow);
+        double t3 = t2 + 0.4 * (double)lrLow * (Math.Sqrt(3) - Math.Sqrt(2));
+        Assert.Equal(0.28919945, t3, 1e-8);
+        Assert.Equal(t3, opt.Threshold, 1e-12);
+        // Recomputing from the current lr (the early Keras port) would give 0.4·0.05·√3 ≈ 0.035 and revive everything.
+        Assert.True(opt.Threshold > t2);
+        AssertClose([(float)(0.4 - t3), 0f, 0f, (float)(0.8 - t3)], W());
+
+        // Step 4, lr 0.05: a = [0.4, -0.2, 0.35, 0.8], T grows by 0.02·(2 − √3).
+        SetGrads(m, [0f, 0f, -2.0f, 0f]);
+        opt.Step(ps, lrLow);
+        double t4 = t3 + 0.4 * (double)lrLow * (2 - Math.Sqrt(3));
+        Assert.Equal(0.29455844, t4, 1e-8);
+        Assert.Equal(t4, opt.Threshold, 1e-12);
+        AssertClose([(float)(0.4 - t4), 0f, (float)(0.35 - t4), (float)(0.8 - t4)], W());
+        Assert.Equal(4, opt.Steps);
+    }
+
+    [Fact]
+    public void ThresholdMatchesClosedFormForConstantLrAndNeverDecreases()
+    {
+        // Spec example: c = 0.005, mu = 0.55, lr = 0.1, one ImageNet epoch (5005 steps) gives T ≈ 0.0483.
+        double t = 0;
+        for (long n = 1; n <= 5005; n++) t = Grda.NextThreshold(t, n, 0.1, 0.005, 0.55);
+        double closed = 0.005 * Math.Pow(0.1, 1.05) * Math.Pow(5005, 0.55);
+        Assert.Equal(closed, t, closed * 1e-12);
+        Assert.Equal(0.0483, t, 1e-4);
+
+        // Piecewise lr with a drop and a rise: the sum of per-step increments, monotone.
+        double[] lrs = [0.1, 0.1, 0.01, 0.01, 0.001, 0.1];
+        double prev = 0, sum = 0;
+        for (int k = 1; k <= lrs.Length; k++)
+        {
+            double next = Grda.NextThreshold(prev, k, lrs[k - 1], 0.005, 0.6);
+            sum += 0.005 * Math.Pow(lrs[k - 1], 1.1) * (Math.Pow(k, 0.6) - Math.Pow(k - 1, 0.6));
+            Assert.True(next >= prev);
+            Assert.Equal(sum, next, 1e-15);
+            prev = next;
+        }
+    }
+
+    [Fact]
+    public void ZeroCIsPlainSgdWithoutMomentum()
+    {
+        var rng = new Rng(3);
+        float[] w0 = [0.3f, -0.2f, 0.05f, 1.0f];
+        var a = Linear4(w0, 0.1f);
+        var b = Linear4(w0, 0.1f);
+        var grda = new Grda(0, 0.55);
+        var sgd = new Sgd(momentum: 0, weightDecay: 0);
+        for (int s = 0; s < 5; s++)
+        {
+            var g = Enumerable.Range(0, 4).Select(_ => (float)rng.NextNormal()).ToArray();
+            float gb = (float)rng.NextNormal();
+            SetGrads(a, g, gb);
+            SetGrads(b, g, gb);
+            float lr = s < 3 ? 0.1f : 0.01f;
+            grda.Step(Trainable(a), lr);
+            sgd.Step(Trainable(b), lr);
+        }
+        Assert.Equal(TinyTask.Weights(b), TinyTask.Weights(a));
+        Assert.Equal(0, grda.Threshold);
+    }
+
+    [Fact]
+    public void ZerosAreExactlyTheAccumulatorsWithinTheThreshold()
+    {
+        var rng = new Rng(11);
+        var model = new Model(TinyTask.Graph(), 5);
+        var ps = Trainable(model);
+        var opt = new Grda(0.05, 0.6);
+        for (int s = 0; s < 20; s++)
+        {
+            foreach (var p in ps) for (int i = 0; i < p.Grad!.Length; i++) p.Grad.Data[i] = (float)(0.5 * rng.NextNormal());
+            opt.Step(ps, 0.1f);
+        }
+        float t = (float)opt.Threshold;
+        int zeros = 0;
+        foreach (var p in ps)
+        {
+            var acc = opt.State[Grda.AccumulatorPrefix + p.Name].Data;
+            var w = p.Value.Data;
+            for (int i = 0; i < w.Length; i++)
+            {
+                Assert.Equal(MathF.Abs(acc[i]) <= t, w[i] == 0f);
+                if (w[i] != 0) Assert.Equal(MathF.Sign(acc[i]) * (MathF.Abs(acc[i]) - t), w[i]);
+                else zeros++;
+            }
+        }
+        Assert.True(zeros > 0);
+        var stats = SparsityStats.Of(model);
+        Assert.Equal(zeros, stats.Zeros);
+    }
+
+    [Fact]
+    public void WeightsCoverageLeavesOneDimensionalTensorsToPlainSgd()
+    {
+        var m = Linear4([0.3f, -0.2f, 0.05f, 1.0f], 0.1f);
+        var opt = new Grda(0.4, 0.5, GrdaCoverage.Weights);
+        SetGrads(m, [0.3f, 0.2f, -0.6f, 0f], 0.1f);
+        opt.Step(Trainable(m), 0.5f);
+        AssertClose([0f, -0.1f, 0.15f, 0.8f], m.Find("fc.weight")!.Value.Data);
+        Assert.Equal(0.05f, m.Find("fc.bias")!.Value.Data[0], 1e-7f);
+        Assert.False(opt.State.ContainsKey(Grda.AccumulatorPrefix + "fc.bias"));
+    }
+
+    [Fact]
+    public void StateRoundTripsThroughSafetensorsAndContinuesBitIdentically()
+    {
+        using var dir = new TempDir();
+        var rng = new Rng(5);
+        var grads = Enumerable.Range(0, 6).Select(_ => Enumerable.Range(0, 5).Select(_ => (float)rng.NextNormal()).ToArray()).ToList();
+        float[] lrs = [0.3f, 0.3f, 0.3f, 0.03f, 0.03f, 0.03f];
+        float[] w0 = [0.3f, -0.2f, 0.05f, 1.0f];
+
+        var full = Linear4(w0, 0.1f);
+        var fullOpt = new Grda(0.07, 0.6);
+        for (int s = 0; s < 6; s++) { SetGrads(full, grads[s][..4], grads[s][4]); fullOpt.Step(Trainable(full), lrs[s]); }
+
+        var first = Linear4(w0, 0.1f);
+        var firstOpt = new Grda(0.07, 0.6);
+        for (int s = 0; s < 3; s++) { SetGrads(first, grads[s][..4], grads[s][4]); firstOpt.Step(Trainable(first), lrs[s]); }
+        var path = dir.File("opt.safetensors");
+        SafeTensors.Save(path, firstOpt.State.OrderBy(kv => kv.Key, StringComparer.Ordinal));
+        var (saved, _) = SafeTensors.Load(path);
+
+        var resumed = Linear4([9f, 9f, 9f, 9f], 9f); // weights come from the accumulator, not from here
+        var resumedOpt = new Grda(0.07, 0.6);
+        resumedOpt.LoadState(saved, firstOpt.Steps);
+        Assert.Equal(firstOpt.Threshold, resumedOpt.Threshold);
+        for (int s = 3; s < 6; s++) { SetGrads(resumed, grads[s][..4], grads[s][4]); resumedOpt.Step(Trainable(resumed), lrs[s]); }
+        Assert.Equal(TinyTask.Weights(full), TinyTask.Weights(resumed));
+        Assert.Equal(fullOpt.Threshold, resumedOpt.Threshold);
+        Assert.Equal(6, resumedOpt.Steps);
+
+        var noThreshold = saved.Where(kv => kv.Key != "grda/threshold").ToDictionary();
+        Assert.Throws<LopperInputException>(() => new Grda(0.07, 0.6).LoadState(noThreshold, 3));
+        Assert.Throws<LopperInputException>(() => new Grda(0.07, 0.6).LoadState(saved, 4)); // step mismatch
+        Assert.Throws<LopperInputException>(() => new Grda(0.07, 0.6).LoadState(new Dictionary<string, Tensor> { ["momentum/x"] = new Tensor(1) }, 0));
+    }
+
+    [Fact]
+    public void RejectsBadKnobs()
+    {
+        Assert.Throws<LopperInputException>(() => new Grda(-1, 0.55));
+        Assert.Throws<LopperInputException>(() => new Grda(0.005, 0));
+        Assert.Throws<LopperInputException>(() => new Grda(double.NaN, 0.55));
+    }
+
+    private static TrainConfig GrdaConfig(int epochs) => TinyTask.Config(epochs) with
+    {
+        Optimizer = "grda", Momentum = 0, WeightDecay = 0, GrdaC = 1.0, GrdaMu = 0.6,
+    };
+
+    [Fact]
+    public void TrainerRecordsSparsityPerEpochAndResumesBitIdentically()
+    {
+        using var dir = new TempDir();
+        var train = TinyTask.Data(96, 1);
+        var test = TinyTask.Data(30, 2);
+        var config = GrdaConfig(3);
+        int before = Parallelism.Threads;
+        Parallelism.Threads = 1;
+        try
+        {
+            var full = TinyTask.NewTrainer(config, dir.File("full"), train, test);
+            full.AddHook(new SparsityHook());
+            full.Run();
+            var last = full.History[^1]!.AsObject();
+            double sparsity = (double)last["sparsity"]!;
+            Assert.InRange(sparsity, 0.01, 0.999);
+            Assert.Equal(SparsityStats.Of(full.Model).Sparsity, sparsity);
+            Assert.True((double)last["l2_over_l1"]! > 0);
+            var layers = last["layer_sparsity"]!.AsObject();
+            Assert.Equal(["conv1", "fc"], layers.Select(kv => kv.Key).ToArray());
+            var run = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("full/run.json")))!;
+            Assert.Equal(sparsity, (double)run["history"]![2]!["sparsity"]!);
+            Assert.Equal("grda", (string)run["config"]!["optimizer"]!);
+
+            var killed = TinyTask.NewTrainer(config, dir.File("killed"), train, test);
+            killed.AddHook(new KillAfterEpochs(2));
+            Assert.Throws<OperationCanceledException>(killed.Run);
+            var resumed = TinyTask.NewTrainer(config, dir.File("killed"), train, test);
+            resumed.RestoreFrom(dir.File("killed"));
+            resumed.Run();
+            Assert.Equal(TinyTask.Weights(full.Model), TinyTask.Weights(resumed.Model));
+        }
+        finally { Parallelism.Threads = before; }
+    }
+
+    private sealed class KillAfterEpochs(int epochs) : ITrainingHook
+    {
+        public void BeforeStep(Model model, int epoch, int step)
+        {
+            if (epoch == epochs) throw new OperationCanceledException("simulated kill");
+        }
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (expected[i] == 0f) Assert.Equal(0f, actual[i]); // exact zeros, no tolerance
+            else Assert.Equal(expected[i], actual[i], 1e-6f);
+        }
+    }
+}
