@@ -6,6 +6,7 @@ using Lopper.Measurement;
 using Lopper.Pruning;
 using Lopper.Pruning.Baselines;
 using Lopper.Pruning.SrInit;
+using Lopper.Pruning.Spp;
 using Lopper.Structure;
 using Lopper.Training;
 
@@ -19,13 +20,17 @@ public static class PruneCommand
 {
     private const string Usage = """
         lopper prune METHOD --from DIR --out DIR2 [--finetune-epochs N] [--json]
-          methods:  l1 | bn-slimming | magnitude | random | srinit
+          methods:  l1 | bn-slimming | magnitude | random | srinit | spp
           budget:   --target-macs F | --target-params F   (fraction kept, e.g. 0.5)
                     --scope global|layer  --max-layer-ratio F (default 0.9)  --round-to N
           bn-slimming: --sparsity F (default 1e-4) --sparsity-epochs N (default 1)
           srinit:   --tau T (remove blocks whose accuracy drop <= T, a fraction) | --blocks K | --target-params F
                     --criterion srinit|random|l1 (default srinit)  --eval-samples N (default 0 = whole test set)
                     --donor-seed N (default 1)  --include-downsampling (let down-sampling blocks go too)
+          spp:      --target-speedup S (conv MACs) | --ratios conv1=0.5,conv2=0.3 (column ratio per conv)
+                    --interval t (default 180)  --A F (default 0.05)  --u F (default 0.25)
+                    --prune-epochs N (default 10)  --retrain-epochs N (default 0; --finetune-epochs retrains too)
+                    --scale-survivors (scale kept columns by 1 - p when a layer stops)
           fine-tune: --lr F (default 0.01) --batch-size N --seed N
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
         """;
@@ -33,7 +38,7 @@ public static class PruneCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling", "scale-survivors" });
         if (a.Flag("help") || a.Positional.Count == 0) { Console.WriteLine(Usage); return a.Positional.Count == 0 && !a.Has("help") ? 2 : 0; }
         string methodName = a.Positional[0];
         string from = a.Required("from");
@@ -171,7 +176,31 @@ public static class PruneCommand
                 DonorSeed = (ulong)a.Int("donor-seed", 1, 0),
                 IncludeDownsampling = a.Flag("include-downsampling"),
             }),
-            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit)"),
+            "spp" => new SppPruner(new SppOptions
+            {
+                TargetSpeedup = a.Has("target-speedup") ? a.Real("target-speedup", 2) : null,
+                Ratios = a.Has("ratios") ? ParseRatios(a.Str("ratios")!) : null,
+                Interval = a.Int("interval", 180, 1),
+                A = a.Real("A", 0.05),
+                U = a.Real("u", 0.25),
+                PruneEpochs = a.Int("prune-epochs", 10, 1),
+                RetrainEpochs = a.Int("retrain-epochs", 0, 0),
+                ScaleSurvivors = a.Flag("scale-survivors"),
+            }),
+            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit, spp)"),
         };
+    }
+
+    private static Dictionary<string, double> ParseRatios(string text)
+    {
+        var ratios = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = item.LastIndexOf('=');
+            if (eq <= 0 || !double.TryParse(item[(eq + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double r))
+                throw new LopperInputException($"--ratios: expected name=ratio, got '{item}'");
+            if (!ratios.TryAdd(item[..eq], r)) throw new LopperInputException($"--ratios: {item[..eq]} given twice");
+        }
+        return ratios;
     }
 }

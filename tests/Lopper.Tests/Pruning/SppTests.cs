@@ -1,0 +1,237 @@
+using Lopper.Data;
+using Lopper.Graph;
+using Lopper.Graph.Ops;
+using Lopper.Pruning;
+using Lopper.Pruning.Spp;
+using Lopper.Structure;
+using Lopper.Tensors;
+using Lopper.Tests.Training;
+using Lopper.Training;
+
+namespace Lopper.Tests.Pruning;
+
+public class SppTests
+{
+    private const double A = 0.05, U = 0.25;
+
+    [Fact]
+    public void IncrementIsAAtRankZeroZeroAtTheBoundaryAndNegativeAfter()
+    {
+        foreach (int m in new[] { 1, 5, 12, 100 })
+        {
+            Assert.Equal(A, SppMath.Increment(0, m, A, U), 12);
+            Assert.Equal(0, SppMath.Increment(m, m, A, U), 12);
+            Assert.True(SppMath.Increment(m - 1, m, A, U) > 0);
+            Assert.True(SppMath.Increment(m + 1, m, A, U) < 0);
+            for (int r = 1; r < 4 * m; r++) Assert.True(SppMath.Increment(r, m, A, U) < SppMath.Increment(r - 1, m, A, U));
+        }
+        // Spec §3.4 worked values.
+        Assert.Equal(0.0297, SppMath.Increment(25, 100, A, U), 4);
+        Assert.Equal(-0.175, SppMath.Increment(200, 100, A, U), 3);
+        Assert.Equal(-0.175, SppMath.Increment(24, 12, A, U), 3);
+        Assert.True(double.IsFinite(SppMath.Increment(1e6, 3, A, U)));
+    }
+
+    [Fact]
+    public void IncrementIsCentrallySymmetricAboutTheCentre()
+    {
+        int m = 100;
+        double nc = SppMath.Centre(m, U);
+        Assert.Equal(m * 2.0 / 3, nc, 9);
+        Assert.Equal(U * A, SppMath.Increment(nc, m, A, U), 12);
+        foreach (double d in new[] { 0.5, 3, 17.25, 40, 66 })
+            Assert.Equal(2 * U * A, SppMath.Increment(nc - d, m, A, U) + SppMath.Increment(nc + d, m, A, U), 12);
+    }
+
+    [Fact]
+    public void ProbabilitiesAreClippedToTheUnitInterval()
+    {
+        Assert.Equal(1.0, SppMath.Step(0.98, 0.05));
+        Assert.Equal(0.0, SppMath.Step(0.01, -1.5));
+        Assert.Equal(0.5, SppMath.Step(0.45, 0.05), 12);
+
+        var (model, layer, hook) = OneLayer(ratio: 0.5, interval: 1, a: 0.9);
+        for (int i = 0; i < 5; i++)
+        {
+            hook.UpdateProbabilities(model, layer);
+            Assert.All(layer.P, p => Assert.InRange(p, 0.0, 1.0));
+        }
+    }
+
+    [Fact]
+    public void AColumnAtProbabilityOneIsRemovedForGood()
+    {
+        var (model, layer, hook) = OneLayer(ratio: 0.5, interval: 1, a: A);
+        var w = model.Find(layer.Weight)!.Value;
+        // Column 4 gets the smallest L1 norm, so rank 0 and the full increment A.
+        for (int f = 0; f < layer.Filters; f++) w.Data[f * layer.Columns + 4] = 1e-4f;
+        layer.P[4] = 0.97;
+        hook.UpdateProbabilities(model, layer);
+        Assert.True(layer.Dead[4]);
+        Assert.Equal(1, layer.DeadCount);
+        Assert.Equal(1.0, layer.P[4]);
+        Assert.Contains(4, ColumnSurgery.ZeroColumns(w));
+
+        for (int i = 0; i < 20; i++)
+        {
+            hook.BeforeStep(model, 0, i);
+            Assert.False(layer.Mask[4]);
+            hook.AfterStep(model, 0, i);
+        }
+        Assert.Equal(1.0, layer.P[4]);
+        Assert.Contains(4, ColumnSurgery.ZeroColumns(w));
+    }
+
+    [Fact]
+    public void ALayerStopsExactlyAtItsTarget()
+    {
+        var (model, layer, hook) = OneLayer(ratio: 0.4, interval: 2, a: 0.2);
+        Assert.Equal(4, layer.TargetCount); // ⌈0.4·9⌉
+        for (int i = 0; i < 400 && !layer.Finished; i++) { hook.BeforeStep(model, 0, i); hook.AfterStep(model, 0, i); }
+        Assert.True(layer.Finished);
+        Assert.Equal(layer.TargetCount, layer.DeadCount);
+        var dead = layer.Dead.ToArray();
+        for (int i = 0; i < 50; i++) { hook.BeforeStep(model, 0, i); hook.AfterStep(model, 0, i); }
+        Assert.Equal(dead, layer.Dead);
+        Assert.Equal(dead.Select(d => !d), layer.Mask);
+        Assert.All(layer.P.Where((_, j) => !dead[j]), p => Assert.Equal(0.0, p));
+        Assert.Equal(ColumnSurgery.ZeroColumns(model.Find(layer.Weight)!.Value), Enumerable.Range(0, 9).Where(j => dead[j]));
+    }
+
+    [Fact]
+    public void MaskedColumnsReceiveNoUpdate()
+    {
+        var config = TinyTask.Config(2);
+        var trainer = TinyTask.NewTrainer(config, null, TinyTask.Data(64, 1), TinyTask.Data(16, 2));
+        var model = trainer.Model;
+        var opts = new SppOptions { TargetSpeedup = 1.5, Interval = 1, A = 0.3 }.Validate();
+        var (layers, total) = SppPruner.PlanLayers(model, opts);
+        var spp = new SppHook(layers, opts, 11, total);
+        var check = new UpdateCheck(spp);
+        trainer.AddHook(check); // before the SPP hook: it sees the weights after the previous step's restore
+        trainer.AddHook(spp);
+        trainer.AddHook(check.Gradients);
+        trainer.Run();
+        Assert.True(check.MaskedSeen > 0, "no column was masked temporarily");
+        Assert.True(check.UnmaskedMoved > 0, "kept columns did not train");
+    }
+
+    /// <summary>Compares each step's start weights with the previous step's: masked columns must be bit-identical.</summary>
+    private sealed class UpdateCheck(SppHook spp) : ITrainingHook
+    {
+        private float[]? _before;
+        private bool[][]? _masks;
+        public int MaskedSeen, UnmaskedMoved;
+
+        public void BeforeStep(Model model, int epoch, int step)
+        {
+            var l = spp.Layers[0];
+            var w = model.Find(l.Weight)!.Value.Data;
+            if (_before is not null)
+                for (int j = 0; j < l.Columns; j++)
+                {
+                    bool same = true, zero = true;
+                    for (int i = 0; i < l.Filters; i++) { same &= w[i * l.Columns + j] == _before[i * l.Columns + j]; zero &= w[i * l.Columns + j] == 0f; }
+                    // A column removed in the last step is zeroed rather than kept.
+                    if (!_masks![0][j] && l.Dead[j]) Assert.True(zero, $"dead column {j} is not zero at step {step}");
+                    else if (!_masks[0][j]) { Assert.True(same, $"masked column {j} moved at step {step}"); MaskedSeen++; }
+                    else if (!same) UnmaskedMoved++;
+                }
+            _before = (float[])w.Clone();
+        }
+
+        /// <summary>Registered after the SPP hook, so it sees the gradients the optimizer is about to use.</summary>
+        public ITrainingHook Gradients => new GradientCheck(this);
+
+        private sealed class GradientCheck(UpdateCheck owner) : ITrainingHook
+        {
+            public void AfterBackward(Model model, int epoch, int step)
+            {
+                var spp = owner.Spp;
+                var l = spp.Layers[0];
+                var g = model.Find(l.Weight)!.Grad!.Data;
+                for (int j = 0; j < l.Columns; j++)
+                    if (!l.Mask[j])
+                        for (int i = 0; i < l.Filters; i++) Assert.Equal(0f, g[i * l.Columns + j]);
+                owner._masks = spp.Layers.Select(x => x.Mask.ToArray()).ToArray();
+            }
+        }
+
+        private SppHook Spp => spp;
+    }
+
+    [Fact]
+    public void SpeedupTargetGivesTheUniformColumnRatio()
+    {
+        Assert.Equal(0.5, SppMath.UniformRatio(2, 1000, 1000), 12);
+        Assert.Equal(0.75, SppMath.UniformRatio(4, 1000, 1000), 12);
+        // A quarter of the MACs is not pruned: 1000 / (1000 − r·750) = 2.
+        double r = SppMath.UniformRatio(2, 1000, 750);
+        Assert.Equal(2.0, 1000 / (1000 - r * 750), 12);
+        Assert.Throws<LopperInputException>(() => SppMath.UniformRatio(4, 1000, 500));
+        Assert.Equal(2.0, SppMath.Speedup([(600, 0.5), (400, 0.5)]), 12);
+
+        var model = new Model(TwoConvGraph(), 1);
+        var (layers, total) = SppPruner.PlanLayers(model, new SppOptions { TargetSpeedup = 2 }.Validate());
+        Assert.Equal(2, layers.Count);
+        Assert.Equal(SppPruner.ConvMacs(model.Graph), total);
+        Assert.All(layers, l => Assert.Equal(0.5, l.TargetRatio, 12));
+        var named = SppPruner.PlanLayers(model, new SppOptions { Ratios = new Dictionary<string, double> { ["conv2"] = 0.3 } }.Validate()).Layers;
+        Assert.Equal("conv2", Assert.Single(named).Node);
+        Assert.Throws<LopperInputException>(() => SppPruner.PlanLayers(model, new SppOptions { Ratios = new Dictionary<string, double> { ["nope"] = 0.3 } }.Validate()));
+    }
+
+    [Fact]
+    public void PrunedModelIsCompactedAndMatchesTheMaskedModel()
+    {
+        var model = new Model(TwoConvGraph(), 3);
+        var train = TinyTask.Data(48, 1);
+        var test = TinyTask.Data(16, 2);
+        var (mean, std) = train.ChannelStats();
+        var logs = new List<string>();
+        var ctx = new PruneContext
+        {
+            Model = model,
+            Train = new DataLoader(train, 16, 5, shuffle: true, mean, std),
+            Test = new DataLoader(test, 16, 5, shuffle: false, mean, std),
+            TrainConfig = TinyTask.Config(1) with { Lr = 0.01f },
+            Seed = 5,
+            Log = logs.Add,
+        };
+        var outcome = new SppPruner(new SppOptions { TargetSpeedup = 2, Interval = 1, A = 0.25, PruneEpochs = 4 }).Prune(ctx);
+        var pruned = outcome.Pruned;
+        Assert.Contains(pruned.Graph.Nodes, n => n.Op is Conv2dOp { Columns: not null });
+        Assert.True((double)outcome.Details["conv_mac_speedup"]! >= 2 - 1e-9);
+        Assert.Contains(logs, s => s.StartsWith("SPP iteration", StringComparison.Ordinal));
+
+        using var batch = ctx.Test.GetBatch(0, 0);
+        var a = new Executor(model).Forward(batch.Images, training: false, forBackward: false);
+        var b = new Executor(pruned).Forward(batch.Images, training: false, forBackward: false);
+        Assert.Equal(a.Shape, b.Shape);
+        for (int i = 0; i < a.Length; i++) Assert.Equal(a.Data[i], b.Data[i], 3);
+    }
+
+    private static ModelGraph TwoConvGraph()
+    {
+        var b = new GraphBuilder([1, 8, 8]);
+        var x = b.Conv("conv1", b.Input, 4, 3, padding: 1);
+        x = b.BatchNorm("bn1", x);
+        x = b.Relu("relu1", x);
+        x = b.Conv("conv2", x, 6, 3, padding: 1);
+        x = b.BatchNorm("bn2", x);
+        x = b.Relu("relu2", x);
+        x = b.MaxPool("pool", x, 2, 2);
+        x = b.Flatten("flatten", x);
+        b.Linear("fc", x, 3);
+        return b.Build("twoconv");
+    }
+
+    /// <summary>The tiny task's single 3x3 conv on one channel: 4 filters, 9 columns, random weights.</summary>
+    private static (Model, SppLayer, SppHook) OneLayer(double ratio, int interval, double a)
+    {
+        var model = new Model(TinyTask.Graph(), 2);
+        var opts = new SppOptions { Ratios = new Dictionary<string, double> { ["conv1"] = ratio }, Interval = interval, A = a }.Validate();
+        var (layers, total) = SppPruner.PlanLayers(model, opts);
+        return (model, layers[0], new SppHook(layers, opts, 9, total));
+    }
+}
