@@ -40,6 +40,7 @@ public static class FinetuneCommand
         var (_, before) = Evaluator.Evaluate(source.Model, test);
         run["accuracy_before"] = before;
         var trainer = new Trainer(source.Model, config, train, test, outDir) { Progress = new ProgressBar(), RunRecord = run };
+        trainer.AddHook(new EpochLogger(trainer));
         trainer.Run();
         double acc = (double)trainer.History[^1]!["test_accuracy"]!;
         var o = new JsonObject

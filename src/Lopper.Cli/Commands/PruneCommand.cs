@@ -101,6 +101,7 @@ public static class PruneCommand
         {
             var trainer = new Trainer(pruned, ftConfig with { Epochs = finetuneEpochs }, train, test, outDir) { Progress = new ProgressBar(), RunRecord = record };
             if (outcome.Masks is not null) trainer.AddHook(new MaskHook(outcome.Masks));
+            trainer.AddHook(new EpochLogger(trainer));
             trainer.Run();
             history = trainer.History;
             accFinetuned = (double)history[^1]!["test_accuracy"]!;
