@@ -5,38 +5,14 @@ using Lopper.Tensors;
 using Lopper.Tests.Cli;
 using Lopper.Tests.Data;
 
+using static Lopper.Tests.Cli.CliHarness;
+
 namespace Lopper.Tests.Optim;
 
 /// <summary>`lopper train --optimizer grda` end to end on a tiny dataset.</summary>
 [Collection(ConsoleCollection.Name)]
 public class GrdaCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (Lopper.Cli.Cli.Run(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
-
-    private static void WriteTinyFashion(string dir, int train, int test)
-    {
-        foreach (var (prefix, n) in new[] { ("train", train), ("t10k", test) })
-        {
-            var pixels = new byte[n * 784];
-            var labels = new byte[n];
-            for (int i = 0; i < n; i++)
-            {
-                labels[i] = (byte)(i % 10);
-                for (int p = 0; p < 784; p++) pixels[i * 784 + p] = (byte)((p / 28) / 3 == i % 10 ? 200 : (p * 7 + i) % 50);
-            }
-            DataFiles.Write(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"), DataFiles.IdxImages(pixels, n, 28, 28), gzip: true);
-            DataFiles.Write(Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"), DataFiles.IdxLabels(labels, n), gzip: true);
-        }
-    }
-
     [Fact]
     public void TrainWithGrdaReportsSparsityAndWritesACompactedEquivalent()
     {
