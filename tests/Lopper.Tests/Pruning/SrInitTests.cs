@@ -16,22 +16,7 @@ public class SrInitTests
     /// <summary>resnet20 on 1x8x8 with non-trivial batch-norm state, so resets and restores touch real values.</summary>
     private static Model TinyResNet(ulong seed = 3)
     {
-        var model = new Model(ModelZoo.Create("resnet20", [1, 8, 8], 3), seed);
-        var rng = new Rng(seed + 100);
-        foreach (var p in model.Parameters)
-        {
-            if (p.Owner.Op.Type != "batchnorm2d") continue;
-            var s = p.Value.Span;
-            for (int i = 0; i < s.Length; i++)
-                s[i] = p.Spec.Name switch
-                {
-                    "weight" => 0.5f + rng.NextFloat(),
-                    "bias" => (float)(rng.NextNormal() * 0.1),
-                    "running_mean" => (float)(rng.NextNormal() * 0.1),
-                    _ => 0.5f + rng.NextFloat(),
-                };
-        }
-        return model;
+        return Lopper.Tests.Structure.StructureFixtures.RandomizeBatchNorm(new Model(ModelZoo.Create("resnet20", [1, 8, 8], 3), seed), seed);
     }
 
     private static PruneContext Context(Model model, ulong seed = 5)

@@ -20,8 +20,15 @@ internal static class StructureFixtures
     public static Model Build(string name, ulong seed)
     {
         var input = Zoo.First(z => z.Name == name).Input;
-        var model = new Model(ModelZoo.Create(name, input, 10), seed);
-        // Non-trivial batch-norm state, so zeroed channels and restored shapes are really exercised.
+        return RandomizeBatchNorm(new Model(ModelZoo.Create(name, input, 10), seed), seed);
+    }
+
+    /// <summary>
+    /// Gives every batch-norm non-trivial scale, shift and running statistics, so zeroed channels,
+    /// resets and restored shapes are really exercised. Returns the same model.
+    /// </summary>
+    public static Model RandomizeBatchNorm(Model model, ulong seed)
+    {
         var rng = new Rng(seed + 100);
         foreach (var p in model.Parameters)
         {
