@@ -12,7 +12,9 @@ public static class CommonOptions
     /// <summary>Training loader (shuffled, augmented as configured) and test loader (in order, no augmentation).</summary>
     public static (DataLoader Train, DataLoader Test) Loaders(Dataset train, Dataset test, TrainConfig c)
     {
+        // Statistics from the whole split, so eval (which never limits) normalises exactly as training did.
         var (mean, std) = train.ChannelStats();
+        if (c.TrainLimit > 0 && c.TrainLimit < train.Count) train = train.Slice(0, c.TrainLimit);
         var trainLoader = new DataLoader(train, c.BatchSize, c.Seed, shuffle: true, mean, std, cropPadding: c.CropPadding, flip: c.Flip);
         var testLoader = new DataLoader(test, 500, c.Seed, shuffle: false, mean, std);
         return (trainLoader, testLoader);

@@ -23,6 +23,7 @@ public static class TrainCommand
                     (grda: no momentum or weight decay; sparsity per epoch; compacted copy in OUT/compacted)
                     --schedule cosine|step|constant --warmup EPOCHS --milestones 10,15 --gamma F
                     --batch-size N --label-smoothing F
+                    --train-limit N (train on the first N training images only; kept for prune/finetune/resume)
           run:      --seed N --threads N --resume DIR (continue an interrupted run in DIR)
         """;
 
@@ -156,6 +157,7 @@ public static class TrainCommand
             Seed = (ulong)a.Int("seed", 0, 0),
             CropPadding = augment ? 2 : 0,
             Flip = augment,
+            TrainLimit = a.Int("train-limit", 0, 0),
         };
     }
 

@@ -43,6 +43,11 @@ public sealed record TrainConfig
     public int CropPadding { get; init; }
     /// <summary>Random horizontal flips.</summary>
     public bool Flip { get; init; }
+    /// <summary>
+    /// Train on only the first this-many training images (0 = all). For quick comparisons on a 2-core machine:
+    /// it travels with the config, so fine-tuning a pruned model and resuming use the same images.
+    /// </summary>
+    public int TrainLimit { get; init; }
 
     /// <summary>Creates the optimizer this config asks for.</summary>
     public Optimizer CreateOptimizer() => Optimizer switch

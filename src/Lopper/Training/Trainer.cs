@@ -136,6 +136,7 @@ public sealed class Trainer
                 ["lr_end"] = _schedule.At(epoch + 1.0),
                 ["train_loss"] = lossSum / Math.Max(1, seen),
                 ["train_accuracy"] = (double)correct / Math.Max(1, seen),
+                ["train_images"] = seen,
                 ["train_seconds"] = trainSeconds,
                 ["images_per_second"] = seen / Math.Max(1e-9, trainSeconds),
                 ["gc_gen0_collections"] = GC.CollectionCount(0) - gcBefore,

@@ -82,6 +82,28 @@ public class CliTests
     }
 
     [Fact]
+    public void TrainLimitTrainsOnThePrefixAndTravelsToFinetuning()
+    {
+        using var dir = new TempDir();
+        var data = dir.File("data");
+        Directory.CreateDirectory(data);
+        WriteTinyFashion(data, 100, 20);
+        var run = dir.File("run");
+        var (code, _, err) = Run("train", "--model", "lenet5", "--epochs", "1", "--train-limit", "40", "--batch-size", "16", "--data", data, "--out", run, "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        var runJson = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "run.json")))!;
+        Assert.Equal(40, (int)runJson["config"]!["train_limit"]!);
+        Assert.Equal(40, (int)runJson["history"]![0]!["train_images"]!);
+
+        // Fine-tuning a pruned copy inherits the limit from the source's config.
+        var pruned = dir.File("pruned");
+        (code, _, err) = Run("prune", "l1", "--from", run, "--out", pruned, "--target-macs", "0.7", "--finetune-epochs", "1", "--latency-batch", "4", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        var prunedJson = JsonNode.Parse(File.ReadAllText(Path.Combine(pruned, "run.json")))!;
+        Assert.Equal(40, (int)prunedJson["history"]![0]!["train_images"]!);
+    }
+
+    [Fact]
     public void CorruptDatasetIsAOneLineError()
     {
         using var dir = new TempDir();
