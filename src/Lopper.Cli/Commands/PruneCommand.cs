@@ -32,6 +32,7 @@ public static class PruneCommand
                     --prune-epochs N (default 10)  --retrain-epochs N (default 0; --finetune-epochs retrains too)
                     --scale-survivors (scale kept columns by 1 - p when a layer stops)
           fine-tune: --lr F (default 0.01) --batch-size N --seed N
+                    --train-limit N (first N training images; default: the source run's, 0 = all)
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
         """;
 
@@ -58,6 +59,7 @@ public static class PruneCommand
             WarmupEpochs = 0,
             Schedule = Lopper.Optim.ScheduleKind.Cosine,
             Optimizer = "sgd",
+            TrainLimit = a.Int("train-limit", source.TrainConfig.TrainLimit, 0),
         };
         a.EnsureAllUsed(positionalAllowed: 1);
         var (trainSet, testSet) = source.Data();

@@ -101,6 +101,12 @@ public class CliTests
         Assert.True(code == 0, err);
         var prunedJson = JsonNode.Parse(File.ReadAllText(Path.Combine(pruned, "run.json")))!;
         Assert.Equal(40, (int)prunedJson["history"]![0]!["train_images"]!);
+
+        // ... unless prune names its own.
+        var pruned2 = dir.File("pruned2");
+        (code, _, err) = Run("prune", "l1", "--from", run, "--out", pruned2, "--target-macs", "0.7", "--finetune-epochs", "1", "--train-limit", "24", "--latency-batch", "4", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal(24, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(pruned2, "run.json")))!["history"]![0]!["train_images"]!);
     }
 
     [Fact]
