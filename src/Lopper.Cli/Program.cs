@@ -17,6 +17,7 @@ namespace Lopper.Cli
             ["prune"] = ("prune a trained model, fine-tune it and measure the gain", PruneCommand.Run),
             ["finetune"] = ("continue training any saved model", FinetuneCommand.Run),
             ["latency"] = ("inference latency of a saved model (and its dense source)", LatencyCommand.Run),
+            ["losspath"] = ("loss along the line or Bezier curve between two models of one graph", LossPathCommand.Run),
             ["bench"] = ("training/inference throughput of a zoo model, or GEMM GFLOP/s", BenchCommand.Run),
             ["demo"] = ("train, prune, fine-tune, reload and inspect LeNet-5 on Fashion-MNIST", DemoCommand.Run),
         };
