@@ -29,11 +29,15 @@ public static class ReportCharts
         var batches = cells.All.Where(c => c.Cell.IsOk && c.Cell.LatencyBatch is not null).Select(c => c.Cell.LatencyBatch!.Value).Distinct().ToList();
         string batch = batches.Count == 1 ? $"batch {batches[0]}" : "one batch";
         var series = Build(cells, c => c.MacsKept * 100, c => c.LatencyMsAfter, _ => null);
-        // The dense latency is measured by every cell (latency_ms_before); its mean is the baseline's point.
-        var dense = cells.All.Where(c => c.Cell.IsOk && c.Cell.LatencyMsBefore is not null && c.Cell.Kind == "prune").Select(c => c.Cell.LatencyMsBefore!.Value).ToList();
+        // Every prune cell measures the dense baseline too (latency_ms_before); the median of those is the
+        // baseline's point (the median, since the first measurement of a process often runs cold).
+        var dense = cells.All.Where(c => c.Cell.IsOk && c.Cell.LatencyMsBefore is not null && c.Cell.Kind == "prune").Select(c => c.Cell.LatencyMsBefore!.Value).Order().ToList();
         if (dense.Count > 0)
+        {
+            double median = dense.Count % 2 == 1 ? dense[dense.Count / 2] : (dense[dense.Count / 2 - 1] + dense[dense.Count / 2]) / 2;
             series = [.. series, new ChartSeries("baseline (dense)", SeriesStyle.Baseline,
-                [new ChartPoint(100, dense.Average(), $"baseline: mean dense latency {dense.Average().ToString("F2", CultureInfo.InvariantCulture)} ms over {dense.Count} measurements")])];
+                [new ChartPoint(100, median, $"baseline: median dense latency {median.ToString("F2", CultureInfo.InvariantCulture)} ms over {dense.Count} measurements")])];
+        }
         return new ScatterChart
         {
             Title = "Measured latency vs MACs kept",
@@ -67,7 +71,8 @@ public static class ReportCharts
             {
                 var c = rc.Cell;
                 if (c.Label != label || !c.IsOk || x(c) is not double px || y(c) is not double py) continue;
-                pts.Add(new ChartPoint(px, py, $"{rc.ShownId}: ({px.ToString("F2", CultureInfo.InvariantCulture)}, {py.ToString("F2", CultureInfo.InvariantCulture)})"));
+                pts.Add(new ChartPoint(px, py, $"{rc.ShownId}: ({px.ToString("F2", CultureInfo.InvariantCulture)}, {py.ToString("F2", CultureInfo.InvariantCulture)})",
+                    $"{rc.Results.Name}/{c.BudgetFlag}/{c.Budget}/{c.Epochs}"));
             }
             series.Add(new ChartSeries(label, cells.StyleOf(label), pts));
         }

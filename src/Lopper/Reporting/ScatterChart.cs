@@ -2,7 +2,8 @@ namespace Lopper.Reporting;
 
 /// <summary>
 /// A scatter chart with axes (ticks, grid, labels with units), a legend, and per series a line through
-/// the mean Y at each X (seeds of one budget average into one point of the line).
+/// the mean of each point group (the seeds of one budget average into one vertex of the line, even when
+/// their achieved X differs slightly).
 /// </summary>
 public sealed class ScatterChart
 {
@@ -20,19 +21,21 @@ public sealed class ScatterChart
     /// <summary>Plot-area top edge in pixels.</summary>
     public const double Top = 40;
     private const double LegendWidth = 180, Bottom = 56;
+    // Points at the ends of the range (the baseline at 100%) sit this far inside the frame, not on it.
+    private const double Inset = 12;
 
     /// <summary>The X axis of a rendering at the given size (exposed so tests can check where points land).</summary>
     public AxisScale XAxis(double width)
     {
         var (lo, hi) = Range(p => p.X);
-        return new AxisScale(lo, hi, Left, width - LegendWidth);
+        return new AxisScale(lo, hi, Left + Inset, width - LegendWidth - Inset);
     }
 
     /// <summary>The Y axis of a rendering at the given size (pixels grow downwards, so Min maps to the bottom).</summary>
     public AxisScale YAxis(double height)
     {
         var (lo, hi) = Range(p => p.Y);
-        return new AxisScale(lo, hi, height - Bottom, Top);
+        return new AxisScale(lo, hi, height - Bottom - Inset, Top + Inset);
     }
 
     /// <summary>Renders the chart as an SVG document.</summary>
@@ -53,7 +56,9 @@ public sealed class ScatterChart
 
         foreach (var s in Series)
         {
-            var means = s.Points.GroupBy(p => p.X).OrderBy(g => g.Key).Select(g => (x.ToPixel(g.Key), y.ToPixel(g.Average(p => p.Y)))).ToList();
+            var means = s.Points.GroupBy(p => p.Group ?? p.X.ToString("R", System.Globalization.CultureInfo.InvariantCulture))
+                .Select(g => (X: g.Average(p => p.X), Y: g.Average(p => p.Y))).OrderBy(m => m.X)
+                .Select(m => (x.ToPixel(m.X), y.ToPixel(m.Y))).ToList();
             if (means.Count > 1) svg.Polyline(means, s.Style.Colour, 1.5);
         }
         foreach (var s in Series)

@@ -30,4 +30,5 @@ public sealed record ChartSeries(string Name, SeriesStyle Style, IReadOnlyList<C
 /// <param name="X">X value.</param>
 /// <param name="Y">Y value.</param>
 /// <param name="Tooltip">Shown on hover (the cell's id and values).</param>
-public sealed record ChartPoint(double X, double Y, string? Tooltip = null);
+/// <param name="Group">Points of one group (e.g. the seeds of one budget) average into one vertex of the series' line; null groups by X.</param>
+public sealed record ChartPoint(double X, double Y, string? Tooltip = null, string? Group = null);
