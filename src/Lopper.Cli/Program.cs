@@ -19,6 +19,8 @@ namespace Lopper.Cli
             ["latency"] = ("inference latency of a saved model (and its dense source)", LatencyCommand.Run),
             ["losspath"] = ("loss along the line or Bezier curve between two models of one graph", LossPathCommand.Run),
             ["bench"] = ("training/inference throughput of a zoo model, or GEMM GFLOP/s", BenchCommand.Run),
+            ["experiment"] = ("run a grid of methods x budgets x seeds against one baseline (resumable)", ExperimentCommand.Run),
+            ["report"] = ("HTML/Markdown report with SVG charts from experiment results", ReportCommand.Run),
             ["demo"] = ("train, prune, fine-tune, reload and inspect LeNet-5 on Fashion-MNIST", DemoCommand.Run),
         };
 

@@ -1,0 +1,67 @@
+using System.Text.Json.Nodes;
+using Lopper.Cli.Experiments;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>
+/// `lopper experiment --config FILE.yaml`: runs a grid of prune (and train) cells against one baseline,
+/// resumable, and writes results.json for `lopper report`.
+/// </summary>
+public static class ExperimentCommand
+{
+    private const string Usage = """
+        lopper experiment --config FILE.yaml [--out DIR] [--threads N] [--dry-run] [--json]
+          runs every cell of the grid (methods x budgets x seeds x fine-tune epochs) in its own folder
+          under OUT/cells/, skipping cells that finished before with the same arguments, and rewrites
+          OUT/results.json after every cell. A failed cell (e.g. an unknown method) is recorded as failed
+          and the grid goes on; the exit code is then 1.
+          --out DIR    output folder (default: the config's out:, else runs/experiments/NAME)
+          --threads N  threads per run (default: the config's threads:, else all cores)
+          --dry-run    list the cells and their lopper commands, run nothing
+        """;
+
+    /// <summary>Runs the command.</summary>
+    public static int Run(string[] raw)
+    {
+        var a = new Args(raw, new HashSet<string> { "json", "help", "dry-run" });
+        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
+        string file = a.Required("config");
+        bool json = a.Flag("json"), dry = a.Flag("dry-run");
+        string? outFlag = a.Str("out");
+        int? threadsFlag = a.Has("threads") ? a.Int("threads", 1, 1) : null;
+        a.EnsureAllUsed();
+        var config = ExperimentConfig.Load(file);
+        string outDir = outFlag ?? config.Out;
+        int threads = threadsFlag ?? (config.Threads > 0 ? config.Threads : Environment.ProcessorCount);
+        Parallelism.Threads = threads;
+        var runner = new ExperimentRunner(config, outDir, threads, Console.Error);
+        if (dry)
+        {
+            if (config.Baseline.From is null) Console.WriteLine($"baseline: lopper {string.Join(' ', ExperimentPlan.BaselineArgs(config, outDir))}");
+            foreach (var c in runner.Plan()) Console.WriteLine($"{c.Id}: lopper {string.Join(' ', c.Args)}");
+            return 0;
+        }
+        var outcome = runner.Run();
+        int failed = outcome.Results.Cells.Count(c => !c.IsOk);
+        int ok = outcome.Results.Cells.Count - failed;
+        if (json)
+        {
+            Console.WriteLine(new JsonObject
+            {
+                ["name"] = config.Name,
+                ["results"] = Path.GetFullPath(outcome.ResultsPath),
+                ["cells"] = outcome.Results.Cells.Count,
+                ["ok"] = ok,
+                ["failed"] = failed,
+                ["ran"] = outcome.Ran,
+                ["skipped"] = outcome.Skipped,
+            }.ToJsonString(new() { WriteIndented = true }));
+        }
+        else
+        {
+            Console.WriteLine($"{config.Name}: {ok} cell(s) ok, {failed} failed ({outcome.Ran} run now, {outcome.Skipped} done before); results in {outcome.ResultsPath}");
+        }
+        if (failed > 0) Console.Error.WriteLine($"lopper experiment: {failed} cell(s) failed: {string.Join(", ", outcome.Results.Cells.Where(c => !c.IsOk).Select(c => c.Id))}");
+        return failed > 0 ? 1 : 0;
+    }
+}

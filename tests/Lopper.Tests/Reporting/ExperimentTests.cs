@@ -1,0 +1,169 @@
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using Lopper.Reporting;
+using Lopper.Tests.Cli;
+using Lopper.Tests.Data;
+
+using static Lopper.Tests.Cli.CliHarness;
+
+namespace Lopper.Tests.Reporting;
+
+/// <summary>`lopper experiment` end to end on a tiny dataset: the grid, failed cells, resume, and the report of it.</summary>
+[Collection(ConsoleCollection.Name)]
+public class ExperimentTests
+{
+    private static string Config(string data, string outDir) => $"""
+        name: tiny
+        out: {outDir}
+        model: lenet5
+        data: {data}
+        threads: 1
+        seeds: [0]
+        finetune_epochs: [1]
+        latency_batch: 2
+        baseline:
+          train:
+            epochs: 1
+            flags: {"{"}batch-size: 20, lr: 0.05{"}"}
+        methods:
+          - name: l1
+            budgets: [0.5]
+            flags:
+              batch-size: 20
+              scope: global
+          - name: not-a-method
+            budget_flag: target-macs
+            budgets: [0.5]
+          - name: grda
+            kind: train
+            epochs: 1
+            budget_flag: grda-mu
+            budgets: [0.6]
+            flags: {"{"}optimizer: grda, lr: 0.05, schedule: constant, batch-size: 20{"}"}
+        """;
+
+    [Fact]
+    public void GridRunsRecordsFailuresAndResumesWithoutRerunning()
+    {
+        using var dir = new TempDir();
+        var data = dir.File("data");
+        Directory.CreateDirectory(data);
+        WriteTinyFashion(data, 40, 20);
+        var outDir = dir.File("exp");
+        var cfg = dir.File("tiny.yaml");
+        File.WriteAllText(cfg, Config(data, outDir));
+
+        var (code, output, err) = Run("experiment", "--config", cfg, "--json");
+        // One cell names a method that does not exist: it fails alone, the grid goes on, the exit code says so.
+        Assert.True(code == 1, err);
+        var summary = JsonNode.Parse(output)!;
+        Assert.Equal(3, (int)summary["cells"]!);
+        Assert.Equal(2, (int)summary["ok"]!);
+        Assert.Equal(3, (int)summary["ran"]!);
+        Assert.Contains("experiment [", err);
+
+        var results = ResultsJson.Load(Path.Combine(outDir, "results.json"));
+        Assert.Equal(["l1-target-macs-0.5-s0-ft1", "not-a-method-target-macs-0.5-s0-ft1", "grda-grda-mu-0.6-s0-e1"], results.Cells.Select(c => c.Id));
+        var failed = results.Cells[1];
+        Assert.Equal(CellResult.Failed, failed.Status);
+        Assert.Contains("unknown pruning method 'not-a-method'", failed.Error);
+
+        // The l1 row carries exactly its run's figures; the baseline is the experiment's own training run.
+        var l1 = results.Cells[0];
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, l1.Dir, "run.json")))!;
+        Assert.Equal((double)run["accuracy_finetuned"]!, l1.AccuracyFinetuned);
+        Assert.Equal((double)run["accuracy_pruned"]!, l1.AccuracyPruned);
+        Assert.Equal((long)run["macs_after"]!, l1.MacsAfter);
+        Assert.Equal((long)run["params_before"]!, l1.ParamsBefore);
+        Assert.Equal((double)run["latency_ms_after"]!, l1.LatencyMsAfter);
+        Assert.True(l1.MacsAfter < l1.MacsBefore);
+        Assert.Equal("baseline", results.Baseline!.Dir);
+        Assert.Equal((double)JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "baseline", "run.json")))!["test_accuracy"]!, results.Baseline.Accuracy);
+        Assert.Equal(results.Baseline.Accuracy, l1.AccuracyBefore);
+        Assert.Contains("--grda-mu", results.Cells[2].Args);
+        Assert.True(results.Cells[2].IsOk);
+
+        // A second invocation reruns nothing that finished (only the failed cell is tried again).
+        var l1Run = Path.Combine(outDir, l1.Dir, "run.json");
+        var grdaRun = Path.Combine(outDir, results.Cells[2].Dir, "run.json");
+        var baselineRun = Path.Combine(outDir, "baseline", "run.json");
+        var stamps = new[] { l1Run, grdaRun, baselineRun }.Select(File.GetLastWriteTimeUtc).ToList();
+        (code, output, err) = Run("experiment", "--config", cfg, "--json");
+        Assert.Equal(1, code);
+        Assert.Equal(1, (int)JsonNode.Parse(output)!["ran"]!);
+        Assert.Equal(2, (int)JsonNode.Parse(output)!["skipped"]!);
+        Assert.Contains("baseline: done before, skipped", err);
+        Assert.Contains("l1-target-macs-0.5-s0-ft1: done before, skipped", err);
+        Assert.Equal(stamps, new[] { l1Run, grdaRun, baselineRun }.Select(File.GetLastWriteTimeUtc).ToList());
+
+        // A train cell interrupted after its checkpoint (no cell.json yet) resumes instead of starting over.
+        File.Delete(Path.Combine(outDir, results.Cells[2].Dir, "cell.json"));
+        (code, _, err) = Run("experiment", "--config", cfg);
+        Assert.Equal(1, code);
+        Assert.Contains("resuming the interrupted run", err);
+        Assert.Contains("l1-target-macs-0.5-s0-ft1: done before, skipped", err);
+        Assert.Equal(stamps[0], File.GetLastWriteTimeUtc(l1Run));
+        Assert.True(ResultsJson.Load(Path.Combine(outDir, "results.json")).Cells[2].IsOk);
+
+        // The report of the grid, with the l1 cell's layer widths against the baseline's.
+        var reportDir = dir.File("report");
+        (code, _, err) = Run("report", outDir, "--out", reportDir, "--widths-run", l1.Id);
+        Assert.True(code == 0, err);
+        var widthsSvg = Path.Combine(reportDir, $"widths-{l1.Id}.svg");
+        XDocument.Parse(File.ReadAllText(widthsSvg));
+        var widths = LayerWidths.Compare(Path.Combine(outDir, "baseline", "model.json"), Path.Combine(outDir, l1.Dir, "model.json"));
+        Assert.Contains(widths, w => w.After < w.Before);
+        Assert.Equal(widths[^1].Before, widths[^1].After); // the classifier keeps its classes
+        Assert.Contains($"{widths[0].Layer} source: {widths[0].Before}", File.ReadAllText(widthsSvg));
+        string md = File.ReadAllText(Path.Combine(reportDir, "report.md"));
+        Assert.Contains("| not-a-method-target-macs-0.5-s0-ft1 | not-a-method | target-macs 0.5 | 0 | 1 | failed |", md);
+    }
+
+    [Fact]
+    public void DryRunListsTheCommands()
+    {
+        using var dir = new TempDir();
+        var cfg = dir.File("tiny.yaml");
+        File.WriteAllText(cfg, Config(dir.File("data"), dir.File("exp")));
+        var (code, output, err) = Run("experiment", "--config", cfg, "--dry-run");
+        Assert.True(code == 0, err);
+        Assert.Contains("baseline: lopper train --model lenet5 --epochs 1 --seed 0", output);
+        Assert.Contains("l1-target-macs-0.5-s0-ft1: lopper prune l1 --from", output);
+        Assert.Contains("--target-macs 0.5 --batch-size 20 --scope global", output);
+        Assert.Contains("grda-grda-mu-0.6-s0-e1: lopper train --model lenet5 --epochs 1 --seed 0", output);
+        Assert.False(Directory.Exists(dir.File("exp")));
+    }
+
+    [Fact]
+    public void CheckedInConfigCoversEveryMethodAtTwoBudgets()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Lopper.slnx"))) root = root.Parent;
+        Assert.NotNull(root);
+        var cfg = Path.Combine(root!.FullName, "bench", "experiments", "resnet20-fmnist.yaml");
+        var (code, output, err) = Run("experiment", "--config", cfg, "--dry-run", "--out", Path.Combine(Path.GetTempPath(), "lopper-never-written"));
+        Assert.True(code == 0, err);
+        foreach (var m in new[] { "l1", "bn-slimming", "magnitude", "random", "spp", "srinit", "snacs", "complexity-aware" })
+            Assert.Equal(2, output.Split('\n').Count(l => l.Contains($": lopper prune {m} ")));
+        Assert.Equal(2, output.Split('\n').Count(l => l.StartsWith("grda-", StringComparison.Ordinal) && l.Contains("--optimizer grda")));
+    }
+
+    [Theory]
+    [InlineData("methods:\n  - name: l1\n    budgets: [0.5]\n    bugdet_flag: target-macs\n", "methods[0].bugdet_flag")]
+    [InlineData("seeds: [one]\nmethods:\n  - name: l1\n", "seeds")]
+    [InlineData("methods:\n  - name: snacs\n    budgets: [0.5]\n", "methods[0].budget_flag")]
+    [InlineData("methods:\n  - name: l1\n    kind: retrain\n", "methods[0].kind")]
+    [InlineData("methods:\n  - name: l1\n    flags: {seed: 3}\n", "methods[0].flags.seed")]
+    [InlineData("methods: [name: l1\n", "invalid YAML")]
+    public void BadConfigExits2NamingTheField(string body, string field)
+    {
+        using var dir = new TempDir();
+        var cfg = dir.File("bad.yaml");
+        File.WriteAllText(cfg, "name: bad\nmodel: lenet5\nbaseline:\n  from: somewhere\n" + body);
+        var (code, _, err) = Run("experiment", "--config", cfg);
+        Assert.Equal(2, code);
+        Assert.Contains("bad.yaml", err);
+        Assert.Contains(field, err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+}
