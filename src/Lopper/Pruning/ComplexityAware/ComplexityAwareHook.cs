@@ -119,6 +119,8 @@ public sealed class ComplexityAwareHook : ITrainingHook
     {
         if (Finished) return;
         Attach(model);
+        // Warm-up: the weights learn first; early random weights make every structure look useless (spec 5.2).
+        if ((double)step / _batches < Options.WarmupEpochs) return;
         var rho = Prices();
         int b = step - epoch * _batches;
         float eta = (float)(Options.GateLr * _schedule.At(epoch + (double)b / _batches));
@@ -221,14 +223,17 @@ public sealed class ComplexityAwareHook : ITrainingHook
     private void Describe(JsonObject record)
     {
         int units = 0, unitsZero = 0, unitsOne = 0, blocks = 0, blocksOne = 0;
+        var histogram = new int[10];
         foreach (var g in _gates.Gates)
         {
             foreach (var t in _gates.Read(g, GateOp.ThetaIndex))
             {
                 if (g.IsBlock) { blocks++; if (t == 1f) blocksOne++; }
                 else { units++; if (t == 0f) unitsZero++; else if (t == 1f) unitsOne++; }
+                histogram[Math.Min(9, (int)(t * 10))]++;
             }
         }
+        record["theta_histogram"] = new JsonArray(histogram.Select(c => (JsonNode)c).ToArray());
         var sums = _cost.Sums();
         var (ep, em) = _cost.Expected(sums);
         record["gate_units"] = units;

@@ -25,7 +25,11 @@ public sealed record ComplexityAwareOptions
     public int CheckEvery { get; init; } = 25;
     /// <summary>Consecutive checks a gate must sit at theta = 0 before its structure is deleted (K).</summary>
     public int ZeroChecks { get; init; } = 3;
-    /// <summary>Epochs (may be fractional) before any structure may be deleted (E_warm).</summary>
+    /// <summary>
+    /// Epochs (may be fractional) of warm-up (E_warm): the gates stay at theta = 1 and nothing is deleted. The
+    /// spec only delays deletion; holding theta too keeps the first, noisy gradients from pulling it down
+    /// before the weights mean anything, which matters most in runs of one to three epochs.
+    /// </summary>
     public double WarmupEpochs { get; init; } = 0.1;
     /// <summary>Smoothing of the per-gate running mean of the total gate gradient (condition 3 of spec 5.2).</summary>
     public double GradMeanDecay { get; init; } = 0.9;
