@@ -75,13 +75,13 @@ public class GateOpTests
     }
 
     [Fact]
-    public void InferenceGatesAtThetaOneHalf()
+    public void InferenceUsesTheMeanFromOneHalfAndZeroBelow()
     {
-        var op = new GateOp(3, 3, 2, "unit:u");
-        var x = new Tensor([1, 3, 1, 1], [1f, 2f, 3f]);
-        Tensor[] ps = [new Tensor([3], [0.49f, 0.5f, 0f]), new Tensor(2, 3), new Tensor(3), new Tensor(3)];
+        var op = new GateOp(4, 4, 2, "unit:u");
+        var x = new Tensor([1, 4, 1, 1], [1f, 2f, 3f, 4f]);
+        Tensor[] ps = [new Tensor([4], [0.49f, 0.5f, 0f, 1f]), new Tensor(2, 4), new Tensor(4), new Tensor(4)];
         var y = op.Forward([x], ps, new NodeState { Training = false, NeedsInputGrad = [true] });
-        Assert.Equal([0f, 2f, 0f], y.Data.Take(3));
+        Assert.Equal([0f, 1f, 0f, 4f], y.Data.Take(4));
     }
 
     [Fact]

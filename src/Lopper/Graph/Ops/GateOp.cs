@@ -8,7 +8,10 @@ namespace Lopper.Graph.Ops;
 /// with one gate per channel (<see cref="Gates"/> = channels: unit gates) or one for the whole tensor
 /// (<see cref="Gates"/> = 1: a residual-block gate). In training the 0/1 samples xi come from the
 /// <c>mask</c> buffer, which the training hook fills every step (so gate nodes of one coupled channel group,
-/// which share a <see cref="Key"/>, see the same sample); in inference xi = [theta &gt;= 0.5].
+/// which share a <see cref="Key"/>, see the same sample); in inference the gate is its mean, theta, where
+/// theta &gt;= 0.5 and 0 below (the spec's deterministic rule rounds to 1 instead: the mean is what the layers
+/// after the gate, batch-norm statistics included, saw during training, which matters while many gates are
+/// still fractional, and it folds into the producing layer exactly).
 /// Backward writes into theta's gradient the gate-derivative estimate of the data-loss gradient,
 /// sum over examples and positions of dL/dy * x (estimator A of the spec: exact when the loss is affine in
 /// the gate). The op never moves theta itself; the hook does (projected SGD), so theta must be kept
@@ -91,7 +94,7 @@ public sealed class GateOp : Op
             for (int c = 0; c < Channels; c++)
             {
                 int g = Gates == 1 ? 0 : c;
-                float m = state.Training ? mask[i * Gates + g] : theta[g] >= 0.5f ? 1f : 0f;
+                float m = state.Training ? mask[i * Gates + g] : Inference(theta[g]);
                 int off = (i * Channels + c) * plane;
                 if (m == 0f) ys.Slice(off, plane).Clear();
                 else TensorPrimitives.Multiply(xs.Slice(off, plane), m, ys.Slice(off, plane));
@@ -124,13 +127,16 @@ public sealed class GateOp : Op
             for (int c = 0; c < Channels; c++)
             {
                 int g = Gates == 1 ? 0 : c;
-                float m = state.Training ? mask[i * Gates + g] : theta[g] >= 0.5f ? 1f : 0f;
+                float m = state.Training ? mask[i * Gates + g] : Inference(theta[g]);
                 int off = (i * Channels + c) * plane;
                 if (m == 0f) go.Slice(off, plane).Clear();
                 else if (m != 1f) TensorPrimitives.Multiply(go.Slice(off, plane), m, go.Slice(off, plane));
             }
         return [gradOut];
     }
+
+    /// <summary>The inference multiplier of a gate with probability <paramref name="theta"/>: theta from 0.5 up, else 0.</summary>
+    public static float Inference(float theta) => theta >= 0.5f ? theta : 0f;
 
     /// <inheritdoc/>
     public override Op Resized(int inChannels, int outChannels) => new GateOp(IsBlockGate ? 1 : inChannels, inChannels, Batch, Key);

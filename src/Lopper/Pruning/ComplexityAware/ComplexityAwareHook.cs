@@ -41,7 +41,7 @@ public sealed class ComplexityAwareHook : ITrainingHook
     public JsonArray Removals { get; } = new();
     /// <summary>True once the gates have been folded away.</summary>
     public bool Finished { get; private set; }
-    /// <summary>Gates still strictly between 0 and 1 when training ended (rounded at 0.5).</summary>
+    /// <summary>Gates still strictly between 0 and 1 when training ended (below 0.5 deleted, the rest folded in as a scale).</summary>
     public int Rounded { get; private set; }
 
     /// <summary>Creates the hook for <paramref name="trainer"/>, whose model must already carry gates.</summary>
@@ -207,8 +207,8 @@ public sealed class ComplexityAwareHook : ITrainingHook
                 _removedBlocks.AddRange(result.Blocks);
                 _trainer.ReplaceModel(result.Model, result.Slicing);
                 model = result.Model;
-                _log($"gates: folded away at the end ({rounded} still fractional, rounded at 0.5; {result.Units} unit(s) and {result.Blocks.Count} block(s) at 0 deleted)");
-                record["gates_rounded"] = rounded;
+                _log($"gates: folded away at the end ({rounded} still fractional: below 0.5 deleted, the rest folded in as a scale; {result.Units} unit(s) and {result.Blocks.Count} block(s) deleted)");
+                record["gates_fractional_at_end"] = rounded;
             }
         }
         var (p, m) = ExpectedCost.Actual(model.Graph);
@@ -253,7 +253,7 @@ public sealed class ComplexityAwareHook : ITrainingHook
         o["dense_macs"] = DenseMacs;
         o["removed_units"] = _removedUnits;
         o["removed_blocks"] = new JsonArray(_removedBlocks.Select(b => (JsonNode)b).ToArray());
-        o["rounded_at_end"] = Rounded;
+        o["fractional_at_end"] = Rounded;
         o["removals"] = Removals.DeepClone();
         return o;
     }

@@ -86,14 +86,15 @@ public static class GateRemoval
     }
 
     /// <summary>
-    /// The end state: every theta rounded (at least 0.5 to 1, as inference reads it), every structure at 0
-    /// deleted, a last channel of a group that is all 0 zeroed instead (so the function is unchanged), and all
-    /// gate nodes folded away. The result computes what the gated model computes in inference mode.
+    /// The end state: every gate below 0.5 set to 0 (as inference reads it) and its structure deleted, a last
+    /// channel of a group that is all 0 zeroed instead, every other gate folded into the layer that produces
+    /// what it gates (a scale of theta, 1 for most), and the gate nodes removed. The result is an ordinary
+    /// network computing exactly what the gated model computes in inference mode.
     /// </summary>
-    public static (RemovalResult Result, int Rounded) Finish(Model model)
+    public static (RemovalResult Result, int Fractional) Finish(Model model)
     {
         var gates = GateSet.Of(model);
-        int rounded = 0;
+        int fractional = 0;
         var units = new Dictionary<string, int[]>(StringComparer.Ordinal);
         var blocks = new List<string>();
         foreach (var g in gates.Gates)
@@ -102,8 +103,8 @@ public static class GateRemoval
             var zeros = new List<int>();
             for (int j = 0; j < theta.Length; j++)
             {
-                if (theta[j] is > 0f and < 1f) rounded++;
-                theta[j] = theta[j] >= 0.5f ? 1f : 0f;
+                if (theta[j] is > 0f and < 1f) fractional++;
+                theta[j] = GateOp.Inference(theta[j]);
                 if (theta[j] == 0f) zeros.Add(j);
             }
             gates.Sync(g, GateOp.ThetaIndex);
@@ -113,12 +114,14 @@ public static class GateRemoval
         }
         var removed = Remove(model, units, blocks, escalate: false);
         var (folded, foldSlicing) = Fold(removed.Model);
-        return (removed with { Model = folded, Slicing = removed.Slicing.Then(foldSlicing) }, rounded);
+        return (removed with { Model = folded, Slicing = removed.Slicing.Then(foldSlicing) }, fractional);
     }
 
     /// <summary>
-    /// Removes every gate node of a model whose gates are all 0 or 1: channels at 0 are zeroed in every
-    /// parameter slice of their group (exactly what the gate did), then the gates are rewired away.
+    /// Removes every gate node of a model whose gates are 0 or at least 0.5: channels at 0 are zeroed in every
+    /// parameter slice of their group (exactly what the gate did), a gate theta below 1 is multiplied into the
+    /// batch-norm or layer that produces the gated channel (ReLU and pooling commute with a positive scale),
+    /// then the gates are rewired away.
     /// </summary>
     public static (Model Model, ParameterSlicing Slicing) Fold(Model model)
     {
@@ -130,8 +133,10 @@ public static class GateRemoval
             var off = new List<int>();
             for (int j = 0; j < theta.Length; j++)
             {
-                if (theta[j] != 0f && theta[j] != 1f) throw new InvalidOperationException($"gate {g.Key}[{j}] is {theta[j]}, not 0 or 1; round it first");
+                if (theta[j] != 0f && theta[j] < 0.5f) throw new InvalidOperationException($"gate {g.Key}[{j}] is {theta[j]}; set gates below 0.5 to 0 first");
                 if (theta[j] == 0f) off.Add(j);
+                else if (theta[j] < 1f)
+                    foreach (int n in g.Nodes) ScaleSource(model, n, g.IsBlock ? -1 : j, theta[j]);
             }
             if (off.Count == 0) continue;
             if (g.IsBlock) throw new InvalidOperationException($"block gate {g.Key} is 0; delete the block first");
@@ -150,5 +155,35 @@ public static class GateRemoval
         var folded = new Model(new ModelGraph(graph.Name, nodes));
         foreach (var p in folded.Parameters) model.Find(p.Name)!.Value.Span.CopyTo(p.Value.Span);
         return (folded, ParameterSlicing.Identity(folded));
+    }
+
+    /// <summary>
+    /// Multiplies channel <paramref name="channel"/> (all channels when -1) of what gate node <paramref name="gate"/>
+    /// reads by <paramref name="factor"/> &gt; 0, in the nearest batch-norm or producing layer behind it.
+    /// </summary>
+    private static void ScaleSource(Model model, int gate, int channel, float factor)
+    {
+        var nodes = model.Graph.Nodes;
+        int n = nodes[gate].InputIndices[0];
+        while (nodes[n].Op is not BatchNorm2dOp && nodes[n].Op.ChannelRule != ChannelRule.Produces)
+        {
+            // Positively homogeneous pass-through ops commute with the scale.
+            if (nodes[n].Op is not (ReluOp or MaxPool2dOp or AvgPool2dOp or GateOp))
+                throw new InvalidOperationException($"cannot fold gate {nodes[gate].Name} through {nodes[n].Name} ({nodes[n].Op.Type})");
+            n = nodes[n].InputIndices[0];
+        }
+        foreach (var p in model.NodeParameters[n])
+        {
+            if (!p.Trainable || p.Spec.OutAxis < 0) continue;
+            int axis = p.Spec.OutAxis;
+            var shape = p.Value.Shape;
+            int outer = 1, inner = 1;
+            for (int d = 0; d < axis; d++) outer *= shape[d];
+            for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
+            var s = p.Value.Span;
+            for (int o = 0; o < outer; o++)
+                for (int c = channel < 0 ? 0 : channel; c < (channel < 0 ? shape[axis] : channel + 1); c++)
+                    TensorPrimitives.Multiply(s.Slice((o * shape[axis] + c) * inner, inner), factor, s.Slice((o * shape[axis] + c) * inner, inner));
+        }
     }
 }

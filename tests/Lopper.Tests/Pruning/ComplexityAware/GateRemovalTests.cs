@@ -75,7 +75,7 @@ public class GateRemovalTests
         var model = GateFixtures.GatedTiny(13);
         var gates = GateSet.Of(model);
         var rng = new Rng(4);
-        // A mix of 0, 1 and fractional thetas, with the stage-2 space entirely at 0 (one channel must stay, zeroed).
+        // A mix of 0, 1 and fractional thetas (below 0.5: deleted; above: folded in as a scale), with the stage-2 space entirely at 0 (one channel must stay, zeroed).
         foreach (var g in gates.Gates)
         {
             if (g.Key == "block:layer1.0") GateFixtures.SetTheta(gates, g, _ => 1f);
@@ -85,8 +85,8 @@ public class GateRemovalTests
         GateFixtures.SetTheta(gates, gates.Gates.Single(g => g.Key == "block:layer2.0"), _ => 0.7f);
         var x = GateFixtures.Input(model, 4, 6);
         var before = GateFixtures.Run(model, x);
-        var (r, rounded) = GateRemoval.Finish(model);
-        Assert.True(rounded > 0);
+        var (r, fractional) = GateRemoval.Finish(model);
+        Assert.True(fractional > 0);
         Assert.DoesNotContain(r.Model.Graph.Nodes, n => n.Op is GateOp);
         Assert.DoesNotContain("\"gate\"", ModelJson.Serialize(r.Model.Graph));
         Lopper.Tests.Structure.StructureFixtures.AssertClose(before, GateFixtures.Run(r.Model, x));
