@@ -5,7 +5,7 @@ namespace Lopper.Cli.Commands;
 /// <summary>The complexity-aware flags shared by `lopper train --method complexity-aware` and `lopper prune complexity-aware`.</summary>
 public static class ComplexityAwareFlags
 {
-    private static readonly string[] Names = ["strength", "flops-vs-params", "layers-vs-units", "gate-lr", "check-every", "zero-checks", "gate-warmup", "no-gate-downsampling"];
+    private static readonly string[] Names = ["strength", "flops-vs-params", "layers-vs-units", "gate-lr", "check-every", "zero-checks", "gate-warmup", "settle-epochs", "no-gate-downsampling"];
 
     /// <summary>True when any of the flags is present (marks them as read).</summary>
     public static bool AnyGiven(Args a)
@@ -28,6 +28,7 @@ public static class ComplexityAwareFlags
             CheckEvery = a.Int("check-every", d.CheckEvery, 1),
             ZeroChecks = a.Int("zero-checks", d.ZeroChecks, 1),
             WarmupEpochs = a.Real("gate-warmup", d.WarmupEpochs, 0),
+            SettleEpochs = a.Int("settle-epochs", d.SettleEpochs, 0),
             GateDownsampling = !a.Flag("no-gate-downsampling"),
         }.Validate();
     }

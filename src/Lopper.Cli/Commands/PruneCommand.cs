@@ -36,7 +36,8 @@ public static class PruneCommand
                     --strength S (default 1; 0 = no pruning pressure)  --flops-vs-params P (0..1, default 0.5)
                     --layers-vs-units B (0..1, default 0.5; above 0.5 removes whole blocks more readily)
                     --gate-lr F (default 10)  --check-every N (default 25)  --zero-checks K (default 3)
-                    --gate-warmup EPOCHS (default 0.1)  --no-gate-downsampling
+                    --gate-warmup EPOCHS (default 0.25)  --settle-epochs N (last N epochs without gates; default 1)
+                    --no-gate-downsampling
           fine-tune: --lr F (default 0.01) --batch-size N --seed N
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
         """;

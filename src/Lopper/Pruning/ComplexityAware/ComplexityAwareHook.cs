@@ -39,8 +39,8 @@ public sealed class ComplexityAwareHook : ITrainingHook
     public long DenseMacs { get; }
     /// <summary>Every deletion made during training: step, blocks, units, MACs after.</summary>
     public JsonArray Removals { get; } = new();
-    /// <summary>True once the gates have been folded away.</summary>
-    public bool Finished { get; private set; }
+    /// <summary>True once the gates have been folded away (settable for a run resumed after that point).</summary>
+    public bool Finished { get; internal set; }
     /// <summary>Gates still strictly between 0 and 1 when training ended (below 0.5 deleted, the rest folded in as a scale).</summary>
     public int Rounded { get; private set; }
 
@@ -198,7 +198,7 @@ public sealed class ComplexityAwareHook : ITrainingHook
         {
             Attach(model);
             Describe(record);
-            if (epoch + 1 >= _trainer.Config.Epochs)
+            if (epoch + 1 >= Options.FoldAfter(_trainer.Config.Epochs))
             {
                 var (result, rounded) = GateRemoval.Finish(model);
                 Rounded = rounded;
@@ -207,7 +207,7 @@ public sealed class ComplexityAwareHook : ITrainingHook
                 _removedBlocks.AddRange(result.Blocks);
                 _trainer.ReplaceModel(result.Model, result.Slicing);
                 model = result.Model;
-                _log($"gates: folded away at the end ({rounded} still fractional: below 0.5 deleted, the rest folded in as a scale; {result.Units} unit(s) and {result.Blocks.Count} block(s) deleted)");
+                _log($"gates: folded away after epoch {epoch + 1} ({rounded} still fractional: below 0.5 deleted, the rest folded in as a scale; {result.Units} unit(s) and {result.Blocks.Count} block(s) deleted)");
                 record["gates_fractional_at_end"] = rounded;
             }
         }

@@ -18,13 +18,15 @@ public static class ComplexityAwareTraining
     public static ComplexityAwareHook Attach(Trainer trainer, ComplexityAwareOptions options, long denseParams, long denseMacs, int batchesPerEpoch, Action<string>? log = null)
     {
         options.Validate();
-        if (!GateInsertion.HasGates(trainer.Model))
+        // A run resumed after its gates were folded (settle epochs) goes on without them.
+        bool folded = !GateInsertion.HasGates(trainer.Model) && trainer.CompletedEpochs >= options.FoldAfter(trainer.Config.Epochs);
+        if (!folded && !GateInsertion.HasGates(trainer.Model))
         {
             var gated = GateInsertion.Insert(trainer.Model, trainer.Config.BatchSize, options.GateDownsampling);
             trainer.ReplaceModel(gated, ParameterSlicing.Identity(gated));
         }
         trainer.ExcludeFromOptimizer = p => p.Owner.Op is GateOp;
-        var hook = new ComplexityAwareHook(trainer, options, denseParams, denseMacs, batchesPerEpoch, log);
+        var hook = new ComplexityAwareHook(trainer, options, denseParams, denseMacs, batchesPerEpoch, log) { Finished = folded };
         trainer.AddHook(hook);
         var gates = GateSet.Of(trainer.Model);
         int units = gates.Gates.Where(g => !g.IsBlock).Sum(g => g.Size), blocks = gates.Gates.Count(g => g.IsBlock);
