@@ -38,14 +38,60 @@ public class GateTrainingTests
         }
     }
 
-    private static Trainer NewTrainer(int epochs)
+    private static Trainer NewTrainer(int epochs, Model? model = null, string? outDir = null)
     {
         var config = TinyTask.Config(epochs) with { BatchSize = 16, CropPadding = 0, Flip = false, Lr = 0.05f };
         var train = TinyTask.Data(96, 1);
         var test = TinyTask.Data(24, 2);
         var (mean, std) = train.ChannelStats();
-        var model = new Model(GateFixtures.TinyResNet(), 3);
-        return new Trainer(model, config, new DataLoader(train, 16, 7, shuffle: true, mean, std), new DataLoader(test, 12, 7, shuffle: false, mean, std), null);
+        model ??= new Model(GateFixtures.TinyResNet(), 3);
+        return new Trainer(model, config, new DataLoader(train, 16, 7, shuffle: true, mean, std), new DataLoader(test, 12, 7, shuffle: false, mean, std), outDir);
+    }
+
+    private sealed class KillAt(int epoch) : ITrainingHook
+    {
+        public void BeforeStep(Model model, int e, int step)
+        {
+            if (e == epoch) throw new OperationCanceledException("simulated kill");
+        }
+    }
+
+    [Fact]
+    public void AGatedRunKilledMidwayResumesToTheSameWeights()
+    {
+        int before = Parallelism.Threads;
+        Parallelism.Threads = 1;
+        try
+        {
+            using var dir = new Lopper.Tests.Data.TempDir();
+            var options = new ComplexityAwareOptions { Strength = 10, GateLr = 2, CheckEvery = 2, ZeroChecks = 2, WarmupEpochs = 0 };
+            long p0 = 0, m0 = 0;
+            ComplexityAwareHook Start(Trainer t)
+            {
+                if (p0 == 0) (p0, m0) = CostCounter.Totals(t.Model.Graph);
+                return ComplexityAwareTraining.Attach(t, options, p0, m0, 6);
+            }
+            var straight = NewTrainer(4, outDir: dir.File("a"));
+            var straightHook = Start(straight);
+            straight.Run();
+
+            var killed = NewTrainer(4, outDir: dir.File("b"));
+            var killedHook = Start(killed);
+            killed.AddHook(new KillAt(2));
+            Assert.Throws<OperationCanceledException>(() => killed.Run());
+            Assert.NotEmpty(killedHook.Removals);
+            Assert.Contains(killed.Model.Graph.Nodes, n => n.Op is GateOp);
+            var resumed = NewTrainer(4, new Model(ModelJson.Load(dir.File("b/model.json"))), dir.File("b"));
+            resumed.RestoreFrom(dir.File("b"));
+            var resumedHook = Start(resumed);
+            resumed.Run();
+
+            Assert.True(straightHook.Finished && resumedHook.Finished);
+            Assert.NotEmpty(straightHook.Removals);
+            Assert.Equal(ModelJson.Serialize(straight.Model.Graph), ModelJson.Serialize(resumed.Model.Graph));
+            Assert.Equal(TinyTask.Weights(straight.Model), TinyTask.Weights(resumed.Model));
+        }
+        finally { Parallelism.Threads = before; }
     }
 
     [Fact]
