@@ -59,12 +59,12 @@ public class ComplexityAwareCliTests
         Directory.CreateDirectory(data);
         WriteTinyFashion(data, 40, 20);
         var run = dir.File("run");
-        var (code, _, err) = Run(["train", "--model", "resnet20", "--epochs", "1", "--data", data, "--out", run, .. Tiny]);
+        var (code, _, err) = Run(["train", "--model", "lenet5", "--epochs", "1", "--data", data, "--out", run, .. Tiny]);
         Assert.True(code == 0, err);
 
         var pruned = dir.File("pruned");
         (code, var output, err) = Run(["prune", "complexity-aware", "--from", run, "--out", pruned, "--gate-epochs", "1", "--lr", "0.05",
-            "--strength", "30", "--layers-vs-units", "0.9", "--check-every", "1", "--zero-checks", "1", "--gate-warmup", "0", "--latency-batch", "2", .. Tiny]);
+            "--strength", "30", "--flops-vs-params", "0.9", "--check-every", "1", "--zero-checks", "1", "--gate-warmup", "0", "--latency-batch", "2", .. Tiny]);
         Assert.True(code == 0, err);
         Assert.Contains("gate epoch 1/1", err);
         var p = JsonNode.Parse(output)!;
