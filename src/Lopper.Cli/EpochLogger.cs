@@ -11,6 +11,7 @@ public sealed class EpochLogger(Trainer trainer) : ITrainingHook
     public void EndEpoch(Model model, int epoch, JsonObject r)
     {
         string sparsity = r["sparsity"] is { } s ? $" sparsity {(double)s * 100:F2}%" : "";
+        if (r["macs"] is { } m) sparsity += $" {(long)m / 1e6:F2}M MACs";
         Console.Error.WriteLine($"epoch {epoch + 1}/{trainer.Config.Epochs}: loss {(double)r["train_loss"]!:F4} train {(double)r["train_accuracy"]! * 100:F2}% test {((double?)r["test_accuracy"] ?? 0) * 100:F2}%{sparsity} {(double)r["train_seconds"]!:F1}s {(double)r["images_per_second"]!:F0} img/s");
     }
 }

@@ -5,6 +5,7 @@ using Lopper.Io;
 using Lopper.Measurement;
 using Lopper.Pruning;
 using Lopper.Pruning.Baselines;
+using Lopper.Pruning.ComplexityAware;
 using Lopper.Pruning.SrInit;
 using Lopper.Pruning.Spp;
 using Lopper.Structure;
@@ -20,7 +21,7 @@ public static class PruneCommand
 {
     private const string Usage = """
         lopper prune METHOD --from DIR --out DIR2 [--finetune-epochs N] [--json]
-          methods:  l1 | bn-slimming | magnitude | random | srinit | spp
+          methods:  l1 | bn-slimming | magnitude | random | srinit | spp | complexity-aware
           budget:   --target-macs F | --target-params F   (fraction kept, e.g. 0.5)
                     --scope global|layer  --max-layer-ratio F (default 0.9)  --round-to N
           bn-slimming: --sparsity F (default 1e-4) --sparsity-epochs N (default 1)
@@ -31,6 +32,12 @@ public static class PruneCommand
                     --interval t (default 180)  --A F (default 0.05)  --u F (default 0.25)
                     --prune-epochs N (default 10)  --retrain-epochs N (default 0; --finetune-epochs retrains too)
                     --scale-survivors (scale kept columns by 1 - p when a layer stops)
+          complexity-aware: --gate-epochs N (default 1; gate training from the trained model, at --lr)
+                    --strength S (default 1; 0 = no pruning pressure)  --flops-vs-params P (0..1, default 0.5)
+                    --layers-vs-units B (0..1, default 0.5; above 0.5 removes whole blocks more readily)
+                    --gate-lr F (default 10)  --check-every N (default 25)  --zero-checks K (default 3)
+                    --gate-warmup EPOCHS (default 0.25)  --settle-epochs N (last N epochs without gates; default 1)
+                    --no-gate-downsampling
           fine-tune: --lr F (default 0.01) --batch-size N --seed N
                     --train-limit N (first N training images; default: the source run's, 0 = all)
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
@@ -39,7 +46,7 @@ public static class PruneCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling", "scale-survivors" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling", "scale-survivors", "no-gate-downsampling" });
         if (a.Flag("help") || a.Positional.Count == 0) { Console.WriteLine(Usage); return a.Positional.Count == 0 && !a.Has("help") ? 2 : 0; }
         string methodName = a.Positional[0];
         string from = a.Required("from");
@@ -190,7 +197,8 @@ public static class PruneCommand
                 RetrainEpochs = a.Int("retrain-epochs", 0, 0),
                 ScaleSurvivors = a.Flag("scale-survivors"),
             }),
-            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit, spp)"),
+            "complexity-aware" => new ComplexityAwarePruner(ComplexityAwareFlags.Read(a), a.Int("gate-epochs", 1, 1)),
+            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit, spp, complexity-aware)"),
         };
     }
 

@@ -5,6 +5,7 @@ using Lopper.Graph;
 using Lopper.Io;
 using Lopper.Models;
 using Lopper.Optim;
+using Lopper.Pruning.ComplexityAware;
 using Lopper.Pruning.Directional;
 using Lopper.Structure;
 using Lopper.Training;
@@ -25,12 +26,18 @@ public static class TrainCommand
                     --batch-size N --label-smoothing F
                     --train-limit N (train on the first N training images only; kept for prune/finetune/resume)
           run:      --seed N --threads N --resume DIR (continue an interrupted run in DIR)
+          method:   --method complexity-aware (Bernoulli gates on units and residual blocks, pruned while training)
+                    --strength S (default 1; 0 = no pruning pressure)  --flops-vs-params P (0..1, default 0.5)
+                    --layers-vs-units B (0..1, default 0.5; above 0.5 removes whole blocks more readily)
+                    --gate-lr F (default 10)  --check-every N (default 25)  --zero-checks K (default 3)
+                    --gate-warmup EPOCHS (default 0.25)  --settle-epochs N (last N epochs without gates; default 1)
+                    --no-gate-downsampling
         """;
 
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "nesterov", "augment" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "nesterov", "augment", "no-gate-downsampling" });
         if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
         var sw = Stopwatch.StartNew();
         bool json = a.Flag("json");
@@ -41,6 +48,8 @@ public static class TrainCommand
         TrainConfig config;
         string dataset;
         string? dataDir = a.Str("data");
+        ComplexityAwareOptions? gates = null;
+        JsonObject? gateRecord = null;
         if (resume is not null)
         {
             var statePath = Path.Combine(resume, Trainer.StateFile);
@@ -52,12 +61,27 @@ public static class TrainCommand
             dataset = (string?)runJson["dataset"] ?? "fashion-mnist";
             dataDir ??= (string?)runJson["data_dir"];
             model = new Model(ModelJson.Load(Path.Combine(resume, ModelStore.GraphFile)));
+            if (a.Has("method") || ComplexityAwareFlags.AnyGiven(a))
+                throw new LopperInputException($"--resume {resume}: --method and its flags come from the saved run; drop them");
+            if (runJson["complexity_aware"] is JsonObject saved)
+            {
+                gates = ComplexityAwareOptions.FromJson(saved, Path.Combine(resume, "run.json"));
+                gateRecord = (JsonObject)saved.DeepClone();
+            }
         }
         else
         {
             dataset = a.Str("dataset", "fashion-mnist");
             config = ReadConfig(a);
             model = null!;
+            string? method = a.Str("method");
+            if (method is not null && method != "complexity-aware") throw new LopperInputException($"--method must be complexity-aware, got '{method}'");
+            if (method is null && ComplexityAwareFlags.AnyGiven(a)) throw new LopperInputException("--strength, --flops-vs-params, --layers-vs-units and the other gate flags need --method complexity-aware");
+            if (method is not null)
+            {
+                if (config.Optimizer == "grda") throw new LopperInputException("--method complexity-aware cannot be combined with --optimizer grda");
+                gates = ComplexityAwareFlags.Read(a);
+            }
         }
         // On resume these come from the saved run; reading them marks them as known flags.
         a.Has("model"); a.Has("epochs"); a.Has("dataset");
@@ -75,11 +99,26 @@ public static class TrainCommand
         var (train, test) = CommonOptions.Loaders(trainSet, testSet, config);
         var trainer = new Trainer(model, config, train, test, outDir) { Progress = new ProgressBar() };
         if (resume is not null) trainer.RestoreFrom(resume);
+        ComplexityAwareHook? gateHook = null;
+        if (gates is not null)
+        {
+            // The dense counts normalise the complexity term for the whole run, so a resume reuses the saved ones.
+            var (p0, m0) = gateRecord is null ? CostCounter.Totals(model.Graph) : ((long)gateRecord["dense_params"]!, (long)gateRecord["dense_macs"]!);
+            gateRecord ??= gates.ToJson();
+            gateRecord["dense_params"] = p0;
+            gateRecord["dense_macs"] = m0;
+            gateHook = ComplexityAwareTraining.Attach(trainer, gates, p0, m0, train.BatchesPerEpoch, s => Console.Error.WriteLine(s));
+        }
         var run = RunInfo.Environment(config.Seed);
         run["command"] = "lopper train " + string.Join(' ', raw);
         run["model"] = model.Graph.Name;
         run["dataset"] = dataset;
         if (dataDir is not null) run["data_dir"] = Path.GetFullPath(dataDir);
+        if (gateRecord is not null)
+        {
+            run["method"] = "complexity-aware";
+            run["complexity_aware"] = gateRecord;
+        }
         trainer.RunRecord = run;
         int startEpoch = trainer.CompletedEpochs;
         bool grda = config.Optimizer == "grda";
@@ -88,6 +127,7 @@ public static class TrainCommand
         var epochReporter = new EpochLogger(trainer);
         trainer.AddHook(epochReporter);
         trainer.Run();
+        model = trainer.Model; // complexity-aware training swaps in ever smaller models
         var last = trainer.History.Count > 0 ? trainer.History[^1]! : new JsonObject();
         double seconds = sw.Elapsed.TotalSeconds;
         int ran = trainer.CompletedEpochs - startEpoch;
@@ -110,6 +150,15 @@ public static class TrainCommand
             ["out"] = outDir is null ? null : Path.GetFullPath(outDir),
         };
         if (grda) result["grda"] = GrdaReport(model, outDir, json);
+        if (gateHook is not null)
+        {
+            var d = gateHook.Details();
+            d.Remove("removals");
+            d["params_kept"] = (double)model.ParameterCount() / gateHook.DenseParams;
+            d["macs_kept"] = (double)model.Graph.Macs() / gateHook.DenseMacs;
+            d["gates_folded"] = gateHook.Finished;
+            result["complexity_aware"] = d;
+        }
         if (json) Console.WriteLine(result.ToJsonString(new() { WriteIndented = true }));
         else Console.WriteLine($"done: test accuracy {(double?)last["test_accuracy"] * 100:F2}% after {trainer.CompletedEpochs} epochs in {ProgressBar.FormatSeconds(seconds)}" + (outDir is null ? "" : $"; saved to {outDir}"));
         return 0;

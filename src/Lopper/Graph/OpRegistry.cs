@@ -20,6 +20,7 @@ public static class OpRegistry
         ["flatten"] = _ => new FlattenOp(),
         ["dropout"] = DropoutOp.FromJson,
         ["channelmul"] = ChannelMulOp.FromJson,
+        ["gate"] = GateOp.FromJson,
     };
 
     /// <summary>Known op type names.</summary>

@@ -4,6 +4,7 @@ using Lopper.Data;
 using Lopper.Graph;
 using Lopper.Io;
 using Lopper.Optim;
+using Lopper.Structure;
 using Lopper.Tensors;
 
 namespace Lopper.Training;
@@ -15,7 +16,8 @@ namespace Lopper.Training;
 /// </summary>
 public sealed class Trainer
 {
-    private readonly Model _model;
+    private Model _model;
+    private bool _modelReplaced;
     private readonly DataLoader _train;
     private readonly DataLoader? _test;
     private readonly Optimizer _optimizer;
@@ -58,8 +60,46 @@ public sealed class Trainer
     /// <summary>Adds a hook (masks, gates, ...).</summary>
     public void AddHook(ITrainingHook hook) => _hooks.Add(hook);
 
-    /// <summary>The model being trained.</summary>
+    /// <summary>The model being trained (a hook may swap in another with <see cref="ReplaceModel"/>).</summary>
     public Model Model => _model;
+
+    /// <summary>
+    /// Parameters that are trainable (they get gradients) but that a hook, not the optimizer, updates
+    /// (e.g. gate probabilities moved by projected SGD). Null: the optimizer updates every trainable parameter.
+    /// </summary>
+    public Func<Parameter, bool>? ExcludeFromOptimizer { get; set; }
+
+    /// <summary>
+    /// Continues training with <paramref name="model"/> instead of the current model, e.g. a compacted copy a
+    /// hook made mid-run (from any hook call, or before <see cref="Run"/>). Optimizer state (momentum,
+    /// moments, accumulators; keys "kind/parameter") is carried over through <paramref name="slicing"/>:
+    /// sliced for surviving parameters, dropped for removed ones; optimizer-wide entries stay. The next
+    /// step runs the new model; checkpoints save it.
+    /// </summary>
+    public void ReplaceModel(Model model, ParameterSlicing slicing)
+    {
+        if (!model.Graph.InputShape.AsSpan().SequenceEqual(_model.Graph.InputShape))
+            throw new ArgumentException($"replacement model takes input {Tensor.Format(model.Graph.InputShape)}, not {Tensor.Format(_model.Graph.InputShape)}", nameof(model));
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (key, t) in _optimizer.State)
+        {
+            int slash = key.IndexOf('/');
+            string name = slash < 0 ? key : key[(slash + 1)..];
+            if (slash < 0 || _model.Find(name) is null) { state[key] = t; continue; }
+            if (slicing.TryApply(name, t) is not { } sliced || model.Find(name) is not { } p) continue;
+            if (!sliced.Shape.AsSpan().SequenceEqual(p.Spec.Shape))
+                throw new InvalidOperationException($"ReplaceModel: optimizer state '{key}' sliced to {Tensor.Format(sliced.Shape)}, but {name} is {Tensor.Format(p.Spec.Shape)}");
+            state[key] = sliced;
+        }
+        _optimizer.LoadState(state, _optimizer.Steps);
+        _model = model;
+        _modelReplaced = true;
+    }
+
+    /// <summary>The optimizer (its state is what <see cref="ReplaceModel"/> re-slices).</summary>
+    public Optimizer Optimizer => _optimizer;
+
+    private List<Parameter> OptimizedParameters() => _model.Parameters.Where(p => p.Trainable && ExcludeFromOptimizer?.Invoke(p) != true).ToList();
 
     /// <summary>Restores optimizer state and history from a checkpoint folder written by this class.</summary>
     public void RestoreFrom(string dir)
@@ -87,7 +127,16 @@ public sealed class Trainer
     public void Run()
     {
         var executor = new Executor(_model);
-        var trainable = _model.Parameters.Where(p => p.Trainable).ToList();
+        var trainable = OptimizedParameters();
+        _modelReplaced = false;
+        // A hook may have swapped the model (ReplaceModel); pick the new one up before it is used again.
+        void Refresh()
+        {
+            if (!_modelReplaced) return;
+            executor = new Executor(_model);
+            trainable = OptimizedParameters();
+            _modelReplaced = false;
+        }
         int batches = _train.BatchesPerEpoch;
         var total = Stopwatch.StartNew();
         int epochsThisRun = 0;
@@ -101,6 +150,7 @@ public sealed class Trainer
             {
                 int step = epoch * batches + b;
                 foreach (var h in _hooks) h.BeforeStep(_model, epoch, step);
+                Refresh();
                 using var batch = _train.GetBatch(epoch, b);
                 var rng = Rng.Derive(Config.Seed, (ulong)epoch + 1, (ulong)b + 1);
                 var logits = executor.Forward(batch.Images, training: true, forBackward: true, rng);
@@ -116,8 +166,10 @@ public sealed class Trainer
                 executor.Backward(grad);
                 executor.EndStep();
                 foreach (var h in _hooks) h.AfterBackward(_model, epoch, step);
+                Refresh();
                 _optimizer.Step(trainable, _schedule.At(epoch + (double)b / batches));
                 foreach (var h in _hooks) h.AfterStep(_model, epoch, step);
+                Refresh();
                 lossSum += loss * batch.Count;
                 correct += c;
                 seen += batch.Count;
@@ -155,6 +207,7 @@ public sealed class Trainer
                 }
             }
             foreach (var h in _hooks) h.EndEpoch(_model, epoch, record);
+            Refresh();
             History.Add(record);
             CompletedEpochs = epoch + 1;
             epochsThisRun++;
