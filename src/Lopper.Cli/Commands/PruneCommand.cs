@@ -18,9 +18,9 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class PruneCommand
 {
-    private const string Usage = """
+    private static readonly string Usage = $"""
         lopper prune METHOD --from DIR --out DIR2 [--finetune-epochs N] [--json]
-          methods:  l1 | bn-slimming | magnitude | random | srinit | spp
+          methods:  l1 | bn-slimming | magnitude | random | srinit | spp | snacs
           budget:   --target-macs F | --target-params F   (fraction kept, e.g. 0.5)
                     --scope global|layer  --max-layer-ratio F (default 0.9)  --round-to N
           bn-slimming: --sparsity F (default 1e-4) --sparsity-epochs N (default 1)
@@ -31,6 +31,7 @@ public static class PruneCommand
                     --interval t (default 180)  --A F (default 0.05)  --u F (default 0.25)
                     --prune-epochs N (default 10)  --retrain-epochs N (default 0; --finetune-epochs retrains too)
                     --scale-survivors (scale kept columns by 1 - p when a layer stops)
+        {SnacsFlags.Usage}
           fine-tune: --lr F (default 0.01) --batch-size N --seed N
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
         """;
@@ -38,7 +39,7 @@ public static class PruneCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling", "scale-survivors" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling", "scale-survivors", "no-upper-limits" });
         if (a.Flag("help") || a.Positional.Count == 0) { Console.WriteLine(Usage); return a.Positional.Count == 0 && !a.Has("help") ? 2 : 0; }
         string methodName = a.Positional[0];
         string from = a.Required("from");
@@ -92,6 +93,7 @@ public static class PruneCommand
         var (_, accPruned) = Evaluator.Evaluate(pruned, test);
         var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
         if (outcome.Masks is not null) paramsAfter -= outcome.Masks.ZeroCount();
+        if (outcome.Macs is long honestMacs) macsAfter = honestMacs;
         Log($"pruned: accuracy {accPruned * 100:F2}%, {paramsAfter:N0} params ({100.0 * paramsAfter / paramsBefore:F1}%), {macsAfter:N0} MACs ({100.0 * macsAfter / macsBefore:F1}%) in {pruneSeconds:F1}s");
 
         sw.Restart();
@@ -188,7 +190,8 @@ public static class PruneCommand
                 RetrainEpochs = a.Int("retrain-epochs", 0, 0),
                 ScaleSurvivors = a.Flag("scale-survivors"),
             }),
-            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit, spp)"),
+            "snacs" => SnacsFlags.Create(a),
+            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit, spp, snacs)"),
         };
     }
 
