@@ -22,7 +22,7 @@ public static class BenchCommand
         var a = new Args(raw, new HashSet<string> { "json", "help" });
         if (a.Flag("help"))
         {
-            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json]\nlopper bench gemm --size N [--threads T] [--json]\n" + SnacsBench.Usage);
+            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json]\nlopper bench gemm --size N [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage);
             return 0;
         }
         bool json = a.Flag("json");
@@ -32,8 +32,9 @@ public static class BenchCommand
         {
             "gemm" => BenchGemm(a),
             "snacs-estimator" => SnacsBench.Run(a),
+            "sparse-conv" => SparseConvBench.Run(a),
             null => BenchModel(a),
-            _ => throw new LopperInputException($"unknown bench '{sub}' (gemm, snacs-estimator, or none with --model)"),
+            _ => throw new LopperInputException($"unknown bench '{sub}' (gemm, snacs-estimator, sparse-conv, or none with --model)"),
         };
         a.EnsureAllUsed(positionalAllowed: 1);
         result["threads"] = Parallelism.Threads;
