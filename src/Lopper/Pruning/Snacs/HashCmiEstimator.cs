@@ -178,7 +178,7 @@ public sealed class HashCmiEstimator(HashCmiOptions? options = null) : ICmiEstim
     /// <summary>Per-thread buffers of one estimator call (reused across calls on the same thread).</summary>
     public sealed class Scratch
     {
-        internal readonly ulong[] Hx, Hy, Hz, Key, Permuted;
+        internal readonly ulong[] Hx, Hy, Hz, Kyz, Key, Permuted;
         internal readonly int[] Slot, Nz, Nxz, Nyz, Nxyz, Permutation;
         internal readonly CountTable Table;
         internal readonly double[] Estimates;
@@ -186,7 +186,7 @@ public sealed class HashCmiEstimator(HashCmiOptions? options = null) : ICmiEstim
         /// <summary>Buffers for N samples; <paramref name="seed"/> fixes the null permutation.</summary>
         public Scratch(int n, ulong seed)
         {
-            Hx = new ulong[n]; Hy = new ulong[n]; Hz = new ulong[n]; Key = new ulong[n]; Permuted = new ulong[n];
+            Hx = new ulong[n]; Hy = new ulong[n]; Hz = new ulong[n]; Kyz = new ulong[n]; Key = new ulong[n]; Permuted = new ulong[n];
             Permutation = new int[n];
             for (int i = 0; i < n; i++) Permutation[i] = i;
             Rng.Derive(seed, 0x4E554C4CUL).Shuffle(Permutation);
@@ -213,21 +213,46 @@ public sealed class HashCmiEstimator(HashCmiOptions? options = null) : ICmiEstim
         Span<double> est = l <= s.Estimates.Length ? s.Estimates.AsSpan(0, l) : new double[l];
         for (int j = 0; j < l; j++)
         {
-            double stretch = l == 1 ? 1 : 1 + 0.1 * j / (l - 1);
-            double shift = (double)j / l;
-            HashVariable(x, gamma * stretch, shift, 0x51ED27UL, s.Hx);
-            HashVariable(y, gamma * stretch, shift, 0x9A3B11UL, s.Hy);
-            HashVariable(z, gamma * stretch, shift, 0x3C6EF3UL, s.Hz);
-            double v = PlugIn(s, s.Hx);
-            if (Options.NullCorrection)
-            {
-                for (int i = 0; i < s.Hx.Length; i++) s.Permuted[i] = s.Hx[s.Permutation[i]];
-                v = Math.Max(Options.Floor, v - PlugIn(s, s.Permuted) + Options.Floor);
-            }
-            est[j] = v;
+            var (scale, shift) = Setting(j, gamma);
+            HashVariable(x, scale, shift, SaltX, s.Hx);
+            HashVariable(y, scale, shift, SaltY, s.Hy);
+            HashVariable(z, scale, shift, SaltZ, s.Hz);
+            s.Table.Count(s.Hz, s.Slot, s.Nz);
+            JoinYz(s.Hy, s.Hz, s.Kyz);
+            s.Table.Count(s.Kyz, s.Slot, s.Nyz);
+            est[j] = Corrected(s.Hx, s.Hz, s.Kyz, s.Nz, s.Nyz, s);
         }
+        return Median(est);
+    }
+
+    private const ulong SaltX = 0x51ED27UL, SaltY = 0x9A3B11UL, SaltZ = 0x3C6EF3UL;
+
+    /// <summary>Bandwidth multiplier and shift (in cells) of ensemble member j: ε·linspace(1, 1.1, L)[j], shift j/L.</summary>
+    private (double Scale, double Shift) Setting(int j, double gamma)
+    {
+        int l = Options.Ensemble;
+        return (gamma * (l == 1 ? 1 : 1 + 0.1 * j / (l - 1)), (double)j / l);
+    }
+
+    private static double Median(Span<double> est)
+    {
         est.Sort();
+        int l = est.Length;
         return l % 2 == 1 ? est[l / 2] : 0.5 * (est[l / 2 - 1] + est[l / 2]);
+    }
+
+    private static void JoinYz(ulong[] hy, ulong[] hz, ulong[] kyz)
+    {
+        for (int i = 0; i < hy.Length; i++) kyz[i] = Mix(hy[i] + 0xC2B2AE3D27D4EB4FUL * hz[i]);
+    }
+
+    /// <summary>The plug-in estimate, minus its value with X permuted when <see cref="HashCmiOptions.NullCorrection"/> is on.</summary>
+    private double Corrected(ulong[] hx, ulong[] hz, ulong[] kyz, int[] nz, int[] nyz, Scratch s)
+    {
+        double v = PlugIn(hx, hz, kyz, nz, nyz, s);
+        if (!Options.NullCorrection) return v;
+        for (int i = 0; i < hx.Length; i++) s.Permuted[i] = hx[s.Permutation[i]];
+        return Math.Max(Options.Floor, v - PlugIn(s.Permuted, hz, kyz, nz, nyz, s) + Options.Floor);
     }
 
     /// <summary>Cell key of every sample: coordinates floor((v + b)/ε) mixed into 64 bits (collisions ~N²/2⁶⁴, negligible).</summary>
@@ -248,24 +273,72 @@ public sealed class HashCmiEstimator(HashCmiOptions? options = null) : ICmiEstim
         }
     }
 
-    private double PlugIn(Scratch s, ulong[] hx)
+    /// <summary>
+    /// (1/N)·Σ_i clip(log2(n_xyz·n_z / (n_xz·n_yz))) over samples, which weights each occupied cell by its count as the
+    /// cell formula does. n_z and n_yz (and the (y,z) keys) come in precomputed: they do not depend on X.
+    /// </summary>
+    private double PlugIn(ulong[] hx, ulong[] hz, ulong[] kyz, int[] nz, int[] nyz, Scratch s)
     {
-        int n = s.Hx.Length;
-        s.Table.Count(s.Hz, s.Slot, s.Nz);
-        for (int i = 0; i < n; i++) s.Key[i] = Mix(hx[i] + 0x9E3779B97F4A7C15UL * s.Hz[i]);
+        int n = hx.Length;
+        for (int i = 0; i < n; i++) s.Key[i] = Mix(hx[i] + 0x9E3779B97F4A7C15UL * hz[i]);
         s.Table.Count(s.Key, s.Slot, s.Nxz);
-        for (int i = 0; i < n; i++) s.Key[i] = Mix(s.Hy[i] + 0xC2B2AE3D27D4EB4FUL * s.Hz[i]);
-        s.Table.Count(s.Key, s.Slot, s.Nyz);
-        for (int i = 0; i < n; i++) s.Key[i] = Mix(s.Key[i] ^ Mix(hx[i] + 0x165667B19E3779F9UL));
+        for (int i = 0; i < n; i++) s.Key[i] = Mix(kyz[i] ^ Mix(hx[i] + 0x165667B19E3779F9UL));
         s.Table.Count(s.Key, s.Slot, s.Nxyz);
-        // Summing per sample weights each cell by its count n_xyz, as the cell formula does.
         double sum = 0, lo = Options.Floor, hi = Options.Upper;
         for (int i = 0; i < n; i++)
         {
-            double r = Math.Log2((double)s.Nxyz[i] * s.Nz[i] / ((double)s.Nxz[i] * s.Nyz[i]));
+            double r = Math.Log2((double)s.Nxyz[i] * nz[i] / ((double)s.Nxz[i] * nyz[i]));
             sum += Math.Clamp(r, lo, hi);
         }
         return sum / n;
+    }
+
+    /// <summary>First-pass hashes of one child group: its cell keys for every ensemble member.</summary>
+    private sealed class ChildHashes(ulong[][] keys) { public readonly ulong[][] Keys = keys; }
+
+    /// <summary>First-pass hashes and counts of one parent group: Z keys, (Y,Z) keys, n_z and n_yz per ensemble member.</summary>
+    private sealed class ParentHashes(ulong[][] hz, ulong[][] kyz, int[][] nz, int[][] nyz)
+    {
+        public readonly ulong[][] Hz = hz, Kyz = kyz;
+        public readonly int[][] Nz = nz, Nyz = nyz;
+    }
+
+    private ChildHashes HashChild(Variable x, int n)
+    {
+        var keys = new ulong[Options.Ensemble][];
+        for (int j = 0; j < keys.Length; j++)
+        {
+            var (scale, shift) = Setting(j, Options.Gamma);
+            HashVariable(x, scale, shift, SaltX, keys[j] = new ulong[n]);
+        }
+        return new ChildHashes(keys);
+    }
+
+    private ParentHashes HashParent(Variable y, Variable z, int n)
+    {
+        int l = Options.Ensemble;
+        var hz = new ulong[l][]; var kyz = new ulong[l][]; var nz = new int[l][]; var nyz = new int[l][];
+        var table = new CountTable(n);
+        var slot = new int[n];
+        var hy = new ulong[n];
+        for (int j = 0; j < l; j++)
+        {
+            var (scale, shift) = Setting(j, Options.Gamma);
+            HashVariable(y, scale, shift, SaltY, hy);
+            HashVariable(z, scale, shift, SaltZ, hz[j] = new ulong[n]);
+            table.Count(hz[j], slot, nz[j] = new int[n]);
+            JoinYz(hy, hz[j], kyz[j] = new ulong[n]);
+            table.Count(kyz[j], slot, nyz[j] = new int[n]);
+        }
+        return new ParentHashes(hz, kyz, nz, nyz);
+    }
+
+    private double EstimateCached(ChildHashes x, ParentHashes yz, Scratch s)
+    {
+        int l = Options.Ensemble;
+        Span<double> est = l <= s.Estimates.Length ? s.Estimates.AsSpan(0, l) : new double[l];
+        for (int j = 0; j < l; j++) est[j] = Corrected(x.Keys[j], yz.Hz[j], yz.Kyz[j], yz.Nz[j], yz.Nyz[j], s);
+        return Median(est);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -329,10 +402,26 @@ public sealed class HashCmiEstimator(HashCmiOptions? options = null) : ICmiEstim
         var xs = PrepareGroups(child, childStarts, seed, 0xC0UL, null);
         var (ys, zs) = PrepareParent(parent, parentStarts, seed);
         var r = new double[gc, gp];
+        if (Options.SecondPass)
+        {
+            Parallelism.For(gc, c =>
+            {
+                var scratch = new Scratch(n, Rng.Derive(seed, 0xE0UL, (ulong)c).NextULong());
+                for (int p = 0; p < gp; p++) r[c, p] = Estimate(xs[c], ys[p], zs[p], scratch);
+                progress?.Invoke();
+            });
+            return r;
+        }
+        // One bandwidth setting per ensemble member: every variable's cell keys, and the counts that do not involve X,
+        // are computed once per group instead of once per connection.
+        var xh = new ChildHashes[gc];
+        var ph = new ParentHashes[gp];
+        Parallelism.For(gc, c => xh[c] = HashChild(xs[c], n));
+        Parallelism.For(gp, p => ph[p] = HashParent(ys[p], zs[p], n));
         Parallelism.For(gc, c =>
         {
             var scratch = new Scratch(n, Rng.Derive(seed, 0xE0UL, (ulong)c).NextULong());
-            for (int p = 0; p < gp; p++) r[c, p] = Estimate(xs[c], ys[p], zs[p], scratch);
+            for (int p = 0; p < gp; p++) r[c, p] = EstimateCached(xh[c], ph[p], scratch);
             progress?.Invoke();
         });
         return r;
