@@ -9,7 +9,7 @@ public static class SnacsFlags
     public const string Usage = """
           snacs:    --target-params F (fraction kept, bisection on the global quantile) | --quantile q
                     --probe-per-class N (default 250)  --ul-probe-per-class N (default 50)  --groups G (default 16)
-                    --sensitivity low|high|none (default high)  --protect F (default 0.1)  --estimator hash|mint
+                    --sensitivity low|high|none (default low)  --protect F (default 0.25)  --estimator hash|mint
                     --phi weight|none (default weight)  --weight-range conv-linear|all  --ul-step F (default 0.02)
                     --beta F (default 0.7)  --no-upper-limits
         """;
@@ -22,14 +22,14 @@ public static class SnacsFlags
         ProbePerClass = a.Int("probe-per-class", 250, 2),
         UlProbePerClass = a.Int("ul-probe-per-class", 50, 1),
         Groups = a.Int("groups", 16, 1),
-        Sensitivity = a.Str("sensitivity", "high") switch
+        Sensitivity = a.Str("sensitivity", "low") switch
         {
             "low" => SensitivityMode.Low,
             "high" => SensitivityMode.High,
             "none" => SensitivityMode.None,
             var s => throw new LopperInputException($"--sensitivity must be low, high or none, got '{s}'"),
         },
-        ProtectFraction = a.Real("protect", 0.1),
+        ProtectFraction = a.Real("protect", 0.25),
         Estimator = a.Str("estimator", "hash"),
         WeightScaled = a.Str("phi", "weight") switch
         {

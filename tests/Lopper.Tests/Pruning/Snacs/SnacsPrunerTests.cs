@@ -1,4 +1,7 @@
 using Lopper.Data;
+using Lopper.Pruning;
+using Lopper.Structure;
+using Lopper.Tests.Training;
 using Lopper.Pruning.Snacs;
 using Lopper.Tests.Structure;
 
@@ -55,5 +58,23 @@ public class SnacsPrunerTests
             Assert.Contains(a.Pairs[l].UpperLimit, grid);
         }
         Assert.Equal(10, a.Pairs[^1].ChildGroups); // classifier child scored per class
+    }
+
+    [Fact]
+    public void PrunesAResidualNetworkToTheParameterBudget()
+    {
+        var model = StructureFixtures.Build("resnet20", 2);
+        var (dense, _) = CostCounter.Totals(model.Graph);
+        // Without upper limits the budget is always reachable (an untrained net's SVM limits may not allow it).
+        var pruner = new SnacsPruner(new SnacsOptions { ProbePerClass = 4, Groups = 4, TargetParams = 0.6, NoUpperLimits = true });
+        var outcome = pruner.Prune(new PruneContext { Model = model, Train = Train(), Test = Train(), TrainConfig = TinyTask.Config(1), Seed = 3 });
+        var (p, macs) = ConnectionCompaction.Cost(outcome.Pruned, outcome.Masks!);
+        Assert.True(p <= 0.6 * dense, $"{p} of {dense}");
+        Assert.True((bool)outcome.Details["target_met"]!);
+        Assert.Equal(macs, outcome.Macs);
+        int weightLayers = model.Graph.Nodes.Count(n => n.Op is Lopper.Graph.Ops.Conv2dOp or Lopper.Graph.Ops.LinearOp);
+        Assert.Equal(weightLayers - 1, outcome.Details["layers"]!.AsArray().Count); // every weight layer but the stem
+        var x = StructureFixtures.Input(outcome.Pruned, 2, 1);
+        Assert.All(StructureFixtures.Run(outcome.Pruned, x), v => Assert.True(float.IsFinite(v)));
     }
 }
