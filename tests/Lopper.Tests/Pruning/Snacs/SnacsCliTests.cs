@@ -23,10 +23,11 @@ public class SnacsCliTests
 
         var pruned = dir.File("pruned");
         (code, var output, err) = Run("prune", "snacs", "--from", run, "--out", pruned, "--probe-per-class", "5", "--ul-probe-per-class", "3",
-            "--groups", "4", "--target-params", "0.5", "--ul-step", "0.24", "--finetune-epochs", "1", "--batch-size", "20",
+            "--groups", "4", "--target-params", "0.5", "--ul-step", "0.24", "--beta", "1", "--protect", "0.1", "--finetune-epochs", "1", "--batch-size", "20",
             "--latency-batch", "2", "--json", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Contains("conv2->fc1", err);
+        // beta 1 lets every pair go to the top of the grid, so the upper limits cannot block the budget on this tiny net.
         var p = JsonNode.Parse(output)!;
         Assert.Equal("snacs", (string)p["method"]!);
         Assert.True((long)p["params_after"]! <= 0.5 * (long)p["params_before"]!);
