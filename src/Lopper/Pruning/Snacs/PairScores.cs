@@ -13,6 +13,8 @@ public sealed class PairScores
     public required double[,] Scores { get; init; }
     /// <summary>Upper pruning limit UL (a fraction of the pair's connections).</summary>
     public double UpperLimit { get; set; } = 1;
+    /// <summary>Bandwidth factor γ the hash estimator chose for this pair, or null (other estimators).</summary>
+    public double? Gamma { get; init; }
     /// <summary>Child groups exempt from pruning.</summary>
     public bool[]? Protected { get; set; }
 

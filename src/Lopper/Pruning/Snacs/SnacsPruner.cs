@@ -58,6 +58,7 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
                 ["parent_groups"] = ps.ParentGroups,
                 ["child_groups"] = ps.ChildGroups,
                 ["upper_limit"] = ps.UpperLimit,
+                ["gamma"] = ps.Gamma,
                 ["protected_groups"] = ps.Protected?.Count(b => b) ?? 0,
                 ["connections_cut"] = (double)cutCount / (ps.ChildGroups * ps.ParentGroups),
                 ["pruned_fraction"] = 1 - TensorPrimitives.Sum(m) / m.Length,
@@ -134,7 +135,8 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
                 for (int c = 0; c < cs.Length - 1; c++)
                     for (int p = 0; p < ps.Length - 1; p++) r[c, p] *= phi[c, p];
             }
-            scored.Add(new PairScores { Pair = pair, ParentStarts = ps, ChildStarts = cs, Scores = r });
+            double? gamma = estimator is HashCmiEstimator h ? h.LastGamma : null;
+            scored.Add(new PairScores { Pair = pair, ParentStarts = ps, ChildStarts = cs, Scores = r, Gamma = gamma is double g && double.IsFinite(g) ? g : null });
             double elapsed = sw.Elapsed.TotalSeconds;
             progress?.Report(new TrainProgress(0, 1, l + 1, pairs.Count, 0, 0, 0, elapsed / (l + 1) * (pairs.Count - l - 1)));
         }

@@ -70,6 +70,7 @@ public class CmiEstimatorTests(ITestOutputHelper output)
         var a = est.ScorePair(parent, child, ps, cs, 3);
         var b = est.ScorePair(parent, child, ps, cs, 3);
         Assert.Equal(a.Cast<double>(), b.Cast<double>());
+        Assert.Contains(est.LastGamma, est.Options.GammaGrid);
         // Child group 0 holds the copy of parent channel 5 (parent group 1): that connection must score highest in its row.
         for (int p = 0; p < 6; p++) if (p != 1) Assert.True(a[0, 1] > a[0, p], $"R[0,1]={a[0, 1]} vs R[0,{p}]={a[0, p]}");
     }
