@@ -22,12 +22,20 @@ public static class BenchCommand
         var a = new Args(raw, new HashSet<string> { "json", "help" });
         if (a.Flag("help"))
         {
-            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json]\nlopper bench gemm --size N [--threads T] [--json]");
+            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json]\nlopper bench gemm --size N [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage);
             return 0;
         }
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
-        JsonObject result = a.Positional.Count > 0 && a.Positional[0] == "gemm" ? BenchGemm(a) : BenchModel(a);
+        string? sub = a.Positional.Count > 0 ? a.Positional[0] : null;
+        JsonObject result = sub switch
+        {
+            "gemm" => BenchGemm(a),
+            "snacs-estimator" => SnacsBench.Run(a),
+            "sparse-conv" => SparseConvBench.Run(a),
+            null => BenchModel(a),
+            _ => throw new LopperInputException($"unknown bench '{sub}' (gemm, snacs-estimator, sparse-conv, or none with --model)"),
+        };
         a.EnsureAllUsed(positionalAllowed: 1);
         result["threads"] = Parallelism.Threads;
         result["machine"] = RunInfo.Environment(0)["cpu"]!.DeepClone();

@@ -19,9 +19,9 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class PruneCommand
 {
-    private const string Usage = """
+    private static readonly string Usage = $"""
         lopper prune METHOD --from DIR --out DIR2 [--finetune-epochs N] [--json]
-          methods:  l1 | bn-slimming | magnitude | random | srinit | spp | complexity-aware
+          methods:  l1 | bn-slimming | magnitude | random | srinit | spp | complexity-aware | snacs
           budget:   --target-macs F | --target-params F   (fraction kept, e.g. 0.5)
                     --scope global|layer  --max-layer-ratio F (default 0.9)  --round-to N
           bn-slimming: --sparsity F (default 1e-4) --sparsity-epochs N (default 1)
@@ -38,6 +38,7 @@ public static class PruneCommand
                     --gate-lr F (default 10)  --check-every N (default 25)  --zero-checks K (default 3)
                     --gate-warmup EPOCHS (default 0.25)  --settle-epochs N (last N epochs without gates; default 1)
                     --no-gate-downsampling
+        {SnacsFlags.Usage}
           fine-tune: --lr F (default 0.01) --batch-size N --seed N
                     --train-limit N (first N training images; default: the source run's, 0 = all)
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
@@ -46,7 +47,7 @@ public static class PruneCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling", "scale-survivors", "no-gate-downsampling" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "include-downsampling", "scale-survivors", "no-gate-downsampling", "no-upper-limits" });
         if (a.Flag("help") || a.Positional.Count == 0) { Console.WriteLine(Usage); return a.Positional.Count == 0 && !a.Has("help") ? 2 : 0; }
         string methodName = a.Positional[0];
         string from = a.Required("from");
@@ -101,6 +102,7 @@ public static class PruneCommand
         var (_, accPruned) = Evaluator.Evaluate(pruned, test);
         var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
         if (outcome.Masks is not null) paramsAfter -= outcome.Masks.ZeroCount();
+        if (outcome.Macs is long honestMacs) macsAfter = honestMacs;
         Log($"pruned: accuracy {accPruned * 100:F2}%, {paramsAfter:N0} params ({100.0 * paramsAfter / paramsBefore:F1}%), {macsAfter:N0} MACs ({100.0 * macsAfter / macsBefore:F1}%) in {pruneSeconds:F1}s");
 
         sw.Restart();
@@ -198,7 +200,8 @@ public static class PruneCommand
                 ScaleSurvivors = a.Flag("scale-survivors"),
             }),
             "complexity-aware" => new ComplexityAwarePruner(ComplexityAwareFlags.Read(a), a.Int("gate-epochs", 1, 1)),
-            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit, spp, complexity-aware)"),
+            "snacs" => SnacsFlags.Create(a),
+            _ => throw new LopperInputException($"unknown pruning method '{name}' (known: l1, bn-slimming, magnitude, random, srinit, spp, complexity-aware, snacs)"),
         };
     }
 

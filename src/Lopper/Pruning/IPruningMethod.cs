@@ -31,6 +31,9 @@ public sealed class PruneOutcome
     public required Model Pruned { get; init; }
     /// <summary>Masks to hold during fine-tuning (unstructured or connection-level pruning), or null.</summary>
     public ParameterMasks? Masks { get; init; }
+    /// <summary>MACs of the pruned model when its masks remove work the graph's dense count cannot see (connection
+    /// pruning: surviving slices only), or null to count the graph.</summary>
+    public long? Macs { get; init; }
     /// <summary>Method-specific figures for run.json.</summary>
     public JsonObject Details { get; init; } = new();
 }

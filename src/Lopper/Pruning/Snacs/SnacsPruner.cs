@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Lopper.Data;
+using Lopper.Graph;
+using Lopper.Structure;
+using Lopper.Tensors;
+using Lopper.Training;
+
+namespace Lopper.Pruning.Snacs;
+
+/// <summary>
+/// SNACS (Ganesh, Blanchard, Corso, Sekeh): single-shot connection pruning. Every (child group, parent group)
+/// connection of every layer pair is scored by ACMI = φ(weights)·I(child; parent group | other parent groups) on a
+/// class-balanced probe set; each pair gets an automatic upper pruning limit (operating constraints) and a set of
+/// protected child groups (sensitivity); one global threshold cuts whole kernel slices; filters left without inputs
+/// or readers are removed, the rest are held as masks while fine-tuning.
+/// </summary>
+public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
+{
+    /// <summary>The settings.</summary>
+    public SnacsOptions Options { get; } = options.Validate();
+
+    /// <inheritdoc/>
+    public string Name => Options.Estimator == "mint" ? "snacs-mint" : "snacs";
+
+    /// <summary>Everything the scoring pass produces, before a threshold is chosen.</summary>
+    public sealed record Scoring(List<PairScores> Pairs, ChannelGroups Groups, JsonObject Seconds, int ProbeRows, int UlRows);
+
+    /// <inheritdoc/>
+    public PruneOutcome Prune(PruneContext context)
+    {
+        var total = Stopwatch.StartNew();
+        var model = context.Model;
+        var scoring = Score(model, context.Train, context.Seed, context.Log, context.Progress);
+        var sw = Stopwatch.StartNew();
+        var (threshold, q, met) = ChooseThreshold(model, scoring.Pairs, scoring.Groups);
+        var cuts = ConnectionMasks.BuildAtThreshold(scoring.Pairs, threshold);
+        var masks = ChildMasks(model, scoring.Pairs, cuts);
+        var (compact, pm, dead) = ConnectionCompaction.Compact(model, masks);
+        scoring.Seconds["masks"] = sw.Elapsed.TotalSeconds;
+        scoring.Seconds["total"] = total.Elapsed.TotalSeconds;
+        var (denseParams, denseMacs) = CostCounter.Totals(model.Graph);
+        var (keptParams, keptMacs) = ConnectionCompaction.Cost(compact, pm);
+        context.Log($"snacs: q {q:F4} (threshold {threshold:G4}), {dead} filter(s) orphaned, params kept {100.0 * keptParams / denseParams:F1}%, MACs kept {100.0 * keptMacs / denseMacs:F1}%" +
+            (met ? "" : $" (target {Options.TargetParams:P1} not reachable within the upper limits)"));
+
+        var layers = new JsonArray();
+        for (int l = 0; l < scoring.Pairs.Count; l++)
+        {
+            var ps = scoring.Pairs[l];
+            string w = ps.Pair.Weight(model.Graph);
+            var m = masks[w];
+            int cutCount = 0;
+            foreach (var v in cuts[l]) if (v) cutCount++;
+            layers.Add(new JsonObject
+            {
+                ["pair"] = ps.Pair.Label(model.Graph),
+                ["parent_groups"] = ps.ParentGroups,
+                ["child_groups"] = ps.ChildGroups,
+                ["upper_limit"] = ps.UpperLimit,
+                ["gamma"] = ps.Gamma,
+                ["protected_groups"] = ps.Protected?.Count(b => b) ?? 0,
+                ["connections_cut"] = (double)cutCount / (ps.ChildGroups * ps.ParentGroups),
+                ["pruned_fraction"] = 1 - TensorPrimitives.Sum(m) / m.Length,
+            });
+        }
+        var details = new JsonObject
+        {
+            ["estimator"] = Options.Estimator,
+            ["phi"] = Options.WeightScaled ? "weight" : "none",
+            ["weight_range"] = Options.WeightRange.ToString(),
+            ["groups"] = Options.Groups,
+            ["probe_rows"] = scoring.ProbeRows,
+            ["ul_probe_rows"] = scoring.UlRows,
+            ["sensitivity"] = Options.Sensitivity.ToString().ToLowerInvariant(),
+            ["protect_fraction"] = Options.ProtectFraction,
+            ["quantile"] = q,
+            ["threshold"] = threshold,
+            ["target_params"] = Options.TargetParams,
+            ["target_met"] = met,
+            ["params_kept_fraction"] = (double)keptParams / denseParams,
+            ["macs_kept_fraction"] = (double)keptMacs / denseMacs,
+            ["dead_filters"] = dead,
+            ["seconds"] = scoring.Seconds,
+            ["layers"] = layers,
+        };
+        return new PruneOutcome { Pruned = compact, Masks = pm, Macs = keptMacs, Details = details };
+    }
+
+    /// <summary>
+    /// The scoring pass: probe activations, ACMI matrices, upper limits and protected groups of every pair. The model
+    /// is not changed.
+    /// </summary>
+    public Scoring Score(Model model, DataLoader train, ulong seed, Action<string>? log = null, IProgress<TrainProgress>? progress = null)
+    {
+        log ??= _ => { };
+        var seconds = new JsonObject();
+        var graph = model.Graph;
+        var groups = ChannelGroups.Analyze(graph);
+        var pairs = LayerPairs.Find(graph, groups);
+        if (pairs.Count == 0) throw new LopperInputException($"snacs: {graph.Name} has no conv/linear layer reading another layer's output, nothing to prune");
+
+        var sw = Stopwatch.StartNew();
+        var data = train.Data;
+        var indices = ActivationProbe.DrawIndices(data, Options.ProbePerClass, seed);
+        var probeSet = ActivationProbe.Subset(data, indices);
+        var loader = new DataLoader(probeSet, Math.Min(128, probeSet.Count), seed, shuffle: false, train.Mean.ToArray(), train.Std.ToArray());
+        int ulRows = Math.Min(probeSet.Count, Math.Min(Options.UlProbePerClass, Options.ProbePerClass) * data.ClassCount);
+        var probe = ActivationProbe.Collect(model, loader, pairs.Select(p => p.Parent).Concat(pairs.Select(p => p.Child)),
+            Options.NoUpperLimits ? [] : pairs.Select(p => p.Child), Options.NoUpperLimits ? 0 : ulRows);
+        seconds["probe"] = sw.Elapsed.TotalSeconds;
+        log($"snacs: {pairs.Count} layer pair(s), probe {probeSet.Count} image(s) ({Options.ProbePerClass}/class), estimator {Options.Estimator}");
+
+        ICmiEstimator estimator = Options.Estimator == "mint" ? new MintCmiEstimator() : new HashCmiEstimator();
+        var (wmin, wmax) = WeightScaling.Range(model, Options.WeightRange);
+        int classifierGroup = groups.GroupOfNode[graph.Nodes.Count - 1];
+        var scored = new List<PairScores>(pairs.Count);
+        var normalised = new double[pairs.Count][];
+        double estimatorSeconds = 0;
+        sw.Restart();
+        for (int l = 0; l < pairs.Count; l++)
+        {
+            var pair = pairs[l];
+            var ps = LayerPairs.GroupStarts(pair.ParentChannels, Options.Groups);
+            bool classifier = groups.GroupOfNode[pair.Child] == classifierGroup;
+            var cs = LayerPairs.GroupStarts(pair.ChildChannels, classifier ? pair.ChildChannels : Options.Groups);
+            var est = Stopwatch.StartNew();
+            var r = estimator.ScorePair(probe.Output(pair.Parent), probe.Output(pair.Child), ps, cs, Rng.Derive(seed, 0x534E414353UL, (ulong)l).NextULong());
+            estimatorSeconds += est.Elapsed.TotalSeconds;
+            var weight = model.Find(pair.Weight(graph))!.Value.Data;
+            normalised[l] = WeightScaling.Normalised(weight, pair.ChildChannels, pair.ParentChannels, wmin, wmax);
+            if (Options.WeightScaled)
+            {
+                var phi = WeightScaling.Phi(normalised[l], pair.ParentChannels, ps, cs);
+                for (int c = 0; c < cs.Length - 1; c++)
+                    for (int p = 0; p < ps.Length - 1; p++) r[c, p] *= phi[c, p];
+            }
+            double? gamma = estimator is HashCmiEstimator h ? h.LastGamma : null;
+            scored.Add(new PairScores { Pair = pair, ParentStarts = ps, ChildStarts = cs, Scores = r, Gamma = gamma is double g && double.IsFinite(g) ? g : null });
+            double elapsed = sw.Elapsed.TotalSeconds;
+            progress?.Report(new TrainProgress(0, 1, l + 1, pairs.Count, 0, 0, 0, elapsed / (l + 1) * (pairs.Count - l - 1)));
+        }
+        seconds["scoring"] = sw.Elapsed.TotalSeconds;
+        seconds["estimator"] = estimatorSeconds;
+
+        sw.Restart();
+        if (!Options.NoUpperLimits)
+        {
+            var grid = OperatingConstraints.Grid(Options.UlStep);
+            var labels = probe.Labels[..probe.PatchRows];
+            Parallelism.For(scored.Count, l =>
+            {
+                var ps = scored[l];
+                var node = graph.Nodes[ps.Pair.Child];
+                var bias = model.Find(node.Name + ".bias")?.Value.Data;
+                (ps.UpperLimit, _) = OperatingConstraints.UpperLimit(ps, probe.PatchMeans(ps.Pair.Child), model.Find(ps.Pair.Weight(graph))!.Value.Data, bias, labels, grid, Options.Beta);
+            });
+        }
+        seconds["upper_limits"] = sw.Elapsed.TotalSeconds;
+
+        for (int l = 0; l < scored.Count; l++)
+        {
+            var ps = scored[l];
+            int space = groups.GroupOfNode[ps.Pair.Child];
+            var readers = new List<(double[], int)>();
+            for (int m = 0; m < scored.Count; m++)
+            {
+                var other = scored[m].Pair;
+                if (groups.GroupOfNode[graph.Nodes[other.Child].InputIndices[0]] == space && other.ParentChannels == ps.Pair.ChildChannels)
+                    readers.Add((normalised[m], other.ChildChannels));
+            }
+            var psi = Sensitivity.Psi(readers, ps.Pair.ChildChannels, ps.ChildStarts);
+            ps.Protected = Sensitivity.Protected(psi, ps.ChildGroups, Options.Sensitivity, Options.ProtectFraction);
+            log($"  {ps.Pair.Label(graph),-28} {ps.ChildGroups,4} x {ps.ParentGroups,-4} groups  UL {ps.UpperLimit:F2}  protected {ps.Protected.Count(b => b)}");
+        }
+        return new Scoring(scored, groups, seconds, probeSet.Count, probe.PatchRows);
+    }
+
+    /// <summary>All-ones masks for every pair's child weight with the cuts written in.</summary>
+    public static Dictionary<string, float[]> ChildMasks(Model model, IReadOnlyList<PairScores> pairs, bool[][,] cuts)
+    {
+        var masks = new Dictionary<string, float[]>();
+        for (int l = 0; l < pairs.Count; l++)
+        {
+            var ps = pairs[l];
+            var m = new float[model.Find(ps.Pair.Weight(model.Graph))!.Value.Length];
+            m.AsSpan().Fill(1f);
+            ConnectionMasks.Apply(cuts[l], ps.ParentStarts, ps.ChildStarts, ps.Pair.ParentChannels, m);
+            masks[ps.Pair.Weight(model.Graph)] = m;
+        }
+        return masks;
+    }
+
+    /// <summary>
+    /// Parameters and MACs the compacted model would keep at a global threshold (orphaned filters removed, zeroed
+    /// slices not counted), without touching <paramref name="model"/>.
+    /// </summary>
+    public static (long Params, long Macs) KeptCost(Model model, ChannelGroups groups, IReadOnlyList<PairScores> pairs, double threshold, Model scratch)
+    {
+        var masks = ChildMasks(model, pairs, ConnectionMasks.BuildAtThreshold(pairs, threshold));
+        foreach (var p in model.Parameters) p.Value.Span.CopyTo(scratch.Find(p.Name)!.Value.Span);
+        ConnectionCompaction.WriteMasked(model, scratch, masks);
+        ConnectionCompaction.PropagateDead(scratch, groups, masks);
+        var selection = ColumnSurgery.RemovableChannels(scratch, groups);
+        var compactMasks = ChannelSurgery.Compact(ConnectionCompaction.MaskModel(model.Graph, masks), groups, selection);
+        return ConnectionCompaction.Cost(compactMasks, name => masks.ContainsKey(name) ? compactMasks.Find(name)!.Value.Data : null);
+    }
+
+    /// <summary>
+    /// The global threshold: the --quantile value directly, or for --target-params the lowest distinct score whose cut
+    /// keeps at most that fraction of the parameters (bisection; kept parameters fall monotonically as the threshold
+    /// rises). Returns the threshold, its quantile and whether the target was met.
+    /// </summary>
+    public (double Threshold, double Quantile, bool Met) ChooseThreshold(Model model, IReadOnlyList<PairScores> pairs, ChannelGroups groups)
+    {
+        var values = ConnectionMasks.DistinctValues(pairs.Select(p => p.Scores));
+        if (Options.Quantile is double q) return (ConnectionMasks.Quantile(values, q), q, true);
+        long dense = CostCounter.Totals(model.Graph).Params;
+        double target = Options.TargetParams!.Value * dense;
+        var scratch = new Model(model.Graph);
+        // Index -1 cuts nothing; index i cuts every score <= values[i].
+        bool Meets(int i) => i >= 0 ? KeptCost(model, groups, pairs, values[i], scratch).Params <= target : dense <= target;
+        if (Meets(-1)) return (double.NegativeInfinity, 0, true);
+        int hi = values.Length - 1;
+        if (!Meets(hi)) return (values[hi], 1, false);
+        int lo = -1; // invariant: !Meets(lo), Meets(hi)
+        while (hi - lo > 1)
+        {
+            int mid = (lo + hi) / 2;
+            if (Meets(mid)) hi = mid; else lo = mid;
+        }
+        return (values[hi], (double)hi / values.Length, true);
+    }
+}

@@ -1,0 +1,80 @@
+using Lopper.Data;
+using Lopper.Pruning;
+using Lopper.Structure;
+using Lopper.Tests.Training;
+using Lopper.Pruning.Snacs;
+using Lopper.Tests.Structure;
+
+namespace Lopper.Tests.Pruning.Snacs;
+
+public class SnacsPrunerTests
+{
+    private static DataLoader Train() => new(SnacsPartsTests.TinyFashion(200), 50, 1, shuffle: true);
+
+    private static SnacsOptions Options(SensitivityMode mode) => new()
+    {
+        ProbePerClass = 12, UlProbePerClass = 6, Groups = 4, Quantile = 0.5, Sensitivity = mode, ProtectFraction = 0.5, UlStep = 0.12,
+    };
+
+    [Fact]
+    public void BothSensitivityReadingsProtectOppositeGroupsOnTheSameModel()
+    {
+        var model = StructureFixtures.Build("lenet5", 3);
+        var low = new SnacsPruner(Options(SensitivityMode.Low)).Score(model, Train(), 5);
+        var high = new SnacsPruner(Options(SensitivityMode.High)).Score(model, Train(), 5);
+        bool anyDiffers = false;
+        for (int l = 0; l < low.Pairs.Count; l++)
+        {
+            // Same scores and limits: only the protection differs.
+            Assert.Equal(low.Pairs[l].Scores.Cast<double>(), high.Pairs[l].Scores.Cast<double>());
+            Assert.Equal(low.Pairs[l].UpperLimit, high.Pairs[l].UpperLimit);
+            var pl = low.Pairs[l].Protected!;
+            var ph = high.Pairs[l].Protected!;
+            if (l == low.Pairs.Count - 1) { Assert.DoesNotContain(true, pl); Assert.DoesNotContain(true, ph); continue; } // classifier: no reader, no ψ
+            Assert.Equal(pl.Count(b => b), ph.Count(b => b));
+            anyDiffers |= !pl.SequenceEqual(ph);
+            var cutsLow = ConnectionMasks.Build(low.Pairs, 0.9)[l];
+            var cutsHigh = ConnectionMasks.Build(high.Pairs, 0.9)[l];
+            for (int c = 0; c < pl.Length; c++)
+                for (int p = 0; p < low.Pairs[l].ParentGroups; p++)
+                {
+                    if (pl[c]) Assert.False(cutsLow[c, p]);
+                    if (ph[c]) Assert.False(cutsHigh[c, p]);
+                }
+        }
+        Assert.True(anyDiffers);
+    }
+
+    [Fact]
+    public void ScoringIsDeterministicForASeedAndLimitsAreOnTheGrid()
+    {
+        var model = StructureFixtures.Build("lenet5", 4);
+        var a = new SnacsPruner(Options(SensitivityMode.High)).Score(model, Train(), 8);
+        var b = new SnacsPruner(Options(SensitivityMode.High)).Score(model, Train(), 8);
+        var grid = OperatingConstraints.Grid(0.12);
+        for (int l = 0; l < a.Pairs.Count; l++)
+        {
+            Assert.Equal(a.Pairs[l].Scores.Cast<double>(), b.Pairs[l].Scores.Cast<double>());
+            Assert.Contains(a.Pairs[l].UpperLimit, grid);
+        }
+        Assert.Equal(10, a.Pairs[^1].ChildGroups); // classifier child scored per class
+    }
+
+    [Fact]
+    public void PrunesAResidualNetworkToTheParameterBudget()
+    {
+        var model = StructureFixtures.Build("resnet20", 2);
+        var (dense, _) = CostCounter.Totals(model.Graph);
+        // Without upper limits the budget is always reachable (an untrained net's SVM limits may not allow it).
+        var pruner = new SnacsPruner(new SnacsOptions { ProbePerClass = 4, Groups = 4, TargetParams = 0.6, NoUpperLimits = true });
+        var outcome = pruner.Prune(new PruneContext { Model = model, Train = Train(), Test = Train(), TrainConfig = TinyTask.Config(1), Seed = 3 });
+        var (p, macs) = ConnectionCompaction.Cost(outcome.Pruned, outcome.Masks!);
+        Assert.True(p <= 0.6 * dense, $"{p} of {dense}");
+        Assert.True((bool)outcome.Details["target_met"]!);
+        Assert.Equal(macs, outcome.Macs);
+        int weightLayers = model.Graph.Nodes.Count(n => n.Op is Lopper.Graph.Ops.Conv2dOp or Lopper.Graph.Ops.LinearOp);
+        Assert.Equal(weightLayers - 1, outcome.Details["layers"]!.AsArray().Count); // every weight layer but the stem
+        var x = StructureFixtures.Input(outcome.Pruned, 2, 1);
+        Assert.All(StructureFixtures.Run(outcome.Pruned, x), v => Assert.True(float.IsFinite(v)));
+    }
+}
