@@ -32,4 +32,22 @@ internal static class CliHarness
             DataFiles.Write(Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"), DataFiles.IdxLabels(labels, n), gzip: true);
         }
     }
+
+    /// <summary>A fresh folder under <paramref name="dir"/> holding a tiny Fashion-MNIST-shaped dataset.</summary>
+    public static string TinyData(TempDir dir, int train, int test, string name = "data")
+    {
+        var data = dir.File(name);
+        Directory.CreateDirectory(data);
+        WriteTinyFashion(data, train, test);
+        return data;
+    }
+
+    /// <summary>Trains <paramref name="model"/> for one epoch (batch 20, one thread) on <paramref name="data"/> into DIR/<paramref name="name"/>; fails the test if training fails.</summary>
+    public static string TrainTiny(TempDir dir, string model, string data, string name = "run", params string[] extra)
+    {
+        var run = dir.File(name);
+        var (code, _, err) = Run(["train", "--model", model, "--epochs", "1", "--batch-size", "20", "--data", data, "--out", run, "--json", "--threads", "1", .. extra]);
+        Assert.True(code == 0, err);
+        return run;
+    }
 }

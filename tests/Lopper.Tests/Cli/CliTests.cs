@@ -46,9 +46,7 @@ public class CliTests
     public void TrainPruneEvalResumeEndToEnd()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 200, 50);
+        var data = TinyData(dir, 200, 50);
         var run = dir.File("run");
         var (code, output, err) = Run("train", "--model", "lenet5", "--epochs", "1", "--data", data, "--out", run, "--json", "--threads", "1");
         Assert.True(code == 0, err);
@@ -85,9 +83,7 @@ public class CliTests
     public void TrainLimitTrainsOnThePrefixAndTravelsToFinetuning()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 100, 20);
+        var data = TinyData(dir, 100, 20);
         var run = dir.File("run");
         var (code, _, err) = Run("train", "--model", "lenet5", "--epochs", "1", "--train-limit", "40", "--batch-size", "16", "--data", data, "--out", run, "--json", "--threads", "1");
         Assert.True(code == 0, err);

@@ -13,9 +13,7 @@ public class LossPathCliTests
     public void LineBetweenTwoRunsStartsAndEndsAtTheirLossesAndRejectsOtherGraphs()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 60, 20);
+        var data = TinyData(dir, 60, 20);
         string Train(string name, string model, string seed, string epochs)
         {
             var run = dir.File(name);

@@ -17,9 +17,7 @@ public class GrdaCliTests
     public void TrainWithGrdaReportsSparsityAndWritesACompactedEquivalent()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 128, 32);
+        var data = TinyData(dir, 128, 32);
         var run = dir.File("run");
         var (code, output, err) = Run("train", "--model", "lenet5", "--epochs", "1", "--batch-size", "32", "--data", data, "--out", run,
             "--optimizer", "grda", "--grda-c", "1", "--grda-mu", "0.6", "--lr", "0.05", "--json", "--threads", "1");

@@ -14,15 +14,11 @@ public class SppCliTests
     public void PruneSppCompactsToTheSpeedupTarget()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 40, 20);
-        var run = dir.File("run");
-        var (code, _, err) = Run("train", "--model", "lenet5", "--epochs", "1", "--batch-size", "20", "--data", data, "--out", run, "--json", "--threads", "1");
-        Assert.True(code == 0, err);
+        var data = TinyData(dir, 40, 20);
+        var run = TrainTiny(dir, "lenet5", data);
 
         var pruned = dir.File("pruned");
-        (code, var output, err) = Run("prune", "spp", "--from", run, "--out", pruned, "--target-speedup", "1.5", "--interval", "1", "--A", "0.5",
+        var (code, output, err) = Run("prune", "spp", "--from", run, "--out", pruned, "--target-speedup", "1.5", "--interval", "1", "--A", "0.5",
             "--prune-epochs", "2", "--batch-size", "20", "--latency-batch", "2", "--json", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Contains("SPP iteration", err);

@@ -14,15 +14,11 @@ public class SrInitCliTests
     public void PruneSrInitWritesTheDropTable()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 40, 20);
-        var run = dir.File("run");
-        var (code, _, err) = Run("train", "--model", "resnet20", "--epochs", "1", "--batch-size", "20", "--data", data, "--out", run, "--json", "--threads", "1");
-        Assert.True(code == 0, err);
+        var data = TinyData(dir, 40, 20);
+        var run = TrainTiny(dir, "resnet20", data);
 
         var pruned = dir.File("pruned");
-        (code, var output, err) = Run("prune", "srinit", "--from", run, "--out", pruned, "--blocks", "2", "--eval-samples", "10",
+        var (code, output, err) = Run("prune", "srinit", "--from", run, "--out", pruned, "--blocks", "2", "--eval-samples", "10",
             "--finetune-epochs", "1", "--batch-size", "20", "--latency-batch", "2", "--json", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Contains("reset acc", err);

@@ -46,9 +46,7 @@ public class ExperimentTests
     public void GridRunsRecordsFailuresAndResumesWithoutRerunning()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 40, 20);
+        var data = TinyData(dir, 40, 20);
         var outDir = dir.File("exp");
         var cfg = dir.File("tiny.yaml");
         File.WriteAllText(cfg, Config(data, outDir));

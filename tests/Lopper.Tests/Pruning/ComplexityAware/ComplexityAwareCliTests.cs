@@ -18,9 +18,7 @@ public class ComplexityAwareCliTests
     public void TrainPrunesWhileTrainingSavesAGateFreeModelAndResumes()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 60, 20);
+        var data = TinyData(dir, 60, 20);
         var run = dir.File("run");
         var (code, output, err) = Run(["train", "--model", "lenet5", "--epochs", "1", "--data", data, "--out", run, "--method", "complexity-aware",
             "--strength", "50", "--gate-lr", "20", "--check-every", "1", "--zero-checks", "1", "--gate-warmup", "0", .. Tiny]);
@@ -55,9 +53,7 @@ public class ComplexityAwareCliTests
     public void PruneFromATrainedModelAndBadFlagsExitTwo()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 40, 20);
+        var data = TinyData(dir, 40, 20);
         var run = dir.File("run");
         var (code, _, err) = Run(["train", "--model", "lenet5", "--epochs", "1", "--data", data, "--out", run, .. Tiny]);
         Assert.True(code == 0, err);

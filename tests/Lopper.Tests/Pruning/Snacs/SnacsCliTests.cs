@@ -14,15 +14,11 @@ public class SnacsCliTests
     public void PruneSnacsMeetsTheBudgetAndRecordsPerLayerFigures()
     {
         using var dir = new TempDir();
-        var data = dir.File("data");
-        Directory.CreateDirectory(data);
-        WriteTinyFashion(data, 60, 20);
-        var run = dir.File("run");
-        var (code, _, err) = Run("train", "--model", "lenet5", "--epochs", "1", "--batch-size", "20", "--data", data, "--out", run, "--json", "--threads", "1");
-        Assert.True(code == 0, err);
+        var data = TinyData(dir, 60, 20);
+        var run = TrainTiny(dir, "lenet5", data);
 
         var pruned = dir.File("pruned");
-        (code, var output, err) = Run("prune", "snacs", "--from", run, "--out", pruned, "--probe-per-class", "5", "--ul-probe-per-class", "3",
+        var (code, output, err) = Run("prune", "snacs", "--from", run, "--out", pruned, "--probe-per-class", "5", "--ul-probe-per-class", "3",
             "--groups", "4", "--target-params", "0.5", "--ul-step", "0.24", "--beta", "1", "--protect", "0.1", "--finetune-epochs", "1", "--batch-size", "20",
             "--latency-batch", "2", "--json", "--threads", "1");
         Assert.True(code == 0, err);
