@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Markdown tables for the README from a folder of run records.
+
+Usage: bench/summarize.py bench/results/2026-12-02
+
+The folder holds, per run NAME, what `lopper ... --json` printed (NAME.json), the run's run.json for
+training runs (NAME.run.json) and, where measured on a quiet machine afterwards, `lopper latency`
+output (lat-NAME.json). Every figure printed comes from those files.
+"""
+import json, os, sys
+
+D = sys.argv[1] if len(sys.argv) > 1 else "."
+
+
+def load(name):
+    p = os.path.join(D, name)
+    return json.load(open(p)) if os.path.exists(p) else None
+
+
+def pct(x):
+    return f"{x * 100:.2f}%"
+
+
+def latency(name, rec):
+    q = load(f"lat-{name}.json")
+    if q:
+        r = q["results"][0]
+        return f"{r['dense']['median_ms']:.1f} to {r['compacted']['median_ms']:.1f} ms ({r['speedup']:.2f}x)"
+    return f"{rec['latency_ms_before']:.1f} to {rec['latency_ms_after']:.1f} ms (busy machine)"
+
+
+def prune_rows(names):
+    out = ["| run | method | MACs kept | params kept | accuracy before / pruned / fine-tuned | latency, batch 128 | prune seconds |",
+           "|---|---|---|---|---|---|---|"]
+    for name in names:
+        r = load(f"{name}.json")
+        if r is None or "accuracy_before" not in r:
+            out.append(f"| {name} | not run | | | | | |")
+            continue
+        out.append(f"| {name} | {r['method']} | {r['macs_after'] / r['macs_before'] * 100:.1f}% | {r['params_after'] / r['params_before'] * 100:.1f}% | "
+                   f"{pct(r['accuracy_before'])} / {pct(r['accuracy_pruned'])} / {pct(r['accuracy_finetuned'])} | {latency(name, r)} | {r['seconds']['prune']:.0f} |")
+    return out
+
+
+def grda_rows(model):
+    out = [f"| {model} | test accuracy | vs SGD | sparsity (all params) | ‖w‖₂/‖w‖₁ | compacted params / MACs kept |", "|---|---|---|---|---|---|"]
+    base = None
+    for v in ["sgd", "mu0.51", "mu0.55", "mu0.6", "mu0.7"]:
+        run = load(f"grda-{model}-{v}.run.json")
+        res = load(f"grda-{model}-{v}.json")
+        if run is None:
+            out.append(f"| {v} | not run | | | | |")
+            continue
+        last = run["history"][-1]
+        acc = last["test_accuracy"]
+        if v == "sgd":
+            base = acc
+        g = (res or {}).get("grda", {})
+        kept = f"{g['params_kept'] * 100:.1f}% / {g['macs_kept'] * 100:.1f}%" if g else "100% / 100%"
+        label = "SGD (no momentum)" if v == "sgd" else "gRDA μ=" + v[2:]
+        out.append(f"| {label} | {pct(acc)} | {(acc - base) * 100:+.2f} | {last.get('sparsity', 0) * 100:.1f}% | {last.get('l2_over_l1', 0):.2e} | {kept} |")
+    return out
+
+
+def blocks(ca):
+    b = ca.get("removed_blocks")
+    if b is None:
+        return "-"
+    return f"{len(b)}" + (f" ({', '.join(str(x) for x in b)})" if b else "")
+
+
+def ca_rows(names):
+    out = ["| run | strength | final accuracy | MACs kept | params kept | units / blocks removed | epoch seconds first → last |",
+           "|---|---|---|---|---|---|---|"]
+    dense = load("ca-dense.run.json")
+    for name in names:
+        run = load(f"{name}.run.json")
+        res = load(f"{name}.json")
+        if run is None:
+            out.append(f"| {name} | not run | | | | | |")
+            continue
+        h = run["history"]
+        ca = (res or {}).get("complexity_aware", {})
+        macs0 = dense["history"][-1].get("macs") if dense else None
+        first, last = h[0]["train_seconds"], h[-1]["train_seconds"]
+        strength = run.get("complexity_aware", {}).get("strength", ca.get("strength", "dense"))
+        macs_kept = (res or {}).get("macs")
+        params_kept = (res or {}).get("params")
+        dres = load("ca-dense.json")
+        mk = f"{macs_kept / dres['macs'] * 100:.1f}%" if dres and macs_kept else ""
+        pk = f"{params_kept / dres['params'] * 100:.1f}%" if dres and params_kept else ""
+        out.append(f"| {name} | {strength} | {pct(h[-1]['test_accuracy'])} | {mk} | {pk} | {ca.get('removed_units', '-')} / {blocks(ca)} | {first:.0f} → {last:.0f} |")
+    return out
+
+
+if __name__ == "__main__":
+    section = sys.argv[2] if len(sys.argv) > 2 else "all"
+    if section in ("all", "grda"):
+        for m in ["vgg-small", "resnet20"]:
+            print("\n".join(grda_rows(m)), "\n")
+    if section in ("all", "prune"):
+        print("\n".join(prune_rows(sys.argv[3:] if len(sys.argv) > 3 else [
+            "sr-r20-srinit", "sr-r20-random", "sr-r20-l1", "spp-r20", "spp-l1-r20", "spp-vgg", "spp-l1-vgg",
+            "snacs-r20", "snacs-l1-r20", "snacs-vgg", "snacs-l1-vgg", "snacs-l1-vgg-636"])), "\n")
+    if section in ("all", "ca"):
+        print("\n".join(ca_rows(["ca-dense", "ca-s0.1", "ca-s0.3", "ca-s1"])))
