@@ -93,6 +93,39 @@ def ca_rows(names):
     return out
 
 
+def knob_rows():
+    out = ["| knobs (strength 1, 1 epoch, 10,000 images) | MACs kept | params kept | units removed | blocks removed | accuracy |", "|---|---|---|---|---|---|"]
+    for name, label in [("knob-mid", "P 0.5, B 0.5"), ("knob-p0", "P 0 (parameters only)"), ("knob-p1", "P 1 (MACs only)"),
+                        ("knob-b0", "B 0 (units only)"), ("knob-b1", "B 1 (blocks only)")]:
+        res = load(f"{name}.json")
+        if res is None:
+            out.append(f"| {label} | not run | | | | |")
+            continue
+        ca = res["complexity_aware"]
+        out.append(f"| {label} | {ca['macs_kept'] * 100:.1f}% | {ca['params_kept'] * 100:.1f}% | {ca['removed_units']} | {blocks(ca)} | {pct(res['test_accuracy'])} |")
+    return out
+
+
+def misc_lines():
+    out = []
+    e = load("snacs-est-200.json")
+    if e:
+        out.append(f"- SNACS estimator vs MINT's on one {e['in']}x{e['out']} layer pair, {e['groups']}x{e['groups']} groups, {e['probe_per_class']} images per class "
+                   f"(N = {e['samples']}, {e['calls']} calls, {e['threads']} thread): hash {e['hash_seconds']:.2f} s, MINT {e['mint_seconds']:.2f} s, "
+                   f"ratio **{e['ratio_mint_over_snacs']:.1f}x** (`lopper bench snacs-estimator --probe-per-class {e['probe_per_class']} --groups {e['groups']}`).")
+    lp = load("losspath-vgg.json")
+    if lp:
+        out.append(f"- Loss along the straight line from the SGD to the gRDA (μ 0.55) vgg-small minimum ({len(lp['points'])} points, {lp['samples']} training images, "
+                   f"batch-norm statistics re-estimated per point): {lp['loss_a']:.3f} → max {lp['max_loss']:.3f} → {lp['loss_b']:.3f}, barrier {lp['barrier']:.3f}, "
+                   f"distance {lp['endpoint_distance']:.1f} (`lopper losspath`).")
+    for m in ["resnet20", "vgg-small"]:
+        a, b = load(f"t-{m}-sgd.json"), load(f"t-{m}-grda.json")
+        if a and b:
+            out.append(f"- Seconds per epoch, quiet machine, 2 threads, 6,000 images, one epoch, {m}: SGD {a['seconds_per_epoch']:.1f}, gRDA {b['seconds_per_epoch']:.1f}: "
+                       f"gRDA / SGD = **{b['seconds_per_epoch'] / a['seconds_per_epoch']:.2f}**.")
+    return out
+
+
 if __name__ == "__main__":
     section = sys.argv[2] if len(sys.argv) > 2 else "all"
     if section in ("all", "grda"):
@@ -100,7 +133,10 @@ if __name__ == "__main__":
             print("\n".join(grda_rows(m)), "\n")
     if section in ("all", "prune"):
         print("\n".join(prune_rows(sys.argv[3:] if len(sys.argv) > 3 else [
-            "sr-r20-srinit", "sr-r20-random", "sr-r20-l1", "spp-r20", "spp-l1-r20", "spp-vgg", "spp-l1-vgg",
+            "sr-r20-srinit", "sr-r20-random", "sr-r20-l1", "sr-r32-srinit", "sr-r32-random", "sr-r32-l1", "spp-r20", "spp-l1-r20", "spp-vgg", "spp-l1-vgg",
             "snacs-r20", "snacs-l1-r20", "snacs-vgg", "snacs-l1-vgg", "snacs-l1-vgg-636"])), "\n")
     if section in ("all", "ca"):
-        print("\n".join(ca_rows(["ca-dense", "ca-s0.1", "ca-s0.3", "ca-s1"])))
+        print("\n".join(ca_rows(["ca-dense", "ca-s0.1", "ca-s0.3", "ca-s1"])), "\n")
+        print("\n".join(knob_rows()), "\n")
+    if section in ("all", "misc"):
+        print("\n".join(misc_lines()))

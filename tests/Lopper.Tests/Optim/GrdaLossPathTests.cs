@@ -54,6 +54,29 @@ public class GrdaLossPathTests
     }
 
     [Fact]
+    public void ReestimatedRunningMeanIsThePlainAverageOfTheBatchMeans()
+    {
+        // Batch norm straight on the input: its batch mean is the images' per-channel mean, known exactly.
+        var bld = new GraphBuilder([1, 8, 8]);
+        bld.Linear("fc", bld.Flatten("flatten", bld.BatchNorm("bn", bld.Input)), 3);
+        var model = new Model(bld.Build("bn-first"), 1);
+        model.Find("bn.running_mean")!.Value.Data[0] = 7f; // stale values must not survive
+        var data = TinyTask.Data(48, 3);
+        var loader = new DataLoader(data, 16, 0, shuffle: false);
+        double expected = 0;
+        for (int b = 0; b < 3; b++)
+        {
+            using var batch = loader.GetBatch(0, b);
+            double sum = 0;
+            foreach (var x in batch.Images.Span) sum += x;
+            expected += sum / batch.Images.Length / 3;
+        }
+        var path = LossPath.Evaluate(_ => model, loader, points: 2, bnData: loader, bnBatches: 3);
+        Assert.Equal(2, path.Count);
+        Assert.Equal(expected, model.Find("bn.running_mean")!.Value.Data[0], 1e-5);
+    }
+
+    [Fact]
     public void DifferentGraphsAreRejected()
     {
         var a = new Model(TinyTask.Graph(), 1);

@@ -1,5 +1,6 @@
 using Lopper.Data;
 using Lopper.Graph;
+using Lopper.Graph.Ops;
 using Lopper.Tensors;
 using Lopper.Training;
 
@@ -54,8 +55,7 @@ public static class LossPath
     /// Evaluates <paramref name="pointAt"/>(t) at <paramref name="points"/> equally spaced t in [0, 1] on
     /// <paramref name="data"/> (use a loader without augmentation: the figures report training loss).
     /// With <paramref name="bnBatches"/> &gt; 0 each point's batch-norm running statistics are reset and
-    /// re-estimated from that many training-mode passes over <paramref name="bnData"/> (an exponential
-    /// average with each layer's momentum, so the reset values keep a weight of (1 − momentum)^bnBatches),
+    /// re-estimated as the plain average over that many training-mode batches of <paramref name="bnData"/>,
     /// because averaged statistics do not match averaged weights.
     /// </summary>
     public static IReadOnlyList<PathPoint> Evaluate(Func<double, Model> pointAt, DataLoader data, int points = 61, DataLoader? bnData = null, int bnBatches = 0, ulong seed = 0)
@@ -98,20 +98,40 @@ public static class LossPath
         return Math.Sqrt(sum);
     }
 
+    /// <summary>
+    /// Sets every batch-norm layer's running statistics to the plain average of its batch statistics over
+    /// <paramref name="batches"/> training batches (the cumulative average the gRDA paper uses). Each
+    /// layer's own exponential update would leave the reset values a weight of (1 − momentum)^batches,
+    /// which for 10–20 batches still distorts the statistics enough to wreck the loss. The batch statistic
+    /// is read back from one update applied to zeroed statistics: running = momentum · batch.
+    /// </summary>
     private static void ReestimateBatchNorm(Model model, DataLoader loader, int batches, ulong seed)
     {
-        foreach (var p in model.Parameters)
+        var layers = new List<(Tensor Mean, Tensor Var, float Momentum, double[] MeanSum, double[] VarSum)>();
+        foreach (var node in model.Graph.Nodes)
         {
-            if (p.Trainable) continue;
-            if (p.Name.EndsWith(".running_mean", StringComparison.Ordinal)) p.Value.Span.Clear();
-            else if (p.Name.EndsWith(".running_var", StringComparison.Ordinal)) p.Value.Span.Fill(1f);
+            if (node.Op is not BatchNorm2dOp bn || bn.Momentum <= 0) continue;
+            var mean = model.Find(node.Name + ".running_mean")!.Value;
+            var variance = model.Find(node.Name + ".running_var")!.Value;
+            layers.Add((mean, variance, (float)bn.Momentum, new double[mean.Length], new double[variance.Length]));
         }
         var executor = new Executor(model);
         for (int b = 0; b < batches; b++)
         {
+            foreach (var l in layers) { l.Mean.Span.Clear(); l.Var.Span.Clear(); }
             using var batch = loader.GetBatch(b / loader.BatchesPerEpoch, b % loader.BatchesPerEpoch);
             executor.Forward(batch.Images, training: true, forBackward: false, Rng.Derive(seed, 0x6e7, (ulong)b + 1));
             executor.EndStep();
+            foreach (var l in layers)
+            {
+                var m = l.Mean.Span; var v = l.Var.Span;
+                for (int i = 0; i < m.Length; i++) { l.MeanSum[i] += m[i] / l.Momentum; l.VarSum[i] += v[i] / l.Momentum; }
+            }
+        }
+        foreach (var l in layers)
+        {
+            var m = l.Mean.Span; var v = l.Var.Span;
+            for (int i = 0; i < m.Length; i++) { m[i] = (float)(l.MeanSum[i] / batches); v[i] = (float)(l.VarSum[i] / batches); }
         }
     }
 
