@@ -58,7 +58,9 @@ def grda_rows(model):
         g = (res or {}).get("grda", {})
         kept = f"{g['params_kept'] * 100:.1f}% / {g['macs_kept'] * 100:.1f}%" if g else "100% / 100%"
         label = "SGD (no momentum)" if v == "sgd" else "gRDA μ=" + v[2:]
-        out.append(f"| {label} | {pct(acc)} | {(acc - base) * 100:+.2f} | {last.get('sparsity', 0) * 100:.1f}% | {last.get('l2_over_l1', 0):.2e} | {kept} |")
+        ratio = f"{last['l2_over_l1']:.2e}" if "l2_over_l1" in last else "not recorded"
+
+        out.append(f"| {label} | {pct(acc)} | {(acc - base) * 100:+.2f} | {last.get('sparsity', 0) * 100:.1f}% | {ratio} | {kept} |")
     return out
 
 
