@@ -201,21 +201,33 @@ public class ExecutorSerialTests
         var x = TinyResNet.Input();
         double l1 = TinyResNet.Step(exec, x);
         TinyResNet.Step(exec, x);
-        long misses = BufferPool.Misses;
-        TinyResNet.Step(exec, x);
-        TinyResNet.Step(exec, x);
-        Assert.Equal(misses, BufferPool.Misses);
+        // The miss counter is process-wide, so a test running beside this one can bump it once; a buffer the
+        // executor allocates every step would miss in every try, so two clean steps in one of three tries suffice.
+        long extra = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && extra != 0; attempt++)
+        {
+            long misses = BufferPool.Misses;
+            TinyResNet.Step(exec, x);
+            TinyResNet.Step(exec, x);
+            extra = BufferPool.Misses - misses;
+        }
+        Assert.Equal(0, extra);
         Assert.True(double.IsFinite(l1));
 
         // Inference passes reuse the same buffers too.
         exec.Forward(x, training: false, forBackward: false);
         exec.EndStep();
-        misses = BufferPool.Misses;
-        for (int i = 0; i < 2; i++)
+        long inferenceExtra = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && inferenceExtra != 0; attempt++)
         {
-            exec.Forward(x, training: false, forBackward: false);
-            exec.EndStep();
+            long before = BufferPool.Misses;
+            for (int i = 0; i < 2; i++)
+            {
+                exec.Forward(x, training: false, forBackward: false);
+                exec.EndStep();
+            }
+            inferenceExtra = BufferPool.Misses - before;
         }
-        Assert.Equal(misses, BufferPool.Misses);
+        Assert.Equal(0, inferenceExtra);
     }
 }
