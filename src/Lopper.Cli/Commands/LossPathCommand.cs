@@ -31,8 +31,9 @@ public static class LossPathCommand
         if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
-        var first = SourceRun.Load(a.Required("a"), a.Str("dataset"), a.Str("data"));
-        var second = ModelStore.Load(a.Required("b"));
+        string aDir = a.Required("a"), bDir = a.Required("b");
+        var first = SourceRun.Load(aDir, a.Str("dataset"), a.Str("data"));
+        var second = ModelStore.Load(bDir);
         string? bendDir = a.Str("bend");
         var bend = bendDir is null ? null : ModelStore.Load(bendDir);
         int points = a.Int("points", 21, 2);
@@ -48,8 +49,6 @@ public static class LossPathCommand
         var bnData = new DataLoader(trainSet, 128, seed, shuffle: true, mean, std);
         Model A = first.Model, B = second;
         Func<double, Model> pointAt = bend is null ? t => LossPath.Line(A, B, t) : t => LossPath.Bezier(A, bend, B, t);
-        // Combine checks the graphs; do it once up front so a mismatch fails before any evaluation.
-        pointAt(0.5);
         var path = LossPath.Evaluate(pointAt, measured, points, bnData, bnBatches, seed);
 
         var rows = new JsonArray();
@@ -63,8 +62,8 @@ public static class LossPathCommand
         }
         var result = new JsonObject
         {
-            ["a"] = Path.GetFullPath(a.Required("a")),
-            ["b"] = Path.GetFullPath(a.Required("b")),
+            ["a"] = Path.GetFullPath(aDir),
+            ["b"] = Path.GetFullPath(bDir),
             ["bend"] = bendDir is null ? null : Path.GetFullPath(bendDir),
             ["curve"] = bend is null ? "line" : "bezier",
             ["samples"] = measuredCount,

@@ -28,9 +28,14 @@ internal static class ResNetCifar
         return b.Build($"resnet{depth}");
     }
 
-    private static string BasicBlock(GraphBuilder b, string p, string x, int width, int stride)
+    /// <summary>
+    /// Appends a CIFAR basic block (conv-bn-relu-conv-bn, plus a projection shortcut when the stride or the
+    /// width changes) and returns its output. <paramref name="inner"/> sets the first conv's width (default
+    /// <paramref name="width"/>), as a block looks after its inner channels were pruned.
+    /// </summary>
+    public static string BasicBlock(GraphBuilder b, string p, string x, int width, int stride, int? inner = null)
     {
-        var y = b.Conv($"{p}.conv1", x, width, 3, stride, padding: 1);
+        var y = b.Conv($"{p}.conv1", x, inner ?? width, 3, stride, padding: 1);
         y = b.BatchNorm($"{p}.bn1", y);
         y = b.Relu($"{p}.relu1", y);
         y = b.Conv($"{p}.conv2", y, width, 3, padding: 1);

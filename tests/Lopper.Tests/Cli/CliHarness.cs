@@ -42,11 +42,11 @@ internal static class CliHarness
         return data;
     }
 
-    /// <summary>Trains <paramref name="model"/> for one epoch (batch 20, one thread) on <paramref name="data"/> into DIR/<paramref name="name"/>; fails the test if training fails.</summary>
-    public static string TrainTiny(TempDir dir, string model, string data, string name = "run", params string[] extra)
+    /// <summary>Trains <paramref name="model"/> for <paramref name="epochs"/> epoch(s) (batch 20, one thread) on <paramref name="data"/> into DIR/<paramref name="name"/>; fails the test if training fails.</summary>
+    public static string TrainTiny(TempDir dir, string model, string data, string name = "run", int epochs = 1, params string[] extra)
     {
         var run = dir.File(name);
-        var (code, _, err) = Run(["train", "--model", model, "--epochs", "1", "--batch-size", "20", "--data", data, "--out", run, "--json", "--threads", "1", .. extra]);
+        var (code, _, err) = Run(["train", "--model", model, "--epochs", epochs.ToString(), "--batch-size", "20", "--data", data, "--out", run, "--json", "--threads", "1", .. extra]);
         Assert.True(code == 0, err);
         return run;
     }

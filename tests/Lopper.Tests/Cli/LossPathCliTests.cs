@@ -14,15 +14,8 @@ public class LossPathCliTests
     {
         using var dir = new TempDir();
         var data = TinyData(dir, 60, 20);
-        string Train(string name, string model, string seed, string epochs)
-        {
-            var run = dir.File(name);
-            var (code, _, err) = Run("train", "--model", model, "--epochs", epochs, "--seed", seed, "--batch-size", "20", "--data", data, "--out", run, "--json", "--threads", "1");
-            Assert.True(code == 0, err);
-            return run;
-        }
-        var a = Train("a", "lenet5", "0", "1");
-        var b = Train("b", "lenet5", "0", "2");
+        var a = TrainTiny(dir, "lenet5", data, "a");
+        var b = TrainTiny(dir, "lenet5", data, "b", epochs: 2);
         var (rc, output, stderr) = Run("losspath", "--a", a, "--b", b, "--points", "5", "--bn-batches", "0", "--json", "--threads", "1");
         Assert.True(rc == 0, stderr);
         var r = JsonNode.Parse(output)!;
@@ -40,7 +33,7 @@ public class LossPathCliTests
         var flat = JsonNode.Parse(output)!["points"]!.AsArray();
         Assert.Equal((double)flat[0]!["train_loss"]!, (double)flat[1]!["train_loss"]!, 5);
 
-        var other = Train("other", "vgg-small", "0", "1");
+        var other = TrainTiny(dir, "vgg-small", data, "other");
         (rc, _, stderr) = Run("losspath", "--a", a, "--b", other, "--points", "3", "--threads", "1");
         Assert.Equal(2, rc);
         Assert.Contains("different graphs", stderr);

@@ -1,3 +1,4 @@
+using Lopper.Models;
 using Lopper.Graph;
 using Lopper.Graph.Ops;
 using Lopper.Pruning.ComplexityAware;
@@ -16,28 +17,12 @@ internal static class GateFixtures
         var x = b.Conv("conv1", b.Input, 4, 3, padding: 1);
         x = b.BatchNorm("bn1", x);
         x = b.Relu("relu", x);
-        x = Block(b, "layer1.0", x, 3, 4, 1);
-        x = Block(b, "layer2.0", x, 6, 6, 2);
+        x = ResNetCifar.BasicBlock(b, "layer1.0", x, 4, 1, inner: 3);
+        x = ResNetCifar.BasicBlock(b, "layer2.0", x, 6, 2, inner: 6);
         x = b.GlobalAvgPool("avgpool", x);
         x = b.Flatten("flatten", x);
         b.Linear("linear", x, 3);
         return b.Build("tiny-resnet");
-    }
-
-    private static string Block(GraphBuilder b, string p, string x, int inner, int width, int stride)
-    {
-        var y = b.Conv($"{p}.conv1", x, inner, 3, stride, padding: 1);
-        y = b.BatchNorm($"{p}.bn1", y);
-        y = b.Relu($"{p}.relu1", y);
-        y = b.Conv($"{p}.conv2", y, width, 3, padding: 1);
-        y = b.BatchNorm($"{p}.bn2", y);
-        var s = x;
-        if (stride != 1 || b.ChannelsOf(x) != width)
-        {
-            s = b.Conv($"{p}.shortcut.0", x, width, 1, stride);
-            s = b.BatchNorm($"{p}.shortcut.1", s);
-        }
-        return b.Relu($"{p}.relu2", b.Sum($"{p}.add", y, s));
     }
 
     /// <summary>Gated tiny ResNet with random weights and batch-norm statistics.</summary>
