@@ -19,10 +19,10 @@ public static class BenchCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "profile", "trans-a", "trans-b" });
         if (a.Flag("help"))
         {
-            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json]\nlopper bench gemm --size N [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage);
+            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json] [--profile]\nlopper bench gemm [--size N | --shape MxNxK [--trans-a] [--trans-b]] [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage);
             return 0;
         }
         bool json = a.Flag("json");
@@ -44,27 +44,40 @@ public static class BenchCommand
         return 0;
     }
 
+    // Square N x N x N by default; --shape MxNxK with --trans-a/--trans-b measures the shapes convolutions make.
     private static unsafe JsonObject BenchGemm(Args a)
     {
         int n = a.Int("size", 1024, 1);
+        var shape = a.Shape("shape") ?? [n, n, n];
+        if (shape.Length != 3) throw new LopperInputException($"--shape must be MxNxK, got {shape.Length} numbers");
+        int m = shape[0], cols = shape[1], k = shape[2];
+        bool ta = a.Flag("trans-a"), tb = a.Flag("trans-b");
         int repeats = a.Int("repeats", 10, 1);
+        // Enough back-to-back calls per sample that small shapes are timed over at least ~1 ms.
+        int inner = (int)Math.Max(1, 2_000_000L / Math.Max(1L, (long)m * cols * k / 64));
         var rng = new Rng(1);
-        var x = new float[n * n]; var y = new float[n * n]; var z = new float[n * n];
-        for (int i = 0; i < x.Length; i++) { x[i] = (float)rng.NextNormal(); y[i] = (float)rng.NextNormal(); }
+        var x = new float[m * k]; var y = new float[k * cols]; var z = new float[m * cols];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextNormal();
+        for (int i = 0; i < y.Length; i++) y[i] = (float)rng.NextNormal();
         var times = new List<double>();
         fixed (float* pa = x, pb = y, pc = z)
         {
-            for (int i = 0; i < 3; i++) Gemm.Multiply(false, false, n, n, n, pa, n, pb, n, pc, n, false);
+            int lda = ta ? m : k, ldb = tb ? k : cols;
+            for (int i = 0; i < 3; i++) Gemm.Multiply(ta, tb, m, cols, k, pa, lda, pb, ldb, pc, cols, false);
             for (int i = 0; i < repeats; i++)
             {
                 var sw = Stopwatch.StartNew();
-                Gemm.Multiply(false, false, n, n, n, pa, n, pb, n, pc, n, false);
-                times.Add(sw.Elapsed.TotalSeconds);
+                for (int j = 0; j < inner; j++) Gemm.Multiply(ta, tb, m, cols, k, pa, lda, pb, ldb, pc, cols, false);
+                times.Add(sw.Elapsed.TotalSeconds / inner);
             }
         }
         times.Sort();
         double median = times[times.Count / 2];
-        return new JsonObject { ["bench"] = "gemm", ["size"] = n, ["gflops"] = Math.Round(2.0 * n * n * n / median / 1e9, 2), ["median_ms"] = median * 1000 };
+        return new JsonObject
+        {
+            ["bench"] = "gemm", ["size"] = n, ["shape"] = $"{m}x{cols}x{k}", ["trans_a"] = ta, ["trans_b"] = tb,
+            ["gflops"] = Math.Round(2.0 * m * cols * k / median / 1e9, 2), ["median_ms"] = median * 1000,
+        };
     }
 
     private static JsonObject BenchModel(Args a)
@@ -105,12 +118,58 @@ public static class BenchCommand
         sw.Restart();
         for (int i = 0; i < steps; i++) { inferEx.Forward(x, training: false, forBackward: false); inferEx.EndStep(); }
         double infer = batch * steps / sw.Elapsed.TotalSeconds;
-        return new JsonObject
+        // Profiled steps run after the timed ones so the timestamps never touch the throughput figures.
+        JsonArray? profile = null;
+        if (a.Flag("profile"))
+        {
+            ex.Timings = new OpTimings(model.Graph.Nodes.Count);
+            var optSw = new Stopwatch();
+            for (int i = 0; i < steps; i++)
+            {
+                var y = ex.Forward(x, training: true, forBackward: true, rng);
+                var g = Tensor.Pooled(y.Shape);
+                SoftmaxCrossEntropy.Compute(y, labels, 0, g, out _);
+                ex.Backward(g);
+                ex.EndStep();
+                optSw.Start();
+                opt.Step(trainable, 0.01f);
+                optSw.Stop();
+            }
+            inferEx.Timings = new OpTimings(inferEx.Model.Graph.Nodes.Count);
+            for (int i = 0; i < steps; i++) { inferEx.Forward(x, training: false, forBackward: false); inferEx.EndStep(); }
+            profile = ProfileByOp(model, ex.Timings, inferEx.Model, inferEx.Timings, steps, optSw.Elapsed.TotalSeconds);
+        }
+        var result = new JsonObject
         {
             ["model"] = name, ["input"] = new JsonArray(input.Select(d => (JsonNode)d).ToArray()), ["batch"] = batch,
             ["train_img_s"] = Math.Round(train, 1), ["infer_img_s"] = Math.Round(infer, 1),
             ["gc_gen0_during_train"] = gcTrain, ["pool_misses_during_train"] = BufferPool.Misses - misses,
             ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
         };
+        if (profile is not null) result["profile_ms_per_step"] = profile;
+        return result;
+    }
+
+    // Milliseconds per step by op type: training forward, training backward, folded inference forward.
+    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int steps, double optimizerSeconds)
+    {
+        var rows = new SortedDictionary<string, double[]>(StringComparer.Ordinal);
+        double[] Row(string type) => rows.TryGetValue(type, out var r) ? r : rows[type] = new double[3];
+        for (int i = 1; i < train.Graph.Nodes.Count; i++)
+        {
+            var r = Row(train.Graph.Nodes[i].Op.Type);
+            r[0] += t.ForwardSeconds(i);
+            r[1] += t.BackwardSeconds(i);
+        }
+        for (int i = 1; i < infer.Graph.Nodes.Count; i++) Row(infer.Graph.Nodes[i].Op.Type)[2] += ti.ForwardSeconds(i);
+        Row("(optimizer step)")[1] += optimizerSeconds;
+        var list = new JsonArray();
+        foreach (var (type, r) in rows.OrderByDescending(kv => kv.Value[0] + kv.Value[1]))
+            list.Add(new JsonObject
+            {
+                ["op"] = type, ["train_forward"] = Math.Round(r[0] * 1000 / steps, 3),
+                ["train_backward"] = Math.Round(r[1] * 1000 / steps, 3), ["infer_forward"] = Math.Round(r[2] * 1000 / steps, 3),
+            });
+        return list;
     }
 }

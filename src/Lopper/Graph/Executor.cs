@@ -21,6 +21,9 @@ public sealed class Executor
     private readonly Tensor?[][] _gradScratch;
     private bool _keptForBackward;
 
+    /// <summary>When set, every node's forward and backward time is added to it (see <see cref="OpTimings"/>).</summary>
+    public OpTimings? Timings { get; set; }
+
     /// <summary>Called after each node's forward with the node and its output (e.g. to collect activations).</summary>
     public Action<Node, Tensor>? AfterForward { get; set; }
 
@@ -80,7 +83,9 @@ public sealed class Executor
             st.Training = training;
             st.WillBackward = forBackward;
             st.Random = random;
+            long t0 = Timings is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             var y = node.Op.Forward(ins, ps, st);
+            Timings?.AddForward(i, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
             _outputs[i] = y;
             _owned[i] = true;
             if (node.Op.OutputAliasesInput)
@@ -125,7 +130,9 @@ public sealed class Executor
             }
             var pg = _gradScratch[i];
             for (int j = 0; j < pg.Length; j++) pg[j] = nodeParams[j].Grad;
+            long t0 = Timings is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             var inGrads = node.Op.Backward(g, _inputScratch[i], _outputs[i]!, _paramScratch[i], pg, _states[i]);
+            Timings?.AddBackward(i, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
             bool gradPassedOn = false;
             for (int j = 0; j < inGrads.Length; j++)
             {

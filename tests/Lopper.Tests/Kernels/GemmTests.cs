@@ -16,6 +16,10 @@ public unsafe class GemmTests
         { 1, 1, 1 }, { 7, 13, 5 }, { 33, 65, 129 }, { 100, 3, 300 }, { 3, 100, 17 }, { 6, 16, 8 },
         { 12, 32, 1 }, { 13, 33, 2 }, { 64, 49, 576 }, { 130, 70, 530 }, { 16, 784, 144 }, { 128, 10, 512 },
         { 1, 300, 40 }, { 300, 1, 40 }, { 200, 257, 31 },
+        // Every row count of a tail tile (1..11 rows past the 12-row tiles), and remainders of exactly, above
+        // and below half a panel (16, 17, 15 columns) that the in-place path splits differently.
+        { 2, 48, 9 }, { 15, 49, 11 }, { 16, 47, 12 }, { 17, 80, 3 }, { 18, 112, 20 }, { 19, 16, 7 },
+        { 20, 17, 5 }, { 21, 64, 6 }, { 22, 81, 4 }, { 23, 95, 10 }, { 35, 144, 33 },
     };
 
     [Theory]

@@ -32,16 +32,20 @@ public static unsafe class Gemm
 
     // Tile shape, block sizes and kernels of one path (kernel arguments are described on GemmKernels).
     private readonly struct Plan(int mr, int nr, int kc, int mc, int nc,
-        delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> full,
-        delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> half)
+        delegate*<int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> full,
+        delegate*<int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> half,
+        delegate*<bool, int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> tail)
     {
         public readonly int MR = mr, NR = nr, KC = kc, MC = mc, NC = nc;
 
         /// <summary>Computes a tile of up to MR x NR.</summary>
-        public readonly delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> Full = full;
+        public readonly delegate*<int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> Full = full;
 
         /// <summary>Computes a tile of up to MR x NR/2: the last panel of a width that just spills over.</summary>
-        public readonly delegate*<int, float*, nint, nint, float*, float*, int, bool, int, int, float*, void> Half = half;
+        public readonly delegate*<int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> Half = half;
+
+        /// <summary>Computes a tile of fewer than MR rows (first argument: half width), or null to use Full/Half.</summary>
+        public readonly delegate*<bool, int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> Tail = tail;
     }
 
     /// <summary>
@@ -90,11 +94,11 @@ public static unsafe class Gemm
     private static Plan PlanFor(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new Plan(GemmKernels.MR512, GemmKernels.NR512, 256, 144, 2048,
-            &GemmKernels.Kernel512, &GemmKernels.Kernel512Half),
+            &GemmKernels.Kernel512<GemmKernels.R12>, &GemmKernels.Kernel512Half<GemmKernels.R12>, &GemmKernels.Tail512),
         KernelPath.Vector256 => new Plan(GemmKernels.MR256, GemmKernels.NR256, 512, 144, 2048,
-            &GemmKernels.Kernel256, &GemmKernels.Kernel256Half),
+            &GemmKernels.Kernel256, &GemmKernels.Kernel256Half, null),
         _ => new Plan(GemmKernels.MRScalar, GemmKernels.NRScalar, 256, 128, 1024,
-            &GemmKernels.KernelScalar, &GemmKernels.KernelScalar),
+            &GemmKernels.KernelScalar, &GemmKernels.KernelScalar, null),
     };
 
     // Splits C into one block per thread along the longer side; each thread packs its own panels, so the
@@ -172,34 +176,43 @@ public static unsafe class Gemm
                     else { pa = a + (long)ic * lda + pc; rowStep = lda; rs = lda; ps = 1; }
                     if (!fuseB)
                     {
-                        Macro(plan, mcur, ncur, kcur, pa, rowStep, rs, ps, packB, cb, ldc, add, tile);
+                        Macro(plan, mcur, ncur, kcur, pa, rowStep, rs, ps, packB, (long)nr * kcur, nr, cb, ldc, add, tile);
                         continue;
                     }
-                    for (int j = 0; j < ncur; j += nr)
+                    // Full-width panels of a plain B are read in place when only one A block uses them: packing
+                    // would copy every element to use it once (about half the time of a GEMM with 16 or fewer rows).
+                    // A remainder of at least NR/2 columns runs its first NR/2 in place too, with the half kernel.
+                    int inPlace = transB ? 0 : ncur / nr * nr + (ncur % nr >= nr / 2 ? nr / 2 : 0);
+                    if (inPlace > 0)
+                        Macro(plan, mcur, inPlace, kcur, pa, rowStep, rs, ps, b + (long)pc * ldb + jc, nr, ldb, cb, ldc, add, tile);
+                    for (int j = inPlace; j < ncur; j += nr)
                     {
                         int ncols = Math.Min(nr, ncur - j);
-                        if (!transB && j + nr < ncur)
-                            GemmKernels.PrefetchRows(b + (long)pc * ldb + jc + j + nr, ldb, kcur);
                         GemmKernels.PackB(transB, b, ldb, pc, kcur, jc + j, ncols, nr, packB);
-                        Macro(plan, mcur, ncols, kcur, pa, rowStep, rs, ps, packB, cb + j, ldc, add, tile);
+                        Macro(plan, mcur, ncols, kcur, pa, rowStep, rs, ps, packB, (long)nr * kcur, nr, cb + j, ldc, add, tile);
                     }
                 }
             }
         }
     }
 
-    // The B micro-panel is the outer loop so it stays in L1 while the A micro-panels stream past it.
+    // The B micro-panel is the outer loop so it stays in L1 while the A micro-panels stream past it. Panel q
+    // of B starts at pb + q*panelStep and steps bs floats per depth (packed: kc*NR and NR; in place: NR and ldb).
     private static void Macro(in Plan plan, int mc, int nc, int kc, float* pa, nint rowStep, nint rs, nint ps,
-        float* pb, float* c, int ldc, bool add, float* tile)
+        float* pb, long panelStep, nint bs, float* c, int ldc, bool add, float* tile)
     {
         int mr = plan.MR, nrMax = plan.NR;
-        for (int j = 0; j < nc; j += nrMax)
+        for (int j = 0, q = 0; j < nc; j += nrMax, q++)
         {
             int nr = Math.Min(nrMax, nc - j);
             var kernel = nr <= nrMax / 2 ? plan.Half : plan.Full;
-            float* bj = pb + (long)j * kc;
-            for (int i = 0; i < mc; i += mr)
-                kernel(kc, pa + i * rowStep, rs, ps, bj, c + (long)i * ldc + j, ldc, add, Math.Min(mr, mc - i), nr, tile);
+            float* bj = pb + q * panelStep;
+            int i = 0;
+            for (; i + mr <= mc; i += mr)
+                kernel(kc, pa + i * rowStep, rs, ps, bj, bs, c + (long)i * ldc + j, ldc, add, mr, nr, tile);
+            if (i == mc) continue;
+            if (plan.Tail != null) plan.Tail(nr <= nrMax / 2, kc, pa + i * rowStep, rs, ps, bj, bs, c + (long)i * ldc + j, ldc, add, mc - i, nr, tile);
+            else kernel(kc, pa + i * rowStep, rs, ps, bj, bs, c + (long)i * ldc + j, ldc, add, mc - i, nr, tile);
         }
     }
 

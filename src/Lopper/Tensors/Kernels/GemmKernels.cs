@@ -11,7 +11,8 @@ namespace Lopper.Tensors.Kernels;
 /// <remarks>
 /// <para>Kernel arguments: <c>kc</c> depth; <c>a</c> the panel's first element, row r at depth p being
 /// <c>a[r*rs + p*ps]</c>, so one kernel reads a packed panel (rs = 1, ps = MR) or A in place, plain
-/// (rs = lda, ps = 1) or transposed (rs = 1, ps = lda); <c>b</c> the packed B panel; <c>c</c>/<c>ldc</c> the
+/// (rs = lda, ps = 1) or transposed (rs = 1, ps = lda); <c>b</c> the B panel, depth step p at <c>b + p*bs</c>
+/// (packed: bs = NR; a plain B read in place: bs = ldb, full-width panels only); <c>c</c>/<c>ldc</c> the
 /// tile of C; <c>add</c> adds to C instead of overwriting; <c>mr</c>, <c>nr</c> the valid part of the tile
 /// (rows past <c>mr</c> re-read row mr-1 and are discarded, so an in-place A is never read out of bounds);
 /// <c>tile</c> MR512*NR512 floats of scratch for partial tiles.</para>
@@ -22,6 +23,23 @@ namespace Lopper.Tensors.Kernels;
 [SkipLocalsInit]
 internal static unsafe class GemmKernels
 {
+    /// <summary>A tile's row count as a type, so each row count gets its own compiled kernel.</summary>
+    public interface IRows { static abstract int N { get; } }
+#pragma warning disable CS1591 // one-line row-count markers
+    public struct R1 : IRows { public static int N => 1; }
+    public struct R2 : IRows { public static int N => 2; }
+    public struct R3 : IRows { public static int N => 3; }
+    public struct R4 : IRows { public static int N => 4; }
+    public struct R5 : IRows { public static int N => 5; }
+    public struct R6 : IRows { public static int N => 6; }
+    public struct R7 : IRows { public static int N => 7; }
+    public struct R8 : IRows { public static int N => 8; }
+    public struct R9 : IRows { public static int N => 9; }
+    public struct R10 : IRows { public static int N => 10; }
+    public struct R11 : IRows { public static int N => 11; }
+    public struct R12 : IRows { public static int N => 12; }
+#pragma warning restore CS1591
+
     /// <summary>Rows of the Vector512 tile.</summary>
     public const int MR512 = 12;
     /// <summary>Columns of the Vector512 tile (two vectors).</summary>
@@ -35,69 +53,90 @@ internal static unsafe class GemmKernels
     /// <summary>Columns of the scalar tile.</summary>
     public const int NRScalar = 4;
 
-    /// <summary>12 x 32 tile with Vector512 FMA.</summary>
+    /// <summary>Up to 12 x 32 tile with Vector512 FMA, specialised on the row count <typeparamref name="R"/>.</summary>
     /// <remarks>
     /// 24 of the 32 zmm registers hold accumulators, leaving the two B vectors and the broadcast room;
     /// 14 rows would fit on paper but leaves the register allocator no slack. Twelve row pointers do not all
-    /// fit the general registers, so a few are reloaded from the stack each step: cheap L1 loads.
+    /// fit the general registers, so a few are reloaded from the stack each step: cheap L1 loads. The row
+    /// count is a type argument so the JIT drops the unused rows: a 4-row tail tile (M = 16 is 12 + 4) does
+    /// 8 multiply-adds per depth step, not 24.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel512(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel512<R>(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where R : struct, IRows
     {
         int last = mr - 1;
-        float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs, a3 = a + Math.Min(3, last) * rs;
-        float* a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs, a6 = a + Math.Min(6, last) * rs, a7 = a + Math.Min(7, last) * rs;
-        float* a8 = a + Math.Min(8, last) * rs, a9 = a + Math.Min(9, last) * rs, a10 = a + Math.Min(10, last) * rs, a11 = a + Math.Min(11, last) * rs;
+        float* a0 = a + Math.Min(0, last) * rs;
+        float* a1 = a + Math.Min(1, last) * rs;
+        float* a2 = a + Math.Min(2, last) * rs;
+        float* a3 = a + Math.Min(3, last) * rs;
+        float* a4 = a + Math.Min(4, last) * rs;
+        float* a5 = a + Math.Min(5, last) * rs;
+        float* a6 = a + Math.Min(6, last) * rs;
+        float* a7 = a + Math.Min(7, last) * rs;
+        float* a8 = a + Math.Min(8, last) * rs;
+        float* a9 = a + Math.Min(9, last) * rs;
+        float* a10 = a + Math.Min(10, last) * rs;
+        float* a11 = a + Math.Min(11, last) * rs;
         nint o = 0;
         var z = Vector512<float>.Zero;
-        Vector512<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-        Vector512<float> c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
-        Vector512<float> c80 = z, c81 = z, c90 = z, c91 = z, ca0 = z, ca1 = z, cb0 = z, cb1 = z;
+        Vector512<float> c00 = z, c01 = z;
+        Vector512<float> c10 = z, c11 = z;
+        Vector512<float> c20 = z, c21 = z;
+        Vector512<float> c30 = z, c31 = z;
+        Vector512<float> c40 = z, c41 = z;
+        Vector512<float> c50 = z, c51 = z;
+        Vector512<float> c60 = z, c61 = z;
+        Vector512<float> c70 = z, c71 = z;
+        Vector512<float> c80 = z, c81 = z;
+        Vector512<float> c90 = z, c91 = z;
+        Vector512<float> c100 = z, c101 = z;
+        Vector512<float> c110 = z, c111 = z;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
             Vector512<float> x;
-            x = Vector512.Create(a0[o]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a1[o]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a2[o]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a3[o]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a4[o]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a5[o]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            x = Vector512.Create(a6[o]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
-            x = Vector512.Create(a7[o]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
-            x = Vector512.Create(a8[o]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); c81 = Vector512.FusedMultiplyAdd(x, b1, c81);
-            x = Vector512.Create(a9[o]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); c91 = Vector512.FusedMultiplyAdd(x, b1, c91);
-            x = Vector512.Create(a10[o]); ca0 = Vector512.FusedMultiplyAdd(x, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(x, b1, ca1);
-            x = Vector512.Create(a11[o]); cb0 = Vector512.FusedMultiplyAdd(x, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(x, b1, cb1);
+            if (R.N > 0) { x = Vector512.Create(a0[o]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+            if (R.N > 1) { x = Vector512.Create(a1[o]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+            if (R.N > 2) { x = Vector512.Create(a2[o]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+            if (R.N > 3) { x = Vector512.Create(a3[o]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+            if (R.N > 4) { x = Vector512.Create(a4[o]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+            if (R.N > 5) { x = Vector512.Create(a5[o]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+            if (R.N > 6) { x = Vector512.Create(a6[o]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
+            if (R.N > 7) { x = Vector512.Create(a7[o]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
+            if (R.N > 8) { x = Vector512.Create(a8[o]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
+            if (R.N > 9) { x = Vector512.Create(a9[o]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
+            if (R.N > 10) { x = Vector512.Create(a10[o]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
+            if (R.N > 11) { x = Vector512.Create(a11[o]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
             o += ps;
-            b += NR512;
+            b += bs;
         }
 
         // Partial tiles go through a scratch tile so the FMA loop above never needs bounds on rows/columns.
-        bool full = mr == MR512 && nr == NR512;
+        bool full = mr == R.N && nr == NR512;
         float* d = full ? c : tile;
         int ld = full ? ldc : NR512;
         bool addHere = full && add;
-        Put(c00, d, addHere); Put(c01, d + 16, addHere); d += ld;
-        Put(c10, d, addHere); Put(c11, d + 16, addHere); d += ld;
-        Put(c20, d, addHere); Put(c21, d + 16, addHere); d += ld;
-        Put(c30, d, addHere); Put(c31, d + 16, addHere); d += ld;
-        Put(c40, d, addHere); Put(c41, d + 16, addHere); d += ld;
-        Put(c50, d, addHere); Put(c51, d + 16, addHere); d += ld;
-        Put(c60, d, addHere); Put(c61, d + 16, addHere); d += ld;
-        Put(c70, d, addHere); Put(c71, d + 16, addHere); d += ld;
-        Put(c80, d, addHere); Put(c81, d + 16, addHere); d += ld;
-        Put(c90, d, addHere); Put(c91, d + 16, addHere); d += ld;
-        Put(ca0, d, addHere); Put(ca1, d + 16, addHere); d += ld;
-        Put(cb0, d, addHere); Put(cb1, d + 16, addHere);
+        if (R.N > 0) { Put(c00, d, addHere); Put(c01, d + 16, addHere); d += ld; }
+        if (R.N > 1) { Put(c10, d, addHere); Put(c11, d + 16, addHere); d += ld; }
+        if (R.N > 2) { Put(c20, d, addHere); Put(c21, d + 16, addHere); d += ld; }
+        if (R.N > 3) { Put(c30, d, addHere); Put(c31, d + 16, addHere); d += ld; }
+        if (R.N > 4) { Put(c40, d, addHere); Put(c41, d + 16, addHere); d += ld; }
+        if (R.N > 5) { Put(c50, d, addHere); Put(c51, d + 16, addHere); d += ld; }
+        if (R.N > 6) { Put(c60, d, addHere); Put(c61, d + 16, addHere); d += ld; }
+        if (R.N > 7) { Put(c70, d, addHere); Put(c71, d + 16, addHere); d += ld; }
+        if (R.N > 8) { Put(c80, d, addHere); Put(c81, d + 16, addHere); d += ld; }
+        if (R.N > 9) { Put(c90, d, addHere); Put(c91, d + 16, addHere); d += ld; }
+        if (R.N > 10) { Put(c100, d, addHere); Put(c101, d + 16, addHere); d += ld; }
+        if (R.N > 11) { Put(c110, d, addHere); Put(c111, d + 16, addHere); d += ld; }
         if (!full) CopyTile(tile, NR512, c, ldc, mr, nr, add);
     }
 
     /// <summary>6 x 16 tile with Vector256 FMA.</summary>
     /// <remarks>The largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel256(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
         var z = Vector256<float>.Zero;
         Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
@@ -118,7 +157,7 @@ internal static unsafe class GemmKernels
             x = Vector256.Create(a4[o]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
             x = Vector256.Create(a5[o]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
             o += ps;
-            b += NR256;
+            b += bs;
         }
 
         bool full = mr == MR256 && nr == NR256;
@@ -134,48 +173,71 @@ internal static unsafe class GemmKernels
         if (!full) CopyTile(tile, NR256, c, ldc, mr, nr, add);
     }
 
-    /// <summary>12 x 16 variant of <see cref="Kernel512"/> for a last panel of at most 16 columns.</summary>
+    /// <summary>Up-to-12 x 16 variant of <see cref="Kernel512{R}"/> for a last panel of at most 16 columns.</summary>
     /// <remarks>
     /// A width that just spills over a multiple of NR would otherwise run a full tile for a few columns.
-    /// The packed panel keeps its NR stride; only its first NR/2 columns are read.
+    /// A packed panel keeps its NR stride; only its first NR/2 columns are read.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel512Half(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel512Half<R>(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where R : struct, IRows
     {
         int last = mr - 1;
-        float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs, a3 = a + Math.Min(3, last) * rs;
-        float* a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs, a6 = a + Math.Min(6, last) * rs, a7 = a + Math.Min(7, last) * rs;
-        float* a8 = a + Math.Min(8, last) * rs, a9 = a + Math.Min(9, last) * rs, a10 = a + Math.Min(10, last) * rs, a11 = a + Math.Min(11, last) * rs;
+        float* a0 = a + Math.Min(0, last) * rs;
+        float* a1 = a + Math.Min(1, last) * rs;
+        float* a2 = a + Math.Min(2, last) * rs;
+        float* a3 = a + Math.Min(3, last) * rs;
+        float* a4 = a + Math.Min(4, last) * rs;
+        float* a5 = a + Math.Min(5, last) * rs;
+        float* a6 = a + Math.Min(6, last) * rs;
+        float* a7 = a + Math.Min(7, last) * rs;
+        float* a8 = a + Math.Min(8, last) * rs;
+        float* a9 = a + Math.Min(9, last) * rs;
+        float* a10 = a + Math.Min(10, last) * rs;
+        float* a11 = a + Math.Min(11, last) * rs;
         nint o = 0;
         var z = Vector512<float>.Zero;
         Vector512<float> c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b);
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[o]), b0, c0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[o]), b0, c1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[o]), b0, c2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[o]), b0, c3);
-            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[o]), b0, c4);
-            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[o]), b0, c5);
-            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[o]), b0, c6);
-            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[o]), b0, c7);
-            c8 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[o]), b0, c8);
-            c9 = Vector512.FusedMultiplyAdd(Vector512.Create(a9[o]), b0, c9);
-            c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a10[o]), b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a11[o]), b0, c11);
+            if (R.N > 0) c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[o]), b0, c0);
+            if (R.N > 1) c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[o]), b0, c1);
+            if (R.N > 2) c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[o]), b0, c2);
+            if (R.N > 3) c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[o]), b0, c3);
+            if (R.N > 4) c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[o]), b0, c4);
+            if (R.N > 5) c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[o]), b0, c5);
+            if (R.N > 6) c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[o]), b0, c6);
+            if (R.N > 7) c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[o]), b0, c7);
+            if (R.N > 8) c8 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[o]), b0, c8);
+            if (R.N > 9) c9 = Vector512.FusedMultiplyAdd(Vector512.Create(a9[o]), b0, c9);
+            if (R.N > 10) c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a10[o]), b0, c10);
+            if (R.N > 11) c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a11[o]), b0, c11);
             o += ps;
-            b += NR512;
+            b += bs;
         }
-        float* t = tile;
-        c0.Store(t); c1.Store(t + 16); c2.Store(t + 32); c3.Store(t + 48); c4.Store(t + 64); c5.Store(t + 80);
-        c6.Store(t + 96); c7.Store(t + 112); c8.Store(t + 128); c9.Store(t + 144); c10.Store(t + 160); c11.Store(t + 176);
-        CopyTile(tile, 16, c, ldc, mr, nr, add);
+        bool full = mr == R.N && nr == NR512 / 2;
+        float* d = full ? c : tile;
+        int ld = full ? ldc : NR512 / 2;
+        bool addHere = full && add;
+        if (R.N > 0) { Put(c0, d, addHere); d += ld; }
+        if (R.N > 1) { Put(c1, d, addHere); d += ld; }
+        if (R.N > 2) { Put(c2, d, addHere); d += ld; }
+        if (R.N > 3) { Put(c3, d, addHere); d += ld; }
+        if (R.N > 4) { Put(c4, d, addHere); d += ld; }
+        if (R.N > 5) { Put(c5, d, addHere); d += ld; }
+        if (R.N > 6) { Put(c6, d, addHere); d += ld; }
+        if (R.N > 7) { Put(c7, d, addHere); d += ld; }
+        if (R.N > 8) { Put(c8, d, addHere); d += ld; }
+        if (R.N > 9) { Put(c9, d, addHere); d += ld; }
+        if (R.N > 10) { Put(c10, d, addHere); d += ld; }
+        if (R.N > 11) { Put(c11, d, addHere); d += ld; }
+        if (!full) CopyTile(tile, NR512 / 2, c, ldc, mr, nr, add);
     }
 
     /// <summary>6 x 8 variant of <see cref="Kernel256"/> for a last panel of at most 8 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256Half(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel256Half(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
         int last = mr - 1;
         float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs;
@@ -193,7 +255,7 @@ internal static unsafe class GemmKernels
             c4 = Vector256.FusedMultiplyAdd(Vector256.Create(a4[o]), b0, c4);
             c5 = Vector256.FusedMultiplyAdd(Vector256.Create(a5[o]), b0, c5);
             o += ps;
-            b += NR256;
+            b += bs;
         }
         float* t = tile;
         c0.Store(t); c1.Store(t + 8); c2.Store(t + 16); c3.Store(t + 24); c4.Store(t + 32); c5.Store(t + 40);
@@ -202,7 +264,7 @@ internal static unsafe class GemmKernels
 
     /// <summary>4 x 4 tile without vectors, for hardware with neither Vector512 nor Vector256 FMA.</summary>
     /// <remarks>Plain multiply and add: without FMA hardware, MathF.FusedMultiplyAdd is a slow library call.</remarks>
-    public static void KernelScalar(int kc, float* a, nint rs, nint ps, float* b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void KernelScalar(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
         int last = mr - 1;
         float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs, a3 = a + Math.Min(3, last) * rs;
@@ -225,7 +287,7 @@ internal static unsafe class GemmKernels
             c30 += x * b0; c31 += x * b1;
             c32 += x * b2; c33 += x * b3;
             o += ps;
-            b += NRScalar;
+            b += bs;
         }
         float* t = tile;
         t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03;
@@ -233,6 +295,28 @@ internal static unsafe class GemmKernels
         t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23;
         t[12] = c30; t[13] = c31; t[14] = c32; t[15] = c33;
         CopyTile(tile, NRScalar, c, ldc, mr, nr, add);
+    }
+
+    /// <summary>
+    /// A Vector512 tile of <paramref name="mr"/> &lt; 12 rows (the last rows of C): the kernel specialised on
+    /// that row count, so no multiply-adds are spent on rows that are not there.
+    /// </summary>
+    public static void Tail512(bool half, int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    {
+        switch (mr)
+        {
+            case 1: if (half) Kernel512Half<R1>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R1>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 2: if (half) Kernel512Half<R2>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R2>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 3: if (half) Kernel512Half<R3>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R3>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 4: if (half) Kernel512Half<R4>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R4>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 5: if (half) Kernel512Half<R5>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R5>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 6: if (half) Kernel512Half<R6>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R6>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 7: if (half) Kernel512Half<R7>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R7>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 8: if (half) Kernel512Half<R8>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R8>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 9: if (half) Kernel512Half<R9>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R9>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 10: if (half) Kernel512Half<R10>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R10>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            default: if (half) Kernel512Half<R11>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R11>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
