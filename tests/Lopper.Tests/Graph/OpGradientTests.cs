@@ -44,6 +44,8 @@ public class OpGradientTests
 
     [Theory]
     [InlineData(2, 2, 0, 4, 4)]
+    [InlineData(2, 2, 0, 5, 7)]     // odd: the last row and column are dropped
+    [InlineData(2, 2, 0, 4, 70)]    // wide rows: two 16-output vector steps and a scalar tail
     [InlineData(3, 2, 1, 5, 5)]
     [InlineData(3, 2, 1, 6, 7)]
     [InlineData(3, 1, 1, 4, 4)]
@@ -74,6 +76,31 @@ public class OpGradientTests
                 expectedGrad[bi] += g.GradOutput[o];
             }
         for (int i = 0; i < x.Length; i++) Assert.Equal(expectedGrad[i], g.InputGrads[0]![i], 1e-5);
+    }
+
+    [Theory]
+    [InlineData(2, 2, 0)]
+    [InlineData(3, 2, 1)]
+    public void MaxPoolTiesRouteTheGradientToTheFirstOfTheWindow(int kernel, int stride, int padding)
+    {
+        // A constant plane: every window is one tie, and each window's gradient lands on its first element.
+        var x = new Tensor([1, 1, 4, 36]);
+        x.Span.Fill(0.5f);
+        var op = new MaxPool2dOp(kernel, stride, padding);
+        var state = new NodeState { NeedsInputGrad = [true], WillBackward = true, Training = true };
+        var output = op.Forward([x], [], state);
+        var gradOut = new Tensor(output.Shape);
+        for (int i = 0; i < gradOut.Length; i++) gradOut.Data[i] = i + 1;
+        var dx = op.Backward(gradOut, [x], output, [], [], state)[0]!;
+        int oh = output.Shape[2], ow = output.Shape[3];
+        var expected = new float[x.Length];
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+            {
+                int iy = Math.Max(0, oy * stride - padding), ix = Math.Max(0, ox * stride - padding);
+                expected[iy * 36 + ix] += gradOut.Data[oy * ow + ox];
+            }
+        Assert.Equal(expected, dx.Data.AsSpan(0, x.Length).ToArray());
     }
 
     [Theory]

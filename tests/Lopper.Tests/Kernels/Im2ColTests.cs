@@ -24,6 +24,11 @@ public unsafe class Im2ColTests
         { 2, 37, 41, 3, 3, 2, 1 },
         { 1, 40, 40, 3, 3, 1, 1 },
         { 1, 4, 4, 5, 5, 1, 3 },
+        // "Same" convolutions wider than 16: the shifted block-copy path.
+        { 2, 20, 28, 3, 3, 1, 1 },
+        { 1, 28, 28, 5, 5, 1, 2 },
+        { 3, 17, 18, 3, 3, 1, 1 },
+        { 1, 30, 19, 7, 7, 1, 3 },
     };
 
     [Theory]

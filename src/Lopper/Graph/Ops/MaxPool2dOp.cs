@@ -1,10 +1,11 @@
 using System.Text.Json.Nodes;
 using Lopper.Tensors;
+using Lopper.Tensors.Kernels;
 
 namespace Lopper.Graph.Ops;
 
 /// <summary>Max pooling with square window, stride and implicit -inf padding; backward routes to the argmax.</summary>
-public sealed class MaxPool2dOp(int kernel, int stride, int padding = 0) : Op
+public sealed unsafe class MaxPool2dOp(int kernel, int stride, int padding = 0) : Op
 {
     /// <summary>Window size.</summary>
     public int Kernel { get; } = kernel;
@@ -28,12 +29,27 @@ public sealed class MaxPool2dOp(int kernel, int stride, int padding = 0) : Op
         return [s[0], s[1], oh, ow];
     }
 
+    // 2x2 windows at stride 2 (VGG, LeNet) have a vector kernel whose backward needs no saved argmax.
+    private bool IsPairPool => Kernel == 2 && Stride == 2 && Padding == 0;
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
     {
         var x = inputs[0];
         var shape = OutputShape([x.Shape]);
         var y = Tensor.Pooled(shape);
+        if (IsPairPool)
+        {
+            int n = shape[0] * shape[1], ih = x.Shape[2], iw = x.Shape[3], inPlane = ih * iw, outPlane = shape[2] * shape[3];
+            int chunks = Math.Min(n, 64);
+            Parallelism.For(chunks, chunk =>
+            {
+                var (s, e) = Conv2dOp.Range(n, chunks, chunk);
+                fixed (float* xp = x.Data, yp = y.Data)
+                    for (int p = s; p < e; p++) MaxPool2x2.Forward(xp + (long)p * inPlane, ih, iw, yp + (long)p * outPlane);
+            });
+            return y;
+        }
         // Argmax stored as float: plane offsets stay far below 2^24, where floats are exact.
         var arg = state.WillBackward ? state.Keep(Tensor.Pooled(shape)) : null;
         int planes = shape[0] * shape[1], h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3];
@@ -75,6 +91,20 @@ public sealed class MaxPool2dOp(int kernel, int stride, int padding = 0) : Op
     {
         if (!state.NeedsInputGrad[0]) return [null];
         var x = inputs[0];
+        if (IsPairPool)
+        {
+            var dxp = Tensor.Pooled(x.Shape);
+            int n = output.Shape[0] * output.Shape[1], ih = x.Shape[2], iw = x.Shape[3], inPlane = ih * iw, outPlane = output.Shape[2] * output.Shape[3];
+            int chunks = Math.Min(n, 64);
+            Parallelism.For(chunks, chunk =>
+            {
+                var (s, e) = Conv2dOp.Range(n, chunks, chunk);
+                fixed (float* xp = x.Data, yp = output.Data, gp = gradOut.Data, dp = dxp.Data)
+                    for (int p = s; p < e; p++)
+                        MaxPool2x2.Backward(xp + (long)p * inPlane, ih, iw, yp + (long)p * outPlane, gp + (long)p * outPlane, dp + (long)p * inPlane);
+            });
+            return [dxp];
+        }
         var arg = (Tensor)state.Saved!;
         var dx = Tensor.Pooled(x.Shape, zero: true);
         int planes = output.Shape[0] * output.Shape[1], hw = x.Shape[2] * x.Shape[3], ohw = output.Shape[2] * output.Shape[3];

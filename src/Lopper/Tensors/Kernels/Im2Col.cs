@@ -33,7 +33,10 @@ public static unsafe class Im2Col
         }
     }
 
-    /// <summary>Adds the column matrix back into an image gradient (the transpose of <see cref="Unfold"/>).</summary>
+    /// <summary>
+    /// Adds the column matrix back into an image gradient (the transpose of <see cref="Unfold"/>). The entries
+    /// of <paramref name="cols"/> for taps outside the image are scratch: they may be set to zero.
+    /// </summary>
     public static void FoldAdd(float* cols, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, float* image)
     {
@@ -69,7 +72,8 @@ public static unsafe class Im2Col
 
     /// <summary>
     /// Transpose of <see cref="UnfoldColumns"/>: adds row t of <paramref name="cols"/> into the image taps of
-    /// full-matrix row <c>keptRows[t]</c>.
+    /// full-matrix row <c>keptRows[t]</c>. As there, entries of <paramref name="cols"/> for taps outside the
+    /// image may be set to zero.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
     public static void FoldAddColumns(float* cols, int channels, int h, int w, int kh, int kw,
@@ -120,6 +124,24 @@ public static unsafe class Im2Col
         if (oyLo == oyHi || oxLo == oxHi)
         {
             for (int i = 0; i < count; i++) Clear(dst + i * dstStep, plane);
+            return;
+        }
+        if (stride == 1 && outW == w && outW > 16)
+        {
+            // Same pitch on both sides ("same" convolutions): output o reads input o + shift, so the valid
+            // taps of all rows are one block copy; the few entries it takes from the neighbouring rows (the
+            // left and right padding columns) are then zeroed, two or so per row instead of a copy per row.
+            long first = (long)oyLo * outW + oxLo, end = (long)(oyHi - 1) * outW + oxHi, shift = (long)y0 * w + x0;
+            int gap = outW - oxHi + oxLo;
+            for (int i = 0; i < count; i++, src += srcStep, dst += dstStep)
+            {
+                Clear(dst, first);
+                Copy(src + first + shift, dst + first, end - first);
+                Clear(dst + end, plane - end);
+                if (gap > 0)
+                    for (long g = (long)oyLo * outW + oxHi; g < end; g += outW)
+                        for (int j = 0; j < gap; j++) dst[g + j] = 0f;
+            }
             return;
         }
         if (stride == 1 && oxLo == 0 && oxHi == outW && outW == w)
@@ -201,6 +223,21 @@ public static unsafe class Im2Col
     {
         int oyLo = t.OyLo, oyHi = t.OyHi, oxLo = t.OxLo, oxHi = t.OxHi, y0 = t.Y0, x0 = t.X0;
         if (oyLo == oyHi || oxLo == oxHi) return;
+        if (stride == 1 && outW == w && outW > 16)
+        {
+            // The transpose of UnfoldTap's block copy: zero the padding entries of the column row (they would
+            // land on the neighbouring rows' pixels), then add the whole block in one pass.
+            long first = (long)oyLo * outW + oxLo, end = (long)(oyHi - 1) * outW + oxHi, shift = (long)y0 * w + x0;
+            int gap = outW - oxHi + oxLo;
+            for (int i = 0; i < count; i++, src += srcStep, dst += dstStep)
+            {
+                if (gap > 0)
+                    for (long g = (long)oyLo * outW + oxHi; g < end; g += outW)
+                        for (int j = 0; j < gap; j++) src[g + j] = 0f;
+                AddInto(src + first, dst + first + shift, end - first);
+            }
+            return;
+        }
         if (stride == 1 && oxLo == 0 && oxHi == outW && outW == w)
         {
             long n = (long)(oyHi - oyLo) * w;
