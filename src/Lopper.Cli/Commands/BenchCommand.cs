@@ -137,7 +137,7 @@ public static class BenchCommand
             }
             inferEx.Timings = new OpTimings(inferEx.Model.Graph.Nodes.Count);
             for (int i = 0; i < steps; i++) { inferEx.Forward(x, training: false, forBackward: false); inferEx.EndStep(); }
-            profile = ProfileByOp(model, ex.Timings, inferEx.Model, inferEx.Timings, steps, optSw.Elapsed.TotalSeconds);
+            profile = ProfileByOp(model, ex.Timings, inferEx.Model, inferEx.Timings, steps, batch, optSw.Elapsed.TotalSeconds);
         }
         var result = new JsonObject
         {
@@ -151,7 +151,7 @@ public static class BenchCommand
     }
 
     // Milliseconds per step by op type: training forward, training backward, folded inference forward.
-    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int steps, double optimizerSeconds)
+    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int steps, int batch, double optimizerSeconds)
     {
         var rows = new SortedDictionary<string, double[]>(StringComparer.Ordinal);
         double[] Row(string type) => rows.TryGetValue(type, out var r) ? r : rows[type] = new double[3];
@@ -163,6 +163,8 @@ public static class BenchCommand
         }
         for (int i = 1; i < infer.Graph.Nodes.Count; i++) Row(infer.Graph.Nodes[i].Op.Type)[2] += ti.ForwardSeconds(i);
         Row("(optimizer step)")[1] += optimizerSeconds;
+        // Plus every MAC-heavy node on its own, with its GEMM-equivalent rate (2 FLOPs per MAC; backward does twice the work).
+        var shapes = train.Graph.Nodes.Select(nd => nd.OutputShape).ToArray();
         var list = new JsonArray();
         foreach (var (type, r) in rows.OrderByDescending(kv => kv.Value[0] + kv.Value[1]))
             list.Add(new JsonObject
@@ -170,6 +172,19 @@ public static class BenchCommand
                 ["op"] = type, ["train_forward"] = Math.Round(r[0] * 1000 / steps, 3),
                 ["train_backward"] = Math.Round(r[1] * 1000 / steps, 3), ["infer_forward"] = Math.Round(r[2] * 1000 / steps, 3),
             });
+        for (int i = 1; i < train.Graph.Nodes.Count; i++)
+        {
+            var node = train.Graph.Nodes[i];
+            // Graph shapes are for one image; the profiled steps ran a whole batch.
+            long macs = node.Op.Macs(node.InputIndices.Select(j => shapes[j]).ToArray()) * batch;
+            if (macs == 0) continue;
+            double f = t.ForwardSeconds(i) / steps, b = t.BackwardSeconds(i) / steps;
+            list.Add(new JsonObject
+            {
+                ["node"] = node.Name, ["op"] = node.Op.Type, ["train_forward"] = Math.Round(f * 1000, 3), ["train_backward"] = Math.Round(b * 1000, 3),
+                ["forward_gflops"] = Math.Round(2.0 * macs / f / 1e9, 1), ["backward_gflops"] = Math.Round(4.0 * macs / b / 1e9, 1),
+            });
+        }
         return list;
     }
 }

@@ -21,11 +21,15 @@ public class ConvGradientTests
     [InlineData(1, 2, 0, true, 2)]
     [InlineData(3, 1, 0, true, 2)]
     [InlineData(2, 2, 0, false, 2)]
-    public void OpLevel(int kernel, int stride, int padding, bool bias, int threads)
+    // 13 images of 20 output pixels: side-by-side groups of 10 and 3 (one thread) or 6 and 1, 7 (two).
+    [InlineData(3, 1, 1, true, 1, 13)]
+    [InlineData(3, 1, 1, false, 2, 13)]
+    [InlineData(3, 2, 1, true, 2, 13)]
+    public void OpLevel(int kernel, int stride, int padding, bool bias, int threads, int n = 3)
     {
         using var _ = new ThreadsScope(threads);
         var rng = new Rng(301);
-        const int n = 3, cin = 2, cout = 3, h = 5, w = 4;
+        const int cin = 2, cout = 3, h = 5, w = 4;
         var op = new Conv2dOp(cin, cout, kernel, stride, padding, bias);
         var x = Randn(rng, n, cin, h, w);
         Tensor[] ps = bias ? [Randn(rng, cout, cin, kernel, kernel), Randn(rng, cout)] : [Randn(rng, cout, cin, kernel, kernel)];

@@ -1,6 +1,7 @@
 using Lopper.Graph;
 using Lopper.Graph.Ops;
 using Lopper.Tensors;
+using Lopper.Tensors.Kernels;
 using static Lopper.Tests.Graph.GradCheck;
 
 namespace Lopper.Tests.Graph;
@@ -50,6 +51,15 @@ public class OpGradientTests
     [InlineData(3, 2, 1, 6, 7)]
     [InlineData(3, 1, 1, 4, 4)]
     public void MaxPool(int kernel, int stride, int padding, int h, int w)
+    {
+        CheckMaxPool(kernel, stride, padding, h, w);
+        // The 2x2 kernel's scalar fallback (machines without AVX-512) must agree too.
+        MaxPool2x2.ForceScalar = true;
+        try { CheckMaxPool(kernel, stride, padding, h, w); }
+        finally { MaxPool2x2.ForceScalar = false; }
+    }
+
+    private static void CheckMaxPool(int kernel, int stride, int padding, int h, int w)
     {
         var rng = new Rng(103);
         var x = Distinct(rng, 0.05f, 2, 3, h, w);

@@ -435,23 +435,20 @@ internal static unsafe class GemmKernels
             }
             else
             {
-                // Stored n x k: column j of op(B) is row j of storage, contiguous in depth.
+                // Stored n x k: column j of op(B) is row j of storage, contiguous in depth. Groups of 8 columns
+                // go through 8x8 transposes; leftover columns and the depth tail are copied one by one.
                 float* src = b + (long)(j0 + q) * ldb + p0;
-                int j = 0, p = 0;
-                if (Avx.IsSupported && cols == nr && nr % 8 == 0)
-                {
-                    for (; p + 8 <= kc; p += 8)
-                        for (int jj = 0; jj < nr; jj += 8)
-                            Transpose8x8(src + (long)jj * ldb + p, ldb, dst + (long)p * nr + jj, nr);
-                }
-                // Depth tail, or a narrow last panel: one stored row at a time, written with stride nr.
-                for (; j < cols; j++)
+                int vecCols = Avx.IsSupported ? cols / 8 * 8 : 0, vecDepth = kc / 8 * 8;
+                for (int jj = 0; jj < vecCols; jj += 8)
+                    for (int p = 0; p < vecDepth; p += 8)
+                        Transpose8x8(src + (long)jj * ldb + p, ldb, dst + (long)p * nr + jj, nr);
+                for (int j = 0; j < cols; j++)
                 {
                     float* s = src + (long)j * ldb;
-                    float* d = dst + j + (long)p * nr;
-                    for (int pp = p; pp < kc; pp++, d += nr) *d = s[pp];
+                    float* d = dst + j;
+                    for (int pp = j < vecCols ? vecDepth : 0; pp < kc; pp++) d[(long)pp * nr] = s[pp];
                 }
-                for (; j < nr; j++)
+                for (int j = cols; j < nr; j++)
                 {
                     float* d = dst + j;
                     for (int pp = 0; pp < kc; pp++, d += nr) *d = 0f;

@@ -20,32 +20,36 @@ namespace Lopper.Tensors.Kernels;
 [SkipLocalsInit]
 public static unsafe class Im2Col
 {
-    /// <summary>Writes the [C*kh*kw, outH*outW] column matrix of one image.</summary>
+    /// <summary>
+    /// Writes the [C*kh*kw, outH*outW] column matrix of one image, rows <paramref name="ld"/> floats apart
+    /// (0: packed, outH*outW), so several images can sit side by side in one wider matrix.
+    /// </summary>
     public static void Unfold(float* image, int channels, int h, int w, int kh, int kw,
-        int stride, int pad, int outH, int outW, float* cols)
+        int stride, int pad, int outH, int outW, float* cols, long ld = 0)
     {
-        long plane = (long)outH * outW, rowStep = kh * kw * plane;
+        long pitch = ld > 0 ? ld : (long)outH * outW, rowStep = kh * kw * pitch;
         for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++)
         {
             var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
-            UnfoldTap(tap, image, (long)h * w, cols + (ky * kw + kx) * plane, rowStep, channels, w, stride, outH, outW);
+            UnfoldTap(tap, image, (long)h * w, cols + (ky * kw + kx) * pitch, rowStep, channels, w, stride, outH, outW);
         }
     }
 
     /// <summary>
     /// Adds the column matrix back into an image gradient (the transpose of <see cref="Unfold"/>). The entries
-    /// of <paramref name="cols"/> for taps outside the image are scratch: they may be set to zero.
+    /// of <paramref name="cols"/> for taps outside the image are scratch: they may be set to zero. Rows are
+    /// <paramref name="ld"/> floats apart (0: packed), as in <see cref="Unfold"/>.
     /// </summary>
     public static void FoldAdd(float* cols, int channels, int h, int w, int kh, int kw,
-        int stride, int pad, int outH, int outW, float* image)
+        int stride, int pad, int outH, int outW, float* image, long ld = 0)
     {
-        long plane = (long)outH * outW, rowStep = kh * kw * plane;
+        long pitch = ld > 0 ? ld : (long)outH * outW, rowStep = kh * kw * pitch;
         for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++)
         {
             var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
-            FoldTap(tap, cols + (ky * kw + kx) * plane, rowStep, image, (long)h * w, channels, w, stride, outW);
+            FoldTap(tap, cols + (ky * kw + kx) * pitch, rowStep, image, (long)h * w, channels, w, stride, outW);
         }
     }
 
@@ -56,9 +60,9 @@ public static unsafe class Im2Col
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
     public static void UnfoldColumns(float* image, int channels, int h, int w, int kh, int kw,
-        int stride, int pad, int outH, int outW, ReadOnlySpan<int> keptRows, float* cols)
+        int stride, int pad, int outH, int outW, ReadOnlySpan<int> keptRows, float* cols, long ld = 0)
     {
-        long plane = (long)outH * outW;
+        long pitch = ld > 0 ? ld : (long)outH * outW;
         int taps = kh * kw, rows = channels * taps;
         for (int t = 0; t < keptRows.Length; t++)
         {
@@ -66,7 +70,7 @@ public static unsafe class Im2Col
             if ((uint)r >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(keptRows), $"row {r} is outside [0, {rows})");
             int c = r / taps, k = r - c * taps, ky = k / kw, kx = k - ky * kw;
             var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
-            UnfoldTap(tap, image + (long)c * h * w, 0, cols + t * plane, 0, 1, w, stride, outH, outW);
+            UnfoldTap(tap, image + (long)c * h * w, 0, cols + t * pitch, 0, 1, w, stride, outH, outW);
         }
     }
 
@@ -77,9 +81,9 @@ public static unsafe class Im2Col
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
     public static void FoldAddColumns(float* cols, int channels, int h, int w, int kh, int kw,
-        int stride, int pad, int outH, int outW, ReadOnlySpan<int> keptRows, float* image)
+        int stride, int pad, int outH, int outW, ReadOnlySpan<int> keptRows, float* image, long ld = 0)
     {
-        long plane = (long)outH * outW;
+        long pitch = ld > 0 ? ld : (long)outH * outW;
         int taps = kh * kw, rows = channels * taps;
         for (int t = 0; t < keptRows.Length; t++)
         {
@@ -87,7 +91,7 @@ public static unsafe class Im2Col
             if ((uint)r >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(keptRows), $"row {r} is outside [0, {rows})");
             int c = r / taps, k = r - c * taps, ky = k / kw, kx = k - ky * kw;
             var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
-            FoldTap(tap, cols + t * plane, 0, image + (long)c * h * w, 0, 1, w, stride, outW);
+            FoldTap(tap, cols + t * pitch, 0, image + (long)c * h * w, 0, 1, w, stride, outW);
         }
     }
 

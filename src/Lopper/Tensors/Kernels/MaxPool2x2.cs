@@ -10,43 +10,47 @@ namespace Lopper.Tensors.Kernels;
 /// dropped, as in the general op. Ties and the gradient go to the first of the four in row-major order.
 /// </summary>
 /// <remarks>
-/// The backward pass needs no saved argmax: it re-reads the window and routes the gradient to the first
-/// element equal to the output, which is the element the forward pass chose. A window holding NaN (whose
-/// forward max is the first element, as in the general op) routes to its first element.
+/// Rows are done 16 outputs at a time with AVX-512 (two 16-float loads per input row, split into even and odd
+/// columns by a two-source permute); a shorter rest of a row is staged through a padded stack block so the
+/// same vector code runs for narrow planes (LeNet's 14- and 5-wide outputs). Scalar compares there would
+/// mispredict on every other window. The backward pass needs no saved argmax: it re-reads the window and
+/// routes the gradient to the first element equal to the output, the element the forward pass chose; a
+/// window holding NaN, which matches nothing, routes to its first element.
 /// </remarks>
 [SkipLocalsInit]
 public static unsafe class MaxPool2x2
 {
-    // Lanes 0, 2, ..., 30 of a 32-float pair of vectors, for the even/odd split of a row.
-    private static readonly Vector512<int> Even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> Odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    private static readonly Vector512<int> InterleaveLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    private static readonly Vector512<int> InterleaveHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    /// <summary>Test hook: runs the scalar fallback even where AVX-512 is present.</summary>
+    internal static bool ForceScalar { get; set; }
+
+    private static bool Vectorized => Avx512F.IsSupported && !ForceScalar;
 
     /// <summary>Pools one h x w plane into an (h/2) x (w/2) plane.</summary>
     public static void Forward(float* src, int h, int w, float* dst)
     {
         int oh = h / 2, ow = w / 2;
-        bool wide = Avx512F.IsSupported && ow >= 16;
-        var even = Even; var odd = Odd;
+        if (!Vectorized)
+        {
+            ForwardScalar(src, w, oh, ow, dst);
+            return;
+        }
+        float* s0 = stackalloc float[32], s1 = stackalloc float[32], so = stackalloc float[16];
         for (int oy = 0; oy < oh; oy++)
         {
             float* r0 = src + (long)2 * oy * w, r1 = r0 + w, d = dst + (long)oy * ow;
             int ox = 0;
-            if (wide)
-            {
-                // 16 outputs from 32 columns of both rows: column max, then max of the even and odd lanes.
-                for (; ox + 16 <= ow; ox += 16)
-                {
-                    var lo = Vector512.Max(Vector512.Load(r0 + 2 * ox), Vector512.Load(r1 + 2 * ox));
-                    var hi = Vector512.Max(Vector512.Load(r0 + 2 * ox + 16), Vector512.Load(r1 + 2 * ox + 16));
-                    var m = Vector512.Max(Avx512F.PermuteVar16x32x2(lo, even, hi), Avx512F.PermuteVar16x32x2(lo, odd, hi));
-                    m.Store(d + ox);
-                }
-            }
-            for (; ox < ow; ox++)
-            {
-                float* p = r0 + 2 * ox, q = r1 + 2 * ox;
-                d[ox] = Max4(p[0], p[1], q[0], q[1]);
-            }
+            for (; ox + 16 <= ow; ox += 16) Block(r0 + 2 * ox, r1 + 2 * ox).Store(d + ox);
+            if (ox == ow) continue;
+            int rest = ow - ox;
+            Stage(r0 + 2 * ox, s0, 2 * rest, 32);
+            Stage(r1 + 2 * ox, s1, 2 * rest, 32);
+            Block(s0, s1).Store(so);
+            for (int j = 0; j < rest; j++) d[ox + j] = so[j];
         }
     }
 
@@ -57,7 +61,91 @@ public static unsafe class MaxPool2x2
     public static void Backward(float* src, int h, int w, float* output, float* gradOut, float* gradIn)
     {
         int oh = h / 2, ow = w / 2;
-        new Span<float>(gradIn, h * w).Clear();
+        // The vector path writes every element of the 2*oh x 2*ow windows; only a dropped odd edge needs clearing.
+        if (!Vectorized || (h & 1) != 0 || (w & 1) != 0) new Span<float>(gradIn, h * w).Clear();
+        if (!Vectorized)
+        {
+            BackwardScalar(src, w, oh, ow, output, gradOut, gradIn);
+            return;
+        }
+        float* s0 = stackalloc float[32], s1 = stackalloc float[32], sy = stackalloc float[16], sg = stackalloc float[16];
+        float* d0 = stackalloc float[32], d1 = stackalloc float[32];
+        for (int oy = 0; oy < oh; oy++)
+        {
+            float* r0 = src + (long)2 * oy * w, r1 = r0 + w;
+            float* g0 = gradIn + (long)2 * oy * w, g1 = g0 + w;
+            float* y = output + (long)oy * ow, g = gradOut + (long)oy * ow;
+            int ox = 0;
+            for (; ox + 16 <= ow; ox += 16)
+                Route(r0 + 2 * ox, r1 + 2 * ox, Vector512.Load(y + ox), Vector512.Load(g + ox), g0 + 2 * ox, g1 + 2 * ox);
+            if (ox == ow) continue;
+            int rest = ow - ox;
+            Stage(r0 + 2 * ox, s0, 2 * rest, 32);
+            Stage(r1 + 2 * ox, s1, 2 * rest, 32);
+            Stage(y + ox, sy, rest, 16);
+            Stage(g + ox, sg, rest, 16);
+            Route(s0, s1, Vector512.Load(sy), Vector512.Load(sg), d0, d1);
+            for (int j = 0; j < 2 * rest; j++) { g0[2 * ox + j] = d0[j]; g1[2 * ox + j] = d1[j]; }
+        }
+    }
+
+    // 16 window maxima from 32 columns of two rows: column max, then max of the even and odd lanes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Block(float* r0, float* r1)
+    {
+        var lo = Vector512.Max(Vector512.Load(r0), Vector512.Load(r1));
+        var hi = Vector512.Max(Vector512.Load(r0 + 16), Vector512.Load(r1 + 16));
+        return Vector512.Max(Avx512F.PermuteVar16x32x2(lo, EvenLanes, hi), Avx512F.PermuteVar16x32x2(lo, OddLanes, hi));
+    }
+
+    // Gradients of 16 windows into 32 columns of two gradient rows: each window's g goes to its first element
+    // equal to the max y (or, when none is, to its first element), every other element gets zero.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Route(float* r0, float* r1, Vector512<float> y, Vector512<float> g, float* g0, float* g1)
+    {
+        Vector512<float> a0 = Vector512.Load(r0), b0 = Vector512.Load(r0 + 16), a1 = Vector512.Load(r1), b1 = Vector512.Load(r1 + 16);
+        var q0 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a0, EvenLanes, b0), y);
+        var q1 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a0, OddLanes, b0), y);
+        var q2 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a1, EvenLanes, b1), y);
+        var q3 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a1, OddLanes, b1), y);
+        var first = q0 | ~(q0 | q1 | q2 | q3);
+        var second = Vector512.AndNot(q1, first);
+        var taken = first | second;
+        var third = Vector512.AndNot(q2, taken);
+        var fourth = Vector512.AndNot(q3, taken | third);
+        Vector512<float> e0 = g & first, o0 = g & second, e1 = g & third, o1 = g & fourth;
+        Avx512F.PermuteVar16x32x2(e0, InterleaveLow, o0).Store(g0);
+        Avx512F.PermuteVar16x32x2(e0, InterleaveHigh, o0).Store(g0 + 16);
+        Avx512F.PermuteVar16x32x2(e1, InterleaveLow, o1).Store(g1);
+        Avx512F.PermuteVar16x32x2(e1, InterleaveHigh, o1).Store(g1 + 16);
+    }
+
+    // Copies n floats into a block of size floats, zero after them.
+    private static void Stage(float* from, float* block, int n, int size)
+    {
+        int j = 0;
+        for (; j < n; j++) block[j] = from[j];
+        for (; j < size; j++) block[j] = 0f;
+    }
+
+    private static void ForwardScalar(float* src, int w, int oh, int ow, float* dst)
+    {
+        for (int oy = 0; oy < oh; oy++)
+        {
+            float* r0 = src + (long)2 * oy * w, r1 = r0 + w, d = dst + (long)oy * ow;
+            for (int ox = 0; ox < ow; ox++)
+            {
+                float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], e = r1[2 * ox + 1];
+                if (b > a) a = b;
+                if (c > a) a = c;
+                if (e > a) a = e;
+                d[ox] = a;
+            }
+        }
+    }
+
+    private static void BackwardScalar(float* src, int w, int oh, int ow, float* output, float* gradOut, float* gradIn)
+    {
         for (int oy = 0; oy < oh; oy++)
         {
             float* r0 = src + (long)2 * oy * w, r1 = r0 + w;
@@ -74,15 +162,5 @@ public static unsafe class MaxPool2x2
                 else g0[c] = g[ox];
             }
         }
-    }
-
-    // The general op's rule: the first value, replaced only by a strictly larger one (so NaN first stays).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Max4(float a, float b, float c, float d)
-    {
-        if (b > a) a = b;
-        if (c > a) a = c;
-        if (d > a) a = d;
-        return a;
     }
 }
