@@ -25,11 +25,16 @@ public class ConvGradientTests
     [InlineData(3, 1, 1, true, 1, 13)]
     [InlineData(3, 1, 1, false, 2, 13)]
     [InlineData(3, 2, 1, true, 2, 13)]
-    public void OpLevel(int kernel, int stride, int padding, bool bias, int threads, int n = 3)
+    // Rows of 12 or more: stride-1 same convolutions run through PaddedConv (no im2col) both ways.
+    [InlineData(3, 1, 1, true, 1, 3, 12, 13)]
+    [InlineData(3, 1, 1, false, 2, 3, 13, 16)]
+    [InlineData(5, 1, 2, false, 1, 2, 12, 12)]
+    [InlineData(3, 2, 1, true, 1, 2, 12, 14)]
+    public void OpLevel(int kernel, int stride, int padding, bool bias, int threads, int n = 3, int h = 5, int w = 4)
     {
         using var _ = new ThreadsScope(threads);
         var rng = new Rng(301);
-        const int cin = 2, cout = 3, h = 5, w = 4;
+        const int cin = 2, cout = 3;
         var op = new Conv2dOp(cin, cout, kernel, stride, padding, bias);
         var x = Randn(rng, n, cin, h, w);
         Tensor[] ps = bias ? [Randn(rng, cout, cin, kernel, kernel), Randn(rng, cout)] : [Randn(rng, cout, cin, kernel, kernel)];

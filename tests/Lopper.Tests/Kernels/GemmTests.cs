@@ -109,6 +109,37 @@ public unsafe class GemmTests
         Assert.Equal(one, two);
     }
 
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(16, 840, 144)]   // the first ResNet-20 stage through PaddedConv
+    [InlineData(13, 47, 300)]    // tail rows, a half panel plus 15 packed columns, two depth blocks
+    [InlineData(25, 16, 7)]      // exactly a half panel
+    [InlineData(3, 5, 600)]      // only packed columns
+    [InlineData(24, 96, 9)]
+    public void MultiplyRowsMatchesNaive(int m, int n, int k)
+    {
+        if (!Gemm.RowsSupported) return;   // Vector512-only kernel; the convolutions fall back to im2col
+        var rng = new Random(m * 7 + n * 3 + k);
+        var a = Fill(rng, m * (k + 2));
+        var buffer = Fill(rng, n + 500);
+        var offsets = Enumerable.Range(0, k).Select(_ => rng.Next(500)).ToArray();   // overlapping, uneven rows
+        var c = Fill(rng, m * (n + 1));
+        fixed (float* ap = a, bp = buffer, cp = c)
+        {
+            var rows = new nint[k];
+            for (int p = 0; p < k; p++) rows[p] = (nint)(bp + offsets[p]);
+            fixed (nint* rp = rows)
+                Gemm.MultiplyRows(m, n, k, ap, k + 2, (float**)rp, cp, n + 1);
+        }
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = 0, mag = 0;
+                for (int p = 0; p < k; p++) { double t = (double)a[i * (k + 2) + p] * buffer[offsets[p] + j]; sum += t; mag += Math.Abs(t); }
+                Assert.True(Math.Abs(c[i * (n + 1) + j] - sum) <= 1e-5 * (mag + 1), $"C[{i},{j}] = {c[i * (n + 1) + j]}, expected {sum}");
+            }
+    }
+
     private static void Check(bool transA, bool transB, int m, int n, int k, bool accumulate, int threads, int pad, int seed)
     {
         var rng = new Random(seed);

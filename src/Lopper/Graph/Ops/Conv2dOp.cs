@@ -114,9 +114,15 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         var weight = parameters[0].Data;
         float[]? b = HasBias ? parameters[1].Data : null;
         int chunks = ChunksFor(n);
+        bool padded = Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
+            if (padded)
+            {
+                ForwardPadded(x.Data, y.Data, weight, start, end, h, w, inPlane, outPlane, b);
+                return;
+            }
             int group = GroupSize(p, end - start);
             float[]? cols = IsPointwise ? null : BufferPool.Rent(k * p * group);
             float[]? wide = group > 1 ? BufferPool.Rent(OutChannels * p * group) : null;
@@ -165,6 +171,50 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         return y;
     }
 
+    // Images [start, end) through PaddedConv (stride-1 same convolution without im2col), then bias and ReLU.
+    private void ForwardPadded(float[] x, float[] y, float[] weight, int start, int end, int h, int w, int inPlane, int outPlane, float[]? b)
+    {
+        var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
+        var wide = BufferPool.Rent(PaddedConv.OutputLength(OutChannels, h, w, Kernel));
+        float** rows = stackalloc float*[K];
+        int p = h * w;
+        fixed (float* xp = x, yp = y, wp = weight, pp = padded, op = wide)
+        {
+            for (int i = start; i < end; i++)
+            {
+                float* di = yp + (long)i * outPlane;
+                PaddedConv.Forward(xp + (long)i * inPlane, InChannels, h, w, Kernel, wp, OutChannels, di, pp, op, rows);
+                if (b is not null)
+                    for (int o = 0; o < OutChannels; o++)
+                    {
+                        var row = new Span<float>(di + (long)o * p, p);
+                        TensorPrimitives.Add(row, b[o], row);
+                    }
+                if (FusedRelu)
+                {
+                    var all = new Span<float>(di, outPlane);
+                    TensorPrimitives.Max(all, 0f, all);
+                }
+            }
+        }
+        BufferPool.Return(padded);
+        BufferPool.Return(wide);
+    }
+
+    // Input gradients of images [start, end) as the same-convolution of their output gradients with the
+    // flipped, transposed kernel: no columns matrix and no col2im.
+    private void InputGradPadded(float[] gradOut, float[] flipped, float[] dx, int start, int end, int h, int w, int inPlane, int outPlane)
+    {
+        var padded = BufferPool.Rent(PaddedConv.PaddedLength(OutChannels, h, w, Kernel));
+        var wide = BufferPool.Rent(PaddedConv.OutputLength(InChannels, h, w, Kernel));
+        float** rows = stackalloc float*[OutChannels * Kernel * Kernel];
+        fixed (float* gp = gradOut, fp = flipped, dxp = dx, pp = padded, op = wide)
+            for (int i = start; i < end; i++)
+                PaddedConv.Forward(gp + (long)i * outPlane, OutChannels, h, w, Kernel, fp, InChannels, dxp + (long)i * inPlane, pp, op, rows);
+        BufferPool.Return(padded);
+        BufferPool.Return(wide);
+    }
+
     /// <inheritdoc/>
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
@@ -183,17 +233,25 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         // partials are transposed, [K, out] = cols x gradOut^T: that GEMM packs only the small gradOut side,
         // where [out, K] = gradOut x cols^T would transpose all of cols into panels (about twice as slow).
         var partials = new float[chunks][];
+        float[]? flipped = null;
+        if (needX && Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w))
+        {
+            flipped = BufferPool.Rent(weight.Length);
+            PaddedConv.FlipTranspose(weight, OutChannels, InChannels, Kernel, flipped);
+        }
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
+            if (flipped is not null) InputGradPadded(gradOut.Data, flipped, dx!.Data, start, end, h, w, inPlane, outPlane);
+            bool colsGrad = needX && flipped is null;
             int group = GroupSize(p, end - start);
             float[]? cols = IsPointwise ? null : BufferPool.Rent(k * p * group);
-            float[]? dcols = IsPointwise || !needX ? null : BufferPool.Rent(k * p * group);
+            float[]? dcols = IsPointwise || !colsGrad ? null : BufferPool.Rent(k * p * group);
             float[]? wide = group > 1 ? BufferPool.Rent(OutChannels * p * group) : null;
             float[]? dWc = dW is null ? null : BufferPool.Rent(OutChannels * k);
             partials[c] = dWc!;
             fixed (float* xp = x.Data, gp = gradOut.Data, wp = weight, dwp = dWc)
-            fixed (float* cp = cols, dcp = dcols, op = wide, dxp = dx is null ? null : dx.Data)
+            fixed (float* cp = cols, dcp = dcols, op = wide, dxp = colsGrad ? dx!.Data : null)
             {
                 for (int i = start; i < end; i += group)
                 {
@@ -235,6 +293,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             if (dcols is not null) BufferPool.Return(dcols);
             if (wide is not null) BufferPool.Return(wide);
         });
+        if (flipped is not null) BufferPool.Return(flipped);
         if (dW is not null)
         {
             var sum = partials[0];

@@ -320,7 +320,7 @@ internal static unsafe class GemmKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(Vector512<float> v, float* p, bool add)
+    internal static void Put(Vector512<float> v, float* p, bool add)
     {
         if (add) v += Vector512.Load(p);
         v.Store(p);
@@ -333,7 +333,7 @@ internal static unsafe class GemmKernels
         v.Store(p);
     }
 
-    private static void CopyTile(float* tile, int ldt, float* c, int ldc, int mr, int nr, bool add)
+    internal static void CopyTile(float* tile, int ldt, float* c, int ldc, int mr, int nr, bool add)
     {
         for (int r = 0; r < mr; r++)
         {
