@@ -11,9 +11,9 @@ namespace Lopper.Tensors.Kernels;
 /// </summary>
 /// <remarks>
 /// Rows are done 16 outputs at a time with AVX-512 (two 16-float loads per input row, split into even and odd
-/// columns by a two-source permute); a shorter rest of a row is staged through a padded stack block so the
-/// same vector code runs for narrow planes (LeNet's 14- and 5-wide outputs). Scalar compares there would
-/// mispredict on every other window. The backward pass needs no saved argmax: it re-reads the window and
+/// columns by a two-source permute); a shorter rest of a row uses masked loads and stores, so the same vector
+/// code runs for narrow planes (LeNet's 14- and 5-wide outputs), where scalar compares would mispredict on
+/// every other window. The backward pass needs no saved argmax: it re-reads the window and
 /// routes the gradient to the first element equal to the output, the element the forward pass chose; a
 /// window holding NaN, which matches nothing, routes to its first element.
 /// </remarks>
@@ -39,18 +39,18 @@ public static unsafe class MaxPool2x2
             ForwardScalar(src, w, oh, ow, dst);
             return;
         }
-        float* s0 = stackalloc float[32], s1 = stackalloc float[32], so = stackalloc float[16];
         for (int oy = 0; oy < oh; oy++)
         {
             float* r0 = src + (long)2 * oy * w, r1 = r0 + w, d = dst + (long)oy * ow;
             int ox = 0;
-            for (; ox + 16 <= ow; ox += 16) Block(r0 + 2 * ox, r1 + 2 * ox).Store(d + ox);
+            for (; ox + 16 <= ow; ox += 16)
+                Block(Vector512.Load(r0 + 2 * ox), Vector512.Load(r0 + 2 * ox + 16), Vector512.Load(r1 + 2 * ox), Vector512.Load(r1 + 2 * ox + 16)).Store(d + ox);
             if (ox == ow) continue;
             int rest = ow - ox;
-            Stage(r0 + 2 * ox, s0, 2 * rest, 32);
-            Stage(r1 + 2 * ox, s1, 2 * rest, 32);
-            Block(s0, s1).Store(so);
-            for (int j = 0; j < rest; j++) d[ox + j] = so[j];
+            var (m0, m1, mOut) = TailMasks(rest);
+            float* p0 = r0 + 2 * ox, p1 = r1 + 2 * ox;
+            var v = Block(Load(p0, m0), Load(p0 + 16, m1), Load(p1, m0), Load(p1 + 16, m1));
+            Avx512F.MaskStore(d + ox, mOut, v);
         }
     }
 
@@ -68,8 +68,6 @@ public static unsafe class MaxPool2x2
             BackwardScalar(src, w, oh, ow, output, gradOut, gradIn);
             return;
         }
-        float* s0 = stackalloc float[32], s1 = stackalloc float[32], sy = stackalloc float[16], sg = stackalloc float[16];
-        float* d0 = stackalloc float[32], d1 = stackalloc float[32];
         for (int oy = 0; oy < oh; oy++)
         {
             float* r0 = src + (long)2 * oy * w, r1 = r0 + w;
@@ -77,33 +75,51 @@ public static unsafe class MaxPool2x2
             float* y = output + (long)oy * ow, g = gradOut + (long)oy * ow;
             int ox = 0;
             for (; ox + 16 <= ow; ox += 16)
-                Route(r0 + 2 * ox, r1 + 2 * ox, Vector512.Load(y + ox), Vector512.Load(g + ox), g0 + 2 * ox, g1 + 2 * ox);
+            {
+                float* p0 = r0 + 2 * ox, p1 = r1 + 2 * ox;
+                Route(Vector512.Load(p0), Vector512.Load(p0 + 16), Vector512.Load(p1), Vector512.Load(p1 + 16), Vector512.Load(y + ox), Vector512.Load(g + ox),
+                    out var lo0, out var hi0, out var lo1, out var hi1);
+                lo0.Store(g0 + 2 * ox); hi0.Store(g0 + 2 * ox + 16); lo1.Store(g1 + 2 * ox); hi1.Store(g1 + 2 * ox + 16);
+            }
             if (ox == ow) continue;
             int rest = ow - ox;
-            Stage(r0 + 2 * ox, s0, 2 * rest, 32);
-            Stage(r1 + 2 * ox, s1, 2 * rest, 32);
-            Stage(y + ox, sy, rest, 16);
-            Stage(g + ox, sg, rest, 16);
-            Route(s0, s1, Vector512.Load(sy), Vector512.Load(sg), d0, d1);
-            for (int j = 0; j < 2 * rest; j++) { g0[2 * ox + j] = d0[j]; g1[2 * ox + j] = d1[j]; }
+            var (m0, m1, mOut) = TailMasks(rest);
+            float* q0 = r0 + 2 * ox, q1 = r1 + 2 * ox;
+            Route(Load(q0, m0), Load(q0 + 16, m1), Load(q1, m0), Load(q1 + 16, m1), Load(y + ox, mOut), Load(g + ox, mOut),
+                out var t0, out var u0, out var t1, out var u1);
+            Avx512F.MaskStore(g0 + 2 * ox, m0, t0); Avx512F.MaskStore(g0 + 2 * ox + 16, m1, u0);
+            Avx512F.MaskStore(g1 + 2 * ox, m0, t1); Avx512F.MaskStore(g1 + 2 * ox + 16, m1, u1);
         }
     }
 
+    // Lane masks for a last block of rest (< 16) windows: its 2*rest input columns (two vectors) and rest outputs.
+    private static (Vector512<float> Lo, Vector512<float> Hi, Vector512<float> Out) TailMasks(int rest)
+    {
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        return (Vector512.LessThan(lane, Vector512.Create(2 * rest)).AsSingle(),
+                Vector512.LessThan(lane, Vector512.Create(2 * rest - 16)).AsSingle(),
+                Vector512.LessThan(lane, Vector512.Create(rest)).AsSingle());
+    }
+
+    // Masked-off lanes read nothing (no fault past the row) and come back as zero.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
+
     // 16 window maxima from 32 columns of two rows: column max, then max of the even and odd lanes.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Block(float* r0, float* r1)
+    private static Vector512<float> Block(Vector512<float> lo0, Vector512<float> hi0, Vector512<float> lo1, Vector512<float> hi1)
     {
-        var lo = Vector512.Max(Vector512.Load(r0), Vector512.Load(r1));
-        var hi = Vector512.Max(Vector512.Load(r0 + 16), Vector512.Load(r1 + 16));
+        var lo = Vector512.Max(lo0, lo1);
+        var hi = Vector512.Max(hi0, hi1);
         return Vector512.Max(Avx512F.PermuteVar16x32x2(lo, EvenLanes, hi), Avx512F.PermuteVar16x32x2(lo, OddLanes, hi));
     }
 
-    // Gradients of 16 windows into 32 columns of two gradient rows: each window's g goes to its first element
-    // equal to the max y (or, when none is, to its first element), every other element gets zero.
+    // Gradients of 16 windows (rows 0 and 1, 32 columns each as two vectors): each window's g goes to its
+    // first element equal to the max y (or, when none is, to its first element); every other element gets zero.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Route(float* r0, float* r1, Vector512<float> y, Vector512<float> g, float* g0, float* g1)
+    private static void Route(Vector512<float> a0, Vector512<float> b0, Vector512<float> a1, Vector512<float> b1, Vector512<float> y, Vector512<float> g,
+        out Vector512<float> lo0, out Vector512<float> hi0, out Vector512<float> lo1, out Vector512<float> hi1)
     {
-        Vector512<float> a0 = Vector512.Load(r0), b0 = Vector512.Load(r0 + 16), a1 = Vector512.Load(r1), b1 = Vector512.Load(r1 + 16);
         var q0 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a0, EvenLanes, b0), y);
         var q1 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a0, OddLanes, b0), y);
         var q2 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a1, EvenLanes, b1), y);
@@ -114,18 +130,10 @@ public static unsafe class MaxPool2x2
         var third = Vector512.AndNot(q2, taken);
         var fourth = Vector512.AndNot(q3, taken | third);
         Vector512<float> e0 = g & first, o0 = g & second, e1 = g & third, o1 = g & fourth;
-        Avx512F.PermuteVar16x32x2(e0, InterleaveLow, o0).Store(g0);
-        Avx512F.PermuteVar16x32x2(e0, InterleaveHigh, o0).Store(g0 + 16);
-        Avx512F.PermuteVar16x32x2(e1, InterleaveLow, o1).Store(g1);
-        Avx512F.PermuteVar16x32x2(e1, InterleaveHigh, o1).Store(g1 + 16);
-    }
-
-    // Copies n floats into a block of size floats, zero after them.
-    private static void Stage(float* from, float* block, int n, int size)
-    {
-        int j = 0;
-        for (; j < n; j++) block[j] = from[j];
-        for (; j < size; j++) block[j] = 0f;
+        lo0 = Avx512F.PermuteVar16x32x2(e0, InterleaveLow, o0);
+        hi0 = Avx512F.PermuteVar16x32x2(e0, InterleaveHigh, o0);
+        lo1 = Avx512F.PermuteVar16x32x2(e1, InterleaveLow, o1);
+        hi1 = Avx512F.PermuteVar16x32x2(e1, InterleaveHigh, o1);
     }
 
     private static void ForwardScalar(float* src, int w, int oh, int ow, float* dst)
