@@ -20,6 +20,8 @@ public unsafe class GemmTests
         // and below half a panel (16, 17, 15 columns) that the in-place path splits differently.
         { 2, 48, 9 }, { 15, 49, 11 }, { 16, 47, 12 }, { 17, 80, 3 }, { 18, 112, 20 }, { 19, 16, 7 },
         { 20, 17, 5 }, { 21, 64, 6 }, { 22, 81, 4 }, { 23, 95, 10 }, { 35, 144, 33 },
+        // Depth over one block (768): later blocks add into C; rows over one A block (72).
+        { 20, 50, 1600 }, { 150, 40, 800 },
     };
 
     [Theory]
