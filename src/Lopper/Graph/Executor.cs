@@ -17,6 +17,7 @@ public sealed class Executor
     private readonly List<int>[] _consumers;
     private readonly int[] _pending;
     private readonly Tensor[][] _inputScratch;
+    private readonly bool[] _neededByBackward;
     private readonly Tensor[][] _paramScratch;
     private readonly Tensor?[][] _gradScratch;
     private bool _keptForBackward;
@@ -41,6 +42,7 @@ public sealed class Executor
         _inputScratch = new Tensor[n][];
         _paramScratch = new Tensor[n][];
         _gradScratch = new Tensor?[n][];
+        _neededByBackward = NeededByBackward(model.Graph, _consumers);
         for (int i = 0; i < n; i++)
         {
             var node = model.Graph.Nodes[i];
@@ -50,6 +52,23 @@ public sealed class Executor
             _paramScratch[i] = new Tensor[model.NodeParameters[i].Length];
             _gradScratch[i] = new Tensor?[model.NodeParameters[i].Length];
         }
+    }
+
+    // An output must live until backward when its own op's backward reads it, when any reader's backward reads
+    // its inputs, or when a reader is a reshape sharing its array. The model's output is always kept (the
+    // caller reads it until EndStep).
+    private static bool[] NeededByBackward(ModelGraph graph, List<int>[] consumers)
+    {
+        var nodes = graph.Nodes;
+        var needed = new bool[nodes.Count];
+        for (int j = 0; j < nodes.Count; j++)
+        {
+            bool keep = j == nodes.Count - 1 || nodes[j].Op.BackwardReadsOutput;
+            foreach (int c in consumers[j])
+                keep |= nodes[c].Op.BackwardReadsInputs || nodes[c].Op.OutputAliasesInput;
+            needed[j] = keep;
+        }
+        return needed;
     }
 
     /// <summary>The model this executor runs.</summary>
@@ -105,6 +124,9 @@ public sealed class Executor
                 foreach (int j in node.InputIndices)
                     if (--_pending[j] == 0) ReleaseOutput(j);
             }
+            else
+                foreach (int j in node.InputIndices)
+                    if (--_pending[j] == 0 && !_neededByBackward[j]) ReleaseForBackward(j);
         }
         return _outputs[^1]!;
     }
@@ -171,6 +193,20 @@ public sealed class Executor
             _states[i].Clear();
         }
         _keptForBackward = false;
+    }
+
+    // Frees an output no backward reads, and clears its readers' references to it so that a wrong
+    // BackwardReads* declaration fails loudly instead of reading a recycled array.
+    private void ReleaseForBackward(int j)
+    {
+        if (j == 0 || !_owned[j]) return;
+        ReleaseOutput(j);
+        foreach (int c in _consumers[j])
+        {
+            var idx = _model.Graph.Nodes[c].InputIndices;
+            for (int k = 0; k < idx.Length; k++)
+                if (idx[k] == j) _inputScratch[c][k] = null!;
+        }
     }
 
     private void ReleaseOutput(int i)

@@ -22,6 +22,16 @@ public abstract class Op
     /// <summary>True when the op's parameters index its input channels in a way pruning cannot re-slice (the input's group is then locked).</summary>
     public virtual bool LocksInputChannels => false;
 
+    /// <summary>
+    /// Whether <see cref="Backward"/> reads the contents of its inputs. When false (and no other reader needs
+    /// them), a training forward pass frees them as soon as their forward readers are done, which is what keeps
+    /// batch-norm and residual-add outputs out of the memory held for backward.
+    /// </summary>
+    public virtual bool BackwardReadsInputs => true;
+
+    /// <summary>Whether <see cref="Backward"/> reads the contents of this op's own output (see <see cref="BackwardReadsInputs"/>).</summary>
+    public virtual bool BackwardReadsOutput => true;
+
     /// <summary>True when the forward output shares its array with input 0 (a reshape): the executor must not release it twice.</summary>
     public virtual bool OutputAliasesInput => false;
 

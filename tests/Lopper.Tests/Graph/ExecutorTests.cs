@@ -67,6 +67,21 @@ public class ExecutorTests
     }
 
     [Fact]
+    public void TrainingForwardFreesWhatNoBackwardReads()
+    {
+        // Batch-norm and add outputs are read by no backward here (the ReLUs after them read only their own
+        // outputs), so they go back to the pool during the forward pass; what backward needs stays.
+        var model = TinyResNet.Build();
+        var exec = new Executor(model);
+        var seen = new Dictionary<string, Tensor>();
+        exec.AfterForward = (node, y) => seen[node.Name] = y;
+        exec.Forward(TinyResNet.Input(), training: true, forBackward: true, new Rng(1));
+        foreach (var freed in new[] { "bn1", "bn2", "add" }) Assert.Empty(seen[freed].Data);
+        foreach (var kept in new[] { "conv1", "relu1", "conv2", "relu2", "gap", "fc" }) Assert.NotEmpty(seen[kept].Data);
+        exec.EndStep();
+    }
+
+    [Fact]
     public void ResidualGraphWithDropoutAndMaxPool()
     {
         var model = TinyResNet.Build(withDropout: true, withMaxPool: true);

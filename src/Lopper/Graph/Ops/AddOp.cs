@@ -32,6 +32,12 @@ public sealed class AddOp : Op
     }
 
     /// <inheritdoc/>
+    public override bool BackwardReadsInputs => false;
+
+    /// <inheritdoc/>
+    public override bool BackwardReadsOutput => false;
+
+    /// <inheritdoc/>
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
         var grads = new Tensor?[inputs.Length];

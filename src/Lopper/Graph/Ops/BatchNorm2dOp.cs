@@ -96,6 +96,9 @@ public sealed class BatchNorm2dOp(int channels, double eps = 1e-5, double moment
     }
 
     /// <inheritdoc/>
+    public override bool BackwardReadsOutput => false;
+
+    /// <inheritdoc/>
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
         var x = inputs[0];

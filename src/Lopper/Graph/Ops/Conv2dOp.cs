@@ -216,10 +216,15 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     }
 
     /// <inheritdoc/>
+    public override bool BackwardReadsOutput => FusedRelu;
+
+    /// <inheritdoc/>
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
         var x = inputs[0];
-        int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = output.Shape[2], ow = output.Shape[3];
+        // The output itself may already be freed (it is read only with a fused ReLU): its shape comes from x.
+        var outShape = OutputShape([x.Shape]);
+        int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = outShape[2], ow = outShape[3];
         int k = K, p = oh * ow;
         int inPlane = InChannels * h * w, outPlane = OutChannels * p;
         bool needX = state.NeedsInputGrad[0];

@@ -39,6 +39,12 @@ public sealed class DropoutOp(double p) : Op
     }
 
     /// <inheritdoc/>
+    public override bool BackwardReadsInputs => false;
+
+    /// <inheritdoc/>
+    public override bool BackwardReadsOutput => false;
+
+    /// <inheritdoc/>
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
         if (!state.NeedsInputGrad[0]) return [null];

@@ -23,6 +23,9 @@ public sealed class ReluOp : Op
     }
 
     /// <inheritdoc/>
+    public override bool BackwardReadsInputs => false;
+
+    /// <inheritdoc/>
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
         if (!state.NeedsInputGrad[0]) return [null];
