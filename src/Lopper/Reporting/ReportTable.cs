@@ -36,6 +36,37 @@ public static class ReportTable
         return rows;
     }
 
+    /// <summary>Column headers of the headline table (one row per finished cell; what the README shows).</summary>
+    public static IReadOnlyList<string> HeadlineHeaders { get; } =
+    [
+        "method", "budget", "MACs kept (%)", "params kept (%)", "accuracy (%)", "vs dense (points)", "latency (ms)", "speed-up",
+    ];
+
+    /// <summary>
+    /// One row per finished cell: the fine-tuned accuracy and its difference to the accuracy before pruning,
+    /// what was kept, and the measured latency before and after (speed-up = before / after).
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<string>> HeadlineRows(ReportCells cells)
+    {
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var rc in cells.All)
+        {
+            var c = rc.Cell;
+            if (!c.IsOk) continue;
+            string delta = c.AccuracyFinetuned is double a && c.AccuracyBefore is double b
+                ? ((a - b) * 100).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) : "-";
+            string speedup = c.LatencyMsBefore is double lb && c.LatencyMsAfter is double la && la > 0
+                ? (lb / la).ToString("F2", CultureInfo.InvariantCulture) + "x" : "-";
+            rows.Add(
+            [
+                c.Label == c.Method ? c.Method : $"{c.Label} ({c.Method})", c.BudgetFlag is null ? "-" : $"{c.BudgetFlag} {c.Budget}",
+                Percent(c.MacsKept), Percent(c.ParamsKept), Percent(c.AccuracyFinetuned), delta,
+                $"{Ms(c.LatencyMsBefore)} → {Ms(c.LatencyMsAfter)}", speedup,
+            ]);
+        }
+        return rows;
+    }
+
     /// <summary>A fraction as a percentage with two decimals (0.91234 → 91.23), or "-" when absent.</summary>
     public static string Percent(double? fraction) => fraction is double f ? (f * 100).ToString("F2", CultureInfo.InvariantCulture) : "-";
 

@@ -55,12 +55,19 @@ public static class ReportWriter
         foreach (var line in Summary(cells)) sb.Append("- ").Append(line).Append('\n');
         sb.Append('\n');
         foreach (var (file, caption, _) in charts) sb.Append($"![{caption}]({file})\n\n");
-        sb.Append("## Cells\n\n");
-        sb.Append("| ").Append(string.Join(" | ", ReportTable.Headers)).Append(" |\n");
-        sb.Append('|').Append(string.Concat(ReportTable.Headers.Select(_ => "---|"))).Append('\n');
-        foreach (var row in ReportTable.Rows(cells))
-            sb.Append("| ").Append(string.Join(" | ", row.Select(c => c.Replace("|", "\\|").Replace('\n', ' ')))).Append(" |\n");
+        sb.Append("## Headline\n\n");
+        AppendTable(sb, ReportTable.HeadlineHeaders, ReportTable.HeadlineRows(cells));
+        sb.Append("\n## Cells\n\n");
+        AppendTable(sb, ReportTable.Headers, ReportTable.Rows(cells));
         return sb.ToString();
+    }
+
+    private static void AppendTable(StringBuilder sb, IReadOnlyList<string> headers, IReadOnlyList<IReadOnlyList<string>> rows)
+    {
+        sb.Append("| ").Append(string.Join(" | ", headers)).Append(" |\n");
+        sb.Append('|').Append(string.Concat(headers.Select(_ => "---|"))).Append('\n');
+        foreach (var row in rows)
+            sb.Append("| ").Append(string.Join(" | ", row.Select(c => c.Replace("|", "\\|").Replace('\n', ' ')))).Append(" |\n");
     }
 
     private static string Html(ReportCells cells, List<(string File, string Caption, string Svg)> charts)
@@ -77,6 +84,16 @@ public static class ReportWriter
         sb.Append("</ul>\n");
         foreach (var (_, caption, svg) in charts)
             sb.Append("<figure>\n").Append(svg).Append("\n<figcaption>").Append(E(caption)).Append("</figcaption>\n</figure>\n");
+        sb.Append("<h2>Headline</h2>\n<table>\n<thead><tr>");
+        foreach (var h in ReportTable.HeadlineHeaders) sb.Append("<th>").Append(E(h)).Append("</th>");
+        sb.Append("</tr></thead>\n<tbody>\n");
+        foreach (var row in ReportTable.HeadlineRows(cells))
+        {
+            sb.Append("<tr>");
+            foreach (var c in row) sb.Append("<td>").Append(E(c)).Append("</td>");
+            sb.Append("</tr>\n");
+        }
+        sb.Append("</tbody>\n</table>\n");
         sb.Append("<h2>Cells</h2>\n<table>\n<thead><tr>");
         foreach (var h in ReportTable.Headers) sb.Append("<th>").Append(E(h)).Append("</th>");
         sb.Append("</tr></thead>\n<tbody>\n");

@@ -105,6 +105,23 @@ public class ReportTests
             Assert.Equal("measure 1.2, prune 0.5, finetune 10.0, total 11.7", Col("seconds per phase"));
         }
         Assert.Equal(header + 2 + file.Count, md.Length);
+
+        // The headline table: one row per finished cell, its numbers from the same file.
+        int head = Array.FindIndex(md, l => l.StartsWith("| method | budget |", StringComparison.Ordinal));
+        Assert.True(head >= 0);
+        var hcols = Split(md[head]);
+        var ok = file.Where(c => (string)c!["status"]! == "ok").ToList();
+        for (int i = 0; i < ok.Count; i++)
+        {
+            var c = ok[i]!;
+            var row = Split(md[head + 2 + i]);
+            string Col(string name) => row[hcols.IndexOf(name)];
+            Assert.Equal(P((double)c["accuracy_finetuned"]!), Col("accuracy (%)"));
+            Assert.Equal(((double)c["accuracy_finetuned"]! * 100 - (double)c["accuracy_before"]! * 100).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture), Col("vs dense (points)"));
+            Assert.Equal(P((double)(long)c["macs_after"]! / (long)c["macs_before"]!), Col("MACs kept (%)"));
+            Assert.Equal(((double)c["latency_ms_before"]! / (double)c["latency_ms_after"]!).ToString("F2", CultureInfo.InvariantCulture) + "x", Col("speed-up"));
+        }
+        Assert.False(md[head + 2 + ok.Count].StartsWith("| ", StringComparison.Ordinal), "one headline row per finished cell");
     }
 
     [Fact]
