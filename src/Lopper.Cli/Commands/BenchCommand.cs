@@ -179,10 +179,14 @@ public static class BenchCommand
             long macs = node.Op.Macs(node.InputIndices.Select(j => shapes[j]).ToArray()) * batch;
             if (macs == 0) continue;
             double f = t.ForwardSeconds(i) / steps, b = t.BackwardSeconds(i) / steps;
+            // The folded inference graph keeps convolution and linear node names.
+            int k = infer.Graph.Nodes.ToList().FindIndex(nd => nd.Name == node.Name);
+            double fi = k > 0 ? ti.ForwardSeconds(k) / steps : double.NaN;
             list.Add(new JsonObject
             {
                 ["node"] = node.Name, ["op"] = node.Op.Type, ["train_forward"] = Math.Round(f * 1000, 3), ["train_backward"] = Math.Round(b * 1000, 3),
                 ["forward_gflops"] = Math.Round(2.0 * macs / f / 1e9, 1), ["backward_gflops"] = Math.Round(4.0 * macs / b / 1e9, 1),
+                ["infer_forward"] = k > 0 ? Math.Round(fi * 1000, 3) : null, ["infer_gflops"] = k > 0 ? Math.Round(2.0 * macs / fi / 1e9, 1) : null,
             });
         }
         return list;
