@@ -120,7 +120,9 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             var (start, end) = Range(n, chunks, c);
             if (padded)
             {
-                ForwardPadded(x.Data, y.Data, weight, start, end, h, w, inPlane, outPlane, b);
+                RunPadded(x.Data, InChannels, weight, OutChannels, y.Data, start, end, h, w);
+                fixed (float* yp = y.Data)
+                    for (int i = start; i < end; i++) Epilogue(yp + (long)i * outPlane, p, b);
                 return;
             }
             int group = GroupSize(p, end - start);
@@ -148,21 +150,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
                             for (int o = 0; o < OutChannels; o++)
                                 new ReadOnlySpan<float>(op + (long)o * ld + j * p, p).CopyTo(new Span<float>(dst + (long)j * outPlane + (long)o * p, p));
                     }
-                    for (int j = 0; j < g; j++)
-                    {
-                        float* di = dst + (long)j * outPlane;
-                        if (b is not null)
-                            for (int o = 0; o < OutChannels; o++)
-                            {
-                                var row = new Span<float>(di + (long)o * p, p);
-                                TensorPrimitives.Add(row, b[o], row);
-                            }
-                        if (FusedRelu)
-                        {
-                            var all = new Span<float>(di, outPlane);
-                            TensorPrimitives.Max(all, 0f, all);
-                        }
-                    }
+                    for (int j = 0; j < g; j++) Epilogue(dst + (long)j * outPlane, p, b);
                 }
             }
             if (cols is not null) BufferPool.Return(cols);
@@ -171,48 +159,35 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         return y;
     }
 
-    // Images [start, end) through PaddedConv (stride-1 same convolution without im2col), then bias and ReLU.
-    private void ForwardPadded(float[] x, float[] y, float[] weight, int start, int end, int h, int w, int inPlane, int outPlane, float[]? b)
+    // Images [start, end) of src (srcChannels planes each) through PaddedConv into dst (dstChannels planes):
+    // the forward pass (weight, in -> out) and the input gradient (flipped weight, out -> in) alike.
+    private void RunPadded(float[] src, int srcChannels, float[] weight, int dstChannels, float[] dst, int start, int end, int h, int w)
     {
-        var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
-        var wide = BufferPool.Rent(PaddedConv.OutputLength(OutChannels, h, w, Kernel));
-        float** rows = stackalloc float*[K];
-        int p = h * w;
-        fixed (float* xp = x, yp = y, wp = weight, pp = padded, op = wide)
-        {
+        var padded = BufferPool.Rent(PaddedConv.PaddedLength(srcChannels, h, w, Kernel));
+        var wide = BufferPool.Rent(PaddedConv.OutputLength(dstChannels, h, w, Kernel));
+        float** rows = stackalloc float*[srcChannels * Kernel * Kernel];
+        long srcPlane = (long)srcChannels * h * w, dstPlane = (long)dstChannels * h * w;
+        fixed (float* sp = src, wp = weight, dp = dst, pp = padded, op = wide)
             for (int i = start; i < end; i++)
-            {
-                float* di = yp + (long)i * outPlane;
-                PaddedConv.Forward(xp + (long)i * inPlane, InChannels, h, w, Kernel, wp, OutChannels, di, pp, op, rows);
-                if (b is not null)
-                    for (int o = 0; o < OutChannels; o++)
-                    {
-                        var row = new Span<float>(di + (long)o * p, p);
-                        TensorPrimitives.Add(row, b[o], row);
-                    }
-                if (FusedRelu)
-                {
-                    var all = new Span<float>(di, outPlane);
-                    TensorPrimitives.Max(all, 0f, all);
-                }
-            }
-        }
+                PaddedConv.Forward(sp + i * srcPlane, srcChannels, h, w, Kernel, wp, dstChannels, dp + i * dstPlane, pp, op, rows);
         BufferPool.Return(padded);
         BufferPool.Return(wide);
     }
 
-    // Input gradients of images [start, end) as the same-convolution of their output gradients with the
-    // flipped, transposed kernel: no columns matrix and no col2im.
-    private void InputGradPadded(float[] gradOut, float[] flipped, float[] dx, int start, int end, int h, int w, int inPlane, int outPlane)
+    // Bias and fused ReLU on one image's output planes.
+    private void Epilogue(float* y, int plane, float[]? bias)
     {
-        var padded = BufferPool.Rent(PaddedConv.PaddedLength(OutChannels, h, w, Kernel));
-        var wide = BufferPool.Rent(PaddedConv.OutputLength(InChannels, h, w, Kernel));
-        float** rows = stackalloc float*[OutChannels * Kernel * Kernel];
-        fixed (float* gp = gradOut, fp = flipped, dxp = dx, pp = padded, op = wide)
-            for (int i = start; i < end; i++)
-                PaddedConv.Forward(gp + (long)i * outPlane, OutChannels, h, w, Kernel, fp, InChannels, dxp + (long)i * inPlane, pp, op, rows);
-        BufferPool.Return(padded);
-        BufferPool.Return(wide);
+        if (bias is not null)
+            for (int o = 0; o < OutChannels; o++)
+            {
+                var row = new Span<float>(y + (long)o * plane, plane);
+                TensorPrimitives.Add(row, bias[o], row);
+            }
+        if (FusedRelu)
+        {
+            var all = new Span<float>(y, OutChannels * plane);
+            TensorPrimitives.Max(all, 0f, all);
+        }
     }
 
     /// <inheritdoc/>
@@ -247,7 +222,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
-            if (flipped is not null) InputGradPadded(gradOut.Data, flipped, dx!.Data, start, end, h, w, inPlane, outPlane);
+            if (flipped is not null) RunPadded(gradOut.Data, OutChannels, flipped, InChannels, dx!.Data, start, end, h, w);
             bool colsGrad = needX && flipped is null;
             int group = GroupSize(p, end - start);
             float[]? cols = IsPointwise ? null : BufferPool.Rent(k * p * group);

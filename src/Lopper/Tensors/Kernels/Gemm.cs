@@ -32,20 +32,20 @@ public static unsafe partial class Gemm
 
     // Tile shape, block sizes and kernels of one path (kernel arguments are described on GemmKernels).
     private readonly struct Plan(int mr, int nr, int kc, int mc, int nc,
-        delegate*<int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> full,
-        delegate*<int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> half,
-        delegate*<bool, int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> tail)
+        delegate*<int, float*, nint, nint, GemmKernels.StridedB, float*, int, bool, int, int, float*, void> full,
+        delegate*<int, float*, nint, nint, GemmKernels.StridedB, float*, int, bool, int, int, float*, void> half,
+        delegate*<bool, int, float*, nint, nint, GemmKernels.StridedB, float*, int, bool, int, int, float*, void> tail)
     {
         public readonly int MR = mr, NR = nr, KC = kc, MC = mc, NC = nc;
 
         /// <summary>Computes a tile of up to MR x NR.</summary>
-        public readonly delegate*<int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> Full = full;
+        public readonly delegate*<int, float*, nint, nint, GemmKernels.StridedB, float*, int, bool, int, int, float*, void> Full = full;
 
         /// <summary>Computes a tile of up to MR x NR/2: the last panel of a width that just spills over.</summary>
-        public readonly delegate*<int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> Half = half;
+        public readonly delegate*<int, float*, nint, nint, GemmKernels.StridedB, float*, int, bool, int, int, float*, void> Half = half;
 
         /// <summary>Computes a tile of fewer than MR rows (first argument: half width), or null to use Full/Half.</summary>
-        public readonly delegate*<bool, int, float*, nint, nint, float*, nint, float*, int, bool, int, int, float*, void> Tail = tail;
+        public readonly delegate*<bool, int, float*, nint, nint, GemmKernels.StridedB, float*, int, bool, int, int, float*, void> Tail = tail;
     }
 
     /// <summary>
@@ -95,7 +95,8 @@ public static unsafe partial class Gemm
     private static Plan PlanFor(KernelPath path) => path switch
     {
         KernelPath.Vector512 => new Plan(GemmKernels.MR512, GemmKernels.NR512, 768, 72, 512,
-            &GemmKernels.Kernel512<GemmKernels.R12>, &GemmKernels.Kernel512Half<GemmKernels.R12>, &GemmKernels.Tail512),
+            &GemmKernels.Kernel512<GemmKernels.R12, GemmKernels.StridedB>, &GemmKernels.Kernel512Half<GemmKernels.R12, GemmKernels.StridedB>,
+            &GemmKernels.Tile<GemmKernels.StridedB>),
         KernelPath.Vector256 => new Plan(GemmKernels.MR256, GemmKernels.NR256, 512, 144, 2048,
             &GemmKernels.Kernel256, &GemmKernels.Kernel256Half, null),
         _ => new Plan(GemmKernels.MRScalar, GemmKernels.NRScalar, 256, 128, 1024,
@@ -208,12 +209,13 @@ public static unsafe partial class Gemm
             int nr = Math.Min(nrMax, nc - j);
             var kernel = nr <= nrMax / 2 ? plan.Half : plan.Full;
             float* bj = pb + q * panelStep;
+            var panel = new GemmKernels.StridedB(bj, bs);
             int i = 0;
             for (; i + mr <= mc; i += mr)
-                kernel(kc, pa + i * rowStep, rs, ps, bj, bs, c + (long)i * ldc + j, ldc, add, mr, nr, tile);
+                kernel(kc, pa + i * rowStep, rs, ps, panel, c + (long)i * ldc + j, ldc, add, mr, nr, tile);
             if (i == mc) continue;
-            if (plan.Tail != null) plan.Tail(nr <= nrMax / 2, kc, pa + i * rowStep, rs, ps, bj, bs, c + (long)i * ldc + j, ldc, add, mc - i, nr, tile);
-            else kernel(kc, pa + i * rowStep, rs, ps, bj, bs, c + (long)i * ldc + j, ldc, add, mc - i, nr, tile);
+            if (plan.Tail != null) plan.Tail(nr <= nrMax / 2, kc, pa + i * rowStep, rs, ps, panel, c + (long)i * ldc + j, ldc, add, mc - i, nr, tile);
+            else kernel(kc, pa + i * rowStep, rs, ps, panel, c + (long)i * ldc + j, ldc, add, mc - i, nr, tile);
         }
     }
 

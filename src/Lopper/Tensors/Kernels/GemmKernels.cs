@@ -40,6 +40,29 @@ internal static unsafe class GemmKernels
     public struct R12 : IRows { public static int N => 12; }
 #pragma warning restore CS1591
 
+    /// <summary>Where a micro-kernel finds depth step p of its B panel (a type, so each source gets its own compiled kernel).</summary>
+    public interface IBPanel { float* Row(int p); }
+
+    /// <summary>A packed or in-place B: depth step p at <c>Ptr + p*Step</c>.</summary>
+    public readonly struct StridedB(float* ptr, nint step) : IBPanel
+    {
+        /// <summary>Depth step 0.</summary>
+        public readonly float* Ptr = ptr;
+        /// <summary>Floats between depth steps.</summary>
+        public readonly nint Step = step;
+        /// <inheritdoc/>
+        public float* Row(int p) => Ptr + p * Step;
+    }
+
+    /// <summary>A B given row by row (see <see cref="Gemm.MultiplyRows"/>): depth step p at <c>Rows[p] + Col</c>.</summary>
+    public readonly struct RowsB(float** rows, nint col) : IBPanel
+    {
+        private readonly float** _rows = rows;
+        private readonly nint _col = col;
+        /// <inheritdoc/>
+        public float* Row(int p) => _rows[p] + _col;
+    }
+
     /// <summary>Rows of the Vector512 tile.</summary>
     public const int MR512 = 12;
     /// <summary>Columns of the Vector512 tile (two vectors).</summary>
@@ -62,8 +85,8 @@ internal static unsafe class GemmKernels
     /// 8 multiply-adds per depth step, not 24.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel512<R>(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
-        where R : struct, IRows
+    public static void Kernel512<R, B>(int kc, float* a, nint rs, nint ps, B b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where R : struct, IRows where B : struct, IBPanel
     {
         int last = mr - 1;
         float* a0 = a + Math.Min(0, last) * rs;
@@ -94,8 +117,9 @@ internal static unsafe class GemmKernels
         Vector512<float> c110 = z, c111 = z;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
+            float* bp = b.Row(p);
+            var b0 = Vector512.Load(bp);
+            var b1 = Vector512.Load(bp + 16);
             Vector512<float> x;
             if (R.N > 0) { x = Vector512.Create(a0[o]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
             if (R.N > 1) { x = Vector512.Create(a1[o]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
@@ -110,7 +134,6 @@ internal static unsafe class GemmKernels
             if (R.N > 10) { x = Vector512.Create(a10[o]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
             if (R.N > 11) { x = Vector512.Create(a11[o]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
             o += ps;
-            b += bs;
         }
 
         // Partial tiles go through a scratch tile so the FMA loop above never needs bounds on rows/columns.
@@ -136,8 +159,10 @@ internal static unsafe class GemmKernels
     /// <summary>6 x 16 tile with Vector256 FMA.</summary>
     /// <remarks>The largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel256(int kc, float* a, nint rs, nint ps, StridedB panel, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
+        float* b = panel.Ptr;
+        nint bs = panel.Step;
         var z = Vector256<float>.Zero;
         Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
         Vector256<float> c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
@@ -173,14 +198,14 @@ internal static unsafe class GemmKernels
         if (!full) CopyTile(tile, NR256, c, ldc, mr, nr, add);
     }
 
-    /// <summary>Up-to-12 x 16 variant of <see cref="Kernel512{R}"/> for a last panel of at most 16 columns.</summary>
+    /// <summary>Up-to-12 x 16 variant of <see cref="Kernel512{R, B}"/> for a last panel of at most 16 columns.</summary>
     /// <remarks>
     /// A width that just spills over a multiple of NR would otherwise run a full tile for a few columns.
     /// A packed panel keeps its NR stride; only its first NR/2 columns are read.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel512Half<R>(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
-        where R : struct, IRows
+    public static void Kernel512Half<R, B>(int kc, float* a, nint rs, nint ps, B b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where R : struct, IRows where B : struct, IBPanel
     {
         int last = mr - 1;
         float* a0 = a + Math.Min(0, last) * rs;
@@ -200,7 +225,7 @@ internal static unsafe class GemmKernels
         Vector512<float> c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(b);
+            var b0 = Vector512.Load(b.Row(p));
             if (R.N > 0) c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[o]), b0, c0);
             if (R.N > 1) c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[o]), b0, c1);
             if (R.N > 2) c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[o]), b0, c2);
@@ -214,7 +239,6 @@ internal static unsafe class GemmKernels
             if (R.N > 10) c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a10[o]), b0, c10);
             if (R.N > 11) c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a11[o]), b0, c11);
             o += ps;
-            b += bs;
         }
         bool full = mr == R.N && nr == NR512 / 2;
         float* d = full ? c : tile;
@@ -237,8 +261,10 @@ internal static unsafe class GemmKernels
 
     /// <summary>6 x 8 variant of <see cref="Kernel256"/> for a last panel of at most 8 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256Half(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel256Half(int kc, float* a, nint rs, nint ps, StridedB panel, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
+        float* b = panel.Ptr;
+        nint bs = panel.Step;
         int last = mr - 1;
         float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs;
         float* a3 = a + Math.Min(3, last) * rs, a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs;
@@ -264,8 +290,10 @@ internal static unsafe class GemmKernels
 
     /// <summary>4 x 4 tile without vectors, for hardware with neither Vector512 nor Vector256 FMA.</summary>
     /// <remarks>Plain multiply and add: without FMA hardware, MathF.FusedMultiplyAdd is a slow library call.</remarks>
-    public static void KernelScalar(int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void KernelScalar(int kc, float* a, nint rs, nint ps, StridedB panel, float* c, int ldc, bool add, int mr, int nr, float* tile)
     {
+        float* b = panel.Ptr;
+        nint bs = panel.Step;
         int last = mr - 1;
         float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs, a3 = a + Math.Min(3, last) * rs;
         nint o = 0;
@@ -298,24 +326,27 @@ internal static unsafe class GemmKernels
     }
 
     /// <summary>
-    /// A Vector512 tile of <paramref name="mr"/> &lt; 12 rows (the last rows of C): the kernel specialised on
-    /// that row count, so no multiply-adds are spent on rows that are not there.
+    /// A Vector512 tile of <paramref name="mr"/> (1..12) rows: the kernel specialised on that row count, so no
+    /// multiply-adds are spent on rows that are not there (the last rows of C), reading B from <paramref name="b"/>.
     /// </summary>
-    public static void Tail512(bool half, int kc, float* a, nint rs, nint ps, float* b, nint bs, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Tile<B>(bool half, int kc, float* a, nint rs, nint ps, B b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where B : struct, IBPanel
     {
         switch (mr)
         {
-            case 1: if (half) Kernel512Half<R1>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R1>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 2: if (half) Kernel512Half<R2>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R2>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 3: if (half) Kernel512Half<R3>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R3>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 4: if (half) Kernel512Half<R4>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R4>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 5: if (half) Kernel512Half<R5>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R5>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 6: if (half) Kernel512Half<R6>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R6>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 7: if (half) Kernel512Half<R7>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R7>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 8: if (half) Kernel512Half<R8>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R8>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 9: if (half) Kernel512Half<R9>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R9>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            case 10: if (half) Kernel512Half<R10>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R10>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
-            default: if (half) Kernel512Half<R11>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); else Kernel512<R11>(kc, a, rs, ps, b, bs, c, ldc, add, mr, nr, tile); break;
+            case 1: if (half) Kernel512Half<R1, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R1, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 2: if (half) Kernel512Half<R2, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R2, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 3: if (half) Kernel512Half<R3, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R3, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 4: if (half) Kernel512Half<R4, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R4, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 5: if (half) Kernel512Half<R5, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R5, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 6: if (half) Kernel512Half<R6, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R6, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 7: if (half) Kernel512Half<R7, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R7, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 8: if (half) Kernel512Half<R8, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R8, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 9: if (half) Kernel512Half<R9, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R9, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 10: if (half) Kernel512Half<R10, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R10, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 11: if (half) Kernel512Half<R11, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R11, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 12: if (half) Kernel512Half<R12, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R12, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            default: throw new ArgumentOutOfRangeException(nameof(mr), $"tile rows {mr} outside 1..12");
         }
     }
 

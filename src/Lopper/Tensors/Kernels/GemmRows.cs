@@ -15,7 +15,7 @@ public static unsafe partial class Gemm
     /// <remarks>
     /// B is read in place through the row pointers for every full (and the first half) 32-column panel; only
     /// the last narrow panel is packed. This is what lets a stride-1 convolution skip im2col: its B rows are
-    /// the input planes shifted by each kernel tap (see <see cref="PaddedConv"/>).
+    /// the input planes shifted by each kernel tap (see <see cref="PaddedConv"/>). The kernels are GemmKernels' Vector512 ones reading B through <see cref="GemmKernels.RowsB"/>.
     /// </remarks>
     public static void MultiplyRows(int m, int n, int k, float* a, int lda, float** rows, float* c, int ldc)
     {
@@ -41,10 +41,10 @@ public static unsafe partial class Gemm
             float** r = rows + pc;
             for (int j = 0; j < full; j += nr)
                 for (int i = 0; i < m; i += mr)
-                    GemmRowKernels.Tile(false, kcur, packA + i * kcur, 1, mr, r, j, c + (long)i * ldc + j, ldc, add, Math.Min(mr, m - i), nr, tile);
+                    GemmKernels.Tile(false, kcur, packA + i * kcur, 1, mr, new GemmKernels.RowsB(r, j), c + (long)i * ldc + j, ldc, add, Math.Min(mr, m - i), nr, tile);
             if (half > 0)
                 for (int i = 0; i < m; i += mr)
-                    GemmRowKernels.Tile(true, kcur, packA + i * kcur, 1, mr, r, full, c + (long)i * ldc + full, ldc, add, Math.Min(mr, m - i), half, tile);
+                    GemmKernels.Tile(true, kcur, packA + i * kcur, 1, mr, new GemmKernels.RowsB(r, full), c + (long)i * ldc + full, ldc, add, Math.Min(mr, m - i), half, tile);
             if (done == n) continue;
             // The last few columns: packed (zero beyond n) and run through the ordinary half kernel.
             int cols = n - done;
@@ -57,10 +57,7 @@ public static unsafe partial class Gemm
             }
             for (int i = 0; i < m; i += mr)
             {
-                int rowsHere = Math.Min(mr, m - i);
-                float* ci = c + (long)i * ldc + done;
-                if (rowsHere == mr) GemmKernels.Kernel512Half<GemmKernels.R12>(kcur, packA + i * kcur, 1, mr, packB, nr, ci, ldc, add, mr, cols, tile);
-                else GemmKernels.Tail512(true, kcur, packA + i * kcur, 1, mr, packB, nr, ci, ldc, add, rowsHere, cols, tile);
+                GemmKernels.Tile(true, kcur, packA + i * kcur, 1, mr, new GemmKernels.StridedB(packB, nr), c + (long)i * ldc + done, ldc, add, Math.Min(mr, m - i), cols, tile);
             }
         }
     }
