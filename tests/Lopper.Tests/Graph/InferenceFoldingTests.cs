@@ -37,4 +37,33 @@ public class InferenceFoldingTests
         var bias = new Tensor([3], [0.7f, 1.1f, 0.9f]);
         CheckOp(op, [Randn(rng, 2, 2, 5, 5)], [Randn(rng, 3, 2, kernel, kernel), bias], [true, true]);
     }
+
+    [Theory]
+    [InlineData(13)]   // wide enough for PaddedConv: bias and ReLU are applied as its result is copied out
+    [InlineData(5)]
+    public void FusedReluEqualsConvolutionThenRelu(int size)
+    {
+        // Exact algebra instead of finite differences (a 13x13 output has values at the kink): the fused op's
+        // output is max(conv + bias, 0) and its gradients are the plain convolution's with the masked gradient.
+        var rng = new Rng(13);
+        var x = Randn(rng, 2, 2, size, size);
+        var w = Randn(rng, 3, 2, 3, 3);
+        var bias = Randn(rng, 3);
+        var fused = new Conv2dOp(2, 3, 3, 1, 1, true, null, relu: true);
+        var plain = new Conv2dOp(2, 3, 3, 1, 1, true);
+        NodeState State() => new() { NeedsInputGrad = [true], WillBackward = true, Training = true };
+        var sf = State(); var sp = State();
+        var yf = fused.Forward([x], [w, bias], sf);
+        var yp = plain.Forward([x], [w, bias], sp);
+        for (int i = 0; i < yp.Length; i++) Assert.Equal(Math.Max(yp.Data[i], 0f), yf.Data[i], 1e-5f);
+        var g = Randn(rng, yp.Shape);
+        var gMasked = new Tensor(yp.Shape);
+        for (int i = 0; i < g.Length; i++) gMasked.Data[i] = yp.Data[i] > 0 ? g.Data[i] : 0f;
+        Tensor?[] dpf = [new Tensor(w.Shape), new Tensor(bias.Shape)], dpp = [new Tensor(w.Shape), new Tensor(bias.Shape)];
+        var dxf = fused.Backward(g.Clone(), [x], yf, [w, bias], dpf, sf)[0]!;
+        var dxp = plain.Backward(gMasked, [x], yp, [w, bias], dpp, sp)[0]!;
+        for (int i = 0; i < x.Length; i++) Assert.Equal(dxp.Data[i], dxf.Data[i], 1e-4f);
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < dpp[k]!.Length; i++) Assert.Equal(dpp[k]!.Data[i], dpf[k]!.Data[i], 1e-3f);
+    }
 }

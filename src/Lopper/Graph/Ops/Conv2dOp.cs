@@ -120,9 +120,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             var (start, end) = Range(n, chunks, c);
             if (padded)
             {
-                RunPadded(x.Data, InChannels, weight, OutChannels, y.Data, start, end, h, w);
-                fixed (float* yp = y.Data)
-                    for (int i = start; i < end; i++) Epilogue(yp + (long)i * outPlane, p, b);
+                RunPadded(x.Data, InChannels, weight, OutChannels, y.Data, start, end, h, w, b, FusedRelu);
                 return;
             }
             int group = GroupSize(p, end - start);
@@ -161,15 +159,16 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
 
     // Images [start, end) of src (srcChannels planes each) through PaddedConv into dst (dstChannels planes):
     // the forward pass (weight, in -> out) and the input gradient (flipped weight, out -> in) alike.
-    private void RunPadded(float[] src, int srcChannels, float[] weight, int dstChannels, float[] dst, int start, int end, int h, int w)
+    private void RunPadded(float[] src, int srcChannels, float[] weight, int dstChannels, float[] dst, int start, int end, int h, int w,
+        float[]? bias = null, bool relu = false)
     {
         var padded = BufferPool.Rent(PaddedConv.PaddedLength(srcChannels, h, w, Kernel));
         var wide = BufferPool.Rent(PaddedConv.OutputLength(dstChannels, h, w, Kernel));
         float** rows = stackalloc float*[srcChannels * Kernel * Kernel];
         long srcPlane = (long)srcChannels * h * w, dstPlane = (long)dstChannels * h * w;
-        fixed (float* sp = src, wp = weight, dp = dst, pp = padded, op = wide)
+        fixed (float* sp = src, wp = weight, dp = dst, pp = padded, op = wide, bp = bias)
             for (int i = start; i < end; i++)
-                PaddedConv.Forward(sp + i * srcPlane, srcChannels, h, w, Kernel, wp, dstChannels, dp + i * dstPlane, pp, op, rows);
+                PaddedConv.Forward(sp + i * srcPlane, srcChannels, h, w, Kernel, wp, dstChannels, dp + i * dstPlane, pp, op, rows, bp, relu);
         BufferPool.Return(padded);
         BufferPool.Return(wide);
     }

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
@@ -29,10 +31,11 @@ public static unsafe class PaddedConv
     /// <summary>
     /// y[o] (h x w, packed) = sum over c, taps of weight[o, c*k*k + tap] * x[c] shifted, for one image of
     /// <paramref name="channels"/> planes. <paramref name="padded"/>, <paramref name="wide"/> and
-    /// <paramref name="rows"/> (channels*k*k pointers) are scratch of the sizes above.
+    /// <paramref name="rows"/> (channels*k*k pointers) are scratch of the sizes above. A <paramref name="bias"/>
+    /// (one per output channel) and a ReLU are applied while the result is copied out, not in extra passes.
     /// </summary>
     public static void Forward(float* x, int channels, int h, int w, int kernel, float* weight, int outChannels,
-        float* y, float* padded, float* wide, float** rows)
+        float* y, float* padded, float* wide, float** rows, float* bias = null, bool relu = false)
     {
         int p = (kernel - 1) / 2, pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
         new Span<float>(padded, channels * stride).Clear();
@@ -52,7 +55,13 @@ public static unsafe class PaddedConv
         {
             float* src = wide + (long)o * n, dst = y + (long)o * h * w;
             for (int oy = 0; oy < h; oy++)
-                new ReadOnlySpan<float>(src + (long)oy * pitch, w).CopyTo(new Span<float>(dst + (long)oy * w, w));
+            {
+                var from = new ReadOnlySpan<float>(src + (long)oy * pitch, w);
+                var to = new Span<float>(dst + (long)oy * w, w);
+                if (bias != null) TensorPrimitives.Add(from, bias[o], to);
+                else from.CopyTo(to);
+                if (relu) TensorPrimitives.Max(to, 0f, to);
+            }
         }
     }
 
