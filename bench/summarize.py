@@ -71,27 +71,28 @@ def blocks(ca):
     return f"{len(b)}" + (f" ({', '.join(str(x) for x in b)})" if b else "")
 
 
-def ca_rows(names):
-    out = ["| run | strength | final accuracy | MACs kept | params kept | units / blocks removed | epoch seconds first → last |",
-           "|---|---|---|---|---|---|---|"]
-    dense = load("ca-dense.run.json")
+def ca_rows(names, dense_name="ca-dense"):
+    out = ["| run | strength | final accuracy | vs dense | MACs kept | params kept | units / blocks removed | epoch seconds first → last |",
+           "|---|---|---|---|---|---|---|---|"]
+    dense = load(f"{dense_name}.run.json")
     for name in names:
         run = load(f"{name}.run.json")
         res = load(f"{name}.json")
         if run is None:
-            out.append(f"| {name} | not run | | | | | |")
+            out.append(f"| {name} | not run | | | | | | |")
             continue
         h = run["history"]
         ca = (res or {}).get("complexity_aware", {})
+        delta = f"{(h[-1]['test_accuracy'] - dense['history'][-1]['test_accuracy']) * 100:+.2f}" if dense else ""
         macs0 = dense["history"][-1].get("macs") if dense else None
         first, last = h[0]["train_seconds"], h[-1]["train_seconds"]
         strength = run.get("complexity_aware", {}).get("strength", ca.get("strength", "dense"))
         macs_kept = (res or {}).get("macs")
         params_kept = (res or {}).get("params")
-        dres = load("ca-dense.json")
+        dres = load(f"{dense_name}.json")
         mk = f"{macs_kept / dres['macs'] * 100:.1f}%" if dres and macs_kept else ""
         pk = f"{params_kept / dres['params'] * 100:.1f}%" if dres and params_kept else ""
-        out.append(f"| {name} | {strength} | {pct(h[-1]['test_accuracy'])} | {mk} | {pk} | {ca.get('removed_units', '-')} / {blocks(ca)} | {first:.0f} → {last:.0f} |")
+        out.append(f"| {name} | {strength} | {pct(h[-1]['test_accuracy'])} | {delta} | {mk} | {pk} | {ca.get('removed_units', '-')} / {blocks(ca)} | {first:.0f} → {last:.0f} |")
     return out
 
 
@@ -140,5 +141,8 @@ if __name__ == "__main__":
     if section in ("all", "ca"):
         print("\n".join(ca_rows(["ca-dense", "ca-s0.1", "ca-s0.3", "ca-s1"])), "\n")
         print("\n".join(knob_rows()), "\n")
+    if section in ("all", "ca10"):
+        print("\n".join(ca_rows(["ca10-dense", "ca10-dense-prev-build", "ca10-g1-s0.4", "ca10-g1-s0.5", "ca10-g1-s0.7", "ca10-p1-w1-s0.4", "ca10-p1-h-s0.8",
+                                  "ca10-w1-s0.1", "ca10-w1-s0.2", "ca10-dense-seed1", "ca10-g1-s0.5-seed1"], "ca10-dense")), "\n")
     if section in ("all", "misc"):
         print("\n".join(misc_lines()))

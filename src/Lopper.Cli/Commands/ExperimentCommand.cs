@@ -10,7 +10,7 @@ namespace Lopper.Cli.Commands;
 public static class ExperimentCommand
 {
     private const string Usage = """
-        lopper experiment --config FILE.yaml [--out DIR] [--threads N] [--dry-run] [--json]
+        lopper experiment --config FILE.yaml [--out DIR] [--threads N] [--dry-run | --remeasure-latency] [--json]
           runs every cell of the grid (methods x budgets x seeds x fine-tune epochs) in its own folder
           under OUT/cells/, skipping cells that finished before with the same arguments, and rewrites
           OUT/results.json after every cell. A failed cell (e.g. an unknown method) is recorded as failed
@@ -18,15 +18,18 @@ public static class ExperimentCommand
           --out DIR    output folder (default: the config's out:, else runs/experiments/NAME)
           --threads N  threads per run (default: the config's threads:, else all cores)
           --dry-run    list the cells and their lopper commands, run nothing
+          --remeasure-latency
+                       time every finished cell's model and source again (on a quiet machine) and
+                       rewrite their latencies and results.json; trains and prunes nothing
         """;
 
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "dry-run" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "dry-run", "remeasure-latency" });
         if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
         string file = a.Required("config");
-        bool json = a.Flag("json"), dry = a.Flag("dry-run");
+        bool json = a.Flag("json"), dry = a.Flag("dry-run"), remeasure = a.Flag("remeasure-latency");
         string? outFlag = a.Str("out");
         int? threadsFlag = a.Has("threads") ? a.Int("threads", 1, 1) : null;
         a.EnsureAllUsed();
@@ -35,13 +38,14 @@ public static class ExperimentCommand
         int threads = threadsFlag ?? (config.Threads > 0 ? config.Threads : Environment.ProcessorCount);
         Parallelism.Threads = threads;
         var runner = new ExperimentRunner(config, outDir, threads, Console.Error);
+        if (dry && remeasure) throw new LopperInputException("--dry-run and --remeasure-latency exclude each other");
         if (dry)
         {
             if (config.Baseline.From is null) Console.WriteLine($"baseline: lopper {string.Join(' ', ExperimentPlan.BaselineArgs(config, outDir))}");
             foreach (var c in runner.Plan()) Console.WriteLine($"{c.Id}: lopper {string.Join(' ', c.Args)}");
             return 0;
         }
-        var outcome = runner.Run();
+        var outcome = remeasure ? runner.RemeasureLatency() : runner.Run();
         int failed = outcome.Results.Cells.Count(c => !c.IsOk);
         int ok = outcome.Results.Cells.Count - failed;
         if (json)

@@ -74,6 +74,36 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         return new ExperimentOutcome(results, resultsPath, ran, skipped);
     }
 
+    /// <summary>
+    /// Times every finished cell again, its model and its source back to back at the config's latency
+    /// batch, and rewrites the cells' latencies and results.json. Latencies measured while a grid shares
+    /// the machine with other work are noisy; this re-measures them on a quiet machine without retraining.
+    /// </summary>
+    public ExperimentOutcome RemeasureLatency()
+    {
+        string resultsPath = Path.Combine(outDir, ResultsFile);
+        var (baseline, baselineDir) = Baseline(mustExist: true);
+        _baselineDir = baselineDir;
+        var cells = ExperimentPlan.Cells(config, outDir, baselineDir);
+        int done = 0;
+        foreach (var cell in cells)
+        {
+            var row = Finished(cell.Dir, cell.Args);
+            if (row is null || row.Source is null || row.Model is null) continue;
+            var source = ModelStore.Load(Path.Combine(outDir, row.Source));
+            var model = ModelStore.Load(Path.Combine(outDir, row.Model));
+            var before = Latency.Measure(source, config.LatencyBatch);
+            var after = row.Model == row.Source ? before : Latency.Measure(model, config.LatencyBatch);
+            row = row with { LatencyBatch = config.LatencyBatch, LatencyMsBefore = before.MedianMs, LatencyMsAfter = after.MedianMs };
+            AtomicFile.WriteText(Path.Combine(cell.Dir, CellFile), ResultsJson.CellToJson(row).ToJsonString(Indented));
+            log.WriteLine($"{cell.Id}: {before.MedianMs:F1} -> {after.MedianMs:F1} ms at batch {config.LatencyBatch} ({before.MedianMs / after.MedianMs:F2}x)");
+            done++;
+        }
+        var results = Assemble(baseline, cells);
+        ResultsJson.Save(results, resultsPath);
+        return new ExperimentOutcome(results, resultsPath, done, cells.Count - done);
+    }
+
     /// <summary>Lists the cells and their commands without running anything.</summary>
     public IReadOnlyList<PlannedCell> Plan()
     {
@@ -101,7 +131,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         };
     }
 
-    private (BaselineResult Result, string Dir) Baseline()
+    private (BaselineResult Result, string Dir) Baseline(bool mustExist = false)
     {
         if (config.Baseline.From is string from)
         {
@@ -119,6 +149,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         var args = ExperimentPlan.BaselineArgs(config, outDir);
         var cell = new PlannedCell("baseline", new MethodSpec { Name = "baseline", Kind = "train", Method = "sgd" }, null, (int)config.Baseline.Seed, config.Baseline.Epochs, dir, args);
         var row = Finished(dir, args);
+        if (row is null && mustExist) throw new LopperInputException($"{config.File}: the baseline in {dir} has not finished; run the experiment first");
         if (row is null)
         {
             log.WriteLine($"baseline: lopper {string.Join(' ', args)}");

@@ -115,6 +115,21 @@ public class ExperimentTests
         Assert.Contains($"{widths[0].Layer} source: {widths[0].Before}", File.ReadAllText(widthsSvg));
         string md = File.ReadAllText(Path.Combine(reportDir, "report.md"));
         Assert.Contains("| not-a-method-target-macs-0.5-s0-ft1 | not-a-method | target-macs 0.5 | 0 | 1 | failed |", md);
+
+        // Re-timing rewrites every finished cell's latencies (cell.json and results.json) and trains nothing.
+        var cellJson = Path.Combine(outDir, l1.Dir, "cell.json");
+        File.WriteAllText(cellJson, File.ReadAllText(cellJson).Replace($"\"latency_ms_after\": {l1.LatencyMsAfter!.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}", "\"latency_ms_after\": 123456"));
+        Assert.Equal(123456, ResultsJson.ParseCell(File.ReadAllText(cellJson), cellJson).LatencyMsAfter);
+        (code, output, err) = Run("experiment", "--config", cfg, "--remeasure-latency", "--json");
+        Assert.True(code == 1, err);   // the failed cell is still failed
+        Assert.Equal(2, (int)JsonNode.Parse(output)!["ran"]!);
+        Assert.Contains($"{l1.Id}: ", err);
+        var again = ResultsJson.Load(Path.Combine(outDir, "results.json"));
+        Assert.True(again.Cells[0].LatencyMsAfter is > 0 and < 123456);
+        Assert.Equal(again.Cells[0].LatencyMsAfter, ResultsJson.ParseCell(File.ReadAllText(cellJson), cellJson).LatencyMsAfter);
+        Assert.Equal(l1.AccuracyFinetuned, again.Cells[0].AccuracyFinetuned);
+        Assert.Equal(stamps[0], File.GetLastWriteTimeUtc(l1Run));
+        Assert.Equal(2, Run("experiment", "--config", cfg, "--remeasure-latency", "--dry-run").Code);
     }
 
     [Fact]
