@@ -142,6 +142,32 @@ public unsafe class GemmTests
             }
     }
 
+    [Theory]
+    [InlineData(16, 16, 840, 9)]   // ResNet-20's first stage through PaddedConv.WeightGradient
+    [InlineData(13, 40, 900, 3)]   // tail rows, a full and a half panel, two depth blocks
+    [InlineData(2, 5, 7, 1)]
+    public void AccumulateShiftedMatchesNaive(int m, int n, int k, int shifts)
+    {
+        if (!Gemm.RowsSupported) return;   // Vector512-only; the convolutions fall back to im2col
+        var rng = new Random(m + n + k + shifts);
+        int rowStride = k + 37;
+        var offsets = Enumerable.Range(0, shifts).Select(_ => rng.Next(30)).ToArray();
+        var a = Fill(rng, m * rowStride + 40);
+        var b = Fill(rng, n * (k + 3));
+        var c = Fill(rng, shifts * m * (n + 2));
+        var before = (float[])c.Clone();
+        fixed (float* ap = a, bp = b, cp = c)
+            Gemm.AccumulateShifted(m, n, k, ap, rowStride, offsets, bp, k + 3, cp, n + 2);
+        for (int s = 0; s < shifts; s++)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double sum = before[(s * m + i) * (n + 2) + j], mag = Math.Abs(sum);
+                    for (int p = 0; p < k; p++) { double t = (double)a[offsets[s] + i * rowStride + p] * b[j * (k + 3) + p]; sum += t; mag += Math.Abs(t); }
+                    Assert.True(Math.Abs(c[(s * m + i) * (n + 2) + j] - sum) <= 1e-5 * (mag + 1), $"C[{s},{i},{j}]");
+                }
+    }
+
     private static void Check(bool transA, bool transB, int m, int n, int k, bool accumulate, int threads, int pad, int seed)
     {
         var rng = new Random(seed);

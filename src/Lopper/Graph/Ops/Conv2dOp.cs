@@ -173,6 +173,20 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         BufferPool.Return(wide);
     }
 
+    // Weight gradient of images [start, end) into a zeroed tap-major partial (see PaddedConv.WeightGradient).
+    private void WeightGradPadded(float[] x, float[] gradOut, float[] partial, int start, int end, int h, int w)
+    {
+        Array.Clear(partial, 0, OutChannels * K);
+        var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
+        var gradWide = BufferPool.Rent(PaddedConv.GradientLength(OutChannels, h, w, Kernel));
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
+        fixed (float* xp = x, gp = gradOut, dp = partial, pp = padded, gw = gradWide)
+            for (int i = start; i < end; i++)
+                PaddedConv.WeightGradient(xp + i * inPlane, InChannels, h, w, Kernel, gp + i * outPlane, OutChannels, dp, pp, gw);
+        BufferPool.Return(padded);
+        BufferPool.Return(gradWide);
+    }
+
     // Bias and fused ReLU on one image's output planes.
     private void Epilogue(float* y, int plane, float[]? bias)
     {
@@ -212,8 +226,11 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         // partials are transposed, [K, out] = cols x gradOut^T: that GEMM packs only the small gradOut side,
         // where [out, K] = gradOut x cols^T would transpose all of cols into panels (about twice as slow).
         var partials = new float[chunks][];
+        bool padded = Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
+        // PaddedConv's weight gradient is tap-major: row t*in + c of the partial, not c*k*k + t.
+        bool paddedW = padded && dW is not null;
         float[]? flipped = null;
-        if (needX && Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w))
+        if (needX && padded)
         {
             flipped = BufferPool.Rent(weight.Length);
             PaddedConv.FlipTranspose(weight, OutChannels, InChannels, Kernel, flipped);
@@ -222,14 +239,16 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         {
             var (start, end) = Range(n, chunks, c);
             if (flipped is not null) RunPadded(gradOut.Data, OutChannels, flipped, InChannels, dx!.Data, start, end, h, w);
-            bool colsGrad = needX && flipped is null;
-            int group = GroupSize(p, end - start);
-            float[]? cols = IsPointwise ? null : BufferPool.Rent(k * p * group);
-            float[]? dcols = IsPointwise || !colsGrad ? null : BufferPool.Rent(k * p * group);
-            float[]? wide = group > 1 ? BufferPool.Rent(OutChannels * p * group) : null;
             float[]? dWc = dW is null ? null : BufferPool.Rent(OutChannels * k);
             partials[c] = dWc!;
-            fixed (float* xp = x.Data, gp = gradOut.Data, wp = weight, dwp = dWc)
+            if (paddedW) WeightGradPadded(x.Data, gradOut.Data, dWc!, start, end, h, w);
+            bool colsGrad = needX && flipped is null, colsW = dW is not null && !paddedW;
+            if (!colsGrad && !colsW) return;
+            int group = GroupSize(p, end - start);
+            float[]? cols = IsPointwise || !colsW ? null : BufferPool.Rent(k * p * group);
+            float[]? dcols = IsPointwise || !colsGrad ? null : BufferPool.Rent(k * p * group);
+            float[]? wide = group > 1 ? BufferPool.Rent(OutChannels * p * group) : null;
+            fixed (float* xp = x.Data, gp = gradOut.Data, wp = weight, dwp = colsW ? dWc : null)
             fixed (float* cp = cols, dcp = dcols, op = wide, dxp = colsGrad ? dx!.Data : null)
             {
                 for (int i = start; i < end; i += group)
@@ -283,8 +302,12 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
                 BufferPool.Return(partials[c]);
             }
             var d = dW.Data;
+            int taps = Kernel * Kernel;
             for (int r = 0; r < k; r++)
-                for (int o = 0; o < OutChannels; o++) d[o * k + r] = sum[r * OutChannels + o];
+            {
+                int row = paddedW ? (r % taps) * InChannels + r / taps : r;
+                for (int o = 0; o < OutChannels; o++) d[o * k + r] = sum[row * OutChannels + o];
+            }
             BufferPool.Return(sum);
         }
         if (HasBias && paramGrads[1] is { } db)

@@ -62,3 +62,45 @@ public static unsafe partial class Gemm
         }
     }
 }
+
+public static unsafe partial class Gemm
+{
+    /// <summary>
+    /// C[s*m + i, j] += sum_p A_s[i, p] * B[j, p] for every shift s, where A_s row i is the k floats at
+    /// <c>a + offsets[s] + i*rowStride</c> and B is stored n x k (row stride <paramref name="ldb"/>): one product
+    /// per shifted view of A, all against the same B, which is packed once per depth block. C is row-major,
+    /// row stride <paramref name="ldc"/>, and accumulated into. One thread; requires <see cref="RowsSupported"/>.
+    /// </summary>
+    /// <remarks>
+    /// This is the weight gradient of a stride-1 same convolution without im2col (see
+    /// <see cref="PaddedConv.WeightGradient"/>): A is the padded input (rows = channels, a plane apart; shift =
+    /// kernel tap), B the output gradient at the padded pitch.
+    /// </remarks>
+    public static void AccumulateShifted(int m, int n, int k, float* a, nint rowStride, ReadOnlySpan<int> offsets, float* b, int ldb, float* c, int ldc)
+    {
+        if (!RowsSupported) throw new PlatformNotSupportedException("Gemm.AccumulateShifted needs Vector512 hardware");
+        if (m <= 0 || n <= 0 || k <= 0) return;
+        const int mr = GemmKernels.MR512, nr = GemmKernels.NR512;
+        int kc = Even(k, 768, 1);
+        int panels = (n + nr - 1) / nr;
+        float* packB = Buffers.B(panels * nr * kc);
+        float* tile = stackalloc float[mr * nr];
+        for (int pc = 0; pc < k; pc += kc)
+        {
+            int kcur = Math.Min(kc, k - pc);
+            GemmKernels.PackB(true, b, ldb, pc, kcur, 0, n, nr, packB);
+            for (int s = 0; s < offsets.Length; s++)
+            {
+                float* aS = a + offsets[s] + pc;
+                for (int q = 0; q < panels; q++)
+                {
+                    int cols = Math.Min(nr, n - q * nr);
+                    var panel = new GemmKernels.StridedB(packB + (long)q * kcur * nr, nr);
+                    for (int i = 0; i < m; i += mr)
+                        GemmKernels.Tile(cols <= nr / 2, kcur, aS + i * rowStride, rowStride, 1, panel,
+                            c + ((long)s * m + i) * ldc + q * nr, ldc, true, Math.Min(mr, m - i), cols, tile);
+                }
+            }
+        }
+    }
+}

@@ -37,13 +37,10 @@ public static unsafe class PaddedConv
     public static void Forward(float* x, int channels, int h, int w, int kernel, float* weight, int outChannels,
         float* y, float* padded, float* wide, float** rows, float* bias = null, bool relu = false)
     {
-        int p = (kernel - 1) / 2, pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
-        new Span<float>(padded, channels * stride).Clear();
+        int pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
+        Pad(x, channels, h, w, kernel, padded);
         for (int c = 0; c < channels; c++)
         {
-            float* src = x + (long)c * h * w, dst = padded + (long)c * stride + p * pitch + p;
-            for (int iy = 0; iy < h; iy++)
-                new ReadOnlySpan<float>(src + (long)iy * w, w).CopyTo(new Span<float>(dst + (long)iy * pitch, w));
             float* plane = padded + (long)c * stride;
             for (int ky = 0; ky < kernel; ky++)
                 for (int kx = 0; kx < kernel; kx++)
@@ -62,6 +59,49 @@ public static unsafe class PaddedConv
                 else from.CopyTo(to);
                 if (relu) TensorPrimitives.Max(to, 0f, to);
             }
+        }
+    }
+
+    /// <summary>Floats of padded-pitch gradient scratch for <see cref="WeightGradient"/>: <paramref name="outChannels"/> rows of h x W'.</summary>
+    public static int GradientLength(int outChannels, int h, int w, int kernel) => OutputLength(outChannels, h, w, kernel);
+
+    /// <summary>
+    /// Adds one image's weight gradient, transposed and tap-major: <c>dWT[(t*channels + c)*outChannels + o]</c>
+    /// += sum over positions of x[c] shifted by tap t times dy[o]. x is padded into <paramref name="padded"/>
+    /// as in <see cref="Forward"/> and dy copied into <paramref name="gradWide"/> at the padded pitch with zeros
+    /// in the pitch's extra columns, so the shifted planes of x are read in place (no im2col).
+    /// </summary>
+    public static void WeightGradient(float* x, int channels, int h, int w, int kernel, float* gradOut, int outChannels,
+        float* dWT, float* padded, float* gradWide)
+    {
+        int pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
+        Pad(x, channels, h, w, kernel, padded);
+        int n = h * pitch;
+        for (int o = 0; o < outChannels; o++)
+        {
+            float* src = gradOut + (long)o * h * w, dst = gradWide + (long)o * n;
+            for (int oy = 0; oy < h; oy++)
+            {
+                new ReadOnlySpan<float>(src + (long)oy * w, w).CopyTo(new Span<float>(dst + (long)oy * pitch, w));
+                new Span<float>(dst + (long)oy * pitch + w, pitch - w).Clear();
+            }
+        }
+        Span<int> offsets = stackalloc int[taps];
+        for (int ky = 0; ky < kernel; ky++)
+            for (int kx = 0; kx < kernel; kx++) offsets[ky * kernel + kx] = ky * pitch + kx;
+        Gemm.AccumulateShifted(channels, outChannels, n, padded, stride, offsets, gradWide, n, dWT, outChannels);
+    }
+
+    // Zero-padded planes of pitch W' (see the class remarks).
+    private static void Pad(float* x, int channels, int h, int w, int kernel, float* padded)
+    {
+        int p = (kernel - 1) / 2, pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel);
+        new Span<float>(padded, channels * stride).Clear();
+        for (int c = 0; c < channels; c++)
+        {
+            float* src = x + (long)c * h * w, dst = padded + (long)c * stride + p * pitch + p;
+            for (int iy = 0; iy < h; iy++)
+                new ReadOnlySpan<float>(src + (long)iy * w, w).CopyTo(new Span<float>(dst + (long)iy * pitch, w));
         }
     }
 
