@@ -37,6 +37,15 @@ public static class InferenceFolding
                 skip.Add(last);
                 continue;
             }
+            // A residual join followed by its only reader, a ReLU: the ReLU goes into the sum.
+            if (node.Op is AddOp { FusedRelu: false } && consumers[i].Count == 1 && g.Nodes[consumers[i][0]].Op is ReluOp)
+            {
+                int r = consumers[i][0];
+                nodes.Add(new Node(node.Name, new AddOp(relu: true), node.Inputs.Select(Resolve).ToArray()));
+                rename[g.Nodes[r].Name] = node.Name;
+                skip.Add(r);
+                continue;
+            }
             nodes.Add(new Node(node.Name, node.Op, node.Inputs.Select(Resolve).ToArray()));
         }
         var result = new Model(new ModelGraph(g.Name, nodes));

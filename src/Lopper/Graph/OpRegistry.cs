@@ -16,7 +16,7 @@ public static class OpRegistry
         ["maxpool2d"] = MaxPool2dOp.FromJson,
         ["avgpool2d"] = AvgPool2dOp.FromJson,
         ["globalavgpool"] = _ => new GlobalAvgPoolOp(),
-        ["add"] = _ => new AddOp(),
+        ["add"] = AddOp.FromJson,
         ["flatten"] = _ => new FlattenOp(),
         ["dropout"] = DropoutOp.FromJson,
         ["channelmul"] = ChannelMulOp.FromJson,

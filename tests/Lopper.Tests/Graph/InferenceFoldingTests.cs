@@ -23,6 +23,13 @@ public class InferenceFoldingTests
             Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is BatchNorm2dOp);
             Assert.Contains(folded.Graph.Nodes, n => n.Op is Conv2dOp { FusedRelu: true });
         }
+        var consumers = model.Graph.Consumers();
+        bool addThenRelu = model.Graph.Nodes.Select((n, i) => (n, i)).Any(t => t.n.Op is AddOp && consumers[t.i].Count == 1 && model.Graph.Nodes[consumers[t.i][0]].Op is ReluOp);
+        if (addThenRelu)
+        {
+            Assert.Contains(folded.Graph.Nodes, n => n.Op is AddOp { FusedRelu: true });
+            Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is ReluOp);
+        }
         Assert.Equal(model.Graph.Macs(), folded.Graph.Macs());
     }
 

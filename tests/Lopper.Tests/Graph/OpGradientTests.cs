@@ -164,6 +164,26 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void AddWithFusedRelu()
+    {
+        // Sums kept away from the kink: a large-magnitude first input plus a small second one.
+        var rng = new Rng(109);
+        var a = RandnAwayFromZero(rng, 0.5, 2, 3, 3, 3);
+        var b = Randn(rng, 2, 3, 3, 3);
+        for (int i = 0; i < b.Length; i++) b.Data[i] *= 0.1f;
+        var g = CheckOp(new AddOp(relu: true), [a, b], [], []);
+        for (int i = 0; i < g.Output.Length; i++)
+        {
+            double sum = (double)a.Data[i] + b.Data[i];
+            Assert.Equal(Math.Max(sum, 0), g.Output[i], 1e-5);
+            Assert.Equal(sum > 0 ? g.GradOutput[i] : 0f, g.InputGrads[0]![i]);
+            Assert.Equal(g.InputGrads[0]![i], g.InputGrads[1]![i]);
+        }
+        Assert.True(AddOp.FromJson(new AddOp(relu: true).Attributes()).FusedRelu);
+        Assert.False(AddOp.FromJson(new AddOp().Attributes()).FusedRelu);
+    }
+
+    [Fact]
     public void AddSameTensorTwice()
     {
         var x = Randn(new Rng(107), 2, 2, 3, 3);

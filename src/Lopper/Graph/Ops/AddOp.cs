@@ -1,11 +1,16 @@
 using System.Text.Json.Nodes;
 using Lopper.Tensors;
+using Lopper.Tensors.Kernels;
 
 namespace Lopper.Graph.Ops;
 
 /// <summary>Elementwise sum of two or more same-shaped inputs (residual joins). Ties their channels.</summary>
-public sealed class AddOp : Op
+/// <param name="relu">ReLU applied to the sum (fused by inference folding: a residual join's ReLU then costs no pass).</param>
+public sealed class AddOp(bool relu = false) : Op
 {
+    /// <summary>ReLU applied to the sum.</summary>
+    public bool FusedRelu { get; } = relu;
+
     /// <inheritdoc/>
     public override string Type => "add";
     /// <inheritdoc/>
@@ -28,6 +33,7 @@ public sealed class AddOp : Op
         var y = Tensor.Pooled(inputs[0].Shape);
         TensorPrimitives.Add(inputs[0].Span, inputs[1].Span, y.Span);
         for (int i = 2; i < inputs.Length; i++) TensorPrimitives.Add(y.Span, inputs[i].Span, y.Span);
+        if (FusedRelu) TensorPrimitives.Max(y.Span, 0f, y.Span);
         return y;
     }
 
@@ -35,11 +41,13 @@ public sealed class AddOp : Op
     public override bool BackwardReadsInputs => false;
 
     /// <inheritdoc/>
-    public override bool BackwardReadsOutput => false;
+    public override bool BackwardReadsOutput => FusedRelu;
 
     /// <inheritdoc/>
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
+        // With a fused ReLU the gradient is first masked by the output; gradOut is ours to overwrite.
+        if (FusedRelu) Simd.ReluBackward(output.Span, gradOut.Span, gradOut.Span);
         var grads = new Tensor?[inputs.Length];
         bool handedOver = false;
         for (int i = 0; i < inputs.Length; i++)
@@ -54,5 +62,8 @@ public sealed class AddOp : Op
     }
 
     /// <inheritdoc/>
-    public override JsonObject Attributes() => new();
+    public override JsonObject Attributes() => FusedRelu ? new() { ["relu"] = true } : new();
+
+    /// <summary>Reads the op from model.json attributes.</summary>
+    public static AddOp FromJson(JsonObject a) => new(Bool(a, "relu", false));
 }
