@@ -40,6 +40,8 @@ public static class PruneCommand
                     --no-gate-downsampling
         {SnacsFlags.Usage}
           fine-tune: --lr F (default 0.01) --batch-size N --seed N
+                    --bn-recalibrate N (re-estimate batch-norm statistics on N training batches right
+                    after pruning, before "accuracy pruned" and fine-tuning; default 0 = keep the old ones)
                     --train-limit N (first N training images; default: the source run's, 0 = all)
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
         """;
@@ -56,6 +58,7 @@ public static class PruneCommand
         CommonOptions.ApplyThreads(a);
         int finetuneEpochs = a.Int("finetune-epochs", 0, 0);
         int latencyBatch = a.Int("latency-batch", 128, 1);
+        int bnBatches = a.Int("bn-recalibrate", 0, 0);
         var method = CreateMethod(methodName, a);
         var source = SourceRun.Load(from, a.Str("dataset"), a.Str("data"));
         var ftConfig = source.TrainConfig with
@@ -97,8 +100,10 @@ public static class PruneCommand
             Model = model, Train = train, Test = test, TrainConfig = ftConfig, Seed = ftConfig.Seed,
             Progress = new ProgressBar(), Log = Log,
         });
-        double pruneSeconds = sw.Elapsed.TotalSeconds;
         var pruned = outcome.Pruned;
+        // The old running statistics describe the dense layers' outputs; a pruned layer's differ.
+        if (bnBatches > 0) BatchNormRecalibration.Run(pruned, train, bnBatches, ftConfig.Seed);
+        double pruneSeconds = sw.Elapsed.TotalSeconds;
         var (_, accPruned) = Evaluator.Evaluate(pruned, test);
         var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
         if (outcome.Masks is not null) paramsAfter -= outcome.Masks.ZeroCount();
@@ -123,6 +128,7 @@ public static class PruneCommand
 
         record["accuracy_before"] = accBefore;
         record["accuracy_pruned"] = accPruned;
+        record["bn_recalibrate_batches"] = bnBatches;
         record["accuracy_finetuned"] = accFinetuned;
         record["params_before"] = paramsBefore;
         record["params_after"] = paramsAfter;

@@ -1,3 +1,4 @@
+using Lopper.Io;
 using System.Text.Json.Nodes;
 using Lopper.Tests.Data;
 
@@ -103,6 +104,32 @@ public class CliTests
         (code, _, err) = Run("prune", "l1", "--from", run, "--out", pruned2, "--target-macs", "0.7", "--finetune-epochs", "1", "--train-limit", "24", "--latency-batch", "4", "--json", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Equal(24, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(pruned2, "run.json")))!["history"]![0]!["train_images"]!);
+    }
+
+    [Fact]
+    public void PruneCanRecalibrateBatchNorm()
+    {
+        using var dir = new TempDir();
+        var data = TinyData(dir, 64, 16);
+        var run = TrainTiny(dir, "resnet20", data);
+        string Prune(string name, params string[] extra)
+        {
+            var o = dir.File(name);
+            var (code, _, err) = Run(["prune", "l1", "--from", run, "--out", o, "--target-macs", "0.6", "--batch-size", "16", "--latency-batch", "4", "--json", "--threads", "1", .. extra]);
+            Assert.True(code == 0, err);
+            return o;
+        }
+        var plain = Prune("plain");
+        var recal = Prune("recal", "--bn-recalibrate", "2");
+        Assert.Equal(0, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(plain, "run.json")))!["bn_recalibrate_batches"]!);
+        Assert.Equal(2, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(recal, "run.json")))!["bn_recalibrate_batches"]!);
+        // Same pruning, new statistics: the weights agree, the running means do not.
+        var a = ModelStore.Load(plain);
+        var b = ModelStore.Load(recal);
+        foreach (var p in a.Parameters.Where(p => p.Trainable)) Assert.Equal(p.Value.Data, b.Find(p.Name)!.Value.Data);
+        var means = a.Parameters.Where(p => p.Name.EndsWith(".running_mean", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(means);
+        Assert.Contains(means, p => !p.Value.Data.AsSpan().SequenceEqual(b.Find(p.Name)!.Value.Data));
     }
 
     [Fact]

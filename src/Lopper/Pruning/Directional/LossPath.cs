@@ -68,7 +68,7 @@ public static class LossPath
         {
             double t = (double)i / (points - 1);
             var model = pointAt(t);
-            if (bnBatches > 0) ReestimateBatchNorm(model, bnData!, bnBatches, seed);
+            if (bnBatches > 0) BatchNormRecalibration.Run(model, bnData!, bnBatches, seed);
             var (loss, acc) = Evaluator.Evaluate(model, data);
             result.Add(new PathPoint(t, loss, acc, previous is null ? 0 : Distance(previous, model)));
             previous = model;
@@ -96,43 +96,6 @@ public static class LossPath
             for (int i = 0; i < x.Length; i++) { double d = (double)x[i] - y[i]; sum += d * d; }
         }
         return Math.Sqrt(sum);
-    }
-
-    /// <summary>
-    /// Sets every batch-norm layer's running statistics to the plain average of its batch statistics over
-    /// <paramref name="batches"/> training batches (the cumulative average the gRDA paper uses). Each
-    /// layer's own exponential update would leave the reset values a weight of (1 − momentum)^batches,
-    /// which for 10–20 batches still distorts the statistics enough to wreck the loss. The batch statistic
-    /// is read back from one update applied to zeroed statistics: running = momentum · batch.
-    /// </summary>
-    private static void ReestimateBatchNorm(Model model, DataLoader loader, int batches, ulong seed)
-    {
-        var layers = new List<(Tensor Mean, Tensor Var, float Momentum, double[] MeanSum, double[] VarSum)>();
-        foreach (var node in model.Graph.Nodes)
-        {
-            if (node.Op is not BatchNorm2dOp bn || bn.Momentum <= 0) continue;
-            var mean = model.Find(node.Name + ".running_mean")!.Value;
-            var variance = model.Find(node.Name + ".running_var")!.Value;
-            layers.Add((mean, variance, (float)bn.Momentum, new double[mean.Length], new double[variance.Length]));
-        }
-        var executor = new Executor(model);
-        for (int b = 0; b < batches; b++)
-        {
-            foreach (var l in layers) { l.Mean.Span.Clear(); l.Var.Span.Clear(); }
-            using var batch = loader.GetBatch(b / loader.BatchesPerEpoch, b % loader.BatchesPerEpoch);
-            executor.Forward(batch.Images, training: true, forBackward: false, Rng.Derive(seed, 0x6e7, (ulong)b + 1));
-            executor.EndStep();
-            foreach (var l in layers)
-            {
-                var m = l.Mean.Span; var v = l.Var.Span;
-                for (int i = 0; i < m.Length; i++) { l.MeanSum[i] += m[i] / l.Momentum; l.VarSum[i] += v[i] / l.Momentum; }
-            }
-        }
-        foreach (var l in layers)
-        {
-            var m = l.Mean.Span; var v = l.Var.Span;
-            for (int i = 0; i < m.Length; i++) { m[i] = (float)(l.MeanSum[i] / batches); v[i] = (float)(l.VarSum[i] / batches); }
-        }
     }
 
     private static void CheckSameGraph(Model a, Model b)
