@@ -85,7 +85,7 @@ def ca_rows(names, dense_name="ca-dense"):
         ca = (res or {}).get("complexity_aware", {})
         # A run of another seed is compared with the dense run of that seed when there is one.
         seed = name.rsplit("-seed", 1)[1] if "-seed" in name else None
-        ref = load(f"{dense_name}-seed{seed}.run.json") if seed and load(f"{dense_name}-seed{seed}.run.json") else dense
+        ref = load(f"{dense_name}-seed{seed}.run.json") if seed and seed != "0" and load(f"{dense_name}-seed{seed}.run.json") else dense
         delta = f"{(h[-1]['test_accuracy'] - ref['history'][-1]['test_accuracy']) * 100:+.2f}" if ref else ""
         macs0 = dense["history"][-1].get("macs") if dense else None
         first, last = h[0]["train_seconds"], h[-1]["train_seconds"]
@@ -147,6 +147,7 @@ if __name__ == "__main__":
     if section in ("all", "ca10"):
         print("\n".join(ca_rows(["ca10-dense", "ca10-dense-prev-build", "ca10-g1-s0.4", "ca10-g1-s0.5", "ca10-g1-s0.7", "ca10-p1-w1-s0.4", "ca10-p1-h-s0.8",
                                   "ca10-w1-s0.1", "ca10-w1-s0.2", "ca10-dense-seed1", "ca10-g1-s0.3-seed1", "ca10-g1-s0.4-seed1",
-                                  "ca10-g1-s0.5-seed1", "ca10-dense-seed2", "ca10-g1-s0.4-seed2", "ca10-g1-s0.5-seed2"], "ca10-dense")), "\n")
+                                  "ca10-g1-s0.5-seed1", "ca10-dense-seed2", "ca10-g1-s0.4-seed2", "ca10-g1-s0.5-seed2",
+                                  "ca10-g1-s0.5-b0.25-seed0", "ca10-g1-s0.5-b0.25-seed1", "ca10-g1-s0.5-b0.25-seed2"], "ca10-dense")), "\n")
     if section in ("all", "misc"):
         print("\n".join(misc_lines()))
