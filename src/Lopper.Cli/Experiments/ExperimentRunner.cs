@@ -87,21 +87,24 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         var cells = ExperimentPlan.Cells(config, outDir, baselineDir);
         // One untimed round first: the first model timed in a process otherwise pays for JIT and warm-up
         // (the first cell's dense time came out 25% slow without it).
-        Latency.Measure(ModelStore.Load(baselineDir), config.LatencyBatch);
+        // Prune cells share the baseline as their source: each folder is read once.
+        var loaded = new Dictionary<string, Model>(StringComparer.Ordinal);
+        Model Load(string dir) => loaded.TryGetValue(dir, out var m) ? m : loaded[dir] = ModelStore.Load(dir);
+        Latency.Measure(Load(Path.GetFullPath(baselineDir)), config.LatencyBatch);
         int done = 0;
         foreach (var cell in cells)
         {
             var row = Finished(cell.Dir, cell.Args);
             if (row is null || row.Source is null || row.Model is null) continue;
-            var source = ModelStore.Load(Path.Combine(outDir, row.Source));
-            var model = ModelStore.Load(Path.Combine(outDir, row.Model));
+            var source = Load(Path.GetFullPath(Path.Combine(outDir, row.Source)));
+            var model = Load(Path.GetFullPath(Path.Combine(outDir, row.Model)));
             // Three alternating rounds, the smallest median of each side: a burst of other work on the machine
             // only ever makes a round slower, and alternating keeps a slow spell from landing on one side only.
             double before = double.MaxValue, after = double.MaxValue;
             for (int round = 0; round < 3; round++)
             {
                 before = Math.Min(before, Latency.Measure(source, config.LatencyBatch).MedianMs);
-                after = Math.Min(after, row.Model == row.Source ? before : Latency.Measure(model, config.LatencyBatch).MedianMs);
+                after = Math.Min(after, ReferenceEquals(model, source) ? before : Latency.Measure(model, config.LatencyBatch).MedianMs);
             }
             row = row with { LatencyBatch = config.LatencyBatch, LatencyMsBefore = before, LatencyMsAfter = after };
             AtomicFile.WriteText(Path.Combine(cell.Dir, CellFile), ResultsJson.CellToJson(row).ToJsonString(Indented));

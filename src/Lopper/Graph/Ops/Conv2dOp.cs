@@ -114,13 +114,13 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         var weight = parameters[0].Data;
         float[]? b = HasBias ? parameters[1].Data : null;
         int chunks = ChunksFor(n);
-        bool padded = Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
+        bool padded = UsesPaddedConv(w);
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
             if (padded)
             {
-                RunPadded(x.Data, InChannels, weight, OutChannels, y.Data, start, end, h, w, b, FusedRelu);
+                ForwardPadded(x.Data, weight, b, y.Data, start, end, h, w);
                 return;
             }
             int group = GroupSize(p, end - start);
@@ -157,34 +157,40 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         return y;
     }
 
-    // Images [start, end) of src (srcChannels planes each) through PaddedConv into dst (dstChannels planes):
-    // the forward pass (weight, in -> out) and the input gradient (flipped weight, out -> in) alike.
-    private void RunPadded(float[] src, int srcChannels, float[] weight, int dstChannels, float[] dst, int start, int end, int h, int w,
-        float[]? bias = null, bool relu = false)
+    // Stride-1 same convolutions of images wide enough go through PaddedConv (no im2col), both ways.
+    private bool UsesPaddedConv(int w) => Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
+
+    // Images [start, end) through PaddedConv.Forward, bias and fused ReLU included.
+    private void ForwardPadded(float[] x, float[] weight, float[]? bias, float[] y, int start, int end, int h, int w)
     {
-        var padded = BufferPool.Rent(PaddedConv.PaddedLength(srcChannels, h, w, Kernel));
-        var wide = BufferPool.Rent(PaddedConv.OutputLength(dstChannels, h, w, Kernel));
-        float** rows = stackalloc float*[srcChannels * Kernel * Kernel];
-        long srcPlane = (long)srcChannels * h * w, dstPlane = (long)dstChannels * h * w;
-        fixed (float* sp = src, wp = weight, dp = dst, pp = padded, op = wide, bp = bias)
+        var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
+        var wide = BufferPool.Rent(PaddedConv.OutputLength(OutChannels, h, w, Kernel));
+        float** rows = stackalloc float*[K];
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
+        fixed (float* xp = x, wp = weight, yp = y, pp = padded, op = wide, bp = bias)
             for (int i = start; i < end; i++)
-                PaddedConv.Forward(sp + i * srcPlane, srcChannels, h, w, Kernel, wp, dstChannels, dp + i * dstPlane, pp, op, rows, bp, relu);
+                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, OutChannels, yp + i * outPlane, pp, op, rows, bp, FusedRelu);
         BufferPool.Return(padded);
         BufferPool.Return(wide);
     }
 
-    // Weight gradient of images [start, end) into a zeroed tap-major partial (see PaddedConv.WeightGradient).
-    private void WeightGradPadded(float[] x, float[] gradOut, float[] partial, int start, int end, int h, int w)
+    // Images [start, end) through PaddedConv.Backward: dx (when flipped is given) and the tap-major weight
+    // gradient partial (when given; zeroed here), each image's output gradient padded once for both.
+    private void BackwardPadded(float[] x, float[] gradOut, float[]? flipped, float[]? dx, float[]? partial, int start, int end, int h, int w)
     {
-        Array.Clear(partial, 0, OutChannels * K);
-        var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
-        var gradWide = BufferPool.Rent(PaddedConv.GradientLength(OutChannels, h, w, Kernel));
+        if (partial is not null) Array.Clear(partial, 0, OutChannels * K);
+        var paddedGrad = BufferPool.Rent(PaddedConv.PaddedLength(OutChannels, h, w, Kernel));
+        float[]? paddedX = partial is null ? null : BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
+        float[]? wide = dx is null ? null : BufferPool.Rent(PaddedConv.OutputLength(InChannels, h, w, Kernel));
+        float** rows = stackalloc float*[dx is null ? 0 : OutChannels * Kernel * Kernel];
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, gp = gradOut, dp = partial, pp = padded, gw = gradWide)
+        fixed (float* xp = x, gp = gradOut, fp = flipped, dxp = dx, dwp = partial, pg = paddedGrad, px = paddedX, op = wide)
             for (int i = start; i < end; i++)
-                PaddedConv.WeightGradient(xp + i * inPlane, InChannels, h, w, Kernel, gp + i * outPlane, OutChannels, dp, pp, gw);
-        BufferPool.Return(padded);
-        BufferPool.Return(gradWide);
+                PaddedConv.Backward(xp + i * inPlane, gp + i * outPlane, InChannels, OutChannels, h, w, Kernel,
+                    fp, dxp == null ? null : dxp + i * inPlane, dwp, pg, px, op, rows);
+        BufferPool.Return(paddedGrad);
+        if (paddedX is not null) BufferPool.Return(paddedX);
+        if (wide is not null) BufferPool.Return(wide);
     }
 
     // Bias and fused ReLU on one image's output planes.
@@ -226,7 +232,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         // partials are transposed, [K, out] = cols x gradOut^T: that GEMM packs only the small gradOut side,
         // where [out, K] = gradOut x cols^T would transpose all of cols into panels (about twice as slow).
         var partials = new float[chunks][];
-        bool padded = Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
+        bool padded = UsesPaddedConv(w);
         // PaddedConv's weight gradient is tap-major: row t*in + c of the partial, not c*k*k + t.
         bool paddedW = padded && dW is not null;
         float[]? flipped = null;
@@ -238,10 +244,9 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
-            if (flipped is not null) RunPadded(gradOut.Data, OutChannels, flipped, InChannels, dx!.Data, start, end, h, w);
             float[]? dWc = dW is null ? null : BufferPool.Rent(OutChannels * k);
             partials[c] = dWc!;
-            if (paddedW) WeightGradPadded(x.Data, gradOut.Data, dWc!, start, end, h, w);
+            if (flipped is not null || paddedW) BackwardPadded(x.Data, gradOut.Data, flipped, flipped is null ? null : dx!.Data, paddedW ? dWc : null, start, end, h, w);
             bool colsGrad = needX && flipped is null, colsW = dW is not null && !paddedW;
             if (!colsGrad && !colsW) return;
             int group = GroupSize(p, end - start);

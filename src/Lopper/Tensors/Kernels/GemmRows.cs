@@ -15,7 +15,8 @@ public static unsafe partial class Gemm
     /// <remarks>
     /// B is read in place through the row pointers for every full (and the first half) 32-column panel; only
     /// the last narrow panel is packed. This is what lets a stride-1 convolution skip im2col: its B rows are
-    /// the input planes shifted by each kernel tap (see <see cref="PaddedConv"/>). The kernels are GemmKernels' Vector512 ones reading B through <see cref="GemmKernels.RowsB"/>.
+    /// the input planes shifted by each kernel tap (see <see cref="PaddedConv"/>). The kernels are GemmKernels'
+    /// Vector512 ones, reading B through <see cref="GemmKernels.RowsB"/>.
     /// </remarks>
     public static void MultiplyRows(int m, int n, int k, float* a, int lda, float** rows, float* c, int ldc)
     {
@@ -56,15 +57,10 @@ public static unsafe partial class Gemm
                 for (; j < nr / 2; j++) d[j] = 0f;
             }
             for (int i = 0; i < m; i += mr)
-            {
                 GemmKernels.Tile(true, kcur, packA + i * kcur, 1, mr, new GemmKernels.StridedB(packB, nr), c + (long)i * ldc + done, ldc, add, Math.Min(mr, m - i), cols, tile);
-            }
         }
     }
-}
 
-public static unsafe partial class Gemm
-{
     /// <summary>
     /// C[s*m + i, j] += sum_p A_s[i, p] * B[j, p] for every shift s, where A_s row i is the k floats at
     /// <c>a + offsets[s] + i*rowStride</c> and B is stored n x k (row stride <paramref name="ldb"/>): one product
@@ -73,7 +69,7 @@ public static unsafe partial class Gemm
     /// </summary>
     /// <remarks>
     /// This is the weight gradient of a stride-1 same convolution without im2col (see
-    /// <see cref="PaddedConv.WeightGradient"/>): A is the padded input (rows = channels, a plane apart; shift =
+    /// <see cref="PaddedConv.Backward"/>): A is the padded input (rows = channels, a plane apart; shift =
     /// kernel tap), B the output gradient at the padded pitch.
     /// </remarks>
     public static void AccumulateShifted(int m, int n, int k, float* a, nint rowStride, ReadOnlySpan<int> offsets, float* b, int ldb, float* c, int ldc)

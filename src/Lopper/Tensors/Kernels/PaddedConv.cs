@@ -10,8 +10,10 @@ namespace Lopper.Tensors.Kernels;
 /// columns per output row (the pitch), which are dropped when the result is copied out.
 /// </summary>
 /// <remarks>
-/// The same routine gives the input gradient of such a convolution: it is the same-convolution of the output
-/// gradient with the kernel transposed (in and out swapped) and flipped (<see cref="FlipTranspose"/>).
+/// The same product gives the input gradient of such a convolution: it is the same-convolution of the output
+/// gradient with the kernel transposed (in and out swapped) and flipped (<see cref="FlipTranspose"/>); and the
+/// weight gradient multiplies the padded input's shifted planes by the padded output gradient
+/// (<see cref="Backward"/>).
 /// </remarks>
 public static unsafe class PaddedConv
 {
@@ -37,8 +39,41 @@ public static unsafe class PaddedConv
     public static void Forward(float* x, int channels, int h, int w, int kernel, float* weight, int outChannels,
         float* y, float* padded, float* wide, float** rows, float* bias = null, bool relu = false)
     {
-        int pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
         Pad(x, channels, h, w, kernel, padded);
+        Convolve(padded, channels, h, w, kernel, weight, outChannels, y, wide, rows, bias, relu);
+    }
+
+    /// <summary>
+    /// The backward pass of one image. The output gradient is padded once into <paramref name="paddedGrad"/>
+    /// (<paramref name="outChannels"/> planes) and serves both products: the input gradient
+    /// <paramref name="dx"/> = same-conv(dy, <paramref name="flipped"/>) (skipped when null), and, when
+    /// <paramref name="dWT"/> is not null, the weight gradient added to it transposed and tap-major,
+    /// <c>dWT[(t*channels + c)*outChannels + o]</c> += sum over positions of x[c] shifted by tap t times dy[o]:
+    /// the shifted planes of the padded x and the padded dy (whose pitch columns are border zeros) are both read
+    /// in place, with no im2col. <paramref name="wide"/> and <paramref name="rows"/> (outChannels*k*k pointers)
+    /// are needed for dx, <paramref name="paddedX"/> for dWT.
+    /// </summary>
+    public static void Backward(float* x, float* gradOut, int channels, int outChannels, int h, int w, int kernel,
+        float* flipped, float* dx, float* dWT, float* paddedGrad, float* paddedX, float* wide, float** rows)
+    {
+        Pad(gradOut, outChannels, h, w, kernel, paddedGrad);
+        if (dx != null) Convolve(paddedGrad, outChannels, h, w, kernel, flipped, channels, dx, wide, rows, null, false);
+        if (dWT == null) return;
+        int p = (kernel - 1) / 2, pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
+        Pad(x, channels, h, w, kernel, paddedX);
+        Span<int> offsets = stackalloc int[taps];
+        for (int ky = 0; ky < kernel; ky++)
+            for (int kx = 0; kx < kernel; kx++) offsets[ky * kernel + kx] = ky * pitch + kx;
+        // Gradient row o at the padded pitch starts at its plane's first interior element.
+        Gemm.AccumulateShifted(channels, outChannels, h * pitch, paddedX, stride, offsets, paddedGrad + p * pitch + p, stride, dWT, outChannels);
+    }
+
+    // The product on already padded planes: one row pointer per (channel, tap), then the result copied out
+    // without the pitch columns (bias and ReLU on the way).
+    private static void Convolve(float* padded, int channels, int h, int w, int kernel, float* weight, int outChannels,
+        float* y, float* wide, float** rows, float* bias, bool relu)
+    {
+        int pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
         for (int c = 0; c < channels; c++)
         {
             float* plane = padded + (long)c * stride;
@@ -60,36 +95,6 @@ public static unsafe class PaddedConv
                 if (relu) TensorPrimitives.Max(to, 0f, to);
             }
         }
-    }
-
-    /// <summary>Floats of padded-pitch gradient scratch for <see cref="WeightGradient"/>: <paramref name="outChannels"/> rows of h x W'.</summary>
-    public static int GradientLength(int outChannels, int h, int w, int kernel) => OutputLength(outChannels, h, w, kernel);
-
-    /// <summary>
-    /// Adds one image's weight gradient, transposed and tap-major: <c>dWT[(t*channels + c)*outChannels + o]</c>
-    /// += sum over positions of x[c] shifted by tap t times dy[o]. x is padded into <paramref name="padded"/>
-    /// as in <see cref="Forward"/> and dy copied into <paramref name="gradWide"/> at the padded pitch with zeros
-    /// in the pitch's extra columns, so the shifted planes of x are read in place (no im2col).
-    /// </summary>
-    public static void WeightGradient(float* x, int channels, int h, int w, int kernel, float* gradOut, int outChannels,
-        float* dWT, float* padded, float* gradWide)
-    {
-        int pitch = w + kernel - 1, stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
-        Pad(x, channels, h, w, kernel, padded);
-        int n = h * pitch;
-        for (int o = 0; o < outChannels; o++)
-        {
-            float* src = gradOut + (long)o * h * w, dst = gradWide + (long)o * n;
-            for (int oy = 0; oy < h; oy++)
-            {
-                new ReadOnlySpan<float>(src + (long)oy * w, w).CopyTo(new Span<float>(dst + (long)oy * pitch, w));
-                new Span<float>(dst + (long)oy * pitch + w, pitch - w).Clear();
-            }
-        }
-        Span<int> offsets = stackalloc int[taps];
-        for (int ky = 0; ky < kernel; ky++)
-            for (int kx = 0; kx < kernel; kx++) offsets[ky * kernel + kx] = ky * pitch + kx;
-        Gemm.AccumulateShifted(channels, outChannels, n, padded, stride, offsets, gradWide, n, dWT, outChannels);
     }
 
     // Zero-padded planes of pitch W' (see the class remarks).
