@@ -16,14 +16,13 @@ public static class Parallelism
         {
             if (value < 1) throw new LopperInputException($"--threads must be at least 1, got {value}");
             _threads = value;
-            ThreadPool.GetMinThreads(out _, out int io);
-            ThreadPool.SetMinThreads(Math.Max(value, 2), io);
         }
     }
 
     /// <summary>
     /// Runs <paramref name="body"/> for chunk indices 0..chunks-1 on up to <see cref="Threads"/> threads.
-    /// Runs inline when one thread or one chunk, so single-thread runs never touch the pool.
+    /// Runs inline when one thread or one chunk, so single-thread runs never start the worker team
+    /// (<see cref="WorkerTeam"/>: persistent workers that spin briefly between jobs).
     /// </summary>
     /// <remarks>
     /// A call made from inside another <see cref="For"/> runs inline: an op that splits a batch over
@@ -37,14 +36,38 @@ public static class Parallelism
             for (int i = 0; i < chunks; i++) body(i);
             return;
         }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = t }, i =>
+        var team = Team();
+        _inParallel = true;
+        try
         {
-            bool outer = _inParallel;
-            _inParallel = true;
-            try { body(i); }
-            finally { _inParallel = outer; }
-        });
+            // Another thread using the team (a data loader beside training, say) means run inline here.
+            if (!team.TryRun(chunks, body))
+                for (int i = 0; i < chunks; i++) body(i);
+        }
+        finally { _inParallel = false; }
     }
+
+    private static WorkerTeam? _team;
+    private static readonly object TeamLock = new();
+
+    // The team for the current thread budget, rebuilt when the budget changes.
+    private static WorkerTeam Team()
+    {
+        var team = Volatile.Read(ref _team);
+        if (team is not null && team.Size == _threads) return team;
+        lock (TeamLock)
+        {
+            if (_team is null || _team.Size != _threads)
+            {
+                _team?.Dispose();
+                _team = new WorkerTeam(_threads - 1);
+            }
+            return _team;
+        }
+    }
+
+    // Worker threads always count as inside a parallel region: what they run never splits again.
+    internal static void MarkWorker() => _inParallel = true;
 
     /// <summary>True on a thread that is running a chunk of <see cref="For"/>.</summary>
     public static bool InParallelRegion => _inParallel;
