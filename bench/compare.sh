@@ -16,10 +16,12 @@ for m in "${models[@]}"; do
   set -- $m
   $L bench --model "$2" --input "$3" --batch 128 --steps "$4" --threads "$T" --json > "$tmp/lopper-$1.json"
 done
-/usr/bin/python3 "$PEER" "$T" > "$tmp/peer.jsonl"
+OPENBLAS_NUM_THREADS=$T /usr/bin/python3 "$PEER" "$T" > "$tmp/peer.jsonl"
 for n in 1 2; do
   $L bench gemm --size 1024 --threads $n --json > "$tmp/lopper-gemm-$n.json"
-  /usr/bin/python3 - "$n" > "$tmp/peer-gemm-$n.json" <<'PY'
+  # torch.set_num_threads does not reach the OpenBLAS that Debian's torch.mm calls (BLAS_INFO=generic): without
+  # OPENBLAS_NUM_THREADS its "1 thread" run used both cores.
+  OPENBLAS_NUM_THREADS=$n /usr/bin/python3 - "$n" > "$tmp/peer-gemm-$n.json" <<'PY'
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1])); n = 1024
 a = torch.randn(n, n); b = torch.randn(n, n)
