@@ -115,12 +115,13 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         float[]? b = HasBias ? parameters[1].Data : null;
         int chunks = ChunksFor(n);
         bool padded = UsesPaddedConv(w);
+        float[]? packed = padded ? PackForDirect(weight, OutChannels, k, w) : null;
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
             if (padded)
             {
-                ForwardPadded(x.Data, weight, b, y.Data, start, end, h, w);
+                ForwardPadded(x.Data, weight, packed, b, y.Data, start, end, h, w);
                 return;
             }
             int group = GroupSize(p, end - start);
@@ -154,40 +155,52 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             if (cols is not null) BufferPool.Return(cols);
             if (wide is not null) BufferPool.Return(wide);
         });
+        if (packed is not null) BufferPool.Return(packed);
         return y;
+    }
+
+    // The weight packed once per call for PaddedConv's direct tiles (null where the plane is wide enough
+    // for its GEMM path): [rows, depth] -> PaddedConv.PackWeights layout.
+    private static float[]? PackForDirect(float[] weight, int rows, int depth, int w)
+    {
+        if (!PaddedConv.UsesDirect(w)) return null;
+        var packed = BufferPool.Rent(PaddedConv.PackedLength(rows, depth));
+        PaddedConv.PackWeights(weight.AsSpan(0, rows * depth), rows, depth, packed);
+        return packed;
     }
 
     // Stride-1 same convolutions of images wide enough go through PaddedConv (no im2col), both ways.
     private bool UsesPaddedConv(int w) => Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
 
     // Images [start, end) through PaddedConv.Forward, bias and fused ReLU included.
-    private void ForwardPadded(float[] x, float[] weight, float[]? bias, float[] y, int start, int end, int h, int w)
+    private void ForwardPadded(float[] x, float[] weight, float[]? packed, float[]? bias, float[] y, int start, int end, int h, int w)
     {
         var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
-        var wide = BufferPool.Rent(PaddedConv.OutputLength(OutChannels, h, w, Kernel));
-        float** rows = stackalloc float*[K];
+        float[]? wide = packed is null ? BufferPool.Rent(PaddedConv.OutputLength(OutChannels, h, w, Kernel)) : null;
+        float** rows = stackalloc float*[packed is null ? K : 0];
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, wp = weight, yp = y, pp = padded, op = wide, bp = bias)
+        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, op = wide, bp = bias)
             for (int i = start; i < end; i++)
-                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, OutChannels, yp + i * outPlane, pp, op, rows, bp, FusedRelu);
+                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, kp, OutChannels, yp + i * outPlane, pp, op, rows, bp, FusedRelu);
         BufferPool.Return(padded);
-        BufferPool.Return(wide);
+        if (wide is not null) BufferPool.Return(wide);
     }
 
     // Images [start, end) through PaddedConv.Backward: dx (when flipped is given) and the tap-major weight
     // gradient partial (when given; zeroed here), each image's output gradient padded once for both.
-    private void BackwardPadded(float[] x, float[] gradOut, float[]? flipped, float[]? dx, float[]? partial, int start, int end, int h, int w)
+    private void BackwardPadded(float[] x, float[] gradOut, float[]? flipped, float[]? packedFlipped, float[]? dx, float[]? partial, int start, int end, int h, int w)
     {
         if (partial is not null) Array.Clear(partial, 0, OutChannels * K);
         var paddedGrad = BufferPool.Rent(PaddedConv.PaddedLength(OutChannels, h, w, Kernel));
         float[]? paddedX = partial is null ? null : BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
-        float[]? wide = dx is null ? null : BufferPool.Rent(PaddedConv.OutputLength(InChannels, h, w, Kernel));
-        float** rows = stackalloc float*[dx is null ? 0 : OutChannels * Kernel * Kernel];
+        bool gemmDx = dx is not null && packedFlipped is null;
+        float[]? wide = gemmDx ? BufferPool.Rent(PaddedConv.OutputLength(InChannels, h, w, Kernel)) : null;
+        float** rows = stackalloc float*[gemmDx ? OutChannels * Kernel * Kernel : 0];
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, gp = gradOut, fp = flipped, dxp = dx, dwp = partial, pg = paddedGrad, px = paddedX, op = wide)
+        fixed (float* xp = x, gp = gradOut, fp = flipped, kp = packedFlipped, dxp = dx, dwp = partial, pg = paddedGrad, px = paddedX, op = wide)
             for (int i = start; i < end; i++)
                 PaddedConv.Backward(xp + i * inPlane, gp + i * outPlane, InChannels, OutChannels, h, w, Kernel,
-                    fp, dxp == null ? null : dxp + i * inPlane, dwp, pg, px, op, rows);
+                    fp, kp, dxp == null ? null : dxp + i * inPlane, dwp, pg, px, op, rows);
         BufferPool.Return(paddedGrad);
         if (paddedX is not null) BufferPool.Return(paddedX);
         if (wide is not null) BufferPool.Return(wide);
@@ -235,18 +248,19 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         bool padded = UsesPaddedConv(w);
         // PaddedConv's weight gradient is tap-major: row t*in + c of the partial, not c*k*k + t.
         bool paddedW = padded && dW is not null;
-        float[]? flipped = null;
+        float[]? flipped = null, packedFlipped = null;
         if (needX && padded)
         {
             flipped = BufferPool.Rent(weight.Length);
             PaddedConv.FlipTranspose(weight, OutChannels, InChannels, Kernel, flipped);
+            packedFlipped = PackForDirect(flipped, InChannels, OutChannels * Kernel * Kernel, w);
         }
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
             float[]? dWc = dW is null ? null : BufferPool.Rent(OutChannels * k);
             partials[c] = dWc!;
-            if (flipped is not null || paddedW) BackwardPadded(x.Data, gradOut.Data, flipped, flipped is null ? null : dx!.Data, paddedW ? dWc : null, start, end, h, w);
+            if (flipped is not null || paddedW) BackwardPadded(x.Data, gradOut.Data, flipped, packedFlipped, flipped is null ? null : dx!.Data, paddedW ? dWc : null, start, end, h, w);
             bool colsGrad = needX && flipped is null, colsW = dW is not null && !paddedW;
             if (!colsGrad && !colsW) return;
             int group = GroupSize(p, end - start);
@@ -297,6 +311,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             if (wide is not null) BufferPool.Return(wide);
         });
         if (flipped is not null) BufferPool.Return(flipped);
+        if (packedFlipped is not null) BufferPool.Return(packedFlipped);
         if (dW is not null)
         {
             var sum = partials[0];

@@ -38,6 +38,23 @@ internal static unsafe class GemmKernels
     public struct R10 : IRows { public static int N => 10; }
     public struct R11 : IRows { public static int N => 11; }
     public struct R12 : IRows { public static int N => 12; }
+    // 13-28: the direct convolution's one-vector tiles (DirectConvKernels).
+    public struct R13 : IRows { public static int N => 13; }
+    public struct R14 : IRows { public static int N => 14; }
+    public struct R15 : IRows { public static int N => 15; }
+    public struct R16 : IRows { public static int N => 16; }
+    public struct R17 : IRows { public static int N => 17; }
+    public struct R18 : IRows { public static int N => 18; }
+    public struct R19 : IRows { public static int N => 19; }
+    public struct R20 : IRows { public static int N => 20; }
+    public struct R21 : IRows { public static int N => 21; }
+    public struct R22 : IRows { public static int N => 22; }
+    public struct R23 : IRows { public static int N => 23; }
+    public struct R24 : IRows { public static int N => 24; }
+    public struct R25 : IRows { public static int N => 25; }
+    public struct R26 : IRows { public static int N => 26; }
+    public struct R27 : IRows { public static int N => 27; }
+    public struct R28 : IRows { public static int N => 28; }
 #pragma warning restore CS1591
 
     /// <summary>Where a micro-kernel finds depth step p of its B panel (a type, so each source gets its own compiled kernel).</summary>
