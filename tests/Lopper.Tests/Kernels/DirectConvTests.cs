@@ -1,0 +1,53 @@
+using Lopper.Tensors.Kernels;
+
+namespace Lopper.Tests.Kernels;
+
+/// <summary>PaddedConv's direct tiles (narrow planes) against a naive same convolution.</summary>
+public unsafe class DirectConvTests
+{
+    [Theory]
+    [InlineData(3, 20, 6, 7, 3, true)]     // one 32-wide block, 12 of its lanes zero
+    [InlineData(5, 40, 9, 16, 3, false)]   // a 32 block then a 16 block; 16 positions split 8 + 8
+    [InlineData(4, 16, 3, 15, 3, true)]    // one 16 block, 15 positions in one tile
+    [InlineData(2, 33, 4, 5, 5, true)]     // 5x5 kernel, a 32 block and a 16 block with one channel
+    [InlineData(6, 8, 2, 1, 3, false)]     // one-pixel-wide planes
+    public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int k, bool relu)
+    {
+        if (!PaddedConv.Applies(k, 1, (k - 1) / 2, w)) return;   // no Vector512 here: the op uses im2col
+        Assert.True(PaddedConv.UsesDirect(w));
+        var rng = new Random(7);
+        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * cin * k * k), bias = Fill(rng, cout);
+        int depth = cin * k * k;
+        var packed = new float[PaddedConv.PackedLength(cout, depth)];
+        PaddedConv.PackWeights(weight, cout, depth, packed);
+        var y = new float[cout * h * w];
+        Array.Fill(y, float.NaN);
+        var padded = new float[PaddedConv.PaddedLength(cin, h, w, k)];
+        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias)
+            PaddedConv.Forward(xp, cin, h, w, k, wp, kp, cout, yp, pp, null, null, bp, relu);
+        int p = (k - 1) / 2;
+        for (int o = 0; o < cout; o++)
+            for (int oy = 0; oy < h; oy++)
+                for (int ox = 0; ox < w; ox++)
+                {
+                    double s = bias[o];
+                    for (int c = 0; c < cin; c++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                int iy = oy + ky - p, ix = ox + kx - p;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                s += (double)x[(c * h + iy) * w + ix] * weight[((o * cin + c) * k + ky) * k + kx];
+                            }
+                    if (relu) s = Math.Max(s, 0);
+                    Assert.Equal(s, y[(o * h + oy) * w + ox], 1e-4);
+                }
+    }
+
+    private static float[] Fill(Random rng, int n)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        return a;
+    }
+}
