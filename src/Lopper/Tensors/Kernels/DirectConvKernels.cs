@@ -173,10 +173,9 @@ internal static unsafe class DirectConvKernels
         Vector512<float>* v = stackalloc Vector512<float>[16];
         Vector512<float>* u = stackalloc Vector512<float>[16];
         var zero = Vector512<float>.Zero;
-        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         for (int r0 = 0; r0 < positions; r0 += 16)
         {
-            var mask = Vector512.LessThan(lane, Vector512.Create(positions - r0)).AsSingle();
+            var mask = Simd.FirstLanes(positions - r0);
             for (int g = 0; g < width && g < count; g += 16)
             {
                 for (int i = 0; i < 16; i++) v[i] = Vector512.Load(tile + (r0 + i) * width + g);

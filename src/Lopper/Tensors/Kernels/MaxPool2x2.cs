@@ -93,13 +93,8 @@ public static unsafe class MaxPool2x2
     }
 
     // Lane masks for a last block of rest (< 16) windows: its 2*rest input columns (two vectors) and rest outputs.
-    private static (Vector512<float> Lo, Vector512<float> Hi, Vector512<float> Out) TailMasks(int rest)
-    {
-        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        return (Vector512.LessThan(lane, Vector512.Create(2 * rest)).AsSingle(),
-                Vector512.LessThan(lane, Vector512.Create(2 * rest - 16)).AsSingle(),
-                Vector512.LessThan(lane, Vector512.Create(rest)).AsSingle());
-    }
+    private static (Vector512<float> Lo, Vector512<float> Hi, Vector512<float> Out) TailMasks(int rest) =>
+        (Simd.FirstLanes(2 * rest), Simd.FirstLanes(2 * rest - 16), Simd.FirstLanes(rest));
 
     // Masked-off lanes read nothing (no fault past the row) and come back as zero.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -106,14 +106,14 @@ public static unsafe class PaddedConv
         int n = h * pitch;
         Gemm.MultiplyRows(outChannels, n, channels * taps, weight, channels * taps, rows, wide, n);
         for (int o = 0; o < outChannels; o++)
-            CopyOut(wide + (long)o * n, pitch, h, w, y + (long)o * h * w, bias == null ? 0f : bias[o], relu);
+            CopyRows(wide + (long)o * n, pitch, y + (long)o * h * w, w, h, w, bias == null ? 0f : bias[o], relu);
     }
 
     /// <summary>Floats of <see cref="PackWeights"/>' output for <paramref name="outChannels"/> rows of <paramref name="depth"/>.</summary>
     public static int PackedLength(int outChannels, int depth)
     {
         int total = 0;
-        for (int o0 = 0; o0 < outChannels; o0 += BlockWidth(outChannels, o0)) total += BlockWidth(outChannels, o0) * depth;
+        for (int o0 = 0, width; o0 < outChannels; o0 += width) total += (width = BlockWidth(outChannels, o0)) * depth;
         return total;
     }
 
@@ -171,25 +171,29 @@ public static unsafe class PaddedConv
         }
     }
 
-    // One output plane without its pitch columns, plus bias and ReLU, in one pass: per-row library calls
-    // cost more than the work on 14- and 28-wide rows (they made a fused-ReLU layer ~25% slower).
-    private static void CopyOut(float* src, int pitch, int h, int w, float* dst, float bias, bool relu)
+    // h rows of w floats from pitch srcPitch to pitch dstPitch, plus bias (skipped when 0) and ReLU, in one
+    // vector pass: both the pad (into the pitch) and the copy-out (out of it). Per-row library calls cost more
+    // than the work on 14- and 28-wide rows (they made a fused-ReLU layer ~25% slower).
+    private static void CopyRows(float* src, int srcPitch, float* dst, int dstPitch, int h, int w, float bias, bool relu)
     {
         var b = Vector512.Create(bias);
+        bool shift = bias != 0f;
         var zero = Vector512<float>.Zero;
         int full = w & ~15, rest = w - full;
-        var tail = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(rest)).AsSingle();
-        for (int oy = 0; oy < h; oy++, src += pitch, dst += w)
+        var tail = Simd.FirstLanes(rest);
+        for (int oy = 0; oy < h; oy++, src += srcPitch, dst += dstPitch)
         {
             int ox = 0;
             for (; ox < full; ox += 16)
             {
-                var v = Vector512.Load(src + ox) + b;
+                var v = Vector512.Load(src + ox);
+                if (shift) v += b;
                 if (relu) v = Vector512.Max(v, zero);
                 v.Store(dst + ox);
             }
             if (rest == 0) continue;
-            var t = Avx512F.MaskLoad(src + ox, tail, zero) + b;
+            var t = Avx512F.MaskLoad(src + ox, tail, zero);
+            if (shift) t += b;
             if (relu) t = Vector512.Max(t, zero);
             Avx512F.MaskStore(dst + ox, tail, t);
         }
@@ -199,22 +203,14 @@ public static unsafe class PaddedConv
     private static void Pad(float* x, int channels, int h, int w, int kernel, float* padded)
     {
         int p = (kernel - 1) / 2, pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel);
-        int full = w & ~15, rest = w - full;
-        var tail = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(rest)).AsSingle();
-        var zero = Vector512<float>.Zero;
         for (int c = 0; c < channels; c++)
         {
-            float* src = x + (long)c * h * w, plane = padded + (long)c * stride;
+            float* plane = padded + (long)c * stride, first = plane + p * pitch + p;
             new Span<float>(plane, p * pitch + p).Clear();
-            float* dst = plane + p * pitch + p;
-            for (int iy = 0; iy < h; iy++, src += w, dst += pitch)
-            {
-                int ix = 0;
-                for (; ix < full; ix += 16) Vector512.Load(src + ix).Store(dst + ix);
-                if (rest > 0) Avx512F.MaskStore(dst + ix, tail, Avx512F.MaskLoad(src + ix, tail, zero));
-                for (int j = w; j < pitch; j++) dst[j] = 0f;
-            }
-            // Rows h .. h+p-1 and the tail floats (the last row's gap was cleared above).
+            CopyRows(x + (long)c * h * w, w, first, pitch, h, w, 0f, false);
+            // Each row's gap (the next row's left padding), rows h .. h+p-1 and the tail floats.
+            for (int iy = 0; iy < h; iy++)
+                for (int j = w; j < pitch; j++) first[(long)iy * pitch + j] = 0f;
             long done = (long)(h + p) * pitch;
             new Span<float>(plane + done, (int)(stride - done)).Clear();
         }

@@ -115,4 +115,8 @@ public static class Simd
         }
         for (; i < n; i++) Unsafe.Add(ref dr, i) = Unsafe.Add(ref yr, i) > 0 ? Unsafe.Add(ref gr, i) : 0f;
     }
+
+    /// <summary>A Vector512 mask of the first <paramref name="n"/> lanes (all lanes for n &gt;= 16), for masked loads and stores of a row's tail.</summary>
+    internal static Vector512<float> FirstLanes(int n) =>
+        Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(n)).AsSingle();
 }
