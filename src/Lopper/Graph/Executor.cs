@@ -170,7 +170,8 @@ public sealed class Executor
                 }
                 else
                 {
-                    TensorPrimitives.Add(existing.Span, ig.Span, existing.Span);
+                    float[] to = existing.Data, from = ig.Data;
+                    Parallelism.ForSlices(existing.Length, (s, n) => TensorPrimitives.Add(to.AsSpan(s, n), from.AsSpan(s, n), to.AsSpan(s, n)));
                     if (!shares) ig.Release();
                 }
             }

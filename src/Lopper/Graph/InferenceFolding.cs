@@ -5,7 +5,9 @@ namespace Lopper.Graph;
 /// <summary>
 /// The deployment form of a model: every batch-norm that directly follows a convolution (and is its only
 /// reader) is folded into the convolution's weights and bias, and a ReLU that is the batch-norm's only
-/// reader is fused into the convolution. Outputs equal the original model's in evaluation mode.
+/// reader is fused into the convolution; a residual join (with its ReLU) whose input is such a convolution,
+/// read by nothing else, becomes that convolution's epilogue (<see cref="Conv2dOp.AddsResidual"/>). Outputs
+/// equal the original model's in evaluation mode.
 /// </summary>
 public static class InferenceFolding
 {
@@ -48,7 +50,7 @@ public static class InferenceFolding
             }
             nodes.Add(new Node(node.Name, node.Op, node.Inputs.Select(Resolve).ToArray()));
         }
-        var result = new Model(new ModelGraph(g.Name, nodes));
+        var result = new Model(new ModelGraph(g.Name, FuseResiduals(nodes)));
         foreach (var p in result.Parameters)
         {
             string nodeName = p.Owner.Name;
@@ -81,6 +83,48 @@ public static class InferenceFolding
                     p.Value.Data[o] = (float)(beta[o] + ((oldBias?[o] ?? 0) - mean[o]) * scale);
                 }
             }
+        }
+        return result;
+    }
+
+    // Two-input sums with a convolution (bias, no ReLU of its own) as an input that nothing else reads: the sum
+    // and its ReLU go into the convolution, which moves to the sum's place (both inputs exist by then). A 3x3
+    // stride-1 convolution is preferred, as its tiles add the residual while storing; others add it in a pass.
+    private static List<Node> FuseResiduals(List<Node> nodes)
+    {
+        var readers = new Dictionary<string, int>();
+        foreach (var n in nodes)
+            foreach (var i in n.Inputs) readers[i] = readers.GetValueOrDefault(i) + 1;
+        var index = new Dictionary<string, int>();
+        for (int i = 0; i < nodes.Count; i++) index[nodes[i].Name] = i;
+        var moved = new HashSet<string>();
+        var rename = new Dictionary<string, string>();
+        var result = new List<Node>();
+        var fusedAt = new Dictionary<int, Node>();
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            if (nodes[i].Op is not AddOp add || nodes[i].Inputs.Length != 2) continue;
+            int best = -1;
+            for (int j = 0; j < 2; j++)
+            {
+                string input = nodes[i].Inputs[j];
+                if (!index.TryGetValue(input, out int c) || moved.Contains(input) || readers.GetValueOrDefault(input) != 1) continue;
+                if (nodes[c].Op is not Conv2dOp { FusedRelu: false, AddsResidual: false, HasBias: true } conv) continue;
+                if (best < 0 || (conv.Kernel > 1 && conv.Stride == 1)) best = j;
+            }
+            if (best < 0) continue;
+            var convNode = nodes[index[nodes[i].Inputs[best]]];
+            var cv = (Conv2dOp)convNode.Op;
+            var op = new Conv2dOp(cv.InChannels, cv.OutChannels, cv.Kernel, cv.Stride, cv.Padding, true, cv.Columns, add.FusedRelu, residual: true);
+            fusedAt[i] = new Node(convNode.Name, op, convNode.Inputs[0], nodes[i].Inputs[1 - best]);
+            moved.Add(convNode.Name);
+            rename[nodes[i].Name] = convNode.Name;
+        }
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            if (moved.Contains(nodes[i].Name)) continue;
+            var node = fusedAt.TryGetValue(i, out var fused) ? fused : nodes[i];
+            result.Add(new Node(node.Name, node.Op, node.Inputs.Select(s => rename.TryGetValue(s, out var t) ? t : s).ToArray()));
         }
         return result;
     }

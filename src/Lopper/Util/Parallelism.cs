@@ -47,6 +47,31 @@ public static class Parallelism
         finally { _inParallel = false; }
     }
 
+    // Below this many floats an elementwise pass is done before a second thread would have started on it.
+    private const int MinSliceLength = 1 << 15;
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, count) over contiguous slices covering [0, <paramref name="length"/>),
+    /// one per thread, each starting on a multiple of 16 floats: for elementwise passes over whole activations,
+    /// which one core alone runs at well under the memory bandwidth two cores reach.
+    /// </summary>
+    public static void ForSlices(int length, Action<int, int> body)
+    {
+        int slices = length >= MinSliceLength && !_inParallel ? _threads : 1;
+        if (slices <= 1)
+        {
+            body(0, length);
+            return;
+        }
+        For(slices, i =>
+        {
+            int start = SliceStart(length, slices, i), end = SliceStart(length, slices, i + 1);
+            body(start, end - start);
+        });
+    }
+
+    private static int SliceStart(int length, int slices, int i) => i == slices ? length : (int)((long)length * i / slices) & ~15;
+
     private static WorkerTeam? _team;
     private static readonly object TeamLock = new();
 

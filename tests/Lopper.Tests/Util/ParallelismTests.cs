@@ -82,4 +82,26 @@ public class ParallelismTests
             Assert.Equal(2 * 500 * 3, total);
         }
     }
+
+    [Theory]
+    [InlineData(1, 100_000)]
+    [InlineData(3, 100_003)]
+    [InlineData(3, 1000)]      // too short to split: one slice
+    [InlineData(2, 0)]
+    public void SlicesCoverTheRangeOnceOnVectorBoundaries(int threads, int length)
+    {
+        using (new ThreadsScope(threads))
+        {
+            var hits = new int[length];
+            var starts = new System.Collections.Concurrent.ConcurrentBag<int>();
+            Parallelism.ForSlices(length, (start, count) =>
+            {
+                starts.Add(start);
+                for (int i = start; i < start + count; i++) hits[i]++;
+            });
+            Assert.All(hits, h => Assert.Equal(1, h));
+            Assert.All(starts, s => Assert.Equal(0, s % 16));
+            Assert.Equal(length >= 1 << 15 ? threads : 1, starts.Count);
+        }
+    }
 }

@@ -31,9 +31,15 @@ public sealed class AddOp(bool relu = false) : Op
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
     {
         var y = Tensor.Pooled(inputs[0].Shape);
-        TensorPrimitives.Add(inputs[0].Span, inputs[1].Span, y.Span);
-        for (int i = 2; i < inputs.Length; i++) TensorPrimitives.Add(y.Span, inputs[i].Span, y.Span);
-        if (FusedRelu) TensorPrimitives.Max(y.Span, 0f, y.Span);
+        float[] a = inputs[0].Data, b = inputs[1].Data, yd = y.Data;
+        bool reluNow = FusedRelu && inputs.Length == 2;
+        Parallelism.ForSlices(y.Length, (s, n) =>
+        {
+            if (reluNow) Simd.AddRelu(a.AsSpan(s, n), b.AsSpan(s, n), yd.AsSpan(s, n));
+            else TensorPrimitives.Add(a.AsSpan(s, n), b.AsSpan(s, n), yd.AsSpan(s, n));
+            for (int i = 2; i < inputs.Length; i++) TensorPrimitives.Add(yd.AsSpan(s, n), inputs[i].Data.AsSpan(s, n), yd.AsSpan(s, n));
+            if (FusedRelu && !reluNow) TensorPrimitives.Max(yd.AsSpan(s, n), 0f, yd.AsSpan(s, n));
+        });
         return y;
     }
 
@@ -47,7 +53,7 @@ public sealed class AddOp(bool relu = false) : Op
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
         // With a fused ReLU the gradient is first masked by the output; gradOut is ours to overwrite.
-        if (FusedRelu) Simd.ReluBackward(output.Span, gradOut.Span, gradOut.Span);
+        if (FusedRelu) Simd.ParallelReluBackward(output, gradOut);
         var grads = new Tensor?[inputs.Length];
         bool handedOver = false;
         for (int i = 0; i < inputs.Length; i++)
@@ -55,7 +61,8 @@ public sealed class AddOp(bool relu = false) : Op
             if (!state.NeedsInputGrad[i]) continue;
             if (!handedOver) { grads[i] = gradOut; handedOver = true; continue; }
             var copy = Tensor.Pooled(gradOut.Shape);
-            gradOut.Span.CopyTo(copy.Span);
+            float[] from = gradOut.Data, to = copy.Data;
+            Parallelism.ForSlices(copy.Length, (s, n) => from.AsSpan(s, n).CopyTo(to.AsSpan(s, n)));
             grads[i] = copy;
         }
         return grads;

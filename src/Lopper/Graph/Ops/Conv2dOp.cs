@@ -9,9 +9,10 @@ namespace Lopper.Graph.Ops;
 /// least as large as the thread budget are split over threads by image; smaller ones let the GEMM
 /// split instead. With <see cref="Columns"/> the op keeps only those im2col rows (input channel, ky, kx):
 /// the weight is [out, columns] and the GEMM's inner dimension shrinks with it, so pruned kernel
-/// columns cost nothing.
+/// columns cost nothing. With <see cref="AddsResidual"/> (made by inference folding) a second input of the
+/// output's shape is added before the ReLU, so a residual join costs no pass of its own.
 /// </summary>
-public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null, bool relu = false) : Op
+public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null, bool relu = false, bool residual = false) : Op
 {
     /// <summary>Input channels.</summary>
     public int InChannels { get; } = inChannels;
@@ -27,6 +28,11 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     public bool HasBias { get; } = bias;
     /// <summary>ReLU applied to the output (fused by inference folding; saves a pass over memory).</summary>
     public bool FusedRelu { get; } = relu;
+    /// <summary>Input 1 (the output's shape) is added to the result before the ReLU: a residual join fused by inference folding.</summary>
+    public bool AddsResidual { get; } = residual;
+
+    /// <inheritdoc/>
+    public override int Arity => AddsResidual ? 2 : 1;
     /// <summary>Kept im2col rows (c*k*k + ky*k + kx), ascending, or null for all.</summary>
     public int[]? Columns { get; } = ValidColumns(columns, inChannels * kernel * kernel);
 
@@ -61,7 +67,10 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         if (s[1] != InChannels) throw ShapeError($"expects {InChannels} input channels, got {s[1]}");
         int oh = OutSize(s[2]), ow = OutSize(s[3]);
         if (oh < 1 || ow < 1) throw ShapeError($"input {s[2]}x{s[3]} too small for kernel {Kernel}");
-        return [s[0], OutChannels, oh, ow];
+        int[] y = [s[0], OutChannels, oh, ow];
+        if (AddsResidual && !inputs[1].AsSpan().SequenceEqual(y))
+            throw ShapeError($"residual input {Tensor.Format(inputs[1])} does not match the output {Tensor.Format(y)}");
+        return y;
     }
 
     /// <inheritdoc/>
@@ -106,13 +115,14 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
     {
         var x = inputs[0];
-        var shape = OutputShape([x.Shape]);
+        var shape = OutputShape(AddsResidual ? [x.Shape, inputs[1].Shape] : [x.Shape]);
         var y = Tensor.Pooled(shape);
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3];
         int k = K, p = oh * ow;
         int inPlane = InChannels * h * w, outPlane = OutChannels * p;
         var weight = parameters[0].Data;
         float[]? b = HasBias ? parameters[1].Data : null;
+        float[]? residual = AddsResidual ? inputs[1].Data : null;
         int chunks = ChunksFor(n);
         bool padded = UsesPaddedConv(w);
         float[]? packed = padded ? PackForDirect(weight, OutChannels, k, w) : null;
@@ -121,13 +131,13 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             var (start, end) = Range(n, chunks, c);
             if (padded)
             {
-                ForwardPadded(x.Data, weight, packed, b, y.Data, start, end, h, w);
+                ForwardPadded(x.Data, weight, packed, b, residual, y.Data, start, end, h, w);
                 return;
             }
             int group = GroupSize(p, end - start);
             float[]? cols = IsPointwise ? null : BufferPool.Rent(k * p * group);
             float[]? wide = group > 1 ? BufferPool.Rent(OutChannels * p * group) : null;
-            fixed (float* xp = x.Data, yp = y.Data, wp = weight)
+            fixed (float* xp = x.Data, yp = y.Data, wp = weight, rp = residual)
             fixed (float* cp = cols, op = wide)
             {
                 for (int i = start; i < end; i += group)
@@ -149,7 +159,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
                             for (int o = 0; o < OutChannels; o++)
                                 new ReadOnlySpan<float>(op + (long)o * ld + j * p, p).CopyTo(new Span<float>(dst + (long)j * outPlane + (long)o * p, p));
                     }
-                    for (int j = 0; j < g; j++) Epilogue(dst + (long)j * outPlane, p, b);
+                    for (int j = 0; j < g; j++) Epilogue(dst + (long)j * outPlane, p, b, rp == null ? null : rp + (long)(i + j) * outPlane);
                 }
             }
             if (cols is not null) BufferPool.Return(cols);
@@ -172,16 +182,17 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     // Stride-1 same convolutions of images wide enough go through PaddedConv (no im2col), both ways.
     private bool UsesPaddedConv(int w) => Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
 
-    // Images [start, end) through PaddedConv.Forward, bias and fused ReLU included.
-    private void ForwardPadded(float[] x, float[] weight, float[]? packed, float[]? bias, float[] y, int start, int end, int h, int w)
+    // Images [start, end) through PaddedConv.Forward, bias, residual and fused ReLU included.
+    private void ForwardPadded(float[] x, float[] weight, float[]? packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
     {
         var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
         float[]? wide = packed is null ? BufferPool.Rent(PaddedConv.OutputLength(OutChannels, h, w, Kernel)) : null;
         float** rows = stackalloc float*[packed is null ? K : 0];
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, op = wide, bp = bias)
+        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, op = wide, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
-                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, kp, OutChannels, yp + i * outPlane, pp, op, rows, bp, FusedRelu);
+                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, kp, OutChannels, yp + i * outPlane, pp, op, rows, bp, FusedRelu,
+                    rp == null ? null : rp + i * outPlane);
         BufferPool.Return(padded);
         if (wide is not null) BufferPool.Return(wide);
     }
@@ -206,9 +217,14 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         if (wide is not null) BufferPool.Return(wide);
     }
 
-    // Bias and fused ReLU on one image's output planes.
-    private void Epilogue(float* y, int plane, float[]? bias)
+    // Bias, residual and fused ReLU on one image's output planes.
+    private void Epilogue(float* y, int plane, float[]? bias, float* residual)
     {
+        if (residual != null)
+        {
+            var all = new Span<float>(y, OutChannels * plane);
+            TensorPrimitives.Add(all, new ReadOnlySpan<float>(residual, OutChannels * plane), all);
+        }
         if (bias is not null)
             for (int o = 0; o < OutChannels; o++)
             {
@@ -230,7 +246,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     {
         var x = inputs[0];
         // The output itself may already be freed (it is read only with a fused ReLU): its shape comes from x.
-        var outShape = OutputShape([x.Shape]);
+        var outShape = OutputShape(AddsResidual ? [x.Shape, inputs[1].Shape] : [x.Shape]);
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = outShape[2], ow = outShape[3];
         int k = K, p = oh * ow;
         int inPlane = InChannels * h * w, outPlane = OutChannels * p;
@@ -239,7 +255,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         var weight = parameters[0].Data;
         var dW = paramGrads[0];
         // With a fused ReLU the incoming gradient is first masked by the output; gradOut is ours to overwrite.
-        if (FusedRelu) Simd.ReluBackward(output.Span, gradOut.Span, gradOut.Span);
+        if (FusedRelu) Simd.ParallelReluBackward(output, gradOut);
         int chunks = ChunksFor(n);
         // One partial weight gradient per chunk, summed in chunk order: deterministic for a thread count. The
         // partials are transposed, [K, out] = cols x gradOut^T: that GEMM packs only the small gradOut side,
@@ -339,6 +355,8 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
                 for (int o = 0; o < OutChannels; o++)
                     dbs[o] += TensorPrimitives.Sum(g.Slice(i * outPlane + o * p, p));
         }
+        // The residual's gradient is the (ReLU-masked) output gradient itself, which nothing here changes after the mask.
+        if (AddsResidual) return [dx, state.NeedsInputGrad[1] ? gradOut : null];
         return [dx];
     }
 
@@ -351,7 +369,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     {
         if (Columns is not null && inChannels != InChannels)
             throw new InvalidOperationException("a column-subset convolution's input channels are fixed");
-        return new Conv2dOp(inChannels, outChannels, Kernel, Stride, Padding, HasBias, Columns, FusedRelu);
+        return new Conv2dOp(inChannels, outChannels, Kernel, Stride, Padding, HasBias, Columns, FusedRelu, AddsResidual);
     }
 
     /// <inheritdoc/>
@@ -363,6 +381,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             ["stride"] = Stride, ["padding"] = Padding, ["bias"] = HasBias,
         };
         if (FusedRelu) a["relu"] = true;
+        if (AddsResidual) a["residual"] = true;
         if (Columns is not null) a["columns"] = new JsonArray(Columns.Select(c => (JsonNode)c).ToArray());
         return a;
     }
@@ -372,5 +391,5 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         Int(a, "in_channels", "conv2d"), Int(a, "out_channels", "conv2d"), Int(a, "kernel", "conv2d"),
         Int(a, "stride", 1), Int(a, "padding", 0), Bool(a, "bias", false),
         a["columns"] is JsonArray cols ? cols.Select(v => v is JsonValue j && j.TryGetValue(out int c) ? c : throw new LopperInputException("op conv2d: 'columns' must be integers")).ToArray() : null,
-        Bool(a, "relu", false));
+        Bool(a, "relu", false), Bool(a, "residual", false));
 }

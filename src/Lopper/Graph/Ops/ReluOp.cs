@@ -18,7 +18,8 @@ public sealed class ReluOp : Op
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
     {
         var y = Tensor.Pooled(inputs[0].Shape);
-        TensorPrimitives.Max(inputs[0].Span, 0f, y.Span);
+        float[] x = inputs[0].Data, yd = y.Data;
+        Parallelism.ForSlices(y.Length, (s, n) => TensorPrimitives.Max(x.AsSpan(s, n), 0f, yd.AsSpan(s, n)));
         return y;
     }
 
@@ -30,7 +31,7 @@ public sealed class ReluOp : Op
     {
         if (!state.NeedsInputGrad[0]) return [null];
         // Written in place: the executor owns gradOut and nothing else reads it after this node.
-        Simd.ReluBackward(output.Span, gradOut.Span, gradOut.Span);
+        Simd.ParallelReluBackward(output, gradOut);
         return [gradOut];
     }
 

@@ -162,13 +162,14 @@ internal static unsafe class DirectConvKernels
     /// <summary>
     /// Writes a tile (<paramref name="positions"/> rows of <paramref name="width"/> channels) to channel-major
     /// output: channel o's positions go to <c>dst + o*plane</c>, plus its bias, with an optional ReLU.
-    /// Only the first <paramref name="count"/> channels are written.
+    /// Only the first <paramref name="count"/> channels are written. A <paramref name="residual"/> laid out as
+    /// <paramref name="dst"/> is added before the ReLU.
     /// </summary>
     /// <remarks>
     /// 16 x 16 blocks are transposed in registers (unpack, in-lane shuffle, two 128-bit-lane shuffles), so
     /// each channel is one masked store instead of a strided scalar loop.
     /// </remarks>
-    public static void StoreTransposed(float* tile, int width, int positions, float* dst, long plane, int count, float* bias, bool relu)
+    public static void StoreTransposed(float* tile, int width, int positions, float* dst, long plane, int count, float* bias, bool relu, float* residual = null)
     {
         Vector512<float>* v = stackalloc Vector512<float>[16];
         Vector512<float>* u = stackalloc Vector512<float>[16];
@@ -208,6 +209,7 @@ internal static unsafe class DirectConvKernels
                 {
                     var x = v[o];
                     if (bias != null) x += Vector512.Create(bias[g + o]);
+                    if (residual != null) x += Avx512F.MaskLoad(residual + (g + o) * plane + r0, mask, zero);
                     if (relu) x = Vector512.Max(x, zero);
                     Avx512F.MaskStore(dst + (g + o) * plane + r0, mask, x);
                 }

@@ -54,13 +54,14 @@ public static unsafe class PaddedConv
     /// (one per output channel) and a ReLU are applied while the result is copied out, not in extra passes.
     /// With <paramref name="packed"/> (the weight through <see cref="PackWeights"/>, for <see cref="UsesDirect"/>
     /// widths) the direct tiles run instead and <paramref name="wide"/> and <paramref name="rows"/> are unused.
+    /// A <paramref name="residual"/> (the layout of y) is added before the ReLU.
     /// </summary>
     public static void Forward(float* x, int channels, int h, int w, int kernel, float* weight, float* packed, int outChannels,
-        float* y, float* padded, float* wide, float** rows, float* bias = null, bool relu = false)
+        float* y, float* padded, float* wide, float** rows, float* bias = null, bool relu = false, float* residual = null)
     {
         Pad(x, channels, h, w, kernel, padded);
-        if (packed != null) ConvolveDirect(padded, channels, h, w, kernel, packed, outChannels, y, bias, relu);
-        else Convolve(padded, channels, h, w, kernel, weight, outChannels, y, wide, rows, bias, relu);
+        if (packed != null) ConvolveDirect(padded, channels, h, w, kernel, packed, outChannels, y, bias, relu, residual);
+        else Convolve(padded, channels, h, w, kernel, weight, outChannels, y, wide, rows, bias, relu, residual);
     }
 
     /// <summary>
@@ -78,8 +79,8 @@ public static unsafe class PaddedConv
         float* flipped, float* packedFlipped, float* dx, float* dWT, float* paddedGrad, float* paddedX, float* wide, float** rows)
     {
         Pad(gradOut, outChannels, h, w, kernel, paddedGrad);
-        if (dx != null && packedFlipped != null) ConvolveDirect(paddedGrad, outChannels, h, w, kernel, packedFlipped, channels, dx, null, false);
-        else if (dx != null) Convolve(paddedGrad, outChannels, h, w, kernel, flipped, channels, dx, wide, rows, null, false);
+        if (dx != null && packedFlipped != null) ConvolveDirect(paddedGrad, outChannels, h, w, kernel, packedFlipped, channels, dx, null, false, null);
+        else if (dx != null) Convolve(paddedGrad, outChannels, h, w, kernel, flipped, channels, dx, wide, rows, null, false, null);
         if (dWT == null) return;
         int p = (kernel - 1) / 2, pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
         Pad(x, channels, h, w, kernel, paddedX);
@@ -91,9 +92,9 @@ public static unsafe class PaddedConv
     }
 
     // The product on already padded planes: one row pointer per (channel, tap), then the result copied out
-    // without the pitch columns (bias and ReLU on the way).
+    // without the pitch columns (bias, residual and ReLU on the way).
     private static void Convolve(float* padded, int channels, int h, int w, int kernel, float* weight, int outChannels,
-        float* y, float* wide, float** rows, float* bias, bool relu)
+        float* y, float* wide, float** rows, float* bias, bool relu, float* residual)
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
         for (int c = 0; c < channels; c++)
@@ -106,7 +107,8 @@ public static unsafe class PaddedConv
         int n = h * pitch;
         Gemm.MultiplyRows(outChannels, n, channels * taps, weight, channels * taps, rows, wide, n);
         for (int o = 0; o < outChannels; o++)
-            CopyRows(wide + (long)o * n, pitch, y + (long)o * h * w, w, h, w, bias == null ? 0f : bias[o], relu);
+            CopyRows(wide + (long)o * n, pitch, y + (long)o * h * w, w, h, w, bias == null ? 0f : bias[o], relu,
+                residual == null ? null : residual + (long)o * h * w);
     }
 
     /// <summary>Floats of <see cref="PackWeights"/>' output for <paramref name="outChannels"/> rows of <paramref name="depth"/>.</summary>
@@ -142,7 +144,7 @@ public static unsafe class PaddedConv
     /// output row's positions times a block of output channels, so only valid positions are computed.
     /// </summary>
     private static void ConvolveDirect(float* padded, int channels, int h, int w, int kernel, float* packed, int outChannels,
-        float* y, float* bias, bool relu)
+        float* y, float* bias, bool relu, float* residual)
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel, depth = channels * taps;
         int* offsets = stackalloc int[depth];
@@ -164,17 +166,19 @@ public static unsafe class PaddedConv
                 {
                     int x0 = w * q / pieces, r = w * (q + 1) / pieces - x0;
                     kernels[r](depth, padded + oy * pitch + x0, offsets, wb, tile);
-                    DirectConvKernels.StoreTransposed(tile, width, r, y + o0 * plane + oy * w + x0, plane, count, bias == null ? null : bias + o0, relu);
+                    long at = o0 * plane + oy * w + x0;
+                    DirectConvKernels.StoreTransposed(tile, width, r, y + at, plane, count, bias == null ? null : bias + o0, relu,
+                        residual == null ? null : residual + at);
                 }
             wb += (long)width * depth;
             o0 += width;
         }
     }
 
-    // h rows of w floats from pitch srcPitch to pitch dstPitch, plus bias (skipped when 0) and ReLU, in one
-    // vector pass: both the pad (into the pitch) and the copy-out (out of it). Per-row library calls cost more
-    // than the work on 14- and 28-wide rows (they made a fused-ReLU layer ~25% slower).
-    private static void CopyRows(float* src, int srcPitch, float* dst, int dstPitch, int h, int w, float bias, bool relu)
+    // h rows of w floats from pitch srcPitch to pitch dstPitch, plus bias (skipped when 0), a residual (laid out
+    // as dst) and ReLU, in one vector pass: both the pad (into the pitch) and the copy-out (out of it). Per-row
+    // library calls cost more than the work on 14- and 28-wide rows (they made a fused-ReLU layer ~25% slower).
+    private static void CopyRows(float* src, int srcPitch, float* dst, int dstPitch, int h, int w, float bias, bool relu, float* residual = null)
     {
         var b = Vector512.Create(bias);
         bool shift = bias != 0f;
@@ -188,12 +192,14 @@ public static unsafe class PaddedConv
             {
                 var v = Vector512.Load(src + ox);
                 if (shift) v += b;
+                if (residual != null) v += Vector512.Load(residual + (long)oy * dstPitch + ox);
                 if (relu) v = Vector512.Max(v, zero);
                 v.Store(dst + ox);
             }
             if (rest == 0) continue;
             var t = Avx512F.MaskLoad(src + ox, tail, zero);
             if (shift) t += b;
+            if (residual != null) t += Avx512F.MaskLoad(residual + (long)oy * dstPitch + ox, tail, zero);
             if (relu) t = Vector512.Max(t, zero);
             Avx512F.MaskStore(dst + ox, tail, t);
         }

@@ -116,6 +116,29 @@ public static class Simd
         for (; i < n; i++) Unsafe.Add(ref dr, i) = Unsafe.Add(ref yr, i) > 0 ? Unsafe.Add(ref gr, i) : 0f;
     }
 
+    /// <summary>gradient = gradient where output &gt; 0, else 0, in place, split over threads for large tensors.</summary>
+    public static void ParallelReluBackward(Tensor output, Tensor gradient)
+    {
+        float[] y = output.Data, g = gradient.Data;
+        Parallelism.ForSlices(gradient.Length, (s, n) => ReluBackward(y.AsSpan(s, n), g.AsSpan(s, n), g.AsSpan(s, n)));
+    }
+
+    /// <summary>y = max(a + b, 0) in one pass (a residual join's fused ReLU).</summary>
+    public static void AddRelu(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
+    {
+        ref float ar = ref MemoryMarshal.GetReference(a);
+        ref float br = ref MemoryMarshal.GetReference(b);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        int n = a.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= n - 16; i += 16)
+                Vector512.Max(Vector512.LoadUnsafe(ref ar, (nuint)i) + Vector512.LoadUnsafe(ref br, (nuint)i), Vector512<float>.Zero).StoreUnsafe(ref yr, (nuint)i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8)
+                Vector256.Max(Vector256.LoadUnsafe(ref ar, (nuint)i) + Vector256.LoadUnsafe(ref br, (nuint)i), Vector256<float>.Zero).StoreUnsafe(ref yr, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref yr, i) = MathF.Max(Unsafe.Add(ref ar, i) + Unsafe.Add(ref br, i), 0f);
+    }
+
     /// <summary>A Vector512 mask of the first <paramref name="n"/> lanes (all lanes for n &gt;= 16), for masked loads and stores of a row's tail.</summary>
     internal static Vector512<float> FirstLanes(int n) =>
         Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(n)).AsSingle();
