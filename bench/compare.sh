@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs lopper's benchmarks and the PyTorch peer (../shared/bench/peer_torch.py) in one go, on the same
 # machine and thread count, and prints lopper/peer ratios. Needs python3-torch and libopenblas0-pthread.
-# Usage: bench/compare.sh [THREADS]   (results also written to bench/results/compare-<date>.json)
+# Usage: [ROUNDS=3] bench/compare.sh [THREADS]   (results also written to bench/results/compare-<date>.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${1:-2}
@@ -10,13 +10,24 @@ dotnet build -c Release src/Lopper.Cli -v q -nologo >/dev/null
 L=src/Lopper.Cli/bin/Release/net10.0/lopper
 OUT=bench/results/compare-$(date -u +%Y%m%dT%H%M%SZ).json
 tmp=$(mktemp -d)
+# The peer's models, by the same names (as in its __main__).
+declare -A peerModel=(
+  [lenet5-fmnist]="p.lenet5(), (1, 28, 28)" [vgg-small-fmnist]="p.vgg(), (1, 28, 28)" [resnet20-fmnist]="p.resnet(3), (1, 28, 28)"
+  [resnet20-cifar]="p.resnet(3, cin=3), (3, 32, 32)" [resnet56-cifar]="p.resnet(9, cin=3), (3, 32, 32), steps=5")
 models=("lenet5-fmnist lenet5 1x28x28 20" "vgg-small-fmnist vgg-small 1x28x28 20" "resnet20-fmnist resnet20 1x28x28 20"
         "resnet20-cifar resnet20 3x32x32 20" "resnet56-cifar resnet56 3x32x32 5")
-for m in "${models[@]}"; do
-  set -- $m
-  $L bench --model "$2" --input "$3" --batch 128 --steps "$4" --threads "$T" --json > "$tmp/lopper-$1.json"
+# Shared VMs drift by 10-30% within minutes, for both programs alike: each model runs ROUNDS times, lopper and
+# the peer back to back, and the summary takes each side's median.
+ROUNDS=${ROUNDS:-3}
+for r in $(seq "$ROUNDS"); do
+  for m in "${models[@]}"; do
+    set -- $m
+    $L bench --model "$2" --input "$3" --batch 128 --steps "$4" --threads "$T" --json > "$tmp/lopper-$1-$r.json"
+    OPENBLAS_NUM_THREADS=$T /usr/bin/python3 -c "
+import sys, torch; sys.path.insert(0, '$(dirname "$PEER")'); import peer_torch as p
+torch.set_num_threads($T); torch.manual_seed(0); p.bench('$1', ${peerModel[$1]})" > "$tmp/peer-$1-$r.json"
+  done
 done
-OPENBLAS_NUM_THREADS=$T /usr/bin/python3 "$PEER" "$T" > "$tmp/peer.jsonl"
 for n in 1 2; do
   $L bench gemm --size 1024 --threads $n --json > "$tmp/lopper-gemm-$n.json"
   # torch.set_num_threads does not reach the OpenBLAS that Debian's torch.mm calls (BLAS_INFO=generic): without
@@ -37,19 +48,26 @@ done
 /usr/bin/time -f "%M" -o "$tmp/peer-rss" /usr/bin/python3 -c "
 import sys, torch; sys.path.insert(0, '$(dirname "$PEER")'); import peer_torch as p
 torch.set_num_threads($T); p.bench('resnet56-cifar', p.resnet(9, cin=3), (3, 32, 32), steps=3)" > /dev/null
-/usr/bin/python3 - "$tmp" "$T" "$OUT" <<'PY'
+/usr/bin/python3 - "$tmp" "$T" "$OUT" "$ROUNDS" <<'PY'
 import json, sys, os, platform, subprocess
-tmp, threads, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-peer = {}
-for line in open(os.path.join(tmp, "peer.jsonl")):
-    r = json.loads(line); peer[r["model"]] = r
+tmp, threads, out, rounds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+def median(xs):
+    xs = sorted(xs); n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 rows = []
+torch_version = "?"
 for name in ["lenet5-fmnist", "vgg-small-fmnist", "resnet20-fmnist", "resnet20-cifar", "resnet56-cifar"]:
-    l = json.load(open(os.path.join(tmp, f"lopper-{name}.json"))); p = peer[name]
-    rows.append({"model": name, "lopper_train_img_s": l["train_img_s"], "peer_train_img_s": p["train_img_s"],
-                 "train_ratio": round(l["train_img_s"] / p["train_img_s"], 2),
-                 "lopper_infer_img_s": l["infer_img_s"], "peer_infer_img_s": p["infer_img_s"],
-                 "infer_ratio": round(l["infer_img_s"] / p["infer_img_s"], 2), "lopper_gc_gen0_train": l["gc_gen0_during_train"]})
+    l = [json.load(open(os.path.join(tmp, f"lopper-{name}-{r}.json"))) for r in range(1, rounds + 1)]
+    p = [json.load(open(os.path.join(tmp, f"peer-{name}-{r}.json"))) for r in range(1, rounds + 1)]
+    torch_version = p[0]["torch"]
+    row = {"model": name, "rounds": rounds}
+    for kind in ("train", "infer"):
+        lo, pe = [x[f"{kind}_img_s"] for x in l], [x[f"{kind}_img_s"] for x in p]
+        row.update({f"lopper_{kind}_img_s": median(lo), f"peer_{kind}_img_s": median(pe),
+                    f"{kind}_ratio": round(median(lo) / median(pe), 2),
+                    f"{kind}_ratio_by_round": [round(a / b, 2) for a, b in zip(lo, pe)]})
+    row["lopper_gc_gen0_train"] = max(x["gc_gen0_during_train"] for x in l)
+    rows.append(row)
 gemm = []
 for n in (1, 2):
     l = json.load(open(os.path.join(tmp, f"lopper-gemm-{n}.json"))); p = json.load(open(os.path.join(tmp, f"peer-gemm-{n}.json")))
@@ -58,10 +76,11 @@ rss = {"lopper_mb": int(open(os.path.join(tmp, "lopper-rss")).read().split()[-1]
        "peer_mb": int(open(os.path.join(tmp, "peer-rss")).read().split()[-1]) / 1024}
 rss["ratio"] = round(rss["lopper_mb"] / rss["peer_mb"], 2)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-result = {"threads": threads, "batch": 128, "cpu": cpu, "cores": os.cpu_count(), "torch": next(iter(peer.values()))["torch"],
+result = {"threads": threads, "batch": 128, "cpu": cpu, "cores": os.cpu_count(), "torch": torch_version,
           "dotnet": subprocess.run(["dotnet", "--version"], capture_output=True, text=True).stdout.strip(),
           "models": rows, "gemm_1024": gemm, "resnet56_train_peak_rss": rss}
 json.dump(result, open(out, "w"), indent=2)
+print(f"medians of {rounds} interleaved rounds")
 print(f"{'model':18} {'train lopper/peer':>24} {'ratio':>6} {'infer lopper/peer':>24} {'ratio':>6}")
 for r in rows:
     print(f"{r['model']:18} {r['lopper_train_img_s']:>11.0f}/{r['peer_train_img_s']:<12.0f} {r['train_ratio']:>6} {r['lopper_infer_img_s']:>11.0f}/{r['peer_infer_img_s']:<12.0f} {r['infer_ratio']:>6}")

@@ -152,7 +152,10 @@ public static unsafe class PaddedConv
             for (int ky = 0; ky < kernel; ky++)
                 for (int kx = 0; kx < kernel; kx++)
                     offsets[c * taps + ky * kernel + kx] = c * stride + ky * pitch + kx;
-        float* tile = stackalloc float[DirectConvKernels.TileFloats];
+        // 64-byte aligned: the tile's vectors are stored and at once loaded back, and a load split over two cache
+        // lines cannot be forwarded from the store.
+        float* tileSpace = stackalloc float[DirectConvKernels.TileFloats + 16];
+        float* tile = (float*)(((nint)tileSpace + 63) & ~(nint)63);
         long plane = (long)h * w;
         float* wb = packed;
         for (int o0 = 0; o0 < outChannels; )
