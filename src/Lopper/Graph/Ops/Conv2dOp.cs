@@ -124,14 +124,19 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         float[]? b = HasBias ? parameters[1].Data : null;
         float[]? residual = AddsResidual ? inputs[1].Data : null;
         int chunks = ChunksFor(n);
-        bool padded = UsesPaddedConv(w);
-        float[]? packed = padded ? PackForDirect(weight, OutChannels, k, w) : null;
+        bool padded = UsesPaddedConv(w), strided = UsesStridedConv;
+        float[]? packed = padded ? PackForDirect(weight, OutChannels, k, w) : strided ? Pack(weight, OutChannels, k) : null;
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
             if (padded)
             {
                 ForwardPadded(x.Data, weight, packed, b, residual, y.Data, start, end, h, w);
+                return;
+            }
+            if (strided)
+            {
+                ForwardStrided(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow);
                 return;
             }
             int group = GroupSize(p, end - start);
@@ -171,9 +176,10 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
 
     // The weight packed once per call for PaddedConv's direct tiles (null where the plane is wide enough
     // for its GEMM path): [rows, depth] -> PaddedConv.PackWeights layout.
-    private static float[]? PackForDirect(float[] weight, int rows, int depth, int w)
+    private static float[]? PackForDirect(float[] weight, int rows, int depth, int w) => PaddedConv.UsesDirect(w) ? Pack(weight, rows, depth) : null;
+
+    private static float[] Pack(float[] weight, int rows, int depth)
     {
-        if (!PaddedConv.UsesDirect(w)) return null;
         var packed = BufferPool.Rent(PaddedConv.PackedLength(rows, depth));
         PaddedConv.PackWeights(weight.AsSpan(0, rows * depth), rows, depth, packed);
         return packed;
@@ -181,6 +187,40 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
 
     // Stride-1 same convolutions of images wide enough go through PaddedConv (no im2col), both ways.
     private bool UsesPaddedConv(int w) => Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
+
+    // Stride-2 3x3 convolutions go through StridedConv forward and for the weight gradient; dx stays on im2col.
+    private bool UsesStridedConv => Columns is null && StridedConv.Applies(Kernel, Stride, Padding);
+
+    // Images [start, end) through StridedConv.Forward; the phase scratch is zeroed once for all of them.
+    private void ForwardStrided(float[] x, float[] packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
+    {
+        int length = StridedConv.PhasedLength(InChannels, oh, ow);
+        var phased = BufferPool.Rent(length);
+        Array.Clear(phased, 0, length);
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
+        fixed (float* xp = x, kp = packed, yp = y, pp = phased, bp = bias, rp = residual)
+            for (int i = start; i < end; i++)
+                StridedConv.Forward(xp + i * inPlane, InChannels, h, w, kp, OutChannels, yp + i * outPlane, pp, bp, FusedRelu,
+                    rp == null ? null : rp + i * outPlane);
+        BufferPool.Return(phased);
+    }
+
+    // The tap-major weight gradient partial (zeroed here) of images [start, end) through StridedConv.
+    private void WeightGradientStrided(float[] x, float[] gradOut, float[] partial, int start, int end, int h, int w, int oh, int ow)
+    {
+        Array.Clear(partial, 0, OutChannels * K);
+        int phasedLength = StridedConv.PhasedLength(InChannels, oh, ow), gradLength = StridedConv.GradLength(OutChannels, oh, ow);
+        var phased = BufferPool.Rent(phasedLength);
+        var paddedGrad = BufferPool.Rent(gradLength);
+        Array.Clear(phased, 0, phasedLength);
+        Array.Clear(paddedGrad, 0, gradLength);
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
+        fixed (float* xp = x, gp = gradOut, dwp = partial, pp = phased, pgp = paddedGrad)
+            for (int i = start; i < end; i++)
+                StridedConv.WeightGradient(xp + i * inPlane, gp + i * outPlane, InChannels, OutChannels, h, w, dwp, pp, pgp);
+        BufferPool.Return(phased);
+        BufferPool.Return(paddedGrad);
+    }
 
     // Images [start, end) through PaddedConv.Forward, bias, residual and fused ReLU included.
     private void ForwardPadded(float[] x, float[] weight, float[]? packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
@@ -261,9 +301,9 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         // partials are transposed, [K, out] = cols x gradOut^T: that GEMM packs only the small gradOut side,
         // where [out, K] = gradOut x cols^T would transpose all of cols into panels (about twice as slow).
         var partials = new float[chunks][];
-        bool padded = UsesPaddedConv(w);
-        // PaddedConv's weight gradient is tap-major: row t*in + c of the partial, not c*k*k + t.
-        bool paddedW = padded && dW is not null;
+        bool padded = UsesPaddedConv(w), strided = UsesStridedConv;
+        // PaddedConv's and StridedConv's weight gradients are tap-major: row t*in + c of the partial, not c*k*k + t.
+        bool paddedW = padded && dW is not null, stridedW = strided && dW is not null, tapMajorW = paddedW || stridedW;
         float[]? flipped = null, packedFlipped = null;
         if (needX && padded)
         {
@@ -277,7 +317,8 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             float[]? dWc = dW is null ? null : BufferPool.Rent(OutChannels * k);
             partials[c] = dWc!;
             if (flipped is not null || paddedW) BackwardPadded(x.Data, gradOut.Data, flipped, packedFlipped, flipped is null ? null : dx!.Data, paddedW ? dWc : null, start, end, h, w);
-            bool colsGrad = needX && flipped is null, colsW = dW is not null && !paddedW;
+            if (stridedW) WeightGradientStrided(x.Data, gradOut.Data, dWc!, start, end, h, w, oh, ow);
+            bool colsGrad = needX && flipped is null, colsW = dW is not null && !tapMajorW;
             if (!colsGrad && !colsW) return;
             int group = GroupSize(p, end - start);
             float[]? cols = IsPointwise || !colsW ? null : BufferPool.Rent(k * p * group);
@@ -341,7 +382,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             int taps = Kernel * Kernel;
             for (int r = 0; r < k; r++)
             {
-                int row = paddedW ? (r % taps) * InChannels + r / taps : r;
+                int row = tapMajorW ? (r % taps) * InChannels + r / taps : r;
                 for (int o = 0; o < OutChannels; o++) d[o * k + r] = sum[row * OutChannels + o];
             }
             BufferPool.Return(sum);

@@ -60,7 +60,7 @@ public static unsafe class PaddedConv
         float* y, float* padded, float* wide, float** rows, float* bias = null, bool relu = false, float* residual = null)
     {
         Pad(x, channels, h, w, kernel, padded);
-        if (packed != null) ConvolveDirect(padded, channels, h, w, kernel, packed, outChannels, y, bias, relu, residual);
+        if (packed != null) ConvolveSame(padded, channels, h, w, kernel, packed, outChannels, y, bias, relu, residual);
         else Convolve(padded, channels, h, w, kernel, weight, outChannels, y, wide, rows, bias, relu, residual);
     }
 
@@ -79,7 +79,7 @@ public static unsafe class PaddedConv
         float* flipped, float* packedFlipped, float* dx, float* dWT, float* paddedGrad, float* paddedX, float* wide, float** rows)
     {
         Pad(gradOut, outChannels, h, w, kernel, paddedGrad);
-        if (dx != null && packedFlipped != null) ConvolveDirect(paddedGrad, outChannels, h, w, kernel, packedFlipped, channels, dx, null, false, null);
+        if (dx != null && packedFlipped != null) ConvolveSame(paddedGrad, outChannels, h, w, kernel, packedFlipped, channels, dx, null, false, null);
         else if (dx != null) Convolve(paddedGrad, outChannels, h, w, kernel, flipped, channels, dx, wide, rows, null, false, null);
         if (dWT == null) return;
         int p = (kernel - 1) / 2, pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
@@ -139,11 +139,8 @@ public static unsafe class PaddedConv
         }
     }
 
-    /// <summary>
-    /// The same product as the GEMM path, through <see cref="DirectConvKernels"/>: each tile is a run of one
-    /// output row's positions times a block of output channels, so only valid positions are computed.
-    /// </summary>
-    private static void ConvolveDirect(float* padded, int channels, int h, int w, int kernel, float* packed, int outChannels,
+    // Stride-1 offsets of (channel, tap) into the padded planes, then the tiles.
+    private static void ConvolveSame(float* padded, int channels, int h, int w, int kernel, float* packed, int outChannels,
         float* y, float* bias, bool relu, float* residual)
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel, depth = channels * taps;
@@ -152,24 +149,36 @@ public static unsafe class PaddedConv
             for (int ky = 0; ky < kernel; ky++)
                 for (int kx = 0; kx < kernel; kx++)
                     offsets[c * taps + ky * kernel + kx] = c * stride + ky * pitch + kx;
+        ConvolveDirect(padded, offsets, depth, pitch, h, w, packed, outChannels, y, bias, relu, residual);
+    }
+
+    /// <summary>
+    /// The product through <see cref="DirectConvKernels"/>: each tile is a run of one output row's positions
+    /// times a block of output channels, so only valid positions are computed. Output (oy, ox) at depth p reads
+    /// <c>input[oy*rowPitch + ox + offsets[p]]</c>; y is channel-major oh x ow planes (bias, residual, ReLU as in
+    /// <see cref="Forward"/>); <paramref name="packed"/> is the weight through <see cref="PackWeights"/>.
+    /// </summary>
+    internal static void ConvolveDirect(float* input, int* offsets, int depth, int rowPitch, int oh, int ow, float* packed, int outChannels,
+        float* y, float* bias, bool relu, float* residual)
+    {
         // 64-byte aligned: the tile's vectors are stored and at once loaded back, and a load split over two cache
         // lines cannot be forwarded from the store.
         float* tileSpace = stackalloc float[DirectConvKernels.TileFloats + 16];
         float* tile = (float*)(((nint)tileSpace + 63) & ~(nint)63);
-        long plane = (long)h * w;
+        long plane = (long)oh * ow;
         float* wb = packed;
         for (int o0 = 0; o0 < outChannels; )
         {
             int width = BlockWidth(outChannels, o0), count = Math.Min(width, outChannels - o0);
             var kernels = width == 16 ? DirectConvKernels.By16 : DirectConvKernels.By32;
             int most = width == 16 ? DirectConvKernels.MaxPositions16 : DirectConvKernels.MaxPositions32;
-            int pieces = (w + most - 1) / most;
-            for (int oy = 0; oy < h; oy++)
+            int pieces = (ow + most - 1) / most;
+            for (int oy = 0; oy < oh; oy++)
                 for (int q = 0; q < pieces; q++)
                 {
-                    int x0 = w * q / pieces, r = w * (q + 1) / pieces - x0;
-                    kernels[r](depth, padded + oy * pitch + x0, offsets, wb, tile);
-                    long at = o0 * plane + oy * w + x0;
+                    int x0 = ow * q / pieces, r = ow * (q + 1) / pieces - x0;
+                    kernels[r](depth, input + oy * rowPitch + x0, offsets, wb, tile);
+                    long at = o0 * plane + oy * ow + x0;
                     DirectConvKernels.StoreTransposed(tile, width, r, y + at, plane, count, bias == null ? null : bias + o0, relu,
                         residual == null ? null : residual + at);
                 }
@@ -181,7 +190,7 @@ public static unsafe class PaddedConv
     // h rows of w floats from pitch srcPitch to pitch dstPitch, plus bias (skipped when 0), a residual (laid out
     // as dst) and ReLU, in one vector pass: both the pad (into the pitch) and the copy-out (out of it). Per-row
     // library calls cost more than the work on 14- and 28-wide rows (they made a fused-ReLU layer ~25% slower).
-    private static void CopyRows(float* src, int srcPitch, float* dst, int dstPitch, int h, int w, float bias, bool relu, float* residual = null)
+    internal static void CopyRows(float* src, int srcPitch, float* dst, int dstPitch, int h, int w, float bias, bool relu, float* residual = null)
     {
         var b = Vector512.Create(bias);
         bool shift = bias != 0f;

@@ -1,0 +1,114 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Lopper.Tensors.Kernels;
+
+/// <summary>
+/// A stride-2 3x3 convolution with padding 1 (a ResNet's downsampling convolution) of one image through the
+/// direct tiles, by polyphase decomposition. The zero-padded input is split into its four (row parity, column
+/// parity) phases of (oh+1) x (ow+1); tap (ky, kx) of output (oy, ox) is then element (oy + ky/2, ox + kx/2)
+/// of phase (ky%2, kx%2), so an output row's positions read consecutive floats, as the tiles need, and the
+/// weight gradient is the shifted product of the stride-1 case (<see cref="Gemm.AccumulateShifted"/>).
+/// </summary>
+/// <remarks>
+/// im2col ran these layers at under half the GFLOP/s of the stride-1 layers beside them: its column matrix
+/// is written and read once more than the input, and a 14- or 7-wide output wastes GEMM panel columns.
+/// </remarks>
+public static unsafe class StridedConv
+{
+    /// <summary>True for the shape this handles (kernel 3, stride 2, padding 1) on Vector512 hardware.</summary>
+    public static bool Applies(int kernel, int stride, int padding) => Gemm.RowsSupported && kernel == 3 && stride == 2 && padding == 1;
+
+    private static int PhasePitch(int ow) => ow + 1;
+
+    // One phase plane, plus one float that the weight gradient's last shifted row reads (times a zero gradient).
+    private static int PhaseStride(int oh, int ow) => (oh + 1) * PhasePitch(ow) + 1;
+
+    /// <summary>Floats of phase scratch for <paramref name="channels"/> input planes giving oh x ow outputs.</summary>
+    public static int PhasedLength(int channels, int oh, int ow) => channels * 4 * PhaseStride(oh, ow);
+
+    /// <summary>Floats of output-gradient scratch for the weight gradient (rows at the phase pitch).</summary>
+    public static int GradLength(int outChannels, int oh, int ow) => outChannels * oh * PhasePitch(ow);
+
+    /// <summary>
+    /// y = the convolution of one image (bias, residual and ReLU as in <see cref="PaddedConv.Forward"/>), with
+    /// <paramref name="packed"/> the [out, in*9] weight through <see cref="PaddedConv.PackWeights"/>.
+    /// <paramref name="phased"/> (<see cref="PhasedLength"/>) must be zero before the first image of a run: the
+    /// split writes only the positions that hold input, so the padding stays zero from image to image.
+    /// </summary>
+    public static void Forward(float* x, int channels, int h, int w, float* packed, int outChannels, float* y, float* phased,
+        float* bias = null, bool relu = false, float* residual = null)
+    {
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, depth = channels * 9;
+        Split(x, channels, h, w, oh, ow, phased);
+        int* offsets = stackalloc int[depth];
+        Offsets(channels, oh, ow, offsets);
+        PaddedConv.ConvolveDirect(phased, offsets, depth, PhasePitch(ow), oh, ow, packed, outChannels, y, bias, relu, residual);
+    }
+
+    /// <summary>
+    /// Adds one image's weight gradient, transposed and tap-major as <see cref="PaddedConv.Backward"/> writes
+    /// it: <c>dWT[(t*channels + c)*outChannels + o]</c>. Splits x into <paramref name="phased"/> (kept zero
+    /// between images, as in <see cref="Forward"/>) and copies the output gradient to the phase pitch in
+    /// <paramref name="paddedGrad"/> (<see cref="GradLength"/>; its last column must be zero and is never written).
+    /// </summary>
+    public static void WeightGradient(float* x, float* gradOut, int channels, int outChannels, int h, int w, float* dWT, float* phased, float* paddedGrad)
+    {
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, pitch = PhasePitch(ow);
+        Split(x, channels, h, w, oh, ow, phased);
+        for (int o = 0; o < outChannels; o++)
+            PaddedConv.CopyRows(gradOut + (long)o * oh * ow, ow, paddedGrad + (long)o * oh * pitch, pitch, oh, ow, 0f, false);
+        Span<int> offsets = stackalloc int[9];
+        for (int t = 0; t < 9; t++) offsets[t] = TapOffset(t / 3, t % 3, oh, ow);
+        Gemm.AccumulateShifted(channels, outChannels, oh * pitch, phased, 4 * PhaseStride(oh, ow), offsets, paddedGrad, oh * pitch, dWT, outChannels);
+    }
+
+    private static int TapOffset(int ky, int kx, int oh, int ow) =>
+        ((ky & 1) * 2 + (kx & 1)) * PhaseStride(oh, ow) + (ky >> 1) * PhasePitch(ow) + (kx >> 1);
+
+    private static void Offsets(int channels, int oh, int ow, int* offsets)
+    {
+        int perChannel = 4 * PhaseStride(oh, ow);
+        for (int c = 0; c < channels; c++)
+            for (int t = 0; t < 9; t++) offsets[c * 9 + t] = c * perChannel + TapOffset(t / 3, t % 3, oh, ow);
+    }
+
+    // Padded row y+1 holds input row y: its even columns t = 2m land in phase (a, 1) at column m, its odd ones
+    // t = 2m + 1 in phase (a, 0) at column m + 1 (padded column t + 1), with a = (y + 1) % 2, phase row (y + 1) / 2.
+    private static void Split(float* x, int channels, int h, int w, int oh, int ow, float* phased)
+    {
+        int pitch = PhasePitch(ow), ps = PhaseStride(oh, ow);
+        for (int c = 0; c < channels; c++)
+        {
+            float* planes = phased + (long)c * 4 * ps;
+            for (int y = 0; y < h; y++)
+            {
+                int a = (y + 1) & 1, i = (y + 1) >> 1;
+                Deinterleave(x + ((long)c * h + y) * w, w, planes + (a * 2 + 1) * ps + i * pitch, planes + a * 2 * ps + i * pitch + 1);
+            }
+        }
+    }
+
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+
+    // evens[m] = src[2m], odds[m] = src[2m + 1] for the n floats of src, 32 at a time (two-source permutes).
+    private static void Deinterleave(float* src, int n, float* evens, float* odds)
+    {
+        var zero = Vector512<float>.Zero;
+        int t = 0;
+        for (; t + 32 <= n; t += 32)
+        {
+            var v0 = Vector512.Load(src + t);
+            var v1 = Vector512.Load(src + t + 16);
+            Avx512F.PermuteVar16x32x2(v0, EvenLanes, v1).Store(evens + t / 2);
+            Avx512F.PermuteVar16x32x2(v0, OddLanes, v1).Store(odds + t / 2);
+        }
+        int rest = n - t;
+        if (rest == 0) return;
+        var u0 = Avx512F.MaskLoad(src + t, Simd.FirstLanes(rest), zero);
+        var u1 = rest > 16 ? Avx512F.MaskLoad(src + t + 16, Simd.FirstLanes(rest - 16), zero) : zero;
+        Avx512F.MaskStore(evens + t / 2, Simd.FirstLanes((rest + 1) / 2), Avx512F.PermuteVar16x32x2(u0, EvenLanes, u1));
+        Avx512F.MaskStore(odds + t / 2, Simd.FirstLanes(rest / 2), Avx512F.PermuteVar16x32x2(u0, OddLanes, u1));
+    }
+}
