@@ -21,7 +21,8 @@ public static class Latency
 {
     /// <summary>
     /// Times the deployment form of the model (batch-norm folded, ReLU fused; see
-    /// <see cref="InferenceFolding"/>) unless <paramref name="fold"/> is false.
+    /// <see cref="InferenceFolding"/>) unless <paramref name="fold"/> is false, run as deployed inference runs:
+    /// sub-batches that threads take whole (<see cref="SplitBatchInference"/>).
     /// Runs <paramref name="warmup"/> untimed passes, then repeats until both <paramref name="minRepeats"/>
     /// passes and <paramref name="minSeconds"/> have elapsed (capped at 200 passes).
     /// </summary>
@@ -31,15 +32,14 @@ public static class Latency
         var x = new Tensor([batch, .. model.Graph.InputShape]);
         var rng = new Rng(1);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
-        var ex = new Executor(model);
-        for (int i = 0; i < warmup; i++) { ex.Forward(x, training: false, forBackward: false); ex.EndStep(); }
+        var run = new SplitBatchInference(model);
+        for (int i = 0; i < warmup; i++) run.Forward(x).Release();
         var times = new List<double>();
         var total = Stopwatch.StartNew();
         while ((times.Count < minRepeats || total.Elapsed.TotalSeconds < minSeconds) && times.Count < 200)
         {
             var sw = Stopwatch.StartNew();
-            ex.Forward(x, training: false, forBackward: false);
-            ex.EndStep();
+            run.Forward(x).Release();
             times.Add(sw.Elapsed.TotalMilliseconds);
         }
         times.Sort();

@@ -1,0 +1,61 @@
+using Lopper.Tensors;
+
+namespace Lopper.Graph;
+
+/// <summary>
+/// Evaluation-mode forward passes with the batch cut into small sub-batches that threads take whole: each
+/// thread runs every layer on its own images, instead of all threads meeting at every layer of the whole
+/// batch. Per image the result is the same computation as <see cref="Executor.Forward"/> in evaluation mode.
+/// </summary>
+/// <remarks>
+/// Two wins on a small CPU: a sub-batch's activations stay in the core's L2 cache from one layer to the next
+/// (8 images of 16 x 28 x 28 floats are 400 KB, where the whole batch is 6.4 MB), and no thread waits for
+/// another at a layer boundary, which on a shared VM (one core slowed by a neighbour) cost a share of every
+/// layer. Measured on ResNet-20, 2 threads, 128 images: 10-35% more images per second in most interleaved
+/// rounds. Not for training: batch-norm there needs whole-batch statistics.
+/// </remarks>
+public sealed class SplitBatchInference
+{
+    private readonly Model _model;
+    private readonly int _subBatch;
+    private readonly List<Executor> _executors = [];
+
+    /// <summary>Runs <paramref name="model"/> in sub-batches of <paramref name="subBatch"/> images.</summary>
+    public SplitBatchInference(Model model, int subBatch = 8)
+    {
+        if (subBatch < 1) throw new ArgumentOutOfRangeException(nameof(subBatch), "sub-batch must be at least 1 image");
+        _model = model;
+        _subBatch = subBatch;
+    }
+
+    /// <summary>The model this runs.</summary>
+    public Model Model => _model;
+
+    /// <summary>
+    /// The model's output for a batch [N, ...input shape] (a new pooled tensor the caller owns). Sub-batch i
+    /// always goes through executor i, so a thread count gives the same bits every time.
+    /// </summary>
+    public Tensor Forward(Tensor input)
+    {
+        var expected = _model.Graph.InputShape;
+        if (input.Shape.Length != expected.Length + 1 || !input.Shape.AsSpan(1).SequenceEqual(expected))
+            throw new LopperInputException($"input shape {Tensor.Format(input.Shape)} does not match the model's {Tensor.Format(expected)} (plus batch)");
+        int n = input.Shape[0], parts = (n + _subBatch - 1) / _subBatch;
+        int inPer = input.Length / Math.Max(n, 1);
+        // Graph shapes carry a batch of one.
+        var output = Tensor.Pooled([n, .. _model.Graph.Nodes[^1].OutputShape.AsSpan(1)]);
+        int outPer = output.Length / Math.Max(n, 1);
+        while (_executors.Count < parts) _executors.Add(new Executor(_model));
+        Parallelism.For(parts, part =>
+        {
+            int start = part * _subBatch, count = Math.Min(_subBatch, n - start);
+            var slice = Tensor.Pooled([count, .. expected]);
+            input.Span.Slice(start * inPer, count * inPer).CopyTo(slice.Span);
+            var ex = _executors[part];
+            ex.Forward(slice, training: false, forBackward: false).Span.CopyTo(output.Span.Slice(start * outPer, count * outPer));
+            ex.EndStep();
+            slice.Release();
+        });
+        return output;
+    }
+}
