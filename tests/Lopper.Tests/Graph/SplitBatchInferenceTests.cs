@@ -8,7 +8,8 @@ namespace Lopper.Tests.Graph;
 public class SplitBatchInferenceTests
 {
     [Theory]
-    [InlineData("resnet20", 19, 8, 2)]   // a last sub-batch of 3
+    [InlineData("resnet20", 19, 8, 2)]   // sub-batches of 8, 8 and 3
+    [InlineData("resnet20", 7, 8, 2)]    // a small batch: 4 + 3, one sub-batch per thread
     [InlineData("vgg-small", 5, 2, 1)]
     [InlineData("lenet5", 4, 16, 2)]     // one sub-batch larger than the batch
     public void MatchesWholeBatchForward(string name, int batch, int subBatch, int threads)
