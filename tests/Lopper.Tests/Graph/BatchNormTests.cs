@@ -116,4 +116,28 @@ public class BatchNormTests
         new BatchNorm2dOp(C).Forward([x], ps, new NodeState { Training = false, NeedsInputGrad = [true] }).Release();
         for (int j = 0; j < 4; j++) Assert.Equal(before[j], ps[j].Data);
     }
+
+    [Fact]
+    public void BatchStatisticsKeepPrecisionWhenTheMeanDwarfsTheSpread()
+    {
+        // Mean 1000, spread 0.01, planes whose means differ: a plain sum of squares in float would lose the
+        // variance entirely; the batch statistics must match a two-pass double reference.
+        var rng = new Rng(9);
+        int n = 4, c = 2, plane = 200;
+        var x = new Tensor(n, c, 10, 20);
+        for (int i = 0; i < x.Length; i++) x.Data[i] = 1000f + 0.003f * (i / plane % 3) + 0.01f * (float)rng.NextNormal();
+        var op = new BatchNorm2dOp(c, momentum: 1.0);
+        var ps = new[] { new Tensor([c], [1f, 1f]), new Tensor([c], [0f, 0f]), new Tensor(c), new Tensor(c) };
+        op.Forward([x], ps, new NodeState { Training = true, WillBackward = false, NeedsInputGrad = [true] });
+        for (int ch = 0; ch < c; ch++)
+        {
+            double mean = 0, sq = 0;
+            for (int i = 0; i < n; i++) for (int k = 0; k < plane; k++) mean += x.Data[(i * c + ch) * plane + k];
+            mean /= n * plane;
+            for (int i = 0; i < n; i++) for (int k = 0; k < plane; k++) sq += Math.Pow(x.Data[(i * c + ch) * plane + k] - mean, 2);
+            double unbiased = sq / (n * plane - 1);
+            Assert.Equal(mean, ps[2].Data[ch], 1e-3);
+            Assert.True(Math.Abs(ps[3].Data[ch] - unbiased) < 1e-3 * unbiased, $"channel {ch}: variance {ps[3].Data[ch]} vs {unbiased}");
+        }
+    }
 }
