@@ -82,9 +82,7 @@ public sealed class Executor
     public Tensor Forward(Tensor input, bool training, bool forBackward, Rng? random = null)
     {
         var nodes = _model.Graph.Nodes;
-        var expected = _model.Graph.InputShape;
-        if (input.Shape.Length != expected.Length + 1 || !input.Shape.AsSpan(1).SequenceEqual(expected))
-            throw new LopperInputException($"input shape {Tensor.Format(input.Shape)} does not match the model's {Tensor.Format(expected)} (plus batch)");
+        _model.Graph.CheckBatchShape(input.Shape);
         EndStep();
         _keptForBackward = forBackward;
         _outputs[0] = input;

@@ -108,7 +108,7 @@ public static class InferenceFolding
             for (int j = 0; j < 2; j++)
             {
                 string input = nodes[i].Inputs[j];
-                if (!index.TryGetValue(input, out int c) || moved.Contains(input) || readers.GetValueOrDefault(input) != 1) continue;
+                if (!index.TryGetValue(input, out int c) || readers.GetValueOrDefault(input) != 1) continue;
                 if (nodes[c].Op is not Conv2dOp { FusedRelu: false, AddsResidual: false, HasBias: true } conv) continue;
                 if (best < 0 || (conv.Kernel > 1 && conv.Stride == 1)) best = j;
             }

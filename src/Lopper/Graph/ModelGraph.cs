@@ -1,3 +1,4 @@
+using Lopper.Tensors;
 using Lopper.Graph.Ops;
 
 namespace Lopper.Graph;
@@ -18,6 +19,13 @@ public sealed class ModelGraph
 
     /// <summary>Per-sample input shape (C, H, W).</summary>
     public int[] InputShape { get; }
+
+    /// <summary>Throws a <see cref="LopperInputException"/> unless <paramref name="shape"/> is [N, ...<see cref="InputShape"/>].</summary>
+    public void CheckBatchShape(int[] shape)
+    {
+        if (shape.Length != InputShape.Length + 1 || !shape.AsSpan(1).SequenceEqual(InputShape))
+            throw new LopperInputException($"input shape {Tensor.Format(shape)} does not match the model's {Tensor.Format(InputShape)} (plus batch)");
+    }
 
     /// <summary>Number of output classes (last dimension of the output).</summary>
     public int Classes => Nodes[^1].OutputShape[^1];

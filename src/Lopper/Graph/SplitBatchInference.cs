@@ -39,13 +39,12 @@ public sealed class SplitBatchInference
     public Tensor Forward(Tensor input)
     {
         var expected = _model.Graph.InputShape;
-        if (input.Shape.Length != expected.Length + 1 || !input.Shape.AsSpan(1).SequenceEqual(expected))
-            throw new LopperInputException($"input shape {Tensor.Format(input.Shape)} does not match the model's {Tensor.Format(expected)} (plus batch)");
+        _model.Graph.CheckBatchShape(input.Shape);
         int n = input.Shape[0];
         // Smaller sub-batches when the batch is small, so that every thread gets some (12 images on 2 threads: 6 + 6, not 8 + 4).
         int per = Math.Max(1, Math.Min(_subBatch, (n + Parallelism.Threads - 1) / Parallelism.Threads));
         int parts = (n + per - 1) / per;
-        int inPer = input.Length / Math.Max(n, 1);
+        int inPer = Tensor.Numel(expected);
         // Graph shapes carry a batch of one.
         var output = Tensor.Pooled([n, .. _model.Graph.Nodes[^1].OutputShape.AsSpan(1)]);
         int outPer = output.Length / Math.Max(n, 1);

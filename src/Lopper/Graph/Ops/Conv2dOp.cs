@@ -73,6 +73,8 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         return y;
     }
 
+    private int[] OutputShapeOf(Tensor[] inputs) => OutputShape(AddsResidual ? [inputs[0].Shape, inputs[1].Shape] : [inputs[0].Shape]);
+
     /// <inheritdoc/>
     public override IReadOnlyList<ParamSpec> Parameters(IReadOnlyList<int[]> inputs)
     {
@@ -115,7 +117,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
     {
         var x = inputs[0];
-        var shape = OutputShape(AddsResidual ? [x.Shape, inputs[1].Shape] : [x.Shape]);
+        var shape = OutputShapeOf(inputs);
         var y = Tensor.Pooled(shape);
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3];
         int k = K, p = oh * ow;
@@ -286,7 +288,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     {
         var x = inputs[0];
         // The output itself may already be freed (it is read only with a fused ReLU): its shape comes from x.
-        var outShape = OutputShape(AddsResidual ? [x.Shape, inputs[1].Shape] : [x.Shape]);
+        var outShape = OutputShapeOf(inputs);
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = outShape[2], ow = outShape[3];
         int k = K, p = oh * ow;
         int inPlane = InChannels * h * w, outPlane = OutChannels * p;
