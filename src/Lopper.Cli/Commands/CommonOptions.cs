@@ -9,6 +9,23 @@ public static class CommonOptions
     /// <summary>Reads --threads (default: all cores) and applies it.</summary>
     public static void ApplyThreads(Args a) => Parallelism.Threads = a.Int("threads", Environment.ProcessorCount, 1);
 
+    private static bool _saidEmbedded;
+
+    /// <summary>
+    /// Resolves --dataset/--data; when the embedded Fashion-MNIST subset stands in for the full set, says so
+    /// on stderr (once per process, so the demo's steps do not repeat it).
+    /// </summary>
+    public static DataSplits LoadData(string dataset, string? dataDir)
+    {
+        var splits = DataCatalog.Resolve(dataset, dataDir);
+        if (splits.IsEmbeddedSubset && !_saidEmbedded)
+        {
+            _saidEmbedded = true;
+            Console.Error.WriteLine($"note: {EmbeddedFashionMnist.Notice}");
+        }
+        return splits;
+    }
+
     /// <summary>Training loader (shuffled, augmented as configured) and test loader (in order, no augmentation).</summary>
     public static (DataLoader Train, DataLoader Test) Loaders(Dataset train, Dataset test, TrainConfig c)
     {

@@ -32,7 +32,7 @@ public static class EvalCommand
         var (loss, acc) = Evaluator.Evaluate(model, test);
         var o = new JsonObject
         {
-            ["model"] = model.Graph.Name, ["dataset"] = dataset, ["samples"] = testSet.Count,
+            ["model"] = model.Graph.Name, ["dataset"] = dataset, ["data_source"] = source.DataSource, ["samples"] = testSet.Count,
             ["test_accuracy"] = acc, ["test_loss"] = loss, ["seconds"] = sw.Elapsed.TotalSeconds,
             ["params"] = model.ParameterCount(), ["macs"] = model.Graph.Macs(), ["threads"] = Parallelism.Threads,
         };

@@ -37,6 +37,7 @@ public static class FinetuneCommand
         run["model"] = source.Model.Graph.Name;
         run["dataset"] = source.Dataset;
         if (source.DataDir is not null) run["data_dir"] = source.DataDir;
+        run["data_source"] = source.DataSource;
         var (_, before) = Evaluator.Evaluate(source.Model, test);
         run["accuracy_before"] = before;
         var trainer = new Trainer(source.Model, config, train, test, outDir) { Progress = new ProgressBar(), RunRecord = run };

@@ -84,6 +84,7 @@ public static class PruneCommand
         record["model"] = model.Graph.Name;
         record["dataset"] = source.Dataset;
         if (source.DataDir is not null) record["data_dir"] = source.DataDir;
+        record["data_source"] = source.DataSource;
         record["config"] = ftConfig.ToJson();
 
         void Log(string s) => Console.Error.WriteLine(s);

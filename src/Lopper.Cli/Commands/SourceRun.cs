@@ -45,10 +45,15 @@ public sealed class SourceRun
         };
     }
 
+    /// <summary>Where <see cref="Data"/> read the data from (a directory or the embedded subset); null before it is called.</summary>
+    public string? DataSource { get; private set; }
+
     /// <summary>Train and test data for the model, checking that shapes and classes match.</summary>
     public (Dataset Train, Dataset Test) Data(string flagName = "--from")
     {
-        var (train, test) = DataCatalog.Resolve(Dataset, DataDir);
+        var splits = CommonOptions.LoadData(Dataset, DataDir);
+        var (train, test) = splits;
+        DataSource = splits.Source;
         if (!Model.Graph.InputShape.AsSpan().SequenceEqual(new[] { train.Channels, train.Height, train.Width }) || Model.Graph.Classes != train.ClassCount)
             throw new LopperInputException($"{flagName}: model takes {string.Join("x", Model.Graph.InputShape)} with {Model.Graph.Classes} classes; {Dataset} has {train.Channels}x{train.Height}x{train.Width} with {train.ClassCount}");
         return (train, test);

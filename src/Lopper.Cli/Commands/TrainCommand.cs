@@ -85,7 +85,8 @@ public static class TrainCommand
         }
         // On resume these come from the saved run; reading them marks them as known flags.
         a.Has("model"); a.Has("epochs"); a.Has("dataset");
-        var (trainSet, testSet) = DataCatalog.Resolve(dataset, dataDir);
+        var splits = CommonOptions.LoadData(dataset, dataDir);
+        var (trainSet, testSet) = splits;
         if (model is null)
         {
             var graph = ModelZoo.Create(a.Required("model"), [trainSet.Channels, trainSet.Height, trainSet.Width], trainSet.ClassCount);
@@ -114,6 +115,7 @@ public static class TrainCommand
         run["model"] = model.Graph.Name;
         run["dataset"] = dataset;
         if (dataDir is not null) run["data_dir"] = Path.GetFullPath(dataDir);
+        run["data_source"] = splits.Source;
         if (gateRecord is not null)
         {
             run["method"] = "complexity-aware";

@@ -3,7 +3,8 @@ namespace Lopper.Data;
 /// <summary>
 /// Maps a --dataset name and an optional --data directory to the train and test splits.
 /// Fashion-MNIST defaults to where the Debian package dataset-fashion-mnist installs it
-/// (/usr/share/datasets/fashion-mnist, four .gz IDX files); the others default to
+/// (/usr/share/datasets/fashion-mnist, four .gz IDX files) and, when that is not installed, to the
+/// subset embedded in the library (<see cref="EmbeddedFashionMnist"/>); the others default to
 /// /usr/share/datasets/NAME.
 /// </summary>
 public static class DataCatalog
@@ -23,18 +24,21 @@ public static class DataCatalog
     /// </summary>
     /// <param name="dataset">"fashion-mnist", "mnist" (IDX files), "cifar10" or "cifar100" (binary version); case-insensitive.</param>
     /// <param name="dataDir">The --data directory, or null for the default.</param>
+    /// <param name="defaultRoot">Where default directories are looked for (<see cref="DefaultRoot"/> unless a test says otherwise).</param>
+    /// <returns>The splits and their source; <see cref="DataSplits.IsEmbeddedSubset"/> tells a caller to say so to the user.</returns>
     /// <exception cref="LopperInputException">Unknown name, missing directory or file, or a malformed file.</exception>
-    public static (Dataset Train, Dataset Test) Resolve(string dataset, string? dataDir)
+    public static DataSplits Resolve(string dataset, string? dataDir, string defaultRoot = DefaultRoot)
     {
         string name = Canonical(dataset);
         string dir;
         if (dataDir is null)
         {
-            dir = DefaultDirectory(name);
+            dir = Path.Combine(defaultRoot, name);
             if (!Directory.Exists(dir))
-                throw new LopperInputException(name == "fashion-mnist"
-                    ? $"fashion-mnist not found under {dir}: install it with `apt-get install dataset-fashion-mnist` or pass --data DIR"
-                    : $"{name} not found under {dir}: pass --data DIR (a directory with {Expected(name)})");
+            {
+                if (name == "fashion-mnist") return EmbeddedFashionMnist.Load();
+                throw new LopperInputException($"{name} not found under {dir}: pass --data DIR (a directory with {Expected(name)})");
+            }
         }
         else
         {
@@ -42,13 +46,14 @@ public static class DataCatalog
             if (!Directory.Exists(dir)) throw new LopperInputException($"--data {dir}: directory not found");
         }
 
-        return name switch
+        var (train, test) = name switch
         {
             "fashion-mnist" => (IdxReader.LoadFashionMnist(dir, true), IdxReader.LoadFashionMnist(dir, false)),
             "mnist" => (IdxReader.LoadMnistLike(dir, true), IdxReader.LoadMnistLike(dir, false)),
             "cifar10" => (CifarReader.LoadCifar10(dir, true), CifarReader.LoadCifar10(dir, false)),
             _ => (CifarReader.LoadCifar100(dir, true), CifarReader.LoadCifar100(dir, false)),
         };
+        return new DataSplits(train, test, Path.GetFullPath(dir));
     }
 
     private static string Canonical(string dataset)
