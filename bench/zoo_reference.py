@@ -5,7 +5,9 @@ PyTorch. Prints the counts the tests assert; also used by the benchmark's PyTorc
 
 MACs count convolutions (out*oh*ow*(in/groups)*k*k) and linear layers (in*out), as Lopper's cost counter does.
 
-Usage: /usr/bin/python3 bench/zoo_reference.py [--json]
+Usage: /usr/bin/python3 bench/zoo_reference.py [--json] [--state-dicts FILE]
+  --state-dicts FILE  also writes every model's state-dict names and shapes (3x32x32, 10 classes; without
+                      num_batches_tracked) to FILE: the zoo test fixture tests/Lopper.Tests/Fixtures/zoo_state_dicts.json
 """
 import json
 import sys
@@ -309,6 +311,18 @@ if __name__ == "__main__":
         for shape in [(1, 28, 28), (3, 32, 32)]:
             params, macs = count(cls(in_ch=shape[0], classes=10), shape)
             rows.append({"model": name, "input": "x".join(map(str, shape)), "params": params, "macs": macs})
+    if "--state-dicts" in sys.argv:
+        out = {}
+        for name, cls in MODELS.items():
+            sd = cls(in_ch=3, classes=10).state_dict()
+            out[name] = {k: list(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}
+        with open(sys.argv[sys.argv.index("--state-dicts") + 1], "w") as f:
+            # One parameter a line, so a diff of the fixture reads as a diff of the architecture.
+            models = []
+            for name, sd in out.items():
+                lines = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sd.items())
+                models.append(f" {json.dumps(name)}: {{\n{lines}\n }}")
+            f.write("{\n" + ",\n".join(models) + "\n}\n")
     if "--json" in sys.argv:
         print(json.dumps(rows, indent=1))
     else:
