@@ -42,7 +42,7 @@ public static class ColumnSurgery
             bool AllZero(List<GroupSlice> slices, int c)
             {
                 foreach (var s in slices)
-                    if (AxisSlicing.L1(model.Find(s.Parameter)!.Value, s.Axis, c, s.Width) != 0) return false;
+                    if (AxisSlicing.L1(model.Find(s.Parameter)!.Value, s, c) != 0) return false;
                 return true;
             }
             var kept = new List<int>();

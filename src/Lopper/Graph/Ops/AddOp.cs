@@ -14,7 +14,7 @@ public sealed class AddOp(bool relu = false) : Op
     /// <inheritdoc/>
     public override string Type => "add";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Ties;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.Tied(inputs[input][1]);
     /// <inheritdoc/>
     public override int Arity => -1;
 

@@ -14,7 +14,7 @@ public sealed class AvgPool2dOp(int kernel, int stride) : Op
     /// <inheritdoc/>
     public override string Type => "avgpool2d";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)

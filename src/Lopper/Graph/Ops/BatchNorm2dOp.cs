@@ -21,7 +21,7 @@ public sealed class BatchNorm2dOp(int channels, double eps = 1e-5, double moment
     /// <inheritdoc/>
     public override string Type => "batchnorm2d";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
@@ -148,7 +148,7 @@ public sealed class BatchNorm2dOp(int channels, double eps = 1e-5, double moment
     }
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels) => new BatchNorm2dOp(inChannels, Eps, Momentum);
+    public override Op Resized(int[] inChannels, int outChannels) => new BatchNorm2dOp(inChannels[0], Eps, Momentum);
 
     /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["channels"] = Channels, ["eps"] = Eps, ["momentum"] = Momentum };

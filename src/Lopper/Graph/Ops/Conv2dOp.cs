@@ -55,7 +55,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     /// <inheritdoc/>
     public override string Type => "conv2d";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Produces;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => input == 0 ? ChannelMap.Produces : ChannelMap.Tied(OutChannels);
 
     private int OutSize(int x) => (x + 2 * Padding - Kernel) / Stride + 1;
 
@@ -408,11 +408,11 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     internal static (int Start, int End) Range(int n, int chunks, int c) => ((int)((long)n * c / chunks), (int)((long)n * (c + 1) / chunks));
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels)
+    public override Op Resized(int[] inChannels, int outChannels)
     {
-        if (Columns is not null && inChannels != InChannels)
+        if (Columns is not null && inChannels[0] != InChannels)
             throw new InvalidOperationException("a column-subset convolution's input channels are fixed");
-        return new Conv2dOp(inChannels, outChannels, Kernel, Stride, Padding, HasBias, Columns, FusedRelu, AddsResidual);
+        return new Conv2dOp(inChannels[0], outChannels, Kernel, Stride, Padding, HasBias, Columns, FusedRelu, AddsResidual);
     }
 
     /// <inheritdoc/>

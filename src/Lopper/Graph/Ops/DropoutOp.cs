@@ -12,7 +12,7 @@ public sealed class DropoutOp(double p) : Op
     /// <inheritdoc/>
     public override string Type => "dropout";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
 

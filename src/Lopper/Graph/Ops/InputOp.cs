@@ -12,7 +12,7 @@ public sealed class InputOp(int[] shape) : Op
     /// <inheritdoc/>
     public override string Type => "input";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Input;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => throw new ArgumentOutOfRangeException(nameof(input), "the input op has no inputs");
     /// <inheritdoc/>
     public override int Arity => 0;
     /// <inheritdoc/>

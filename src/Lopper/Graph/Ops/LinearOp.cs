@@ -17,7 +17,7 @@ public sealed unsafe class LinearOp(int inFeatures, int outFeatures, bool bias =
     /// <inheritdoc/>
     public override string Type => "linear";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Produces;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.Produces;
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
@@ -84,7 +84,7 @@ public sealed unsafe class LinearOp(int inFeatures, int outFeatures, bool bias =
     }
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels) => new LinearOp(inChannels, outChannels, HasBias);
+    public override Op Resized(int[] inChannels, int outChannels) => new LinearOp(inChannels[0], outChannels, HasBias);
 
     /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["in_features"] = InFeatures, ["out_features"] = OutFeatures, ["bias"] = HasBias };

@@ -17,7 +17,7 @@ public sealed unsafe class MaxPool2dOp(int kernel, int stride, int padding = 0) 
     /// <inheritdoc/>
     public override string Type => "maxpool2d";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
