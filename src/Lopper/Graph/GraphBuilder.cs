@@ -38,9 +38,9 @@ public sealed class GraphBuilder
         return name;
     }
 
-    /// <summary>Convolution with no bias (the usual choice before batch-norm).</summary>
-    public string Conv(string name, string x, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = false)
-        => Add(name, new Conv2dOp(ChannelsOf(x), outChannels, kernel, stride, padding, bias), x);
+    /// <summary>Convolution with no bias (the usual choice before batch-norm); <paramref name="groups"/> = input channels makes it depthwise.</summary>
+    public string Conv(string name, string x, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = false, int groups = 1, int dilation = 1)
+        => Add(name, new Conv2dOp(ChannelsOf(x), outChannels, kernel, stride, padding, bias, groups: groups, dilation: dilation), x);
 
     /// <summary>Batch-norm over the channels of <paramref name="x"/>.</summary>
     public string BatchNorm(string name, string x) => Add(name, new BatchNorm2dOp(ChannelsOf(x)), x);

@@ -65,7 +65,7 @@ public static class ColumnSurgery
         for (int i = 0; i < graph.Nodes.Count; i++)
         {
             var node = graph.Nodes[i];
-            if (node.Op is Conv2dOp conv && conv.Columns is null)
+            if (node.Op is Conv2dOp { Groups: 1, Dilation: 1 } conv && conv.Columns is null)
             {
                 var w = channelsGone.Find($"{node.Name}.weight")!.Value;
                 var zero = ZeroColumns(w);
