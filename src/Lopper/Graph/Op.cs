@@ -67,22 +67,6 @@ public abstract class Op
     /// <summary>Attributes for model.json.</summary>
     public abstract JsonObject Attributes();
 
-    /// <summary>Reads an int attribute or fails naming it.</summary>
-    protected static int Int(JsonObject a, string key, string op)
-        => a[key] is JsonValue v && v.TryGetValue(out int i) ? i : throw new LopperInputException($"op {op}: attribute '{key}' missing or not an integer");
-
-    /// <summary>Reads an optional int attribute.</summary>
-    protected static int Int(JsonObject a, string key, int fallback)
-        => a[key] is JsonValue v && v.TryGetValue(out int i) ? i : fallback;
-
-    /// <summary>Reads an optional float attribute.</summary>
-    protected static double Real(JsonObject a, string key, double fallback)
-        => a[key] is JsonValue v && v.TryGetValue(out double d) ? d : fallback;
-
-    /// <summary>Reads an optional bool attribute.</summary>
-    protected static bool Bool(JsonObject a, string key, bool fallback)
-        => a[key] is JsonValue v && v.TryGetValue(out bool b) ? b : fallback;
-
     /// <summary>Fails with a message naming this op when a shape rule is broken.</summary>
     protected LopperInputException ShapeError(string what) => new($"op {Type}: {what}");
 }

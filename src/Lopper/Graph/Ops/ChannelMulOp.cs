@@ -79,5 +79,11 @@ public sealed class ChannelMulOp(int channels, bool trainable = true) : Op
     public override JsonObject Attributes() => new() { ["channels"] = Channels, ["trainable"] = Trainable };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static ChannelMulOp FromJson(JsonObject a) => new(Int(a, "channels", "channelmul"), Bool(a, "trainable", true));
+    public static ChannelMulOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "channelmul");
+        var op = new ChannelMulOp(a.Int("channels", 1, OpAttributes.MaxSize), a.Bool("trainable", true));
+        a.Done();
+        return op;
+    }
 }

@@ -474,9 +474,15 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static Conv2dOp FromJson(JsonObject a) => new(
-        Int(a, "in_channels", "conv2d"), Int(a, "out_channels", "conv2d"), Int(a, "kernel", "conv2d"),
-        Int(a, "stride", 1), Int(a, "padding", 0), Bool(a, "bias", false),
-        a["columns"] is JsonArray cols ? cols.Select(v => v is JsonValue j && j.TryGetValue(out int c) ? c : throw new LopperInputException("op conv2d: 'columns' must be integers")).ToArray() : null,
-        Bool(a, "relu", false), Bool(a, "residual", false), Int(a, "groups", 1), Int(a, "dilation", 1));
+    public static Conv2dOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "conv2d");
+        var op = new Conv2dOp(
+            a.Int("in_channels", 1, OpAttributes.MaxSize), a.Int("out_channels", 1, OpAttributes.MaxSize), a.Int("kernel", 1, OpAttributes.MaxSize),
+            a.Int("stride", 1, 1, OpAttributes.MaxSize), a.Int("padding", 0, 0, OpAttributes.MaxSize), a.Bool("bias", false),
+            a.Ints("columns", false, 0, int.MaxValue), a.Bool("relu", false), a.Bool("residual", false),
+            a.Int("groups", 1, 1, OpAttributes.MaxSize), a.Int("dilation", 1, 1, OpAttributes.MaxSize));
+        a.Done();
+        return op;
+    }
 }

@@ -56,5 +56,11 @@ public sealed class DropoutOp(double p) : Op
     public override JsonObject Attributes() => new() { ["p"] = P };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static DropoutOp FromJson(JsonObject a) => new(Real(a, "p", 0.5));
+    public static DropoutOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "dropout");
+        var op = new DropoutOp(a.Real("p", 0.5, 0, 1, maxExclusive: true));
+        a.Done();
+        return op;
+    }
 }

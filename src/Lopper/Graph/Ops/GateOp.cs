@@ -145,6 +145,11 @@ public sealed class GateOp : Op
     public override JsonObject Attributes() => new() { ["gates"] = Gates, ["channels"] = Channels, ["batch"] = Batch, ["key"] = Key };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static GateOp FromJson(JsonObject a) => new(Int(a, "gates", "gate"), Int(a, "channels", "gate"), Int(a, "batch", "gate"),
-        a["key"] is JsonValue v && v.TryGetValue(out string? k) ? k : throw new LopperInputException("op gate: attribute 'key' missing or not a string"));
+    public static GateOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "gate");
+        var op = new GateOp(a.Int("gates", 1, OpAttributes.MaxSize), a.Int("channels", 1, OpAttributes.MaxSize), a.Int("batch", 1, OpAttributes.MaxSize), a.String("key"));
+        a.Done();
+        return op;
+    }
 }

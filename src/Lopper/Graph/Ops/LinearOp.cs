@@ -90,5 +90,11 @@ public sealed unsafe class LinearOp(int inFeatures, int outFeatures, bool bias =
     public override JsonObject Attributes() => new() { ["in_features"] = InFeatures, ["out_features"] = OutFeatures, ["bias"] = HasBias };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static LinearOp FromJson(JsonObject a) => new(Int(a, "in_features", "linear"), Int(a, "out_features", "linear"), Bool(a, "bias", true));
+    public static LinearOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "linear");
+        var op = new LinearOp(a.Int("in_features", 1, int.MaxValue), a.Int("out_features", 1, OpAttributes.MaxSize), a.Bool("bias", true));
+        a.Done();
+        return op;
+    }
 }
