@@ -83,6 +83,7 @@ public sealed class ChannelGroups
         var unit = new UnionFind(start[n]);
         var created = new bool[start[n]];
         var locks = new List<(int Node, string Why)>();
+        var groupLocks = new List<(int Group, string Why)>();
 
         for (int i = 0; i < n; i++)
         {
@@ -163,7 +164,7 @@ public sealed class ChannelGroups
             foreach (var (g, _, _) in layout.Composition) groups[g].Members.Add(i);
             groupOfNode[i] = layout.Composition.Length == 1 ? layout.Composition[0].Group : -1;
             width[i] = layout.Composition.Length == 1 ? layout.Composition[0].PerChannel : 0;
-            foreach (var (g, why) in layout.Irregular) locks.Add((i, why));
+            foreach (var (g, why) in layout.Irregular) groupLocks.Add((g, $"{why} (node {graph.Nodes[i].Name})"));
             if (i > 0)
                 for (int p = start[i]; p < start[i + 1]; p++)
                     if (created[p]) { groups[groupAt[i][p - start[i]]].Producers.Add(i); break; }
@@ -186,6 +187,7 @@ public sealed class ChannelGroups
         foreach (var (g, _, _) in composition[0]) groups[g].Locked = "network input";
         foreach (var (node, why) in locks)
             foreach (var (g, _, _) in composition[node]) groups[g].Locked ??= why;
+        foreach (var (g, why) in groupLocks) groups[g].Locked ??= why;
         foreach (var (g, _, _) in composition[n - 1]) groups[g].Locked ??= "classifier output";
         foreach (var g in groups)
             g.Name = g.Producers.Count == 0 ? "input" : string.Join("+", g.Producers.Select(p => graph.Nodes[p].Name));
@@ -231,7 +233,7 @@ public sealed class ChannelGroups
                 }
                 if (!regular)
                 {
-                    Irregular.Add((g, "its channels are laid out irregularly in a node's output"));
+                    Irregular.Add((g, "its channels occupy differently shaped runs of one output"));
                     composition.Add((g, 0, perChannel.Sum(l => l?.Count ?? 0)));
                     continue;
                 }

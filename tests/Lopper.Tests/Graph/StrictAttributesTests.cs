@@ -95,3 +95,24 @@ public class StrictAttributesCliTests
         Assert.Single(err.Trim().Split('\n'));
     }
 }
+
+/// <summary>The example in docs/model-json.md is a valid model.</summary>
+public class ModelJsonDocTests
+{
+    [Fact]
+    public void DocumentedExampleLoads()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "docs", "model-json.md"))) dir = dir.Parent;
+        Assert.NotNull(dir);
+        var text = File.ReadAllText(Path.Combine(dir!.FullName, "docs", "model-json.md"));
+        int start = text.IndexOf("```json", StringComparison.Ordinal) + "```json".Length;
+        int end = text.IndexOf("```", start, StringComparison.Ordinal);
+        var graph = ModelJson.Parse(text[start..end], "docs/model-json.md");
+        Assert.Equal(10, graph.Classes);
+        Assert.Equal([32, 9, 9], graph["pool"].OutputShape[1..]);
+        // conv1 (through the depthwise conv and the SE gate) and side are coupled by the shuffle: one group of 16.
+        var group = Assert.Single(Lopper.Structure.ChannelGroups.Analyze(graph).Prunable);
+        Assert.Equal(16, group.Channels);
+    }
+}

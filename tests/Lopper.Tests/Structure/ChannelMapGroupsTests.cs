@@ -126,6 +126,23 @@ public class ChannelMapGroupsTests
     }
 
     [Fact]
+    public void ShuffleOfUnequalHalvesLocksTheGroupItCannotSliceByBlocks()
+    {
+        // Channels 0-11 of the concat come from "a" (16) and pair with a's own 12-15 and with b's 0-7: a unit of
+        // "a" is then one channel or two, which block slicing cannot express, so the group is locked, not mis-cut.
+        var b = new GraphBuilder([2, 6, 6]);
+        var a = b.Conv("a", b.Input, 16, 1);
+        var c = b.Conv("b", b.Input, 8, 1);
+        var sh = b.Shuffle("shuffle", b.Concat("cat", a, c), 2);
+        Head(b, b.Conv("pw", sh, 5, 1));
+        var g = b.Build("uneven");
+        var groups = ChannelGroups.Analyze(g);
+        var locked = GroupOf(g, groups, "a").Locked;
+        Assert.NotNull(locked);
+        Assert.Contains("runs", locked);
+    }
+
+    [Fact]
     public void OpaqueMapRefusesNamingOpAndNode()
     {
         var b = new GraphBuilder([2, 6, 6]);
