@@ -38,9 +38,9 @@ public sealed class GraphBuilder
         return name;
     }
 
-    /// <summary>Convolution with no bias (the usual choice before batch-norm).</summary>
-    public string Conv(string name, string x, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = false)
-        => Add(name, new Conv2dOp(ChannelsOf(x), outChannels, kernel, stride, padding, bias), x);
+    /// <summary>Convolution with no bias (the usual choice before batch-norm); <paramref name="groups"/> = input channels makes it depthwise.</summary>
+    public string Conv(string name, string x, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = false, int groups = 1, int dilation = 1)
+        => Add(name, new Conv2dOp(ChannelsOf(x), outChannels, kernel, stride, padding, bias, groups: groups, dilation: dilation), x);
 
     /// <summary>Batch-norm over the channels of <paramref name="x"/>.</summary>
     public string BatchNorm(string name, string x) => Add(name, new BatchNorm2dOp(ChannelsOf(x)), x);
@@ -49,10 +49,20 @@ public sealed class GraphBuilder
     public string Relu(string name, string x) => Add(name, new ReluOp(), x);
 
     /// <summary>Max pooling.</summary>
-    public string MaxPool(string name, string x, int kernel, int stride, int padding = 0) => Add(name, new MaxPool2dOp(kernel, stride, padding), x);
+    public string MaxPool(string name, string x, int kernel, int stride, int padding = 0, bool ceilMode = false) => Add(name, new MaxPool2dOp(kernel, stride, padding, ceilMode), x);
 
     /// <summary>Average pooling.</summary>
-    public string AvgPool(string name, string x, int kernel, int stride) => Add(name, new AvgPool2dOp(kernel, stride), x);
+    public string AvgPool(string name, string x, int kernel, int stride, int padding = 0, bool ceilMode = false, bool countIncludePad = true)
+        => Add(name, new AvgPool2dOp(kernel, stride, padding, ceilMode, countIncludePad), x);
+
+    /// <summary>Concatenation along channels.</summary>
+    public string Concat(string name, params string[] xs) => Add(name, new ConcatOp(), xs);
+
+    /// <summary>Elementwise product; <paramref name="gate"/> may be [N,C,1,1] (a per-channel gate).</summary>
+    public string Mul(string name, string x, string gate) => Add(name, new MulOp(), x, gate);
+
+    /// <summary>Channel shuffle over <paramref name="groups"/> groups.</summary>
+    public string Shuffle(string name, string x, int groups) => Add(name, new ChannelShuffleOp(groups), x);
 
     /// <summary>Global average pooling.</summary>
     public string GlobalAvgPool(string name, string x) => Add(name, new GlobalAvgPoolOp(), x);

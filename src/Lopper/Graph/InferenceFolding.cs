@@ -30,7 +30,7 @@ public static class InferenceFolding
                 int bn = consumers[i][0];
                 bool relu = consumers[bn].Count == 1 && g.Nodes[consumers[bn][0]].Op is ReluOp;
                 int last = relu ? consumers[bn][0] : bn;
-                var op = new Conv2dOp(conv.InChannels, conv.OutChannels, conv.Kernel, conv.Stride, conv.Padding, true, conv.Columns, relu);
+                var op = new Conv2dOp(conv.InChannels, conv.OutChannels, conv.Kernel, conv.Stride, conv.Padding, true, conv.Columns, relu, groups: conv.Groups, dilation: conv.Dilation);
                 nodes.Add(new Node(node.Name, op, node.Inputs.Select(Resolve).ToArray()));
                 folded[node.Name] = (i, bn);
                 rename[g.Nodes[bn].Name] = node.Name;
@@ -115,7 +115,7 @@ public static class InferenceFolding
             if (best < 0) continue;
             var convNode = nodes[index[nodes[i].Inputs[best]]];
             var cv = (Conv2dOp)convNode.Op;
-            var op = new Conv2dOp(cv.InChannels, cv.OutChannels, cv.Kernel, cv.Stride, cv.Padding, true, cv.Columns, add.FusedRelu, residual: true);
+            var op = new Conv2dOp(cv.InChannels, cv.OutChannels, cv.Kernel, cv.Stride, cv.Padding, true, cv.Columns, add.FusedRelu, residual: true, groups: cv.Groups, dilation: cv.Dilation);
             fusedAt[i] = new Node(convNode.Name, op, convNode.Inputs[0], nodes[i].Inputs[1 - best]);
             moved.Add(convNode.Name);
             rename[nodes[i].Name] = convNode.Name;

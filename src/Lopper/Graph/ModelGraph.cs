@@ -80,6 +80,12 @@ public sealed class ModelGraph
         return s;
     }
 
+    /// <summary>How input <paramref name="input"/> of <paramref name="node"/> maps its channels onto the node's output.</summary>
+    public ChannelMap ChannelMapOf(Node node, int input = 0) => node.Op.MapChannels(input, InputShapesOf(node));
+
+    /// <summary>The kind of <see cref="ChannelMapOf"/> (a node without inputs, the network input, starts a space: <see cref="ChannelMapKind.Produces"/>).</summary>
+    public ChannelMapKind ChannelKindOf(Node node, int input = 0) => node.InputIndices.Length == 0 ? ChannelMapKind.Produces : ChannelMapOf(node, input).Kind;
+
     /// <summary>For each node, the indices of the nodes that read it.</summary>
     public List<int>[] Consumers()
     {

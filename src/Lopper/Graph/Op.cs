@@ -4,7 +4,7 @@ using Lopper.Tensors;
 namespace Lopper.Graph;
 
 /// <summary>
-/// One operation type: shape rule, parameters, cost, channel rule, forward and backward.
+/// One operation type: shape rule, parameters, cost, channel map, forward and backward.
 /// Shapes include the batch dimension. An op instance holds only its attributes; everything a
 /// particular execution needs to remember for backward goes into the <see cref="NodeState"/>.
 /// </summary>
@@ -13,8 +13,11 @@ public abstract class Op
     /// <summary>Registry name, e.g. "conv2d".</summary>
     public abstract string Type { get; }
 
-    /// <summary>How output channels relate to input channels (see <see cref="Graph.ChannelRule"/>).</summary>
-    public abstract ChannelRule ChannelRule { get; }
+    /// <summary>
+    /// How input <paramref name="input"/>'s channels map onto the output's, at the given input shapes (batch
+    /// included). Pruning builds its dependency groups from these maps alone.
+    /// </summary>
+    public abstract ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs);
 
     /// <summary>Number of inputs the op takes (-1: any number of at least 2).</summary>
     public virtual int Arity => 1;
@@ -55,30 +58,14 @@ public abstract class Op
     public abstract Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state);
 
     /// <summary>
-    /// The same op for a pruned graph: <paramref name="inChannels"/> is the new channel count (dimension 1)
-    /// of input 0, <paramref name="outChannels"/> the new output count of a <see cref="ChannelRule.Produces"/>
-    /// op (equal to <paramref name="inChannels"/> for the others). Ops without channel attributes return themselves.
+    /// The same op for a pruned graph: <paramref name="inChannels"/>[i] is the new channel count (dimension 1)
+    /// of input i, <paramref name="outChannels"/> the new channel count of the output. Ops without channel
+    /// attributes return themselves.
     /// </summary>
-    public virtual Op Resized(int inChannels, int outChannels) => this;
+    public virtual Op Resized(int[] inChannels, int outChannels) => this;
 
     /// <summary>Attributes for model.json.</summary>
     public abstract JsonObject Attributes();
-
-    /// <summary>Reads an int attribute or fails naming it.</summary>
-    protected static int Int(JsonObject a, string key, string op)
-        => a[key] is JsonValue v && v.TryGetValue(out int i) ? i : throw new LopperInputException($"op {op}: attribute '{key}' missing or not an integer");
-
-    /// <summary>Reads an optional int attribute.</summary>
-    protected static int Int(JsonObject a, string key, int fallback)
-        => a[key] is JsonValue v && v.TryGetValue(out int i) ? i : fallback;
-
-    /// <summary>Reads an optional float attribute.</summary>
-    protected static double Real(JsonObject a, string key, double fallback)
-        => a[key] is JsonValue v && v.TryGetValue(out double d) ? d : fallback;
-
-    /// <summary>Reads an optional bool attribute.</summary>
-    protected static bool Bool(JsonObject a, string key, bool fallback)
-        => a[key] is JsonValue v && v.TryGetValue(out bool b) ? b : fallback;
 
     /// <summary>Fails with a message naming this op when a shape rule is broken.</summary>
     protected LopperInputException ShapeError(string what) => new($"op {Type}: {what}");

@@ -12,15 +12,18 @@ public static class OpRegistry
         ["conv2d"] = Conv2dOp.FromJson,
         ["linear"] = LinearOp.FromJson,
         ["batchnorm2d"] = BatchNorm2dOp.FromJson,
-        ["relu"] = _ => new ReluOp(),
+        ["relu"] = a => { OpAttributes.None(a, "relu"); return new ReluOp(); },
         ["maxpool2d"] = MaxPool2dOp.FromJson,
         ["avgpool2d"] = AvgPool2dOp.FromJson,
-        ["globalavgpool"] = _ => new GlobalAvgPoolOp(),
+        ["globalavgpool"] = a => { OpAttributes.None(a, "globalavgpool"); return new GlobalAvgPoolOp(); },
         ["add"] = AddOp.FromJson,
-        ["flatten"] = _ => new FlattenOp(),
+        ["flatten"] = a => { OpAttributes.None(a, "flatten"); return new FlattenOp(); },
         ["dropout"] = DropoutOp.FromJson,
         ["channelmul"] = ChannelMulOp.FromJson,
         ["gate"] = GateOp.FromJson,
+        ["concat"] = ConcatOp.FromJson,
+        ["mul"] = MulOp.FromJson,
+        ["channel_shuffle"] = ChannelShuffleOp.FromJson,
     };
 
     /// <summary>Known op type names.</summary>

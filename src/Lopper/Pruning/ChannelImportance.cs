@@ -20,7 +20,7 @@ public static class ChannelImportance
             {
                 if (slice.Consumes || !g.Producers.Contains(slice.Node) || !slice.Parameter.EndsWith(".weight", StringComparison.Ordinal)) continue;
                 var w = model.Find(slice.Parameter)!.Value;
-                for (int c = 0; c < g.Channels; c++) s[c] += AxisSlicing.L1(w, slice.Axis, c, slice.Width);
+                for (int c = 0; c < g.Channels; c++) s[c] += AxisSlicing.L1(w, slice, c);
             }
             r[g.Id] = s;
         }
@@ -38,8 +38,7 @@ public static class ChannelImportance
             foreach (var slice in g.Slices)
             {
                 if (slice.Consumes || model.Graph.Nodes[slice.Node].Op.Type != "batchnorm2d" || !slice.Parameter.EndsWith(".weight", StringComparison.Ordinal)) continue;
-                var gamma = model.Find(slice.Parameter)!.Value.Span;
-                for (int c = 0; c < g.Channels; c++) s[c] += Math.Abs(gamma[c]);
+                for (int c = 0; c < g.Channels; c++) s[c] += AxisSlicing.L1(model.Find(slice.Parameter)!.Value, slice, c);
                 any = true;
             }
             if (any) r[g.Id] = s;

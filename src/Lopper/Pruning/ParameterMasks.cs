@@ -39,7 +39,7 @@ public sealed class ParameterMasks
             var g = groups.Groups[id];
             var removed = selection.Removed(g);
             if (removed.Length == 0) continue;
-            foreach (var s in g.Slices) AxisSlicing.Zero(For(model, s.Parameter), s.Axis, removed, s.Width);
+            foreach (var s in g.Slices) AxisSlicing.Zero(For(model, s.Parameter), s, removed);
         }
         return this;
     }

@@ -51,4 +51,26 @@ public static class AxisSlicing
         for (int o = 0; o < outer; o++) sum += TensorPrimitives.SumOfMagnitudes(t.Span.Slice(o * dim * inner + c * block, block));
         return sum;
     }
+
+    /// <summary>Zeroes the blocks of every channel in <paramref name="removed"/> of a group slice.</summary>
+    public static void Zero(Tensor t, GroupSlice slice, IReadOnlyList<int> removed)
+    {
+        if (slice.Starts is null) { Zero(t, slice.Axis, removed, slice.Width); return; }
+        var (outer, dim, inner) = Split(t.Shape, slice.Axis);
+        int block = slice.Width * inner;
+        var s = t.Span;
+        for (int o = 0; o < outer; o++)
+            foreach (int c in removed) s.Slice(o * dim * inner + slice.Start(c) * inner, block).Clear();
+    }
+
+    /// <summary>Sum of absolute values of channel c's block of a group slice.</summary>
+    public static double L1(Tensor t, GroupSlice slice, int c)
+    {
+        if (slice.Starts is null) return L1(t, slice.Axis, c, slice.Width);
+        var (outer, dim, inner) = Split(t.Shape, slice.Axis);
+        int block = slice.Width * inner;
+        double sum = 0;
+        for (int o = 0; o < outer; o++) sum += TensorPrimitives.SumOfMagnitudes(t.Span.Slice(o * dim * inner + slice.Start(c) * inner, block));
+        return sum;
+    }
 }

@@ -16,7 +16,7 @@ public static class ChannelSurgery
             var g = groups.Groups[id];
             var removed = selection.Removed(g);
             if (removed.Length == 0) continue;
-            foreach (var s in g.Slices) AxisSlicing.Zero(model.Find(s.Parameter)!.Value, s.Axis, removed, s.Width);
+            foreach (var s in g.Slices) AxisSlicing.Zero(model.Find(s.Parameter)!.Value, s, removed);
         }
     }
 
@@ -35,9 +35,7 @@ public static class ChannelSurgery
             if (i > 0)
             {
                 var ins = node.InputIndices.Select(j => newShapes[j]).ToArray();
-                int inC = ins[0][1];
-                int outC = op.ChannelRule == ChannelRule.Produces ? keptCount(groups.GroupOfNode[i]) : inC;
-                op = op.Resized(inC, outC);
+                op = op.Resized(ins.Select(s => s[1]).ToArray(), groups.KeptCount(i, keptCount));
                 newShapes[i] = op.OutputShape(ins);
             }
             else
@@ -58,18 +56,17 @@ public static class ChannelSurgery
         for (int i = 1; i < graph.Nodes.Count; i++)
         {
             var node = graph.Nodes[i];
-            int own = groups.GroupOfNode[i];
             int in0 = node.InputIndices.Length > 0 ? node.InputIndices[0] : -1;
+            var keptOut = groups.KeptChannels(i, selection);
+            var keptIn = in0 >= 0 ? groups.KeptChannels(in0, selection) : null;
             var oldParams = model.NodeParameters[i];
             var newParams = compact.NodeParameters[i];
             for (int j = 0; j < oldParams.Length; j++)
             {
                 var spec = oldParams[j].Spec;
                 var t = oldParams[j].Value;
-                if (spec.OutAxis >= 0 && selection.Kept(own) is { } ko)
-                    t = AxisSlicing.Gather(t, spec.OutAxis, ko, node.Op.ChannelRule == ChannelRule.Produces ? 1 : groups.WidthOfNode[i]);
-                if (spec.InAxis >= 0 && selection.Kept(groups.GroupOfNode[in0]) is { } ki)
-                    t = AxisSlicing.Gather(t, spec.InAxis, ki, groups.WidthOfNode[in0]);
+                if (spec.OutAxis >= 0 && keptOut is not null) t = AxisSlicing.Gather(t, spec.OutAxis, keptOut, 1);
+                if (spec.InAxis >= 0 && keptIn is not null) t = AxisSlicing.Gather(t, spec.InAxis, keptIn, 1);
                 if (!t.Shape.AsSpan().SequenceEqual(newParams[j].Value.Shape))
                     throw new InvalidOperationException($"surgery: {oldParams[j].Name} became {Lopper.Tensors.Tensor.Format(t.Shape)}, expected {Lopper.Tensors.Tensor.Format(newParams[j].Value.Shape)}");
                 t.Span.CopyTo(newParams[j].Value.Span);

@@ -42,7 +42,7 @@ public static class ColumnSurgery
             bool AllZero(List<GroupSlice> slices, int c)
             {
                 foreach (var s in slices)
-                    if (AxisSlicing.L1(model.Find(s.Parameter)!.Value, s.Axis, c, s.Width) != 0) return false;
+                    if (AxisSlicing.L1(model.Find(s.Parameter)!.Value, s, c) != 0) return false;
                 return true;
             }
             var kept = new List<int>();
@@ -65,7 +65,7 @@ public static class ColumnSurgery
         for (int i = 0; i < graph.Nodes.Count; i++)
         {
             var node = graph.Nodes[i];
-            if (node.Op is Conv2dOp conv && conv.Columns is null)
+            if (node.Op is Conv2dOp { Groups: 1, Dilation: 1 } conv && conv.Columns is null)
             {
                 var w = channelsGone.Find($"{node.Name}.weight")!.Value;
                 var zero = ZeroColumns(w);

@@ -39,13 +39,13 @@ public sealed class ParameterSlicing
         {
             var node = graph.Nodes[i];
             int in0 = node.InputIndices.Length > 0 ? node.InputIndices[0] : -1;
+            var keptOut = groups.KeptChannels(i, selection);
+            var keptIn = in0 >= 0 ? groups.KeptChannels(in0, selection) : null;
             foreach (var p in model.NodeParameters[i])
             {
                 var cuts = new List<Cut>(2);
-                if (p.Spec.OutAxis >= 0 && selection.Kept(groups.GroupOfNode[i]) is { } ko)
-                    cuts.Add(new Cut(p.Spec.OutAxis, ko, node.Op.ChannelRule == ChannelRule.Produces ? 1 : groups.WidthOfNode[i]));
-                if (p.Spec.InAxis >= 0 && selection.Kept(groups.GroupOfNode[in0]) is { } ki)
-                    cuts.Add(new Cut(p.Spec.InAxis, ki, groups.WidthOfNode[in0]));
+                if (p.Spec.OutAxis >= 0 && keptOut is not null) cuts.Add(new Cut(p.Spec.OutAxis, keptOut, 1));
+                if (p.Spec.InAxis >= 0 && keptIn is not null) cuts.Add(new Cut(p.Spec.InAxis, keptIn, 1));
                 d[p.Name] = cuts.ToArray();
             }
         }

@@ -2,18 +2,27 @@ namespace Lopper.Structure;
 
 /// <summary>
 /// One slice of a parameter tied to a channel group: channel c of the group owns indices
-/// [c*Width, (c+1)*Width) along <see cref="Axis"/> (Width &gt; 1 after a flatten).
+/// [Start(c), Start(c) + Width) along <see cref="Axis"/>, where Start(c) is <see cref="Starts"/>[c], or c*Width
+/// when <see cref="Starts"/> is null (Width &gt; 1 after a flatten or a depthwise multiplier; explicit starts
+/// after a concat, which puts a group at an offset, or a shuffle). A parameter may hold several slices of one
+/// group (a tensor concatenated with itself).
 /// </summary>
 /// <param name="Parameter">Full parameter name, e.g. "layer1.0.conv1.weight".</param>
 /// <param name="Node">Index of the node that owns the parameter.</param>
 /// <param name="Axis">Axis of the parameter that the group indexes.</param>
 /// <param name="Width">Consecutive indices per channel.</param>
 /// <param name="Consumes">True when the slice reads the group (a weight's input side), false when it produces or normalises it.</param>
-public sealed record GroupSlice(string Parameter, int Node, int Axis, int Width, bool Consumes);
+/// <param name="Starts">First index of each channel's block, or null for c*Width.</param>
+public sealed record GroupSlice(string Parameter, int Node, int Axis, int Width, bool Consumes, int[]? Starts = null)
+{
+    /// <summary>First index along <see cref="Axis"/> of channel <paramref name="c"/>'s block.</summary>
+    public int Start(int c) => Starts is null ? c * Width : Starts[c];
+}
 
 /// <summary>
 /// A set of channels that must be pruned together: every producer, normaliser and consumer slice of one
-/// channel space, with residual additions merging spaces. Removing channel c removes slice c everywhere.
+/// channel space, with residual additions, per-channel gates, depthwise convolutions and shuffles merging
+/// spaces. Removing channel c removes slice c everywhere.
 /// </summary>
 public sealed class PruningGroup
 {
@@ -26,7 +35,7 @@ public sealed class PruningGroup
     /// <summary>Nodes whose op starts this space (convolutions, linear layers).</summary>
     public List<int> Producers { get; } = new();
 
-    /// <summary>Nodes whose output lies in this space (producers and everything that passes it through).</summary>
+    /// <summary>Nodes whose output holds channels of this group (producers, everything that passes it through, concats that include it).</summary>
     public List<int> Members { get; } = new();
 
     /// <summary>All parameter slices tied to the group.</summary>

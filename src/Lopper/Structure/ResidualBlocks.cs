@@ -36,7 +36,7 @@ public static class ResidualBlocks
         for (int i = 0; i < graph.Nodes.Count; i++)
         {
             var node = graph.Nodes[i];
-            if (node.Op.ChannelRule != ChannelRule.Ties || node.InputIndices.Length != 2) continue;
+            if (node.InputIndices.Length != 2 || graph.ChannelKindOf(node) != ChannelMapKind.Tied) continue;
             var a = Ancestors(graph, node.InputIndices[0]);
             var b = Ancestors(graph, node.InputIndices[1]);
             int entry = a.Intersect(b).DefaultIfEmpty(-1).Max();

@@ -32,7 +32,7 @@ internal sealed class ThreadsScope : IDisposable
 internal sealed class ShiftOp(int[] fullShape) : Op
 {
     public override string Type => "test_shift";
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
     public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
     public override IReadOnlyList<ParamSpec> Parameters(IReadOnlyList<int[]> inputs) => [new("value", fullShape, ParamInit.Zeros, true, -1, -1)];
 

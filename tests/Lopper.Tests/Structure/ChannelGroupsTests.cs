@@ -65,7 +65,7 @@ public class ChannelGroupsTests
     }
 
     [Fact]
-    public void OpWithoutChannelRuleIsRefusedByName()
+    public void OpWithoutChannelMapIsRefusedByName()
     {
         var b = new GraphBuilder([1, 4, 4]);
         var x = b.Conv("conv", b.Input, 2, 3, padding: 1);
@@ -80,7 +80,7 @@ public class ChannelGroupsTests
     private sealed class OpaqueOp : Op
     {
         public override string Type => "opaque-test";
-        public override ChannelRule ChannelRule => ChannelRule.Opaque;
+        public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.Opaque("test op");
         public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
         public override Lopper.Tensors.Tensor Forward(Lopper.Tensors.Tensor[] inputs, Lopper.Tensors.Tensor[] parameters, NodeState state) => inputs[0].Clone();
         public override Lopper.Tensors.Tensor?[] Backward(Lopper.Tensors.Tensor gradOut, Lopper.Tensors.Tensor[] inputs, Lopper.Tensors.Tensor output, Lopper.Tensors.Tensor[] parameters, Lopper.Tensors.Tensor?[] paramGrads, NodeState state) => [gradOut];

@@ -14,7 +14,7 @@ public sealed class AddOp(bool relu = false) : Op
     /// <inheritdoc/>
     public override string Type => "add";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Ties;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.Tied(inputs[input][1]);
     /// <inheritdoc/>
     public override int Arity => -1;
 
@@ -72,5 +72,11 @@ public sealed class AddOp(bool relu = false) : Op
     public override JsonObject Attributes() => FusedRelu ? new() { ["relu"] = true } : new();
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static AddOp FromJson(JsonObject a) => new(Bool(a, "relu", false));
+    public static AddOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "add");
+        var op = new AddOp(a.Bool("relu", false));
+        a.Done();
+        return op;
+    }
 }

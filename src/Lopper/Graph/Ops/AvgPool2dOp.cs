@@ -3,27 +3,52 @@ using Lopper.Tensors;
 
 namespace Lopper.Graph.Ops;
 
-/// <summary>Average pooling with a square window and stride, no padding.</summary>
-public sealed class AvgPool2dOp(int kernel, int stride) : Op
+/// <summary>
+/// Average pooling with a square window, stride and zero padding, with PyTorch's semantics: in ceil mode the
+/// last windows may hang over the bottom and right edges; the divisor is the window's area clipped to the padded
+/// image when <see cref="CountIncludePad"/> (PyTorch's default), else the number of in-image elements.
+/// </summary>
+public sealed class AvgPool2dOp(int kernel, int stride, int padding = 0, bool ceilMode = false, bool countIncludePad = true) : Op
 {
     /// <summary>Window size.</summary>
-    public int Kernel { get; } = kernel;
+    public int Kernel { get; } = Checked(kernel, stride, padding);
     /// <summary>Stride.</summary>
     public int Stride { get; } = stride;
+    /// <summary>Zero padding on each side.</summary>
+    public int Padding { get; } = padding;
+    /// <summary>Output size rounds up, as PyTorch's ceil_mode.</summary>
+    public bool CeilMode { get; } = ceilMode;
+    /// <summary>Padding zeros count in the divisor (PyTorch's count_include_pad).</summary>
+    public bool CountIncludePad { get; } = countIncludePad;
+
+    private static int Checked(int kernel, int stride, int padding)
+    {
+        PoolWindow.Check("avgpool2d", kernel, stride, padding);
+        return kernel;
+    }
 
     /// <inheritdoc/>
     public override string Type => "avgpool2d";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
     {
         var s = inputs[0];
         if (s.Length != 4) throw ShapeError($"expects [N,C,H,W], got {Tensor.Format(s)}");
-        int oh = (s[2] - Kernel) / Stride + 1, ow = (s[3] - Kernel) / Stride + 1;
+        int oh = PoolWindow.OutSize(s[2], Kernel, Stride, Padding, CeilMode), ow = PoolWindow.OutSize(s[3], Kernel, Stride, Padding, CeilMode);
         if (oh < 1 || ow < 1) throw ShapeError($"input {s[2]}x{s[3]} too small for window {Kernel}");
         return [s[0], s[1], oh, ow];
+    }
+
+    // Window [lo, hi) along one axis clipped to the image, and its extent for the divisor.
+    private (int Lo, int Hi, int Extent) Window(int o, int size)
+    {
+        int start = o * Stride - Padding, end = Math.Min(start + Kernel, size + Padding);
+        int extent = end - start;
+        int lo = Math.Max(start, 0), hi = Math.Min(end, size);
+        return (lo, hi, CountIncludePad ? extent : hi - lo);
     }
 
     /// <inheritdoc/>
@@ -33,17 +58,22 @@ public sealed class AvgPool2dOp(int kernel, int stride) : Op
         var shape = OutputShape([x.Shape]);
         var y = Tensor.Pooled(shape);
         int planes = shape[0] * shape[1], h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3];
-        float inv = 1f / (Kernel * Kernel);
-        for (int p = 0; p < planes; p++)
-            for (int oy = 0; oy < oh; oy++)
+        for (int oy = 0; oy < oh; oy++)
+        {
+            var (y0, y1, ey) = Window(oy, h);
             for (int ox = 0; ox < ow; ox++)
             {
-                float sum = 0;
-                for (int ky = 0; ky < Kernel; ky++)
-                    for (int kx = 0; kx < Kernel; kx++)
-                        sum += x.Data[p * h * w + (oy * Stride + ky) * w + ox * Stride + kx];
-                y.Data[p * oh * ow + oy * ow + ox] = sum * inv;
+                var (x0, x1, ex) = Window(ox, w);
+                float inv = 1f / (ey * ex);
+                for (int p = 0; p < planes; p++)
+                {
+                    float sum = 0;
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++) sum += x.Data[p * h * w + iy * w + ix];
+                    y.Data[p * oh * ow + oy * ow + ox] = sum * inv;
+                }
             }
+        }
         return y;
     }
 
@@ -53,23 +83,45 @@ public sealed class AvgPool2dOp(int kernel, int stride) : Op
         if (!state.NeedsInputGrad[0]) return [null];
         var x = inputs[0];
         var dx = Tensor.Pooled(x.Shape, zero: true);
-        int planes = output.Shape[0] * output.Shape[1], h = x.Shape[2], w = x.Shape[3], oh = output.Shape[2], ow = output.Shape[3];
-        float inv = 1f / (Kernel * Kernel);
-        for (int p = 0; p < planes; p++)
-            for (int oy = 0; oy < oh; oy++)
+        int h = x.Shape[2], w = x.Shape[3];
+        var shape = OutputShape([x.Shape]);
+        int planes = shape[0] * shape[1], oh = shape[2], ow = shape[3];
+        for (int oy = 0; oy < oh; oy++)
+        {
+            var (y0, y1, ey) = Window(oy, h);
             for (int ox = 0; ox < ow; ox++)
             {
-                float g = gradOut.Data[p * oh * ow + oy * ow + ox] * inv;
-                for (int ky = 0; ky < Kernel; ky++)
-                    for (int kx = 0; kx < Kernel; kx++)
-                        dx.Data[p * h * w + (oy * Stride + ky) * w + ox * Stride + kx] += g;
+                var (x0, x1, ex) = Window(ox, w);
+                float inv = 1f / (ey * ex);
+                for (int p = 0; p < planes; p++)
+                {
+                    float g = gradOut.Data[p * oh * ow + oy * ow + ox] * inv;
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++) dx.Data[p * h * w + iy * w + ix] += g;
+                }
             }
+        }
         return [dx];
     }
 
     /// <inheritdoc/>
-    public override JsonObject Attributes() => new() { ["kernel"] = Kernel, ["stride"] = Stride };
+    public override JsonObject Attributes()
+    {
+        var a = new JsonObject { ["kernel"] = Kernel, ["stride"] = Stride };
+        if (Padding != 0) a["padding"] = Padding;
+        if (CeilMode) a["ceil_mode"] = true;
+        if (!CountIncludePad) a["count_include_pad"] = false;
+        return a;
+    }
 
-    /// <summary>Reads the op from model.json attributes.</summary>
-    public static AvgPool2dOp FromJson(JsonObject a) => new(Int(a, "kernel", "avgpool2d"), Int(a, "stride", Int(a, "kernel", "avgpool2d")));
+    /// <summary>Reads the op from model.json attributes (stride defaults to the kernel, as in PyTorch).</summary>
+    public static AvgPool2dOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "avgpool2d");
+        int kernel = a.Int("kernel", 1, OpAttributes.MaxSize);
+        var op = new AvgPool2dOp(kernel, a.Int("stride", kernel, 1, OpAttributes.MaxSize), a.Int("padding", 0, 0, OpAttributes.MaxSize),
+            a.Bool("ceil_mode", false), a.Bool("count_include_pad", true));
+        a.Done();
+        return op;
+    }
 }

@@ -21,7 +21,7 @@ public sealed class BatchNorm2dOp(int channels, double eps = 1e-5, double moment
     /// <inheritdoc/>
     public override string Type => "batchnorm2d";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
@@ -148,11 +148,17 @@ public sealed class BatchNorm2dOp(int channels, double eps = 1e-5, double moment
     }
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels) => new BatchNorm2dOp(inChannels, Eps, Momentum);
+    public override Op Resized(int[] inChannels, int outChannels) => new BatchNorm2dOp(inChannels[0], Eps, Momentum);
 
     /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["channels"] = Channels, ["eps"] = Eps, ["momentum"] = Momentum };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static BatchNorm2dOp FromJson(JsonObject a) => new(Int(a, "channels", "batchnorm2d"), Real(a, "eps", 1e-5), Real(a, "momentum", 0.1));
+    public static BatchNorm2dOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "batchnorm2d");
+        var op = new BatchNorm2dOp(a.Int("channels", 1, OpAttributes.MaxSize), a.Real("eps", 1e-5, double.Epsilon, 1), a.Real("momentum", 0.1, 0, 1));
+        a.Done();
+        return op;
+    }
 }

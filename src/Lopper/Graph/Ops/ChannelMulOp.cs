@@ -17,7 +17,7 @@ public sealed class ChannelMulOp(int channels, bool trainable = true) : Op
     /// <inheritdoc/>
     public override string Type => "channelmul";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
@@ -73,11 +73,17 @@ public sealed class ChannelMulOp(int channels, bool trainable = true) : Op
     }
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels) => new ChannelMulOp(inChannels, Trainable);
+    public override Op Resized(int[] inChannels, int outChannels) => new ChannelMulOp(inChannels[0], Trainable);
 
     /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["channels"] = Channels, ["trainable"] = Trainable };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static ChannelMulOp FromJson(JsonObject a) => new(Int(a, "channels", "channelmul"), Bool(a, "trainable", true));
+    public static ChannelMulOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "channelmul");
+        var op = new ChannelMulOp(a.Int("channels", 1, OpAttributes.MaxSize), a.Bool("trainable", true));
+        a.Done();
+        return op;
+    }
 }

@@ -5,14 +5,16 @@ using Lopper.Tensors.Kernels;
 namespace Lopper.Graph.Ops;
 
 /// <summary>
-/// 2-D convolution (square kernel, dilation 1, groups 1) as im2col + GEMM per image. Batches at
+/// 2-D convolution (square kernel) as im2col + GEMM per image. Grouped, depthwise and dilated convolutions
+/// (<see cref="Groups"/> or <see cref="Dilation"/> not 1) take their own path (GroupedConv.cs); everything
+/// below describes the dense path. Batches at
 /// least as large as the thread budget are split over threads by image; smaller ones let the GEMM
 /// split instead. With <see cref="Columns"/> the op keeps only those im2col rows (input channel, ky, kx):
 /// the weight is [out, columns] and the GEMM's inner dimension shrinks with it, so pruned kernel
 /// columns cost nothing. With <see cref="AddsResidual"/> (made by inference folding) a second input of the
 /// output's shape is added before the ReLU, so a residual join costs no pass of its own.
 /// </summary>
-public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null, bool relu = false, bool residual = false) : Op
+public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null, bool relu = false, bool residual = false, int groups = 1, int dilation = 1) : Op
 {
     /// <summary>Input channels.</summary>
     public int InChannels { get; } = inChannels;
@@ -31,6 +33,24 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     /// <summary>Input 1 (the output's shape) is added to the result before the ReLU: a residual join fused by inference folding.</summary>
     public bool AddsResidual { get; } = residual;
 
+    /// <summary>Channel groups: input and output channels split into this many blocks, block g of the output reading only block g of the input (depthwise when equal to the input channels).</summary>
+    public int Groups { get; } = ValidGroups(groups, inChannels, outChannels, columns, dilation);
+    /// <summary>Spacing between kernel taps (1: a plain convolution).</summary>
+    public int Dilation { get; } = dilation;
+
+    /// <summary>True for a depthwise convolution: one group per input channel (output channel k reads input channel k / multiplier).</summary>
+    public bool IsDepthwise => Groups > 1 && Groups == InChannels;
+
+    private static int ValidGroups(int groups, int inChannels, int outChannels, int[]? columns, int dilation)
+    {
+        if (groups < 1 || inChannels % groups != 0 || outChannels % groups != 0)
+            throw new LopperInputException($"op conv2d: groups {groups} must be at least 1 and divide in_channels {inChannels} and out_channels {outChannels}");
+        if (dilation < 1) throw new LopperInputException($"op conv2d: dilation must be at least 1, got {dilation}");
+        if (columns is not null && (groups != 1 || dilation != 1))
+            throw new LopperInputException("op conv2d: 'columns' needs groups 1 and dilation 1");
+        return groups;
+    }
+
     /// <inheritdoc/>
     public override int Arity => AddsResidual ? 2 : 1;
     /// <summary>Kept im2col rows (c*k*k + ky*k + kx), ascending, or null for all.</summary>
@@ -47,7 +67,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     }
 
     /// <summary>Length of the GEMM's inner dimension: the kept columns.</summary>
-    public int K => Columns?.Length ?? InChannels * Kernel * Kernel;
+    public int K => Columns?.Length ?? InChannels / Groups * Kernel * Kernel;
 
     /// <inheritdoc/>
     public override bool LocksInputChannels => Columns is not null;
@@ -55,9 +75,16 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     /// <inheritdoc/>
     public override string Type => "conv2d";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Produces;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs)
+    {
+        if (input == 1) return ChannelMap.Tied(OutChannels);
+        if (Groups == 1) return ChannelMap.Produces;
+        // A depthwise filter reads one input channel: pruning that channel prunes its filters with it.
+        if (IsDepthwise) return ChannelMap.GroupCoupled(InChannels, OutChannels / InChannels);
+        return ChannelMap.Locked($"grouped convolution (groups {Groups}) couples its channels block by block; only depthwise convolutions are pruned");
+    }
 
-    private int OutSize(int x) => (x + 2 * Padding - Kernel) / Stride + 1;
+    private int OutSize(int x) => (x + 2 * Padding - Dilation * (Kernel - 1) - 1) / Stride + 1;
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
@@ -79,11 +106,12 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     public override IReadOnlyList<ParamSpec> Parameters(IReadOnlyList<int[]> inputs)
     {
         int kk = Kernel * Kernel;
+        int perGroup = InChannels / Groups;
         var w = Columns is null
-            ? new ParamSpec("weight", [OutChannels, InChannels, Kernel, Kernel], ParamInit.KaimingNormalFanOut, true, 0, 1, InChannels * kk, OutChannels * kk)
+            ? new ParamSpec("weight", [OutChannels, perGroup, Kernel, Kernel], ParamInit.KaimingNormalFanOut, true, 0, Groups == 1 ? 1 : -1, perGroup * kk, OutChannels * kk)
             : new ParamSpec("weight", [OutChannels, Columns.Length], ParamInit.KaimingNormalFanOut, true, 0, -1, Columns.Length, OutChannels * kk);
         if (!HasBias) return [w];
-        return [w, new ParamSpec("bias", [OutChannels], ParamInit.UniformFanIn, true, 0, -1, InChannels * kk)];
+        return [w, new ParamSpec("bias", [OutChannels], ParamInit.UniformFanIn, true, 0, -1, perGroup * kk)];
     }
 
     /// <inheritdoc/>
@@ -116,6 +144,7 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     /// <inheritdoc/>
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
     {
+        if (UsesGroupedPath) return ForwardGrouped(inputs, parameters);
         var x = inputs[0];
         var shape = OutputShapeOf(inputs);
         var y = Tensor.Pooled(shape);
@@ -298,6 +327,11 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
         var dW = paramGrads[0];
         // With a fused ReLU the incoming gradient is first masked by the output; gradOut is ours to overwrite.
         if (FusedRelu) Simd.ParallelReluBackward(output, gradOut);
+        if (UsesGroupedPath)
+        {
+            BackwardGrouped(x, gradOut, weight, dx, dW, oh, ow);
+            return FinishBackward(gradOut, paramGrads, dx, state, n, outPlane, p);
+        }
         int chunks = ChunksFor(n);
         // One partial weight gradient per chunk, summed in chunk order: deterministic for a thread count. The
         // partials are transposed, [K, out] = cols x gradOut^T: that GEMM packs only the small gradOut side,
@@ -389,6 +423,12 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             }
             BufferPool.Return(sum);
         }
+        return FinishBackward(gradOut, paramGrads, dx, state, n, outPlane, p);
+    }
+
+    // The bias gradient and the returned input gradients, shared by the dense and the grouped paths.
+    private Tensor?[] FinishBackward(Tensor gradOut, Tensor?[] paramGrads, Tensor? dx, NodeState state, int n, int outPlane, int p)
+    {
         if (HasBias && paramGrads[1] is { } db)
         {
             var dbs = db.Span;
@@ -408,11 +448,13 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     internal static (int Start, int End) Range(int n, int chunks, int c) => ((int)((long)n * c / chunks), (int)((long)n * (c + 1) / chunks));
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels)
+    public override Op Resized(int[] inChannels, int outChannels)
     {
-        if (Columns is not null && inChannels != InChannels)
+        if (Columns is not null && inChannels[0] != InChannels)
             throw new InvalidOperationException("a column-subset convolution's input channels are fixed");
-        return new Conv2dOp(inChannels, outChannels, Kernel, Stride, Padding, HasBias, Columns, FusedRelu, AddsResidual);
+        // A depthwise convolution keeps one group per (kept) input channel; other grouped ones are locked, so unchanged.
+        int groups = IsDepthwise ? inChannels[0] : Groups;
+        return new Conv2dOp(inChannels[0], outChannels, Kernel, Stride, Padding, HasBias, Columns, FusedRelu, AddsResidual, groups, Dilation);
     }
 
     /// <inheritdoc/>
@@ -423,6 +465,8 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
             ["in_channels"] = InChannels, ["out_channels"] = OutChannels, ["kernel"] = Kernel,
             ["stride"] = Stride, ["padding"] = Padding, ["bias"] = HasBias,
         };
+        if (Groups != 1) a["groups"] = Groups;
+        if (Dilation != 1) a["dilation"] = Dilation;
         if (FusedRelu) a["relu"] = true;
         if (AddsResidual) a["residual"] = true;
         if (Columns is not null) a["columns"] = new JsonArray(Columns.Select(c => (JsonNode)c).ToArray());
@@ -430,9 +474,15 @@ public sealed unsafe class Conv2dOp(int inChannels, int outChannels, int kernel,
     }
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static Conv2dOp FromJson(JsonObject a) => new(
-        Int(a, "in_channels", "conv2d"), Int(a, "out_channels", "conv2d"), Int(a, "kernel", "conv2d"),
-        Int(a, "stride", 1), Int(a, "padding", 0), Bool(a, "bias", false),
-        a["columns"] is JsonArray cols ? cols.Select(v => v is JsonValue j && j.TryGetValue(out int c) ? c : throw new LopperInputException("op conv2d: 'columns' must be integers")).ToArray() : null,
-        Bool(a, "relu", false), Bool(a, "residual", false));
+    public static Conv2dOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "conv2d");
+        var op = new Conv2dOp(
+            a.Int("in_channels", 1, OpAttributes.MaxSize), a.Int("out_channels", 1, OpAttributes.MaxSize), a.Int("kernel", 1, OpAttributes.MaxSize),
+            a.Int("stride", 1, 1, OpAttributes.MaxSize), a.Int("padding", 0, 0, OpAttributes.MaxSize), a.Bool("bias", false),
+            a.Ints("columns", false, 0, int.MaxValue), a.Bool("relu", false), a.Bool("residual", false),
+            a.Int("groups", 1, 1, OpAttributes.MaxSize), a.Int("dilation", 1, 1, OpAttributes.MaxSize));
+        a.Done();
+        return op;
+    }
 }

@@ -12,7 +12,7 @@ public sealed class DropoutOp(double p) : Op
     /// <inheritdoc/>
     public override string Type => "dropout";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
 
@@ -56,5 +56,11 @@ public sealed class DropoutOp(double p) : Op
     public override JsonObject Attributes() => new() { ["p"] = P };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static DropoutOp FromJson(JsonObject a) => new(Real(a, "p", 0.5));
+    public static DropoutOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "dropout");
+        var op = new DropoutOp(a.Real("p", 0.5, 0, 1, maxExclusive: true));
+        a.Done();
+        return op;
+    }
 }

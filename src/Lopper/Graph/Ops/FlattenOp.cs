@@ -9,7 +9,7 @@ public sealed class FlattenOp : Op
     /// <inheritdoc/>
     public override string Type => "flatten";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Flattens;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.Flatten(inputs[0][1], Tensor.Numel(inputs[0].AsSpan(2)));
     /// <inheritdoc/>
     public override bool OutputAliasesInput => true;
 

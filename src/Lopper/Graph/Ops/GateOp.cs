@@ -56,7 +56,7 @@ public sealed class GateOp : Op
     /// <inheritdoc/>
     public override string Type => "gate";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
@@ -139,12 +139,17 @@ public sealed class GateOp : Op
     public static float Inference(float theta) => theta >= 0.5f ? theta : 0f;
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels) => new GateOp(IsBlockGate ? 1 : inChannels, inChannels, Batch, Key);
+    public override Op Resized(int[] inChannels, int outChannels) => new GateOp(IsBlockGate ? 1 : inChannels[0], inChannels[0], Batch, Key);
 
     /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["gates"] = Gates, ["channels"] = Channels, ["batch"] = Batch, ["key"] = Key };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static GateOp FromJson(JsonObject a) => new(Int(a, "gates", "gate"), Int(a, "channels", "gate"), Int(a, "batch", "gate"),
-        a["key"] is JsonValue v && v.TryGetValue(out string? k) ? k : throw new LopperInputException("op gate: attribute 'key' missing or not a string"));
+    public static GateOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "gate");
+        var op = new GateOp(a.Int("gates", 1, OpAttributes.MaxSize), a.Int("channels", 1, OpAttributes.MaxSize), a.Int("batch", 1, OpAttributes.MaxSize), a.String("key"));
+        a.Done();
+        return op;
+    }
 }

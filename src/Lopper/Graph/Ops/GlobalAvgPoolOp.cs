@@ -9,7 +9,7 @@ public sealed class GlobalAvgPoolOp : Op
     /// <inheritdoc/>
     public override string Type => "globalavgpool";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)

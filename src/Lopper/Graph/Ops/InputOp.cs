@@ -12,7 +12,7 @@ public sealed class InputOp(int[] shape) : Op
     /// <inheritdoc/>
     public override string Type => "input";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Input;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => throw new ArgumentOutOfRangeException(nameof(input), "the input op has no inputs");
     /// <inheritdoc/>
     public override int Arity => 0;
     /// <inheritdoc/>
@@ -25,9 +25,11 @@ public sealed class InputOp(int[] shape) : Op
     public override JsonObject Attributes() => new() { ["shape"] = new JsonArray(Shape.Select(d => (JsonNode)d).ToArray()) };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static InputOp FromJson(JsonObject a)
+    public static InputOp FromJson(JsonObject json)
     {
-        if (a["shape"] is not JsonArray arr || arr.Count == 0) throw new LopperInputException("op input: attribute 'shape' missing");
-        return new InputOp(arr.Select(v => v!.GetValue<int>()).ToArray());
+        var a = new OpAttributes(json, "input");
+        var op = new InputOp(a.Ints("shape", true, 1, OpAttributes.MaxSize)!);
+        a.Done();
+        return op;
     }
 }

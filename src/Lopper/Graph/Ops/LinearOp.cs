@@ -17,7 +17,7 @@ public sealed unsafe class LinearOp(int inFeatures, int outFeatures, bool bias =
     /// <inheritdoc/>
     public override string Type => "linear";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.Produces;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.Produces;
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
@@ -84,11 +84,17 @@ public sealed unsafe class LinearOp(int inFeatures, int outFeatures, bool bias =
     }
 
     /// <inheritdoc/>
-    public override Op Resized(int inChannels, int outChannels) => new LinearOp(inChannels, outChannels, HasBias);
+    public override Op Resized(int[] inChannels, int outChannels) => new LinearOp(inChannels[0], outChannels, HasBias);
 
     /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["in_features"] = InFeatures, ["out_features"] = OutFeatures, ["bias"] = HasBias };
 
     /// <summary>Reads the op from model.json attributes.</summary>
-    public static LinearOp FromJson(JsonObject a) => new(Int(a, "in_features", "linear"), Int(a, "out_features", "linear"), Bool(a, "bias", true));
+    public static LinearOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "linear");
+        var op = new LinearOp(a.Int("in_features", 1, int.MaxValue), a.Int("out_features", 1, OpAttributes.MaxSize), a.Bool("bias", true));
+        a.Done();
+        return op;
+    }
 }

@@ -4,11 +4,23 @@ using Lopper.Tensors.Kernels;
 
 namespace Lopper.Graph.Ops;
 
-/// <summary>Max pooling with square window, stride and implicit -inf padding; backward routes to the argmax.</summary>
-public sealed unsafe class MaxPool2dOp(int kernel, int stride, int padding = 0) : Op
+/// <summary>
+/// Max pooling with square window, stride and implicit -inf padding, optionally in ceil mode (PyTorch's
+/// output size rule); backward routes to the argmax.
+/// </summary>
+public sealed unsafe class MaxPool2dOp(int kernel, int stride, int padding = 0, bool ceilMode = false) : Op
 {
     /// <summary>Window size.</summary>
-    public int Kernel { get; } = kernel;
+    public int Kernel { get; } = Checked(kernel, stride, padding);
+
+    private static int Checked(int kernel, int stride, int padding)
+    {
+        PoolWindow.Check("maxpool2d", kernel, stride, padding);
+        return kernel;
+    }
+
+    /// <summary>Output size rounds up (windows may hang over the bottom and right edges), as PyTorch's ceil_mode.</summary>
+    public bool CeilMode { get; } = ceilMode;
     /// <summary>Stride.</summary>
     public int Stride { get; } = stride;
     /// <summary>Padding on each side.</summary>
@@ -17,20 +29,20 @@ public sealed unsafe class MaxPool2dOp(int kernel, int stride, int padding = 0) 
     /// <inheritdoc/>
     public override string Type => "maxpool2d";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
     {
         var s = inputs[0];
         if (s.Length != 4) throw ShapeError($"expects [N,C,H,W], got {Tensor.Format(s)}");
-        int oh = (s[2] + 2 * Padding - Kernel) / Stride + 1, ow = (s[3] + 2 * Padding - Kernel) / Stride + 1;
+        int oh = PoolWindow.OutSize(s[2], Kernel, Stride, Padding, CeilMode), ow = PoolWindow.OutSize(s[3], Kernel, Stride, Padding, CeilMode);
         if (oh < 1 || ow < 1) throw ShapeError($"input {s[2]}x{s[3]} too small for window {Kernel}");
         return [s[0], s[1], oh, ow];
     }
 
     // 2x2 windows at stride 2 (VGG, LeNet) have a vector kernel whose backward needs no saved argmax.
-    private bool IsPairPool => Kernel == 2 && Stride == 2 && Padding == 0;
+    private bool IsPairPool => Kernel == 2 && Stride == 2 && Padding == 0 && !CeilMode;
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
@@ -119,8 +131,20 @@ public sealed unsafe class MaxPool2dOp(int kernel, int stride, int padding = 0) 
     }
 
     /// <inheritdoc/>
-    public override JsonObject Attributes() => new() { ["kernel"] = Kernel, ["stride"] = Stride, ["padding"] = Padding };
+    public override JsonObject Attributes()
+    {
+        var a = new JsonObject { ["kernel"] = Kernel, ["stride"] = Stride, ["padding"] = Padding };
+        if (CeilMode) a["ceil_mode"] = true;
+        return a;
+    }
 
-    /// <summary>Reads the op from model.json attributes.</summary>
-    public static MaxPool2dOp FromJson(JsonObject a) => new(Int(a, "kernel", "maxpool2d"), Int(a, "stride", Int(a, "kernel", "maxpool2d")), Int(a, "padding", 0));
+    /// <summary>Reads the op from model.json attributes (stride defaults to the kernel, as in PyTorch).</summary>
+    public static MaxPool2dOp FromJson(JsonObject json)
+    {
+        var a = new OpAttributes(json, "maxpool2d");
+        int kernel = a.Int("kernel", 1, OpAttributes.MaxSize);
+        var op = new MaxPool2dOp(kernel, a.Int("stride", kernel, 1, OpAttributes.MaxSize), a.Int("padding", 0, 0, OpAttributes.MaxSize), a.Bool("ceil_mode", false));
+        a.Done();
+        return op;
+    }
 }

@@ -10,7 +10,7 @@ public sealed class ReluOp : Op
     /// <inheritdoc/>
     public override string Type => "relu";
     /// <inheritdoc/>
-    public override ChannelRule ChannelRule => ChannelRule.PassThrough;
+    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
 

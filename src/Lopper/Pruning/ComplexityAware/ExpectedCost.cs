@@ -71,7 +71,7 @@ public sealed class ExpectedCost
             long macs = node.Op.Macs(shapes);
             if (macs > 0)
             {
-                bool produces = node.Op.ChannelRule == ChannelRule.Produces;
+                bool produces = graph.ChannelKindOf(node) == ChannelMapKind.Produces;
                 terms.Add(new Term(0, macs, own, produces ? input : -1, blocks));
             }
         }

@@ -74,7 +74,7 @@ public static class GateInsertion
     private static int ChainEnd(ModelGraph graph, List<int>[] consumers, int p)
     {
         int end = p;
-        while (consumers[end].Count == 1 && graph.Nodes[consumers[end][0]].Op.ChannelRule == ChannelRule.PassThrough)
+        while (consumers[end].Count == 1 && graph.ChannelKindOf(graph.Nodes[consumers[end][0]]) == ChannelMapKind.PassThrough)
             end = consumers[end][0];
         return end;
     }

@@ -141,7 +141,7 @@ public static class GateRemoval
             if (off.Count == 0) continue;
             if (g.IsBlock) throw new InvalidOperationException($"block gate {g.Key} is 0; delete the block first");
             var group = groups.Groups[groups.GroupOfNode[g.Nodes[0]]];
-            foreach (var s in group.Slices) AxisSlicing.Zero(model.Find(s.Parameter)!.Value, s.Axis, off, s.Width);
+            foreach (var s in group.Slices) AxisSlicing.Zero(model.Find(s.Parameter)!.Value, s, off);
         }
         var graph = model.Graph;
         var rename = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -165,7 +165,7 @@ public static class GateRemoval
     {
         var nodes = model.Graph.Nodes;
         int n = nodes[gate].InputIndices[0];
-        while (nodes[n].Op is not BatchNorm2dOp && nodes[n].Op.ChannelRule != ChannelRule.Produces)
+        while (nodes[n].Op is not BatchNorm2dOp && model.Graph.ChannelKindOf(nodes[n]) != ChannelMapKind.Produces)
         {
             // Positively homogeneous pass-through ops commute with the scale.
             if (nodes[n].Op is not (ReluOp or MaxPool2dOp or AvgPool2dOp or GateOp))

@@ -47,8 +47,8 @@ public static class ConnectionCompaction
                 if (inSlice is null || readers.Count == 0) continue;
                 for (int ch = 0; ch < g.Channels; ch++)
                 {
-                    bool deadIn = AxisSlicing.L1(model.Find(inSlice.Parameter)!.Value, inSlice.Axis, ch, inSlice.Width) == 0;
-                    bool deadOut = readers.All(s => AxisSlicing.L1(model.Find(s.Parameter)!.Value, s.Axis, ch, s.Width) == 0);
+                    bool deadIn = AxisSlicing.L1(model.Find(inSlice.Parameter)!.Value, inSlice, ch) == 0;
+                    bool deadOut = readers.All(s => AxisSlicing.L1(model.Find(s.Parameter)!.Value, s, ch) == 0);
                     if (deadIn == deadOut) continue;
                     foreach (var s in deadIn ? readers : [inSlice]) Cut(model, masks, s, ch);
                     affected++;
@@ -68,8 +68,8 @@ public static class ConnectionCompaction
             m.AsSpan().Fill(1f);
             masks[s.Parameter] = m;
         }
-        AxisSlicing.Zero(p.Value, s.Axis, [ch], s.Width);
-        AxisSlicing.Zero(new Tensor(p.Spec.Shape, m), s.Axis, [ch], s.Width);
+        AxisSlicing.Zero(p.Value, s, [ch]);
+        AxisSlicing.Zero(new Tensor(p.Spec.Shape, m), s, [ch]);
     }
 
     /// <summary>

@@ -63,7 +63,7 @@ public static class LayerPairs
 
     private static int UnflattenedSource(ModelGraph graph, int node)
     {
-        while (graph.Nodes[node].Op.ChannelRule == ChannelRule.Flattens) node = graph.Nodes[node].InputIndices[0];
+        while (graph.ChannelKindOf(graph.Nodes[node]) == ChannelMapKind.Flatten) node = graph.Nodes[node].InputIndices[0];
         return node;
     }
 

@@ -51,7 +51,7 @@ public class ExpectedCostTests
                 else
                 {
                     var group = _groups.Groups[_groups.GroupOfNode[g.Nodes[0]]];
-                    foreach (var s in group.Slices) AxisSlicing.Zero(_model.Find(s.Parameter)!.Value, s.Axis, off, s.Width);
+                    foreach (var s in group.Slices) AxisSlicing.Zero(_model.Find(s.Parameter)!.Value, s, off);
                 }
             }
             double p = 0, m = 0;
