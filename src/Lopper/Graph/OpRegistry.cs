@@ -21,6 +21,13 @@ public static class OpRegistry
         ["dropout"] = DropoutOp.FromJson,
         ["channelmul"] = ChannelMulOp.FromJson,
         ["gate"] = GateOp.FromJson,
+        ["sigmoid"] = SigmoidOp.FromJson,
+        ["hardsigmoid"] = HardSigmoidOp.FromJson,
+        ["hardswish"] = HardSwishOp.FromJson,
+        ["silu"] = SiluOp.FromJson,
+        ["clip"] = ClipOp.FromJson,
+        ["softmax"] = SoftmaxOp.FromJson,
+        ["adaptiveavgpool"] = AdaptiveAvgPoolOp.FromJson,
     };
 
     /// <summary>Known op type names.</summary>
