@@ -1,6 +1,5 @@
 // GFLOP/s and GB/s of the depthwise kernel (forward, input gradient, weight gradient) on MobileNet-like layers,
-// beside a plain copy of the same bytes (the memory-bound ceiling). Best of several runs, so other load on a
-// shared machine inflates the figures less.
+// beside a plain copy of the same bytes (the memory-bound ceiling).
 using System.Diagnostics;
 using Lopper;
 using Lopper.Tensors;
@@ -37,17 +36,22 @@ foreach (var g in layers)
     }
 }
 
+// Seconds per call: with one thread, the process CPU time per call (what other load on a shared machine
+// inflates least); with more, the best wall time of the runs (CPU time would count the workers' spinning).
 static double Best(Action a)
 {
     a();
     double best = double.MaxValue;
-    for (int r = 0; r < 15; r++)
+    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+    const int runs = 15;
+    for (int r = 0; r < runs; r++)
     {
         long t0 = Stopwatch.GetTimestamp();
         a();
         best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
     }
-    return best;
+    double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds / runs;
+    return Parallelism.Threads == 1 ? cpu : best;
 }
 
 static void Report(DepthwiseGeometry g, int threads, string pass, double s, double flops, double bytes, double copyGbs) =>

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -68,6 +66,9 @@ public static class DepthwiseConv
     // Slack after every scratch plane so the last vector of a flat loop may run past its end.
     private const int Slack = 16;
 
+    // Floats of vector partial sums the 3x3 weight gradient keeps per output channel (nine taps and the bias).
+    private const int TapAccumulators = 10 * 16;
+
     /// <summary>Set by tests to exercise the scalar loops on SIMD hardware.</summary>
     public static bool ForceScalar { get; set; }
 
@@ -113,52 +114,47 @@ public static class DepthwiseConv
     /// y[n, k] = bias[k] + sum over taps of w[k, 0, ky, kx] * x[n, k / m] at the tap's position (zero outside).
     /// <paramref name="bias"/> empty: none. Shapes: x [N, C, H, W], w [C*m, 1, k, k], y [N, C*m, OH, OW].
     /// </summary>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, in DepthwiseGeometry g)
+    public static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, in DepthwiseGeometry g)
     {
         CheckLengths(g, x.Length, w.Length, y.Length, "y");
         if (!bias.IsEmpty && bias.Length != g.OutChannels) throw new ArgumentException($"bias has {bias.Length} values, expected {g.OutChannels}");
         var lay = new Layout(g);
         var geo = g;
-        // Spans cannot enter the lambda; the arrays behind them can (these are whole tensors or their slices).
-        unsafe
+        fixed (float* xp = x, wp = w, bp = bias, yp = y)
         {
-            fixed (float* xp = x, wp = w, bp = bias, yp = y)
-            {
-                nint xa = (nint)xp, wa = (nint)wp, ba = bias.IsEmpty ? 0 : (nint)bp, ya = (nint)yp;
-                ForUnits(g.Batch * g.Channels, lay.PhasedLength + lay.Wide + Slack, (u, scratch) =>
-                    ForwardPlane(u, (float*)xa, (float*)wa, (float*)ba, (float*)ya, geo, lay, scratch));
-            }
+            // Pointers cannot enter a lambda; their addresses can (the spans stay pinned for the whole call).
+            nint xa = (nint)xp, wa = (nint)wp, ba = bias.IsEmpty ? 0 : (nint)bp, ya = (nint)yp;
+            ForUnits(g.Batch * g.Channels, lay.PhasedLength + lay.Wide + Slack, (u, scratch) =>
+                ForwardPlane(u, (float*)xa, (float*)wa, (float*)ba, (float*)ya, geo, lay, scratch));
         }
     }
 
-    private static unsafe void ForwardPlane(int unit, float* x, float* w, float* bias, float* y, in DepthwiseGeometry g, Layout lay, float[] scratch)
+    private static unsafe void ForwardPlane(int unit, float* x, float* w, float* bias, float* y, in DepthwiseGeometry g, Layout lay, float* scratch)
     {
         int c = unit % g.Channels, n = unit / g.Channels, m = g.Multiplier, hw = g.Height * g.Width;
         int oh = g.OutHeight, ow = g.OutWidth, ohw = oh * ow;
-        ref float phased = ref MemoryMarshal.GetArrayDataReference(scratch);
-        ref float wide = ref Unsafe.Add(ref phased, lay.PhasedLength);
-        Split(new ReadOnlySpan<float>(x + (long)unit * hw, hw), ref phased, g, lay);
+        float* phased = scratch, wide = scratch + lay.PhasedLength;
+        Split(x + (long)unit * hw, phased, g, lay);
         for (int j = 0; j < m; j++)
         {
             int k = c * m + j;
             float b0 = bias == null ? 0f : bias[k];
-            Correlate(ref phased, lay.TapOffset, new ReadOnlySpan<float>(w + (long)k * lay.Taps, lay.Taps), b0, ref wide, lay.Wide);
+            Correlate(phased, lay.TapOffset, w + (long)k * lay.Taps, b0, wide, lay.Wide);
             float* yk = y + ((long)n * g.OutChannels + k) * ohw;
-            for (int oy = 0; oy < oh; oy++)
-                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref wide, oy * lay.Wq), ow).CopyTo(new Span<float>(yk + oy * ow, ow));
+            for (int oy = 0; oy < oh; oy++) CopyRow(wide + oy * lay.Wq, yk + oy * ow, ow);
         }
     }
 
     /// <summary>
     /// dx = the input gradient of <see cref="Forward"/> for output gradient <paramref name="dy"/> (written, not added).
     /// </summary>
-    public static void InputGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx, in DepthwiseGeometry g)
+    public static unsafe void InputGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx, in DepthwiseGeometry g)
     {
         CheckLengths(g, dx.Length, w.Length, dy.Length, "dy");
         var lay = new Layout(g);
         int m = g.Multiplier;
         // Per phase, the gather list: (output channel j of the input channel, tap) pairs at negated offsets into
-        // m wide output-gradient planes; the weights are reordered to match once per call.
+        // m wide output-gradient planes; the weights are reordered to match once per plane.
         var starts = new int[lay.Phases + 1];
         for (int t = 0; t < lay.Taps; t++) starts[lay.TapPhase[t] + 1] += m;
         for (int p = 0; p < lay.Phases; p++) starts[p + 1] += starts[p];
@@ -173,86 +169,80 @@ public static class DepthwiseConv
                 order[e] = j * lay.Taps + t;
             }
         var geo = g;
-        unsafe
+        fixed (float* dyp = dy, wp = w, dxp = dx)
         {
-            fixed (float* dyp = dy, wp = w, dxp = dx)
-            {
-                nint dya = (nint)dyp, wa = (nint)wp, dxa = (nint)dxp;
-                int weights = m * lay.Taps;
-                ForUnits(g.Batch * g.Channels, m * lay.DyStride + lay.PhasedLength + weights, (u, scratch) =>
-                    InputGradientPlane(u, (float*)dya, (float*)wa, (float*)dxa, geo, lay, starts, offsets, order, scratch));
-            }
+            nint dya = (nint)dyp, wa = (nint)wp, dxa = (nint)dxp;
+            ForUnits(g.Batch * g.Channels, m * lay.DyStride + lay.PhasedLength + order.Length, (u, scratch) =>
+                InputGradientPlane(u, (float*)dya, (float*)wa, (float*)dxa, geo, lay, starts, offsets, order, scratch));
         }
     }
 
     private static unsafe void InputGradientPlane(int unit, float* dy, float* w, float* dx, in DepthwiseGeometry g, Layout lay,
-        int[] starts, int[] offsets, int[] order, float[] scratch)
+        int[] starts, int[] offsets, int[] order, float* scratch)
     {
         int c = unit % g.Channels, n = unit / g.Channels, m = g.Multiplier;
         int oh = g.OutHeight, ow = g.OutWidth, ohw = oh * ow, hw = g.Height * g.Width, entries = order.Length;
-        ref float dyw = ref MemoryMarshal.GetArrayDataReference(scratch);
-        ref float phased = ref Unsafe.Add(ref dyw, m * lay.DyStride);
-        var wsorted = scratch.AsSpan(m * lay.DyStride + lay.PhasedLength, entries);
+        float* dyw = scratch, phased = scratch + m * lay.DyStride, wsorted = phased + lay.PhasedLength;
         float* wc = w + (long)c * m * lay.Taps;
         for (int e = 0; e < entries; e++) wsorted[e] = wc[order[e]];
         for (int j = 0; j < m; j++)
         {
-            float* src = dy + ((long)n * g.OutChannels + c * m + j) * ohw;
-            ref float dst = ref Unsafe.Add(ref dyw, j * lay.DyStride + lay.MaxShift);
-            for (int oy = 0; oy < oh; oy++)
-                new ReadOnlySpan<float>(src + oy * ow, ow).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dst, oy * lay.Wq), ow));
+            float* src = dy + ((long)n * g.OutChannels + c * m + j) * ohw, dst = dyw + j * lay.DyStride + lay.MaxShift;
+            for (int oy = 0; oy < oh; oy++) CopyRow(src + oy * ow, dst + oy * lay.Wq, ow);
         }
         for (int p = 0; p < lay.Phases; p++)
         {
             int e0 = starts[p], e1 = starts[p + 1];
             // A phase no tap reads (stride above the kernel span) stays zero from the scratch's first clearing.
             if (e0 == e1) continue;
-            Correlate(ref dyw, offsets.AsSpan(e0, e1 - e0), wsorted[e0..e1], 0f, ref Unsafe.Add(ref phased, p * lay.PhaseStride), lay.PhaseArea);
+            Correlate(dyw, offsets.AsSpan(e0, e1 - e0), wsorted + e0, 0f, phased + p * lay.PhaseStride, lay.PhaseArea);
         }
-        Merge(ref phased, new Span<float>(dx + (long)unit * hw, hw), g, lay);
+        Merge(phased, dx + (long)unit * hw, g, lay);
     }
 
     /// <summary>
     /// dw (and db when not empty) = the weight and bias gradients of <see cref="Forward"/>, summed over the batch
     /// (written, not added). Parallel over input channels, each summing its images in order: deterministic.
     /// </summary>
-    public static void WeightGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw, Span<float> db, in DepthwiseGeometry g)
+    public static unsafe void WeightGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw, Span<float> db, in DepthwiseGeometry g)
     {
         CheckLengths(g, x.Length, dw.Length, dy.Length, "dy");
         if (!db.IsEmpty && db.Length != g.OutChannels) throw new ArgumentException($"bias gradient has {db.Length} values, expected {g.OutChannels}");
         var lay = new Layout(g);
         var geo = g;
-        unsafe
+        fixed (float* xp = x, dyp = dy, dwp = dw, dbp = db)
         {
-            fixed (float* xp = x, dyp = dy, dwp = dw, dbp = db)
-            {
-                nint xa = (nint)xp, dya = (nint)dyp, dwa = (nint)dwp, dba = db.IsEmpty ? 0 : (nint)dbp;
-                ForUnits(g.Channels, lay.PhasedLength + lay.DyStride, (c, scratch) =>
-                    WeightGradientChannel(c, (float*)xa, (float*)dya, (float*)dwa, (float*)dba, geo, lay, scratch));
-            }
+            nint xa = (nint)xp, dya = (nint)dyp, dwa = (nint)dwp, dba = db.IsEmpty ? 0 : (nint)dbp;
+            ForUnits(g.Channels, lay.PhasedLength + lay.Wide + Slack + g.Multiplier * TapAccumulators, (c, scratch) =>
+                WeightGradientChannel(c, (float*)xa, (float*)dya, (float*)dwa, (float*)dba, geo, lay, scratch));
         }
     }
 
-    private static unsafe void WeightGradientChannel(int c, float* x, float* dy, float* dw, float* db, in DepthwiseGeometry g, Layout lay, float[] scratch)
+    private static unsafe void WeightGradientChannel(int c, float* x, float* dy, float* dw, float* db, in DepthwiseGeometry g, Layout lay, float* scratch)
     {
         int m = g.Multiplier, oh = g.OutHeight, ow = g.OutWidth, ohw = oh * ow, hw = g.Height * g.Width;
-        ref float phased = ref MemoryMarshal.GetArrayDataReference(scratch);
-        var wide = scratch.AsSpan(lay.PhasedLength, lay.Wide);
-        var dwc = new Span<float>(dw + (long)c * m * lay.Taps, m * lay.Taps);
-        dwc.Clear();
+        float* phased = scratch, wide = scratch + lay.PhasedLength, acc = wide + lay.Wide + Slack;
+        float* dwc = dw + (long)c * m * lay.Taps;
+        new Span<float>(dwc, m * lay.Taps).Clear();
+        new Span<float>(acc, m * TapAccumulators).Clear();
         if (db != null) new Span<float>(db + c * m, m).Clear();
         for (int n = 0; n < g.Batch; n++)
         {
-            Split(new ReadOnlySpan<float>(x + ((long)n * g.Channels + c) * hw, hw), ref phased, g, lay);
+            Split(x + ((long)n * g.Channels + c) * hw, phased, g, lay);
             for (int j = 0; j < m; j++)
             {
                 int k = c * m + j;
-                var src = new ReadOnlySpan<float>(dy + ((long)n * g.OutChannels + k) * ohw, ohw);
+                float* src = dy + ((long)n * g.OutChannels + k) * ohw;
                 // Junk columns stay zero (cleared once with the scratch), so they add nothing to the dot products.
-                for (int oy = 0; oy < oh; oy++) src.Slice(oy * ow, ow).CopyTo(wide.Slice(oy * lay.Wq, ow));
-                TapDots(wide, ref phased, lay.TapOffset, dwc.Slice(j * lay.Taps, lay.Taps));
-                if (db != null) db[k] += TensorPrimitives.Sum(src);
+                for (int oy = 0; oy < oh; oy++) CopyRow(src + oy * ow, wide + oy * lay.Wq, ow);
+                float sum = TapDots(wide, lay.Wide, phased, lay.TapOffset, dwc + j * lay.Taps, acc + j * TapAccumulators);
+                if (db != null) db[k] += sum;
             }
+        }
+        for (int j = 0; j < m; j++)
+        {
+            float sum = FlushTapDots(lay.Taps, dwc + j * lay.Taps, acc + j * TapAccumulators);
+            if (db != null) db[c * m + j] += sum;
         }
     }
 
@@ -264,9 +254,11 @@ public static class DepthwiseConv
         if (yLength != g.OutputLength) throw new ArgumentException($"{yName} has {yLength} values, expected {g.OutputLength} for {g}");
     }
 
-    // Runs body(unit, scratch) for every unit, in a few contiguous runs per thread; each run rents and zeroes
-    // its scratch once.
-    private static void ForUnits(int units, int scratchLength, Action<int, float[]> body)
+    private unsafe delegate void UnitBody(int unit, float* scratch);
+
+    // Runs body(unit, scratch) for every unit, in a few contiguous runs per thread; each run rents, zeroes and
+    // pins its scratch once.
+    private static unsafe void ForUnits(int units, int scratchLength, UnitBody body)
     {
         int chunks = Math.Min(units, Parallelism.Threads * 4);
         Parallelism.For(chunks, ch =>
@@ -275,52 +267,79 @@ public static class DepthwiseConv
             var scratch = BufferPool.RentZeroed(scratchLength);
             try
             {
-                for (int u = u0; u < u1; u++) body(u, scratch);
+                fixed (float* s = scratch)
+                    for (int u = u0; u < u1; u++) body(u, s);
             }
             finally { BufferPool.Return(scratch); }
         });
     }
 
-    // Copies one input plane into the padded phase layout (positions of padding are never written).
-    private static void Split(ReadOnlySpan<float> plane, ref float phased, in DepthwiseGeometry g, Layout lay)
+    // A short row copy (a plane row is often 4 to 32 floats, where a general copy call costs more than the move):
+    // whole vectors, then one more ending exactly at the row's end and overlapping the previous one. No masked
+    // stores: on the AMD cores measured they cost tens of cycles each.
+    private static unsafe void CopyRow(float* src, float* dst, int n)
+    {
+        if (Vector512.IsHardwareAccelerated && !ForceScalar && n >= 16)
+        {
+            int i = 0;
+            for (; i <= n - 16; i += 16) Vector512.Store(Vector512.Load(src + i), dst + i);
+            if (i < n) Vector512.Store(Vector512.Load(src + n - 16), dst + n - 16);
+            return;
+        }
+        if (Vector256.IsHardwareAccelerated && !ForceScalar && n >= 8)
+        {
+            int i = 0;
+            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
+            if (i < n) Vector256.Store(Vector256.Load(src + n - 8), dst + n - 8);
+            return;
+        }
+        if (Vector128.IsHardwareAccelerated && !ForceScalar && n >= 4)
+        {
+            Vector128.Store(Vector128.Load(src), dst);
+            Vector128.Store(Vector128.Load(src + n - 4), dst + n - 4);
+            return;
+        }
+        for (int i = 0; i < n; i++) dst[i] = src[i];
+    }
+
+    // Copies one input plane into the padded phase layout (positions of padding are never written, or written zero).
+    private static unsafe void Split(float* plane, float* phased, in DepthwiseGeometry g, Layout lay)
     {
         int s = lay.S, p = g.Padding, w = g.Width;
         for (int iy = 0; iy < g.Height; iy++)
         {
             int r = iy + p;
-            var row = plane.Slice(iy * w, w);
-            ref float dst = ref Unsafe.Add(ref phased, r % s * s * lay.PhaseStride + r / s * lay.Wq);
+            float* row = plane + iy * w, dst = phased + r % s * s * lay.PhaseStride + r / s * lay.Wq;
             if (s == 1)
-                row.CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dst, p), w));
-            else if (s == 2)
-                Deinterleave(row, ref dst, lay.PhaseStride, p);
+                CopyRow(row, dst + p, w);
+            else if (s == 2 && Avx512F.IsSupported && !ForceScalar)
+                Deinterleave(row, w, dst, lay.PhaseStride, p);
             else
                 for (int ix = 0; ix < w; ix++)
                 {
                     int col = ix + p;
-                    Unsafe.Add(ref dst, col % s * lay.PhaseStride + col / s) = row[ix];
+                    dst[col % s * lay.PhaseStride + col / s] = row[ix];
                 }
         }
     }
 
     // The inverse of Split: reads the unpadded positions of the phase layout back into a plane.
-    private static void Merge(ref float phased, Span<float> plane, in DepthwiseGeometry g, Layout lay)
+    private static unsafe void Merge(float* phased, float* plane, in DepthwiseGeometry g, Layout lay)
     {
         int s = lay.S, p = g.Padding, w = g.Width;
         for (int iy = 0; iy < g.Height; iy++)
         {
             int r = iy + p;
-            var row = plane.Slice(iy * w, w);
-            ref float src = ref Unsafe.Add(ref phased, r % s * s * lay.PhaseStride + r / s * lay.Wq);
+            float* row = plane + iy * w, src = phased + r % s * s * lay.PhaseStride + r / s * lay.Wq;
             if (s == 1)
-                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref src, p), w).CopyTo(row);
-            else if (s == 2)
-                Interleave(ref src, lay.PhaseStride, p, row);
+                CopyRow(src + p, row, w);
+            else if (s == 2 && Avx512F.IsSupported && !ForceScalar)
+                Interleave(src, lay.PhaseStride, p, row, w);
             else
                 for (int ix = 0; ix < w; ix++)
                 {
                     int col = ix + p;
-                    row[ix] = Unsafe.Add(ref src, col % s * lay.PhaseStride + col / s);
+                    row[ix] = src[col % s * lay.PhaseStride + col / s];
                 }
         }
     }
@@ -330,55 +349,58 @@ public static class DepthwiseConv
     private static readonly Vector512<int> LowZip = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     private static readonly Vector512<int> HighZip = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
-    // Stride 2: padded column col = ix + pad goes to phase col % 2 at col / 2.
-    private static void Deinterleave(ReadOnlySpan<float> row, ref float dst, int phaseStride, int pad)
+    // Stride 2: padded column ix + pad goes to phase (ix + pad) % 2 at (ix + pad) / 2. Blocks of 32 columns start
+    // on an even padded column (at ix = -1 for an odd padding). An edge block is read through a zeroed stack
+    // buffer, so the unmasked stores write zeros only where padding or not-yet-written rows are (the layout's
+    // slack takes the end of the last row).
+    private static unsafe void Deinterleave(float* row, int w, float* dst, int phaseStride, int pad)
     {
-        int w = row.Length, ix = 0;
-        // Start on an even padded column so that lane pairs split into (phase 0, phase 1).
-        if ((pad & 1) == 1 && w > 0)
+        float* edge = stackalloc float[32];
+        for (int ix = -(pad & 1); ix < w; ix += 32)
         {
-            Unsafe.Add(ref dst, phaseStride + pad / 2) = row[0];
-            ix = 1;
-        }
-        ref float src = ref MemoryMarshal.GetReference(row);
-        if (Avx512F.IsSupported && !ForceScalar)
-            for (; ix <= w - 32; ix += 32)
+            Vector512<float> a, b;
+            if (ix >= 0 && ix + 32 <= w)
             {
-                var a = Vector512.LoadUnsafe(ref src, (nuint)ix);
-                var b = Vector512.LoadUnsafe(ref src, (nuint)(ix + 16));
-                int q = (ix + pad) / 2;
-                Avx512F.PermuteVar16x32x2(a, EvenLanes, b).StoreUnsafe(ref dst, (nuint)q);
-                Avx512F.PermuteVar16x32x2(a, OddLanes, b).StoreUnsafe(ref dst, (nuint)(phaseStride + q));
+                a = Vector512.Load(row + ix);
+                b = Vector512.Load(row + ix + 16);
             }
-        for (; ix < w; ix++)
-        {
-            int col = ix + pad;
-            Unsafe.Add(ref dst, (col & 1) * phaseStride + (col >> 1)) = Unsafe.Add(ref src, ix);
+            else
+            {
+                Vector512.Store(Vector512<float>.Zero, edge);
+                Vector512.Store(Vector512<float>.Zero, edge + 16);
+                int first = Math.Max(0, -ix), end = Math.Min(32, w - ix);
+                CopyRow(row + ix + first, edge + first, end - first);
+                a = Vector512.Load(edge);
+                b = Vector512.Load(edge + 16);
+            }
+            int q = (ix + pad) >> 1;
+            Vector512.Store(Avx512F.PermuteVar16x32x2(a, EvenLanes, b), dst + q);
+            Vector512.Store(Avx512F.PermuteVar16x32x2(a, OddLanes, b), dst + phaseStride + q);
         }
     }
 
-    private static void Interleave(ref float src, int phaseStride, int pad, Span<float> row)
+    // Blocks wholly inside the row are stored directly; the (at most two) edge blocks go through a stack buffer
+    // and a plain copy of their valid part, since masked stores are slow (see CopyRow).
+    private static unsafe void Interleave(float* src, int phaseStride, int pad, float* row, int w)
     {
-        int w = row.Length, ix = 0;
-        if ((pad & 1) == 1 && w > 0)
+        float* edge = stackalloc float[32];
+        for (int ix = -(pad & 1); ix < w; ix += 32)
         {
-            row[0] = Unsafe.Add(ref src, phaseStride + pad / 2);
-            ix = 1;
-        }
-        ref float dst = ref MemoryMarshal.GetReference(row);
-        if (Avx512F.IsSupported && !ForceScalar)
-            for (; ix <= w - 32; ix += 32)
+            int q = (ix + pad) >> 1;
+            var even = Vector512.Load(src + q);
+            var odd = Vector512.Load(src + phaseStride + q);
+            var lo = Avx512F.PermuteVar16x32x2(even, LowZip, odd);
+            var hi = Avx512F.PermuteVar16x32x2(even, HighZip, odd);
+            if (ix >= 0 && ix + 32 <= w)
             {
-                int q = (ix + pad) / 2;
-                var even = Vector512.LoadUnsafe(ref src, (nuint)q);
-                var odd = Vector512.LoadUnsafe(ref src, (nuint)(phaseStride + q));
-                Avx512F.PermuteVar16x32x2(even, LowZip, odd).StoreUnsafe(ref dst, (nuint)ix);
-                Avx512F.PermuteVar16x32x2(even, HighZip, odd).StoreUnsafe(ref dst, (nuint)(ix + 16));
+                Vector512.Store(lo, row + ix);
+                Vector512.Store(hi, row + ix + 16);
+                continue;
             }
-        for (; ix < w; ix++)
-        {
-            int col = ix + pad;
-            Unsafe.Add(ref dst, ix) = Unsafe.Add(ref src, (col & 1) * phaseStride + (col >> 1));
+            Vector512.Store(lo, edge);
+            Vector512.Store(hi, edge + 16);
+            int first = Math.Max(0, -ix), end = Math.Min(32, w - ix);
+            CopyRow(edge + first, row + ix + first, end - first);
         }
     }
 
@@ -386,75 +408,112 @@ public static class DepthwiseConv
     /// dst[i] = init + sum over e of w[e] * src[offsets[e] + i] for i in [0, len). The vector loops may compute
     /// up to one vector past len (the layouts leave that slack), so every plane is one flat loop.
     /// </summary>
-    private static void Correlate(ref float src, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w, float init, ref float dst, int len)
+    private static unsafe void Correlate(float* src, ReadOnlySpan<int> offsets, float* w, float init, float* dst, int len)
     {
         int taps = offsets.Length, i = 0;
-        ref int or = ref MemoryMarshal.GetReference(offsets);
-        ref float wr = ref MemoryMarshal.GetReference(w);
-        if (Vector512.IsHardwareAccelerated && !ForceScalar)
+        fixed (int* o = offsets)
         {
-            if (taps == 9)
+            if (Vector512.IsHardwareAccelerated && !ForceScalar)
             {
-                Correlate9(ref src, offsets, w, init, ref dst, len);
+                if (taps == 9)
+                {
+                    Correlate9(src, o, w, init, dst, len);
+                    return;
+                }
+                var b = Vector512.Create(init);
+                for (; i < len; i += 16)
+                {
+                    var acc = b;
+                    for (int e = 0; e < taps; e++) acc = Vector512.FusedMultiplyAdd(Vector512.Load(src + o[e] + i), Vector512.Create(w[e]), acc);
+                    Vector512.Store(acc, dst + i);
+                }
                 return;
             }
-            var b = Vector512.Create(init);
-            for (; i < len; i += 16)
+            if (Vector256.IsHardwareAccelerated && !ForceScalar)
             {
-                var acc = b;
-                for (int e = 0; e < taps; e++)
-                    acc = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref src, (nuint)(Unsafe.Add(ref or, e) + i)), Vector512.Create(Unsafe.Add(ref wr, e)), acc);
-                acc.StoreUnsafe(ref dst, (nuint)i);
+                var b = Vector256.Create(init);
+                for (; i < len; i += 8)
+                {
+                    var acc = b;
+                    for (int e = 0; e < taps; e++) acc = Vector256.FusedMultiplyAdd(Vector256.Load(src + o[e] + i), Vector256.Create(w[e]), acc);
+                    Vector256.Store(acc, dst + i);
+                }
+                return;
             }
-            return;
-        }
-        if (Vector256.IsHardwareAccelerated && !ForceScalar)
-        {
-            var b = Vector256.Create(init);
-            for (; i < len; i += 8)
+            for (; i < len; i++)
             {
-                var acc = b;
-                for (int e = 0; e < taps; e++)
-                    acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref src, (nuint)(Unsafe.Add(ref or, e) + i)), Vector256.Create(Unsafe.Add(ref wr, e)), acc);
-                acc.StoreUnsafe(ref dst, (nuint)i);
+                float acc = init;
+                for (int e = 0; e < taps; e++) acc = MathF.FusedMultiplyAdd(src[o[e] + i], w[e], acc);
+                dst[i] = acc;
             }
-            return;
-        }
-        for (; i < len; i++)
-        {
-            float acc = init;
-            for (int e = 0; e < taps; e++) acc = MathF.FusedMultiplyAdd(Unsafe.Add(ref src, Unsafe.Add(ref or, e) + i), Unsafe.Add(ref wr, e), acc);
-            Unsafe.Add(ref dst, i) = acc;
         }
     }
 
-    // The 3x3 case with the nine weights and offsets in registers, two vectors per iteration.
-    private static void Correlate9(ref float src, ReadOnlySpan<int> o, ReadOnlySpan<float> w, float init, ref float dst, int len)
+    // The 3x3 case with the nine weights and offsets in registers and two partial sums per vector.
+    private static unsafe void Correlate9(float* src, int* o, float* w, float init, float* dst, int len)
     {
-        nuint o0 = (nuint)o[0], o1 = (nuint)o[1], o2 = (nuint)o[2], o3 = (nuint)o[3], o4 = (nuint)o[4], o5 = (nuint)o[5], o6 = (nuint)o[6], o7 = (nuint)o[7], o8 = (nuint)o[8];
+        int o0 = o[0], o1 = o[1], o2 = o[2], o3 = o[3], o4 = o[4], o5 = o[5], o6 = o[6], o7 = o[7], o8 = o[8];
         Vector512<float> w0 = Vector512.Create(w[0]), w1 = Vector512.Create(w[1]), w2 = Vector512.Create(w[2]), w3 = Vector512.Create(w[3]),
             w4 = Vector512.Create(w[4]), w5 = Vector512.Create(w[5]), w6 = Vector512.Create(w[6]), w7 = Vector512.Create(w[7]), w8 = Vector512.Create(w[8]);
         var b = Vector512.Create(init);
         for (int i = 0; i < len; i += 16)
         {
-            ref float s = ref Unsafe.Add(ref src, i);
-            var a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, o0), w0, b);
-            var c = Vector512.Multiply(Vector512.LoadUnsafe(ref s, o1), w1);
-            a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, o2), w2, a);
-            c = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, o3), w3, c);
-            a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, o4), w4, a);
-            c = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, o5), w5, c);
-            a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, o6), w6, a);
-            c = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, o7), w7, c);
-            a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, o8), w8, a);
-            (a + c).StoreUnsafe(ref dst, (nuint)i);
+            float* s = src + i;
+            var a = Vector512.FusedMultiplyAdd(Vector512.Load(s + o0), w0, b);
+            var c = Vector512.Load(s + o1) * w1;
+            a = Vector512.FusedMultiplyAdd(Vector512.Load(s + o2), w2, a);
+            c = Vector512.FusedMultiplyAdd(Vector512.Load(s + o3), w3, c);
+            a = Vector512.FusedMultiplyAdd(Vector512.Load(s + o4), w4, a);
+            c = Vector512.FusedMultiplyAdd(Vector512.Load(s + o5), w5, c);
+            a = Vector512.FusedMultiplyAdd(Vector512.Load(s + o6), w6, a);
+            c = Vector512.FusedMultiplyAdd(Vector512.Load(s + o7), w7, c);
+            a = Vector512.FusedMultiplyAdd(Vector512.Load(s + o8), w8, a);
+            Vector512.Store(a + c, dst + i);
         }
     }
 
-    // dw[t] += sum over the wide plane of dy * phased[offset t + i], the junk columns of dy being zero.
-    private static void TapDots(ReadOnlySpan<float> wide, ref float phased, int[] offsets, Span<float> dw)
+    // dw[t] += sum over the wide plane of dy * phased[offset t + i] (the junk columns of dy being zero); returns
+    // the sum of dy (the bias gradient's share). The 3x3 case reads dy once for all nine taps and keeps its ten
+    // partial sums as vectors in acc (10 x 16 floats) across the batch: FlushTapDots reduces them once per channel.
+    private static unsafe float TapDots(float* wide, int len, float* phased, int[] offsets, float* dw, float* acc)
     {
-        for (int t = 0; t < offsets.Length; t++)
-            dw[t] += TensorPrimitives.Dot(wide, MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref phased, offsets[t]), wide.Length));
+        if (offsets.Length == 9 && Vector512.IsHardwareAccelerated && !ForceScalar)
+        {
+            int o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5], o6 = offsets[6], o7 = offsets[7], o8 = offsets[8];
+            Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32), a3 = Vector512.Load(acc + 48),
+                a4 = Vector512.Load(acc + 64), a5 = Vector512.Load(acc + 80), a6 = Vector512.Load(acc + 96), a7 = Vector512.Load(acc + 112),
+                a8 = Vector512.Load(acc + 128), sum = Vector512.Load(acc + 144);
+            // Past len the wide buffer is zero (its slack is never written), so the last vector may run over.
+            for (int i = 0; i < len; i += 16)
+            {
+                var d = Vector512.Load(wide + i);
+                float* s = phased + i;
+                sum += d;
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o0), d, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o1), d, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o2), d, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o3), d, a3);
+                a4 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o4), d, a4);
+                a5 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o5), d, a5);
+                a6 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o6), d, a6);
+                a7 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o7), d, a7);
+                a8 = Vector512.FusedMultiplyAdd(Vector512.Load(s + o8), d, a8);
+            }
+            Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
+            Vector512.Store(a4, acc + 64); Vector512.Store(a5, acc + 80); Vector512.Store(a6, acc + 96); Vector512.Store(a7, acc + 112);
+            Vector512.Store(a8, acc + 128); Vector512.Store(sum, acc + 144);
+            return 0f;
+        }
+        var dy = new ReadOnlySpan<float>(wide, len);
+        for (int t = 0; t < offsets.Length; t++) dw[t] += TensorPrimitives.Dot(dy, new ReadOnlySpan<float>(phased + offsets[t], len));
+        return TensorPrimitives.Sum(dy);
+    }
+
+    // Adds the vector partial sums TapDots kept (if it kept any) to dw and returns the bias share.
+    private static unsafe float FlushTapDots(int taps, float* dw, float* acc)
+    {
+        if (taps != 9 || !Vector512.IsHardwareAccelerated || ForceScalar) return 0f;
+        for (int t = 0; t < 9; t++) dw[t] += Vector512.Sum(Vector512.Load(acc + 16 * t));
+        return Vector512.Sum(Vector512.Load(acc + 144));
     }
 }
