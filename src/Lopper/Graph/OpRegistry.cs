@@ -24,6 +24,13 @@ public static class OpRegistry
         ["concat"] = ConcatOp.FromJson,
         ["mul"] = MulOp.FromJson,
         ["channel_shuffle"] = ChannelShuffleOp.FromJson,
+        ["sigmoid"] = SigmoidOp.FromJson,
+        ["hardsigmoid"] = HardSigmoidOp.FromJson,
+        ["hardswish"] = HardSwishOp.FromJson,
+        ["silu"] = SiluOp.FromJson,
+        ["clip"] = ClipOp.FromJson,
+        ["softmax"] = SoftmaxOp.FromJson,
+        ["adaptiveavgpool"] = AdaptiveAvgPoolOp.FromJson,
     };
 
     /// <summary>Known op type names.</summary>
