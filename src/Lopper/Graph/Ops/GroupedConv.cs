@@ -7,18 +7,26 @@ namespace Lopper.Graph.Ops;
 /// The grouped, depthwise and dilated path of <see cref="Conv2dOp"/>: per image and per group, a dilated im2col
 /// of the group's input channels and one GEMM against the group's filters. Kept apart from the dense path so
 /// that its tuned kernels stay untouched. Depthwise convolutions (groups == in channels) are memory-bound and
-/// waste a GEMM formulation; they go through it here only until a dedicated kernel is plugged in at the three
-/// places marked DEPTHWISE below.
+/// would waste a GEMM formulation: they go to <see cref="DepthwiseConv"/>, which reads each plane once.
 /// </summary>
 public sealed unsafe partial class Conv2dOp
 {
     private bool UsesGroupedPath => Groups != 1 || Dilation != 1;
+
+    private DepthwiseGeometry DepthwiseShape(Tensor x)
+        => new(x.Shape[0], InChannels, OutChannels / InChannels, x.Shape[2], x.Shape[3], Kernel, Stride, Padding, Dilation);
 
     private Tensor ForwardGrouped(Tensor[] inputs, Tensor[] parameters)
     {
         var x = inputs[0];
         var shape = OutputShapeOf(inputs);
         var y = Tensor.Pooled(shape);
+        if (IsDepthwise)
+        {
+            DepthwiseConv.Forward(x.Span, parameters[0].Span, HasBias ? parameters[1].Span : default, y.Span, DepthwiseShape(x));
+            if (AddsResidual || FusedRelu) DepthwiseEpilogue(y, AddsResidual ? inputs[1] : null);
+            return y;
+        }
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3], p = oh * ow;
         int inG = InChannels / Groups, outG = OutChannels / Groups, k = K;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * p;
@@ -35,7 +43,6 @@ public sealed unsafe partial class Conv2dOp
                 for (int i = start; i < end; i++)
                 {
                     float* yi = yp + i * outPlane;
-                    // DEPTHWISE (forward): with IsDepthwise, DepthwiseConv's forward replaces this loop for image i.
                     for (int g = 0; g < Groups; g++)
                     {
                         UnfoldDilated(xp + i * inPlane + (long)g * inG * h * w, inG, h, w, oh, ow, cp);
@@ -49,9 +56,30 @@ public sealed unsafe partial class Conv2dOp
         return y;
     }
 
+    // The residual add and ReLU of a folded depthwise convolution (the kernel has already added the bias).
+    private void DepthwiseEpilogue(Tensor y, Tensor? residual)
+    {
+        float[] yd = y.Data;
+        float[]? rd = residual?.Data;
+        bool relu = FusedRelu;
+        Parallelism.ForSlices(y.Length, (s, n) =>
+        {
+            var part = yd.AsSpan(s, n);
+            if (rd is not null) TensorPrimitives.Add(part, rd.AsSpan(s, n), part);
+            if (relu) TensorPrimitives.Max(part, 0f, part);
+        });
+    }
+
     // dx (when given) and dW (when given, written) of the grouped path; the bias is left to FinishBackward.
     private void BackwardGrouped(Tensor x, Tensor gradOut, float[] weight, Tensor? dx, Tensor? dW, int oh, int ow)
     {
+        if (IsDepthwise)
+        {
+            var geometry = DepthwiseShape(x);
+            if (dx is not null) DepthwiseConv.InputGradient(gradOut.Span, weight, dx.Span, geometry);
+            if (dW is not null) DepthwiseConv.WeightGradient(x.Span, gradOut.Span, dW.Span, default, geometry);
+            return;
+        }
         int n = x.Shape[0], h = x.Shape[2], w = x.Shape[3], p = oh * ow;
         int inG = InChannels / Groups, outG = OutChannels / Groups, k = K;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * p, groupIn = (long)inG * h * w;
@@ -70,8 +98,6 @@ public sealed unsafe partial class Conv2dOp
                 {
                     float* gi = gp + i * outPlane;
                     if (dxp != null) new Span<float>(dxp + i * inPlane, (int)inPlane).Clear();
-                    // DEPTHWISE (input and weight gradients): with IsDepthwise, DepthwiseConv's input-gradient and
-                    // weight-gradient functions replace this loop for image i.
                     for (int g = 0; g < Groups; g++)
                     {
                         float* gg = gi + (long)g * outG * p;
