@@ -64,6 +64,9 @@ public sealed class GraphBuilder
     /// <summary>Channel shuffle over <paramref name="groups"/> groups.</summary>
     public string Shuffle(string name, string x, int groups) => Add(name, new ChannelShuffleOp(groups), x);
 
+    /// <summary>Channels [start, start + channels) of <paramref name="x"/>.</summary>
+    public string ChannelSlice(string name, string x, int start, int channels) => Add(name, new ChannelSliceOp(start, channels), x);
+
     /// <summary>Global average pooling.</summary>
     public string GlobalAvgPool(string name, string x) => Add(name, new GlobalAvgPoolOp(), x);
 

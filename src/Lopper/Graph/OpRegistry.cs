@@ -24,6 +24,7 @@ public static class OpRegistry
         ["concat"] = ConcatOp.FromJson,
         ["mul"] = MulOp.FromJson,
         ["channel_shuffle"] = ChannelShuffleOp.FromJson,
+        ["channel_slice"] = ChannelSliceOp.FromJson,
         ["sigmoid"] = SigmoidOp.FromJson,
         ["hardsigmoid"] = HardSigmoidOp.FromJson,
         ["hardswish"] = HardSwishOp.FromJson,

@@ -32,6 +32,11 @@ public static class ModelZoo
         ("resnet110", (s, c) => ResNetCifar.Create(110, s, c)),
         ("resnet18", (s, c) => ResNetImageNet.Create("resnet18", s, c)),
         ("resnet50", (s, c) => ResNetImageNet.Create("resnet50", s, c)),
+        ("mobilenetv2", (s, c) => MobileNetV2.Create(s, c)),
+        ("mobilenetv3-small", MobileNetV3Small.Create),
+        ("shufflenetv2-0.5", ShuffleNetV2.Create),
+        ("densenet40", (s, c) => DenseNet.Create(s, c)),
+        ("efficientnet-b0", EfficientNetB0.Create),
     ];
 
     /// <summary>Every name <see cref="Create"/> accepts, in a stable order suitable for help text.</summary>
