@@ -130,8 +130,10 @@ public sealed class ChannelGroups
         }
 
         var groups = new List<PruningGroup>();
-        var groupOfRoot = new Dictionary<int, int>();
-        var channelOfUnit = new Dictionary<int, int>();
+        var groupOfRoot = new int[start[n]];
+        var channelOfUnit = new int[start[n]];
+        Array.Fill(groupOfRoot, -1);
+        Array.Fill(channelOfUnit, -1);
         var channelCount = new List<int>();
         var groupAt = new int[n][];
         var channelAt = new int[n][];
@@ -144,9 +146,11 @@ public sealed class ChannelGroups
             {
                 int p = start[i] + j;
                 int gr = group.Find(p);
-                if (!groupOfRoot.TryGetValue(gr, out int g)) { g = groupOfRoot[gr] = channelCount.Count; channelCount.Add(0); }
+                int g = groupOfRoot[gr];
+                if (g < 0) { g = groupOfRoot[gr] = channelCount.Count; channelCount.Add(0); }
                 int u = unit.Find(p);
-                if (!channelOfUnit.TryGetValue(u, out int c)) { c = channelOfUnit[u] = channelCount[g]++; }
+                int c = channelOfUnit[u];
+                if (c < 0) c = channelOfUnit[u] = channelCount[g]++;
                 groupAt[i][j] = g;
                 channelAt[i][j] = c;
             }
@@ -210,6 +214,14 @@ public sealed class ChannelGroups
         public Layout(int[] groupAt, int[] channelAt, List<PruningGroup> groups)
         {
             _length = groupAt.Length;
+            if (IsPlain(groupAt, channelAt, groups, out int width))
+            {
+                // The common case, without allocation per channel: one group, channel c at [c*width, (c+1)*width).
+                int g0 = groupAt[0];
+                Composition = [(g0, width, _length)];
+                _runs[g0] = ([width], [null!]);
+                return;
+            }
             var positions = new Dictionary<int, List<int>[]>();
             for (int j = 0; j < groupAt.Length; j++)
             {
@@ -243,6 +255,18 @@ public sealed class ChannelGroups
             Composition = composition.ToArray();
         }
 
+        private static bool IsPlain(int[] groupAt, int[] channelAt, List<PruningGroup> groups, out int width)
+        {
+            width = 0;
+            if (groupAt.Length == 0) return false;
+            int g = groupAt[0], channels = groups[g].Channels;
+            if (groupAt.Length % channels != 0) return false;
+            width = groupAt.Length / channels;
+            for (int j = 0; j < groupAt.Length; j++)
+                if (groupAt[j] != g || channelAt[j] != j / width) return false;
+            return true;
+        }
+
         private static List<int> Runs(List<int>? positions, out List<int> starts)
         {
             var widths = new List<int>();
@@ -264,6 +288,11 @@ public sealed class ChannelGroups
             foreach (var (g, (widths, starts)) in _runs)
                 for (int r = 0; r < widths.Length; r++)
                 {
+                    if (starts[r] is null)
+                    {
+                        groups[g].Slices.Add(new GroupSlice(parameter, node, axis, widths[r], consumes));
+                        continue;
+                    }
                     bool plain = true;
                     for (int c = 0; c < starts[r].Length && plain; c++) plain = starts[r][c] == c * widths[r];
                     groups[g].Slices.Add(new GroupSlice(parameter, node, axis, widths[r], consumes, plain ? null : starts[r]));

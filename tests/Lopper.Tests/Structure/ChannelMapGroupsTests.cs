@@ -1,5 +1,6 @@
 using Lopper.Graph;
 using Lopper.Graph.Ops;
+using Lopper.Pruning;
 using Lopper.Structure;
 using static Lopper.Tests.Structure.StructureFixtures;
 
@@ -219,6 +220,28 @@ public class ChannelMapGroupsTests
         var slicing = ParameterSlicing.ForChannels(model, groups, sel);
         foreach (var p in compact.Parameters)
             Assert.Equal(p.Value.Data, slicing.TryApply(p.Name, model.Find(p.Name)!.Value)!.Data);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void L1AndBatchNormPlansMeetAMacBudgetAcrossConcatAndDepthwiseGroups(bool batchNorm)
+    {
+        var model = RandomizeBatchNorm(new Model(ModernNet(), 21), 21);
+        var groups = ChannelGroups.Analyze(model.Graph);
+        var scores = batchNorm ? ChannelImportance.BatchNormScale(model, groups) : ChannelImportance.L1(model, groups);
+        // Every group has filters to score; batch-norm slimming leaves out the SE bottleneck, which has no batch-norm.
+        foreach (var g in groups.Prunable)
+            Assert.True(scores.ContainsKey(g.Id) || (batchNorm && g.Name == "ir.se.reduce"), $"group {g.Name} has no score");
+        var sel = ChannelPlanner.Plan(model.Graph, groups, scores, new Budget(BudgetKind.Macs, 0.6));
+        var (_, m0) = CostCounter.Totals(model.Graph);
+        ChannelSurgery.Mask(model, groups, sel);
+        var x = Input(model, 2, 22);
+        var masked = Run(model, x);
+        var compact = ChannelSurgery.Compact(model, groups, sel);
+        var (_, m) = CostCounter.Totals(compact.Graph);
+        Assert.InRange((double)m / m0, 0.4, 0.6);
+        AssertClose(masked, Run(compact, x));
     }
 
     [Fact]

@@ -45,11 +45,15 @@ public static class LayerPairs
             {
                 // A column-subset convolution has lost its [O, C, k, k] layout; connection masks cannot address it.
                 if (conv.Columns is not null) continue;
+                // Connection masks address [O, C, k, k] weights: grouped and depthwise filters have no such layout.
+                if (conv.Groups != 1) continue;
                 childChannels = conv.OutChannels;
             }
             else if (node.Op is LinearOp lin) childChannels = lin.OutFeatures;
             else continue;
             int in0 = node.InputIndices[0];
+            // A layer reading a concatenation reads several groups at once; its channels have no single parent layer.
+            if (groups.GroupOfNode[in0] < 0) continue;
             var space = groups.Groups[groups.GroupOfNode[in0]];
             if (space.Producers.Count == 0) continue; // reads the network input
             int width = groups.WidthOfNode[in0];

@@ -37,7 +37,8 @@ public sealed class SppPruner(SppOptions options) : IPruningMethod
             if (node.Op is not Conv2dOp conv) continue;
             long macs = conv.Macs(graph.InputShapesOf(node));
             total += macs;
-            if (conv.Columns is null && conv.K >= 2) convs.Add((node, conv, macs));
+            // Dense convolutions only: column surgery cannot compact a grouped or depthwise weight's columns.
+            if (conv.Columns is null && conv.Groups == 1 && conv.K >= 2) convs.Add((node, conv, macs));
         }
         var layers = new List<SppLayer>();
         if (options.Ratios is { } ratios)
