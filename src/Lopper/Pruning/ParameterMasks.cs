@@ -60,7 +60,10 @@ public sealed class ParameterMasks
         var m = For(model, weight);
         int o = m.Shape[0], cols = m.Length / o;
         foreach (int c in columns)
+        {
+            if ((uint)c >= (uint)cols) throw new ArgumentOutOfRangeException(nameof(columns), $"{weight}: column {c} is outside its {cols} columns");
             for (int f = 0; f < o; f++) m.Data[f * cols + c] = 0f;
+        }
         return this;
     }
 

@@ -55,7 +55,8 @@ public class ColumnSurgeryTests
         var masks = new ParameterMasks();
         foreach (var node in model.Graph.Nodes)
         {
-            if (node.Op is not Conv2dOp conv || node.InputIndices[0] == 0) continue;
+            // Kernel columns are pruned in dense convolutions only (SPP plans no grouped ones).
+            if (node.Op is not Conv2dOp conv || node.InputIndices[0] == 0 || conv.Groups != 1) continue;
             int rows = conv.InChannels * conv.Kernel * conv.Kernel;
             // Drop ~40% of columns at random, and every column of the first two input channels so whole channels die.
             var drop = Enumerable.Range(0, rows).Where(r => r < 2 * conv.Kernel * conv.Kernel || rng.NextDouble() < 0.4).ToList();

@@ -13,6 +13,8 @@ internal static class StructureFixtures
         ("lenet5", [1, 28, 28]), ("vgg-small", [1, 28, 28]), ("vgg11", [3, 32, 32]), ("vgg16", [3, 32, 32]),
         ("resnet20", [1, 28, 28]), ("resnet32", [3, 32, 32]), ("resnet56", [3, 32, 32]), ("resnet110", [3, 16, 16]),
         ("resnet18", [3, 64, 64]), ("resnet50", [3, 64, 64]),
+        ("mobilenetv2", [3, 32, 32]), ("mobilenetv3-small", [3, 32, 32]), ("shufflenetv2-0.5", [1, 28, 28]),
+        ("densenet40", [3, 32, 32]), ("efficientnet-b0", [1, 28, 28]),
     ];
 
     public static IEnumerable<object[]> ZooNames() => Zoo.Select(z => new object[] { z.Name });
