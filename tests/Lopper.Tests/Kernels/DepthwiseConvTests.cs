@@ -130,3 +130,29 @@ public class DepthwiseConvTests
         return (y, yAbs, dx, dxAbs, dw, dwAbs, db);
     }
 }
+
+/// <summary>The kernel's results do not depend on the thread count (it changes the process-wide budget, so it runs serially).</summary>
+[Collection(Lopper.Tests.Graph.SerialGraphCollection.Name)]
+public class DepthwiseConvThreadTests
+{
+    [Fact]
+    public void OneAndTwoThreadsGiveBitIdenticalResults()
+    {
+        var g = new DepthwiseGeometry(6, 5, 2, 9, 11, 3, 2, 1);
+        var rng = new Rng(302);
+        float[] R(long n) { var a = new float[n]; for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextNormal(); return a; }
+        float[] x = R(g.InputLength), w = R(g.WeightLength), b = R(g.OutChannels), dy = R(g.OutputLength);
+        float[][] Run(int threads)
+        {
+            using var scope = new Lopper.Tests.Graph.ThreadsScope(threads);
+            float[] y = new float[g.OutputLength], dx = new float[g.InputLength], dw = new float[g.WeightLength], db = new float[g.OutChannels];
+            DepthwiseConv.Forward(x, w, b, y, g);
+            DepthwiseConv.InputGradient(dy, w, dx, g);
+            DepthwiseConv.WeightGradient(x, dy, dw, db, g);
+            return [y, dx, dw, db];
+        }
+        var one = Run(1);
+        var two = Run(2);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+    }
+}
