@@ -31,6 +31,10 @@ public static class OnnxImportRegistry
         ["Unsqueeze"] = ConstantFold.Unsqueeze,
         ["Squeeze"] = ConstantFold.Squeeze,
         ["Concat"] = ConstantFold.Concat,
+        ["ConstantOfShape"] = ConstantArrays.ConstantOfShape,
+        ["Cast"] = ConstantArrays.Cast,
+        ["Transpose"] = ConstantArrays.Transpose,
+        ["Slice"] = ConstantArrays.Slice,
     };
 
     /// <summary>ONNX op types with an importer.</summary>
