@@ -28,6 +28,12 @@ internal static class PadImport
         if (x.Shape.Length != 4 || pads.Length != 8) throw ctx.Fail($"only 4-D padding is supported, got pads [{string.Join(",", pads)}]");
         if (pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0) throw ctx.Fail("padding the batch or channel dimension is not supported");
         if (pads.Any(p => p < 0 || p > 64)) throw ctx.Fail($"pads [{string.Join(",", pads)}] must be between 0 and 64");
+        // PyTorch writes a Pad of zeros before some AveragePools: it changes nothing.
+        if (pads.All(p => p == 0))
+        {
+            ctx.SetOutput(0, x);
+            return;
+        }
         if (x.Pads is not null && x.PadValue != value) throw ctx.Fail("two Pads with different fill values cannot be folded together");
         ctx.SetOutput(0, x.Padded([(int)pads[2], (int)pads[3], (int)pads[6], (int)pads[7]], value));
     }
