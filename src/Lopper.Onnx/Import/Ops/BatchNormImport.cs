@@ -15,10 +15,13 @@ internal static class BatchNormImport
         if (x.Shape.Length != 4) throw ctx.Fail($"input must be [N, C, H, W], got {Lopper.Tensors.Tensor.Format(x.Shape)}");
         int c = x.Shape[1];
         // ONNX's momentum weighs the old statistic (0.9 by default); PyTorch's (and Lopper's) weighs the new batch.
-        double momentum = 1.0 - a.Float("momentum", 0.9f);
+        // ONNX stores both as float32: read them as the decimal the exporter wrote (1e-5, not 9.99999974e-6).
+        double momentum = Math.Round(1.0 - Decimal(a.Float("momentum", 0.9f)), 6);
         if (momentum is <= 0 or > 1) momentum = 0.1;
-        ctx.Add(new BatchNorm2dOp(c, a.Float("epsilon", 1e-5f), momentum), [x],
+        ctx.Add(new BatchNorm2dOp(c, Decimal(a.Float("epsilon", 1e-5f)), momentum), [x],
             ("weight", ctx.FloatInput(1, "scale")), ("bias", ctx.FloatInput(2, "bias")),
             ("running_mean", ctx.FloatInput(3, "mean")), ("running_var", ctx.FloatInput(4, "variance")));
     }
+
+    private static double Decimal(float f) => double.Parse(f.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 }
