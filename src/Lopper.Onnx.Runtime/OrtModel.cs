@@ -18,6 +18,8 @@ public sealed class OrtModel : IDisposable
     public OrtModel(byte[] onnx, int threads)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, InterOpNumThreads = 1 };
+        // Spinning worker threads burn the cores Lopper's own timing (and any neighbour) needs; block instead.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         try
         {
             _session = new InferenceSession(onnx, options);

@@ -24,6 +24,9 @@ public static class OnnxImporter
     /// <summary>Oldest and newest default-domain opsets accepted (the op semantics read here are stable across them).</summary>
     public const long MinOpset = 7, MaxOpset = 22;
 
+    /// <summary>Most weight values an imported model may have in all.</summary>
+    public const long MaxTotalElements = 1L << 30;
+
     /// <summary>Imports <paramref name="onnx"/>; <paramref name="source"/> names it in errors, <paramref name="inputShape"/> (C, H, W) overrides the file's.</summary>
     public static ImportResult Import(ModelProto onnx, string source, string name, int[]? inputShape = null)
     {
@@ -53,6 +56,14 @@ public static class OnnxImporter
         var (shape, batch) = InputShape(inputs[0], inputShape);
         var ctx = new ImportContext(readers, batch) { Opset = opset };
         ctx.Bind(inputs[0].Name, ImportValue.Graph("input", [1, .. shape]));
+        // Every initializer's bytes are in the file, but typed float_data can still claim more than is sane:
+        // the dims of all of them together are checked before any is decoded.
+        long total = 0;
+        foreach (var t in g.Initializer)
+        {
+            total += OnnxTensors.Count(t.Dims, $"initializer '{t.Name}'");
+            if (total > MaxTotalElements) throw new LopperInputException($"initializers hold over {MaxTotalElements} values in all; Lopper imports models up to 4 GiB of float32 weights");
+        }
         foreach (var t in g.Initializer)
         {
             string what = $"initializer '{t.Name}'";
