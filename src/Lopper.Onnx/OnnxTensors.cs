@@ -22,6 +22,7 @@ public static class OnnxTensors
         foreach (long d in dims)
         {
             if (d < 0) throw new LopperInputException($"{what}: negative dimension {d}");
+            if (d > MaxElements) throw new LopperInputException($"{what}: dimension {d} exceeds {MaxElements}");
             if (d > 0 && n > MaxElements / d) throw new LopperInputException($"{what}: dims [{string.Join(",", dims)}] exceed {MaxElements} elements");
             n *= d;
         }

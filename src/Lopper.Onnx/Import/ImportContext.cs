@@ -147,8 +147,8 @@ public sealed class ImportContext
         foreach (var (suffix, t) in weights) Weights[$"{old.Name}.{suffix}"] = t;
     }
 
-    /// <summary>The Lopper node computing a feature map.</summary>
-    public Lopper.Graph.Node Producer(ImportValue v) => Nodes.First(n => n.Name == v.Node);
+    /// <summary>The Lopper node computing a feature map (null for the graph input).</summary>
+    public Lopper.Graph.Node? Producer(ImportValue v) => Nodes.FirstOrDefault(n => n.Name == v.Node);
 
     // A layer with weights is named as PyTorch named the module (the initializer "features.0.weight" gives
     // "features.0"), so parameter names read like the state dict; others from the node name ("/layer1/relu/Relu").

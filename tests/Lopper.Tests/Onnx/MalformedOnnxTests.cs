@@ -105,4 +105,39 @@ public class MalformedOnnxTests
         (code, err) = Import(dir, m.ToByteArray());
         AssertOneLine(code, err, "attribute 'alpha' is not supported");
     }
+
+    // input [N,1,4,4] -> Add(input, c) -> Flatten -> output: a graph Lopper must refuse (a constant added to a feature map).
+    private static ModelProto AddConstant()
+    {
+        var g = new GraphProto { Name = "addc" };
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+        foreach (int d in new[] { 1, 4, 4 }) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        g.Input.Add(new ValueInfoProto { Name = "x", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 1, Shape = shape } } });
+        g.Initializer.Add(OnnxTensors.FromFloats("c", [1], [1f]));
+        g.Node.Add(new NodeProto { Name = "plus", OpType = "Add", Input = { "x", "c" }, Output = { "y" } });
+        g.Node.Add(new NodeProto { Name = "flat", OpType = "Flatten", Input = { "y" }, Output = { "z" } });
+        g.Output.Add(new ValueInfoProto { Name = "z" });
+        var m = new ModelProto { IrVersion = 7, Graph = g };
+        m.OpsetImport.Add(new OperatorSetIdProto { Version = 13 });
+        return m;
+    }
+
+    [Fact]
+    public void ConstantAddedToTheInputFailsNamingTheNode()
+    {
+        using var dir = new TempDir();
+        var (code, err) = Import(dir, AddConstant().ToByteArray());
+        AssertOneLine(code, err, "node 'plus' (Add): adding a constant to a feature map is supported only as the bias of a MatMul");
+    }
+
+    [Fact]
+    public void UnsupportedOpsetFails()
+    {
+        using var dir = new TempDir();
+        var m = AddConstant();
+        m.OpsetImport[0].Version = 3;
+        var (code, err) = Import(dir, m.ToByteArray());
+        AssertOneLine(code, err, "opset 3 is not supported");
+    }
 }

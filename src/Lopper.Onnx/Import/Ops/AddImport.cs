@@ -26,7 +26,7 @@ internal static class AddImport
         if (!a.IsGraph && !b.IsGraph) throw ctx.Fail("adding two constants is not supported (fold it in the exporter)");
         var g = a.IsGraph ? ctx.GraphInput(0) : ctx.GraphInput(1);
         var c = ctx.FloatInput(a.IsGraph ? 1 : 0, "addend");
-        if (ctx.Producer(g).Op is LinearOp { HasBias: false } lin && ctx.Readers(ctx.Node.Input[a.IsGraph ? 0 : 1]) == 1)
+        if (ctx.Producer(g)?.Op is LinearOp { HasBias: false } lin && ctx.Readers(ctx.Node.Input[a.IsGraph ? 0 : 1]) == 1)
         {
             if (c.Length != lin.OutFeatures) throw ctx.Fail($"bias has {c.Length} values, the linear layer has {lin.OutFeatures} outputs");
             ctx.Replace(g, new LinearOp(lin.InFeatures, lin.OutFeatures, bias: true), ("bias", new Tensor([lin.OutFeatures], c.Data)));

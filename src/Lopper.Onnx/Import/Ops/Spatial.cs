@@ -13,6 +13,7 @@ internal readonly record struct Spatial(int Kernel, int Stride, int Padding)
             throw ctx.Fail($"auto_pad={ap} is not supported; re-export with explicit pads (PyTorch always writes them)");
         var k = a.Ints("kernel_shape") ?? kernelFromWeight ?? throw ctx.Fail("kernel_shape missing");
         if (k.Length != 2) throw ctx.Fail($"only 2-D windows are supported, got kernel_shape [{string.Join(",", k)}]");
+        if (k[0] < 1 || k[1] < 1) throw ctx.Fail($"kernel_shape [{string.Join(",", k)}] must be positive");
         if (k[0] != k[1]) throw ctx.Fail($"non-square kernel {k[0]}x{k[1]} is not supported by Lopper's layers yet");
         var s = a.Ints("strides") ?? [1, 1];
         if (s.Length != 2 || s[0] != s[1] || s[0] < 1) throw ctx.Fail($"strides [{string.Join(",", s)}] must be two equal positive values");
