@@ -78,4 +78,20 @@ public class OnnxCliTests
         Assert.Equal(2, code);
         Assert.Contains("file not found", err);
     }
+
+    [Fact]
+    public void EvalInOnnxRuntimeGivesLoppersAccuracy()
+    {
+        using var dir = new TempDir();
+        string data = CliHarness.TinyData(dir, 40, 60), imported = dir.File("imported");
+        Assert.Equal(0, CliHarness.Run("import", File("vgg_small"), "--out", imported).Code);
+        var (code, lopperOut, err) = CliHarness.Run("eval", "--from", imported, "--dataset", "fashion-mnist", "--data", data, "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        (code, var ortOut, err) = CliHarness.Run("eval", "--from", imported, "--dataset", "fashion-mnist", "--data", data, "--runtime", "ort", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        var (l, o) = (JsonNode.Parse(lopperOut)!, JsonNode.Parse(ortOut)!);
+        Assert.Equal("ort", (string)o["runtime"]!);
+        Assert.Equal((double)l["test_accuracy"]!, (double)o["test_accuracy"]!);
+        Assert.Equal((double)l["test_loss"]!, (double)o["test_loss"]!, 4);
+    }
 }
