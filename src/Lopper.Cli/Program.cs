@@ -16,6 +16,8 @@ namespace Lopper.Cli
             ["inspect"] = ("per-layer parameters and MACs of a model", InspectCommand.Run),
             ["prune"] = ("prune a trained model, fine-tune it and measure the gain", PruneCommand.Run),
             ["finetune"] = ("continue training any saved model", FinetuneCommand.Run),
+            ["import"] = ("ONNX classifier to a Lopper model folder", ImportCommand.Run),
+            ["export"] = ("model folder to ONNX (opset 13, dynamic batch)", ExportCommand.Run),
             ["latency"] = ("inference latency of a saved model (and its dense source)", LatencyCommand.Run),
             ["losspath"] = ("loss along the line or Bezier curve between two models of one graph", LossPathCommand.Run),
             ["bench"] = ("training/inference throughput of a zoo model, or GEMM GFLOP/s", BenchCommand.Run),

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lopper.Data;
+using Google.Protobuf;
 using Lopper.Io;
+using Lopper.Onnx.Export;
+using Lopper.Onnx.Runtime;
 using Lopper.Training;
 
 namespace Lopper.Cli.Commands;
@@ -15,11 +18,13 @@ public static class EvalCommand
         var a = new Args(raw, new HashSet<string> { "json", "help" });
         if (a.Flag("help"))
         {
-            Console.WriteLine("lopper eval --from DIR [--dataset NAME] [--data DIR] [--threads N] [--json]");
+            Console.WriteLine("lopper eval --from DIR [--dataset NAME] [--data DIR] [--threads N] [--runtime lopper|ort] [--json]");
             return 0;
         }
         string from = a.Required("from");
         bool json = a.Flag("json");
+        string runtime = a.Str("runtime", "lopper");
+        if (runtime is not ("lopper" or "ort")) throw new LopperInputException($"--runtime must be lopper or ort, got '{runtime}'");
         CommonOptions.ApplyThreads(a);
         // Dataset and folder default to what the model's run.json says it was trained on.
         var source = SourceRun.Load(from, a.Str("dataset"), a.Str("data"));
@@ -29,15 +34,22 @@ public static class EvalCommand
         var (trainSet, testSet) = source.Data();
         var (_, test) = CommonOptions.Loaders(trainSet, testSet, new TrainConfig());
         var sw = Stopwatch.StartNew();
-        var (loss, acc) = Evaluator.Evaluate(model, test);
+        double loss, acc;
+        if (runtime == "lopper") (loss, acc) = Evaluator.Evaluate(model, test);
+        else
+        {
+            // The exported model in ONNX Runtime: what a deployment of this folder computes.
+            using var ort = new OrtModel(OnnxExporter.Export(model).ToByteArray(), Parallelism.Threads);
+            (loss, acc, _) = OrtEvaluator.Evaluate(ort, test);
+        }
         var o = new JsonObject
         {
-            ["model"] = model.Graph.Name, ["dataset"] = dataset, ["data_source"] = source.DataSource, ["samples"] = testSet.Count,
+            ["model"] = model.Graph.Name, ["runtime"] = runtime, ["dataset"] = dataset, ["data_source"] = source.DataSource, ["samples"] = testSet.Count,
             ["test_accuracy"] = acc, ["test_loss"] = loss, ["seconds"] = sw.Elapsed.TotalSeconds,
             ["params"] = model.ParameterCount(), ["macs"] = model.Graph.Macs(), ["threads"] = Parallelism.Threads,
         };
         if (json) Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
-        else Console.WriteLine($"{model.Graph.Name} on {dataset}: accuracy {acc * 100:F2}%, loss {loss:F4} ({testSet.Count} images, {sw.Elapsed.TotalSeconds:F1}s)");
+        else Console.WriteLine($"{model.Graph.Name} on {dataset}{(runtime == "ort" ? " in ONNX Runtime" : "")}: accuracy {acc * 100:F2}% ({Math.Round(acc * testSet.Count)}/{testSet.Count}), loss {loss:F4} ({sw.Elapsed.TotalSeconds:F1}s)");
         return 0;
     }
 }

@@ -1,7 +1,10 @@
 using System.Text.Json.Nodes;
 using Lopper.Graph;
 using Lopper.Io;
+using Google.Protobuf;
 using Lopper.Measurement;
+using Lopper.Onnx.Export;
+using Lopper.Onnx.Runtime;
 
 namespace Lopper.Cli.Commands;
 
@@ -15,11 +18,13 @@ public static class LatencyCommand
     public static int Run(string[] raw)
     {
         var a = new Args(raw, new HashSet<string> { "json", "help" });
-        if (a.Flag("help")) { Console.WriteLine("lopper latency --from DIR [--batch 1,128] [--repeats N] [--threads N] [--json]"); return 0; }
+        if (a.Flag("help")) { Console.WriteLine("lopper latency --from DIR [--batch 1,128] [--repeats N] [--threads N] [--runtime lopper|ort] [--json]"); return 0; }
         string from = a.Required("from");
         var batches = a.Ints("batch", [1, 128]);
         int repeats = a.Int("repeats", 10, 1);
         bool json = a.Flag("json");
+        string runtime = a.Str("runtime", "lopper");
+        if (runtime is not ("lopper" or "ort")) throw new LopperInputException($"--runtime must be lopper or ort, got '{runtime}'");
         CommonOptions.ApplyThreads(a);
         a.EnsureAllUsed();
         if (batches.Length == 0 || batches.Any(b => b < 1)) throw new LopperInputException("--batch needs positive sizes, e.g. 1,128");
@@ -36,11 +41,11 @@ public static class LatencyCommand
         foreach (int b in batches)
         {
             var r = new JsonObject { ["batch"] = b };
-            var c = Latency.Measure(model, b, minRepeats: repeats);
+            var c = Measure(model, b, repeats, runtime);
             r["compacted"] = Describe(c);
             if (dense is not null)
             {
-                var d = Latency.Measure(dense, b, minRepeats: repeats);
+                var d = Measure(dense, b, repeats, runtime);
                 r["dense"] = Describe(d);
                 r["speedup"] = d.MedianMs / c.MedianMs;
             }
@@ -51,10 +56,18 @@ public static class LatencyCommand
         if (json)
             Console.WriteLine(new JsonObject
             {
-                ["model"] = model.Graph.Name, ["from"] = Path.GetFullPath(from), ["dense_from"] = densePath,
+                ["model"] = model.Graph.Name, ["runtime"] = runtime, ["from"] = Path.GetFullPath(from), ["dense_from"] = densePath,
                 ["threads"] = Parallelism.Threads, ["results"] = results,
             }.ToJsonString(new() { WriteIndented = true }));
         return 0;
+    }
+
+    // ONNX Runtime times the exported model (what a user deploys), with as many intra-op threads as Lopper uses.
+    private static LatencyResult Measure(Model model, int batch, int repeats, string runtime)
+    {
+        if (runtime == "lopper") return Latency.Measure(model, batch, minRepeats: repeats);
+        using var ort = new OrtModel(OnnxExporter.Export(model).ToByteArray(), Parallelism.Threads);
+        return ort.Measure(model.Graph.InputShape, batch, repeats);
     }
 
     private static JsonObject Describe(LatencyResult r) => new()

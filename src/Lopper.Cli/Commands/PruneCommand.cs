@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Lopper.Data;
 using Lopper.Graph;
 using Lopper.Io;
 using Lopper.Measurement;
@@ -44,6 +45,8 @@ public static class PruneCommand
                     after pruning, before "accuracy pruned" and fine-tuning; default 0 = keep the old ones)
                     --train-limit N (first N training images; default: the source run's, 0 = all)
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
+          no data:  without --dataset/--data and with no dataset in the folder's run.json (an imported model),
+                    l1, random and magnitude prune without data; accuracy is then not measured (recorded as null)
         """;
 
     /// <summary>Runs the command.</summary>
@@ -73,8 +76,21 @@ public static class PruneCommand
             TrainLimit = a.Int("train-limit", source.TrainConfig.TrainLimit, 0),
         };
         a.EnsureAllUsed(positionalAllowed: 1);
-        var (trainSet, testSet) = source.Data();
-        var (train, test) = CommonOptions.Loaders(trainSet, testSet, ftConfig);
+        bool hasData = a.Str("dataset") is not null || a.Str("data") is not null || source.Run["dataset"] is not null;
+        if (!hasData)
+        {
+            const string give = "give --dataset NAME (and --data DIR)";
+            if (methodName is not ("l1" or "random" or "magnitude"))
+                throw new LopperInputException($"prune {methodName} needs data and {from} names no dataset: {give}; l1, random and magnitude prune without data");
+            if (finetuneEpochs > 0) throw new LopperInputException($"fine-tuning needs data and {from} names no dataset: {give}, or --finetune-epochs 0");
+            if (bnBatches > 0) throw new LopperInputException($"--bn-recalibrate needs data and {from} names no dataset: {give}");
+        }
+        DataLoader? train = null, test = null;
+        if (hasData)
+        {
+            var (trainSet, testSet) = source.Data();
+            (train, test) = CommonOptions.Loaders(trainSet, testSet, ftConfig);
+        }
         var total = Stopwatch.StartNew();
         var model = source.Model;
         var record = RunInfo.Environment(ftConfig.Seed);
@@ -82,41 +98,42 @@ public static class PruneCommand
         record["method"] = method.Name;
         record["source"] = Path.GetFullPath(from);
         record["model"] = model.Graph.Name;
-        record["dataset"] = source.Dataset;
+        record["dataset"] = hasData ? source.Dataset : null;
         if (source.DataDir is not null) record["data_dir"] = source.DataDir;
         record["data_source"] = source.DataSource;
         record["config"] = ftConfig.ToJson();
 
         void Log(string s) => Console.Error.WriteLine(s);
         var sw = Stopwatch.StartNew();
-        var (_, accBefore) = Evaluator.Evaluate(model, test);
+        double? accBefore = test is null ? null : Evaluator.Evaluate(model, test).Accuracy;
+        if (test is null) Log("no dataset: accuracy is not measured and is recorded as null (give --dataset NAME to measure it)");
         var (paramsBefore, macsBefore) = CostCounter.Totals(model.Graph);
         var latBefore = Latency.Measure(model, latencyBatch);
         double measureSeconds = sw.Elapsed.TotalSeconds;
-        Log($"before: accuracy {accBefore * 100:F2}%, {paramsBefore:N0} params, {macsBefore:N0} MACs, {latBefore.MedianMs:F1} ms/batch {latencyBatch}");
+        Log($"before: accuracy {Pct(accBefore)}, {paramsBefore:N0} params, {macsBefore:N0} MACs, {latBefore.MedianMs:F1} ms/batch {latencyBatch}");
 
         sw.Restart();
         var outcome = method.Prune(new PruneContext
         {
-            Model = model, Train = train, Test = test, TrainConfig = ftConfig, Seed = ftConfig.Seed,
+            Model = model, Train = train!, Test = test!, TrainConfig = ftConfig, Seed = ftConfig.Seed,
             Progress = new ProgressBar(), Log = Log,
         });
         var pruned = outcome.Pruned;
         // The old running statistics describe the dense layers' outputs; a pruned layer's differ.
-        if (bnBatches > 0) BatchNormRecalibration.Run(pruned, train, bnBatches, ftConfig.Seed);
+        if (bnBatches > 0) BatchNormRecalibration.Run(pruned, train!, bnBatches, ftConfig.Seed);
         double pruneSeconds = sw.Elapsed.TotalSeconds;
-        var (_, accPruned) = Evaluator.Evaluate(pruned, test);
+        double? accPruned = test is null ? null : Evaluator.Evaluate(pruned, test).Accuracy;
         var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
         if (outcome.Masks is not null) paramsAfter -= outcome.Masks.ZeroCount();
         if (outcome.Macs is long honestMacs) macsAfter = honestMacs;
-        Log($"pruned: accuracy {accPruned * 100:F2}%, {paramsAfter:N0} params ({100.0 * paramsAfter / paramsBefore:F1}%), {macsAfter:N0} MACs ({100.0 * macsAfter / macsBefore:F1}%) in {pruneSeconds:F1}s");
+        Log($"pruned: accuracy {Pct(accPruned)}, {paramsAfter:N0} params ({100.0 * paramsAfter / paramsBefore:F1}%), {macsAfter:N0} MACs ({100.0 * macsAfter / macsBefore:F1}%) in {pruneSeconds:F1}s");
 
         sw.Restart();
-        double accFinetuned = accPruned;
+        double? accFinetuned = accPruned;
         JsonArray history = new();
         if (finetuneEpochs > 0)
         {
-            var trainer = new Trainer(pruned, ftConfig with { Epochs = finetuneEpochs }, train, test, outDir) { Progress = new ProgressBar(), RunRecord = record };
+            var trainer = new Trainer(pruned, ftConfig with { Epochs = finetuneEpochs }, train!, test, outDir) { Progress = new ProgressBar(), RunRecord = record };
             if (outcome.Masks is not null) trainer.AddHook(new MaskHook(outcome.Masks));
             trainer.AddHook(new EpochLogger(trainer));
             trainer.Run();
@@ -156,11 +173,13 @@ public static class PruneCommand
         }
         else
         {
-            Console.WriteLine($"{method.Name}: accuracy {accBefore * 100:F2}% -> {accPruned * 100:F2}% (pruned) -> {accFinetuned * 100:F2}% (fine-tuned); " +
+            Console.WriteLine($"{method.Name}: accuracy {Pct(accBefore)} -> {Pct(accPruned)} (pruned) -> {Pct(accFinetuned)} (fine-tuned); " +
                 $"params {100.0 * paramsAfter / paramsBefore:F1}%, MACs {100.0 * macsAfter / macsBefore:F1}%, latency {latBefore.MedianMs:F1} -> {latAfter.MedianMs:F1} ms; saved to {outDir}");
         }
         return 0;
     }
+
+    private static string Pct(double? acc) => acc is double v ? $"{v * 100:F2}%" : "not measured (no data)";
 
     /// <summary>Creates a method from its name and flags.</summary>
     public static IPruningMethod CreateMethod(string name, Args a)

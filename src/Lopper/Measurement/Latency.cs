@@ -33,13 +33,23 @@ public static class Latency
         var rng = new Rng(1);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
         var run = new SplitBatchInference(model);
-        for (int i = 0; i < warmup; i++) run.Forward(x).Release();
+        return Time(() => run.Forward(x).Release(), batch, warmup, minRepeats, minSeconds);
+    }
+
+    /// <summary>
+    /// The statistics of <see cref="Measure"/> for any forward pass (another runtime's, for example):
+    /// <paramref name="warmup"/> untimed calls, then timed calls until both <paramref name="minRepeats"/> and
+    /// <paramref name="minSeconds"/> are reached (at most 200); median and quartiles.
+    /// </summary>
+    public static LatencyResult Time(Action forward, int batch, int warmup = 3, int minRepeats = 10, double minSeconds = 1.0)
+    {
+        for (int i = 0; i < warmup; i++) forward();
         var times = new List<double>();
         var total = Stopwatch.StartNew();
         while ((times.Count < minRepeats || total.Elapsed.TotalSeconds < minSeconds) && times.Count < 200)
         {
             var sw = Stopwatch.StartNew();
-            run.Forward(x).Release();
+            forward();
             times.Add(sw.Elapsed.TotalMilliseconds);
         }
         times.Sort();

@@ -10,10 +10,16 @@ public sealed class PruneContext
 {
     /// <summary>The trained dense model; methods may change it.</summary>
     public required Model Model { get; init; }
-    /// <summary>Training data (shuffled, augmented as the source run was).</summary>
-    public required DataLoader Train { get; init; }
-    /// <summary>Evaluation data.</summary>
-    public required DataLoader Test { get; init; }
+    private readonly DataLoader? _train, _test;
+
+    /// <summary>Training data (shuffled, augmented as the source run was); a method that reads it without data given fails asking for it.</summary>
+    public DataLoader Train { get => _train ?? throw NoData(); init => _train = value; }
+    /// <summary>Evaluation data (as <see cref="Train"/>).</summary>
+    public DataLoader Test { get => _test ?? throw NoData(); init => _test = value; }
+    /// <summary>True when data was given (data-free methods such as L1, random and magnitude run without it).</summary>
+    public bool HasData => _train is not null;
+
+    private static LopperInputException NoData() => new("this pruning method needs data: give --dataset NAME (and --data DIR); l1, random and magnitude prune without data");
     /// <summary>Settings for any training a method does itself (sparsity training, gates, ...).</summary>
     public required TrainConfig TrainConfig { get; init; }
     /// <summary>Seed for the method's own randomness.</summary>

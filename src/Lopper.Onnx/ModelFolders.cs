@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Lopper.Graph;
+using Lopper.Io;
+using Lopper.Onnx.Export;
+using Lopper.Onnx.Import;
+using Lopper.Structure;
+
+namespace Lopper.Onnx;
+
+/// <summary>
+/// ONNX files to and from ordinary Lopper model folders. An imported folder holds model.json,
+/// weights.safetensors, run.json (where it came from; no dataset, so no accuracy) and preprocessing.json:
+/// <c>{"format": "lopper.preprocessing/1", "input_shape": [C, H, W], "mean": [...], "std": [...]}</c>, the
+/// per-channel normalisation the model expects on 0..1 pixels (x - mean) / std, absent values meaning "not
+/// given". The exporter copies that and run.json's figures into metadata_props.
+/// </summary>
+public static class ModelFolders
+{
+    /// <summary>File name of the preprocessing record.</summary>
+    public const string PreprocessingFile = "preprocessing.json";
+
+    /// <summary>Imports <paramref name="onnxPath"/> into the model folder <paramref name="outDir"/>.</summary>
+    public static ImportResult Import(string onnxPath, string outDir, float[]? mean, float[]? std, int[]? inputShape = null)
+    {
+        var proto = OnnxFile.Load(onnxPath);
+        string name = Path.GetFileNameWithoutExtension(onnxPath);
+        var result = OnnxImporter.Import(proto, onnxPath, name, inputShape);
+        var model = result.Model;
+        int c = model.Graph.InputShape[0];
+        if (mean is not null && mean.Length != c) throw new LopperInputException($"--mean has {mean.Length} values, the model takes {c} channels");
+        if (std is not null && std.Length != c) throw new LopperInputException($"--std has {std.Length} values, the model takes {c} channels");
+        if (std is not null && std.Any(s => !(s > 0))) throw new LopperInputException("--std values must be positive");
+        ModelStore.Save(model, outDir);
+        var (prms, macs) = CostCounter.Totals(model.Graph);
+        var run = RunInfo.Environment(0);
+        run["command"] = "lopper import";
+        run["imported_from"] = Path.GetFullPath(onnxPath);
+        run["producer"] = result.Producer;
+        run["opset"] = result.Opset;
+        run["model"] = model.Graph.Name;
+        run["params"] = prms;
+        run["macs"] = macs;
+        run["note"] = "imported model: no dataset is known, so no accuracy is recorded";
+        AtomicFile.WriteText(Path.Combine(outDir, "run.json"), run.ToJsonString(new() { WriteIndented = true }));
+        var pre = new JsonObject
+        {
+            ["format"] = "lopper.preprocessing/1",
+            ["input_shape"] = new JsonArray(model.Graph.InputShape.Select(d => (JsonNode)d).ToArray()),
+            ["mean"] = mean is null ? null : new JsonArray(mean.Select(v => (JsonNode)v).ToArray()),
+            ["std"] = std is null ? null : new JsonArray(std.Select(v => (JsonNode)v).ToArray()),
+        };
+        AtomicFile.WriteText(Path.Combine(outDir, PreprocessingFile), pre.ToJsonString(new() { WriteIndented = true }));
+        return result;
+    }
+
+    /// <summary>Exports the model folder <paramref name="dir"/> to <paramref name="onnxPath"/> with its record in metadata_props; returns the metadata written.</summary>
+    public static Dictionary<string, string> Export(string dir, string onnxPath)
+    {
+        var model = ModelStore.Load(dir);
+        var meta = Metadata(dir, model);
+        OnnxFile.Save(OnnxExporter.Export(model, meta), onnxPath);
+        return meta;
+    }
+
+    /// <summary>
+    /// The metadata_props of an exported folder: lopper.model, .params, .macs (counted on the graph), and from
+    /// run.json .method and .accuracy (fine-tuned, else pruned, else trained; absent when none was measured),
+    /// from preprocessing.json .input_shape, .mean and .std.
+    /// </summary>
+    public static Dictionary<string, string> Metadata(string dir, Model model)
+    {
+        var (prms, macs) = CostCounter.Totals(model.Graph);
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["lopper.version"] = RunInfo.Version,
+            ["lopper.model"] = model.Graph.Name,
+            ["lopper.params"] = prms.ToString(CultureInfo.InvariantCulture),
+            ["lopper.macs"] = macs.ToString(CultureInfo.InvariantCulture),
+            ["lopper.input_shape"] = string.Join("x", model.Graph.InputShape),
+        };
+        var run = ReadJson(Path.Combine(dir, "run.json"));
+        if (run is not null)
+        {
+            if (run["method"] is JsonValue m) meta["lopper.method"] = m.ToString();
+            foreach (var key in new[] { "accuracy_finetuned", "accuracy_pruned", "test_accuracy", "final_test_accuracy", "accuracy" })
+                if (run[key] is JsonValue v && v.TryGetValue(out double acc))
+                {
+                    meta["lopper.accuracy"] = acc.ToString("R", CultureInfo.InvariantCulture);
+                    break;
+                }
+        }
+        var pre = ReadJson(Path.Combine(dir, PreprocessingFile));
+        if (pre?["mean"] is JsonArray mean) meta["lopper.mean"] = string.Join(",", mean.Select(v => v!.ToString()));
+        if (pre?["std"] is JsonArray std) meta["lopper.std"] = string.Join(",", std.Select(v => v!.ToString()));
+        return meta;
+    }
+
+    private static JsonObject? ReadJson(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try { return JsonNode.Parse(File.ReadAllText(path)) as JsonObject; }
+        catch (System.Text.Json.JsonException e) { throw new LopperInputException($"{path}: invalid JSON: {e.Message}"); }
+    }
+}
