@@ -164,7 +164,7 @@ public sealed class DataLoader
 
         var images = Tensor.Pooled([count, channels, height, width]);
         float[] dst = images.Data;
-        byte[] pixels = _data.PixelArray;
+        var pixels = _data.PixelMemory;
         float[] lut = _lut;
         int pad = CropPadding;
         int chunks = Math.Min(count, Parallelism.Threads);
@@ -174,7 +174,7 @@ public sealed class DataLoader
             for (int i = (int)((long)count * k / chunks); i < end; i++)
             {
                 FillImage(
-                    new ReadOnlySpan<byte>(pixels, plan[i * 4] * imageSize, imageSize),
+                    pixels.Span.Slice(plan[i * 4] * imageSize, imageSize),
                     new Span<float>(dst, i * imageSize, imageSize),
                     lut, channels, height, width,
                     plan[i * 4 + 1] - pad, plan[i * 4 + 2] - pad, plan[i * 4 + 3] != 0);
