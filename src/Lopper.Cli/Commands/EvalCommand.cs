@@ -27,7 +27,7 @@ public static class EvalCommand
         var model = source.Model;
         string dataset = source.Dataset;
         var (trainSet, testSet) = source.Data();
-        var (_, test) = CommonOptions.Loaders(trainSet, testSet, new TrainConfig());
+        var (_, test) = CommonOptions.Loaders(trainSet, testSet, new TrainConfig(), source.Preprocessing);
         var sw = Stopwatch.StartNew();
         var (loss, acc) = Evaluator.Evaluate(model, test);
         var o = new JsonObject

@@ -74,7 +74,7 @@ public static class PruneCommand
         };
         a.EnsureAllUsed(positionalAllowed: 1);
         var (trainSet, testSet) = source.Data();
-        var (train, test) = CommonOptions.Loaders(trainSet, testSet, ftConfig);
+        var (train, test) = CommonOptions.Loaders(trainSet, testSet, ftConfig, source.Preprocessing);
         var total = Stopwatch.StartNew();
         var model = source.Model;
         var record = RunInfo.Environment(ftConfig.Seed);
@@ -85,6 +85,7 @@ public static class PruneCommand
         record["dataset"] = source.Dataset;
         if (source.DataDir is not null) record["data_dir"] = source.DataDir;
         record["data_source"] = source.DataSource;
+        source.Record(record);
         record["config"] = ftConfig.ToJson();
 
         void Log(string s) => Console.Error.WriteLine(s);
@@ -146,6 +147,7 @@ public static class PruneCommand
         record["history"] = history.DeepClone();
         ModelStore.Save(pruned, outDir);
         AtomicFile.WriteText(Path.Combine(outDir, "run.json"), record.ToJsonString(new() { WriteIndented = true }));
+        source.SavePreprocessing(outDir, trainSet);
         if (json)
         {
             var o = (JsonObject)record.DeepClone();

@@ -26,6 +26,9 @@ public sealed record DataOptions
     /// <summary>Where decoded caches go; null = a .lopper-cache folder inside the data folder (the temp folder when that is not writable).</summary>
     public string? CacheDir { get; init; }
 
+    /// <summary>Training augmentation recorded with the data settings: random resized crop (see <see cref="DataLoader.WithRandomResizedCrop"/>).</summary>
+    public bool RandomResizedCrop { get; init; }
+
     /// <summary>False skips the decoded cache (decode every time).</summary>
     public bool UseCache { get; init; } = true;
 }
