@@ -112,10 +112,11 @@ public class UserDataCliTests
     public void TransferResetsTheHeadFreezesAndPrunes()
     {
         using var dir = new TempDir();
-        var data = dir.File("shapes");
-        WriteShapes(data, 4, size: 28);
         var idx = TinyData(dir, 60, 20);
         var source = TrainTiny(dir, "lenet5", idx, "src");
+        var data = dir.File("three");
+        var (code0, _, err0) = Run("export-images", "--dataset", "fashion-mnist", "--data", idx, "--out", data, "--classes", "7,2,5", "--threads", "1");
+        Assert.True(code0 == 0, err0);
         var run = dir.File("transfer");
         var (code, _, err) = Run("train", "--from", source, "--dataset", "imagefolder", "--data", data, "--epochs", "1", "--batch-size", "6",
             "--out", run, "--threads", "1", "--json");
@@ -137,7 +138,7 @@ public class UserDataCliTests
         // The source's normalisation travels into the transferred model; the class names are the new data's.
         var pre = Preprocessing.TryLoad(run)!;
         Assert.Equal(Preprocessing.TryLoad(source)!.Mean, pre.Mean);
-        Assert.Equal(["blue", "green", "red"], pre.ClassNames);
+        Assert.Equal(["00-Sneaker", "01-Pullover", "02-Sandal"], pre.ClassNames);
 
         (code, _, err) = Run("prune", "l1", "--from", run, "--out", dir.File("tp"), "--target-macs", "0.5", "--threads", "1", "--json");
         Assert.True(code == 0, err);

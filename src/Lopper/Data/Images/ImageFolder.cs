@@ -48,6 +48,9 @@ public static class ImageFolder
             var valFiles = Files(valDir, classes);
             var train = Decode(dir, "train", trainFiles, classes, options);
             var val = Decode(dir, "val", valFiles, classes, options);
+            // One split all grey, the other with colour: the data is RGB, as it would be read as one folder.
+            if (train.Channels == 1 && val.Channels == 3) train = ToRgb(train);
+            if (val.Channels == 1 && train.Channels == 3) val = ToRgb(val);
             if (val.Channels != train.Channels || val.Height != train.Height || val.Width != train.Width)
                 throw new LopperInputException($"{valDir}: images are {val.Channels}x{val.Height}x{val.Width}, {trainDir} has {train.Channels}x{train.Height}x{train.Width}; pass --resize N --crop N");
             return new DataSplits(train, val, Path.GetFullPath(dir));
@@ -175,6 +178,15 @@ public static class ImageFolder
             }
         }
         return new Dataset("imagefolder", split, pixels, labels, channels, first.Height, first.Width, classes.Length, classes);
+    }
+
+    private static Dataset ToRgb(Dataset grey)
+    {
+        int plane = grey.ImageSize;
+        var pixels = new byte[(long)grey.Count * plane * 3];
+        for (int i = 0; i < grey.Count; i++)
+            for (int c = 0; c < 3; c++) grey.Image(i).CopyTo(pixels.AsSpan((i * 3 + c) * plane, plane));
+        return new Dataset(grey.Name, grey.Split, pixels, grey.Labels.ToArray(), 3, grey.Height, grey.Width, grey.ClassCount, grey.ClassNames);
     }
 
     /// <summary>
