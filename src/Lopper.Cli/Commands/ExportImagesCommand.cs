@@ -29,7 +29,7 @@ public static class ExportImagesCommand
         if (format is not ("png" or "jpg")) throw new LopperInputException($"--format must be png or jpg, got '{format}'");
         CommonOptions.ApplyThreads(a);
         a.EnsureAllUsed();
-        var (train, test) = CommonOptions.LoadData(dataset, dataDir, DataFlags.Read(new Args([], new HashSet<string>()), 0));
+        var (train, test) = CommonOptions.LoadData(dataset, dataDir, new DataOptions { Decoder = SkiaImageDecoder.Instance });
         if (keep.Length == 0) keep = Enumerable.Range(0, train.ClassCount).ToArray();
         foreach (int k in keep)
             if ((uint)k >= (uint)train.ClassCount) throw new LopperInputException($"--classes: {k} is out of range for {train.ClassCount} classes");
