@@ -36,6 +36,8 @@ public static class DataCatalog
             if (dataDir is null) throw new LopperInputException($"--dataset {name} needs --data DIR");
             return name == "imagefolder" ? Images.ImageFolder.Load(dataDir, options ?? new DataOptions()) : Npy.NpyDataset.Load(dataDir, options ?? new DataOptions());
         }
+        if (options is not null && (options.Resize > 0 || options.Crop > 0 || options.ValSplit > 0))
+            throw new LopperInputException($"--resize, --crop and --val-split apply to --dataset imagefolder or npy, not {name}");
         string dir;
         if (dataDir is null)
         {

@@ -245,6 +245,14 @@ public class UserDataCliTests
     }
 
     [Fact]
+    public void ImageFlagsWithABuiltInDatasetAreRejected()
+    {
+        var (code, _, err) = Run("train", "--model", "lenet5", "--resize", "32", "--epochs", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--resize, --crop and --val-split apply to --dataset imagefolder or npy, not fashion-mnist", err);
+    }
+
+    [Fact]
     public void PredictNamesAnUnreadableImage()
     {
         using var dir = new TempDir();
