@@ -203,7 +203,7 @@ public static class TrainCommand
     private static TrainConfig ReadConfig(Args a)
     {
         var d = new TrainConfig();
-        string model = a.Str("model") ?? "";
+        string model = a.Str("model") ?? TransferFlags.ModelName(a.Str("from"));
         bool augment = a.Flag("augment");
         string optimizer = a.Str("optimizer", d.Optimizer);
         bool grda = optimizer == "grda";

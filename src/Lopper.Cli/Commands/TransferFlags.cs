@@ -8,6 +8,15 @@ namespace Lopper.Cli.Commands;
 /// <summary>`lopper train --from DIR [--reset-head N|data] [--freeze-until NODE]`: start from a trained model.</summary>
 public static class TransferFlags
 {
+    /// <summary>The graph name in DIR/model.json ("" when unknown), so a --from run gets the same per-model defaults as --model.</summary>
+    public static string ModelName(string? dir)
+    {
+        if (dir is null) return "";
+        try { return ModelJson.Load(Path.Combine(dir, ModelStore.GraphFile)).Name; }
+        catch (LopperInputException) { return ""; } // reported properly when the model is loaded
+        catch (IOException) { return ""; }
+    }
+
     /// <summary>
     /// The model of --from with its classifier replaced when --reset-head asks (N, or "data" for the data's class
     /// count); null without --from. Also returns the source folder's preprocessing record, if any.
