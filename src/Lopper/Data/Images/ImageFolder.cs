@@ -112,7 +112,8 @@ public static class ImageFolder
         {
             string key = DecodedCache.Key(root, paths, $"resize={o.Resize};crop={o.Crop};classes={string.Join('/', classes)};labels={string.Join(',', files.Select(f => f.Label))}");
             cachePath = Path.Combine(o.CacheDir ?? Path.Combine(root, ".lopper-cache"), $"{split}-{key}.u8");
-            var cached = DecodedCache.TryOpen(cachePath, "imagefolder", split, classes);
+            var cached = DecodedCache.TryOpen(cachePath, "imagefolder", split, classes)
+                ?? (o.CacheDir is null ? DecodedCache.TryOpen(TempCachePath(cachePath), "imagefolder", split, classes) : null);
             if (cached is not null) return cached;
         }
 
@@ -171,14 +172,16 @@ public static class ImageFolder
                 // A read-only data folder only costs the decode next time; the data itself is fine.
                 if (o.CacheDir is null)
                 {
-                    string alt = Path.Combine(Path.GetTempPath(), "lopper-cache", Path.GetFileName(cachePath));
-                    try { DecodedCache.Write(alt, pixels, labels, channels, first.Height, first.Width, classes.Length); }
+                    try { DecodedCache.Write(TempCachePath(cachePath), pixels, labels, channels, first.Height, first.Width, classes.Length); }
                     catch (Exception e2) when (e2 is IOException or UnauthorizedAccessException) { }
                 }
             }
         }
         return new Dataset("imagefolder", split, pixels, labels, channels, first.Height, first.Width, classes.Length, classes);
     }
+
+    /// <summary>Where a cache goes when the data folder is read-only: the key already names the content.</summary>
+    private static string TempCachePath(string cachePath) => Path.Combine(Path.GetTempPath(), "lopper-cache", Path.GetFileName(cachePath));
 
     private static Dataset ToRgb(Dataset grey)
     {
