@@ -15,6 +15,19 @@ public sealed class SkiaImageDecoder : IImageDecoder
     /// <inheritdoc/>
     public DecodedImage Decode(string path)
     {
+        try
+        {
+            return DecodeFile(path);
+        }
+        catch (Exception e) when (e is not (LopperInputException or OutOfMemoryException))
+        {
+            // Whatever the native decoder throws is still a bad file, reported as one line naming it.
+            throw new LopperInputException($"{path}: cannot decode image ({e.GetType().Name}: {e.Message})");
+        }
+    }
+
+    private static DecodedImage DecodeFile(string path)
+    {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
