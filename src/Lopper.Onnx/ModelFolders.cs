@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Lopper.Data;
 using Lopper.Graph;
 using Lopper.Io;
 using Lopper.Onnx.Export;
@@ -10,15 +11,14 @@ namespace Lopper.Onnx;
 
 /// <summary>
 /// ONNX files to and from ordinary Lopper model folders. An imported folder holds model.json,
-/// weights.safetensors, run.json (where it came from; no dataset, so no accuracy) and preprocessing.json:
-/// <c>{"format": "lopper.preprocessing/1", "input_shape": [C, H, W], "mean": [...], "std": [...]}</c>, the
-/// per-channel normalisation the model expects on 0..1 pixels (x - mean) / std, absent values meaning "not
-/// given". The exporter copies that and run.json's figures into metadata_props.
+/// weights.safetensors, run.json (where it came from; no dataset, so no accuracy) and, when --mean and --std
+/// were given, preprocessing.json (<see cref="Preprocessing"/>: the per-channel normalisation the model
+/// expects on 0..1 pixels, (x - mean) / std). The exporter copies that and run.json's figures into metadata_props.
 /// </summary>
 public static class ModelFolders
 {
     /// <summary>File name of the preprocessing record.</summary>
-    public const string PreprocessingFile = "preprocessing.json";
+    public const string PreprocessingFile = Preprocessing.FileName;
 
     /// <summary>Imports <paramref name="onnxPath"/> into the model folder <paramref name="outDir"/>.</summary>
     public static ImportResult Import(string onnxPath, string outDir, float[]? mean, float[]? std, int[]? inputShape = null)
@@ -43,14 +43,19 @@ public static class ModelFolders
         run["macs"] = macs;
         run["note"] = "imported model: no dataset is known, so no accuracy is recorded";
         AtomicFile.WriteText(Path.Combine(outDir, "run.json"), run.ToJsonString(new() { WriteIndented = true }));
-        var pre = new JsonObject
+        if ((mean is null) != (std is null)) throw new LopperInputException("--mean and --std go together: give both, or neither");
+        if (mean is not null && std is not null)
         {
-            ["format"] = "lopper.preprocessing/1",
-            ["input_shape"] = new JsonArray(model.Graph.InputShape.Select(d => (JsonNode)d).ToArray()),
-            ["mean"] = mean is null ? null : new JsonArray(mean.Select(v => (JsonNode)v).ToArray()),
-            ["std"] = std is null ? null : new JsonArray(std.Select(v => (JsonNode)v).ToArray()),
-        };
-        AtomicFile.WriteText(Path.Combine(outDir, PreprocessingFile), pre.ToJsonString(new() { WriteIndented = true }));
+            if (c is not (1 or 3)) throw new LopperInputException($"--mean/--std: the model takes {c} channels; a preprocessing record covers grey (1) or RGB (3) images");
+            new Preprocessing
+            {
+                InputShape = model.Graph.InputShape,
+                ChannelOrder = c == 1 ? "grey" : "rgb",
+                Mean = mean,
+                Std = std,
+                ClassNames = Enumerable.Range(0, model.Graph.Classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray(),
+            }.Save(outDir);
+        }
         return result;
     }
 
@@ -90,9 +95,15 @@ public static class ModelFolders
                     break;
                 }
         }
-        var pre = ReadJson(Path.Combine(dir, PreprocessingFile));
-        if (pre?["mean"] is JsonArray mean) meta["lopper.mean"] = string.Join(",", mean.Select(v => v!.ToString()));
-        if (pre?["std"] is JsonArray std) meta["lopper.std"] = string.Join(",", std.Select(v => v!.ToString()));
+        if (Preprocessing.TryLoad(dir) is { } pre)
+        {
+            meta["lopper.mean"] = string.Join(",", pre.Mean.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+            meta["lopper.std"] = string.Join(",", pre.Std.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+            meta["lopper.channel_order"] = pre.ChannelOrder;
+            meta["lopper.class_names"] = string.Join(",", pre.ClassNames);
+            if (pre.Resize > 0) meta["lopper.resize"] = pre.Resize.ToString(CultureInfo.InvariantCulture);
+            if (pre.Crop > 0) meta["lopper.crop"] = pre.Crop.ToString(CultureInfo.InvariantCulture);
+        }
         return meta;
     }
 

@@ -19,10 +19,10 @@ public static class BenchCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "profile", "trans-a", "trans-b" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "profile", "trans-a", "trans-b", "augment", "random-resized-crop", "no-cache" });
         if (a.Flag("help"))
         {
-            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json] [--profile]\nlopper bench gemm [--size N | --shape MxNxK [--trans-a] [--trans-b]] [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage);
+            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json] [--profile]\nlopper bench gemm [--size N | --shape MxNxK [--trans-a] [--trans-b]] [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage + "\n" + LoaderBench.Usage);
             return 0;
         }
         bool json = a.Flag("json");
@@ -33,8 +33,9 @@ public static class BenchCommand
             "gemm" => BenchGemm(a),
             "snacs-estimator" => SnacsBench.Run(a),
             "sparse-conv" => SparseConvBench.Run(a),
+            "loader" => LoaderBench.Run(a),
             null => BenchModel(a),
-            _ => throw new LopperInputException($"unknown bench '{sub}' (gemm, snacs-estimator, sparse-conv, or none with --model)"),
+            _ => throw new LopperInputException($"unknown bench '{sub}' (gemm, snacs-estimator, sparse-conv, loader, or none with --model)"),
         };
         a.EnsureAllUsed(positionalAllowed: 1);
         result["threads"] = Parallelism.Threads;

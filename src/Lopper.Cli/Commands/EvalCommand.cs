@@ -32,7 +32,7 @@ public static class EvalCommand
         var model = source.Model;
         string dataset = source.Dataset;
         var (trainSet, testSet) = source.Data();
-        var (_, test) = CommonOptions.Loaders(trainSet, testSet, new TrainConfig());
+        var (_, test) = CommonOptions.Loaders(trainSet, testSet, new TrainConfig(), source.Preprocessing);
         var sw = Stopwatch.StartNew();
         double loss, acc;
         if (runtime == "lopper") (loss, acc) = Evaluator.Evaluate(model, test);

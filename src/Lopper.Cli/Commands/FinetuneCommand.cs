@@ -29,7 +29,7 @@ public static class FinetuneCommand
         };
         a.EnsureAllUsed();
         var (trainSet, testSet) = source.Data();
-        var (train, test) = CommonOptions.Loaders(trainSet, testSet, config);
+        var (train, test) = CommonOptions.Loaders(trainSet, testSet, config, source.Preprocessing);
         var sw = Stopwatch.StartNew();
         var run = RunInfo.Environment(config.Seed);
         run["command"] = "lopper finetune " + string.Join(' ', raw);
@@ -38,11 +38,13 @@ public static class FinetuneCommand
         run["dataset"] = source.Dataset;
         if (source.DataDir is not null) run["data_dir"] = source.DataDir;
         run["data_source"] = source.DataSource;
+        source.Record(run);
         var (_, before) = Evaluator.Evaluate(source.Model, test);
         run["accuracy_before"] = before;
         var trainer = new Trainer(source.Model, config, train, test, outDir) { Progress = new ProgressBar(), RunRecord = run };
         trainer.AddHook(new EpochLogger(trainer));
         trainer.Run();
+        source.SavePreprocessing(outDir, trainSet);
         double acc = (double)trainer.History[^1]!["test_accuracy"]!;
         var o = new JsonObject
         {

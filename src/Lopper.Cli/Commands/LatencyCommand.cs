@@ -29,6 +29,7 @@ public static class LatencyCommand
         a.EnsureAllUsed();
         if (batches.Length == 0 || batches.Any(b => b < 1)) throw new LopperInputException("--batch needs positive sizes, e.g. 1,128");
         var model = ModelStore.Load(from);
+        var pre = DataFlags.LoadPreprocessing(from);
         Model? dense = null;
         string? densePath = null;
         var runPath = Path.Combine(from, "run.json");
@@ -58,6 +59,8 @@ public static class LatencyCommand
             {
                 ["model"] = model.Graph.Name, ["runtime"] = runtime, ["from"] = Path.GetFullPath(from), ["dense_from"] = densePath,
                 ["threads"] = Parallelism.Threads, ["results"] = results,
+                ["input_shape"] = new JsonArray(model.Graph.InputShape.Select(d => (JsonNode)d).ToArray()),
+                ["preprocessing"] = pre is null ? null : new JsonObject { ["channel_order"] = pre.ChannelOrder, ["resize"] = pre.Resize, ["crop"] = pre.Crop, ["classes"] = pre.ClassNames.Length },
             }.ToJsonString(new() { WriteIndented = true }));
         return 0;
     }

@@ -86,10 +86,11 @@ public static class PruneCommand
             if (bnBatches > 0) throw new LopperInputException($"--bn-recalibrate needs data and {from} names no dataset: {give}");
         }
         DataLoader? train = null, test = null;
+        Dataset? trainSet = null;
         if (hasData)
         {
-            var (trainSet, testSet) = source.Data();
-            (train, test) = CommonOptions.Loaders(trainSet, testSet, ftConfig);
+            (trainSet, var testSet) = source.Data();
+            (train, test) = CommonOptions.Loaders(trainSet, testSet, ftConfig, source.Preprocessing);
         }
         var total = Stopwatch.StartNew();
         var model = source.Model;
@@ -101,6 +102,7 @@ public static class PruneCommand
         record["dataset"] = hasData ? source.Dataset : null;
         if (source.DataDir is not null) record["data_dir"] = source.DataDir;
         record["data_source"] = source.DataSource;
+        source.Record(record);
         record["config"] = ftConfig.ToJson();
 
         void Log(string s) => Console.Error.WriteLine(s);
@@ -163,6 +165,7 @@ public static class PruneCommand
         record["history"] = history.DeepClone();
         ModelStore.Save(pruned, outDir);
         AtomicFile.WriteText(Path.Combine(outDir, "run.json"), record.ToJsonString(new() { WriteIndented = true }));
+        source.SavePreprocessing(outDir, trainSet);
         if (json)
         {
             var o = (JsonObject)record.DeepClone();

@@ -23,6 +23,34 @@ public sealed class SourceRun
     /// <summary>The source run.json (empty when absent).</summary>
     public required JsonObject Run { get; init; }
 
+    /// <summary>Resize/crop/val-split settings the source run read its data with (run.json "data_options").</summary>
+    public DataOptions DataOptions { get; init; } = new();
+
+    /// <summary>The folder's preprocessing.json; null for a folder saved before it existed (today's defaults apply).</summary>
+    public Preprocessing? Preprocessing { get; private set; }
+
+    /// <summary>Adds what a derived run needs to read the same data again ("data_options") to its run.json.</summary>
+    public void Record(JsonObject run) => run["data_options"] = DataFlags.ToJson(DataOptions);
+
+    /// <summary>
+    /// Writes the source's preprocessing.json into <paramref name="dir"/> and its model subfolders; for a source
+    /// without one, the record of today's defaults (the training split's statistics) so the new folder has one.
+    /// </summary>
+    public void SavePreprocessing(string dir, Dataset? train)
+    {
+        if (!Directory.Exists(dir)) return;
+        var pre = Preprocessing;
+        if (pre is null)
+        {
+            // Pruned without data and without a record: there is nothing to write.
+            if (train is null) return;
+            var (mean, std) = train.ChannelStats();
+            pre = Lopper.Data.Preprocessing.For(train, mean, std, DataOptions.Resize, DataOptions.Crop, Dataset);
+        }
+        pre.Save(dir);
+        DataFlags.SpreadPreprocessing(pre, dir);
+    }
+
     /// <summary>Loads --from DIR, honouring --dataset/--data overrides.</summary>
     public static SourceRun Load(string dir, string? dataset, string? dataDir)
     {
@@ -42,6 +70,8 @@ public sealed class SourceRun
             DataDir = dataDir ?? (string?)run["data_dir"],
             TrainConfig = config,
             Run = run,
+            DataOptions = DataFlags.FromRun(run),
+            Preprocessing = DataFlags.LoadPreprocessing(dir),
         };
     }
 
@@ -51,11 +81,13 @@ public sealed class SourceRun
     /// <summary>Train and test data for the model, checking that shapes and classes match.</summary>
     public (Dataset Train, Dataset Test) Data(string flagName = "--from")
     {
-        var splits = CommonOptions.LoadData(Dataset, DataDir);
+        var splits = CommonOptions.LoadData(Dataset, DataDir, DataOptions);
         var (train, test) = splits;
         DataSource = splits.Source;
         if (!Model.Graph.InputShape.AsSpan().SequenceEqual(new[] { train.Channels, train.Height, train.Width }) || Model.Graph.Classes != train.ClassCount)
             throw new LopperInputException($"{flagName}: model takes {string.Join("x", Model.Graph.InputShape)} with {Model.Graph.Classes} classes; {Dataset} has {train.Channels}x{train.Height}x{train.Width} with {train.ClassCount}");
+        if (Preprocessing is not null && Preprocessing.ClassNames.Length != Model.Graph.Classes)
+            throw new LopperInputException($"{flagName}: {Lopper.Data.Preprocessing.FileName} names {Preprocessing.ClassNames.Length} classes, the model has {Model.Graph.Classes}");
         return (train, test);
     }
 }

@@ -19,6 +19,13 @@ public static class TrainCommand
         lopper train --model NAME [--out DIR] [--epochs N] [--json]
           data:     --dataset fashion-mnist|mnist|cifar10|cifar100 (default fashion-mnist) --data DIR
                     --augment (random crop with 2-pixel padding + horizontal flips)
+                    --dataset imagefolder --data DIR (DIR/train/<class>/*.png|jpg, DIR/val/<class>/...)
+                    --dataset npy --data DIR|FILE.npz (x_train, y_train, x_val|x_test, y_val|y_test)
+                    --resize N (shorter side) --crop N (centre) --val-split F (hold out F of each class, seeded)
+                    --random-resized-crop (training: random area 8-100%, aspect 3/4-4/3, back to HxW)
+                    --mean 0.5,0.5,0.5 --std 0.25,0.25,0.25 (default: the training split's statistics)
+          transfer: --from DIR (start from a trained model) --reset-head N|data (new seeded classifier)
+                    --freeze-until NODE (no updates for nodes up to and including NODE)
           optim:    --optimizer sgd|adamw|grda --lr F --momentum F --nesterov --weight-decay F
                     --grda-c F (default 0.005) --grda-mu F (default 0.55) --grda-cover all|weights
                     (grda: no momentum or weight decay; sparsity per epoch; compacted copy in OUT/compacted)
@@ -48,6 +55,8 @@ public static class TrainCommand
         TrainConfig config;
         string dataset;
         string? dataDir = a.Str("data");
+        DataOptions dataOptions;
+        Preprocessing? savedPre = null;
         ComplexityAwareOptions? gates = null;
         JsonObject? gateRecord = null;
         if (resume is not null)
@@ -60,6 +69,8 @@ public static class TrainCommand
             var runJson = JsonNode.Parse(File.ReadAllText(Path.Combine(resume, "run.json")))!;
             dataset = (string?)runJson["dataset"] ?? "fashion-mnist";
             dataDir ??= (string?)runJson["data_dir"];
+            dataOptions = DataFlags.FromRun((JsonObject)runJson);
+            savedPre = DataFlags.LoadPreprocessing(resume);
             model = new Model(ModelJson.Load(Path.Combine(resume, ModelStore.GraphFile)));
             if (a.Has("method") || ComplexityAwareFlags.AnyGiven(a))
                 throw new LopperInputException($"--resume {resume}: --method and its flags come from the saved run; drop them");
@@ -73,6 +84,7 @@ public static class TrainCommand
         {
             dataset = a.Str("dataset", "fashion-mnist");
             config = ReadConfig(a);
+            dataOptions = DataFlags.Read(a, config.Seed);
             model = null!;
             string? method = a.Str("method");
             if (method is not null && method != "complexity-aware") throw new LopperInputException($"--method must be complexity-aware, got '{method}'");
@@ -85,8 +97,10 @@ public static class TrainCommand
         }
         // On resume these come from the saved run; reading them marks them as known flags.
         a.Has("model"); a.Has("epochs"); a.Has("dataset");
-        var splits = CommonOptions.LoadData(dataset, dataDir);
+        var splits = CommonOptions.LoadData(dataset, dataDir, dataOptions);
         var (trainSet, testSet) = splits;
+        var (transferred, sourcePre) = resume is null ? TransferFlags.Load(a, trainSet, config.Seed) : (null, null);
+        model ??= transferred!;
         if (model is null)
         {
             var graph = ModelZoo.Create(a.Required("model"), [trainSet.Channels, trainSet.Height, trainSet.Width], trainSet.ClassCount);
@@ -96,9 +110,15 @@ public static class TrainCommand
         {
             throw new LopperInputException($"--resume {resume}: model input {string.Join("x", model.Graph.InputShape)} does not match dataset {dataset}");
         }
+        var pre = savedPre ?? TrainPreprocessing(a, trainSet, sourcePre, dataOptions, dataset);
+        string? freeze = a.Str("freeze-until");
+        if (freeze is not null && gates is not null) throw new LopperInputException("--freeze-until cannot be combined with --method complexity-aware");
+        var frozen = freeze is null ? null : Transfer.FreezeUntil(model, freeze);
         a.EnsureAllUsed();
-        var (train, test) = CommonOptions.Loaders(trainSet, testSet, config);
-        var trainer = new Trainer(model, config, train, test, outDir) { Progress = new ProgressBar() };
+        var (train, test) = CommonOptions.Loaders(trainSet, testSet, config, pre);
+        bool rrc = resume is null ? a.Flag("random-resized-crop") : dataOptions.RandomResizedCrop;
+        if (rrc) train = train.WithRandomResizedCrop();
+        var trainer = new Trainer(model, config, train, test, outDir) { Progress = new ProgressBar(), ExcludeFromOptimizer = frozen };
         if (resume is not null) trainer.RestoreFrom(resume);
         ComplexityAwareHook? gateHook = null;
         if (gates is not null)
@@ -116,6 +136,9 @@ public static class TrainCommand
         run["dataset"] = dataset;
         if (dataDir is not null) run["data_dir"] = Path.GetFullPath(dataDir);
         run["data_source"] = splits.Source;
+        run["data_options"] = DataFlags.ToJson(dataOptions with { RandomResizedCrop = rrc });
+        if (a.Str("from") is string fromDir) run["transfer_from"] = Path.GetFullPath(fromDir);
+        if (freeze is not null) run["freeze_until"] = freeze;
         if (gateRecord is not null)
         {
             run["method"] = "complexity-aware";
@@ -128,6 +151,7 @@ public static class TrainCommand
         if (grda) trainer.AddHook(new SparsityHook());
         var epochReporter = new EpochLogger(trainer);
         trainer.AddHook(epochReporter);
+        if (outDir is not null) pre.Save(outDir);
         trainer.Run();
         model = trainer.Model; // complexity-aware training swaps in ever smaller models
         var last = trainer.History.Count > 0 ? trainer.History[^1]! : new JsonObject();
@@ -152,6 +176,7 @@ public static class TrainCommand
             ["out"] = outDir is null ? null : Path.GetFullPath(outDir),
         };
         if (grda) result["grda"] = GrdaReport(model, outDir, json);
+        if (outDir is not null) DataFlags.SpreadPreprocessing(pre, outDir);
         if (gateHook is not null)
         {
             var d = gateHook.Details();
@@ -166,10 +191,19 @@ public static class TrainCommand
         return 0;
     }
 
+    /// <summary>The preprocessing record of a new run: --mean/--std, else a transfer source's, else the training split's statistics.</summary>
+    private static Preprocessing TrainPreprocessing(Args a, Dataset train, Preprocessing? source, DataOptions o, string dataset)
+    {
+        var (mean, std) = DataFlags.ReadNormalisation(a, train.Channels);
+        if (mean is null && source is not null && source.Mean.Length == train.Channels) (mean, std) = (source.Mean, source.Std);
+        if (mean is null) (mean, std) = train.ChannelStats();
+        return Preprocessing.For(train, mean, std!, o.Resize, o.Crop, dataset);
+    }
+
     private static TrainConfig ReadConfig(Args a)
     {
         var d = new TrainConfig();
-        string model = a.Str("model") ?? "";
+        string model = a.Str("model") ?? TransferFlags.ModelName(a.Str("from"));
         bool augment = a.Flag("augment");
         string optimizer = a.Str("optimizer", d.Optimizer);
         bool grda = optimizer == "grda";

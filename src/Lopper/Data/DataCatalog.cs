@@ -13,7 +13,7 @@ public static class DataCatalog
     public const string DefaultRoot = "/usr/share/datasets";
 
     /// <summary>The dataset names <see cref="Resolve"/> knows.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["fashion-mnist", "mnist", "cifar10", "cifar100"];
+    public static IReadOnlyList<string> Names { get; } = ["fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder", "npy"];
 
     /// <summary>The directory used for <paramref name="dataset"/> when no --data is given, e.g. /usr/share/datasets/fashion-mnist.</summary>
     public static string DefaultDirectory(string dataset) => Path.Combine(DefaultRoot, Canonical(dataset));
@@ -25,11 +25,19 @@ public static class DataCatalog
     /// <param name="dataset">"fashion-mnist", "mnist" (IDX files), "cifar10" or "cifar100" (binary version); case-insensitive.</param>
     /// <param name="dataDir">The --data directory, or null for the default.</param>
     /// <param name="defaultRoot">Where default directories are looked for (<see cref="DefaultRoot"/> unless a test says otherwise).</param>
+    /// <param name="options">Settings of the user-data readers ("imagefolder": <see cref="Images.ImageFolder"/>, "npy": <see cref="Npy.NpyDataset"/>), which need --data.</param>
     /// <returns>The splits and their source; <see cref="DataSplits.IsEmbeddedSubset"/> tells a caller to say so to the user.</returns>
     /// <exception cref="LopperInputException">Unknown name, missing directory or file, or a malformed file.</exception>
-    public static DataSplits Resolve(string dataset, string? dataDir, string defaultRoot = DefaultRoot)
+    public static DataSplits Resolve(string dataset, string? dataDir, string defaultRoot = DefaultRoot, DataOptions? options = null)
     {
         string name = Canonical(dataset);
+        if (name is "imagefolder" or "npy")
+        {
+            if (dataDir is null) throw new LopperInputException($"--dataset {name} needs --data DIR");
+            return name == "imagefolder" ? Images.ImageFolder.Load(dataDir, options ?? new DataOptions()) : Npy.NpyDataset.Load(dataDir, options ?? new DataOptions());
+        }
+        if (options is not null && (options.Resize > 0 || options.Crop > 0 || options.ValSplit > 0))
+            throw new LopperInputException($"--resize, --crop and --val-split apply to --dataset imagefolder or npy, not {name}");
         string dir;
         if (dataDir is null)
         {

@@ -25,6 +25,7 @@ public sealed class DataLoader
     // Per channel, the normalised value of each of the 256 byte values: one lookup per pixel.
     private readonly float[] _lut;
     private EpochOrder? _order;
+    private bool _randomResizedCrop;
 
     private sealed record EpochOrder(int Epoch, int[] Indices);
 
@@ -96,6 +97,22 @@ public sealed class DataLoader
     /// <summary>Whether images are flipped horizontally with probability 0.5.</summary>
     public bool Flip { get; }
 
+    /// <summary>Whether each training image is a random resized crop (<see cref="WithRandomResizedCrop"/>).</summary>
+    public bool RandomResizedCrop => _randomResizedCrop;
+
+    /// <summary>
+    /// A copy of this loader that also applies torchvision's RandomResizedCrop to every image: a random box of 8-100%
+    /// of the area with aspect ratio 3/4-4/3 (log-uniform), resampled bilinearly back to HxW, before any flip.
+    /// Seeded per (epoch, batch) like the other augmentations.
+    /// </summary>
+    public DataLoader WithRandomResizedCrop()
+    {
+        var copy = (DataLoader)MemberwiseClone();
+        copy._order = null;
+        copy._randomResizedCrop = true;
+        return copy;
+    }
+
     /// <summary>Whether a short final batch is dropped.</summary>
     public bool DropLast { get; }
 
@@ -151,7 +168,8 @@ public sealed class DataLoader
         // this thread so the values cannot depend on how the fill below is split over threads.
         var plan = new int[count * 4];
         bool crop = CropPadding > 0;
-        Rng? rng = crop || Flip ? Rng.Derive(Seed ^ AugmentDomain, (ulong)epoch, (ulong)batchIndex) : null;
+        Rng? rng = crop || Flip || _randomResizedCrop ? Rng.Derive(Seed ^ AugmentDomain, (ulong)epoch, (ulong)batchIndex) : null;
+        var boxes = _randomResizedCrop ? new Lopper.Data.RandomResizedCrop.Box[count] : null;
         for (int i = 0; i < count; i++)
         {
             int src = order[start + i];
@@ -160,11 +178,12 @@ public sealed class DataLoader
             plan[i * 4 + 1] = crop ? rng!.NextInt(2 * CropPadding + 1) : CropPadding;
             plan[i * 4 + 2] = crop ? rng!.NextInt(2 * CropPadding + 1) : CropPadding;
             plan[i * 4 + 3] = Flip && (rng!.NextULong() >> 63) != 0 ? 1 : 0;
+            if (boxes is not null) boxes[i] = Lopper.Data.RandomResizedCrop.Sample(rng!, height, width);
         }
 
         var images = Tensor.Pooled([count, channels, height, width]);
         float[] dst = images.Data;
-        byte[] pixels = _data.PixelArray;
+        var pixels = _data.PixelMemory;
         float[] lut = _lut;
         int pad = CropPadding;
         int chunks = Math.Min(count, Parallelism.Threads);
@@ -173,8 +192,14 @@ public sealed class DataLoader
             int end = (int)((long)count * (k + 1) / chunks);
             for (int i = (int)((long)count * k / chunks); i < end; i++)
             {
+                if (boxes is not null)
+                {
+                    Lopper.Data.RandomResizedCrop.Fill(pixels.Span.Slice(plan[i * 4] * imageSize, imageSize), new Span<float>(dst, i * imageSize, imageSize),
+                        lut, channels, height, width, boxes[i], plan[i * 4 + 3] != 0);
+                    continue;
+                }
                 FillImage(
-                    new ReadOnlySpan<byte>(pixels, plan[i * 4] * imageSize, imageSize),
+                    pixels.Span.Slice(plan[i * 4] * imageSize, imageSize),
                     new Span<float>(dst, i * imageSize, imageSize),
                     lut, channels, height, width,
                     plan[i * 4 + 1] - pad, plan[i * 4 + 2] - pad, plan[i * 4 + 3] != 0);

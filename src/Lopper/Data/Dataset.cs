@@ -12,7 +12,7 @@ namespace Lopper.Data;
 /// </remarks>
 public sealed class Dataset
 {
-    private readonly byte[] _pixels;
+    private readonly ReadOnlyMemory<byte> _pixels;
     private readonly int[] _labels;
     private readonly string[] _classNames;
     private (float[] Mean, float[] Std)? _stats;
@@ -33,12 +33,22 @@ public sealed class Dataset
     /// <exception cref="ArgumentException">The sizes do not agree or a label is out of range (readers check files first and report those as <see cref="LopperInputException"/>).</exception>
     public Dataset(string name, string split, byte[] pixels, int[] labels, int channels, int height, int width, int classCount,
         IReadOnlyList<string>? classNames = null)
+        : this(name, split, (ReadOnlyMemory<byte>)pixels, labels, channels, height, width, classCount, classNames)
+    {
+    }
+
+    /// <summary>
+    /// As the array constructor, over any read-only memory: a memory-mapped cache file (<see cref="Images.DecodedCache"/>)
+    /// hands its mapping in here without copying it.
+    /// </summary>
+    internal Dataset(string name, string split, ReadOnlyMemory<byte> pixels, int[] labels, int channels, int height, int width, int classCount,
+        IReadOnlyList<string>? classNames = null)
     {
         if (channels < 1 || height < 1 || width < 1) throw new ArgumentException($"image shape must be positive, got {channels}x{height}x{width}");
         if (classCount < 1) throw new ArgumentException($"class count must be positive, got {classCount}");
         long imageSize = (long)channels * height * width;
-        if (pixels.LongLength != imageSize * labels.Length)
-            throw new ArgumentException($"{labels.Length} images of {channels}x{height}x{width} need {imageSize * labels.Length} bytes, got {pixels.LongLength}");
+        if (pixels.Length != imageSize * labels.Length)
+            throw new ArgumentException($"{labels.Length} images of {channels}x{height}x{width} need {imageSize * labels.Length} bytes, got {pixels.Length}");
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)classCount) throw new ArgumentException($"label {labels[i]} at index {i} is out of range for {classCount} classes");
         if (classNames is not null && classNames.Count != classCount)
@@ -84,7 +94,7 @@ public sealed class Dataset
     public IReadOnlyList<string> ClassNames => _classNames;
 
     /// <summary>All pixels, Count*ImageSize bytes, NCHW.</summary>
-    public ReadOnlySpan<byte> Pixels => _pixels;
+    public ReadOnlySpan<byte> Pixels => _pixels.Span;
 
     /// <summary>All labels, one per image.</summary>
     public ReadOnlySpan<int> Labels => _labels;
@@ -93,14 +103,14 @@ public sealed class Dataset
     public ReadOnlySpan<byte> Image(int index)
     {
         if ((uint)index >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"dataset has {Count} images");
-        return new ReadOnlySpan<byte>(_pixels, index * ImageSize, ImageSize);
+        return _pixels.Span.Slice(index * ImageSize, ImageSize);
     }
 
     /// <summary>The label of image <paramref name="index"/>.</summary>
     public int Label(int index) => _labels[index];
 
-    /// <summary>Raw pixel array for the loader's inner loops, which cannot capture spans in lambdas.</summary>
-    internal byte[] PixelArray => _pixels;
+    /// <summary>Raw pixels for the loader's inner loops, which cannot capture spans in lambdas.</summary>
+    internal ReadOnlyMemory<byte> PixelMemory => _pixels;
 
     /// <summary>
     /// Per-channel mean and (population) standard deviation of the pixels in 0..1 units, over every
@@ -116,7 +126,7 @@ public sealed class Dataset
     private (float[] Mean, float[] Std) ComputeStats()
     {
         int channels = Channels, plane = Height * Width, imageSize = ImageSize, count = Count;
-        byte[] pixels = _pixels;
+        var pixels = _pixels;
         int chunks = Math.Max(1, Math.Min(count, Parallelism.Threads * 4));
         var hists = new long[chunks][];
         Parallelism.For(chunks, k =>
@@ -127,7 +137,7 @@ public sealed class Dataset
             {
                 for (int c = 0; c < channels; c++)
                 {
-                    var src = new ReadOnlySpan<byte>(pixels, i * imageSize + c * plane, plane);
+                    var src = pixels.Span.Slice(i * imageSize + c * plane, plane);
                     int b = c * 256;
                     for (int p = 0; p < src.Length; p++) h[b + src[p]]++;
                 }
@@ -167,8 +177,7 @@ public sealed class Dataset
     {
         if (start < 0 || count < 0 || start > Count - count)
             throw new ArgumentOutOfRangeException(nameof(count), $"slice [{start}, {start}+{count}) is outside the {Count} images of {Name} {Split}");
-        var pixels = new byte[(long)count * ImageSize];
-        Array.Copy(_pixels, (long)start * ImageSize, pixels, 0, pixels.LongLength);
+        var pixels = _pixels.Slice(start * ImageSize, count * ImageSize).ToArray();
         var labels = new int[count];
         Array.Copy(_labels, start, labels, 0, count);
         return new Dataset(Name, Split, pixels, labels, Channels, Height, Width, ClassCount, _classNames);

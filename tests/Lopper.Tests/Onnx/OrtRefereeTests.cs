@@ -143,7 +143,7 @@ public class OrtRefereeTests(Xunit.Abstractions.ITestOutputHelper output)
         var model = StructureFixtures.Build("lenet5", 1);
         ModelStore.Save(model, dir.Path);
         System.IO.File.WriteAllText(dir.File("run.json"), """{"method": "l1", "accuracy_finetuned": 0.875, "accuracy_pruned": 0.5}""");
-        System.IO.File.WriteAllText(dir.File(ModelFolders.PreprocessingFile), """{"format": "lopper.preprocessing/1", "mean": [0.25], "std": [0.5]}""");
+        new Lopper.Data.Preprocessing { InputShape = [1, 28, 28], ChannelOrder = "grey", Mean = [0.25f], Std = [0.5f], ClassNames = Enumerable.Range(0, 10).Select(i => i.ToString()).ToArray() }.Save(dir.Path);
         var path = dir.File("m.onnx");
         ModelFolders.Export(dir.Path, path);
         var onnx = OnnxFile.Load(path);

@@ -1,0 +1,60 @@
+using System.Text.Json.Nodes;
+using Lopper.Data;
+using Lopper.Data.Images;
+using Lopper.Graph;
+using Lopper.Imaging;
+using Lopper.Io;
+using Lopper.Training;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>`lopper predict --from DIR IMAGES...`: class names and probabilities per image file, preprocessed as the model was trained.</summary>
+public static class PredictCommand
+{
+    private const string Usage = "lopper predict --from DIR IMAGE [IMAGE...] [--top 5] [--json] [--threads N]";
+
+    /// <summary>Runs the command.</summary>
+    public static int Run(string[] raw)
+    {
+        var a = new Args(raw, new HashSet<string> { "json", "help" });
+        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
+        string from = a.Required("from");
+        int top = a.Int("top", 5, 1);
+        bool json = a.Flag("json");
+        CommonOptions.ApplyThreads(a);
+        a.EnsureAllUsed(positionalAllowed: int.MaxValue);
+        if (a.Positional.Count == 0) throw new LopperInputException($"no images given ({Usage})");
+        var model = ModelStore.Load(from);
+        var pre = Preprocessing.TryLoad(from) ?? Fallback(from, model);
+        if (pre.ClassNames.Length != model.Graph.Classes)
+            throw new LopperInputException($"{Path.Combine(from, Preprocessing.FileName)}: names {pre.ClassNames.Length} classes, the model has {model.Graph.Classes}");
+        if (!pre.InputShape.AsSpan().SequenceEqual(model.Graph.InputShape))
+            throw new LopperInputException($"{Path.Combine(from, Preprocessing.FileName)}: input_shape {string.Join("x", pre.InputShape)} does not match the model's {string.Join("x", model.Graph.InputShape)}");
+        var decoder = SkiaImageDecoder.Instance;
+        var images = a.Positional.Select(p => (p, decoder.Decode(p))).ToList();
+        var batch = pre.ToBatch(images, decoder);
+        var probs = Predictor.Probabilities(model, batch);
+        int k = Math.Min(top, pre.ClassNames.Length), classes = pre.ClassNames.Length;
+        var results = new JsonArray();
+        for (int i = 0; i < images.Count; i++)
+        {
+            var row = probs[(i * classes)..((i + 1) * classes)];
+            var order = Enumerable.Range(0, classes).OrderByDescending(c => row[c]).ThenBy(c => c).Take(k).ToArray();
+            var list = new JsonArray(order.Select(c => (JsonNode)new JsonObject { ["class"] = pre.ClassNames[c], ["index"] = c, ["probability"] = row[c] }).ToArray());
+            results.Add(new JsonObject { ["image"] = images[i].p, ["top"] = list });
+            if (!json)
+                Console.WriteLine($"{images[i].p}: " + string.Join(", ", order.Select(c => $"{pre.ClassNames[c]} {row[c] * 100:F1}%")));
+        }
+        if (json) Console.WriteLine(new JsonObject { ["model"] = model.Graph.Name, ["from"] = Path.GetFullPath(from), ["predictions"] = results }.ToJsonString(new() { WriteIndented = true }));
+        return 0;
+    }
+
+    /// <summary>A folder from before preprocessing.json: normalise as its training did (the training split's statistics).</summary>
+    private static Preprocessing Fallback(string from, Model model)
+    {
+        var source = SourceRun.Load(from, null, null);
+        var (train, _) = source.Data();
+        var (mean, std) = train.ChannelStats();
+        return Preprocessing.For(train, mean, std, source.DataOptions.Resize, source.DataOptions.Crop, source.Dataset);
+    }
+}

@@ -1,0 +1,53 @@
+using Lopper.Data;
+using Lopper.Graph;
+using Lopper.Io;
+using Lopper.Training;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>`lopper train --from DIR [--reset-head N|data] [--freeze-until NODE]`: start from a trained model.</summary>
+public static class TransferFlags
+{
+    /// <summary>The graph name in DIR/model.json ("" when unknown), so a --from run gets the same per-model defaults as --model.</summary>
+    public static string ModelName(string? dir)
+    {
+        if (dir is null) return "";
+        try { return ModelJson.Load(Path.Combine(dir, ModelStore.GraphFile)).Name; }
+        catch (LopperInputException) { return ""; } // reported properly when the model is loaded
+        catch (IOException) { return ""; }
+    }
+
+    /// <summary>
+    /// The model of --from with its classifier replaced when --reset-head asks (N, or "data" for the data's class
+    /// count); null without --from. Also returns the source folder's preprocessing record, if any.
+    /// </summary>
+    public static (Model? Model, Preprocessing? Source) Load(Args a, Dataset train, ulong seed)
+    {
+        string? from = a.Str("from");
+        string? reset = a.Str("reset-head");
+        if (from is null)
+        {
+            if (reset is not null) throw new LopperInputException("--reset-head needs --from DIR (the model whose classifier it replaces)");
+            return (null, null);
+        }
+        if (a.Has("model")) throw new LopperInputException("--from DIR brings its own model; drop --model");
+        var model = ModelStore.Load(from);
+        var pre = DataFlags.LoadPreprocessing(from);
+        if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { train.Channels, train.Height, train.Width }))
+            throw new LopperInputException($"--from {from}: model takes {string.Join("x", model.Graph.InputShape)}, the data is {train.Channels}x{train.Height}x{train.Width} (use --resize/--crop to match)");
+        if (reset is null)
+        {
+            if (model.Graph.Classes != train.ClassCount)
+                throw new LopperInputException($"--from {from}: model has {model.Graph.Classes} classes, the data {train.ClassCount}; pass --reset-head {train.ClassCount}");
+            return (model, pre);
+        }
+        int classes = train.ClassCount;
+        if (reset != "data")
+        {
+            if (!int.TryParse(reset, out classes) || classes < 1) throw new LopperInputException($"--reset-head must be a class count or 'data', got '{reset}'");
+            if (classes != train.ClassCount)
+                throw new LopperInputException($"--reset-head {classes}: the data has {train.ClassCount} classes ({string.Join(", ", train.ClassNames.Take(10))}{(train.ClassCount > 10 ? ", ..." : "")})");
+        }
+        return (Transfer.ResetHead(model, classes, seed), pre);
+    }
+}
