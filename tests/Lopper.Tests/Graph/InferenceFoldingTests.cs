@@ -16,20 +16,28 @@ public class InferenceFoldingTests
         var folded = InferenceFolding.Fold(model);
         var x = StructureFixtures.Input(model, 2, 4);
         StructureFixtures.AssertClose(StructureFixtures.Run(model, x), StructureFixtures.Run(folded, x));
-        bool hasBn = model.Graph.Nodes.Any(n => n.Op is BatchNorm2dOp);
-        if (hasBn)
+        var g = model.Graph;
+        // Every batch-norm that is its convolution's only reader folds into it (pre-activation ones, as DenseNet's
+        // after a concatenation or beside one, have no convolution of their own and stay).
+        static bool Foldable(ModelGraph graph, Node n)
+            => n.Op is BatchNorm2dOp && graph.Nodes[n.InputIndices[0]].Op is Conv2dOp && graph.Consumers()[n.InputIndices[0]].Count == 1;
+        if (g.Nodes.Any(n => Foldable(g, n)))
         {
-            Assert.True(folded.Graph.Nodes.Count < model.Graph.Nodes.Count);
-            Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is BatchNorm2dOp);
-            Assert.Contains(folded.Graph.Nodes, n => n.Op is Conv2dOp { FusedRelu: true });
+            Assert.True(folded.Graph.Nodes.Count < g.Nodes.Count);
+            Assert.DoesNotContain(folded.Graph.Nodes, n => Foldable(folded.Graph, n));
         }
-        var consumers = model.Graph.Consumers();
-        bool addThenRelu = model.Graph.Nodes.Select((n, i) => (n, i)).Any(t => t.n.Op is AddOp && consumers[t.i].Count == 1 && model.Graph.Nodes[consumers[t.i][0]].Op is ReluOp);
+        bool convBnRelu = g.Nodes.Any(n => n.Op is ReluOp && g.Nodes[n.InputIndices[0]].Op is BatchNorm2dOp bn && g.Nodes[g.Nodes[n.InputIndices[0]].InputIndices[0]].Op is Conv2dOp);
+        if (convBnRelu) Assert.Contains(folded.Graph.Nodes, n => n.Op is Conv2dOp { FusedRelu: true });
+        var consumers = g.Consumers();
+        bool addThenRelu = g.Nodes.Select((n, i) => (n, i)).Any(t => t.n.Op is AddOp && consumers[t.i].Count == 1 && g.Nodes[consumers[t.i][0]].Op is ReluOp);
         if (addThenRelu) Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is ReluOp);
-        // Every residual join of the zoo's ResNets reads a batch-normed convolution: all of them become epilogues.
-        int adds = model.Graph.Nodes.Count(n => n.Op is AddOp);
-        Assert.Equal(adds, folded.Graph.Nodes.Count(n => n.Op is Conv2dOp { AddsResidual: true, FusedRelu: true }));
-        Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is AddOp);
+        if (name.StartsWith("resnet", StringComparison.Ordinal))
+        {
+            // Every residual join of the zoo's ResNets reads a batch-normed convolution: all of them become epilogues.
+            int adds = g.Nodes.Count(n => n.Op is AddOp);
+            Assert.Equal(adds, folded.Graph.Nodes.Count(n => n.Op is Conv2dOp { AddsResidual: true, FusedRelu: true }));
+            Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is AddOp);
+        }
         Assert.Equal(model.Graph.Macs(), folded.Graph.Macs());
     }
 
