@@ -36,7 +36,7 @@ public static class EvalCommand
             ["test_accuracy"] = acc, ["test_loss"] = loss, ["seconds"] = sw.Elapsed.TotalSeconds,
             ["params"] = model.ParameterCount(), ["macs"] = model.Graph.Macs(), ["threads"] = Parallelism.Threads,
         };
-        if (json) Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
+        if (json) JsonOutput.Print(o);
         else Console.WriteLine($"{model.Graph.Name} on {dataset}: accuracy {acc * 100:F2}%, loss {loss:F4} ({testSet.Count} images, {sw.Elapsed.TotalSeconds:F1}s)");
         return 0;
     }

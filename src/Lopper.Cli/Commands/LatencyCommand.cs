@@ -22,14 +22,16 @@ public static class LatencyCommand
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
         a.EnsureAllUsed();
-        if (batches.Length == 0 || batches.Any(b => b < 1)) throw new LopperInputException("--batch needs positive sizes, e.g. 1,128");
+        if (batches.Length == 0 || batches.Any(b => b < 1 || b > CommonOptions.MaxBatch)) throw new LopperInputException($"--batch needs sizes in [1, {CommonOptions.MaxBatch}], e.g. 1,128");
         var model = ModelStore.Load(from);
+        long largest = model.Graph.Nodes.Max(n => (long)Lopper.Tensors.Tensor.Numel(n.OutputShape));
+        foreach (int b in batches) CommonOptions.CheckBufferSize($"--batch {b}", largest * b);
         Model? dense = null;
         string? densePath = null;
         var runPath = Path.Combine(from, "run.json");
-        if (File.Exists(runPath) && JsonNode.Parse(File.ReadAllText(runPath))?["source"] is JsonNode s && Directory.Exists((string?)s))
+        if (File.Exists(runPath) && ReadSource(runPath) is { } s && Directory.Exists(s))
         {
-            densePath = (string)s!;
+            densePath = s;
             dense = ModelStore.Load(densePath);
         }
         var results = new JsonArray();
@@ -49,12 +51,24 @@ public static class LatencyCommand
                 Console.WriteLine($"batch {b}: {c.MedianMs:F2} ms (IQR {c.IqrMs:F2})" + (dense is null ? "" : $"; dense {(double)r["dense"]!["median_ms"]!:F2} ms; speedup {(double)r["speedup"]!:F2}x"));
         }
         if (json)
-            Console.WriteLine(new JsonObject
+            JsonOutput.Print(new JsonObject
             {
                 ["model"] = model.Graph.Name, ["from"] = Path.GetFullPath(from), ["dense_from"] = densePath,
                 ["threads"] = Parallelism.Threads, ["results"] = results,
-            }.ToJsonString(new() { WriteIndented = true }));
+            });
         return 0;
+    }
+
+    private static string? ReadSource(string runPath)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(runPath))?["source"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : null;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new LopperInputException($"{runPath}: invalid JSON: {e.Message}");
+        }
     }
 
     private static JsonObject Describe(LatencyResult r) => new()

@@ -54,6 +54,7 @@ public static class PruneCommand
         string methodName = a.Positional[0];
         string from = a.Required("from");
         string outDir = a.Required("out");
+        CommonOptions.CheckOutFrom(outDir, from);
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
         int finetuneEpochs = a.Int("finetune-epochs", 0, 0);
@@ -64,7 +65,7 @@ public static class PruneCommand
         var ftConfig = source.TrainConfig with
         {
             Epochs = Math.Max(1, finetuneEpochs),
-            Lr = (float)a.Real("lr", 0.01, 0),
+            Lr = a.Single("lr", 0.01, 0),
             BatchSize = a.Int("batch-size", 128, 1),
             Seed = (ulong)a.Int("seed", (int)source.TrainConfig.Seed, 0),
             WarmupEpochs = 0,
@@ -73,6 +74,8 @@ public static class PruneCommand
             TrainLimit = a.Int("train-limit", source.TrainConfig.TrainLimit, 0),
         };
         a.EnsureAllUsed(positionalAllowed: 1);
+        ftConfig.Validate(TrainConfig.FlagName);
+        using var outLock = RunLock.Acquire(outDir);
         var (trainSet, testSet) = source.Data();
         var (train, test) = CommonOptions.Loaders(trainSet, testSet, ftConfig);
         var total = Stopwatch.StartNew();
@@ -144,14 +147,14 @@ public static class PruneCommand
         record["details"] = outcome.Details;
         record["history"] = history.DeepClone();
         ModelStore.Save(pruned, outDir);
-        AtomicFile.WriteText(Path.Combine(outDir, "run.json"), record.ToJsonString(new() { WriteIndented = true }));
+        AtomicFile.WriteText(Path.Combine(outDir, "run.json"), JsonText.Write(record));
         if (json)
         {
             var o = (JsonObject)record.DeepClone();
             o.Remove("history");
             o.Remove("details");
             o["out"] = Path.GetFullPath(outDir);
-            Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
+            JsonOutput.Print(o);
         }
         else
         {

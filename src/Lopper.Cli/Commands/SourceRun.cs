@@ -38,12 +38,19 @@ public sealed class SourceRun
         return new SourceRun
         {
             Model = model,
-            Dataset = dataset ?? (string?)run["dataset"] ?? "fashion-mnist",
-            DataDir = dataDir ?? (string?)run["data_dir"],
+            Dataset = dataset ?? Text(run, "dataset", runPath) ?? "fashion-mnist",
+            DataDir = dataDir ?? Text(run, "data_dir", runPath),
             TrainConfig = config,
             Run = run,
         };
     }
+
+    private static string? Text(JsonObject run, string field, string path) => run[field] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
+        _ => throw new LopperInputException($"{path}: field '{field}' must be a string"),
+    };
 
     /// <summary>Train and test data for the model, checking that shapes and classes match.</summary>
     public (Dataset Train, Dataset Test) Data(string flagName = "--from")
