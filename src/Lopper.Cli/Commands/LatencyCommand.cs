@@ -63,7 +63,7 @@ public static class LatencyCommand
     {
         try
         {
-            return JsonNode.Parse(File.ReadAllText(runPath))?["source"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : null;
+            return JsonNode.Parse(File.ReadAllText(runPath), documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false })?["source"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : null;
         }
         catch (System.Text.Json.JsonException e)
         {

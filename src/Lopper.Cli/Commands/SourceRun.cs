@@ -31,7 +31,7 @@ public sealed class SourceRun
         JsonObject run = new();
         if (File.Exists(runPath))
         {
-            try { run = JsonNode.Parse(File.ReadAllText(runPath)) as JsonObject ?? new JsonObject(); }
+            try { run = JsonNode.Parse(File.ReadAllText(runPath), documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new LopperInputException($"{runPath}: not a JSON object"); }
             catch (System.Text.Json.JsonException e) { throw new LopperInputException($"{runPath}: invalid JSON: {e.Message}"); }
         }
         var config = run["config"] is JsonNode c ? TrainConfig.FromJson(c, runPath) : new TrainConfig();

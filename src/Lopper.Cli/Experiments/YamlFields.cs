@@ -54,6 +54,11 @@ internal sealed class YamlFields
         {
             throw new LopperInputException($"{file}: invalid YAML at line {e.Start.Line}: {e.Message.ReplaceLineEndings(" ")}");
         }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws this (not a YamlException) on some malformed input, e.g. a directive inside a flow mapping.
+            throw new LopperInputException($"{file}: invalid YAML: {e.Message}");
+        }
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new LopperInputException($"{file}: expected one YAML document with a mapping at the top (name:, baseline:, methods:, ...)");
         return new YamlFields(root, file, "");

@@ -171,7 +171,7 @@ public sealed class Checkpoint
         if (!File.Exists(path)) throw new LopperInputException($"{path}: not found (incomplete checkpoint)");
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { MaxDepth = 64 }) as JsonObject
+            return JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LopperInputException($"{path}: not a JSON object");
         }
         catch (JsonException ex)
