@@ -54,9 +54,10 @@ internal sealed class YamlFields
         {
             throw new LopperInputException($"{file}: invalid YAML at line {e.Start.Line}: {e.Message.ReplaceLineEndings(" ")}");
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet's scanner throws this (not a YamlException) on some malformed input, e.g. a directive inside a flow mapping.
+            // YamlDotNet throws these (not a YamlException) on some malformed input: the scanner on a directive inside a
+            // flow mapping, the document model on a mapping whose key is an empty plain scalar after a block end.
             throw new LopperInputException($"{file}: invalid YAML: {e.Message}");
         }
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
