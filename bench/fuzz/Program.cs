@@ -14,7 +14,9 @@ var readers = args.Length > 1 ? args[1..] : FuzzTargets.Names;
 string root = AppContext.BaseDirectory;
 while (!File.Exists(Path.Combine(root, "Lopper.slnx"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("run inside the repository");
 Lopper.Graph.Model.MaxParameterBytes = FuzzTargets.ParameterBudget;
-var summary = new JsonObject { ["seconds_per_reader"] = seconds, ["started_utc"] = DateTime.UtcNow.ToString("o") };
+// Rounds draw plans from seed LOPPER_FUZZ_SEED + round; give each campaign its own so campaigns do not repeat each other.
+ulong baseSeed = ulong.TryParse(Environment.GetEnvironmentVariable("LOPPER_FUZZ_SEED"), out var bs) ? bs : 0x5EED;
+var summary = new JsonObject { ["seconds_per_reader"] = seconds, ["seed"] = Environment.GetEnvironmentVariable("LOPPER_FUZZ_SEED") ?? "0x5EED", ["started_utc"] = DateTime.UtcNow.ToString("o") };
 int failures = 0;
 foreach (var reader in readers)
 {
@@ -32,7 +34,7 @@ foreach (var reader in readers)
     ulong round = 0;
     while (sw.Elapsed.TotalSeconds < seconds)
     {
-        var plans = Gen.Sample(gen, 30, new Rnd(0x5EED + round++), 100);
+        var plans = Gen.Sample(gen, 30, new Rnd(baseSeed + round++), 100);
         foreach (var plan in plans)
         {
             var input = Mutators.Apply(plan, seeds, structured: true);
