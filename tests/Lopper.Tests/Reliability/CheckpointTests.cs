@@ -85,6 +85,19 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void AKillBetweenTheTwoRenamesOfAReplacementPutsTheOldFolderBack()
+    {
+        using var dir = new TempDir();
+        var (full, killed) = FullAndKilled(dir, 3, 2);
+        var cps = Path.Combine(killed, Checkpoint.Folder);
+        // Replacing checkpoint 2 renamed it aside; the kill came before the new one was renamed in.
+        Directory.Move(Path.Combine(cps, "000002"), Path.Combine(cps, ".old-000002-99999"));
+        Checkpoint.Recover(killed);
+        Assert.True(Directory.Exists(Path.Combine(cps, "000002")));
+        Assert.Equal(full, Resume(killed, 3, 2));
+    }
+
+    [Fact]
     public void ACorruptNewestCheckpointFallsBackToThePreviousOne()
     {
         using var dir = new TempDir();
