@@ -56,13 +56,22 @@ public sealed class Args
     public string Required(string name) => Str(name) ?? throw new LopperInputException($"--{name} is required");
 
     /// <summary>An integer flag.</summary>
-    public int Int(string name, int fallback, int min = int.MinValue)
+    public int Int(string name, int fallback, int min = int.MinValue, int max = int.MaxValue)
     {
         var s = Str(name);
         if (s is null) return fallback;
         if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)) throw new LopperInputException($"--{name} must be an integer, got '{s}'");
         if (v < min) throw new LopperInputException($"--{name} must be at least {min}, got {v}");
+        if (v > max) throw new LopperInputException($"--{name} must be at most {max}, got {v}");
         return v;
+    }
+
+    /// <summary>A flag stored as a 32-bit float: finite as a float too (1e39 is finite as a double, infinite as a float).</summary>
+    public float Single(string name, double fallback, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+    {
+        double v = Real(name, fallback, min, max);
+        if (!float.IsFinite((float)v)) throw new LopperInputException($"--{name} must fit a 32-bit float (|x| < 3.4e38), got {v}");
+        return (float)v;
     }
 
     /// <summary>A floating-point flag.</summary>
@@ -85,6 +94,24 @@ public sealed class Args
         var r = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
             if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out r[i])) throw new LopperInputException($"--{name} must be comma-separated integers, got '{s}'");
+        return r;
+    }
+
+    /// <summary>A comma-separated list of numbers, each in [<paramref name="min"/>, <paramref name="max"/>) (or ] when <paramref name="maxInclusive"/>).</summary>
+    public double[] Reals(string name, double[] fallback, double min, double max, bool maxInclusive)
+    {
+        var s = Str(name);
+        if (s is null) return fallback;
+        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new LopperInputException($"--{name} needs at least one number");
+        var r = new double[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out r[i]) || !double.IsFinite(r[i]))
+                throw new LopperInputException($"--{name} must be comma-separated numbers, got '{s}'");
+            if (r[i] < min || r[i] > max || !maxInclusive && r[i] == max)
+                throw new LopperInputException($"--{name} values must be in [{min}, {max}{(maxInclusive ? "]" : ")")}, got {r[i]}");
+        }
         return r;
     }
 

@@ -43,25 +43,31 @@ namespace Lopper.Cli
                 Console.Error.WriteLine($"lopper: unknown command '{args[0]}' (known: {string.Join(", ", Commands.Keys)})");
                 return 2;
             }
+            // Callers that asked for --json parse stdout, so a failure is a JSON object there too (and one line on stderr).
+            bool json = args.Contains("--json");
+            int Fail(int code, string message)
+            {
+                message = message.ReplaceLineEndings(" ");
+                Console.Error.WriteLine($"lopper {args[0]}: {message}");
+                if (json) JsonOutput.PrintError(args[0], message, code);
+                return code;
+            }
             try
             {
                 return cmd.Run(args[1..]);
             }
             catch (LopperInputException e)
             {
-                Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
-                return 2;
+                return Fail(2, e.Message);
             }
             catch (Exception e) when (e is LopperRunException or IOException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"lopper {args[0]}: {e.Message}");
-                return 1;
+                return Fail(1, e.Message);
             }
             catch (Exception e) when (Environment.GetEnvironmentVariable("LOPPER_DEBUG") is null)
             {
                 // A bug, not the user's fault: one line, and the way to get the full trace.
-                Console.Error.WriteLine($"lopper {args[0]}: internal error: {e.GetType().Name}: {e.Message} (set LOPPER_DEBUG=1 for the stack trace)");
-                return 1;
+                return Fail(1, $"internal error: {e.GetType().Name}: {e.Message} (set LOPPER_DEBUG=1 for the stack trace)");
             }
         }
     }

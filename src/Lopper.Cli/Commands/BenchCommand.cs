@@ -40,7 +40,7 @@ public static class BenchCommand
         a.EnsureAllUsed(positionalAllowed: 1);
         result["threads"] = Parallelism.Threads;
         result["machine"] = RunInfo.Environment(0)["cpu"]!.DeepClone();
-        if (json) Console.WriteLine(result.ToJsonString());
+        if (json) JsonOutput.Print(result);
         else foreach (var (k, v) in result) Console.WriteLine($"{k}: {v}");
         return 0;
     }
@@ -52,6 +52,7 @@ public static class BenchCommand
         var shape = a.Shape("shape") ?? [n, n, n];
         if (shape.Length != 3) throw new LopperInputException($"--shape must be MxNxK, got {shape.Length} numbers");
         int m = shape[0], cols = shape[1], k = shape[2];
+        CommonOptions.CheckBufferSize(a.Has("shape") ? "--shape" : "--size", (long)m * k, (long)k * cols, (long)m * cols);
         bool ta = a.Flag("trans-a"), tb = a.Flag("trans-b");
         int repeats = a.Int("repeats", 10, 1);
         // Enough back-to-back calls per sample that small shapes are timed over at least ~1 ms.
@@ -86,7 +87,7 @@ public static class BenchCommand
         string name = a.Required("model");
         var input = a.Shape("input") ?? [1, 28, 28];
         int classes = a.Int("classes", 10, 1);
-        int batch = a.Int("batch", 128, 1);
+        int batch = a.Int("batch", 128, 1, CommonOptions.MaxBatch);
         int steps = a.Int("steps", 20, 1);
         var model = new Model(ModelZoo.Create(name, input, classes), 0);
         var rng = new Rng(0);

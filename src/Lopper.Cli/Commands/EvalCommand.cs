@@ -48,7 +48,7 @@ public static class EvalCommand
             ["test_accuracy"] = acc, ["test_loss"] = loss, ["seconds"] = sw.Elapsed.TotalSeconds,
             ["params"] = model.ParameterCount(), ["macs"] = model.Graph.Macs(), ["threads"] = Parallelism.Threads,
         };
-        if (json) Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
+        if (json) JsonOutput.Print(o);
         else Console.WriteLine($"{model.Graph.Name} on {dataset}{(runtime == "ort" ? " in ONNX Runtime" : "")}: accuracy {acc * 100:F2}% ({Math.Round(acc * testSet.Count)}/{testSet.Count}), loss {loss:F4} ({sw.Elapsed.TotalSeconds:F1}s)");
         return 0;
     }

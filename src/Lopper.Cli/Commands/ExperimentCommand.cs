@@ -31,11 +31,12 @@ public static class ExperimentCommand
         string file = a.Required("config");
         bool json = a.Flag("json"), dry = a.Flag("dry-run"), remeasure = a.Flag("remeasure-latency");
         string? outFlag = a.Str("out");
-        int? threadsFlag = a.Has("threads") ? a.Int("threads", 1, 1) : null;
+        int? threadsFlag = a.Has("threads") ? CommonOptions.ReadThreads(a, 1) : null;
         a.EnsureAllUsed();
         var config = ExperimentConfig.Load(file);
         string outDir = outFlag ?? config.Out;
-        int threads = threadsFlag ?? (config.Threads > 0 ? config.Threads : Environment.ProcessorCount);
+        if (config.Baseline.From is { } baselineFrom) CommonOptions.CheckOutFrom(outDir, baselineFrom, outFlag is null ? $"{file}: out" : "--out", $"{file}: baseline.from");
+        int threads = threadsFlag ?? (config.Threads > 0 ? Math.Min(config.Threads, Environment.ProcessorCount) : Environment.ProcessorCount);
         Parallelism.Threads = threads;
         var runner = new ExperimentRunner(config, outDir, threads, Console.Error);
         if (dry && remeasure) throw new LopperInputException("--dry-run and --remeasure-latency exclude each other");
@@ -50,7 +51,7 @@ public static class ExperimentCommand
         int ok = outcome.Results.Cells.Count - failed;
         if (json)
         {
-            Console.WriteLine(new JsonObject
+            JsonOutput.Print(new JsonObject
             {
                 ["name"] = config.Name,
                 ["results"] = Path.GetFullPath(outcome.ResultsPath),
@@ -59,7 +60,7 @@ public static class ExperimentCommand
                 ["failed"] = failed,
                 ["ran"] = outcome.Ran,
                 ["skipped"] = outcome.Skipped,
-            }.ToJsonString(new() { WriteIndented = true }));
+            });
         }
         else
         {

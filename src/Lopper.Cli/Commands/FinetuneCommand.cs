@@ -15,19 +15,22 @@ public static class FinetuneCommand
         if (a.Flag("help")) { Console.WriteLine("lopper finetune --from DIR --out DIR2 [--epochs N] [--lr F] [--batch-size N] [--seed N] [--dataset NAME] [--data DIR] [--threads N] [--json]"); return 0; }
         string from = a.Required("from");
         string outDir = a.Required("out");
+        CommonOptions.CheckOutFrom(outDir, from);
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
         var source = SourceRun.Load(from, a.Str("dataset"), a.Str("data"));
         var config = source.TrainConfig with
         {
             Epochs = a.Int("epochs", 5, 1),
-            Lr = (float)a.Real("lr", 0.01, 0),
+            Lr = a.Single("lr", 0.01, 0),
             BatchSize = a.Int("batch-size", 128, 1),
             Seed = (ulong)a.Int("seed", (int)source.TrainConfig.Seed, 0),
             WarmupEpochs = 0,
             Schedule = Lopper.Optim.ScheduleKind.Cosine,
         };
         a.EnsureAllUsed();
+        config.Validate(TrainConfig.FlagName);
+        using var outLock = RunLock.Acquire(outDir);
         var (trainSet, testSet) = source.Data();
         var (train, test) = CommonOptions.Loaders(trainSet, testSet, config, source.Preprocessing);
         var sw = Stopwatch.StartNew();
@@ -51,7 +54,7 @@ public static class FinetuneCommand
             ["model"] = source.Model.Graph.Name, ["accuracy_before"] = before, ["test_accuracy"] = acc,
             ["epochs"] = config.Epochs, ["seconds"] = sw.Elapsed.TotalSeconds, ["out"] = Path.GetFullPath(outDir),
         };
-        if (json) Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
+        if (json) JsonOutput.Print(o);
         else Console.WriteLine($"fine-tuned {config.Epochs} epochs: {before * 100:F2}% -> {acc * 100:F2}%; saved to {outDir}");
         return 0;
     }

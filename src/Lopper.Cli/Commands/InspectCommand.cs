@@ -62,7 +62,7 @@ public static class InspectCommand
                 o["effective_macs"] = effective.Macs;
                 o["nonzero_params"] = effective.NonzeroParams;
             }
-            Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
+            JsonOutput.Print(o);
             return 0;
         }
         Console.WriteLine($"{"name",-28} {"op",-14} {"output",-16} {"params",12} {"MACs",14}");

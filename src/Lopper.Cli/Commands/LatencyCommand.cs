@@ -27,15 +27,17 @@ public static class LatencyCommand
         if (runtime is not ("lopper" or "ort")) throw new LopperInputException($"--runtime must be lopper or ort, got '{runtime}'");
         CommonOptions.ApplyThreads(a);
         a.EnsureAllUsed();
-        if (batches.Length == 0 || batches.Any(b => b < 1)) throw new LopperInputException("--batch needs positive sizes, e.g. 1,128");
+        if (batches.Length == 0 || batches.Any(b => b < 1 || b > CommonOptions.MaxBatch)) throw new LopperInputException($"--batch needs sizes in [1, {CommonOptions.MaxBatch}], e.g. 1,128");
         var model = ModelStore.Load(from);
         var pre = DataFlags.LoadPreprocessing(from);
+        long largest = model.Graph.Nodes.Max(n => (long)Lopper.Tensors.Tensor.Numel(n.OutputShape));
+        foreach (int b in batches) CommonOptions.CheckBufferSize($"--batch {b}", largest * b);
         Model? dense = null;
         string? densePath = null;
         var runPath = Path.Combine(from, "run.json");
-        if (File.Exists(runPath) && JsonNode.Parse(File.ReadAllText(runPath))?["source"] is JsonNode s && Directory.Exists((string?)s))
+        if (File.Exists(runPath) && ReadSource(runPath) is { } s && Directory.Exists(s))
         {
-            densePath = (string)s!;
+            densePath = s;
             dense = ModelStore.Load(densePath);
         }
         var results = new JsonArray();
@@ -55,13 +57,13 @@ public static class LatencyCommand
                 Console.WriteLine($"batch {b}: {c.MedianMs:F2} ms (IQR {c.IqrMs:F2})" + (dense is null ? "" : $"; dense {(double)r["dense"]!["median_ms"]!:F2} ms; speedup {(double)r["speedup"]!:F2}x"));
         }
         if (json)
-            Console.WriteLine(new JsonObject
+            JsonOutput.Print(new JsonObject
             {
                 ["model"] = model.Graph.Name, ["runtime"] = runtime, ["from"] = Path.GetFullPath(from), ["dense_from"] = densePath,
                 ["threads"] = Parallelism.Threads, ["results"] = results,
                 ["input_shape"] = new JsonArray(model.Graph.InputShape.Select(d => (JsonNode)d).ToArray()),
                 ["preprocessing"] = pre is null ? null : new JsonObject { ["channel_order"] = pre.ChannelOrder, ["resize"] = pre.Resize, ["crop"] = pre.Crop, ["classes"] = pre.ClassNames.Length },
-            }.ToJsonString(new() { WriteIndented = true }));
+            });
         return 0;
     }
 
@@ -71,6 +73,18 @@ public static class LatencyCommand
         if (runtime == "lopper") return Latency.Measure(model, batch, minRepeats: repeats);
         using var ort = new OrtModel(OnnxExporter.Export(model).ToByteArray(), Parallelism.Threads);
         return ort.Measure(model.Graph.InputShape, batch, repeats);
+    }
+
+    private static string? ReadSource(string runPath)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(runPath), documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false })?["source"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : null;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new LopperInputException($"{runPath}: invalid JSON: {e.Message}");
+        }
     }
 
     private static JsonObject Describe(LatencyResult r) => new()

@@ -76,7 +76,7 @@ public static class LossPathCommand
             ["barrier"] = maxLoss - Math.Max(path[0].Loss, path[^1].Loss),
             ["points"] = rows,
         };
-        if (json) Console.WriteLine(result.ToJsonString(new() { WriteIndented = true }));
+        if (json) JsonOutput.Print(result);
         else Console.WriteLine($"{result["curve"]} from a to b: loss {path[0].Loss:F4} -> max {maxLoss:F4} -> {path[^1].Loss:F4} (barrier {(double)result["barrier"]!:F4}), path length {length:F3}");
         return 0;
     }

@@ -57,6 +57,7 @@ public static class PruneCommand
         string methodName = a.Positional[0];
         string from = a.Required("from");
         string outDir = a.Required("out");
+        CommonOptions.CheckOutFrom(outDir, from);
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
         int finetuneEpochs = a.Int("finetune-epochs", 0, 0);
@@ -67,7 +68,7 @@ public static class PruneCommand
         var ftConfig = source.TrainConfig with
         {
             Epochs = Math.Max(1, finetuneEpochs),
-            Lr = (float)a.Real("lr", 0.01, 0),
+            Lr = a.Single("lr", 0.01, 0),
             BatchSize = a.Int("batch-size", 128, 1),
             Seed = (ulong)a.Int("seed", (int)source.TrainConfig.Seed, 0),
             WarmupEpochs = 0,
@@ -76,6 +77,8 @@ public static class PruneCommand
             TrainLimit = a.Int("train-limit", source.TrainConfig.TrainLimit, 0),
         };
         a.EnsureAllUsed(positionalAllowed: 1);
+        ftConfig.Validate(TrainConfig.FlagName);
+        using var outLock = RunLock.Acquire(outDir);
         bool hasData = a.Str("dataset") is not null || a.Str("data") is not null || source.Run["dataset"] is not null;
         if (!hasData)
         {
@@ -164,7 +167,7 @@ public static class PruneCommand
         record["details"] = outcome.Details;
         record["history"] = history.DeepClone();
         ModelStore.Save(pruned, outDir);
-        AtomicFile.WriteText(Path.Combine(outDir, "run.json"), record.ToJsonString(new() { WriteIndented = true }));
+        AtomicFile.WriteText(Path.Combine(outDir, "run.json"), JsonText.Write(record));
         source.SavePreprocessing(outDir, trainSet);
         if (json)
         {
@@ -172,7 +175,7 @@ public static class PruneCommand
             o.Remove("history");
             o.Remove("details");
             o["out"] = Path.GetFullPath(outDir);
-            Console.WriteLine(o.ToJsonString(new() { WriteIndented = true }));
+            JsonOutput.Print(o);
         }
         else
         {

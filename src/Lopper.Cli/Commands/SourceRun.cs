@@ -59,21 +59,28 @@ public sealed class SourceRun
         JsonObject run = new();
         if (File.Exists(runPath))
         {
-            try { run = JsonNode.Parse(File.ReadAllText(runPath)) as JsonObject ?? new JsonObject(); }
+            try { run = JsonNode.Parse(File.ReadAllText(runPath), documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new LopperInputException($"{runPath}: not a JSON object"); }
             catch (System.Text.Json.JsonException e) { throw new LopperInputException($"{runPath}: invalid JSON: {e.Message}"); }
         }
         var config = run["config"] is JsonNode c ? TrainConfig.FromJson(c, runPath) : new TrainConfig();
         return new SourceRun
         {
             Model = model,
-            Dataset = dataset ?? (string?)run["dataset"] ?? "fashion-mnist",
-            DataDir = dataDir ?? (string?)run["data_dir"],
+            Dataset = dataset ?? Text(run, "dataset", runPath) ?? "fashion-mnist",
+            DataDir = dataDir ?? Text(run, "data_dir", runPath),
             TrainConfig = config,
             Run = run,
             DataOptions = DataFlags.FromRun(run),
             Preprocessing = DataFlags.LoadPreprocessing(dir),
         };
     }
+
+    private static string? Text(JsonObject run, string field, string path) => run[field] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
+        _ => throw new LopperInputException($"{path}: field '{field}' must be a string"),
+    };
 
     /// <summary>Where <see cref="Data"/> read the data from (a directory or the embedded subset); null before it is called.</summary>
     public string? DataSource { get; private set; }

@@ -20,7 +20,9 @@ public static class SparseConvBench
     public static unsafe JsonObject Run(Args a)
     {
         int c = a.Int("in", 256, 1), o = a.Int("out", 256, 1), hw = a.Int("hw", 8, 1), k = a.Int("kernel", 3, 1), batch = a.Int("batch", 32, 1);
-        var levels = a.Str("sparsity", "0.5,0.8,0.9,0.95").Split(',').Select(s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var levels = a.Reals("sparsity", [0.5, 0.8, 0.9, 0.95], 0, 1, maxInclusive: false);
+        if (batch > CommonOptions.MaxBatch) throw new LopperInputException($"--batch must be at most {CommonOptions.MaxBatch}, got {batch}");
+        CommonOptions.CheckBufferSize("--in/--out/--hw/--kernel/--batch", (long)batch * c * hw * hw, (long)o * c * k * k, (long)c * k * k * hw * hw);
         int pad = k / 2, p = hw * hw, rows = c * k * k;
         var rng = new Rng(1);
         var x = new float[batch * c * p];

@@ -59,26 +59,33 @@ public static class TrainCommand
         Preprocessing? savedPre = null;
         ComplexityAwareOptions? gates = null;
         JsonObject? gateRecord = null;
+        Checkpoint? checkpoint = null;
+        // One writer per folder; taken before anything is read so no other run changes the files underneath.
+        using var outLock = outDir is null ? null : RunLock.Acquire(outDir, a.Has("out") ? "--out" : "--resume");
+        if (outDir is not null) Checkpoint.Recover(outDir);
         if (resume is not null)
         {
-            var statePath = Path.Combine(resume, Trainer.StateFile);
-            if (!File.Exists(statePath)) throw new LopperInputException($"--resume {resume}: no {Trainer.StateFile} there (not a lopper train folder)");
-            var state = JsonNode.Parse(File.ReadAllText(statePath))!;
-            config = TrainConfig.FromJson(state["config"]!, statePath);
+            checkpoint = Checkpoint.Latest(resume);
+            foreach (var skipped in checkpoint.Skipped) Console.Error.WriteLine($"lopper train: warning: skipped a checkpoint that failed its checks: {skipped}");
+            config = checkpoint.Config;
             if (a.Has("epochs")) config = config with { Epochs = a.Int("epochs", config.Epochs, 1) };
-            var runJson = JsonNode.Parse(File.ReadAllText(Path.Combine(resume, "run.json")))!;
-            dataset = (string?)runJson["dataset"] ?? "fashion-mnist";
-            dataDir ??= (string?)runJson["data_dir"];
-            dataOptions = DataFlags.FromRun((JsonObject)runJson);
+            var runJson = checkpoint.Run;
+            string runPath = Path.Combine(checkpoint.Dir, "run.json");
+            dataset = RunString(runJson, "dataset", runPath) ?? "fashion-mnist";
+            dataDir ??= RunString(runJson, "data_dir", runPath);
+            dataOptions = DataFlags.FromRun(runJson);
             savedPre = DataFlags.LoadPreprocessing(resume);
-            model = new Model(ModelJson.Load(Path.Combine(resume, ModelStore.GraphFile)));
+            model = checkpoint.Model;
             if (a.Has("method") || ComplexityAwareFlags.AnyGiven(a))
                 throw new LopperInputException($"--resume {resume}: --method and its flags come from the saved run; drop them");
             if (runJson["complexity_aware"] is JsonObject saved)
             {
-                gates = ComplexityAwareOptions.FromJson(saved, Path.Combine(resume, "run.json"));
+                gates = ComplexityAwareOptions.FromJson(saved, runPath);
                 gateRecord = (JsonObject)saved.DeepClone();
+                if (gateRecord["dense_params"] is not JsonValue dp || !dp.TryGetValue(out long _) || gateRecord["dense_macs"] is not JsonValue dm || !dm.TryGetValue(out long _))
+                    throw new LopperInputException($"{runPath}: complexity_aware.dense_params and dense_macs must be integers");
             }
+            else if (runJson["complexity_aware"] is not null) throw new LopperInputException($"{runPath}: field 'complexity_aware' must be an object");
         }
         else
         {
@@ -119,7 +126,13 @@ public static class TrainCommand
         bool rrc = resume is null ? a.Flag("random-resized-crop") : dataOptions.RandomResizedCrop;
         if (rrc) train = train.WithRandomResizedCrop();
         var trainer = new Trainer(model, config, train, test, outDir) { Progress = new ProgressBar(), ExcludeFromOptimizer = frozen };
-        if (resume is not null) trainer.RestoreFrom(resume);
+        if (checkpoint is not null)
+        {
+            trainer.Restore(checkpoint);
+            // Repairs the top-level files if a kill fell between them; they then match the checkpoint resumed from.
+            if (outDir is not null)
+                Trainer.Publish(outDir, model, new Dictionary<string, string> { ["epoch"] = checkpoint.CompletedEpochs.ToString(System.Globalization.CultureInfo.InvariantCulture) }, Lopper.Io.JsonText.Write(checkpoint.Run));
+        }
         ComplexityAwareHook? gateHook = null;
         if (gates is not null)
         {
@@ -186,7 +199,7 @@ public static class TrainCommand
             d["gates_folded"] = gateHook.Finished;
             result["complexity_aware"] = d;
         }
-        if (json) Console.WriteLine(result.ToJsonString(new() { WriteIndented = true }));
+        if (json) JsonOutput.Print(result);
         else Console.WriteLine($"done: test accuracy {(double?)last["test_accuracy"] * 100:F2}% after {trainer.CompletedEpochs} epochs in {ProgressBar.FormatSeconds(seconds)}" + (outDir is null ? "" : $"; saved to {outDir}"));
         return 0;
     }
@@ -199,6 +212,13 @@ public static class TrainCommand
         if (mean is null) (mean, std) = train.ChannelStats();
         return Preprocessing.For(train, mean, std!, o.Resize, o.Crop, dataset);
     }
+
+    private static string? RunString(JsonObject run, string field, string path) => run[field] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
+        _ => throw new LopperInputException($"{path}: field '{field}' must be a string"),
+    };
 
     private static TrainConfig ReadConfig(Args a)
     {
@@ -217,15 +237,15 @@ public static class TrainCommand
         {
             throw new LopperInputException("--grda-c, --grda-mu and --grda-cover need --optimizer grda");
         }
-        return new TrainConfig
+        var config = new TrainConfig
         {
             Epochs = a.Int("epochs", d.Epochs, 1),
             BatchSize = a.Int("batch-size", d.BatchSize, 1),
             Optimizer = optimizer,
-            Lr = (float)a.Real("lr", model == "lenet5" ? 0.05 : d.Lr, 0),
-            Momentum = grda ? 0f : (float)a.Real("momentum", d.Momentum, 0, 1),
+            Lr = a.Single("lr", model == "lenet5" ? 0.05 : d.Lr, 0),
+            Momentum = grda ? 0f : a.Single("momentum", d.Momentum, 0, 1),
             Nesterov = a.Flag("nesterov"),
-            WeightDecay = grda ? 0f : (float)a.Real("weight-decay", d.WeightDecay, 0),
+            WeightDecay = grda ? 0f : a.Single("weight-decay", d.WeightDecay, 0),
             GrdaC = a.Real("grda-c", d.GrdaC, 0),
             GrdaMu = a.Real("grda-mu", d.GrdaMu, 0),
             GrdaCover = a.Str("grda-cover", "all") switch
@@ -237,13 +257,15 @@ public static class TrainCommand
             Schedule = LrSchedule.ParseKind(a.Str("schedule", "cosine")),
             WarmupEpochs = a.Real("warmup", 0, 0),
             Milestones = a.Ints("milestones", []),
-            Gamma = (float)a.Real("gamma", 0.1, 0),
-            LabelSmoothing = (float)a.Real("label-smoothing", 0, 0, 1),
+            Gamma = a.Single("gamma", 0.1, 0),
+            LabelSmoothing = a.Single("label-smoothing", 0, 0, 1),
             Seed = (ulong)a.Int("seed", 0, 0),
             CropPadding = augment ? 2 : 0,
             Flip = augment,
             TrainLimit = a.Int("train-limit", 0, 0),
         };
+        config.Validate(TrainConfig.FlagName);
+        return config;
     }
 
     /// <summary>

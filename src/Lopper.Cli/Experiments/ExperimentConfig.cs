@@ -185,6 +185,9 @@ public sealed record ExperimentConfig
 
     private static void CheckName(YamlFields f, string key, string name)
     {
+        // "." and ".." (and hidden names) would make the folder the parent, the current one, or invisible.
+        if (name.Length == 0 || name[0] == '.')
+            throw f.Error(key, $"must not be empty or start with '.' (it names folders), got '{name}'");
         foreach (char c in name)
             if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
                 throw f.Error(key, $"may use letters, digits, '-', '_' and '.' only (it names folders), got '{name}'");

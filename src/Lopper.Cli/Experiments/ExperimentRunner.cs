@@ -189,7 +189,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
     {
         bool train = cell.Spec.Kind == "train";
         // An interrupted train cell with the same arguments continues from its checkpoint instead of starting over.
-        bool resume = train && File.Exists(Path.Combine(cell.Dir, "train_state.json")) && SameArgs(Path.Combine(cell.Dir, PendingFile), cell.Args);
+        bool resume = train && Lopper.Training.Checkpoint.Any(cell.Dir) && SameArgs(Path.Combine(cell.Dir, PendingFile), cell.Args);
         if (!resume && Directory.Exists(cell.Dir)) Directory.Delete(cell.Dir, recursive: true);
         Directory.CreateDirectory(cell.Dir);
         AtomicFile.WriteText(Path.Combine(cell.Dir, PendingFile), new JsonArray(cell.Args.Select(a => (JsonNode?)a).ToArray()).ToJsonString());

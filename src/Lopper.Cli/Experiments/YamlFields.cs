@@ -30,19 +30,67 @@ internal sealed class YamlFields
     public static YamlFields Load(string file)
     {
         if (!System.IO.File.Exists(file)) throw new LopperInputException($"{file}: config file not found");
+        long size = new FileInfo(file).Length;
+        if (size > MaxBytes) throw new LopperInputException($"{file}: {size} bytes, more than the limit of {MaxBytes} for an experiment config");
+        string text;
+        try
+        {
+            text = System.IO.File.ReadAllText(file, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true));
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            throw new LopperInputException($"{file}: not valid UTF-8");
+        }
         var stream = new YamlStream();
         try
         {
-            using var reader = new StringReader(System.IO.File.ReadAllText(file));
+            // The document model is built recursively; a flat pass over the events first bounds the depth, so a
+            // deeply nested file is an error instead of a stack overflow.
+            CheckDepth(text, file);
+            using var reader = new StringReader(text);
             stream.Load(reader);
         }
         catch (YamlException e)
         {
-            throw new LopperInputException($"{file}: invalid YAML at line {e.Start.Line}: {e.Message}");
+            throw new LopperInputException($"{file}: invalid YAML at line {e.Start.Line}: {e.Message.ReplaceLineEndings(" ")}");
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet throws these (not a YamlException) on some malformed input: the scanner on a directive inside a
+            // flow mapping, the document model on a mapping whose key is an empty plain scalar after a block end.
+            throw new LopperInputException($"{file}: invalid YAML: {e.Message}");
         }
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new LopperInputException($"{file}: expected one YAML document with a mapping at the top (name:, baseline:, methods:, ...)");
         return new YamlFields(root, file, "");
+    }
+
+    /// <summary>Largest config file accepted (bytes).</summary>
+    public const int MaxBytes = 1 << 20;
+
+    /// <summary>Deepest nesting of mappings and sequences accepted.</summary>
+    public const int MaxDepth = 32;
+
+    private static void CheckDepth(string text, string file)
+    {
+        var parser = new Parser(new StringReader(text));
+        int depth = 0, nodes = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxDepth) throw new LopperInputException($"{file}: nested deeper than {MaxDepth} levels at line {parser.Current!.Start.Line}");
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+                case YamlDotNet.Core.Events.AnchorAlias:
+                    // Aliases let a small file expand into a huge tree ("billion laughs"); configs need none.
+                    throw new LopperInputException($"{file}: YAML aliases (*name) are not supported, at line {parser.Current!.Start.Line}");
+            }
+            if (++nodes > 100_000) throw new LopperInputException($"{file}: more than 100000 YAML events");
+        }
     }
 
     /// <summary>An error about a field, naming the file, the field and its line.</summary>

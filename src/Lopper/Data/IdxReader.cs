@@ -97,15 +97,15 @@ public static class IdxReader
         if (count < 1 || rows < 1 || cols < 1)
             throw new LopperInputException($"{path}: bad header: {count} images of {rows}x{cols}");
         long payload = (long)count * rows * cols;
-        if (payload > Array.MaxLength)
+        if ((long)rows * cols > MaxImagePixels || payload > Array.MaxLength)
             throw new LopperInputException($"{path}: bad header: {count} images of {rows}x{cols} is more than one array can hold");
         string says = $"header says {count} images of {rows}x{cols}";
-        CheckRawLength(stream, path, 16, payload, says, rows * cols);
+        int imageSize = rows * cols;
+        CheckRawLength(stream, path, 16, payload, says, imageSize);
 
-        var pixels = GC.AllocateUninitializedArray<byte>((int)payload);
-        int got = ReadFully(stream, path, pixels);
-        if (got < payload) throw new LopperInputException(Truncated(path, says, rows * cols, got, payload));
+        var pixels = ReadPayload(stream, path, payload, says, imageSize);
         CheckNoTrailing(stream, path, says);
+        CheckGzipTrailer(stream, path, header, pixels);
         return new IdxImages(pixels, count, rows, cols);
     }
 
@@ -121,10 +121,9 @@ public static class IdxReader
         string says = $"header says {count} labels";
         CheckRawLength(stream, path, 8, count, says, 1);
 
-        var raw = GC.AllocateUninitializedArray<byte>(count);
-        int got = ReadFully(stream, path, raw);
-        if (got < count) throw new LopperInputException(Truncated(path, says, 1, got, count));
+        var raw = ReadPayload(stream, path, count, says, 1);
         CheckNoTrailing(stream, path, says);
+        CheckGzipTrailer(stream, path, header, raw);
 
         var labels = new int[count];
         for (int i = 0; i < count; i++)
@@ -218,9 +217,60 @@ public static class IdxReader
         Span<byte> scratch = stackalloc byte[4096];
         long extra = 0;
         int n;
-        while ((n = ReadSome(stream, path, scratch)) > 0) extra += n;
+        // Counting stops at 1 MiB: a compressed file could otherwise keep the reader busy for a long time.
+        while (extra < (1 << 20) && (n = ReadSome(stream, path, scratch)) > 0) extra += n;
         if (extra > 0)
-            throw new LopperInputException($"{path}: trailing bytes: {says}, file has {extra} bytes more than that");
+            throw new LopperInputException($"{path}: trailing bytes: {says}, file has {(extra >= 1 << 20 ? "at least " : "")}{extra} bytes more than that");
+    }
+
+    /// <summary>Largest image accepted (pixels): 2^24, far beyond any IDX data set.</summary>
+    public const int MaxImagePixels = 1 << 24;
+
+    /// <summary>
+    /// Reads <paramref name="payload"/> bytes. A raw file's length was checked already; a compressed one's payload is
+    /// only known by reading it, so the buffer grows with the data actually present (at most twice what it holds)
+    /// instead of trusting a header that a 34-byte file can fill with 2^31.
+    /// </summary>
+    private static byte[] ReadPayload(Stream stream, string path, long payload, string says, int itemSize)
+    {
+        if (stream is FileStream)
+        {
+            var all = GC.AllocateUninitializedArray<byte>((int)payload);
+            int got = ReadFully(stream, path, all);
+            if (got < payload) throw new LopperInputException(Truncated(path, says, itemSize, got, payload));
+            return all;
+        }
+        var buf = new byte[(int)Math.Min(payload, 1 << 20)];
+        long have = 0;
+        while (have < payload)
+        {
+            if (have == buf.Length) Array.Resize(ref buf, (int)Math.Min(payload, 2L * buf.Length));
+            int n = ReadSome(stream, path, buf.AsSpan((int)have, buf.Length - (int)have));
+            if (n == 0) throw new LopperInputException(Truncated(path, says, itemSize, have, payload));
+            have += n;
+        }
+        return buf;
+    }
+
+    /// <summary>
+    /// A gzip file ends with the CRC-32 and length (mod 2^32) of everything it decompresses to. The decompressor
+    /// stops at the end of the deflate data, so a file cut before its trailer, or with bytes after it, would pass
+    /// unnoticed; comparing the file's last eight bytes with the data read catches both.
+    /// </summary>
+    private static void CheckGzipTrailer(Stream stream, string path, ReadOnlySpan<byte> header, byte[] payload)
+    {
+        if (stream is not GZipStream) return;
+        uint crc = Crc32.Append(Crc32.Append(0, header), payload);
+        uint size = unchecked((uint)(header.Length + payload.LongLength));
+        Span<byte> tail = stackalloc byte[8];
+        using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            if (fs.Length < 18 + 8) throw new LopperInputException($"{path}: truncated gzip file (no trailer)");
+            fs.Position = fs.Length - 8;
+            fs.ReadExactly(tail);
+        }
+        if (BinaryPrimitives.ReadUInt32LittleEndian(tail) != crc || BinaryPrimitives.ReadUInt32LittleEndian(tail[4..]) != size)
+            throw new LopperInputException($"{path}: gzip trailer does not match the data (CRC-32/length): the file is truncated, corrupt, or has bytes after its end");
     }
 
     private static int ReadFully(Stream stream, string path, Span<byte> buffer)

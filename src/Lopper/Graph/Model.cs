@@ -17,8 +17,10 @@ public sealed class Model
     public Parameter[][] NodeParameters { get; }
 
     /// <summary>Creates the parameters of <paramref name="graph"/>, initialised from <paramref name="seed"/>.</summary>
+    /// <exception cref="LopperInputException">The parameters would exceed <see cref="MaxParameterBytes"/> (checked before anything is allocated).</exception>
     public Model(ModelGraph graph, ulong seed = 0)
     {
+        CheckBudget(graph, MaxParameterBytes);
         Graph = graph;
         var all = new List<Parameter>();
         NodeParameters = new Parameter[graph.Nodes.Count][];
@@ -38,6 +40,46 @@ public sealed class Model
             NodeParameters[i] = ps;
         }
         Parameters = all;
+    }
+
+    /// <summary>
+    /// Largest total parameter size (bytes, F32) a model may have; a model.json asking for more is refused
+    /// before any parameter is allocated. Default 4 GiB; the environment variable LOPPER_MAX_PARAM_BYTES overrides it.
+    /// </summary>
+    public static long MaxParameterBytes { get; set; } = DefaultBudget();
+
+    private static long DefaultBudget()
+    {
+        var s = Environment.GetEnvironmentVariable("LOPPER_MAX_PARAM_BYTES");
+        return s is not null && long.TryParse(s, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v) && v > 0 ? v : 4L << 30;
+    }
+
+    /// <summary>
+    /// Sums the size of every parameter <paramref name="graph"/> declares, with overflow checks, and throws a
+    /// <see cref="LopperInputException"/> naming the first tensor that takes the total over <paramref name="maxBytes"/>.
+    /// Allocates nothing but the specs.
+    /// </summary>
+    public static long CheckBudget(ModelGraph graph, long maxBytes)
+    {
+        long total = 0;
+        for (int i = 1; i < graph.Nodes.Count; i++)
+        {
+            var node = graph.Nodes[i];
+            foreach (var spec in node.Op.Parameters(graph.InputShapesOf(node)))
+            {
+                long n = 1;
+                foreach (int d in spec.Shape)
+                {
+                    if (d < 0) throw new LopperInputException($"node {node.Name}: parameter {spec.Name} has a negative dimension {Tensor.Format(spec.Shape)}");
+                    if (d != 0 && n > maxBytes / 4 / d) n = long.MaxValue / 8; // beyond any budget; avoids the overflow
+                    else n *= d;
+                }
+                if (n > Array.MaxLength || total + n * 4 > maxBytes)
+                    throw new LopperInputException($"node {node.Name}: parameter {spec.Name} of shape {Tensor.Format(spec.Shape)} takes the model's parameters over the memory budget of {maxBytes} bytes (set LOPPER_MAX_PARAM_BYTES to raise it)");
+                total += n * 4;
+            }
+        }
+        return total;
     }
 
     /// <summary>A parameter by its full name, or null.</summary>

@@ -41,6 +41,7 @@ public sealed class ModelGraph
         for (int i = 0; i < nodes.Count; i++)
         {
             var node = nodes[i];
+            if (i > 0 && node.Op is InputOp) throw new LopperInputException($"model {name}: node {node.Name} is a second input (only the first node may be an input)");
             if (!_index.TryAdd(node.Name, i)) throw new LopperInputException($"model {name}: duplicate node name '{node.Name}'");
             if (node.Op.Arity >= 0 && node.Inputs.Length != node.Op.Arity && i > 0)
                 throw new LopperInputException($"node {node.Name}: op {node.Op.Type} takes {node.Op.Arity} input(s), got {node.Inputs.Length}");
@@ -62,6 +63,11 @@ public sealed class ModelGraph
             catch (LopperInputException e)
             {
                 throw new LopperInputException($"node {node.Name}: {e.Message}");
+            }
+            catch (Exception e) when (e is ArithmeticException or ArgumentException)
+            {
+                // Attributes the op accepted but whose shapes do not compute (e.g. an overflow) are the file's fault.
+                throw new LopperInputException($"node {node.Name}: op {node.Op.Type} cannot compute its output shape from {string.Join(" and ", shapes.Select(s => Tensor.Format(s)))}: {e.Message}");
             }
         }
     }

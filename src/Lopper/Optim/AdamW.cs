@@ -54,6 +54,9 @@ public sealed class AdamW(float beta1 = 0.9f, float beta2 = 0.999f, float eps = 
     }
 
     /// <inheritdoc/>
+    public override IEnumerable<string> StateKeys(Parameter p) => ["m/" + p.Name, "v/" + p.Name];
+
+    /// <inheritdoc/>
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state, long steps)
     {
         _state.Clear();

@@ -108,6 +108,12 @@ public sealed class Grda : Optimizer
     }
 
     /// <inheritdoc/>
+    public override IEnumerable<string> StateKeys(Parameter p) => Covers(p) ? [AccumulatorPrefix + p.Name] : [];
+
+    /// <inheritdoc/>
+    protected override int[]? GlobalShape(string key) => key is ThresholdKey or StepKey ? [4] : null;
+
+    /// <inheritdoc/>
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state, long steps)
     {
         _state.Clear();

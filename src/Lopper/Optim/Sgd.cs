@@ -54,6 +54,9 @@ public sealed class Sgd(float momentum = 0.9f, float weightDecay = 0f, bool nest
     }
 
     /// <inheritdoc/>
+    public override IEnumerable<string> StateKeys(Parameter p) => Momentum != 0 ? ["momentum/" + p.Name] : [];
+
+    /// <inheritdoc/>
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state, long steps)
     {
         _buffers.Clear();

@@ -70,7 +70,9 @@ public sealed record TrainConfig
     {
         try
         {
-            return node.Deserialize<TrainConfig>(Options) ?? throw new LopperInputException($"{source}: empty training config");
+            var c = node.Deserialize<TrainConfig>(Options) ?? throw new LopperInputException($"{source}: empty training config");
+            c.Validate(name => $"{source}: config field '{name}'");
+            return c;
         }
         catch (JsonException e)
         {
@@ -78,8 +80,48 @@ public sealed record TrainConfig
         }
     }
 
+    /// <summary>
+    /// The range checks of the command-line flags, applied to every config however it was made (flags, a saved
+    /// train_state.json or run.json). <paramref name="name"/> turns a field name (snake_case) into the way the
+    /// error should name it ("--lr", or "FILE: config field 'lr'"). Throws on the first bad value.
+    /// </summary>
+    public void Validate(Func<string, string> name)
+    {
+        void Fail(string field, string rule, object? got) => throw new LopperInputException($"{name(field)} must be {rule}, got {got}");
+        if (Epochs < 1) Fail("epochs", "at least 1", Epochs);
+        if (BatchSize < 1) Fail("batch_size", "at least 1", BatchSize);
+        if (Optimizer is not ("sgd" or "adamw" or "grda")) Fail("optimizer", "sgd, adamw or grda", $"'{Optimizer}'");
+        if (!float.IsFinite(Lr) || Lr < 0) Fail("lr", "a finite number >= 0 (as a 32-bit float)", Lr);
+        if (!(Momentum >= 0 && Momentum <= 1)) Fail("momentum", "in [0, 1]", Momentum);
+        if (!float.IsFinite(WeightDecay) || WeightDecay < 0) Fail("weight_decay", "a finite number >= 0", WeightDecay);
+        if (!Enum.IsDefined(Schedule)) Fail("schedule", "cosine, step or constant", (int)Schedule);
+        if (!double.IsFinite(WarmupEpochs) || WarmupEpochs < 0) Fail("warmup_epochs", "a finite number >= 0", WarmupEpochs);
+        if (Milestones is null) Fail("milestones", "a list of epochs", "null");
+        for (int i = 0; i < Milestones!.Length; i++)
+        {
+            if (Milestones[i] < 1) Fail("milestones", "positive epochs", string.Join(",", Milestones));
+            if (i > 0 && Milestones[i] <= Milestones[i - 1]) Fail("milestones", "strictly ascending", string.Join(",", Milestones));
+        }
+        if (!float.IsFinite(Gamma) || Gamma < 0) Fail("gamma", "a finite number >= 0", Gamma);
+        if (!double.IsFinite(GrdaC) || GrdaC < 0) Fail("grda_c", "a finite number >= 0", GrdaC);
+        if (!double.IsFinite(GrdaMu) || GrdaMu <= 0) Fail("grda_mu", "a finite number > 0", GrdaMu);
+        if (!Enum.IsDefined(GrdaCover)) Fail("grda_cover", "all or weights", (int)GrdaCover);
+        if (!(LabelSmoothing >= 0 && LabelSmoothing <= 1)) Fail("label_smoothing", "in [0, 1]", LabelSmoothing);
+        if (CropPadding < 0 || CropPadding > 64) Fail("crop_padding", "in [0, 64]", CropPadding);
+        if (TrainLimit < 0) Fail("train_limit", "at least 0", TrainLimit);
+    }
+
+    /// <summary>How <see cref="Validate"/> names a field on the command line ("batch_size" becomes "--batch-size").</summary>
+    public static string FlagName(string field) => "--" + field.Replace('_', '-') switch
+    {
+        "warmup-epochs" => "warmup",
+        "crop-padding" => "augment",
+        var f => f,
+    };
+
     private static readonly JsonSerializerOptions Options = new()
     {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };

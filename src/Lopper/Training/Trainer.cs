@@ -101,22 +101,34 @@ public sealed class Trainer
 
     private List<Parameter> OptimizedParameters() => _model.Parameters.Where(p => p.Trainable && ExcludeFromOptimizer?.Invoke(p) != true).ToList();
 
-    /// <summary>Restores optimizer state and history from a checkpoint folder written by this class.</summary>
-    public void RestoreFrom(string dir)
+    /// <summary>
+    /// Restores weights, optimizer state and history from the newest usable checkpoint of the run folder
+    /// <paramref name="dir"/> (see <see cref="Checkpoint.Latest"/>), validating everything it reads.
+    /// </summary>
+    public void RestoreFrom(string dir) => Restore(Checkpoint.Latest(dir));
+
+    /// <summary>Continues from <paramref name="checkpoint"/>: its weights must fit this trainer's model, its optimizer state this optimizer.</summary>
+    public void Restore(Checkpoint checkpoint)
     {
-        var statePath = Path.Combine(dir, StateFile);
-        if (!File.Exists(statePath)) throw new LopperInputException($"{statePath}: not found; --resume needs a folder written by lopper train");
-        var state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject ?? throw new LopperInputException($"{statePath}: not a JSON object");
-        CompletedEpochs = (int)state["completed_epochs"]!;
-        BestAccuracy = (double)state["best_accuracy"]!;
-        History = state["history"]?.DeepClone() as JsonArray ?? new JsonArray();
-        var (opt, _) = SafeTensors.Load(Path.Combine(dir, OptimizerFile));
-        _optimizer.LoadState(opt, (long)state["optimizer_steps"]!);
-        var (weights, meta) = SafeTensors.Load(Path.Combine(dir, ModelStore.WeightsFile));
-        if (!meta.TryGetValue("epoch", out var e) || e != CompletedEpochs.ToString())
-            throw new LopperInputException($"{dir}: weights are from epoch {e ?? "?"} but train_state says {CompletedEpochs}; the checkpoint is inconsistent");
-        ModelStore.LoadWeights(_model, weights, Path.Combine(dir, ModelStore.WeightsFile));
+        var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var p in checkpoint.Model.Parameters) weights[p.Name] = p.Value;
+        var weightsPath = Path.Combine(checkpoint.Dir, ModelStore.WeightsFile);
+        ModelStore.LoadWeights(_model, weights, weightsPath);
+        try
+        {
+            _optimizer.Restore(checkpoint.OptimizerState, checkpoint.OptimizerSteps, _model);
+        }
+        catch (LopperInputException e)
+        {
+            throw new LopperInputException($"{Path.Combine(checkpoint.Dir, OptimizerFile)}: {e.Message}");
+        }
+        CompletedEpochs = checkpoint.CompletedEpochs;
+        BestAccuracy = checkpoint.BestAccuracy;
+        History = (JsonArray)checkpoint.History.DeepClone();
+        _restoredFrom = checkpoint.Dir;
     }
+
+    private string? _restoredFrom;
 
     /// <summary>File with the loop's own state (epoch, best accuracy, history).</summary>
     public const string StateFile = "train_state.json";
@@ -126,8 +138,21 @@ public sealed class Trainer
     /// <summary>Runs the remaining epochs. Throws <see cref="LopperRunException"/> on a non-finite loss.</summary>
     public void Run()
     {
+        if (OutDir is not null) Checkpoint.Recover(OutDir);
         var executor = new Executor(_model);
         var trainable = OptimizedParameters();
+        if (_restoredFrom is not null)
+        {
+            try
+            {
+                _optimizer.CheckComplete(trainable);
+            }
+            catch (LopperInputException e)
+            {
+                throw new LopperInputException($"{Path.Combine(_restoredFrom, OptimizerFile)}: {e.Message}");
+            }
+            _restoredFrom = null;
+        }
         _modelReplaced = false;
         // A hook may have swapped the model (ReplaceModel); pick the new one up before it is used again.
         void Refresh()
@@ -161,7 +186,9 @@ public sealed class Trainer
                     grad.Release();
                     executor.EndStep();
                     throw new LopperRunException($"training loss became {loss} at epoch {epoch + 1}, batch {b + 1} (lr {_schedule.At(epoch + (double)b / batches):g4}); lower --lr" +
-                        (OutDir is null ? "" : $"; last good checkpoint: {OutDir}"));
+                        (OutDir is null ? "" : CompletedEpochs > 0 && Directory.Exists(Checkpoint.PathOf(OutDir, CompletedEpochs))
+                            ? $"; last good checkpoint: {Checkpoint.PathOf(OutDir, CompletedEpochs)} (--resume {OutDir} continues from it)"
+                            : "; no checkpoint was written (no epoch finished)"));
                 }
                 executor.Backward(grad);
                 executor.EndStep();
@@ -203,7 +230,8 @@ public sealed class Trainer
                 if (testAcc > BestAccuracy)
                 {
                     BestAccuracy = testAcc;
-                    if (OutDir is not null) ModelStore.Save(_model, Path.Combine(OutDir, "best"), new Dictionary<string, string> { ["epoch"] = (epoch + 1).ToString() });
+                    if (OutDir is not null)
+                        AtomicDirectory.Write(Path.Combine(OutDir, "best"), d => ModelStore.Save(_model, d, new Dictionary<string, string> { ["epoch"] = (epoch + 1).ToString() }));
                 }
             }
             foreach (var h in _hooks) h.EndEpoch(_model, epoch, record);
@@ -215,11 +243,15 @@ public sealed class Trainer
         }
     }
 
+    /// <summary>
+    /// Writes the checkpoint folder as one unit (see <see cref="Checkpoint.Write"/>), then publishes the model,
+    /// weights and run record at the top of the run folder (each file atomically) for eval, prune and finetune.
+    /// A kill between those files is repaired by the next resume, which republishes them from the checkpoint.
+    /// </summary>
     private void SaveCheckpoint(double seconds)
     {
         var dir = OutDir!;
-        ModelStore.Save(_model, dir, new Dictionary<string, string> { ["epoch"] = CompletedEpochs.ToString() });
-        SafeTensors.Save(Path.Combine(dir, OptimizerFile), _optimizer.State.OrderBy(kv => kv.Key, StringComparer.Ordinal));
+        var meta = new Dictionary<string, string> { ["epoch"] = CompletedEpochs.ToString() };
         var state = new JsonObject
         {
             ["completed_epochs"] = CompletedEpochs,
@@ -228,7 +260,6 @@ public sealed class Trainer
             ["config"] = Config.ToJson(),
             ["history"] = History.DeepClone(),
         };
-        AtomicFile.WriteText(Path.Combine(dir, StateFile), state.ToJsonString(new() { WriteIndented = true }));
         var run = (JsonObject)RunRecord.DeepClone();
         run["config"] = Config.ToJson();
         run["epochs_completed"] = CompletedEpochs;
@@ -237,6 +268,25 @@ public sealed class Trainer
         run["params"] = _model.ParameterCount();
         run["macs"] = _model.Graph.Macs();
         run["history"] = History.DeepClone();
-        AtomicFile.WriteText(Path.Combine(dir, "run.json"), run.ToJsonString(new() { WriteIndented = true }));
+        string stateText = JsonText.Write(state), runText = JsonText.Write(run);
+        Checkpoint.Write(dir, CompletedEpochs, cp =>
+        {
+            ModelStore.Save(_model, cp, meta);
+            SafeTensors.Save(Path.Combine(cp, OptimizerFile), _optimizer.State.OrderBy(kv => kv.Key, StringComparer.Ordinal));
+            AtomicFile.WriteText(Path.Combine(cp, StateFile), stateText);
+            AtomicFile.WriteText(Path.Combine(cp, "run.json"), runText);
+        });
+        Publish(dir, _model, meta, runText);
+    }
+
+    /// <summary>Writes model.json, weights.safetensors and run.json at the top of a run folder (each atomically).</summary>
+    public static void Publish(string dir, Model model, IReadOnlyDictionary<string, string> meta, string runText)
+    {
+        SafeTensors.Save(Path.Combine(dir, ModelStore.WeightsFile), model.Parameters.Select(p => KeyValuePair.Create(p.Name, p.Value)), meta);
+        AtomicFile.WriteText(Path.Combine(dir, ModelStore.GraphFile), ModelJson.Serialize(model.Graph));
+        AtomicFile.WriteText(Path.Combine(dir, "run.json"), runText);
+        // Files of the older layout (checkpoint state at the top) would only mislead now.
+        foreach (var f in new[] { StateFile, OptimizerFile })
+            if (File.Exists(Path.Combine(dir, f))) File.Delete(Path.Combine(dir, f));
     }
 }
