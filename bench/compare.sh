@@ -13,9 +13,10 @@ tmp=$(mktemp -d)
 # The peer's models, by the same names (as in its __main__).
 declare -A peerModel=(
   [lenet5-fmnist]="p.lenet5(), (1, 28, 28)" [vgg-small-fmnist]="p.vgg(), (1, 28, 28)" [resnet20-fmnist]="p.resnet(3), (1, 28, 28)"
-  [resnet20-cifar]="p.resnet(3, cin=3), (3, 32, 32)" [resnet56-cifar]="p.resnet(9, cin=3), (3, 32, 32), steps=5")
+  [resnet20-cifar]="p.resnet(3, cin=3), (3, 32, 32)" [resnet56-cifar]="p.resnet(9, cin=3), (3, 32, 32), steps=5"
+  [mobilenetv2-cifar]="pm.mobilenet_v2_cifar(), (3, 32, 32), steps=2")
 models=("lenet5-fmnist lenet5 1x28x28 20" "vgg-small-fmnist vgg-small 1x28x28 20" "resnet20-fmnist resnet20 1x28x28 20"
-        "resnet20-cifar resnet20 3x32x32 20" "resnet56-cifar resnet56 3x32x32 5")
+        "resnet20-cifar resnet20 3x32x32 20" "resnet56-cifar resnet56 3x32x32 5" "mobilenetv2-cifar mobilenetv2 3x32x32 2")
 # Shared VMs drift by 10-30% within minutes, for both programs alike: each model runs ROUNDS times, lopper and
 # the peer back to back, and the summary takes each side's median.
 ROUNDS=${ROUNDS:-3}
@@ -24,7 +25,7 @@ for r in $(seq "$ROUNDS"); do
     set -- $m
     $L bench --model "$2" --input "$3" --batch 128 --steps "$4" --threads "$T" --json > "$tmp/lopper-$1-$r.json"
     OPENBLAS_NUM_THREADS=$T /usr/bin/python3 -c "
-import sys, torch; sys.path.insert(0, '$(dirname "$PEER")'); import peer_torch as p
+import sys, torch; sys.path.insert(0, '$(dirname "$PEER")'); sys.path.insert(0, 'bench'); import peer_torch as p, peer_mobilenet as pm
 torch.set_num_threads($T); torch.manual_seed(0); p.bench('$1', ${peerModel[$1]})" > "$tmp/peer-$1-$r.json"
   done
 done
