@@ -18,6 +18,7 @@ namespace Lopper.Cli
             ["finetune"] = ("continue training any saved model", FinetuneCommand.Run),
             ["import"] = ("ONNX classifier to a Lopper model folder", ImportCommand.Run),
             ["export"] = ("model folder to ONNX (opset 13, dynamic batch)", ExportCommand.Run),
+            ["onnx-check"] = ("compare a model folder in Lopper with an ONNX file in ONNX Runtime", OnnxCheckCommand.Run),
             ["latency"] = ("inference latency of a saved model (and its dense source)", LatencyCommand.Run),
             ["losspath"] = ("loss along the line or Bezier curve between two models of one graph", LossPathCommand.Run),
             ["bench"] = ("training/inference throughput of a zoo model, or GEMM GFLOP/s", BenchCommand.Run),
