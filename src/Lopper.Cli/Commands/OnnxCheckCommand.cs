@@ -32,7 +32,9 @@ public static class OnnxCheckCommand
         if (!(tolerance > 0)) throw new LopperInputException($"--tolerance must be positive, got {tolerance}");
         var model = ModelStore.Load(from);
         // Loading validates the file (one clear line for a truncated or malformed one) before ONNX Runtime sees it.
-        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(OnnxFile.Load(onnxPath));
+        var proto = OnnxFile.Load(onnxPath);
+        CheckInput(proto, model, onnxPath);
+        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(proto);
         var x = new Tensor([batch, .. model.Graph.InputShape]);
         var rng = new Rng((ulong)seed);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
@@ -57,5 +59,20 @@ public static class OnnxCheckCommand
             }.ToJsonString());
         else Console.WriteLine($"{(match ? "match" : "MISMATCH")}: max relative error {rel:E2} (max |diff| {worst:E2}, batch {batch}, seed {seed}, tolerance {tolerance:E0})");
         return match ? 0 : 1;
+    }
+
+    // The file must take the folder's per-image shape, or ONNX Runtime would fail deep inside with its own message.
+    private static void CheckInput(Lopper.Onnx.Proto.ModelProto proto, Model model, string path)
+    {
+        var inits = proto.Graph.Initializer.Select(t => t.Name).ToHashSet();
+        var inputs = proto.Graph.Input.Where(v => !inits.Contains(v.Name)).ToList();
+        if (inputs.Count != 1) throw new LopperInputException($"{path}: the graph has {inputs.Count} inputs; onnx-check compares single-input classifiers");
+        var dims = inputs[0].Type?.TensorType?.Shape?.Dim;
+        int[] want = model.Graph.InputShape;
+        bool same = dims is not null && dims.Count == want.Length + 1;
+        for (int i = 0; same && i < want.Length; i++)
+            same = dims![i + 1].ValueCase != Lopper.Onnx.Proto.TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue || dims[i + 1].DimValue == want[i];
+        if (!same)
+            throw new LopperInputException($"{path}: input '{inputs[0].Name}' has shape [{string.Join(",", dims?.Select(d => d.DimValue.ToString()) ?? [])}], the model folder takes [N,{string.Join(",", want)}]");
     }
 }
