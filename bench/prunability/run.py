@@ -5,7 +5,7 @@ For each model: export it from PyTorch (export_model.py), `lopper import`, `lopp
 `lopper prune l1 --target-macs 0.5 --finetune-epochs 0 --latency-batch 1` (data-free), `lopper export`, `lopper onnx-check`
 (Lopper vs ONNX Runtime on a seeded random batch: the imported model against PyTorch's own file, the pruned
 model against its export), and `lopper latency --runtime ort` (dense and pruned exports timed in ONNX Runtime,
-batch 1). One markdown row per model, time-boxed (--budget seconds per model, export included); a model that
+batch 1, three times, median speed-up). One markdown row per model, time-boxed (--budget seconds per model, export included); a model that
 runs over is recorded as a time-out at the step it reached.
 
 Usage: /usr/bin/python3 bench/prunability/run.py [--budget 150] [--stop-at HH:MM (UTC)] [--only a,b] [--out FILE]
@@ -100,11 +100,16 @@ def model_row(name, work, budget):
             pruned_ok = p.returncode == 0
             pruned_err = json.loads(p.stdout)["max_relative_error"] if p.stdout.strip().startswith("{") else float("nan")
             r["match"] = ("yes" if dense_ok and pruned_ok else "NO") + f" ({dense_err:.0e} / {pruned_err:.0e})"
-            p = run("latency", [LOPPER, "latency", "--from", pruned, "--runtime", "ort", "--batch", "1", "--repeats", "5", "--json"], deadline, log)
-            if p.returncode != 0:
-                raise Stop("latency", one_line(p.stderr or p.stdout))
-            res = json.loads(p.stdout)["results"][0]
-            r["speedup"] = f"{res['speedup']:.2f}x ({res['dense']['median_ms']:.1f} -> {res['compacted']['median_ms']:.1f} ms)" if "speedup" in res else "no dense source"
+            # The CPU is shared: three pruned-then-dense measurements, and the one with the median speed-up is reported.
+            runs = []
+            for _ in range(3):
+                p = run("latency", [LOPPER, "latency", "--from", pruned, "--runtime", "ort", "--batch", "1", "--repeats", "10", "--threads", "2", "--json"], deadline, log)
+                if p.returncode != 0:
+                    raise Stop("latency", one_line(p.stderr or p.stdout))
+                runs.append(json.loads(p.stdout)["results"][0])
+            runs.sort(key=lambda res: res["speedup"])
+            res = runs[1]
+            r["speedup"] = f"{res['speedup']:.2f}x ({res['dense']['median_ms']:.1f} -> {res['compacted']['median_ms']:.1f} ms)"
             r["ok"] = dense_ok and pruned_ok
         except Stop as s:
             r["note"] = f"{s.step}: {s.reason}"
@@ -162,7 +167,7 @@ def write(path, head, rows, results, budget, started):
         f.write("Random weights (seed 0), 224x224 (299 for inception_v3), ONNX opset 13 with a dynamic batch, exported by "
                 "torch 1.13 (Debian). L1 channel pruning to 50% of MACs without data or fine-tuning. Matching: largest "
                 "|difference| over the largest output <= 1e-4 on a seeded random batch of 2. Speed-up: ONNX Runtime 1.32, "
-                f"batch 1, median of >= 5 runs, dense export vs pruned export, on a shared 2-core CPU. Budget {budget:.0f} s per model "
+                f"batch 1, 2 threads, dense export vs pruned export, median over >= 10 runs (>= 1 s) each, the median of three such speed-ups, on a 2-core CPU shared with other jobs (expect +-30% noise). Budget {budget:.0f} s per model "
                 f"(export included); wall time {(time.time() - started) / 60:.0f} min. Reproduce: `/usr/bin/python3 bench/prunability/run.py`.\n\n")
         f.write("\n".join(head + rows) + "\n\n" + summary + "\n")
 
