@@ -20,6 +20,7 @@ namespace Lopper.Cli
             ["export"] = ("model folder to ONNX (opset 13, dynamic batch)", ExportCommand.Run),
             ["predict"] = ("class names and probabilities for image files", PredictCommand.Run),
             ["export-images"] = ("write a dataset out as an image folder (train/ and val/ class folders)", ExportImagesCommand.Run),
+            ["onnx-check"] = ("compare a model folder in Lopper with an ONNX file in ONNX Runtime", OnnxCheckCommand.Run),
             ["latency"] = ("inference latency of a saved model (and its dense source)", LatencyCommand.Run),
             ["losspath"] = ("loss along the line or Bezier curve between two models of one graph", LossPathCommand.Run),
             ["bench"] = ("training/inference throughput of a zoo model, or GEMM GFLOP/s", BenchCommand.Run),

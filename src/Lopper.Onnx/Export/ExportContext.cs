@@ -61,6 +61,17 @@ public sealed class ExportContext
         return name;
     }
 
+    /// <summary>Adds an int64 initializer (shapes, axes, slice bounds) and returns its name.</summary>
+    public string Int64Initializer(string hint, params long[] values)
+    {
+        string name = Fresh(hint);
+        Graph.Initializer.Add(OnnxTensors.FromInt64(name, values));
+        return name;
+    }
+
+    /// <summary>Shape of input <paramref name="i"/> of the current node, batch included.</summary>
+    public int[] InputShape(int i) => Model.Graph.Nodes[Node.InputIndices[i]].OutputShape;
+
     /// <summary>Adds a node <paramref name="opType"/> reading <paramref name="inputs"/>; returns its output value name.</summary>
     public string Emit(string opType, string[] inputs, string? outputHint = null, params AttributeProto[] attributes)
     {

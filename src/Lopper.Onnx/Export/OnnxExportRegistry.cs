@@ -22,6 +22,17 @@ public static class OnnxExportRegistry
         ["dropout"] = SimpleExport.Dropout,
         ["channelmul"] = ScaleExport.ChannelMul,
         ["gate"] = ScaleExport.Gate,
+        ["adaptiveavgpool"] = PoolExport.AdaptiveAveragePool,
+        ["sigmoid"] = ActivationExport.Sigmoid,
+        ["hardsigmoid"] = ActivationExport.HardSigmoid,
+        ["hardswish"] = ActivationExport.HardSwish,
+        ["silu"] = ActivationExport.Silu,
+        ["clip"] = ActivationExport.Clip,
+        ["softmax"] = ActivationExport.Softmax,
+        ["concat"] = ChannelExport.Concat,
+        ["mul"] = ChannelExport.Mul,
+        ["channel_slice"] = ChannelExport.Slice,
+        ["channel_shuffle"] = ChannelExport.Shuffle,
     };
 
     /// <summary>Lopper op types with an exporter.</summary>

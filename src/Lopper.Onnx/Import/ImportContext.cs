@@ -77,6 +77,8 @@ public sealed class ImportContext
     {
         var v = Input(i);
         if (!v.IsGraph) throw Fail($"input {i} ('{Node.Input[i]}') is a constant where Lopper needs a feature map; constant-only branches of this kind are not supported");
+        if (v.ShuffleOf is not null)
+            throw Fail($"input '{Node.Input[i]}' is a channel-split view [N, groups, C/groups, H, W]; Lopper reads it only as the Reshape-Transpose-Reshape of a channel shuffle");
         if (v.Pads is not null && !allowPads) throw Fail($"input '{Node.Input[i]}' comes from a Pad that Lopper can fold only into a following Conv or MaxPool");
         return v;
     }
@@ -118,11 +120,22 @@ public sealed class ImportContext
     /// </summary>
     public ImportValue Add(Op op, ImportValue[] inputs, params (string Suffix, Tensor Value)[] weights)
     {
+        var v = Create(op, inputs, null, weights);
+        SetOutput(0, v);
+        return v;
+    }
+
+    /// <summary>
+    /// Adds a Lopper node like <see cref="Add"/> without binding any ONNX output to it: one of several nodes an
+    /// ONNX node becomes (a Split's slices, ReduceMean's pool before its flatten). <paramref name="suffix"/> extends the name.
+    /// </summary>
+    public ImportValue Create(Op op, ImportValue[] inputs, string? suffix, params (string Suffix, Tensor Value)[] weights)
+    {
         var shapes = inputs.Select(v => v.Shape).ToArray();
         int[] shape;
         try { shape = op.OutputShape(shapes); }
         catch (LopperInputException e) { throw Fail(e.Message); }
-        string name = UniqueName();
+        string name = UniqueName(suffix);
         var node = new Lopper.Graph.Node(name, op, inputs.Select(v => v.Node!).ToArray());
         foreach (var spec in op.Parameters(shapes))
         {
@@ -133,9 +146,7 @@ public sealed class ImportContext
             Weights[$"{name}.{spec.Name}"] = new Tensor((int[])spec.Shape.Clone(), match.Value.Data);
         }
         Nodes.Add(node);
-        var v = ImportValue.Graph(name, shape);
-        SetOutput(0, v);
-        return v;
+        return ImportValue.Graph(name, shape);
     }
 
     /// <summary>Replaces the node that computes <paramref name="v"/> (used to fold a following bias into a MatMul's Linear).</summary>
@@ -152,12 +163,13 @@ public sealed class ImportContext
 
     // A layer with weights is named as PyTorch named the module (the initializer "features.0.weight" gives
     // "features.0"), so parameter names read like the state dict; others from the node name ("/layer1/relu/Relu").
-    private string UniqueName()
+    private string UniqueName(string? suffix)
     {
         string? baseName = null;
         if (Node.Input.Count > 1 && Node.Input[1].EndsWith(".weight", StringComparison.Ordinal) && !Node.Input[1].StartsWith("onnx::", StringComparison.Ordinal))
             baseName = Node.Input[1][..^".weight".Length];
         baseName ??= Sanitize(Node.Name.Length > 0 ? Node.Name : Node.OpType.ToLowerInvariant());
+        if (suffix is not null) baseName += "." + suffix;
         string name = baseName;
         for (int k = 2; !_names.Add(name); k++) name = $"{baseName}_{k}";
         return name;

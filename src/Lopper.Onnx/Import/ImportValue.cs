@@ -26,6 +26,25 @@ public sealed class ImportValue
     /// <summary>An integer constant's dims.</summary>
     public int[] IntDims { get; private init; } = [];
 
+    /// <summary>
+    /// A channel shuffle under way: the [N, C, H, W] feature map <see cref="ShuffleOf"/> reshaped to
+    /// [N, groups, C/groups, H, W] (not yet swapped) or transposed to [N, C/groups, groups, H, W] (swapped).
+    /// Only the next step of the Reshape-Transpose-Reshape pattern may read it.
+    /// </summary>
+    public ImportValue? ShuffleOf { get; private init; }
+    /// <summary>Groups of the shuffle under way.</summary>
+    public int ShuffleGroups { get; private init; }
+    /// <summary>True once the group axes are transposed.</summary>
+    public bool ShuffleSwapped { get; private init; }
+
+    /// <summary>A step of a channel shuffle of <paramref name="source"/> (see <see cref="ShuffleOf"/>).</summary>
+    public static ImportValue Shuffle(ImportValue source, int groups, bool swapped)
+    {
+        int c = source.Shape[1];
+        int[] shape = swapped ? [source.Shape[0], c / groups, groups, .. source.Shape[2..]] : [source.Shape[0], groups, c / groups, .. source.Shape[2..]];
+        return new() { Node = source.Node, Shape = shape, ShuffleOf = source, ShuffleGroups = groups, ShuffleSwapped = swapped };
+    }
+
     /// <summary>True for a feature map (a node's output).</summary>
     public bool IsGraph => Node is not null;
 

@@ -50,6 +50,35 @@ public class OnnxCliTests
     }
 
     [Fact]
+    public void OnnxCheckComparesAFolderWithAFileInOnnxRuntime()
+    {
+        using var dir = new TempDir();
+        string imported = dir.File("imported");
+        var (code, _, err) = CliHarness.Run("import", File("mobilenet_v2_x035"), "--out", imported);
+        Assert.True(code == 0, err);
+        (code, var stdout, err) = CliHarness.Run("onnx-check", "--from", imported, "--onnx", File("mobilenet_v2_x035"), "--threads", "1", "--json");
+        Assert.True(code == 0, err);
+        var r = JsonNode.Parse(stdout)!;
+        Assert.True((bool)r["match"]!);
+        Assert.True((double)r["max_relative_error"]! <= 1e-4);
+        // The same file with the classifier's weight doubled: the outputs differ and the check says so (exit 1).
+        var m = OnnxFile.Load(File("mobilenet_v2_x035"));
+        var w = m.Graph.Initializer.First(t => t.Name == "classifier.1.weight");
+        var bytes = w.RawData.ToByteArray();
+        for (int i = 0; i < bytes.Length; i += 4) System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i), 2f * System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i)));
+        w.RawData = Google.Protobuf.ByteString.CopyFrom(bytes);
+        OnnxFile.Save(m, dir.File("changed.onnx"));
+        (code, stdout, _) = CliHarness.Run("onnx-check", "--from", imported, "--onnx", dir.File("changed.onnx"), "--threads", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("MISMATCH", stdout);
+        // A file for another input shape is refused up front with one line.
+        (code, _, err) = CliHarness.Run("onnx-check", "--from", imported, "--onnx", File("vgg_small"), "--threads", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("the model folder takes [N,3,32,32]", err);
+        Assert.DoesNotContain('\n', err.Trim());
+    }
+
+    [Fact]
     public void DataDrivenMethodsAndFineTuningAskForData()
     {
         using var dir = new TempDir();

@@ -39,18 +39,32 @@ public class OnnxImportFixtureTests
     }
 
     [Theory]
-    [InlineData("mobilenet_v2_x035", "Clip", "/features/features.0/features.0.2/Clip")]
-    [InlineData("mobilenet_v3_small_x05", "HardSigmoid", "/features/features.0/features.0.2/HardSigmoid")]
-    [InlineData("shufflenet_v2_x05", "group=24", "/stage2/stage2.0/branch1/branch1.0/Conv")]
-    [InlineData("squeezenet1_1", "concatenating feature maps", "/features/features.3/Concat")]
-    [InlineData("densenet_block", "concatenating feature maps", "/Concat")]
-    [InlineData("googlenet_small", "ceil_mode=1", "/pool/MaxPool")]
-    public void ModernFixtureFailsNamingTheUnsupportedOp(string name, string what, string node)
+    [InlineData("mobilenet_v2_x035")]       // opset 13; depthwise Conv (group = channels); ReLU6 as Clip with min/max inputs
+    [InlineData("mobilenet_v3_small_x05")]  // opset 13; squeeze-excite (HardSigmoid gate times the map); hard-swish as x * HardSigmoid(x)
+    [InlineData("shufflenet_v2_x05")]       // opset 13; Split along the channels; channel shuffle as Reshape-Transpose-Reshape; grouped Conv
+    [InlineData("squeezenet1_1")]           // Concat of the fire modules' expand branches; MaxPool with ceil_mode
+    [InlineData("densenet_block")]          // dense Concat
+    [InlineData("googlenet_small")]         // inception Concat; MaxPool with ceil_mode and padding
+    public void ModernFixtureGivesPyTorchOutputs(string name)
     {
-        // These need issue 17's ops; when they land, these become output checks like the ones above.
-        var e = Assert.Throws<LopperInputException>(() => OnnxImporter.Import(OnnxFile.Load(File(name)), File(name), name));
-        Assert.Contains(what, e.Message);
-        Assert.Contains($"node '{node}'", e.Message);
-        Assert.DoesNotContain('\n', e.Message);
+        var r = OnnxImporter.Import(OnnxFile.Load(File(name)), name, name);
+        Assert.Equal(10, r.Model.Graph.Classes);
+        var y = Run(r.Model, Input(name, r.Model.Graph.InputShape));
+        double err = MaxRelativeError(Output(name), y);
+        Assert.True(err <= 1e-4, $"{name}: max relative error {err:E2} vs PyTorch");
+    }
+
+    [Fact]
+    public void ModernPatternsBecomeTheirLopperOps()
+    {
+        var v3 = OnnxImporter.Import(OnnxFile.Load(File("mobilenet_v3_small_x05")), "m", "m").Model.Graph;
+        Assert.Contains(v3.Nodes, n => n.Op is HardSwishOp);
+        Assert.Contains(v3.Nodes, n => n.Op is MulOp);
+        Assert.Contains(v3.Nodes, n => n.Op is Conv2dOp { IsDepthwise: true });
+        var shuffle = OnnxImporter.Import(OnnxFile.Load(File("shufflenet_v2_x05")), "s", "s").Model.Graph;
+        Assert.Contains(shuffle.Nodes, n => n.Op is ChannelShuffleOp { Groups: 2 });
+        Assert.Contains(shuffle.Nodes, n => n.Op is ChannelSliceOp);
+        var v2 = OnnxImporter.Import(OnnxFile.Load(File("mobilenet_v2_x035")), "v", "v").Model.Graph;
+        Assert.Contains(v2.Nodes, n => n.Op is ClipOp { Min: 0, Max: 6 });
     }
 }

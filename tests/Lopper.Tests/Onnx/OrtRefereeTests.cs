@@ -44,6 +44,29 @@ public class OrtRefereeTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData("mobilenet_v2_x035")]
+    [InlineData("mobilenet_v3_small_x05")]
+    [InlineData("shufflenet_v2_x05")]
+    [InlineData("squeezenet1_1")]
+    [InlineData("densenet_block")]
+    [InlineData("googlenet_small")]
+    [InlineData("resnet_small")]
+    public void ImportedFixturePrunedCompactedAndExportedRunsTheSameInOnnxRuntime(string name)
+    {
+        var model = OnnxImporter.Import(OnnxFile.Load(File(name)), name, name).Model;
+        var x = OnnxFixtures.Input(name, model.Graph.InputShape);
+        long denseMacs = model.Graph.Macs();
+        var pruned = Pruned(model);
+        var masked = Run(model, x);
+        var compact = Run(pruned, x);
+        Assert.True(pruned.Graph.Macs() < 0.75 * denseMacs, $"{name}: L1 kept {100.0 * pruned.Graph.Macs() / denseMacs:F0}% of the MACs");
+        double maskErr = MaxRelativeError(masked, compact), ortErr = MaxRelativeError(compact, RunOrt(pruned, x));
+        Assert.True(maskErr <= 1e-4, $"{name}: compacted vs masked {maskErr:E2}");
+        Assert.True(ortErr <= 1e-4, $"{name}: ORT vs Lopper on the pruned model {ortErr:E2}");
+        output.WriteLine($"{name}: {100.0 * pruned.Graph.Macs() / denseMacs:F0}% MACs kept; compacted vs masked {maskErr:E2}, ORT vs Lopper {ortErr:E2}");
+    }
+
+    [Theory]
     [InlineData("resnet20")]
     [InlineData("vgg-small")]
     public void MaskedAndColumnPrunedModelsRunTheSameInOnnxRuntime(string name)

@@ -11,6 +11,11 @@ internal static class AddImport
 {
     public static void Import(ImportContext ctx)
     {
+        if (IntegerArithmetic.Applies(ctx))
+        {
+            IntegerArithmetic.Fold(ctx);
+            return;
+        }
         ctx.Attributes();
         var a = ctx.Input(0);
         var b = ctx.Input(1);

@@ -46,6 +46,11 @@ internal static class ConstantArrays
 
     public static void Transpose(ImportContext ctx)
     {
+        if (ctx.Input(0).IsGraph)
+        {
+            ShuffleImport.Transpose(ctx);
+            return;
+        }
         var a = ctx.Attributes("perm");
         var (v, dims) = ctx.IntInput(0, "data");
         int r = dims.Length;
@@ -72,6 +77,11 @@ internal static class ConstantArrays
     public static void Slice(ImportContext ctx)
     {
         ctx.Attributes();
+        if (ctx.Input(0).IsGraph)
+        {
+            ChannelImport.Slice(ctx);
+            return;
+        }
         var (v, dims) = ctx.IntInput(0, "data");
         var starts = ctx.IntInput(1, "starts").Values;
         var ends = ctx.IntInput(2, "ends").Values;

@@ -91,7 +91,10 @@ internal static class ConstantFold
         var a = ctx.Attributes("axis");
         for (int i = 0; i < ctx.InputCount; i++)
             if (ctx.Input(i).IsGraph)
-                throw ctx.Fail("concatenating feature maps is not supported yet: it needs Lopper's concat op (issue 17)");
+            {
+                ChannelImport.Concat(ctx, a);
+                return;
+            }
         var parts = new List<long>();
         for (int i = 0; i < ctx.InputCount; i++)
         {

@@ -32,6 +32,7 @@ internal static class FlattenImport
             FoldConstant(ctx, x, target, allowZero);
             return;
         }
+        if (ShuffleImport.TryReshape(ctx, x, target, allowZero)) return;
         long rest = Tensor.Numel(x.Shape.AsSpan(1));
         bool batchFirst = target.Length == 2 && (target[0] == ImportValue.BatchDim || (target[0] == 0 && !allowZero) || (ctx.StaticBatch is long b && target[0] == b));
         bool flatten = (batchFirst && (target[1] == -1 || target[1] == rest)) || (target.Length == 2 && target[0] == -1 && target[1] == rest);

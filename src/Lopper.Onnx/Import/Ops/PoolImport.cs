@@ -1,8 +1,12 @@
 using Lopper.Graph.Ops;
+using Lopper.Tensors;
 
 namespace Lopper.Onnx.Import.Ops;
 
-/// <summary>ONNX MaxPool, AveragePool and GlobalAveragePool to Lopper's pooling layers (floor mode, symmetric padding).</summary>
+/// <summary>
+/// ONNX MaxPool, AveragePool, GlobalAveragePool and ReduceMean over H and W to Lopper's pooling layers
+/// (padding, ceil mode and count_include_pad as given; dilated pooling is refused).
+/// </summary>
 internal static class PoolImport
 {
     public static void MaxPool(ImportContext ctx)
@@ -13,36 +17,50 @@ internal static class PoolImport
         if (x.Pads is not null && !float.IsNegativeInfinity(x.PadValue))
             throw ctx.Fail($"the Pad before this MaxPool fills with {x.PadValue}; only -inf padding folds into max pooling");
         if (a.Int("storage_order", 0) != 0) throw ctx.Fail("storage_order=1 is not supported");
-        var sp = Spatial.Read(ctx, a, null, x.Pads);
-        CheckCeil(ctx, a, x.Shape, sp);
+        bool ceil = a.Int("ceil_mode", 0) != 0;
+        var sp = Window(ctx, a, x, ceil);
         if (sp.Padding * 2 > sp.Kernel) throw ctx.Fail($"padding {sp.Padding} is more than half the window {sp.Kernel}");
-        ctx.Add(new MaxPool2dOp(sp.Kernel, sp.Stride, sp.Padding), [x]);
+        ctx.Add(new MaxPool2dOp(sp.Kernel, sp.Stride, sp.Padding, ceil), [x]);
     }
 
     public static void AveragePool(ImportContext ctx)
     {
         var a = ctx.Attributes("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides");
         var x = ctx.GraphInput(0);
-        var sp = Spatial.Read(ctx, a, null, null);
-        CheckCeil(ctx, a, x.Shape, sp);
-        if (sp.Padding != 0) throw ctx.Fail($"padded average pooling (pads {sp.Padding}) is not supported yet: it needs pooling padding (issue 17)");
-        ctx.Add(new AvgPool2dOp(sp.Kernel, sp.Stride), [x]);
+        bool ceil = a.Int("ceil_mode", 0) != 0;
+        var sp = Window(ctx, a, x, ceil);
+        if (sp.Padding * 2 > sp.Kernel) throw ctx.Fail($"padding {sp.Padding} is more than half the window {sp.Kernel}");
+        ctx.Add(new AvgPool2dOp(sp.Kernel, sp.Stride, sp.Padding, ceil, a.Int("count_include_pad", 0) != 0), [x]);
+    }
+
+    private static Spatial Window(ImportContext ctx, OnnxAttributes a, ImportValue x, bool ceil)
+    {
+        if (x.Shape.Length != 4) throw ctx.Fail($"input must be [N, C, H, W], got {Tensor.Format(x.Shape)}");
+        var sp = Spatial.Read(ctx, a, null, x.Pads, x.Shape, ceil);
+        if (sp.Dilation != 1) throw ctx.Fail($"dilated pooling (dilations {sp.Dilation}) is not supported");
+        return sp;
     }
 
     public static void GlobalAveragePool(ImportContext ctx)
     {
         ctx.Attributes();
         var x = ctx.GraphInput(0);
-        if (x.Shape.Length != 4) throw ctx.Fail($"input must be [N, C, H, W], got {Lopper.Tensors.Tensor.Format(x.Shape)}");
+        if (x.Shape.Length != 4) throw ctx.Fail($"input must be [N, C, H, W], got {Tensor.Format(x.Shape)}");
         ctx.Add(new GlobalAvgPoolOp(), [x]);
     }
 
-    // Ceil mode changes nothing when every window fits exactly, which is common (32 -> 16 with 2x2/2).
-    private static void CheckCeil(ImportContext ctx, OnnxAttributes a, int[] shape, Spatial sp)
+    // x.mean((2, 3)) (EfficientNet-style SE blocks, some classifier heads): global average pooling, flattened
+    // when the reduced axes are dropped.
+    public static void ReduceMean(ImportContext ctx)
     {
-        if (a.Int("ceil_mode", 0) == 0) return;
-        for (int d = 2; d < 4; d++)
-            if ((shape[d] + 2 * sp.Padding - sp.Kernel) % sp.Stride != 0)
-                throw ctx.Fail($"ceil_mode=1 on a {shape[2]}x{shape[3]} input adds a partial window, which is not supported yet (pooling ceil mode is part of issue 17)");
+        var a = ctx.Attributes("axes", "keepdims", "noop_with_empty_axes");
+        var x = ctx.GraphInput(0);
+        if (x.Shape.Length != 4) throw ctx.Fail($"ReduceMean is supported on [N, C, H, W] feature maps, got {Tensor.Format(x.Shape)}");
+        long[]? axes = a.Ints("axes") ?? (ctx.HasInput(1) ? ctx.IntInput(1, "axes").Values : null);
+        if (axes is null) throw ctx.Fail("ReduceMean over all axes is not supported; only over H and W (axes [2, 3])");
+        var set = axes.Select(v => v < 0 ? v + 4 : v).Order().ToArray();
+        if (!set.SequenceEqual([2L, 3L])) throw ctx.Fail($"ReduceMean over axes [{string.Join(",", axes)}] is not supported; only over H and W (axes [2, 3])");
+        if (a.Int("keepdims", 1) != 0) ctx.Add(new GlobalAvgPoolOp(), [x]);
+        else ctx.Add(new FlattenOp(), [ctx.Create(new GlobalAvgPoolOp(), [x], "pool")]);
     }
 }

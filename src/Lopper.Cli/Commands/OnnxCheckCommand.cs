@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+using Lopper.Graph;
+using Lopper.Io;
+using Lopper.Onnx;
+using Lopper.Onnx.Runtime;
+using Lopper.Tensors;
+
+namespace Lopper.Cli.Commands;
+
+/// <summary>
+/// `lopper onnx-check --from DIR --onnx FILE`: runs a model folder in Lopper and an ONNX file in ONNX Runtime
+/// on the same seeded random batch and compares the outputs (largest absolute difference relative to the
+/// largest output), so a user can check an import or an export without a dataset. Exit 1 when they differ.
+/// </summary>
+public static class OnnxCheckCommand
+{
+    /// <summary>Runs the command.</summary>
+    public static int Run(string[] raw)
+    {
+        var a = new Args(raw, new HashSet<string> { "json", "help" });
+        const string usage = "lopper onnx-check --from DIR --onnx FILE [--batch 2] [--seed 1] [--tolerance 1e-4] [--threads N] [--json]";
+        if (a.Flag("help")) { Console.WriteLine(usage); return 0; }
+        string from = a.Required("from");
+        string onnxPath = a.Required("onnx");
+        int batch = a.Int("batch", 2, 1);
+        int seed = a.Int("seed", 1, 0);
+        double tolerance = a.Real("tolerance", 1e-4);
+        bool json = a.Flag("json");
+        CommonOptions.ApplyThreads(a);
+        a.EnsureAllUsed();
+        if (batch > 1024) throw new LopperInputException($"--batch must be at most 1024, got {batch}");
+        if (!(tolerance > 0)) throw new LopperInputException($"--tolerance must be positive, got {tolerance}");
+        var model = ModelStore.Load(from);
+        // Loading validates the file (one clear line for a truncated or malformed one) before ONNX Runtime sees it.
+        var proto = OnnxFile.Load(onnxPath);
+        CheckInput(proto, model, onnxPath);
+        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(proto);
+        var x = new Tensor([batch, .. model.Graph.InputShape]);
+        var rng = new Rng((ulong)seed);
+        for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
+
+        var ex = new Executor(model);
+        var lopper = (float[])ex.Forward(x, training: false, forBackward: false).Data.Clone();
+        ex.EndStep();
+        float[] ort;
+        using (var session = new OrtModel(bytes, Parallelism.Threads)) ort = session.Run(x);
+        if (ort.Length != lopper.Length)
+            throw new LopperInputException($"{onnxPath}: ONNX Runtime gives {ort.Length} outputs for the batch, Lopper {lopper.Length}; the file and the folder are different models");
+        double scale = 0, worst = 0;
+        foreach (float v in lopper) scale = Math.Max(scale, Math.Abs(v));
+        for (int i = 0; i < lopper.Length; i++) worst = Math.Max(worst, Math.Abs(lopper[i] - ort[i]));
+        double rel = scale > 0 ? worst / scale : worst;
+        bool match = rel <= tolerance;
+        if (json)
+            Console.WriteLine(new JsonObject
+            {
+                ["from"] = Path.GetFullPath(from), ["onnx"] = Path.GetFullPath(onnxPath), ["batch"] = batch, ["seed"] = seed,
+                ["max_abs_diff"] = worst, ["max_relative_error"] = rel, ["tolerance"] = tolerance, ["match"] = match,
+            }.ToJsonString());
+        else Console.WriteLine($"{(match ? "match" : "MISMATCH")}: max relative error {rel:E2} (max |diff| {worst:E2}, batch {batch}, seed {seed}, tolerance {tolerance:E0})");
+        return match ? 0 : 1;
+    }
+
+    // The file must take the folder's per-image shape, or ONNX Runtime would fail deep inside with its own message.
+    private static void CheckInput(Lopper.Onnx.Proto.ModelProto proto, Model model, string path)
+    {
+        var inits = proto.Graph.Initializer.Select(t => t.Name).ToHashSet();
+        var inputs = proto.Graph.Input.Where(v => !inits.Contains(v.Name)).ToList();
+        if (inputs.Count != 1) throw new LopperInputException($"{path}: the graph has {inputs.Count} inputs; onnx-check compares single-input classifiers");
+        var dims = inputs[0].Type?.TensorType?.Shape?.Dim;
+        int[] want = model.Graph.InputShape;
+        bool same = dims is not null && dims.Count == want.Length + 1;
+        for (int i = 0; same && i < want.Length; i++)
+            same = dims![i + 1].ValueCase != Lopper.Onnx.Proto.TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue || dims[i + 1].DimValue == want[i];
+        if (!same)
+            throw new LopperInputException($"{path}: input '{inputs[0].Name}' has shape [{string.Join(",", dims?.Select(d => d.DimValue.ToString()) ?? [])}], the model folder takes [N,{string.Join(",", want)}]");
+    }
+}
