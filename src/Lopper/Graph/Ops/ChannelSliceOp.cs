@@ -56,6 +56,8 @@ public sealed class ChannelSliceOp : Op
         var y = Tensor.Pooled(OutputShape([x.Shape]));
         int n = x.Shape[0], inBlock = x.Length / n, outBlock = y.Length / n, plane = outBlock / Channels;
         for (int i = 0; i < n; i++) x.Span.Slice(i * inBlock + Start * plane, outBlock).CopyTo(y.Span.Slice(i * outBlock, outBlock));
+        // Backward does not read the input (the executor may free it), only its shape.
+        if (state.WillBackward) state.Saved = x.Shape;
         return y;
     }
 
@@ -63,7 +65,7 @@ public sealed class ChannelSliceOp : Op
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
         if (!state.NeedsInputGrad[0]) return [null];
-        var dx = Tensor.Pooled(inputs[0].Shape);
+        var dx = Tensor.Pooled((int[])state.Saved!);
         dx.Span.Clear();
         int n = dx.Shape[0], inBlock = dx.Length / n, outBlock = gradOut.Length / n, plane = outBlock / Channels;
         for (int i = 0; i < n; i++) gradOut.Span.Slice(i * outBlock, outBlock).CopyTo(dx.Span.Slice(i * inBlock + Start * plane, outBlock));

@@ -60,20 +60,28 @@ public sealed class ConcatOp : Op
             for (int i = 0; i < n; i++) x.Span.Slice(i * block, block).CopyTo(y.Span.Slice(i * outBlock + offset, block));
             offset += block;
         }
+        // Backward does not read the inputs (the executor may free them), only their shapes.
+        if (state.WillBackward)
+        {
+            var shapes = new int[inputs.Length][];
+            for (int k = 0; k < shapes.Length; k++) shapes[k] = inputs[k].Shape;
+            state.Saved = shapes;
+        }
         return y;
     }
 
     /// <inheritdoc/>
     public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
     {
-        var grads = new Tensor?[inputs.Length];
+        var shapes = (int[][])state.Saved!;
+        var grads = new Tensor?[shapes.Length];
         int n = gradOut.Shape[0], outBlock = gradOut.Length / n, offset = 0;
-        for (int k = 0; k < inputs.Length; k++)
+        for (int k = 0; k < shapes.Length; k++)
         {
-            int block = Tensor.Numel(inputs[k].Shape.AsSpan(1));
+            int block = Tensor.Numel(shapes[k].AsSpan(1));
             if (state.NeedsInputGrad[k])
             {
-                var g = Tensor.Pooled(inputs[k].Shape);
+                var g = Tensor.Pooled(shapes[k]);
                 for (int i = 0; i < n; i++) gradOut.Span.Slice(i * outBlock + offset, block).CopyTo(g.Span.Slice(i * block, block));
                 grads[k] = g;
             }
