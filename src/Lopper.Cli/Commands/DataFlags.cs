@@ -50,7 +50,8 @@ public static class DataFlags
         return (mean, std);
     }
 
-    private static float[]? Floats(Args a, string name)
+    /// <summary>A comma-separated list of finite numbers given as --NAME, or null when the flag is absent.</summary>
+    public static float[]? Floats(Args a, string name)
     {
         var s = a.Str(name);
         if (s is null) return null;

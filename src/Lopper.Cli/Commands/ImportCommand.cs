@@ -18,8 +18,8 @@ public static class ImportCommand
         if (a.Positional.Count == 0) { Console.Error.WriteLine(Usage); return 2; }
         string path = a.Positional[0];
         string outDir = a.Required("out");
-        var mean = Floats(a, "mean");
-        var std = Floats(a, "std");
+        var mean = DataFlags.Floats(a, "mean");
+        var std = DataFlags.Floats(a, "std");
         var shape = a.Shape("input-shape");
         a.EnsureAllUsed(positionalAllowed: 1);
         if ((mean is null) != (std is null)) throw new LopperInputException("give both --mean and --std, or neither");
@@ -28,17 +28,5 @@ public static class ImportCommand
         Console.WriteLine($"imported {path} ({r.Producer}, opset {r.Opset}): {g.Nodes.Count - 1} layers, input {string.Join("x", g.InputShape)}, " +
             $"{g.Classes} classes, {r.Model.ParameterCount():N0} params, {g.Macs():N0} MACs; saved to {outDir}");
         return 0;
-    }
-
-    private static float[]? Floats(Args a, string name)
-    {
-        var s = a.Str(name);
-        if (s is null) return null;
-        var parts = s.Split(',', StringSplitOptions.TrimEntries);
-        var r = new float[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out r[i]) || !float.IsFinite(r[i]))
-                throw new LopperInputException($"--{name} must be comma-separated numbers, got '{s}'");
-        return r;
     }
 }

@@ -75,7 +75,8 @@ public sealed class SourceRun
         };
     }
 
-    private static string? Text(JsonObject run, string field, string path) => run[field] switch
+    /// <summary>A string field of a run.json, null when absent; any other type fails naming the file and field.</summary>
+    internal static string? Text(JsonObject run, string field, string path) => run[field] switch
     {
         null => null,
         JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),

@@ -71,8 +71,8 @@ public static class TrainCommand
             if (a.Has("epochs")) config = config with { Epochs = a.Int("epochs", config.Epochs, 1) };
             var runJson = checkpoint.Run;
             string runPath = Path.Combine(checkpoint.Dir, "run.json");
-            dataset = RunString(runJson, "dataset", runPath) ?? "fashion-mnist";
-            dataDir ??= RunString(runJson, "data_dir", runPath);
+            dataset = SourceRun.Text(runJson, "dataset", runPath) ?? "fashion-mnist";
+            dataDir ??= SourceRun.Text(runJson, "data_dir", runPath);
             dataOptions = DataFlags.FromRun(runJson);
             savedPre = DataFlags.LoadPreprocessing(resume);
             model = checkpoint.Model;
@@ -212,13 +212,6 @@ public static class TrainCommand
         if (mean is null) (mean, std) = train.ChannelStats();
         return Preprocessing.For(train, mean, std!, o.Resize, o.Crop, dataset);
     }
-
-    private static string? RunString(JsonObject run, string field, string path) => run[field] switch
-    {
-        null => null,
-        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
-        _ => throw new LopperInputException($"{path}: field '{field}' must be a string"),
-    };
 
     private static TrainConfig ReadConfig(Args a)
     {
