@@ -50,13 +50,16 @@ public static class OnnxCheckCommand
         foreach (float v in lopper) scale = Math.Max(scale, Math.Abs(v));
         for (int i = 0; i < lopper.Length; i++) worst = Math.Max(worst, Math.Abs(lopper[i] - ort[i]));
         double rel = scale > 0 ? worst / scale : worst;
-        bool match = rel <= tolerance;
+        // All-zero outputs (dead activations in a randomly initialised net) match anything: not a pass.
+        bool degenerate = scale == 0;
+        bool match = rel <= tolerance && !degenerate;
         if (json)
             Console.WriteLine(new JsonObject
             {
                 ["from"] = Path.GetFullPath(from), ["onnx"] = Path.GetFullPath(onnxPath), ["batch"] = batch, ["seed"] = seed,
-                ["max_abs_diff"] = worst, ["max_relative_error"] = rel, ["tolerance"] = tolerance, ["match"] = match,
+                ["max_abs_diff"] = worst, ["max_abs_output"] = scale, ["degenerate"] = degenerate, ["max_relative_error"] = rel, ["tolerance"] = tolerance, ["match"] = match,
             }.ToJsonString());
+        else if (degenerate) Console.WriteLine("INCONCLUSIVE: Lopper's outputs are all zero, so the comparison proves nothing; try another --seed or a trained model");
         else Console.WriteLine($"{(match ? "match" : "MISMATCH")}: max relative error {rel:E2} (max |diff| {worst:E2}, batch {batch}, seed {seed}, tolerance {tolerance:E0})");
         return match ? 0 : 1;
     }
