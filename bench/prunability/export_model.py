@@ -14,6 +14,14 @@ def main(name, out):
     size = 299 if name == "inception_v3" else 224
     x = torch.randn(1, 3, size, size)
     with torch.no_grad():
+        # GoogLeNet's default init (truncated normal, std 0.01) lets every input die out (the logits are the
+        # classifier's bias whatever the image), which any implementation matches: such a model is re-initialised (Kaiming normal) so the check means something.
+        y = model(torch.randn(2, 3, size, size))
+        if torch.equal(y[0], y[1]):
+            for m in model.modules():
+                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                    torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            print("re-initialised: the default init gives the same outputs for every input")
         torch.onnx.export(model, x, out, opset_version=13, input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=True)
 

@@ -8,7 +8,7 @@ model against its export), and `lopper latency --runtime ort` (dense and pruned 
 batch 1, three times, median speed-up). One markdown row per model, time-boxed (--budget seconds per model, export included); a model that
 runs over is recorded as a time-out at the step it reached.
 
-Usage: /usr/bin/python3 bench/prunability/run.py [--budget 150] [--stop-at HH:MM (UTC)] [--only a,b] [--out FILE]
+Usage: /usr/bin/python3 bench/prunability/run.py [--budget 150] [--stop-at HH:MM (UTC)] [--only a,b] [--round-to 16] [--out FILE]
 """
 import argparse
 import datetime
@@ -61,7 +61,7 @@ def run(step, cmd, deadline, log):
     return p
 
 
-def model_row(name, work, budget):
+def model_row(name, work, budget, round_to=None):
     os.makedirs(work, exist_ok=True)
     deadline = time.time() + budget
     onnx = os.path.join(work, "torch.onnx")
@@ -72,6 +72,8 @@ def model_row(name, work, budget):
             p = run("export", [sys.executable, os.path.join(HERE, "export_model.py"), name, onnx], deadline, log)
             if p.returncode != 0:
                 raise Stop("export", "PyTorch export failed: " + one_line(p.stderr))
+            if "re-initialised" in p.stdout:
+                r["reinit"] = True
             p = run("import", [LOPPER, "import", onnx, "--out", dense], deadline, log)
             r["imported"] = "yes" if p.returncode == 0 else "no"
             if p.returncode != 0:
@@ -84,7 +86,10 @@ def model_row(name, work, budget):
             dense_err = json.loads(p.stdout)["max_relative_error"] if p.stdout.strip().startswith("{") else None
             if dense_err is None:
                 raise Stop("check dense", one_line(p.stderr or p.stdout))
-            p = run("prune", [LOPPER, "prune", "l1", "--from", dense, "--target-macs", "0.5", "--finetune-epochs", "0", "--latency-batch", "1", "--out", pruned, "--json"], deadline, log)
+            if json.loads(p.stdout).get("degenerate"):
+                raise Stop("check dense", "the randomly initialised model's outputs do not depend on the input, so no comparison is possible")
+            p = run("prune", [LOPPER, "prune", "l1", "--from", dense, "--target-macs", "0.5", "--finetune-epochs", "0", "--latency-batch", "1", "--out", pruned, "--json"]
+                    + (["--round-to", str(round_to)] if round_to else []), deadline, log)
             r["pruned"] = "yes" if p.returncode == 0 else "no"
             if p.returncode == 0:
                 rec = json.loads(p.stdout)
@@ -124,6 +129,7 @@ def main():
     ap.add_argument("--budget", type=float, default=150)
     ap.add_argument("--stop-at", default=None, help="UTC HH:MM after which no new model starts")
     ap.add_argument("--only", default=None)
+    ap.add_argument("--round-to", type=int, default=None, help="pass --round-to N to prune (channel counts in multiples of N)")
     ap.add_argument("--work", default="/tmp/lopper-prunability")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", f"prunability-{datetime.date.today().isoformat()}.md"))
     a = ap.parse_args()
@@ -143,10 +149,11 @@ def main():
             results.append({"model": name, "ok": False, "not_run": True})
             continue
         t = time.time()
-        r = model_row(name, os.path.join(a.work, name), a.budget)
+        r = model_row(name, os.path.join(a.work, name), a.budget, a.round_to)
         r["seconds"] = time.time() - t
         results.append(r)
-        rows.append(f"| {name} | {r['imported']} | {r['pruned']} | {r['match']} | {r['macs']} | {r['speedup']} | {r['note']} |")
+        note = r["note"] + (" (Kaiming re-init: with the default init the logits do not depend on the input)" if r.get("reinit") else "")
+        rows.append(f"| {name} | {r['imported']} | {r['pruned']} | {r['match']} | {r['macs']} | {r['speedup']} | {note} |")
         print(rows[-1], flush=True)
         write(a.out, head, rows, results, a.budget, started)
     write(a.out, head, rows, results, a.budget, started)

@@ -50,13 +50,18 @@ public static class OnnxCheckCommand
         foreach (float v in lopper) scale = Math.Max(scale, Math.Abs(v));
         for (int i = 0; i < lopper.Length; i++) worst = Math.Max(worst, Math.Abs(lopper[i] - ort[i]));
         double rel = scale > 0 ? worst / scale : worst;
-        bool match = rel <= tolerance;
+        // Outputs that do not depend on the input (dead activations in a randomly initialised net: every image
+        // gets the same logits, often all zero) would match any implementation: not a pass.
+        int per = lopper.Length / batch;
+        bool degenerate = scale == 0 || (batch > 1 && lopper.AsSpan(0, per).SequenceEqual(lopper.AsSpan(per, per)));
+        bool match = rel <= tolerance && !degenerate;
         if (json)
             Console.WriteLine(new JsonObject
             {
                 ["from"] = Path.GetFullPath(from), ["onnx"] = Path.GetFullPath(onnxPath), ["batch"] = batch, ["seed"] = seed,
-                ["max_abs_diff"] = worst, ["max_relative_error"] = rel, ["tolerance"] = tolerance, ["match"] = match,
+                ["max_abs_diff"] = worst, ["max_abs_output"] = scale, ["degenerate"] = degenerate, ["max_relative_error"] = rel, ["tolerance"] = tolerance, ["match"] = match,
             }.ToJsonString());
+        else if (degenerate) Console.WriteLine("INCONCLUSIVE: Lopper's outputs do not depend on the input (all zero or the same for every image), so the comparison proves nothing; try a trained model");
         else Console.WriteLine($"{(match ? "match" : "MISMATCH")}: max relative error {rel:E2} (max |diff| {worst:E2}, batch {batch}, seed {seed}, tolerance {tolerance:E0})");
         return match ? 0 : 1;
     }

@@ -148,6 +148,27 @@ public class OnnxPatternImportTests
     }
 
     [Fact]
+    public void ConcatOfOneTensorIsTheIdentity()
+    {
+        // torchvision's DenseNet writes torch.cat([x], 1) in the first layer of every block.
+        var g = new G(13);
+        var x = g.Node("Concat", [g.Conv("input", C, 6, 1)], ExportContext.Int("axis", 1));
+        var m = AssertMatchesOrt(g.Finish(g.Node("Relu", [x])));
+        Assert.DoesNotContain(m.Graph.Nodes, n => n.Op is ConcatOp);
+    }
+
+    [Fact]
+    public void ZeroPadBeforeAveragePoolCountsThePadding()
+    {
+        // Inception's avg_pool2d(3, 1, 1) as torch 1.13 writes it: Pad then AveragePool without pads.
+        var g = new G(13);
+        var x = g.Node("Pad", [g.Conv("input", C, 6, 1), g.Ints("pads", 0, 0, 1, 1, 0, 0, 1, 1)]);
+        x = g.Node("AveragePool", [x], ExportContext.Ints("kernel_shape", 3, 3), ExportContext.Ints("strides", 1, 1));
+        var m = AssertMatchesOrt(g.Finish(x));
+        Assert.Contains(m.Graph.Nodes, n => n.Op is AvgPool2dOp { Padding: 1, CountIncludePad: true });
+    }
+
+    [Fact]
     public void ChannelSliceSqueezeExciteSiluAndDilatedDepthwiseConv()
     {
         var g = new G(13);

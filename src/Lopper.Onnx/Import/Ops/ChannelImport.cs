@@ -22,7 +22,9 @@ internal static class ChannelImport
         long axis = a.Int("axis", 1);
         if (axis < 0) axis += rank;
         if (axis != 1) throw ctx.Fail($"concatenating feature maps along axis {a.Int("axis", 1)} is not supported; only along the channels (axis 1)");
-        ctx.Add(new ConcatOp(), inputs);
+        // torchvision's DenseNet concatenates a list of one tensor in each block's first layer: the identity.
+        if (inputs.Length == 1) ctx.SetOutput(0, inputs[0]);
+        else ctx.Add(new ConcatOp(), inputs);
     }
 
     public static void Slice(ImportContext ctx)

@@ -26,11 +26,22 @@ internal static class PoolImport
     public static void AveragePool(ImportContext ctx)
     {
         var a = ctx.Attributes("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides");
-        var x = ctx.GraphInput(0);
+        var x = ctx.GraphInput(0, allowPads: true);
         bool ceil = a.Int("ceil_mode", 0) != 0;
+        bool countPad = a.Int("count_include_pad", 0) != 0;
+        // PyTorch writes avg_pool2d(padding=p, count_include_pad=True) as a zero Pad and an unpadded AveragePool:
+        // the padded zeros are counted, which is count_include_pad with that padding (floor mode keeps every window inside).
+        if (x.Pads is not null)
+        {
+            if (x.PadValue != 0f) throw ctx.Fail($"the Pad before this AveragePool fills with {x.PadValue}; only zero padding folds into average pooling");
+            if (ceil) throw ctx.Fail("a Pad before an AveragePool with ceil_mode=1 cannot be folded (partial windows would count differently)");
+            if (!countPad && a.Ints("pads") is { } own && own.Any(p => p != 0))
+                throw ctx.Fail("a Pad before an AveragePool with its own pads and count_include_pad=0 cannot be folded");
+            countPad = true;
+        }
         var sp = Window(ctx, a, x, ceil);
         if (sp.Padding * 2 > sp.Kernel) throw ctx.Fail($"padding {sp.Padding} is more than half the window {sp.Kernel}");
-        ctx.Add(new AvgPool2dOp(sp.Kernel, sp.Stride, sp.Padding, ceil, a.Int("count_include_pad", 0) != 0), [x]);
+        ctx.Add(new AvgPool2dOp(sp.Kernel, sp.Stride, sp.Padding, ceil, countPad), [x]);
     }
 
     private static Spatial Window(ImportContext ctx, OnnxAttributes a, ImportValue x, bool ceil)
