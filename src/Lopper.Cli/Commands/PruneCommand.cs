@@ -179,7 +179,9 @@ public static class PruneCommand
         }
         else
         {
-            Console.WriteLine($"{method.Name}: accuracy {Pct(accBefore)} -> {Pct(accPruned)} (pruned) -> {Pct(accFinetuned)} (fine-tuned); " +
+            // With no fine-tuning there is no fine-tuned accuracy to show (run.json keeps the pruned one in its place).
+            string after = finetuneEpochs > 0 ? $" -> {Pct(accFinetuned)} (fine-tuned {finetuneEpochs} epoch{(finetuneEpochs == 1 ? "" : "s")})" : ", no fine-tuning";
+            Console.WriteLine($"{method.Name}: accuracy {Pct(accBefore)} -> {Pct(accPruned)} (pruned){after}; " +
                 $"params {100.0 * paramsAfter / paramsBefore:F1}%, MACs {100.0 * macsAfter / macsBefore:F1}%, latency {latBefore.MedianMs:F1} -> {latAfter.MedianMs:F1} ms; saved to {outDir}");
         }
         return 0;

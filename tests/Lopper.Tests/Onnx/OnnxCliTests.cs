@@ -26,6 +26,8 @@ public class OnnxCliTests
         Assert.True(code == 0, err);
         Assert.Contains("no dataset", err);
         Assert.Contains("not measured (no data)", stdout);
+        Assert.Contains("no fine-tuning", stdout);
+        Assert.DoesNotContain("(fine-tuned", stdout);
         var run = JsonNode.Parse(System.IO.File.ReadAllText(Path.Combine(pruned, "run.json")))!;
         Assert.Null(run["accuracy_before"]);
         Assert.Null(run["accuracy_finetuned"]);
