@@ -175,6 +175,20 @@ def randomize_bn(model, gen):
             m.bias.data.copy_(torch.randn(c, generator=gen) * 0.1)
 
 
+def calibrate_bn(model, shape, gen):
+    """Running statistics measured on random inputs (cumulative average over 4 batches), so that in eval mode
+    every layer sees normalised activations: with arbitrary statistics a deep net (MobileNetV2) saturates its
+    ReLU6s and its logits stop depending on the input, and a fixture that matches such a net proves little."""
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for _ in range(4):
+        model(torch.randn((16,) + shape, generator=gen))
+    model.eval()
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "Lopper.Tests", "Fixtures", "onnx")
     os.makedirs(out, exist_ok=True)
@@ -185,10 +199,13 @@ def main():
         model = build()
         with torch.no_grad():
             randomize_bn(model, gen)
-        model.eval()
+            calibrate_bn(model, shape, gen)
         x = torch.randn((2,) + shape, generator=gen)
         with torch.no_grad():
             y = model(x)
+        # The two images must get clearly different logits, or matching them checks nothing.
+        spread = (y[0] - y[1]).abs().max() / y.abs().max()
+        assert spread > 1e-2, f"{name}: logits barely depend on the input (relative spread {spread:.2e})"
         path = os.path.join(out, name + ".onnx")
         torch.onnx.export(model, x, path, opset_version=opset, input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=True)
