@@ -51,7 +51,9 @@ public sealed class ConcatOp : Op
     /// <inheritdoc/>
     public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
     {
-        var shape = OutputShape(inputs.Select(t => t.Shape).ToArray());
+        // Shapes were checked when the graph was built: only the channel count changes.
+        var shape = (int[])inputs[0].Shape.Clone();
+        for (int k = 1; k < inputs.Length; k++) shape[1] += inputs[k].Shape[1];
         var y = Tensor.Pooled(shape);
         int n = shape[0], outBlock = y.Length / n, offset = 0;
         foreach (var x in inputs)
