@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Copies the summary lines and the headline table of a `lopper report` Markdown file into the README.
+"""Copies the summary lines and the headline table of a `lopper report` Markdown file into docs/results.md (or any page with the markers).
 
 Usage: bench/embed_report.py REPORT.md README.md
 

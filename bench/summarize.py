@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Markdown tables for the README from a folder of run records.
+"""Markdown tables for docs/results.md from a folder of run records.
 
 Usage: bench/summarize.py bench/results/2026-12-02
 
