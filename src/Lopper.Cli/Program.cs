@@ -59,7 +59,8 @@ namespace Lopper.Cli
             }
             catch (LopperInputException e)
             {
-                return Fail(2, e.Message);
+                // The library names options as its records do (TargetParams); here they are flags (--target-params).
+                return Fail(2, Lopper.Methods.OptionInfo.Respell(e, name => "--" + name));
             }
             catch (Exception e) when (e is LopperRunException or IOException or UnauthorizedAccessException)
             {

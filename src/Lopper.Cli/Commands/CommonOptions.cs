@@ -31,53 +31,13 @@ public static class CommonOptions
     /// or bury the source run (its model, weights and checkpoints) that the new run is made from.
     /// </summary>
     public static void CheckOutFrom(string outDir, string from, string outFlag = "--out", string fromFlag = "--from")
-    {
-        string o = Normal(outDir), f = Normal(from);
-        if (o == f) throw new LopperInputException($"{outFlag} {outDir} is the {fromFlag} folder; write the new run elsewhere, the source would be overwritten");
-        if (o.StartsWith(f, StringComparison.Ordinal)) throw new LopperInputException($"{outFlag} {outDir} lies inside the {fromFlag} folder {from}; choose a folder outside it");
-        if (f.StartsWith(o, StringComparison.Ordinal)) throw new LopperInputException($"{outFlag} {outDir} contains the {fromFlag} folder {from}; choose a folder outside it");
-    }
+        => Lopper.Runs.RunFolder.CheckOutside(outDir, from, outFlag, fromFlag);
 
-    private static string Normal(string dir)
-    {
-        var full = Path.GetFullPath(dir);
-        // A symbolic link to the source is the source.
-        try
-        {
-            if (new DirectoryInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target) full = Path.GetFullPath(target.FullName);
-        }
-        catch (IOException) { }
-        return Path.TrimEndingDirectorySeparator(full) + Path.DirectorySeparatorChar;
-    }
-
-    private static bool _saidEmbedded;
-
-    /// <summary>
-    /// Resolves --dataset/--data; when the embedded Fashion-MNIST subset stands in for the full set, says so
-    /// on stderr (once per process, so the demo's steps do not repeat it).
-    /// </summary>
+    /// <summary>Resolves --dataset/--data; the embedded-subset notice goes to stderr once per process.</summary>
     public static DataSplits LoadData(string dataset, string? dataDir, DataOptions? options = null)
-    {
-        var splits = DataCatalog.Resolve(dataset, dataDir, DataCatalog.DefaultRoot, options);
-        if (splits.IsEmbeddedSubset && !_saidEmbedded)
-        {
-            _saidEmbedded = true;
-            Console.Error.WriteLine($"note: {EmbeddedFashionMnist.Notice}");
-        }
-        return splits;
-    }
+        => new Lopper.Runs.DataSpec { Dataset = dataset, Dir = dataDir, Options = options ?? new DataOptions() }.Load(s => Console.Error.WriteLine(s));
 
-    /// <summary>
-    /// Training loader (shuffled, augmented as configured) and test loader (in order, no augmentation), normalised
-    /// with <paramref name="pre"/>'s mean/std when given (the model folder's record), else the training split's.
-    /// </summary>
+    /// <summary>Training and test loaders (<see cref="Lopper.Runs.DataSpec.Loaders"/>).</summary>
     public static (DataLoader Train, DataLoader Test) Loaders(Dataset train, Dataset test, TrainConfig c, Preprocessing? pre = null)
-    {
-        // Statistics from the whole split, so eval (which never limits) normalises exactly as training did.
-        var (mean, std) = pre is null ? train.ChannelStats() : (pre.Mean, pre.Std);
-        if (c.TrainLimit > 0 && c.TrainLimit < train.Count) train = train.Slice(0, c.TrainLimit);
-        var trainLoader = new DataLoader(train, c.BatchSize, c.Seed, shuffle: true, mean, std, cropPadding: c.CropPadding, flip: c.Flip);
-        var testLoader = new DataLoader(test, 500, c.Seed, shuffle: false, mean, std);
-        return (trainLoader, testLoader);
-    }
+        => Lopper.Runs.DataSpec.Loaders(train, test, c, pre);
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Lopper.Data;
 using Lopper.Imaging;
+using Lopper.Runs;
 
 namespace Lopper.Cli.Commands;
 
@@ -21,32 +22,28 @@ public static class DataFlags
         Decoder = SkiaImageDecoder.Instance,
     };
 
-    /// <summary>The options a run recorded (defaults for runs before they were recorded).</summary>
-    public static DataOptions FromRun(JsonObject run) => run["data_options"] is JsonObject o
-        ? new DataOptions
-        {
-            Resize = (int?)o["resize"] ?? 0,
-            Crop = (int?)o["crop"] ?? 0,
-            ValSplit = (double?)o["val_split"] ?? 0,
-            Seed = (ulong?)o["seed"] ?? 0,
-            RandomResizedCrop = (bool?)o["random_resized_crop"] ?? false,
-            Decoder = SkiaImageDecoder.Instance,
-        }
-        : new DataOptions { Decoder = SkiaImageDecoder.Instance };
+    /// <summary>
+    /// The data a derived run (prune, finetune, eval) reads: the source's recorded data, with --dataset and --data
+    /// overriding its name and folder; null when neither the flags nor the source name a dataset.
+    /// </summary>
+    public static DataSpec? Override(Args a, RunFolder source)
+    {
+        string? dataset = a.Str("dataset"), dir = a.Str("data");
+        if (dataset is null && dir is null) return source.Data;
+        var d = source.Data ?? new DataSpec { Options = new DataOptions { Decoder = SkiaImageDecoder.Instance } };
+        return d with { Dataset = dataset ?? source.Data?.Dataset ?? "fashion-mnist", Dir = dir ?? d.Dir };
+    }
 
-    /// <summary>run.json form of <paramref name="o"/>.</summary>
-    public static JsonObject ToJson(DataOptions o) => new() { ["resize"] = o.Resize, ["crop"] = o.Crop, ["val_split"] = o.ValSplit, ["seed"] = o.Seed, ["random_resized_crop"] = o.RandomResizedCrop };
-
-    /// <summary>--mean/--std as comma-separated per-channel values in 0..1 units; null when not given (statistics of the training split).</summary>
+    /// <summary>--mean/--std as comma-separated per-channel values in 0..1 units; null when not given (statistics of the training split). A <paramref name="channels"/> of 0 or less leaves the count to be checked against the data.</summary>
     public static (float[]? Mean, float[]? Std) ReadNormalisation(Args a, int channels)
     {
         var mean = Floats(a, "mean");
         var std = Floats(a, "std");
         if ((mean is null) != (std is null)) throw new LopperInputException("--mean and --std go together");
         if (mean is null) return (null, null);
-        if (mean.Length != channels || std!.Length != channels)
+        if (channels > 0 && (mean.Length != channels || std!.Length != channels))
             throw new LopperInputException($"--mean and --std need {channels} value(s) each (one per channel), got {mean.Length} and {std!.Length}");
-        foreach (var s in std) if (!(s > 0)) throw new LopperInputException($"--std values must be positive, got {s}");
+        foreach (var s in std!) if (!(s > 0)) throw new LopperInputException($"--std values must be positive, got {s}");
         return (mean, std);
     }
 
@@ -61,14 +58,6 @@ public static class DataFlags
             if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out r[i]) || !float.IsFinite(r[i]))
                 throw new LopperInputException($"--{name} must be comma-separated numbers (0..1 pixel units), got '{s}'");
         return r;
-    }
-
-    /// <summary>Copies OUT/preprocessing.json into the model folders a run wrote below OUT (best/, compacted/).</summary>
-    public static void SpreadPreprocessing(Preprocessing pre, string outDir)
-    {
-        if (!Directory.Exists(outDir)) return;
-        foreach (var sub in Directory.GetDirectories(outDir))
-            if (File.Exists(Path.Combine(sub, Lopper.Io.ModelStore.GraphFile))) pre.Save(sub);
     }
 
     private static bool _saidNoRecord;

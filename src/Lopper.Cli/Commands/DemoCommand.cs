@@ -1,42 +1,94 @@
+using System.Text.Json.Nodes;
+using Lopper.Imaging;
+using Lopper.Pruning;
+using Lopper.Pruning.Baselines;
+using Lopper.Pruning.Snacs;
+using Lopper.Runs;
+using Lopper.Training;
+
 namespace Lopper.Cli.Commands;
 
 /// <summary>
-/// `lopper demo`: the README's first command. Trains LeNet-5 on Fashion-MNIST, prunes half of its MACs
-/// away with L1 filter pruning, fine-tunes, reloads the slimmed model from disk and evaluates it, and
-/// prints its per-layer costs: the whole flow in about a minute.
+/// `lopper demo`: the README's first command, written against the library's pipelines. Trains LeNet-5 on
+/// Fashion-MNIST, prunes it with L1 filter pruning (half the MACs) and with SNACS (half the parameters), fine-tunes
+/// both, reloads one from disk to show the saved folder evaluates the same, and prints the two side by side.
 /// </summary>
 public static class DemoCommand
 {
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "help" });
+        var a = new Args(raw, new HashSet<string> { "help", "json" });
         if (a.Flag("help"))
         {
-            Console.WriteLine("lopper demo [--out DIR] [--epochs N] [--threads N] [--data DIR]");
+            Console.WriteLine("lopper demo [--out DIR] [--epochs N] [--finetune-epochs N] [--threads N] [--data DIR] [--json]");
             return 0;
         }
         string outDir = a.Str("out", "runs/demo");
         int epochs = a.Int("epochs", 5, 1);
-        string? threads = a.Str("threads");
-        string? data = a.Str("data");
+        int finetune = a.Int("finetune-epochs", 2, 0);
+        bool json = a.Flag("json");
+        CommonOptions.ApplyThreads(a);
+        var data = new DataSpec { Dir = a.Str("data"), Options = new Lopper.Data.DataOptions { Decoder = SkiaImageDecoder.Instance } };
         a.EnsureAllUsed();
-        var common = new List<string>();
-        if (threads is not null) common.AddRange(["--threads", threads]);
-        string trained = Path.Combine(outDir, "lenet5");
-        string pruned = Path.Combine(outDir, "lenet5-l1-50");
-        Console.WriteLine($"== 1/4 train LeNet-5 on Fashion-MNIST for {epochs} epochs -> {trained}");
-        var train = new List<string> { "--model", "lenet5", "--epochs", epochs.ToString(), "--out", trained };
-        if (data is not null) train.AddRange(["--data", data]);
-        int rc = TrainCommand.Run([.. train, .. common]);
-        if (rc != 0) return rc;
-        Console.WriteLine($"\n== 2/4 prune to 50% of MACs with L1 filter pruning, fine-tune 2 epochs -> {pruned}");
-        rc = PruneCommand.Run(["l1", "--from", trained, "--out", pruned, "--target-macs", "0.5", "--finetune-epochs", "2", .. common]);
-        if (rc != 0) return rc;
-        Console.WriteLine($"\n== 3/4 reload {pruned} from disk and evaluate");
-        rc = EvalCommand.Run(["--from", pruned, .. common]);
-        if (rc != 0) return rc;
-        Console.WriteLine($"\n== 4/4 per-layer parameters and MACs of the slimmed model");
-        return InspectCommand.Run(["--from", pruned]);
+        var cb = ConsoleCallbacks.Create();
+        void Say(string s) { if (!json) Console.WriteLine(s); }
+
+        string trainedDir = Path.Combine(outDir, "lenet5");
+        Say($"== 1/4 train LeNet-5 on Fashion-MNIST for {epochs} epochs -> {trainedDir}");
+        var trained = TrainPipeline.Run(new TrainRequest
+        {
+            ModelName = "lenet5", Data = data, Config = TrainConfig.DefaultsFor("lenet5") with { Epochs = epochs }, OutDir = trainedDir, Command = "lopper demo",
+        }, cb);
+        Say($"dense: test accuracy {PrunePipeline.Percent(trained.TestAccuracy)}");
+        var source = RunFolder.Load(trainedDir, SkiaImageDecoder.Instance);
+
+        // The baseline users compare against, and one of the published methods, on the same trained model.
+        var runs = new (string Label, string Dir, IPruningMethod Method)[]
+        {
+            ("L1 filters, 50% of MACs", Path.Combine(outDir, "lenet5-l1"), new L1FilterPruner(new BudgetOptions { TargetMacs = 0.5 }.ToBudget())),
+            ("SNACS, 50% of parameters", Path.Combine(outDir, "lenet5-snacs"), new SnacsPruner(new SnacsOptions { TargetParams = 0.5, ProbePerClass = 100 })),
+        };
+        var results = new List<(string Label, string Dir, PruneRecord Record)>();
+        for (int i = 0; i < runs.Length; i++)
+        {
+            var (label, dir, method) = runs[i];
+            Say($"\n== {i + 2}/4 prune: {label}, fine-tune {finetune} epoch{(finetune == 1 ? "" : "s")} -> {dir}");
+            var result = PrunePipeline.Run(new PruneRequest { Source = source, Method = method, FinetuneEpochs = finetune, BnRecalibrateBatches = 20, OutDir = dir, Command = "lopper demo" }, cb);
+            results.Add((label, dir, result.Record));
+        }
+
+        var (_, firstDir, first) = results[0];
+        Say($"\n== 4/4 reload {firstDir} from disk and evaluate");
+        var reloaded = RunFolder.Load(firstDir, SkiaImageDecoder.Instance);
+        var (trainSet, testSet) = reloaded.LoadData();
+        var (_, test) = DataSpec.Loaders(trainSet, testSet, reloaded.TrainConfig, reloaded.Preprocessing);
+        double reloadedAccuracy = Evaluator.Evaluate(reloaded.Model, test).Accuracy;
+        Say($"reloaded: test accuracy {reloadedAccuracy * 100:F2}% (the run recorded {PrunePipeline.Percent(first.AccuracyFinetuned)})");
+
+        if (json)
+        {
+            var rows = new JsonArray();
+            foreach (var (label, dir, r) in results)
+                rows.Add(new JsonObject
+                {
+                    ["method"] = r.Method, ["label"] = label, ["out"] = Path.GetFullPath(dir), ["accuracy_pruned"] = r.AccuracyPruned, ["accuracy_finetuned"] = r.AccuracyFinetuned,
+                    ["params_kept"] = r.ParamsKept, ["macs_kept"] = r.MacsKept, ["speedup"] = r.SpeedUp, ["latency_batch"] = r.LatencyBatch,
+                });
+            JsonOutput.Print(new JsonObject
+            {
+                ["model"] = "lenet5", ["dense_accuracy"] = trained.TestAccuracy, ["dense_out"] = Path.GetFullPath(trainedDir), ["epochs"] = epochs,
+                ["finetune_epochs"] = finetune, ["reloaded_accuracy"] = reloadedAccuracy, ["pruned"] = rows,
+            });
+            return 0;
+        }
+        Console.WriteLine($"\nLeNet-5 on Fashion-MNIST, dense {PrunePipeline.Percent(trained.TestAccuracy)}; speed-up measured at batch {first.LatencyBatch}, {Lopper.Parallelism.Threads} thread(s)");
+        Console.WriteLine($"{"method",-26} {"pruned",8} {"fine-tuned",10} {"params",7} {"MACs",7} {"speed-up",8}");
+        foreach (var (label, _, r) in results)
+            Console.WriteLine($"{label,-26} {Pct(r.AccuracyPruned),8} {Pct(r.AccuracyFinetuned),10} {Pct(r.ParamsKept),7} {Pct(r.MacsKept),7} {r.SpeedUp,7:F2}x");
+        Console.WriteLine($"per-layer widths: lopper inspect --from {firstDir}; the runs' records: {firstDir}/run.json");
+        return 0;
     }
+
+    private static string Pct(double? v) => v is double x ? $"{x * 100:F1}%" : "-";
 }

@@ -30,7 +30,7 @@ public sealed class SourceRun
     public Preprocessing? Preprocessing { get; private set; }
 
     /// <summary>Adds what a derived run needs to read the same data again ("data_options") to its run.json.</summary>
-    public void Record(JsonObject run) => run["data_options"] = DataFlags.ToJson(DataOptions);
+    public void Record(JsonObject run) => run["data_options"] = Lopper.Runs.DataSpec.OptionsToJson(DataOptions);
 
     /// <summary>
     /// Writes the source's preprocessing.json into <paramref name="dir"/> and its model subfolders; for a source
@@ -47,8 +47,7 @@ public sealed class SourceRun
             var (mean, std) = train.ChannelStats();
             pre = Lopper.Data.Preprocessing.For(train, mean, std, DataOptions.Resize, DataOptions.Crop, Dataset);
         }
-        pre.Save(dir);
-        DataFlags.SpreadPreprocessing(pre, dir);
+        Lopper.Runs.RunFolder.SavePreprocessing(pre, dir);
     }
 
     /// <summary>Loads --from DIR, honouring --dataset/--data overrides.</summary>
@@ -70,7 +69,7 @@ public sealed class SourceRun
             DataDir = dataDir ?? Text(run, "data_dir", runPath),
             TrainConfig = config,
             Run = run,
-            DataOptions = DataFlags.FromRun(run),
+            DataOptions = Lopper.Runs.DataSpec.OptionsFromRun(run, Lopper.Imaging.SkiaImageDecoder.Instance),
             Preprocessing = DataFlags.LoadPreprocessing(dir),
         };
     }

@@ -9,6 +9,8 @@ using Lopper.Pruning.ComplexityAware;
 using Lopper.Pruning.Directional;
 using Lopper.Structure;
 using Lopper.Training;
+using Lopper.Runs;
+using Lopper.Imaging;
 
 namespace Lopper.Cli.Commands;
 
@@ -41,176 +43,75 @@ public static class TrainCommand
                     --no-gate-downsampling
         """;
 
+    /// <summary>The complexity-aware options as train flags.</summary>
+    private static IReadOnlyList<Lopper.Methods.OptionInfo> GateOptions => Lopper.Methods.OptionInfo.For(typeof(ComplexityAwareOptions));
+
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "nesterov", "augment", "no-gate-downsampling" });
+        var a = new Args(raw, new HashSet<string>(["json", "help", "nesterov", "augment", "random-resized-crop", .. MethodFlags.Switches(GateOptions)]));
         if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
-        var sw = Stopwatch.StartNew();
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
-        string? resume = a.Str("resume");
-        string? outDir = a.Str("out") ?? resume;
-        Model model;
-        TrainConfig config;
-        string dataset;
-        string? dataDir = a.Str("data");
-        DataOptions dataOptions;
-        Preprocessing? savedPre = null;
-        ComplexityAwareOptions? gates = null;
-        JsonObject? gateRecord = null;
-        Checkpoint? checkpoint = null;
-        // One writer per folder; taken before anything is read so no other run changes the files underneath.
-        using var outLock = outDir is null ? null : RunLock.Acquire(outDir, a.Has("out") ? "--out" : "--resume");
-        if (outDir is not null) Checkpoint.Recover(outDir);
-        if (resume is not null)
+        string command = "lopper train " + string.Join(' ', raw);
+        TrainResult result;
+        if (a.Str("resume") is string resume)
         {
-            checkpoint = Checkpoint.Latest(resume);
-            foreach (var skipped in checkpoint.Skipped) Console.Error.WriteLine($"lopper train: warning: skipped a checkpoint that failed its checks: {skipped}");
-            config = checkpoint.Config;
-            if (a.Has("epochs")) config = config with { Epochs = a.Int("epochs", config.Epochs, 1) };
-            var runJson = checkpoint.Run;
-            string runPath = Path.Combine(checkpoint.Dir, "run.json");
-            dataset = SourceRun.Text(runJson, "dataset", runPath) ?? "fashion-mnist";
-            dataDir ??= SourceRun.Text(runJson, "data_dir", runPath);
-            dataOptions = DataFlags.FromRun(runJson);
-            savedPre = DataFlags.LoadPreprocessing(resume);
-            model = checkpoint.Model;
-            if (a.Has("method") || ComplexityAwareFlags.AnyGiven(a))
+            if (a.Has("method") || MethodFlags.AnyGiven(a, GateOptions))
                 throw new LopperInputException($"--resume {resume}: --method and its flags come from the saved run; drop them");
-            if (runJson["complexity_aware"] is JsonObject saved)
-            {
-                gates = ComplexityAwareOptions.FromJson(saved, runPath);
-                gateRecord = (JsonObject)saved.DeepClone();
-                if (gateRecord["dense_params"] is not JsonValue dp || !dp.TryGetValue(out long _) || gateRecord["dense_macs"] is not JsonValue dm || !dm.TryGetValue(out long _))
-                    throw new LopperInputException($"{runPath}: complexity_aware.dense_params and dense_macs must be integers");
-            }
-            else if (runJson["complexity_aware"] is not null) throw new LopperInputException($"{runPath}: field 'complexity_aware' must be an object");
+            if (a.Has("out") && a.Str("out") != resume) throw new LopperInputException($"--resume {resume} continues in its own folder; drop --out");
+            int? epochs = a.Has("epochs") ? a.Int("epochs", 1, 1) : null;
+            a.EnsureAllUsed();
+            result = TrainPipeline.Resume(resume, epochs, ConsoleCallbacks.Create(), SkiaImageDecoder.Instance);
         }
         else
         {
-            dataset = a.Str("dataset", "fashion-mnist");
-            config = ReadConfig(a);
-            dataOptions = DataFlags.Read(a, config.Seed);
-            model = null!;
+            var config = ReadConfig(a);
+            var data = new DataSpec { Dataset = a.Str("dataset", "fashion-mnist"), Dir = a.Str("data"), Options = DataFlags.Read(a, config.Seed) with { RandomResizedCrop = a.Flag("random-resized-crop") } };
             string? method = a.Str("method");
             if (method is not null && method != "complexity-aware") throw new LopperInputException($"--method must be complexity-aware, got '{method}'");
-            if (method is null && ComplexityAwareFlags.AnyGiven(a)) throw new LopperInputException("--strength, --flops-vs-params, --layers-vs-units and the other gate flags need --method complexity-aware");
+            if (method is null && MethodFlags.AnyGiven(a, GateOptions)) throw new LopperInputException("--strength, --flops-vs-params, --layers-vs-units and the other gate flags need --method complexity-aware");
+            ComplexityAwareOptions? gates = null;
             if (method is not null)
             {
                 if (config.Optimizer == "grda") throw new LopperInputException("--method complexity-aware cannot be combined with --optimizer grda");
-                gates = ComplexityAwareFlags.Read(a);
+                gates = Lopper.Methods.OptionBinder.Bind<ComplexityAwareOptions>(MethodFlags.Read(a, GateOptions), "train --method complexity-aware").Validate();
             }
+            // Transfer: the data decides the head, so the splits are read here (the pipeline reads them again from its cache-free spec).
+            string? from = a.Str("from");
+            Model? start = null;
+            RunFolder? startFolder = null;
+            if (from is not null || a.Has("reset-head"))
+            {
+                var (trainSet, _) = data.Load(s => Console.Error.WriteLine(s));
+                (start, startFolder) = TransferFlags.Load(a, trainSet, config.Seed);
+            }
+            var (mean, std) = DataFlags.ReadNormalisation(a, -1);
+            var request = new TrainRequest
+            {
+                ModelName = start is null ? a.Required("model") : null,
+                Start = start,
+                StartFolder = startFolder,
+                Data = data,
+                Config = config,
+                Gates = gates,
+                Normalisation = mean is null ? null : (mean, std!),
+                FreezeUntil = a.Str("freeze-until"),
+                OutDir = a.Str("out"),
+                Command = command,
+            };
+            a.EnsureAllUsed();
+            result = TrainPipeline.Run(request, ConsoleCallbacks.Create());
         }
-        // On resume these come from the saved run; reading them marks them as known flags.
-        a.Has("model"); a.Has("epochs"); a.Has("dataset");
-        var splits = CommonOptions.LoadData(dataset, dataDir, dataOptions);
-        var (trainSet, testSet) = splits;
-        var (transferred, sourcePre) = resume is null ? TransferFlags.Load(a, trainSet, config.Seed) : (null, null);
-        model ??= transferred!;
-        if (model is null)
+        if (json) JsonOutput.Print(result.ToJson());
+        else
         {
-            var graph = ModelZoo.Create(a.Required("model"), [trainSet.Channels, trainSet.Height, trainSet.Width], trainSet.ClassCount);
-            model = new Model(graph, config.Seed);
+            if (result.Grda is { } g)
+                Console.WriteLine($"grda: sparsity {g.Sparsity * 100:F2}%; compacted keeps {g.ParamsKept * 100:F1}% of params and {g.MacsKept * 100:F1}% of MACs, " +
+                    $"{g.CompactedUnstructuredSparsity * 100:F2}% of its values still zero" + (g.Compacted is null ? "" : $"; saved to {g.Compacted}"));
+            Console.WriteLine($"done: test accuracy {result.TestAccuracy * 100:F2}% after {result.Epochs} epochs in {ProgressBar.FormatSeconds(result.Seconds)}" + (result.OutDir is null ? "" : $"; saved to {a.Str("out") ?? a.Str("resume")}"));
         }
-        else if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { trainSet.Channels, trainSet.Height, trainSet.Width }))
-        {
-            throw new LopperInputException($"--resume {resume}: model input {string.Join("x", model.Graph.InputShape)} does not match dataset {dataset}");
-        }
-        var pre = savedPre ?? TrainPreprocessing(a, trainSet, sourcePre, dataOptions, dataset);
-        string? freeze = a.Str("freeze-until");
-        if (freeze is not null && gates is not null) throw new LopperInputException("--freeze-until cannot be combined with --method complexity-aware");
-        var frozen = freeze is null ? null : Transfer.FreezeUntil(model, freeze);
-        a.EnsureAllUsed();
-        var (train, test) = CommonOptions.Loaders(trainSet, testSet, config, pre);
-        bool rrc = resume is null ? a.Flag("random-resized-crop") : dataOptions.RandomResizedCrop;
-        if (rrc) train = train.WithRandomResizedCrop();
-        var trainer = new Trainer(model, config, train, test, outDir) { Progress = new ProgressBar(), ExcludeFromOptimizer = frozen };
-        if (checkpoint is not null)
-        {
-            trainer.Restore(checkpoint);
-            // Repairs the top-level files if a kill fell between them; they then match the checkpoint resumed from.
-            if (outDir is not null)
-                Trainer.Publish(outDir, model, new Dictionary<string, string> { ["epoch"] = checkpoint.CompletedEpochs.ToString(System.Globalization.CultureInfo.InvariantCulture) }, Lopper.Io.JsonText.Write(checkpoint.Run));
-        }
-        ComplexityAwareHook? gateHook = null;
-        if (gates is not null)
-        {
-            // The dense counts normalise the complexity term for the whole run, so a resume reuses the saved ones.
-            var (p0, m0) = gateRecord is null ? CostCounter.Totals(model.Graph) : ((long)gateRecord["dense_params"]!, (long)gateRecord["dense_macs"]!);
-            gateRecord ??= gates.ToJson();
-            gateRecord["dense_params"] = p0;
-            gateRecord["dense_macs"] = m0;
-            gateHook = ComplexityAwareTraining.Attach(trainer, gates, p0, m0, train.BatchesPerEpoch, s => Console.Error.WriteLine(s));
-        }
-        var run = RunInfo.Environment(config.Seed);
-        run["command"] = "lopper train " + string.Join(' ', raw);
-        run["model"] = model.Graph.Name;
-        run["dataset"] = dataset;
-        if (dataDir is not null) run["data_dir"] = Path.GetFullPath(dataDir);
-        run["data_source"] = splits.Source;
-        run["data_options"] = DataFlags.ToJson(dataOptions with { RandomResizedCrop = rrc });
-        if (a.Str("from") is string fromDir) run["transfer_from"] = Path.GetFullPath(fromDir);
-        if (freeze is not null) run["freeze_until"] = freeze;
-        if (gateRecord is not null)
-        {
-            run["method"] = "complexity-aware";
-            run["complexity_aware"] = gateRecord;
-        }
-        trainer.RunRecord = run;
-        int startEpoch = trainer.CompletedEpochs;
-        bool grda = config.Optimizer == "grda";
-        // Before the logger, so the epoch line can show the sparsity.
-        if (grda) trainer.AddHook(new SparsityHook());
-        var epochReporter = new EpochLogger(trainer);
-        trainer.AddHook(epochReporter);
-        if (outDir is not null) pre.Save(outDir);
-        trainer.Run();
-        model = trainer.Model; // complexity-aware training swaps in ever smaller models
-        var last = trainer.History.Count > 0 ? trainer.History[^1]! : new JsonObject();
-        double seconds = sw.Elapsed.TotalSeconds;
-        int ran = trainer.CompletedEpochs - startEpoch;
-        double trainSeconds = 0;
-        for (int i = startEpoch; i < trainer.History.Count; i++) trainSeconds += (double)trainer.History[i]!["train_seconds"]!;
-        var result = new JsonObject
-        {
-            ["model"] = model.Graph.Name,
-            ["dataset"] = dataset,
-            ["epochs"] = trainer.CompletedEpochs,
-            ["test_accuracy"] = last["test_accuracy"]?.DeepClone(),
-            ["best_test_accuracy"] = trainer.BestAccuracy,
-            ["train_loss"] = last["train_loss"]?.DeepClone(),
-            ["seconds"] = seconds,
-            ["seconds_per_epoch"] = ran > 0 ? trainSeconds / ran : 0,
-            ["params"] = model.ParameterCount(),
-            ["macs"] = model.Graph.Macs(),
-            ["seed"] = config.Seed,
-            ["threads"] = Parallelism.Threads,
-            ["out"] = outDir is null ? null : Path.GetFullPath(outDir),
-        };
-        if (grda) result["grda"] = GrdaReport(model, outDir, json);
-        if (outDir is not null) DataFlags.SpreadPreprocessing(pre, outDir);
-        if (gateHook is not null)
-        {
-            var d = gateHook.Details();
-            d.Remove("removals");
-            d["params_kept"] = (double)model.ParameterCount() / gateHook.DenseParams;
-            d["macs_kept"] = (double)model.Graph.Macs() / gateHook.DenseMacs;
-            d["gates_folded"] = gateHook.Finished;
-            result["complexity_aware"] = d;
-        }
-        if (json) JsonOutput.Print(result);
-        else Console.WriteLine($"done: test accuracy {(double?)last["test_accuracy"] * 100:F2}% after {trainer.CompletedEpochs} epochs in {ProgressBar.FormatSeconds(seconds)}" + (outDir is null ? "" : $"; saved to {outDir}"));
         return 0;
-    }
-
-    /// <summary>The preprocessing record of a new run: --mean/--std, else a transfer source's, else the training split's statistics.</summary>
-    private static Preprocessing TrainPreprocessing(Args a, Dataset train, Preprocessing? source, DataOptions o, string dataset)
-    {
-        var (mean, std) = DataFlags.ReadNormalisation(a, train.Channels);
-        if (mean is null && source is not null && source.Mean.Length == train.Channels) (mean, std) = (source.Mean, source.Std);
-        if (mean is null) (mean, std) = train.ChannelStats();
-        return Preprocessing.For(train, mean, std!, o.Resize, o.Crop, dataset);
     }
 
     private static TrainConfig ReadConfig(Args a)
@@ -259,36 +160,5 @@ public static class TrainCommand
         };
         config.Validate(TrainConfig.FlagName);
         return config;
-    }
-
-    /// <summary>
-    /// gRDA leaves exact zeros; filters and channels that ended entirely zero are compacted away (saved to
-    /// OUT/compacted) and what remains unstructured is reported.
-    /// </summary>
-    private static JsonObject GrdaReport(Model model, string? outDir, bool json)
-    {
-        var stats = SparsityStats.Of(model);
-        var compact = EffectiveCost.Compact(model);
-        var (cParams, cMacs) = CostCounter.Totals(compact.Graph);
-        var compactStats = SparsityStats.Of(compact);
-        long nonzero = compactStats.Total - compactStats.Zeros;
-        long params0 = model.ParameterCount(), macs0 = model.Graph.Macs();
-        string? dir = outDir is null ? null : Path.Combine(outDir, "compacted");
-        if (dir is not null) ModelStore.Save(compact, dir);
-        var report = new JsonObject();
-        report["sparsity"] = stats.Sparsity;
-        report["weight_sparsity"] = stats.WeightSparsity;
-        report["nonzero_params"] = stats.Total - stats.Zeros;
-        report["compacted_params"] = cParams;
-        report["compacted_macs"] = cMacs;
-        report["params_kept"] = params0 == 0 ? 0 : (double)cParams / params0;
-        report["macs_kept"] = macs0 == 0 ? 0 : (double)cMacs / macs0;
-        report["compacted_nonzero_params"] = nonzero;
-        report["compacted_unstructured_sparsity"] = compactStats.Sparsity;
-        report["compacted"] = dir is null ? null : Path.GetFullPath(dir);
-        if (!json)
-            Console.WriteLine($"grda: sparsity {stats.Sparsity * 100:F2}%; compacted keeps {(double)report["params_kept"]! * 100:F1}% of params and {(double)report["macs_kept"]! * 100:F1}% of MACs, " +
-                $"{(double)report["compacted_unstructured_sparsity"]! * 100:F2}% of its values still zero" + (dir is null ? "" : $"; saved to {dir}"));
-        return report;
     }
 }

@@ -2,6 +2,8 @@ using Lopper.Data;
 using Lopper.Graph;
 using Lopper.Io;
 using Lopper.Training;
+using Lopper.Runs;
+using Lopper.Imaging;
 
 namespace Lopper.Cli.Commands;
 
@@ -19,9 +21,9 @@ public static class TransferFlags
 
     /// <summary>
     /// The model of --from with its classifier replaced when --reset-head asks (N, or "data" for the data's class
-    /// count); null without --from. Also returns the source folder's preprocessing record, if any.
+    /// count), and its folder; nulls without --from.
     /// </summary>
-    public static (Model? Model, Preprocessing? Source) Load(Args a, Dataset train, ulong seed)
+    public static (Model? Model, RunFolder? Folder) Load(Args a, Dataset train, ulong seed)
     {
         string? from = a.Str("from");
         string? reset = a.Str("reset-head");
@@ -31,15 +33,15 @@ public static class TransferFlags
             return (null, null);
         }
         if (a.Has("model")) throw new LopperInputException("--from DIR brings its own model; drop --model");
-        var model = ModelStore.Load(from);
-        var pre = DataFlags.LoadPreprocessing(from);
+        var folder = RunFolder.Load(from, SkiaImageDecoder.Instance);
+        var model = folder.Model;
         if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { train.Channels, train.Height, train.Width }))
             throw new LopperInputException($"--from {from}: model takes {string.Join("x", model.Graph.InputShape)}, the data is {train.Channels}x{train.Height}x{train.Width} (use --resize/--crop to match)");
         if (reset is null)
         {
             if (model.Graph.Classes != train.ClassCount)
                 throw new LopperInputException($"--from {from}: model has {model.Graph.Classes} classes, the data {train.ClassCount}; pass --reset-head {train.ClassCount}");
-            return (model, pre);
+            return (model, folder);
         }
         int classes = train.ClassCount;
         if (reset != "data")
@@ -48,6 +50,6 @@ public static class TransferFlags
             if (classes != train.ClassCount)
                 throw new LopperInputException($"--reset-head {classes}: the data has {train.ClassCount} classes ({string.Join(", ", train.ClassNames.Take(10))}{(train.ClassCount > 10 ? ", ..." : "")})");
         }
-        return (Transfer.ResetHead(model, classes, seed), pre);
+        return (Transfer.ResetHead(model, classes, seed), folder);
     }
 }

@@ -62,20 +62,6 @@ public sealed record ExperimentConfig
     /// <summary>The method entries, in report order.</summary>
     public required IReadOnlyList<MethodSpec> Methods { get; init; }
 
-    /// <summary>
-    /// The flag a method's budgets go to when its entry gives no budget_flag. Methods not listed here
-    /// (new ones included) just name theirs in the config; the runner needs no code per method.
-    /// </summary>
-    public static IReadOnlyDictionary<string, string> DefaultBudgetFlags { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["l1"] = "target-macs",
-        ["random"] = "target-macs",
-        ["bn-slimming"] = "target-macs",
-        ["magnitude"] = "target-params", // unstructured: it cannot remove MACs, only parameters
-        ["spp"] = "target-speedup",
-        ["srinit"] = "blocks",
-    };
-
     private const string TopFields = "name, out, model, dataset, data, threads, seeds, finetune_epochs, latency_batch, baseline, methods";
     private const string MethodFields = "name, method, kind, budget_flag, budgets, flags, finetune_epochs, epochs";
 
@@ -141,7 +127,7 @@ public sealed record ExperimentConfig
         var budgets = m.List("budgets")?.Select(n => n.Value ?? "").ToList() ?? [];
         string? budgetFlag = m.Str("budget_flag");
         if (budgetFlag is not null && budgetFlag.StartsWith('-')) throw m.Error("budget_flag", "must be the flag name without dashes");
-        if (budgets.Count > 0 && budgetFlag is null && !(kind == "prune" && DefaultBudgetFlags.TryGetValue(method, out budgetFlag)))
+        if (budgets.Count > 0 && budgetFlag is null && (kind != "prune" || (budgetFlag = Lopper.Methods.PruningMethods.Registry.Find(method)?.BudgetOption) is null))
             throw m.Error("budget_flag", $"is needed: method '{method}' has no default budget flag (e.g. budget_flag: target-macs)");
         if (budgets.Count == 0 && budgetFlag is not null && m.Has("budget_flag")) throw m.Error("budgets", "is needed when budget_flag is given");
         if (budgets.Count == 0) budgetFlag = null;

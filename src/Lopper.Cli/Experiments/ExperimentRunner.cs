@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Lopper.Cli.Commands;
+using Lopper.Methods;
+using Lopper.Pruning.ComplexityAware;
+using Lopper.Runs;
+using Lopper.Training;
 using Lopper.Graph;
 using Lopper.Io;
 using Lopper.Measurement;
@@ -147,19 +150,18 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
     {
         if (config.Baseline.From is string from)
         {
-            var graphPath = Path.Combine(from, ModelStore.GraphFile);
-            if (!File.Exists(graphPath)) throw new LopperInputException($"{config.File}: field 'baseline.from': {from} has no {ModelStore.GraphFile} (not a lopper run folder)");
-            var (p, m) = CostCounter.Totals(ModelJson.Load(graphPath));
-            var run = ReadJson(Path.Combine(from, "run.json"));
+            if (!File.Exists(Path.Combine(from, ModelStore.GraphFile))) throw new LopperInputException($"{config.File}: field 'baseline.from': {from} has no {ModelStore.GraphFile} (not a lopper run folder)");
+            var folder = RunFolder.Load(from);
+            var (p, m) = CostCounter.Totals(folder.Model.Graph);
             return (new BaselineResult
             {
-                Dir = Rel(from), Trained = false, Model = (string?)run?["model"], Accuracy = (double?)run?["test_accuracy"],
-                Params = p, Macs = m, Epochs = (int?)run?["epochs_completed"],
+                Dir = Rel(from), Trained = false, Model = folder.Model.Graph.Name, Accuracy = folder.TestAccuracy,
+                Params = p, Macs = m, Epochs = folder.EpochsCompleted,
             }, from);
         }
         string dir = ExperimentPlan.BaselineDir(outDir);
         var args = ExperimentPlan.BaselineArgs(config, outDir);
-        var cell = new PlannedCell("baseline", new MethodSpec { Name = "baseline", Kind = "train", Method = "sgd" }, null, (int)config.Baseline.Seed, config.Baseline.Epochs, dir, args);
+        var cell = new PlannedCell("baseline", new MethodSpec { Name = "baseline", Kind = "train", Method = "sgd", Flags = config.Baseline.Flags }, null, (int)config.Baseline.Seed, config.Baseline.Epochs, dir, args);
         var row = Finished(dir, args);
         if (row is null && mustExist) throw new LopperInputException($"{config.File}: the baseline in {dir} has not finished; run the experiment first");
         if (row is null)
@@ -188,69 +190,87 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
     private CellResult RunCell(PlannedCell cell, BaselineResult? baseline)
     {
         bool train = cell.Spec.Kind == "train";
-        // An interrupted train cell with the same arguments continues from its checkpoint instead of starting over.
+        // An interrupted train cell with the same settings continues from its checkpoint instead of starting over.
         bool resume = train && Lopper.Training.Checkpoint.Any(cell.Dir) && SameArgs(Path.Combine(cell.Dir, PendingFile), cell.Args);
         if (!resume && Directory.Exists(cell.Dir)) Directory.Delete(cell.Dir, recursive: true);
         Directory.CreateDirectory(cell.Dir);
         AtomicFile.WriteText(Path.Combine(cell.Dir, PendingFile), new JsonArray(cell.Args.Select(a => (JsonNode?)a).ToArray()).ToJsonString());
-        string[] argv = resume
-            ? ["train", "--resume", cell.Dir, "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture)]
-            : [.. cell.Args, "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         if (resume) log.WriteLine($"{cell.Id}: resuming the interrupted run in {cell.Dir}");
         CellResult row;
         try
         {
-            int code = Invoke(argv);
-            if (code != 0) throw new LopperRunException($"lopper {argv[0]} exited with code {code}");
-            row = train ? MeasureTrained(cell, baseline) : ReadPruned(cell);
+            row = train ? Trained(cell, baseline, resume) : Pruned(cell);
         }
         catch (Exception e) when (e is not OutOfMemoryException && Environment.GetEnvironmentVariable("LOPPER_DEBUG") is null)
         {
-            // One cell's failure (an unknown method, a bad flag, a NaN loss, even a bug in one method) is
+            // One cell's failure (an unknown method, a bad option, a NaN loss, even a bug in one method) is
             // recorded and the grid goes on: a night of other cells is worth more than stopping at the first.
-            row = Failed(cell, e is LopperInputException or LopperRunException or IOException ? e.Message : $"internal error: {e.GetType().Name}: {e.Message}");
+            row = Failed(cell, e is LopperInputException ie ? OptionInfo.Respell(ie, n => "--" + n)
+                : e is LopperRunException or IOException ? e.Message : $"internal error: {e.GetType().Name}: {e.Message}");
         }
         AtomicFile.WriteText(Path.Combine(cell.Dir, CellFile), ResultsJson.CellToJson(row).ToJsonString(Indented));
         return row;
     }
 
-    // The commands print their summary on stdout; inside a grid that goes to the log so stdout stays the experiment's own.
-    private int Invoke(string[] argv)
+    // Status lines and epoch lines of a cell go to the grid's log, so stdout stays the experiment's own.
+    private RunCallbacks Callbacks() => new()
     {
-        var stdout = Console.Out;
-        Console.SetOut(log);
-        try
-        {
-            return argv[0] == "train" ? TrainCommand.Run(argv[1..]) : PruneCommand.Run(argv[1..]);
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-        }
-    }
+        Log = s => log.WriteLine(s),
+        Epoch = e => log.WriteLine(ConsoleCallbacks.EpochLine(e)),
+    };
 
-    private CellResult ReadPruned(PlannedCell cell)
+    private CellResult Pruned(PlannedCell cell)
     {
-        var runPath = Path.Combine(cell.Dir, "run.json");
-        var run = ReadJson(runPath) ?? throw new LopperRunException($"{runPath}: missing after the prune run");
-        var seconds = new Dictionary<string, double>(StringComparer.Ordinal);
-        if (run["seconds"] is JsonObject s) foreach (var (k, v) in s) seconds[k] = (double)v!;
+        var info = PruningMethods.Registry.Get(cell.Spec.Method);
+        var options = CellOptions(cell);
+        var pipelineOptions = OptionInfo.For(typeof(PruneRequest)).Select(o => o.Name).ToHashSet();
+        var method = info.Create(options.Where(o => !pipelineOptions.Contains(o.Name)));
+        var source = RunFolder.Load(_baselineDir, Lopper.Imaging.SkiaImageDecoder.Instance);
+        var start = new PruneRequest
+        {
+            Source = source,
+            Method = method,
+            Data = Data(source.Data),
+            FinetuneEpochs = cell.Epochs,
+            Seed = (ulong)cell.Seed,
+            LatencyBatch = config.LatencyBatch,
+            OutDir = cell.Dir,
+            Command = "lopper " + string.Join(' ', cell.Args),
+        };
+        var request = OptionBinder.Bind(options.Where(o => pipelineOptions.Contains(o.Name)), $"experiment cell {cell.Id}", start);
+        var r = PrunePipeline.Run(request, Callbacks()).Record;
         return Base(cell, CellResult.Ok) with
         {
             Source = Rel(_baselineDir),
             Model = Rel(cell.Dir),
-            AccuracyBefore = Num(run, "accuracy_before", runPath),
-            AccuracyPruned = Num(run, "accuracy_pruned", runPath),
-            AccuracyFinetuned = Num(run, "accuracy_finetuned", runPath),
-            ParamsBefore = (long)Num(run, "params_before", runPath),
-            ParamsAfter = (long)Num(run, "params_after", runPath),
-            MacsBefore = (long)Num(run, "macs_before", runPath),
-            MacsAfter = (long)Num(run, "macs_after", runPath),
-            LatencyBatch = (int)Num(run, "latency_batch", runPath),
-            LatencyMsBefore = Num(run, "latency_ms_before", runPath),
-            LatencyMsAfter = Num(run, "latency_ms_after", runPath),
-            Seconds = seconds,
+            AccuracyBefore = r.AccuracyBefore,
+            AccuracyPruned = r.AccuracyPruned,
+            AccuracyFinetuned = r.AccuracyFinetuned,
+            ParamsBefore = r.ParamsBefore,
+            ParamsAfter = r.ParamsAfter,
+            MacsBefore = r.MacsBefore,
+            MacsAfter = r.MacsAfter,
+            LatencyBatch = r.LatencyBatch,
+            LatencyMsBefore = r.LatencyMsBefore,
+            LatencyMsAfter = r.LatencyMsAfter,
+            Seconds = new Dictionary<string, double>(r.Seconds),
         };
+    }
+
+    // The experiment's data, or the source's when the config names none.
+    private DataSpec? Data(DataSpec? source)
+    {
+        if (config.Dataset is null && config.Data is null) return source;
+        var d = source ?? new DataSpec { Options = new Lopper.Data.DataOptions { Decoder = Lopper.Imaging.SkiaImageDecoder.Instance } };
+        return d with { Dataset = config.Dataset ?? source?.Dataset ?? "fashion-mnist", Dir = config.Data ?? d.Dir };
+    }
+
+    // The entry's flags plus its budget, as option values.
+    private static List<OptionValue> CellOptions(PlannedCell cell)
+    {
+        var values = cell.Spec.Flags.Select(f => new OptionValue(f.Flag, f.Value)).ToList();
+        if (cell.Budget is not null) values.Add(new OptionValue(cell.Spec.BudgetFlag!, cell.Budget));
+        return values;
     }
 
     /// <summary>
@@ -258,14 +278,12 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
     /// removed (gRDA leaves such), which gives the same outputs, so its accuracy is the run's final test
     /// accuracy. Parameters after count the nonzero values left, as prune cells count masked ones as gone.
     /// </summary>
-    private CellResult MeasureTrained(PlannedCell cell, BaselineResult? baseline)
+    private CellResult Trained(PlannedCell cell, BaselineResult? baseline, bool resume)
     {
-        var runPath = Path.Combine(cell.Dir, "run.json");
-        var run = ReadJson(runPath) ?? throw new LopperRunException($"{runPath}: missing after training");
-        double accuracy = Num(run, "test_accuracy", runPath);
-        double trainSeconds = 0;
-        if (run["history"] is JsonArray h)
-            foreach (var e in h) trainSeconds += ((double?)e?["train_seconds"] ?? 0) + ((double?)e?["eval_seconds"] ?? 0);
+        var result = resume
+            ? TrainPipeline.Resume(cell.Dir, null, Callbacks(), Lopper.Imaging.SkiaImageDecoder.Instance)
+            : TrainPipeline.Run(TrainCell(cell), Callbacks());
+        double accuracy = result.TestAccuracy ?? throw new LopperRunException($"{cell.Id}: training ran no epoch");
         var sw = Stopwatch.StartNew();
         var dense = ModelStore.Load(cell.Dir);
         string compactDir = Path.Combine(cell.Dir, "compacted");
@@ -294,7 +312,43 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
             LatencyBatch = config.LatencyBatch,
             LatencyMsBefore = latBefore.MedianMs,
             LatencyMsAfter = latAfter.MedianMs,
-            Seconds = new Dictionary<string, double> { ["train"] = trainSeconds, ["measure"] = measure, ["total"] = trainSeconds + measure },
+            Seconds = new Dictionary<string, double> { ["train"] = result.TrainSeconds, ["measure"] = measure, ["total"] = result.TrainSeconds + measure },
+        };
+    }
+
+    /// <summary>
+    /// The training run of a train cell (or the baseline): the config's model, data, epochs and seed; its flags are
+    /// training options (TrainConfig), "augment", or "method: complexity-aware" with the gate options.
+    /// </summary>
+    private TrainRequest TrainCell(PlannedCell cell)
+    {
+        var values = CellOptions(cell);
+        var gateOptions = OptionInfo.For(typeof(ComplexityAwareOptions)).Select(o => o.Name).ToHashSet();
+        var configValues = values.Where(v => v.Name is not ("augment" or "method") && !gateOptions.Contains(v.Name)).ToList();
+        var start = TrainConfig.DefaultsFor(config.Model!) with { Epochs = cell.Epochs, Seed = (ulong)cell.Seed };
+        var train = OptionBinder.Bind(configValues, $"experiment cell {cell.Id}", start);
+        if (values.Any(v => v.Name == "augment")) train = train with { CropPadding = 2, Flip = true };
+        if (train.Optimizer == "grda")
+        {
+            // The method and its theory assume plain stochastic gradients.
+            if (configValues.Any(v => v.Name is "momentum" or "weight-decay" or "nesterov"))
+                throw new LopperInputException("the grda optimizer uses no momentum and no weight decay; drop momentum, nesterov and weight-decay");
+            train = train with { Momentum = 0, WeightDecay = 0 };
+        }
+        train.Validate(TrainConfig.FlagName);
+        ComplexityAwareOptions? gates = null;
+        var method = values.FirstOrDefault(v => v.Name == "method").Value;
+        if (method is not null && method != "complexity-aware") throw new LopperInputException($"--method must be complexity-aware, got '{method}'");
+        if (method is not null) gates = OptionBinder.Bind<ComplexityAwareOptions>(values.Where(v => gateOptions.Contains(v.Name)), $"experiment cell {cell.Id}").Validate();
+        else if (values.Any(v => gateOptions.Contains(v.Name))) throw new LopperInputException("the gate options need method: complexity-aware");
+        return new TrainRequest
+        {
+            ModelName = config.Model,
+            Data = new DataSpec { Dataset = config.Dataset ?? "fashion-mnist", Dir = config.Data, Options = new Lopper.Data.DataOptions { Decoder = Lopper.Imaging.SkiaImageDecoder.Instance } },
+            Config = train,
+            Gates = gates,
+            OutDir = cell.Dir,
+            Command = "lopper " + string.Join(' ', cell.Args),
         };
     }
 
@@ -329,14 +383,4 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
             return false;
         }
     }
-
-    private static JsonObject? ReadJson(string path)
-    {
-        if (!File.Exists(path)) return null;
-        try { return JsonNode.Parse(File.ReadAllText(path)) as JsonObject; }
-        catch (JsonException e) { throw new LopperInputException($"{path}: invalid JSON: {e.Message}"); }
-    }
-
-    private static double Num(JsonObject o, string key, string source)
-        => o[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>() : throw new LopperRunException($"{source}: field '{key}' missing or not a number");
 }

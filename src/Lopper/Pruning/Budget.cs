@@ -17,13 +17,14 @@ public enum BudgetKind
 /// </summary>
 public sealed record Budget(BudgetKind Kind, double Fraction, string Scope = "global", double MaxLayerRatio = 0.9, int RoundTo = 1)
 {
-    /// <summary>Checks the values, naming the flag at fault.</summary>
+    /// <summary>Checks the values; errors name the <see cref="BudgetOptions"/> property at fault.</summary>
     public Budget Validate()
     {
-        if (!(Fraction > 0 && Fraction <= 1)) throw new LopperInputException($"--target-{(Kind == BudgetKind.Macs ? "macs" : "params")} must be in (0, 1], got {Fraction}");
-        if (Scope is not ("global" or "layer")) throw new LopperInputException($"--scope must be global or layer, got '{Scope}'");
-        if (!(MaxLayerRatio > 0 && MaxLayerRatio < 1)) throw new LopperInputException($"--max-layer-ratio must be in (0, 1), got {MaxLayerRatio}");
-        if (RoundTo < 1) throw new LopperInputException($"--round-to must be at least 1, got {RoundTo}");
+        string target = Kind == BudgetKind.Macs ? nameof(BudgetOptions.TargetMacs) : nameof(BudgetOptions.TargetParams);
+        if (!(Fraction > 0 && Fraction <= 1)) throw LopperInputException.ForOptions<BudgetOptions>($"{target} must be in (0, 1], got {Fraction}", target);
+        if (Scope is not ("global" or "layer")) throw LopperInputException.ForOptions<BudgetOptions>($"Scope must be global or layer, got '{Scope}'", nameof(BudgetOptions.Scope));
+        if (!(MaxLayerRatio > 0 && MaxLayerRatio < 1)) throw LopperInputException.ForOptions<BudgetOptions>($"MaxLayerRatio must be in (0, 1), got {MaxLayerRatio}", nameof(BudgetOptions.MaxLayerRatio));
+        if (RoundTo < 1) throw LopperInputException.ForOptions<BudgetOptions>($"RoundTo must be at least 1, got {RoundTo}", nameof(BudgetOptions.RoundTo));
         return this;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lopper.Methods;
 using Lopper.Optim;
 
 namespace Lopper.Training;
@@ -8,36 +9,52 @@ namespace Lopper.Training;
 public sealed record TrainConfig
 {
     /// <summary>Total epochs.</summary>
+    [Option("total epochs")]
     public int Epochs { get; init; } = 5;
     /// <summary>Mini-batch size.</summary>
+    [Option("mini-batch size")]
     public int BatchSize { get; init; } = 128;
     /// <summary>"sgd", "adamw" or "grda".</summary>
+    [Option("sgd, adamw or grda")]
     public string Optimizer { get; init; } = "sgd";
     /// <summary>Base learning rate.</summary>
+    [Option("base learning rate")]
     public float Lr { get; init; } = 0.1f;
     /// <summary>SGD momentum.</summary>
+    [Option("SGD momentum")]
     public float Momentum { get; init; } = 0.9f;
     /// <summary>Nesterov momentum.</summary>
+    [Option("Nesterov momentum")]
     public bool Nesterov { get; init; }
     /// <summary>Weight decay (L2 for SGD, decoupled for AdamW).</summary>
+    [Option("weight decay")]
     public float WeightDecay { get; init; } = 5e-4f;
     /// <summary>Learning-rate schedule.</summary>
+    [Option("learning-rate schedule")]
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
     /// <summary>Linear warm-up length in epochs.</summary>
+    [Option("linear warm-up epochs", Name = "warmup")]
     public double WarmupEpochs { get; init; }
     /// <summary>Step schedule milestones (epochs).</summary>
+    [Option("step schedule milestones (epochs)")]
     public int[] Milestones { get; init; } = [];
     /// <summary>Step schedule factor.</summary>
+    [Option("step schedule factor")]
     public float Gamma { get; init; } = 0.1f;
     /// <summary>gRDA threshold scale c (used when <see cref="Optimizer"/> is "grda").</summary>
+    [Option("gRDA threshold scale c", Name = "grda-c")]
     public double GrdaC { get; init; } = 0.005;
     /// <summary>gRDA threshold growth exponent μ.</summary>
+    [Option("gRDA threshold growth exponent mu", Name = "grda-mu")]
     public double GrdaMu { get; init; } = 0.55;
     /// <summary>Tensors gRDA soft-thresholds (the rest get plain SGD).</summary>
+    [Option("tensors gRDA soft-thresholds", Name = "grda-cover")]
     public GrdaCoverage GrdaCover { get; init; } = GrdaCoverage.All;
     /// <summary>Label smoothing for the loss.</summary>
+    [Option("label smoothing")]
     public float LabelSmoothing { get; init; }
     /// <summary>Seed for initialisation, shuffling, augmentation and dropout.</summary>
+    [Option("seed")]
     public ulong Seed { get; init; }
     /// <summary>Random-crop padding (0 = no crop).</summary>
     public int CropPadding { get; init; }
@@ -47,6 +64,7 @@ public sealed record TrainConfig
     /// Train on only the first this-many training images (0 = all). For quick comparisons on a 2-core machine:
     /// it travels with the config, so fine-tuning a pruned model and resuming use the same images.
     /// </summary>
+    [Option("train on the first N training images (0 = all)")]
     public int TrainLimit { get; init; }
 
     /// <summary>Creates the optimizer this config asks for.</summary>
@@ -110,6 +128,12 @@ public sealed record TrainConfig
         if (CropPadding < 0 || CropPadding > 64) Fail("crop_padding", "in [0, 64]", CropPadding);
         if (TrainLimit < 0) Fail("train_limit", "at least 0", TrainLimit);
     }
+
+    /// <summary>
+    /// The defaults for a zoo model: LeNet-5 trains at learning rate 0.05 (0.1 diverges in its first epochs), every
+    /// other model at 0.1.
+    /// </summary>
+    public static TrainConfig DefaultsFor(string model) => model == "lenet5" ? new TrainConfig { Lr = 0.05f } : new TrainConfig();
 
     /// <summary>How <see cref="Validate"/> names a field on the command line ("batch_size" becomes "--batch-size").</summary>
     public static string FlagName(string field) => "--" + field.Replace('_', '-') switch

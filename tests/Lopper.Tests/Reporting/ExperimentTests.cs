@@ -164,7 +164,7 @@ public class ExperimentTests
     [Theory]
     [InlineData("methods:\n  - name: l1\n    budgets: [0.5]\n    bugdet_flag: target-macs\n", "methods[0].bugdet_flag")]
     [InlineData("seeds: [one]\nmethods:\n  - name: l1\n", "seeds")]
-    [InlineData("methods:\n  - name: snacs\n    budgets: [0.5]\n", "methods[0].budget_flag")]
+    [InlineData("methods:\n  - name: my-own-method\n    budgets: [0.5]\n", "methods[0].budget_flag")]
     [InlineData("methods:\n  - name: l1\n    kind: retrain\n", "methods[0].kind")]
     [InlineData("methods:\n  - name: l1\n    flags: {seed: 3}\n", "methods[0].flags.seed")]
     [InlineData("methods: [name: l1\n", "invalid YAML")]

@@ -1,8 +1,21 @@
 using Lopper.Graph;
+using Lopper.Methods;
 using Lopper.Structure;
 using Lopper.Training;
 
 namespace Lopper.Pruning.Baselines;
+
+/// <summary>Options of <see cref="BnSlimmingPruner"/>: the budget plus the sparsity training before scoring.</summary>
+public sealed record BnSlimmingOptions : BudgetOptions
+{
+    /// <summary>L1 coefficient on batch-norm scales during sparsity training.</summary>
+    [Option("L1 coefficient on batch-norm scales during sparsity training")]
+    public double Sparsity { get; init; } = 1e-4;
+
+    /// <summary>Epochs of sparsity training before scoring (0 scores the model as it is).</summary>
+    [Option("epochs of sparsity training before scoring (0 = none)")]
+    public int SparsityEpochs { get; init; } = 1;
+}
 
 /// <summary>
 /// Network slimming (Liu et al. 2017): train with an L1 penalty on batch-norm scales, then remove the
@@ -18,6 +31,17 @@ public sealed class BnSlimmingPruner(Budget budget, double sparsity = 1e-4, int 
 
     /// <inheritdoc/>
     public override string Name => "bn-slimming";
+
+    /// <summary>The registry's entry.</summary>
+    public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<BnSlimmingOptions>(
+        "bn-slimming", "network slimming: L1 on batch-norm scales, then the smallest go (Liu et al. 2017)", Create, "target-macs");
+
+    private static BnSlimmingPruner Create(BnSlimmingOptions o)
+    {
+        if (!(o.Sparsity >= 0 && double.IsFinite(o.Sparsity))) throw LopperInputException.ForOptions<BnSlimmingOptions>($"Sparsity must be a finite number >= 0, got {o.Sparsity}", nameof(o.Sparsity));
+        if (o.SparsityEpochs < 0) throw LopperInputException.ForOptions<BnSlimmingOptions>($"SparsityEpochs must be at least 0, got {o.SparsityEpochs}", nameof(o.SparsityEpochs));
+        return new BnSlimmingPruner(o.ToBudget(), o.Sparsity, o.SparsityEpochs);
+    }
 
     /// <inheritdoc/>
     protected override bool NormalizePerGroup => false;

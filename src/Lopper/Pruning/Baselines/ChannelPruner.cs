@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Lopper.Graph;
+using Lopper.Methods;
 using Lopper.Structure;
 
 namespace Lopper.Pruning.Baselines;
@@ -49,6 +50,10 @@ public abstract class ChannelPruner(Budget budget) : IPruningMethod
 /// <summary>L1-norm filter pruning (Li et al., "Pruning Filters for Efficient ConvNets", 2017).</summary>
 public sealed class L1FilterPruner(Budget budget) : ChannelPruner(budget)
 {
+    /// <summary>The registry's entry.</summary>
+    public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<BudgetOptions>(
+        "l1", "L1-norm filter pruning (Li et al. 2017)", o => new L1FilterPruner(o.ToBudget()), "target-macs", needsData: false);
+
     /// <inheritdoc/>
     public override string Name => "l1";
     /// <inheritdoc/>
@@ -58,6 +63,10 @@ public sealed class L1FilterPruner(Budget budget) : ChannelPruner(budget)
 /// <summary>Random channel pruning: the sanity floor.</summary>
 public sealed class RandomChannelPruner(Budget budget) : ChannelPruner(budget)
 {
+    /// <summary>The registry's entry.</summary>
+    public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<BudgetOptions>(
+        "random", "seeded random channels: the sanity floor", o => new RandomChannelPruner(o.ToBudget()), "target-macs", needsData: false);
+
     /// <inheritdoc/>
     public override string Name => "random";
     /// <inheritdoc/>

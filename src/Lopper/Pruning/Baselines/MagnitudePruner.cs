@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Lopper.Graph;
+using Lopper.Methods;
 
 namespace Lopper.Pruning.Baselines;
 
@@ -13,6 +14,10 @@ public sealed class MagnitudePruner(Budget budget) : IPruningMethod
     /// <summary>The budget (only the parameter kind is meaningful).</summary>
     public Budget Budget { get; } = budget.Validate();
 
+    /// <summary>The registry's entry.</summary>
+    public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<BudgetOptions>(
+        "magnitude", "global unstructured magnitude pruning (masks; no MACs go)", o => new MagnitudePruner(o.ToBudget()), "target-params", needsData: false);
+
     /// <inheritdoc/>
     public string Name => "magnitude";
 
@@ -20,7 +25,7 @@ public sealed class MagnitudePruner(Budget budget) : IPruningMethod
     public PruneOutcome Prune(PruneContext context)
     {
         if (Budget.Kind != BudgetKind.Params)
-            throw new LopperInputException("magnitude pruning is unstructured and cannot reduce MACs: use --target-params");
+            throw LopperInputException.ForOptions<BudgetOptions>("magnitude pruning is unstructured and cannot reduce MACs: use TargetParams", nameof(BudgetOptions.TargetParams), nameof(BudgetOptions.TargetMacs));
         var model = context.Model;
         var weights = model.Parameters.Where(p => p.Trainable && p.Spec.Name == "weight" && p.Owner.Op.Type is "conv2d" or "linear").ToList();
         long total = model.ParameterCount();

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Lopper.Methods;
 
 namespace Lopper.Pruning.ComplexityAware;
 
@@ -7,29 +8,36 @@ namespace Lopper.Pruning.ComplexityAware;
 /// <see cref="FlopsVsParams"/> and <see cref="LayersVsUnits"/>; the rest are the practical defaults of the
 /// spec (sections 4.4 and 5.2), exposed for experiments.
 /// </summary>
-public sealed record ComplexityAwareOptions
+public record ComplexityAwareOptions
 {
     /// <summary>gamma: price of the whole dense network in units of mean cross-entropy (0 = no pruning pressure).</summary>
+    [Option("price of the whole dense network in units of mean cross-entropy (0 = no pruning pressure)")]
     public double Strength { get; init; } = 1.0;
     /// <summary>alpha in [0, 1]: weight of expected MACs against expected parameters in the complexity term.</summary>
+    [Option("weight of MACs against parameters in the complexity term, 0..1")]
     public double FlopsVsParams { get; init; } = 0.5;
     /// <summary>beta in [0, 1]: above 0.5 favours removing whole residual blocks, below 0.5 thinning units.</summary>
+    [Option("above 0.5 removes whole blocks more readily, below thins units, 0..1")]
     public double LayersVsUnits { get; init; } = 0.5;
     /// <summary>
     /// Gate learning rate as a multiple of the weight learning rate. The spec's default is 1; with it, a gate
     /// whose price is a few thousandths of the network needs thousands of steps to reach 0, far more than a
     /// short run has, so the default is larger (chosen on LeNet-5 and ResNet-20, Fashion-MNIST; see README).
     /// </summary>
+    [Option("gate learning rate as a multiple of the weight learning rate")]
     public double GateLr { get; init; } = 10.0;
     /// <summary>Steps between pruning checks (T_check).</summary>
+    [Option("steps between pruning checks")]
     public int CheckEvery { get; init; } = 25;
     /// <summary>Consecutive checks a gate must sit at theta = 0 before its structure is deleted (K).</summary>
+    [Option("checks a gate must sit at 0 before its structure is deleted")]
     public int ZeroChecks { get; init; } = 3;
     /// <summary>
     /// Epochs (may be fractional) of warm-up (E_warm): the gates stay at theta = 1 and nothing is deleted. The
     /// spec only delays deletion; holding theta too keeps the first, noisy gradients from pulling it down
     /// before the weights mean anything, which matters most in runs of one to three epochs.
     /// </summary>
+    [Option("epochs before gates may move or structures go", Name = "gate-warmup")]
     public double WarmupEpochs { get; init; } = 0.25;
     /// <summary>Smoothing of the per-gate running mean of the total gate gradient (condition 3 of spec 5.2).</summary>
     public double GradMeanDecay { get; init; } = 0.9;
@@ -39,21 +47,23 @@ public sealed record ComplexityAwareOptions
     /// gate sampling noise (on LeNet-5, 3 epochs, strength 0.3: 87.3% instead of 86.7% at about a third of the
     /// MACs). 0 folds after the last epoch; a one-epoch run always folds after its epoch.
     /// </summary>
+    [Option("last N epochs trained without gates")]
     public int SettleEpochs { get; init; } = 1;
     /// <summary>Gate residual blocks with a projection shortcut too (spec section 6: removable, the projection stays).</summary>
+    [Option("keep residual blocks with a projection shortcut ungated", Name = "no-gate-downsampling", Negated = true)]
     public bool GateDownsampling { get; init; } = true;
 
-    /// <summary>Checks the settings and returns them; errors name the CLI flag.</summary>
-    public ComplexityAwareOptions Validate()
+    /// <summary>Checks the settings and returns them; errors name the property at fault.</summary>
+    public virtual ComplexityAwareOptions Validate()
     {
-        if (!(Strength >= 0 && double.IsFinite(Strength))) throw new LopperInputException($"--strength must be a finite number >= 0, got {Strength}");
-        if (!(FlopsVsParams >= 0 && FlopsVsParams <= 1)) throw new LopperInputException($"--flops-vs-params must be in [0, 1], got {FlopsVsParams}");
-        if (!(LayersVsUnits >= 0 && LayersVsUnits <= 1)) throw new LopperInputException($"--layers-vs-units must be in [0, 1], got {LayersVsUnits}");
-        if (!(GateLr > 0 && double.IsFinite(GateLr))) throw new LopperInputException($"--gate-lr must be above 0, got {GateLr}");
-        if (CheckEvery < 1) throw new LopperInputException($"--check-every must be at least 1, got {CheckEvery}");
-        if (ZeroChecks < 1) throw new LopperInputException($"--zero-checks must be at least 1, got {ZeroChecks}");
-        if (!(WarmupEpochs >= 0 && double.IsFinite(WarmupEpochs))) throw new LopperInputException($"--gate-warmup must be >= 0, got {WarmupEpochs}");
-        if (SettleEpochs < 0) throw new LopperInputException($"--settle-epochs must be at least 0, got {SettleEpochs}");
+        if (!(Strength >= 0 && double.IsFinite(Strength))) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"Strength must be a finite number >= 0, got {Strength}", nameof(Strength));
+        if (!(FlopsVsParams >= 0 && FlopsVsParams <= 1)) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"FlopsVsParams must be in [0, 1], got {FlopsVsParams}", nameof(FlopsVsParams));
+        if (!(LayersVsUnits >= 0 && LayersVsUnits <= 1)) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"LayersVsUnits must be in [0, 1], got {LayersVsUnits}", nameof(LayersVsUnits));
+        if (!(GateLr > 0 && double.IsFinite(GateLr))) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"GateLr must be above 0, got {GateLr}", nameof(GateLr));
+        if (CheckEvery < 1) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"CheckEvery must be at least 1, got {CheckEvery}", nameof(CheckEvery));
+        if (ZeroChecks < 1) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"ZeroChecks must be at least 1, got {ZeroChecks}", nameof(ZeroChecks));
+        if (!(WarmupEpochs >= 0 && double.IsFinite(WarmupEpochs))) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"WarmupEpochs must be >= 0, got {WarmupEpochs}", nameof(WarmupEpochs));
+        if (SettleEpochs < 0) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"SettleEpochs must be at least 0, got {SettleEpochs}", nameof(SettleEpochs));
         if (!(GradMeanDecay >= 0 && GradMeanDecay < 1)) throw new LopperInputException($"grad-mean decay must be in [0, 1), got {GradMeanDecay}");
         return this;
     }

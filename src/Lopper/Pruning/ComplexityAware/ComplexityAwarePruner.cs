@@ -1,7 +1,23 @@
+using Lopper.Methods;
 using Lopper.Structure;
 using Lopper.Training;
 
 namespace Lopper.Pruning.ComplexityAware;
+
+/// <summary>Options of <see cref="ComplexityAwarePruner"/>: the gate settings plus how long gates train from the trained model.</summary>
+public sealed record ComplexityAwarePruneOptions : ComplexityAwareOptions
+{
+    /// <summary>Epochs of gate training from the trained model (at the fine-tuning learning rate).</summary>
+    [Option("epochs of gate training from the trained model")]
+    public int GateEpochs { get; init; } = 1;
+
+    /// <inheritdoc/>
+    public override ComplexityAwareOptions Validate()
+    {
+        if (GateEpochs < 1) throw LopperInputException.ForOptions<ComplexityAwarePruneOptions>($"GateEpochs must be at least 1, got {GateEpochs}", nameof(GateEpochs));
+        return base.Validate();
+    }
+}
 
 /// <summary>
 /// `lopper prune complexity-aware`: the gate training of Guenter and Sideris (arXiv 2411.09127) started from a
@@ -15,7 +31,11 @@ public sealed class ComplexityAwarePruner(ComplexityAwareOptions options, int ga
     public ComplexityAwareOptions Options { get; } = options.Validate();
 
     /// <summary>Epochs of gate training.</summary>
-    public int GateEpochs { get; } = gateEpochs >= 1 ? gateEpochs : throw new LopperInputException($"--gate-epochs must be at least 1, got {gateEpochs}");
+    public int GateEpochs { get; } = gateEpochs >= 1 ? gateEpochs : throw LopperInputException.ForOptions<ComplexityAwarePruneOptions>($"GateEpochs must be at least 1, got {gateEpochs}", nameof(ComplexityAwarePruneOptions.GateEpochs));
+
+    /// <summary>The registry's entry.</summary>
+    public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<ComplexityAwarePruneOptions>(
+        "complexity-aware", "Bernoulli gates on units and residual blocks under a MACs/params-aware cost", o => new ComplexityAwarePruner(o, o.GateEpochs), "strength");
 
     /// <inheritdoc/>
     public string Name => "complexity-aware";

@@ -1,3 +1,4 @@
+using Lopper.Methods;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lopper.Data;
@@ -17,6 +18,10 @@ namespace Lopper.Pruning.Snacs;
 /// </summary>
 public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
 {
+    /// <summary>The registry's entry.</summary>
+    public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<SnacsOptions>(
+        "snacs", "single-shot connection pruning scored by ACMI, with upper limits and sensitivity (SNACS)", o => new SnacsPruner(o), "target-params");
+
     /// <summary>The settings.</summary>
     public SnacsOptions Options { get; } = options.Validate();
 

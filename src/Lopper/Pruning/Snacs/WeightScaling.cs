@@ -8,6 +8,7 @@ public enum WeightRange
     /// <summary>Convolution and linear weights only (default: the range means what it says).</summary>
     ConvLinear,
     /// <summary>Every parameter tensor, batch-norm statistics included, as the released code's state-dict scan does.</summary>
+    [Lopper.Methods.OptionWord("all")]
     AllParameters,
 }
 

@@ -34,7 +34,7 @@ public static class SppMath
     {
         if (prunableMacs <= 0) throw new LopperInputException("spp: the model has no prunable convolution");
         double r = (1 - 1 / speedup) * totalConvMacs / prunableMacs;
-        if (r >= 1) throw new LopperInputException($"--target-speedup {speedup:g4} needs a column ratio of {r:g4} on the prunable convolutions; it cannot be reached");
+        if (r >= 1) throw LopperInputException.ForOptions<SppOptions>($"TargetSpeedup {speedup:g4} needs a column ratio of {r:g4} on the prunable convolutions; it cannot be reached", nameof(SppOptions.TargetSpeedup));
         return r;
     }
 

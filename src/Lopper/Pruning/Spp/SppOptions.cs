@@ -1,50 +1,60 @@
+using Lopper.Methods;
+
 namespace Lopper.Pruning.Spp;
 
-/// <summary>Settings of structured probabilistic pruning (SPP); defaults follow the SPP spec (shared/specs/spp.md).</summary>
+/// <summary>Settings of structured probabilistic pruning (SPP); defaults follow the SPP spec (docs/methods/spp.md).</summary>
 public sealed record SppOptions
 {
     /// <summary>
     /// Whole-network speedup over convolution MACs, S = Σ F / Σ F·(1 − r); sets one uniform column ratio
     /// for every pruned convolution and stops all layers once it is reached. Exclusive with <see cref="Ratios"/>.
     /// </summary>
+    [Option("whole-network speed-up over convolution MACs (one uniform column ratio)")]
     public double? TargetSpeedup { get; init; }
 
     /// <summary>Explicit column ratios per convolution node name; convolutions not named are not pruned.</summary>
+    [Option("column ratio per convolution, e.g. conv1=0.5,conv2=0.3")]
     public IReadOnlyDictionary<string, double>? Ratios { get; init; }
 
     /// <summary>Iterations between probability updates (t); 180 is the paper's Algorithm 1 as transcribed by a third party.</summary>
+    [Option("iterations between probability updates (t)")]
     public int Interval { get; init; } = 180;
 
     /// <summary>Largest increment A, given to the weakest surviving column.</summary>
+    [Option("largest probability increment", Name = "A")]
     public double A { get; init; } = 0.05;
 
     /// <summary>Shape u ∈ (0, 1) of the increment; the centre of symmetry sits at rank M·ln(1/u)/ln(2/u).</summary>
+    [Option("shape of the increment, in (0, 1)", Name = "u")]
     public double U { get; init; } = 0.25;
 
     /// <summary>Most pruning epochs; layers still short of their target afterwards are completed by rank.</summary>
+    [Option("most pruning epochs; layers short of their target are then completed by rank")]
     public int PruneEpochs { get; init; } = 10;
 
     /// <summary>Epochs of masked retraining inside the method, before compaction (0: leave it to fine-tuning).</summary>
+    [Option("masked retraining epochs inside the method (fine-tuning retrains too)")]
     public int RetrainEpochs { get; init; }
 
     /// <summary>Scale survivors by their keep probability 1 − p when a layer finishes (the Nov 2017 code); off by default.</summary>
+    [Option("scale kept columns by 1 - p when a layer stops")]
     public bool ScaleSurvivors { get; init; }
 
     /// <summary>Checks the settings; throws <see cref="LopperInputException"/> on a bad one.</summary>
     public SppOptions Validate()
     {
         if ((TargetSpeedup is null) == (Ratios is null))
-            throw new LopperInputException("spp: give exactly one of --target-speedup S or --ratios name=r,...");
+            throw LopperInputException.ForOptions<SppOptions>("spp: give exactly one of TargetSpeedup S or Ratios name=r,...", nameof(TargetSpeedup), nameof(Ratios));
         if (TargetSpeedup is double s && !(s > 1 && double.IsFinite(s)))
-            throw new LopperInputException($"--target-speedup must be above 1, got {s}");
+            throw LopperInputException.ForOptions<SppOptions>($"TargetSpeedup must be above 1, got {s}", nameof(TargetSpeedup));
         if (Ratios is not null)
             foreach (var (name, r) in Ratios)
-                if (!(r >= 0 && r < 1)) throw new LopperInputException($"--ratios: ratio of {name} must be in [0, 1), got {r}");
-        if (Interval < 1) throw new LopperInputException($"--interval must be at least 1, got {Interval}");
-        if (!(A > 0 && A <= 1)) throw new LopperInputException($"--A must be in (0, 1], got {A}");
-        if (!(U > 0 && U < 1)) throw new LopperInputException($"--u must be in (0, 1), got {U}");
-        if (PruneEpochs < 1) throw new LopperInputException($"--prune-epochs must be at least 1, got {PruneEpochs}");
-        if (RetrainEpochs < 0) throw new LopperInputException($"--retrain-epochs must be 0 or more, got {RetrainEpochs}");
+                if (!(r >= 0 && r < 1)) throw LopperInputException.ForOptions<SppOptions>($"Ratios: ratio of {name} must be in [0, 1), got {r}", nameof(Ratios));
+        if (Interval < 1) throw LopperInputException.ForOptions<SppOptions>($"Interval must be at least 1, got {Interval}", nameof(Interval));
+        if (!(A > 0 && A <= 1)) throw LopperInputException.ForOptions<SppOptions>($"A must be in (0, 1], got {A}", nameof(A));
+        if (!(U > 0 && U < 1)) throw LopperInputException.ForOptions<SppOptions>($"U must be in (0, 1), got {U}", nameof(U));
+        if (PruneEpochs < 1) throw LopperInputException.ForOptions<SppOptions>($"PruneEpochs must be at least 1, got {PruneEpochs}", nameof(PruneEpochs));
+        if (RetrainEpochs < 0) throw LopperInputException.ForOptions<SppOptions>($"RetrainEpochs must be 0 or more, got {RetrainEpochs}", nameof(RetrainEpochs));
         return this;
     }
 }

@@ -1,3 +1,4 @@
+using Lopper.Methods;
 using System.Text.Json.Nodes;
 using Lopper.Graph;
 using Lopper.Graph.Ops;
@@ -16,6 +17,10 @@ namespace Lopper.Pruning.Spp;
 /// </summary>
 public sealed class SppPruner(SppOptions options) : IPruningMethod
 {
+    /// <summary>The registry's entry.</summary>
+    public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<SppOptions>(
+        "spp", "structured probabilistic pruning of kernel columns during training (SPP)", o => new SppPruner(o), "target-speedup");
+
     /// <summary>The settings.</summary>
     public SppOptions Options { get; } = options.Validate();
 
@@ -46,7 +51,7 @@ public sealed class SppPruner(SppOptions options) : IPruningMethod
             var known = convs.Select(c => c.Node.Name).ToHashSet();
             foreach (var name in ratios.Keys)
                 if (!known.Contains(name))
-                    throw new LopperInputException($"--ratios: '{name}' is not a prunable convolution of {graph.Name} (known: {string.Join(", ", known)})");
+                    throw LopperInputException.ForOptions<SppOptions>($"Ratios: '{name}' is not a prunable convolution of {graph.Name} (known: {string.Join(", ", known)})", nameof(SppOptions.Ratios));
             foreach (var (node, conv, macs) in convs)
                 if (ratios.TryGetValue(node.Name, out double r) && r > 0) layers.Add(new SppLayer(node.Name, conv.OutChannels, conv.K, macs, r));
         }

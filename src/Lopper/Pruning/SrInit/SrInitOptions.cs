@@ -1,9 +1,12 @@
+using Lopper.Methods;
+
 namespace Lopper.Pruning.SrInit;
 
 /// <summary>How blocks are ranked: lower scores are removed first.</summary>
 public enum BlockCriterion
 {
     /// <summary>Accuracy drop when the block is re-initialised from a seeded fresh model (SR-init).</summary>
+    [OptionWord("srinit")]
     SrInit,
     /// <summary>A seeded random score per block: the sanity floor.</summary>
     Random,
@@ -15,18 +18,25 @@ public enum BlockCriterion
 public sealed record SrInitOptions
 {
     /// <summary>Remove every candidate whose score is at or below this (SR-init: accuracy drop as a fraction).</summary>
+    [Option("remove blocks whose accuracy drop is at most T (a fraction)")]
     public double? Tau { get; init; }
     /// <summary>Remove exactly this many candidates, lowest scores first.</summary>
+    [Option("remove exactly K blocks, lowest scores first")]
     public int? Blocks { get; init; }
     /// <summary>Remove candidates, lowest scores first, until at most this fraction of the parameters is kept.</summary>
+    [Option("remove blocks until at most this fraction of the parameters is kept")]
     public double? TargetParams { get; init; }
     /// <summary>The ranking.</summary>
+    [Option("how blocks are ranked")]
     public BlockCriterion Criterion { get; init; } = BlockCriterion.SrInit;
     /// <summary>Score on the first this-many evaluation images; 0 uses all of them (as the paper does).</summary>
+    [Option("score on the first N evaluation images (0 = all)")]
     public int EvalSamples { get; init; }
     /// <summary>Seed of the fresh model the re-initialised values come from (the official code uses 1).</summary>
+    [Option("seed of the fresh model the re-initialised values come from")]
     public ulong DonorSeed { get; init; } = 1;
     /// <summary>Let down-sampling blocks be removed (their projection shortcut stays); off as in the official code.</summary>
+    [Option("let down-sampling blocks go too (their projection shortcut stays)")]
     public bool IncludeDownsampling { get; init; }
 
     /// <summary>Checks the settings and returns them.</summary>
@@ -34,13 +44,13 @@ public sealed record SrInitOptions
     public SrInitOptions Validate()
     {
         int rules = (Tau is null ? 0 : 1) + (Blocks is null ? 0 : 1) + (TargetParams is null ? 0 : 1);
-        if (rules != 1) throw new LopperInputException("give exactly one of --tau T, --blocks K or --target-params F");
-        if (Tau is double t && !double.IsFinite(t)) throw new LopperInputException($"--tau must be a finite number, got {t}");
+        if (rules != 1) throw LopperInputException.ForOptions<SrInitOptions>("give exactly one of Tau T, Blocks K or TargetParams F", nameof(TargetParams), nameof(Blocks), nameof(Tau));
+        if (Tau is double t && !double.IsFinite(t)) throw LopperInputException.ForOptions<SrInitOptions>($"Tau must be a finite number, got {t}", nameof(Tau));
         // A threshold in drop units means nothing for the other rankings' scores.
-        if (Tau is not null && Criterion != BlockCriterion.SrInit) throw new LopperInputException("--tau applies to --criterion srinit only; use --blocks K or --target-params F");
-        if (Blocks is < 0) throw new LopperInputException($"--blocks must be at least 0, got {Blocks}");
-        if (TargetParams is double f && !(f > 0 && f <= 1)) throw new LopperInputException($"--target-params must be in (0, 1], got {f}");
-        if (EvalSamples < 0) throw new LopperInputException($"--eval-samples must be at least 0, got {EvalSamples}");
+        if (Tau is not null && Criterion != BlockCriterion.SrInit) throw LopperInputException.ForOptions<SrInitOptions>("Tau applies to Criterion srinit only; use Blocks K or TargetParams F", nameof(Tau), nameof(Criterion), nameof(Blocks), nameof(TargetParams));
+        if (Blocks is < 0) throw LopperInputException.ForOptions<SrInitOptions>($"Blocks must be at least 0, got {Blocks}", nameof(Blocks));
+        if (TargetParams is double f && !(f > 0 && f <= 1)) throw LopperInputException.ForOptions<SrInitOptions>($"TargetParams must be in (0, 1], got {f}", nameof(TargetParams));
+        if (EvalSamples < 0) throw LopperInputException.ForOptions<SrInitOptions>($"EvalSamples must be at least 0, got {EvalSamples}", nameof(EvalSamples));
         return this;
     }
 }

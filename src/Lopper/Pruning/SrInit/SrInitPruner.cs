@@ -1,3 +1,4 @@
+using Lopper.Methods;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -27,6 +28,10 @@ public sealed record BlockScore(int Index, ResidualBlock Block, double Score, do
 /// </summary>
 public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
 {
+    /// <summary>The registry's entry.</summary>
+    public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<SrInitOptions>(
+        "srinit", "layer pruning by stochastic re-initialisation of residual blocks (SR-init)", o => new SrInitPruner(o), "blocks");
+
     /// <summary>The settings.</summary>
     public SrInitOptions Options { get; } = options.Validate();
 
@@ -45,8 +50,8 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
         var blocks = ResidualBlocks.Find(model.Graph);
         int candidates = blocks.Count(b => IsCandidate(b, Options));
         if (Options.Blocks is int k && k > candidates)
-            throw new LopperInputException($"--blocks {k}, but {model.Graph.Name} has only {candidates} removable residual block(s)" +
-                (Options.IncludeDownsampling ? "" : " (down-sampling blocks excluded; --include-downsampling allows them)"));
+            throw LopperInputException.ForOptions<SrInitOptions>($"Blocks {k}, but {model.Graph.Name} has only {candidates} removable residual block(s)" +
+                (Options.IncludeDownsampling ? "" : " (down-sampling blocks excluded; IncludeDownsampling allows them)"), nameof(SrInitOptions.Blocks), nameof(SrInitOptions.IncludeDownsampling));
 
         double? baseline = null;
         int evalCount = 0;

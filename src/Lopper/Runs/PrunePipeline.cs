@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Lopper.Data;
+using Lopper.Io;
+using Lopper.Measurement;
+using Lopper.Pruning;
+using Lopper.Structure;
+using Lopper.Training;
+
+namespace Lopper.Runs;
+
+/// <summary>
+/// The prune pipeline behind `lopper prune` and the experiment runner: measure the trained model, prune it,
+/// re-estimate batch-norm statistics when asked, measure right after pruning, fine-tune, measure again.
+/// </summary>
+public static class PrunePipeline
+{
+    /// <summary>Runs <paramref name="request"/>; with <see cref="PruneRequest.OutDir"/> the result is also saved there (under its lock).</summary>
+    public static PruneResult Run(PruneRequest request, RunCallbacks? callbacks = null)
+    {
+        var r = request.Validate();
+        var cb = callbacks ?? RunCallbacks.None;
+        var source = r.Source;
+        var config = source.TrainConfig with
+        {
+            Epochs = Math.Max(1, r.FinetuneEpochs),
+            Lr = r.Lr,
+            BatchSize = r.BatchSize,
+            Seed = r.Seed ?? source.TrainConfig.Seed,
+            WarmupEpochs = 0,
+            Schedule = Optim.ScheduleKind.Cosine,
+            Optimizer = "sgd",
+            TrainLimit = r.TrainLimit ?? source.TrainConfig.TrainLimit,
+        };
+        config.Validate(name => $"prune request field '{name}'");
+        var data = r.Data ?? source.Data;
+        if (data is null)
+        {
+            const string give = "give a dataset";
+            if (r.FinetuneEpochs > 0) throw LopperInputException.ForOptions<PruneRequest>($"fine-tuning needs data and {source.Dir} names no dataset: {give}, or FinetuneEpochs 0", nameof(PruneRequest.FinetuneEpochs));
+            if (r.BnRecalibrateBatches > 0) throw LopperInputException.ForOptions<PruneRequest>($"BnRecalibrateBatches needs data and {source.Dir} names no dataset: {give}", nameof(PruneRequest.BnRecalibrateBatches));
+        }
+        using var outLock = r.OutDir is null ? null : RunLock.Acquire(r.OutDir);
+        DataLoader? train = null, test = null;
+        Dataset? trainSet = null;
+        string? dataSource = null;
+        if (data is not null)
+        {
+            var splits = source.LoadData(data, cb.Log);
+            trainSet = splits.Train;
+            dataSource = splits.Source;
+            (train, test) = DataSpec.Loaders(splits.Train, splits.Test, config, source.Preprocessing);
+        }
+        var total = Stopwatch.StartNew();
+        var environment = RunInfo.Environment(config.Seed);
+        var model = source.Model;
+
+        var sw = Stopwatch.StartNew();
+        double? accBefore = test is null ? null : Evaluator.Evaluate(model, test).Accuracy;
+        if (test is null) cb.Log("no dataset: accuracy is not measured and is recorded as null");
+        var (paramsBefore, macsBefore) = CostCounter.Totals(model.Graph);
+        var latBefore = Latency.Measure(model, r.LatencyBatch);
+        double measureSeconds = sw.Elapsed.TotalSeconds;
+        cb.Log($"before: accuracy {Percent(accBefore)}, {paramsBefore:N0} params, {macsBefore:N0} MACs, {latBefore.MedianMs:F1} ms/batch {r.LatencyBatch}");
+
+        sw.Restart();
+        var outcome = r.Method.Prune(new PruneContext
+        {
+            Model = model, Train = train!, Test = test!, TrainConfig = config, Seed = config.Seed,
+            Progress = cb.Progress, Log = cb.Log,
+        });
+        var pruned = outcome.Pruned;
+        // The old running statistics describe the dense layers' outputs; a pruned layer's differ.
+        if (r.BnRecalibrateBatches > 0) BatchNormRecalibration.Run(pruned, train!, r.BnRecalibrateBatches, config.Seed);
+        double pruneSeconds = sw.Elapsed.TotalSeconds;
+        double? accPruned = test is null ? null : Evaluator.Evaluate(pruned, test).Accuracy;
+        var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
+        if (outcome.Masks is not null) paramsAfter -= outcome.Masks.ZeroCount();
+        if (outcome.Macs is long honestMacs) macsAfter = honestMacs;
+        cb.Log($"pruned: accuracy {Percent(accPruned)}, {paramsAfter:N0} params ({100.0 * paramsAfter / paramsBefore:F1}%), {macsAfter:N0} MACs ({100.0 * macsAfter / macsBefore:F1}%) in {pruneSeconds:F1}s");
+
+        sw.Restart();
+        double? accFinetuned = accPruned;
+        JsonArray history = [];
+        if (r.FinetuneEpochs > 0)
+        {
+            var checkpointRecord = (JsonObject)environment.DeepClone();
+            checkpointRecord["method"] = r.Method.Name;
+            checkpointRecord["source"] = Path.GetFullPath(source.Dir);
+            checkpointRecord["dataset"] = data!.Dataset;
+            checkpointRecord["config"] = config.ToJson();
+            var ftConfig = config with { Epochs = r.FinetuneEpochs };
+            var trainer = new Trainer(pruned, ftConfig, train!, test, r.OutDir) { Progress = cb.Progress, RunRecord = checkpointRecord };
+            if (outcome.Masks is not null) trainer.AddHook(new MaskHook(outcome.Masks));
+            if (cb.EpochHook(() => ftConfig.Epochs) is { } hook) trainer.AddHook(hook);
+            trainer.Run();
+            history = trainer.History;
+            accFinetuned = (double)history[^1]!["test_accuracy"]!;
+            cb.Log($"fine-tuned {r.FinetuneEpochs} epoch{(r.FinetuneEpochs == 1 ? "" : "s")}: accuracy {accFinetuned * 100:F2}%");
+        }
+        double finetuneSeconds = sw.Elapsed.TotalSeconds;
+        var latAfter = Latency.Measure(pruned, r.LatencyBatch);
+
+        var record = new PruneRecord
+        {
+            Environment = environment,
+            Command = r.Command,
+            Method = r.Method.Name,
+            Source = Path.GetFullPath(source.Dir),
+            Model = model.Graph.Name,
+            Data = data,
+            DataSource = dataSource,
+            Config = config,
+            AccuracyBefore = accBefore,
+            AccuracyPruned = accPruned,
+            AccuracyFinetuned = accFinetuned,
+            BnRecalibrateBatches = r.BnRecalibrateBatches,
+            ParamsBefore = paramsBefore,
+            ParamsAfter = paramsAfter,
+            MacsBefore = macsBefore,
+            MacsAfter = macsAfter,
+            LatencyBatch = r.LatencyBatch,
+            LatencyMsBefore = latBefore.MedianMs,
+            LatencyMsAfter = latAfter.MedianMs,
+            LatencyIqrMsBefore = latBefore.IqrMs,
+            LatencyIqrMsAfter = latAfter.IqrMs,
+            FinetuneEpochs = r.FinetuneEpochs,
+            Seconds = new Dictionary<string, double> { ["measure"] = measureSeconds, ["prune"] = pruneSeconds, ["finetune"] = finetuneSeconds, ["total"] = total.Elapsed.TotalSeconds },
+            Details = outcome.Details,
+            History = (JsonArray)history.DeepClone(),
+        };
+        var result = new PruneResult { Model = pruned, Record = record, Preprocessing = source.DerivedPreprocessing(trainSet, data) };
+        if (r.OutDir is not null) result.Save(r.OutDir);
+        return result;
+    }
+
+    /// <summary>An accuracy as a percentage, or a note that none was measured.</summary>
+    public static string Percent(double? accuracy) => accuracy is double v ? $"{v * 100:F2}%" : "not measured (no data)";
+}
