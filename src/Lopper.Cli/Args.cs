@@ -133,7 +133,28 @@ public sealed class Args
     public void EnsureAllUsed(int positionalAllowed = 0)
     {
         foreach (var k in _flags.Keys)
-            if (!_used.Contains(k)) throw new LopperInputException($"unknown flag --{k}");
+            if (!_used.Contains(k))
+            {
+                // The flags the command asked about are the ones it knows; a close one is most likely what was meant.
+                var near = _used.Select(u => (Flag: u, Distance: Distance(k, u))).Where(x => x.Distance <= Math.Max(1, k.Length / 4)).OrderBy(x => x.Distance).ThenBy(x => x.Flag, StringComparer.Ordinal).FirstOrDefault();
+                throw new LopperInputException($"unknown flag --{k}" + (near.Flag is null ? "" : $" (did you mean --{near.Flag}?)"));
+            }
         if (Positional.Count > positionalAllowed) throw new LopperInputException($"unexpected argument '{Positional[positionalAllowed]}'");
+    }
+
+    // Edit distance (insertions, deletions, substitutions, adjacent swaps) between two flag names.
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        return d[a.Length, b.Length];
     }
 }

@@ -26,18 +26,8 @@ public static class CommonOptions
                 throw new LopperInputException($"{flags}: a buffer of {n} elements is larger than the limit of {MaxBufferElements} (1 GiB); use smaller sizes");
     }
 
-    /// <summary>
-    /// Refuses an output folder that is, lies inside, or contains the source folder: writing there would overwrite
-    /// or bury the source run (its model, weights and checkpoints) that the new run is made from.
-    /// </summary>
-    public static void CheckOutFrom(string outDir, string from, string outFlag = "--out", string fromFlag = "--from")
-        => Lopper.Runs.RunFolder.CheckOutside(outDir, from, outFlag, fromFlag);
-
     /// <summary>Resolves --dataset/--data; the embedded-subset notice goes to stderr once per process.</summary>
     public static DataSplits LoadData(string dataset, string? dataDir, DataOptions? options = null)
         => new Lopper.Runs.DataSpec { Dataset = dataset, Dir = dataDir, Options = options ?? new DataOptions() }.Load(s => Console.Error.WriteLine(s));
 
-    /// <summary>Training and test loaders (<see cref="Lopper.Runs.DataSpec.Loaders"/>).</summary>
-    public static (DataLoader Train, DataLoader Test) Loaders(Dataset train, Dataset test, TrainConfig c, Preprocessing? pre = null)
-        => Lopper.Runs.DataSpec.Loaders(train, test, c, pre);
 }

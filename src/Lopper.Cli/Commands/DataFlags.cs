@@ -34,6 +34,10 @@ public static class DataFlags
         return d with { Dataset = dataset ?? source.Data?.Dataset ?? "fashion-mnist", Dir = dir ?? d.Dir };
     }
 
+    /// <summary>The splits of <paramref name="data"/> for <paramref name="source"/>'s model (checked against its shape and classes); notices go to stderr.</summary>
+    public static DataSplits Load(RunFolder source, DataSpec? data, string flag = "--from")
+        => source.LoadData(data ?? throw new LopperInputException($"{flag} {source.Dir} names no dataset: give --dataset NAME (and --data DIR)"), s => Console.Error.WriteLine(s));
+
     /// <summary>--mean/--std as comma-separated per-channel values in 0..1 units; null when not given (statistics of the training split). A <paramref name="channels"/> of 0 or less leaves the count to be checked against the data.</summary>
     public static (float[]? Mean, float[]? Std) ReadNormalisation(Args a, int channels)
     {

@@ -7,6 +7,8 @@ using Lopper.Onnx.Export;
 using Lopper.Onnx.Runtime;
 using Lopper.Training;
 
+using Lopper.Runs;
+
 namespace Lopper.Cli.Commands;
 
 /// <summary>`lopper eval`: accuracy and loss of a saved model on a dataset's test split.</summary>
@@ -27,12 +29,14 @@ public static class EvalCommand
         if (runtime is not ("lopper" or "ort")) throw new LopperInputException($"--runtime must be lopper or ort, got '{runtime}'");
         CommonOptions.ApplyThreads(a);
         // Dataset and folder default to what the model's run.json says it was trained on.
-        var source = SourceRun.Load(from, a.Str("dataset"), a.Str("data"));
+        var source = RunFolder.Load(from, Lopper.Imaging.SkiaImageDecoder.Instance);
+        var data = DataFlags.Override(a, source);
         a.EnsureAllUsed();
         var model = source.Model;
-        string dataset = source.Dataset;
-        var (trainSet, testSet) = source.Data();
-        var (_, test) = CommonOptions.Loaders(trainSet, testSet, new TrainConfig(), source.Preprocessing);
+        string? dataset = data?.Dataset;
+        var splits = DataFlags.Load(source, data);
+        var (trainSet, testSet) = splits;
+        var (_, test) = DataSpec.Loaders(trainSet, testSet, new TrainConfig(), source.Preprocessing);
         var sw = Stopwatch.StartNew();
         double loss, acc;
         if (runtime == "lopper") (loss, acc) = Evaluator.Evaluate(model, test);
@@ -44,7 +48,7 @@ public static class EvalCommand
         }
         var o = new JsonObject
         {
-            ["model"] = model.Graph.Name, ["runtime"] = runtime, ["dataset"] = dataset, ["data_source"] = source.DataSource, ["samples"] = testSet.Count,
+            ["model"] = model.Graph.Name, ["runtime"] = runtime, ["dataset"] = dataset, ["data_source"] = splits.Source, ["samples"] = testSet.Count,
             ["test_accuracy"] = acc, ["test_loss"] = loss, ["seconds"] = sw.Elapsed.TotalSeconds,
             ["params"] = model.ParameterCount(), ["macs"] = model.Graph.Macs(), ["threads"] = Parallelism.Threads,
         };

@@ -35,7 +35,7 @@ public static class ExperimentCommand
         a.EnsureAllUsed();
         var config = ExperimentConfig.Load(file);
         string outDir = outFlag ?? config.Out;
-        if (config.Baseline.From is { } baselineFrom) CommonOptions.CheckOutFrom(outDir, baselineFrom, outFlag is null ? $"{file}: out" : "--out", $"{file}: baseline.from");
+        if (config.Baseline.From is { } baselineFrom) Lopper.Runs.RunFolder.CheckOutside(outDir, baselineFrom, outFlag is null ? $"{file}: out" : "--out", $"{file}: baseline.from");
         int threads = threadsFlag ?? (config.Threads > 0 ? Math.Min(config.Threads, Environment.ProcessorCount) : Environment.ProcessorCount);
         Parallelism.Threads = threads;
         var runner = new ExperimentRunner(config, outDir, threads, Console.Error);

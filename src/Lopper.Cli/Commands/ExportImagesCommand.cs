@@ -13,12 +13,12 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class ExportImagesCommand
 {
-    private const string Usage = "lopper export-images --out DIR [--dataset NAME] [--data DIR] [--classes 0,2,4] [--limit N] [--val-limit N] [--format png|jpg] [--threads N]";
+    private const string Usage = "lopper export-images --out DIR [--dataset NAME] [--data DIR] [--classes 0,2,4] [--limit N] [--val-limit N] [--format png|jpg] [--threads N] [--json]";
 
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "help" });
+        var a = new Args(raw, new HashSet<string> { "help", "json" });
         if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
         string outDir = a.Required("out");
         string dataset = a.Str("dataset", "fashion-mnist");
@@ -28,6 +28,7 @@ public static class ExportImagesCommand
         string format = a.Str("format", "png");
         if (format is not ("png" or "jpg")) throw new LopperInputException($"--format must be png or jpg, got '{format}'");
         CommonOptions.ApplyThreads(a);
+        bool json = a.Flag("json");
         a.EnsureAllUsed();
         var (train, test) = CommonOptions.LoadData(dataset, dataDir, new DataOptions { Decoder = SkiaImageDecoder.Instance });
         if (keep.Length == 0) keep = Enumerable.Range(0, train.ClassCount).ToArray();
@@ -36,7 +37,8 @@ public static class ExportImagesCommand
         if (keep.Distinct().Count() != keep.Length) throw new LopperInputException("--classes lists a class twice");
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any()) throw new LopperInputException($"--out {outDir}: folder exists and is not empty");
         int written = Write(train, Path.Combine(outDir, "train"), keep, limit, format) + Write(test, Path.Combine(outDir, "val"), keep, valLimit, format);
-        Console.WriteLine($"wrote {written} images of {keep.Length} classes to {outDir}");
+        if (json) JsonOutput.Print(new System.Text.Json.Nodes.JsonObject { ["images"] = written, ["classes"] = keep.Length, ["out"] = Path.GetFullPath(outDir) });
+        else Console.WriteLine($"wrote {written} images of {keep.Length} classes to {outDir}");
         return 0;
     }
 

@@ -32,7 +32,8 @@ public static class LossPathCommand
         bool json = a.Flag("json");
         CommonOptions.ApplyThreads(a);
         string aDir = a.Required("a"), bDir = a.Required("b");
-        var first = SourceRun.Load(aDir, a.Str("dataset"), a.Str("data"));
+        var first = Lopper.Runs.RunFolder.Load(aDir, Lopper.Imaging.SkiaImageDecoder.Instance);
+        var firstData = DataFlags.Override(a, first);
         var second = ModelStore.Load(bDir);
         string? bendDir = a.Str("bend");
         var bend = bendDir is null ? null : ModelStore.Load(bendDir);
@@ -42,7 +43,7 @@ public static class LossPathCommand
         ulong seed = (ulong)a.Int("seed", 0, 0);
         a.EnsureAllUsed();
 
-        var (trainSet, _) = first.Data("--a");
+        var (trainSet, _) = DataFlags.Load(first, firstData, "--a");
         var (mean, std) = trainSet.ChannelStats();
         int measuredCount = Math.Min(samples, trainSet.Count);
         var measured = new DataLoader(trainSet.Slice(0, measuredCount), 500, seed, shuffle: false, mean, std);

@@ -52,9 +52,8 @@ public static class PredictCommand
     /// <summary>A folder from before preprocessing.json: normalise as its training did (the training split's statistics).</summary>
     private static Preprocessing Fallback(string from, Model model)
     {
-        var source = SourceRun.Load(from, null, null);
-        var (train, _) = source.Data();
-        var (mean, std) = train.ChannelStats();
-        return Preprocessing.For(train, mean, std, source.DataOptions.Resize, source.DataOptions.Crop, source.Dataset);
+        var source = Lopper.Runs.RunFolder.Load(from, Lopper.Imaging.SkiaImageDecoder.Instance);
+        var (train, _) = DataFlags.Load(source, source.Data);
+        return source.DerivedPreprocessing(train, source.Data)!;
     }
 }

@@ -67,7 +67,8 @@ public static class SnacsBench
     /// <summary>Probe activations of one real layer pair of a trained run (the widest one unless <paramref name="childName"/> is given).</summary>
     public static (ActivationMatrix Parent, ActivationMatrix Child, string Pair) Real(string from, string? childName, int perClass, ulong seed, string? dataset, string? dataDir)
     {
-        var run = SourceRun.Load(from, dataset, dataDir);
+        var run = Lopper.Runs.RunFolder.Load(from, Lopper.Imaging.SkiaImageDecoder.Instance);
+        var data = dataset is null && dataDir is null ? run.Data : (run.Data ?? new Lopper.Runs.DataSpec()) with { Dataset = dataset ?? run.Data?.Dataset ?? "fashion-mnist", Dir = dataDir ?? run.Data?.Dir };
         var model = run.Model;
         var pairs = LayerPairs.Find(model.Graph, Lopper.Structure.ChannelGroups.Analyze(model.Graph));
         if (pairs.Count == 0) throw new LopperInputException($"--from {from}: the model has no layer pair");
@@ -75,7 +76,7 @@ public static class SnacsBench
             ? pairs.MaxBy(p => (long)p.ParentChannels * p.ChildChannels)!
             : pairs.FirstOrDefault(p => model.Graph.Nodes[p.Child].Name == childName)
               ?? throw new LopperInputException($"--child {childName}: no pair has that child (children: {string.Join(", ", pairs.Select(p => model.Graph.Nodes[p.Child].Name))})");
-        var (train, _) = run.Data();
+        var (train, _) = DataFlags.Load(run, data);
         var probeSet = ActivationProbe.Subset(train, ActivationProbe.DrawIndices(train, perClass, seed));
         var (mean, std) = train.ChannelStats();
         var loader = new Lopper.Data.DataLoader(probeSet, Math.Min(128, probeSet.Count), seed, shuffle: false, mean, std);
