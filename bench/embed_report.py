@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Copies the summary lines and the headline table of a `lopper report` Markdown file into docs/results.md (or any page with the markers).
 
-Usage: bench/embed_report.py REPORT.md README.md
+Usage: bench/embed_report.py REPORT.md docs/results.md
 
-Replaces everything between the README's `<!-- experiment:begin ... -->` and `<!-- experiment:end -->` lines
-with the report's summary bullets and its "## Headline" table, verbatim, so the README's experiment table is
+Replaces everything between the page's `<!-- experiment:begin ... -->` and `<!-- experiment:end -->` lines
+with the report's summary bullets and its "## Headline" table, verbatim, so the page's experiment table is
 the report's output and never typed by hand.
 """
 import sys

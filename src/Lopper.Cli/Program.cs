@@ -1,3 +1,4 @@
+using System.Reflection;
 using Lopper;
 using Lopper.Cli;
 using Lopper.Cli.Commands;
@@ -38,6 +39,12 @@ namespace Lopper.Cli
                 foreach (var (name, c) in Commands) Console.WriteLine($"  {name,-10} {c.Help}");
                 Console.WriteLine("\nrun 'lopper <command> --help' for a command's flags");
                 return args.Length == 0 ? 2 : 0;
+            }
+            if (args is ["--version"])
+            {
+                var info = typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+                Console.WriteLine($"lopper {info.Split('+')[0]} ({info})");
+                return 0;
             }
             if (!Commands.TryGetValue(args[0], out var cmd))
             {

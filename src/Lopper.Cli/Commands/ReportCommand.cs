@@ -9,7 +9,7 @@ public static class ReportCommand
     private const string Usage = """
         lopper report RESULTS.json [MORE.json ...] --out DIR [--widths-run CELL] [--json]
           writes DIR/report.html (charts inline, no external files), DIR/report.md and the charts as
-          DIR/*.svg: accuracy vs MACs kept, accuracy vs parameters kept, latency vs MACs kept, and with
+          DIR/*.svg: accuracy vs MACs kept, accuracy vs parameters kept, speed-up vs MACs kept, and with
           --widths-run the per-layer output widths of that cell against its source model.
           A results file may also be given as the experiment's folder (its results.json is read).
         """;

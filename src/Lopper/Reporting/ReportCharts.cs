@@ -12,6 +12,7 @@ public static class ReportCharts
         XLabel = "MACs kept (% of the dense model)",
         YLabel = "top-1 test accuracy after fine-tuning (%)",
         Series = Build(cells, c => c.MacsKept * 100, c => c.AccuracyFinetuned * 100, b => b.Accuracy * 100),
+        SpreadAtX = 100,
     };
 
     /// <summary>Top-1 accuracy after fine-tuning against the percentage of parameters kept.</summary>
@@ -23,29 +24,33 @@ public static class ReportCharts
         Series = Build(cells, c => c.ParamsKept * 100, c => c.AccuracyFinetuned * 100, b => b.Accuracy * 100),
     };
 
-    /// <summary>Measured latency of one batch against the percentage of MACs kept; the baseline is the mean dense latency the cells measured.</summary>
-    public static ScatterChart LatencyVsMacs(ReportCells cells)
+    /// <summary>
+    /// Measured speed-up (the source model's latency over the pruned model's, both timed by the same cell one after the
+    /// other) against the percentage of MACs kept. A ratio, because absolute milliseconds of different cells are not
+    /// comparable on a shared machine: the same dense model measures differently from cell to cell. The dashed curve is
+    /// the speed-up time would show if it fell in proportion to the MACs; the dense baseline is 1x by definition.
+    /// </summary>
+    public static ScatterChart SpeedupVsMacs(ReportCells cells)
     {
         var batches = cells.All.Where(c => c.Cell.IsOk && c.Cell.LatencyBatch is not null).Select(c => c.Cell.LatencyBatch!.Value).Distinct().ToList();
         string batch = batches.Count == 1 ? $"batch {batches[0]}" : "one batch";
-        var series = Build(cells, c => c.MacsKept * 100, c => c.LatencyMsAfter, _ => null);
-        // Every prune cell measures the dense baseline too (latency_ms_before); the median of those is the
-        // baseline's point (the median, since the first measurement of a process often runs cold).
-        var dense = cells.All.Where(c => c.Cell.IsOk && c.Cell.LatencyMsBefore is not null && c.Cell.Kind == "prune").Select(c => c.Cell.LatencyMsBefore!.Value).Order().ToList();
-        if (dense.Count > 0)
-        {
-            double median = dense.Count % 2 == 1 ? dense[dense.Count / 2] : (dense[dense.Count / 2 - 1] + dense[dense.Count / 2]) / 2;
-            series = [.. series, new ChartSeries("baseline (dense)", SeriesStyle.Baseline,
-                [new ChartPoint(100, median, $"baseline: median dense latency {median.ToString("F2", CultureInfo.InvariantCulture)} ms over {dense.Count} measurements")])];
-        }
+        var series = Build(cells, c => c.MacsKept * 100, Speedup, _ => null);
+        if (series.Any(s => s.Points.Count > 0))
+            series = [.. series, new ChartSeries("baseline (dense)", SeriesStyle.Baseline, [new ChartPoint(100, 1, "baseline: the dense source, 1x by definition")])];
         return new ScatterChart
         {
-            Title = "Measured latency vs MACs kept",
+            Title = "Measured speed-up vs MACs kept",
             XLabel = "MACs kept (% of the dense model)",
-            YLabel = $"median latency, {batch} (ms)",
+            YLabel = $"speed-up over the dense source, {batch} (x)",
             Series = series,
+            SpreadAtX = 100,
+            Reference = new ChartReference("100 / MACs kept", x => 100 / x),
         };
     }
+
+    /// <summary>The cell's speed-up: source latency over pruned latency, or null when either was not measured.</summary>
+    public static double? Speedup(CellResult c)
+        => c.LatencyMsBefore is double before && c.LatencyMsAfter is double after && before > 0 && after > 0 ? before / after : null;
 
     /// <summary>Output width per conv/linear layer of a cell's model against the model it is compared with.</summary>
     public static BarChart Widths(ReportCells cells, ReportCell cell, IReadOnlyList<LayerWidth> widths) => new()

@@ -24,7 +24,7 @@ public static class ReportWriter
         {
             ("accuracy-vs-macs.svg", "Top-1 accuracy after fine-tuning against MACs kept", ReportCharts.AccuracyVsMacs(cells).Render()),
             ("accuracy-vs-params.svg", "Top-1 accuracy after fine-tuning against parameters kept", ReportCharts.AccuracyVsParams(cells).Render()),
-            ("latency-vs-macs.svg", "Measured inference latency against MACs kept", ReportCharts.LatencyVsMacs(cells).Render()),
+            ("speedup-vs-macs.svg", "Measured speed-up over the dense source against MACs kept", ReportCharts.SpeedupVsMacs(cells).Render()),
         };
         if (widthsRun is not null)
         {

@@ -32,3 +32,8 @@ public sealed record ChartSeries(string Name, SeriesStyle Style, IReadOnlyList<C
 /// <param name="Tooltip">Shown on hover (the cell's id and values).</param>
 /// <param name="Group">Points of one group (e.g. the seeds of one budget) average into one vertex of the series' line; null groups by X.</param>
 public sealed record ChartPoint(double X, double Y, string? Tooltip = null, string? Group = null);
+
+/// <summary>A reference curve drawn dashed behind the points, e.g. the speed-up if time fell with the MACs.</summary>
+/// <param name="Label">Legend text.</param>
+/// <param name="F">y as a function of x, in data units.</param>
+public sealed record ChartReference(string Label, Func<double, double> F);

@@ -53,6 +53,7 @@ public class ReportTests
 
         var svgs = Directory.GetFiles(outDir, "*.svg");
         Assert.Equal(3, svgs.Length);
+        Assert.Contains(svgs, f => Path.GetFileName(f) == "speedup-vs-macs.svg");
         foreach (var f in svgs) Assert.Equal(SvgBuilder.Ns + "svg", XDocument.Parse(File.ReadAllText(f)).Root!.Name);
 
         // The HTML carries the same charts inline, each well-formed, and loads nothing from outside.

@@ -9,7 +9,7 @@ namespace Lopper.Tensors.Kernels;
 /// clip) for which <see cref="TensorPrimitives"/> has no single call. Backward functions work in place on the
 /// gradient. Vector512 where the hardware has it, Vector256 otherwise, scalar tails.
 /// </summary>
-public static class ActivationKernels
+internal static class ActivationKernels
 {
     // SiLU needs sigmoid(x) in two passes; chunks this long stay in L1 between them.
     private const int Chunk = 1024;

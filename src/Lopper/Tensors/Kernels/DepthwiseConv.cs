@@ -9,7 +9,7 @@ namespace Lopper.Tensors.Kernels;
 /// with <see cref="Multiplier"/> square kernels, so output channel k reads input channel k / multiplier.
 /// Padding is the same on all four sides.
 /// </summary>
-public readonly record struct DepthwiseGeometry(int Batch, int Channels, int Multiplier, int Height, int Width,
+internal readonly record struct DepthwiseGeometry(int Batch, int Channels, int Multiplier, int Height, int Width,
     int Kernel, int Stride = 1, int Padding = 0, int Dilation = 1)
 {
     /// <summary>Channels * multiplier.</summary>
@@ -62,7 +62,7 @@ public readonly record struct DepthwiseGeometry(int Batch, int Channels, int Mul
 /// Scratch is rented once per parallel chunk and zeroed once, since every plane then writes the same
 /// positions and leaves the padding zero.
 /// </remarks>
-public static class DepthwiseConv
+internal static class DepthwiseConv
 {
     // Slack after every scratch plane so the last vector of a flat loop may run past its end.
     private const int Slack = 16;

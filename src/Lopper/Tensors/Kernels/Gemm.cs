@@ -16,7 +16,7 @@ namespace Lopper.Tensors.Kernels;
 /// buffers are per thread and reused, so steady-state calls allocate nothing on one thread.
 /// </remarks>
 [SkipLocalsInit]
-public static unsafe partial class Gemm
+internal static unsafe partial class Gemm
 {
     /// <summary>Which micro-kernel family runs; <see cref="Auto"/> picks the widest the hardware accelerates.</summary>
     internal enum KernelPath { Auto, Vector512, Vector256, Scalar }

@@ -2,7 +2,7 @@ using System.Runtime.Intrinsics;
 
 namespace Lopper.Tensors.Kernels;
 
-public static unsafe partial class Gemm
+internal static unsafe partial class Gemm
 {
     /// <summary>True where <see cref="MultiplyRows"/> runs (it has only a Vector512 kernel).</summary>
     public static bool RowsSupported => Vector512.IsHardwareAccelerated && ForcedPath is KernelPath.Auto or KernelPath.Vector512;

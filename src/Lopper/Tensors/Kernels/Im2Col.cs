@@ -18,7 +18,7 @@ namespace Lopper.Tensors.Kernels;
 /// block; rows of at most 16 are built with masked vector loads.
 /// </remarks>
 [SkipLocalsInit]
-public static unsafe class Im2Col
+internal static unsafe class Im2Col
 {
     /// <summary>
     /// Writes the [C*kh*kw, outH*outW] column matrix of one image, rows <paramref name="ld"/> floats apart

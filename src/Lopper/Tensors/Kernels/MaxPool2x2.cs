@@ -18,7 +18,7 @@ namespace Lopper.Tensors.Kernels;
 /// window holding NaN, which matches nothing, routes to its first element.
 /// </remarks>
 [SkipLocalsInit]
-public static unsafe class MaxPool2x2
+internal static unsafe class MaxPool2x2
 {
     private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);

@@ -18,7 +18,7 @@ namespace Lopper.Tensors.Kernels;
 /// weight gradient multiplies the padded input's shifted planes by the padded output gradient
 /// (<see cref="Backward"/>).
 /// </remarks>
-public static unsafe class PaddedConv
+internal static unsafe class PaddedConv
 {
     /// <summary>True when the shape qualifies: stride 1, odd kernel above 1, padding (k-1)/2, Vector512 hardware.</summary>
     public static bool Applies(int kernel, int stride, int padding, int w) =>

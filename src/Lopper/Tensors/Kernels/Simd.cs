@@ -9,7 +9,7 @@ namespace Lopper.Tensors.Kernels;
 /// Fused elementwise loops that <see cref="TensorPrimitives"/> has no single call for. Vector512 where
 /// the hardware has it, Vector256 otherwise, scalar tails.
 /// </summary>
-public static class Simd
+internal static class Simd
 {
     /// <summary>y = x * scale + shift.</summary>
     public static void ScaleShift(ReadOnlySpan<float> x, float scale, float shift, Span<float> y)

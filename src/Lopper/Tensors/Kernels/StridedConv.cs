@@ -14,7 +14,7 @@ namespace Lopper.Tensors.Kernels;
 /// im2col ran these layers at under half the GFLOP/s of the stride-1 layers beside them: its column matrix
 /// is written and read once more than the input, and a 14- or 7-wide output wastes GEMM panel columns.
 /// </remarks>
-public static unsafe class StridedConv
+internal static unsafe class StridedConv
 {
     /// <summary>True for the shape this handles (kernel 3, stride 2, padding 1) on Vector512 hardware.</summary>
     public static bool Applies(int kernel, int stride, int padding) => Gemm.RowsSupported && kernel == 3 && stride == 2 && padding == 1;
