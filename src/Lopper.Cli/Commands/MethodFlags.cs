@@ -33,15 +33,27 @@ public static class MethodFlags
         return any;
     }
 
-    /// <summary>Usage lines for every method of <paramref name="registry"/>: name, summary, then its options.</summary>
-    public static string Usage(MethodRegistry registry, IReadOnlySet<string>? shared = null)
+    /// <summary>
+    /// Usage lines for every method of <paramref name="registry"/>: name, summary, then its options; options a
+    /// method shares with one listed before it (the same record) are named, not repeated.
+    /// </summary>
+    public static string Usage(MethodRegistry registry)
     {
         var sb = new StringBuilder();
+        var firstWith = new Dictionary<Type, string>();
         foreach (var m in registry.Methods)
         {
             sb.Append("  ").Append(m.Name).Append(": ").AppendLine(m.Summary);
-            foreach (var o in m.Options)
-                if (shared is null || !shared.Contains(o.Name)) sb.Append("      ").AppendLine(o.Usage());
+            foreach (var group in m.Options.GroupBy(o => o.Property.DeclaringType!))
+            {
+                if (firstWith.TryGetValue(group.Key, out var first))
+                {
+                    sb.Append("      as ").Append(first).Append(": ").AppendLine(string.Join(" ", group.Select(o => "--" + o.Name)));
+                    continue;
+                }
+                firstWith[group.Key] = m.Name;
+                foreach (var o in group) sb.Append("      ").AppendLine(o.Usage());
+            }
         }
         return sb.ToString().TrimEnd();
     }

@@ -11,7 +11,7 @@ public static class PruneCommand
 
     private static string Usage => $"""
         lopper prune METHOD --from DIR --out DIR2 [--finetune-epochs N] [--json]
-          methods and their options (the channel methods share --target-macs F | --target-params F, fraction kept):
+          methods and their options (the record each method is configured with; library errors name the same options):
         {MethodFlags.Usage(Registry)}
           fine-tune: --finetune-epochs N (default 0) --lr F (default 0.01) --batch-size N (default 128) --seed N (default: the source's)
                     --bn-recalibrate N (re-estimate batch-norm statistics on N training batches right

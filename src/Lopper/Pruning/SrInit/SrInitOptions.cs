@@ -18,10 +18,10 @@ public enum BlockCriterion
 public sealed record SrInitOptions
 {
     /// <summary>Remove every candidate whose score is at or below this (SR-init: accuracy drop as a fraction).</summary>
-    [Option("remove blocks whose accuracy drop is at most T (a fraction)")]
+    [Option("remove blocks whose accuracy drop is at most this (a fraction)")]
     public double? Tau { get; init; }
     /// <summary>Remove exactly this many candidates, lowest scores first.</summary>
-    [Option("remove exactly K blocks, lowest scores first")]
+    [Option("remove exactly this many blocks, lowest scores first")]
     public int? Blocks { get; init; }
     /// <summary>Remove candidates, lowest scores first, until at most this fraction of the parameters is kept.</summary>
     [Option("remove blocks until at most this fraction of the parameters is kept")]
