@@ -33,11 +33,11 @@ public static class DataCatalog
         string name = Canonical(dataset);
         if (name is "imagefolder" or "npy")
         {
-            if (dataDir is null) throw new LopperInputException($"--dataset {name} needs --data DIR");
+            if (dataDir is null) throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"Dataset {name} needs Dir (its folder)", "Dataset", "Dir");
             return name == "imagefolder" ? Images.ImageFolder.Load(dataDir, options ?? new DataOptions()) : Npy.NpyDataset.Load(dataDir, options ?? new DataOptions());
         }
         if (options is not null && (options.Resize > 0 || options.Crop > 0 || options.ValSplit > 0))
-            throw new LopperInputException($"--resize, --crop and --val-split apply to --dataset imagefolder or npy, not {name}");
+            throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"--resize, --crop and --val-split apply to Dataset imagefolder or npy, not {name}", "Dataset");
         string dir;
         if (dataDir is null)
         {
@@ -45,13 +45,13 @@ public static class DataCatalog
             if (!Directory.Exists(dir))
             {
                 if (name == "fashion-mnist") return EmbeddedFashionMnist.Load();
-                throw new LopperInputException($"{name} not found under {dir}: pass --data DIR (a directory with {Expected(name)})");
+                throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"{name} not found under {dir}: give Dir (a directory with {Expected(name)})", "Dir");
             }
         }
         else
         {
             dir = dataDir;
-            if (!Directory.Exists(dir)) throw new LopperInputException($"--data {dir}: directory not found");
+            if (!Directory.Exists(dir)) throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"Dir {dir}: directory not found", "Dir");
         }
 
         var (train, test) = name switch
@@ -69,7 +69,7 @@ public static class DataCatalog
         string name = dataset.Trim().ToLowerInvariant();
         foreach (var known in Names)
             if (known == name) return known;
-        throw new LopperInputException($"--dataset: unknown dataset '{dataset}'; known: {string.Join(", ", Names)}");
+        throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"Dataset: unknown dataset '{dataset}'; known: {string.Join(", ", Names)}", "Dataset");
     }
 
     private static string Expected(string name) => name switch

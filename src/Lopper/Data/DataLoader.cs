@@ -44,11 +44,11 @@ public sealed class DataLoader
     public DataLoader(Dataset data, int batchSize, ulong seed, bool shuffle = true, float[]? mean = null, float[]? std = null,
         int cropPadding = 0, bool flip = false, bool dropLast = false)
     {
-        if (batchSize < 1) throw new LopperInputException($"--batch-size must be at least 1, got {batchSize}");
-        if (cropPadding < 0) throw new LopperInputException($"--crop-padding must be 0 or more, got {cropPadding}");
+        if (batchSize < 1) throw LopperInputException.ForOptions<Lopper.Training.TrainConfig>($"BatchSize must be at least 1, got {batchSize}", "BatchSize");
+        if (cropPadding < 0) throw LopperInputException.ForOptions<Lopper.Training.TrainConfig>($"CropPadding must be 0 or more, got {cropPadding}", "CropPadding");
         if (data.Count == 0) throw new LopperInputException($"{data.Name} {data.Split}: dataset is empty");
         if (dropLast && data.Count < batchSize)
-            throw new LopperInputException($"--batch-size {batchSize} is larger than the {data.Count} images of {data.Name} {data.Split}, so drop-last leaves no batch");
+            throw LopperInputException.ForOptions<Lopper.Training.TrainConfig>($"BatchSize {batchSize} is larger than the {data.Count} images of {data.Name} {data.Split}, so drop-last leaves no batch", "BatchSize");
 
         if (mean is null || std is null)
         {

@@ -124,7 +124,7 @@ public sealed record Preprocessing
             var im = ImageTransform.ResizeCrop(raw, Resize, Crop, decoder, source);
             if (im.Width != w || im.Height != h)
                 throw new LopperInputException($"{source}: {im.Width}x{im.Height} after preprocessing, the model takes {w}x{h}" +
-                    (Resize == 0 ? " (the model was trained without --resize/--crop, so images must already be that size)" : ""));
+                    (Resize == 0 ? " (the model was trained without resizing or cropping, so images must already be that size)" : ""));
             if (c == 1 && im.Channels == 3) im = ToGrey(im);
             ImageTransform.ToChw(im, c, chw);
             var dst = t.Span.Slice(i * chw.Length, chw.Length);

@@ -23,7 +23,7 @@ public sealed class RunLock : IDisposable
     }
 
     /// <summary>Takes the lock of <paramref name="dir"/> (created if missing) or throws naming the owner.</summary>
-    public static RunLock Acquire(string dir, string flag = "--out")
+    public static RunLock Acquire(string dir, string flag = "run folder")
     {
         // A folder made only to hold the lock goes again if the run leaves nothing in it (a run that failed
         // on bad input must not leave a model folder behind).

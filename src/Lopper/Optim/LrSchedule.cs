@@ -46,6 +46,6 @@ public sealed record LrSchedule(float BaseLr, ScheduleKind Kind, int Epochs, dou
         "cosine" => ScheduleKind.Cosine,
         "step" => ScheduleKind.Step,
         "constant" => ScheduleKind.Constant,
-        _ => throw new LopperInputException($"--schedule must be cosine, step or constant, got '{s}'"),
+        _ => throw LopperInputException.ForOptions<Training.TrainConfig>($"Schedule must be cosine, step or constant, got '{s}'", "Schedule"),
     };
 }

@@ -19,7 +19,7 @@ public sealed class PruneContext
     /// <summary>True when data was given (data-free methods such as L1, random and magnitude run without it).</summary>
     public bool HasData => _train is not null;
 
-    private static LopperInputException NoData() => new("this pruning method needs data: give --dataset NAME (and --data DIR); l1, random and magnitude prune without data");
+    private static LopperInputException NoData() => LopperInputException.ForOptions<Runs.PruneRequest>("this pruning method needs data: give Data (a dataset); l1, random and magnitude prune without it", "Data");
     /// <summary>Settings for any training a method does itself (sparsity training, gates, ...).</summary>
     public required TrainConfig TrainConfig { get; init; }
     /// <summary>Seed for the method's own randomness.</summary>

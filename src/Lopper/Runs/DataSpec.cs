@@ -12,6 +12,7 @@ public sealed record DataSpec
     public string Dataset { get; init; } = "fashion-mnist";
 
     /// <summary>Dataset folder or file; null: the dataset's default location (or the embedded Fashion-MNIST subset).</summary>
+    [Methods.Option("dataset folder or file", Name = "data")]
     public string? Dir { get; init; }
 
     /// <summary>Resize, crop, validation split and decoder for image folders and npy files.</summary>

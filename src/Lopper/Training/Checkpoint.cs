@@ -66,7 +66,7 @@ public sealed class Checkpoint
     /// <see cref="Skipped"/> says why newer ones were passed over. Throws naming the newest one's first problem
     /// when none is usable. <paramref name="runDir"/> may also be a checkpoint folder itself.
     /// </summary>
-    public static Checkpoint Latest(string runDir, string flag = "--resume")
+    public static Checkpoint Latest(string runDir, string flag = "run folder")
     {
         if (!Directory.Exists(runDir)) throw new LopperInputException($"{flag} {runDir}: folder not found");
         var candidates = Candidates(runDir);

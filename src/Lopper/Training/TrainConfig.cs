@@ -74,7 +74,7 @@ public sealed record TrainConfig
         "adamw" => new AdamW(weightDecay: WeightDecay),
         // gRDA has no momentum and no weight decay by definition; Momentum and WeightDecay are ignored.
         "grda" => new Grda(GrdaC, GrdaMu, GrdaCover),
-        _ => throw new LopperInputException($"--optimizer must be sgd, adamw or grda, got '{Optimizer}'"),
+        _ => throw LopperInputException.ForOptions<TrainConfig>($"Optimizer must be sgd, adamw or grda, got '{Optimizer}'", nameof(Optimizer)),
     };
 
     /// <summary>The schedule over this config's epochs.</summary>

@@ -187,7 +187,7 @@ public sealed class Trainer
                     executor.EndStep();
                     throw new LopperRunException($"training loss became {loss} at epoch {epoch + 1}, batch {b + 1} (lr {_schedule.At(epoch + (double)b / batches):g4}); lower --lr" +
                         (OutDir is null ? "" : CompletedEpochs > 0 && Directory.Exists(Checkpoint.PathOf(OutDir, CompletedEpochs))
-                            ? $"; last good checkpoint: {Checkpoint.PathOf(OutDir, CompletedEpochs)} (--resume {OutDir} continues from it)"
+                            ? $"; last good checkpoint: {Checkpoint.PathOf(OutDir, CompletedEpochs)} (resuming {OutDir} continues from it)"
                             : "; no checkpoint was written (no epoch finished)"));
                 }
                 executor.Backward(grad);

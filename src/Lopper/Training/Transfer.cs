@@ -32,7 +32,7 @@ public static class Transfer
     /// <exception cref="LopperInputException"><paramref name="classes"/> is below 1, or the model has no classifier.</exception>
     public static Model ResetHead(Model model, int classes, ulong seed)
     {
-        if (classes < 1) throw new LopperInputException($"--reset-head needs at least 1 class, got {classes}");
+        if (classes < 1) throw new LopperInputException($"a new classifier needs at least 1 class, got {classes}");
         var head = Head(model.Graph);
         var json = ModelJson.ToJson(model.Graph);
         foreach (var n in (JsonArray)json["nodes"]!)
@@ -59,11 +59,11 @@ public static class Transfer
         var graph = model.Graph;
         int last = graph.IndexOf(nodeName);
         if (last < 0)
-            throw new LopperInputException($"--freeze-until: model {graph.Name} has no node '{nodeName}' (nodes: {string.Join(", ", graph.Nodes.Skip(1).Take(12).Select(n => n.Name))}{(graph.Nodes.Count > 13 ? ", ..." : "")}; see lopper inspect)");
+            throw LopperInputException.ForOptions<Runs.TrainRequest>($"FreezeUntil: model {graph.Name} has no node '{nodeName}' (nodes: {string.Join(", ", graph.Nodes.Skip(1).Take(12).Select(n => n.Name))}{(graph.Nodes.Count > 13 ? ", ..." : "")}; see lopper inspect)", "FreezeUntil");
         var frozen = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i <= last; i++) frozen.Add(graph.Nodes[i].Name);
         if (model.Parameters.All(p => !p.Trainable || frozen.Contains(p.Owner.Name)))
-            throw new LopperInputException($"--freeze-until {nodeName} freezes every trainable parameter; pick an earlier node");
+            throw LopperInputException.ForOptions<Runs.TrainRequest>($"FreezeUntil {nodeName} freezes every trainable parameter; pick an earlier node", "FreezeUntil");
         return p => frozen.Contains(p.Owner.Name);
     }
 }

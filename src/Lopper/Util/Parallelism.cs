@@ -14,7 +14,7 @@ public static class Parallelism
         get => _threads;
         set
         {
-            if (value < 1) throw new LopperInputException($"--threads must be at least 1, got {value}");
+            if (value < 1) throw LopperInputException.ForOptions(typeof(Parallelism), $"Threads must be at least 1, got {value}", "Threads");
             _threads = value;
         }
     }

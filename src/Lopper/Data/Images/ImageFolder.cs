@@ -25,9 +25,9 @@ public static class ImageFolder
     /// <exception cref="LopperInputException">Missing folders, a class without images, an unreadable image, mixed sizes without resize/crop, or an empty split; the message names the folder or file.</exception>
     public static DataSplits Load(string dir, DataOptions options)
     {
-        var decoder = options.Decoder ?? throw new LopperInputException("--dataset imagefolder needs an image decoder (the CLI provides one; library callers pass Lopper.Imaging.SkiaImageDecoder in DataOptions.Decoder)");
-        if (!Directory.Exists(dir)) throw new LopperInputException($"--data {dir}: directory not found");
-        if (options.ValSplit < 0 || options.ValSplit >= 1) throw new LopperInputException($"--val-split must be in [0, 1), got {options.ValSplit}");
+        var decoder = options.Decoder ?? throw new LopperInputException("the imagefolder dataset needs an image decoder (the CLI provides one; library callers pass Lopper.Imaging.SkiaImageDecoder in DataOptions.Decoder)");
+        if (!Directory.Exists(dir)) throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"Dir {dir}: directory not found", "Dir");
+        if (options.ValSplit < 0 || options.ValSplit >= 1) throw LopperInputException.ForOptions<DataOptions>($"ValSplit must be in [0, 1), got {options.ValSplit}", "ValSplit");
         string trainDir = Path.Combine(dir, "train");
         if (Directory.Exists(trainDir))
         {
@@ -36,12 +36,12 @@ public static class ImageFolder
             var trainFiles = Files(trainDir, classes);
             if (valDir is null)
             {
-                if (options.ValSplit <= 0) throw new LopperInputException($"{dir}: has train/ but no val/ (or test/) folder; add one or pass --val-split F");
+                if (options.ValSplit <= 0) throw LopperInputException.ForOptions<DataOptions>($"{dir}: has train/ but no val/ (or test/) folder; add one or pass ValSplit F", "ValSplit");
                 var all = Decode(dir, "train", trainFiles, classes, options);
                 var (tr, va) = StratifiedSplit(all, options.ValSplit, options.Seed, dir);
                 return new DataSplits(tr, va, Path.GetFullPath(dir));
             }
-            if (options.ValSplit > 0) throw new LopperInputException($"--val-split: {dir} already has a validation folder ({Path.GetFileName(valDir)}/); drop the flag");
+            if (options.ValSplit > 0) throw LopperInputException.ForOptions<DataOptions>($"ValSplit: {dir} already has a validation folder ({Path.GetFileName(valDir)}/); drop ValSplit", "ValSplit");
             var valClasses = ClassFolders(valDir);
             if (!valClasses.SequenceEqual(classes))
                 throw new LopperInputException($"{valDir}: class folders ({string.Join(", ", valClasses)}) differ from {trainDir} ({string.Join(", ", classes)})");
@@ -52,13 +52,13 @@ public static class ImageFolder
             if (train.Channels == 1 && val.Channels == 3) train = ToRgb(train);
             if (val.Channels == 1 && train.Channels == 3) val = ToRgb(val);
             if (val.Channels != train.Channels || val.Height != train.Height || val.Width != train.Width)
-                throw new LopperInputException($"{valDir}: images are {val.Channels}x{val.Height}x{val.Width}, {trainDir} has {train.Channels}x{train.Height}x{train.Width}; pass --resize N --crop N");
+                throw LopperInputException.ForOptions<DataOptions>($"{valDir}: images are {val.Channels}x{val.Height}x{val.Width}, {trainDir} has {train.Channels}x{train.Height}x{train.Width}; pass Resize N Crop N", "Resize", "Crop");
             return new DataSplits(train, val, Path.GetFullPath(dir));
         }
         {
             var classes = ClassFolders(dir);
             if (options.ValSplit <= 0)
-                throw new LopperInputException($"{dir}: no train/ folder; either arrange train/<class>/ and val/<class>/ or pass --val-split F to hold out part of {dir}/<class>/");
+                throw LopperInputException.ForOptions<DataOptions>($"{dir}: no train/ folder; either arrange train/<class>/ and val/<class>/ or pass ValSplit F to hold out part of {dir}/<class>/", "ValSplit");
             var files = Files(dir, classes);
             var all = Decode(dir, "all", files, classes, options);
             var (tr, va) = StratifiedSplit(all, options.ValSplit, options.Seed, dir);
@@ -153,7 +153,7 @@ public static class ImageFolder
         }
         int imageSize = channels * first.Width * first.Height;
         if ((long)imageSize * images.Length > Array.MaxLength)
-            throw new LopperInputException($"{root}: {images.Length} images of {channels}x{first.Height}x{first.Width} do not fit in memory at once; pass a smaller --resize/--crop");
+            throw LopperInputException.ForOptions<DataOptions>($"{root}: {images.Length} images of {channels}x{first.Height}x{first.Width} do not fit in memory at once; pass a smaller Resize/Crop", "Resize", "Crop");
         var pixels = new byte[imageSize * images.Length];
         var labels = new int[images.Length];
         for (int i = 0; i < images.Length; i++)
@@ -213,7 +213,7 @@ public static class ImageFolder
         }
         var train = Subset(all, isVal, false, "train");
         var val = Subset(all, isVal, true, "val");
-        if (val.Count == 0) throw new LopperInputException($"{source}: --val-split {fraction} leaves the validation split empty (each class needs two or more images)");
+        if (val.Count == 0) throw LopperInputException.ForOptions<DataOptions>($"{source}: ValSplit {fraction} leaves the validation split empty (each class needs two or more images)", "ValSplit");
         return (train, val);
     }
 

@@ -22,7 +22,7 @@ public static class ImageTransform
         if (crop > 0)
         {
             if (image.Width < crop || image.Height < crop)
-                throw new LopperInputException($"{source}: {image.Width}x{image.Height} is smaller than --crop {crop} (add --resize {crop})");
+                throw LopperInputException.ForOptions<DataOptions>($"{source}: {image.Width}x{image.Height} is smaller than Crop {crop} (add Resize {crop})", "Resize", "Crop");
             int x0 = (int)Math.Round((image.Width - crop) / 2.0), y0 = (int)Math.Round((image.Height - crop) / 2.0);
             int c = image.Channels;
             var px = new byte[crop * crop * c];

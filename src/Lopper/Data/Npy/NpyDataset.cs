@@ -18,8 +18,8 @@ public static class NpyDataset
     /// <exception cref="LopperInputException">Missing arrays, unsupported dtypes or shapes, mismatched counts, a label out of range or an empty split; the message names the file.</exception>
     public static DataSplits Load(string path, DataOptions options)
     {
-        if (options.Resize > 0 || options.Crop > 0) throw new LopperInputException("--resize and --crop apply to --dataset imagefolder only (NumPy arrays are used at their size)");
-        if (options.ValSplit < 0 || options.ValSplit >= 1) throw new LopperInputException($"--val-split must be in [0, 1), got {options.ValSplit}");
+        if (options.Resize > 0 || options.Crop > 0) throw LopperInputException.ForOptions<DataOptions>("Resize and Crop apply to the imagefolder dataset only (NumPy arrays are used at their size)", "Resize", "Crop");
+        if (options.ValSplit < 0 || options.ValSplit >= 1) throw LopperInputException.ForOptions<DataOptions>($"ValSplit must be in [0, 1), got {options.ValSplit}", "ValSplit");
         Dictionary<string, NpyArray> arrays;
         string dir;
         if (File.Exists(path) && path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase))
@@ -42,7 +42,7 @@ public static class NpyDataset
                 }
             }
         }
-        else throw new LopperInputException($"--data {path}: neither a folder nor a .npz file");
+        else throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"Dir {path}: neither a folder nor a .npz file", "Dir");
 
         var xTrain = Need(arrays, "x_train", path);
         var yTrain = Need(arrays, "y_train", path);
@@ -58,7 +58,7 @@ public static class NpyDataset
         Dataset val;
         if (valKey is not null)
         {
-            if (options.ValSplit > 0) throw new LopperInputException($"--val-split: {path} already has x_{valKey}/y_{valKey}; drop the flag");
+            if (options.ValSplit > 0) throw LopperInputException.ForOptions<DataOptions>($"ValSplit: {path} already has x_{valKey}/y_{valKey}; drop ValSplit", "ValSplit");
             var yVal = Need(arrays, "y_" + valKey, path);
             val = Build(arrays["x_" + valKey], yVal, Labels(yVal), "val", classCount, names);
             if (val.Channels != train.Channels || val.Height != train.Height || val.Width != train.Width)
@@ -66,7 +66,7 @@ public static class NpyDataset
         }
         else
         {
-            if (options.ValSplit <= 0) throw new LopperInputException($"{path}: no x_val/y_val (or x_test/y_test); add them or pass --val-split F");
+            if (options.ValSplit <= 0) throw LopperInputException.ForOptions<DataOptions>($"{path}: no x_val/y_val (or x_test/y_test); add them or pass ValSplit F", "ValSplit");
             (train, val) = ImageFolder.StratifiedSplit(train, options.ValSplit, options.Seed, path);
         }
         if (train.Count == 0) throw new LopperInputException($"{xTrain.Source}: the training split is empty");
