@@ -37,7 +37,7 @@ public static class DataCatalog
             return name == "imagefolder" ? Images.ImageFolder.Load(dataDir, options ?? new DataOptions()) : Npy.NpyDataset.Load(dataDir, options ?? new DataOptions());
         }
         if (options is not null && (options.Resize > 0 || options.Crop > 0 || options.ValSplit > 0))
-            throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"--resize, --crop and --val-split apply to Dataset imagefolder or npy, not {name}", "Dataset");
+            throw LopperInputException.ForOptions<DataOptions>($"Resize, Crop and ValSplit apply to the imagefolder and npy datasets, not {name}", "Resize", "Crop", "ValSplit");
         string dir;
         if (dataDir is null)
         {

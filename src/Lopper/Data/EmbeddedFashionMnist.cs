@@ -77,7 +77,7 @@ public static class EmbeddedFashionMnist
                     // Not writable here (read-only home, full disk): try the next root.
                 }
             }
-            throw new LopperInputException($"could not write the embedded Fashion-MNIST subset to {string.Join(" or ", CacheRoots())}; pass --data DIR");
+            throw LopperInputException.ForOptions<Lopper.Runs.DataSpec>($"could not write the embedded Fashion-MNIST subset to {string.Join(" or ", CacheRoots())}; give Dir (a folder with the dataset)", "Dir");
         }
     }
 
