@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs lopper's benchmarks and the PyTorch peer (../shared/bench/peer_torch.py) in one go, on the same
-# machine and thread count, and prints lopper/peer ratios. Needs python3-torch and libopenblas0-pthread.
+# Runs lopper's benchmarks, the PyTorch peer (../shared/bench/peer_torch.py) and ONNX Runtime (the same models
+# exported by Lopper, via `lopper bench --ort`) in one go, on the same machine and thread count, and prints
+# lopper/peer and lopper/ORT ratios. Needs python3-torch and libopenblas0-pthread.
 # Usage: [ROUNDS=3] bench/compare.sh [THREADS]   (results also written to bench/results/compare-<date>.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ ROUNDS=${ROUNDS:-3}
 for r in $(seq "$ROUNDS"); do
   for m in "${models[@]}"; do
     set -- $m
-    $L bench --model "$2" --input "$3" --batch 128 --steps "$4" --threads "$T" --json > "$tmp/lopper-$1-$r.json"
+    $L bench --model "$2" --input "$3" --batch 128 --steps "$4" --threads "$T" --ort --json > "$tmp/lopper-$1-$r.json"
     OPENBLAS_NUM_THREADS=$T /usr/bin/python3 -c "
 import sys, torch; sys.path.insert(0, '$(dirname "$PEER")'); sys.path.insert(0, 'bench'); import peer_torch as p, peer_mobilenet as pm
 torch.set_num_threads($T); torch.manual_seed(0); p.bench('$1', ${peerModel[$1]})" > "$tmp/peer-$1-$r.json"
@@ -57,7 +58,7 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 rows = []
 torch_version = "?"
-for name in ["lenet5-fmnist", "vgg-small-fmnist", "resnet20-fmnist", "resnet20-cifar", "resnet56-cifar"]:
+for name in ["lenet5-fmnist", "vgg-small-fmnist", "resnet20-fmnist", "resnet20-cifar", "resnet56-cifar", "mobilenetv2-cifar"]:
     l = [json.load(open(os.path.join(tmp, f"lopper-{name}-{r}.json"))) for r in range(1, rounds + 1)]
     p = [json.load(open(os.path.join(tmp, f"peer-{name}-{r}.json"))) for r in range(1, rounds + 1)]
     torch_version = p[0]["torch"]
@@ -67,6 +68,9 @@ for name in ["lenet5-fmnist", "vgg-small-fmnist", "resnet20-fmnist", "resnet20-c
         row.update({f"lopper_{kind}_img_s": median(lo), f"peer_{kind}_img_s": median(pe),
                     f"{kind}_ratio": round(median(lo) / median(pe), 2),
                     f"{kind}_ratio_by_round": [round(a / b, 2) for a, b in zip(lo, pe)]})
+    ort = [x["ort_infer_img_s"] for x in l]
+    row.update({"ort_infer_img_s": median(ort), "infer_ratio_vs_ort": round(row["lopper_infer_img_s"] / median(ort), 2),
+                "infer_ratio_vs_ort_by_round": [x["lopper_vs_ort_infer"] for x in l]})
     row["lopper_gc_gen0_train"] = max(x["gc_gen0_during_train"] for x in l)
     rows.append(row)
 gemm = []
@@ -82,9 +86,9 @@ result = {"threads": threads, "batch": 128, "cpu": cpu, "cores": os.cpu_count(),
           "models": rows, "gemm_1024": gemm, "resnet56_train_peak_rss": rss}
 json.dump(result, open(out, "w"), indent=2)
 print(f"medians of {rounds} interleaved rounds")
-print(f"{'model':18} {'train lopper/peer':>24} {'ratio':>6} {'infer lopper/peer':>24} {'ratio':>6}")
+print(f"{'model':18} {'train lopper/peer':>24} {'ratio':>6} {'infer lopper/peer':>24} {'ratio':>6} {'infer ORT':>10} {'lopper/ORT':>10}")
 for r in rows:
-    print(f"{r['model']:18} {r['lopper_train_img_s']:>11.0f}/{r['peer_train_img_s']:<12.0f} {r['train_ratio']:>6} {r['lopper_infer_img_s']:>11.0f}/{r['peer_infer_img_s']:<12.0f} {r['infer_ratio']:>6}")
+    print(f"{r['model']:18} {r['lopper_train_img_s']:>11.0f}/{r['peer_train_img_s']:<12.0f} {r['train_ratio']:>6} {r['lopper_infer_img_s']:>11.0f}/{r['peer_infer_img_s']:<12.0f} {r['infer_ratio']:>6} {r['ort_infer_img_s']:>10.0f} {r['infer_ratio_vs_ort']:>10}")
 for g in gemm:
     print(f"gemm 1024 x{g['threads']} threads: {g['lopper_gflops']} / {g['peer_gflops']} GFLOP/s = {g['ratio']}")
 print(f"resnet56 training peak RSS: lopper {rss['lopper_mb']:.0f} MB, peer {rss['peer_mb']:.0f} MB, ratio {rss['ratio']}")

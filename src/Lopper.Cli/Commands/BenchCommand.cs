@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lopper.Graph;
@@ -19,10 +20,10 @@ public static class BenchCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] raw)
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "profile", "trans-a", "trans-b", "augment", "random-resized-crop", "no-cache" });
+        var a = new Args(raw, new HashSet<string> { "json", "help", "profile", "trans-a", "trans-b", "augment", "random-resized-crop", "no-cache", "ort" });
         if (a.Flag("help"))
         {
-            Console.WriteLine("lopper bench --model NAME [--input CxHxW] [--classes K] [--batch B] [--steps N] [--threads T] [--json] [--profile]\nlopper bench gemm [--size N | --shape MxNxK [--trans-a] [--trans-b]] [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage + "\n" + LoaderBench.Usage);
+            Console.WriteLine("lopper bench (--model NAME [--input CxHxW] [--classes K] | --from DIR) [--batch B] [--steps N] [--threads T] [--ort] [--json] [--profile]\n  --ort: also time inference of the same model in ONNX Runtime (exported by Lopper; CPU provider, same threads) and report lopper/ORT\nlopper bench gemm [--size N | --shape MxNxK [--trans-a] [--trans-b]] [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage + "\n" + LoaderBench.Usage);
             return 0;
         }
         bool json = a.Flag("json");
@@ -84,12 +85,16 @@ public static class BenchCommand
 
     private static JsonObject BenchModel(Args a)
     {
-        string name = a.Required("model");
-        var input = a.Shape("input") ?? [1, 28, 28];
-        int classes = a.Int("classes", 10, 1);
+        string? from = a.Str("from");
+        if (from is not null && (a.Has("model") || a.Has("input") || a.Has("classes"))) throw new LopperInputException("--from DIR brings its own model, input and classes; drop --model, --input and --classes");
+        var model = from is null ? null : ModelStore.Load(from);
+        string name = model?.Graph.Name ?? a.Required("model");
+        var input = model?.Graph.InputShape ?? a.Shape("input") ?? [1, 28, 28];
+        int classes = model?.Graph.Classes ?? a.Int("classes", 10, 1);
         int batch = a.Int("batch", 128, 1, CommonOptions.MaxBatch);
         int steps = a.Int("steps", 20, 1);
-        var model = new Model(ModelZoo.Create(name, input, classes), 0);
+        bool ort = a.Flag("ort");
+        model ??= new Model(ModelZoo.Create(name, input, classes), 0);
         var rng = new Rng(0);
         var x = new Tensor([batch, .. input]);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
@@ -125,6 +130,16 @@ public static class BenchCommand
         sw.Restart();
         for (int i = 0; i < steps; i++) infer.Forward(x).Release();
         double inferRate = batch * steps / sw.Elapsed.TotalSeconds;
+        double? ortRate = null;
+        if (ort)
+        {
+            // The runtime a .NET user deploys on, on the same model (Lopper's export), batch and threads.
+            using var session = new Lopper.Onnx.Runtime.OrtModel(Lopper.Onnx.Export.OnnxExporter.Export(model).ToByteArray(), Parallelism.Threads);
+            for (int i = 0; i < 3; i++) session.Run(x);
+            sw.Restart();
+            for (int i = 0; i < steps; i++) session.Run(x);
+            ortRate = batch * steps / sw.Elapsed.TotalSeconds;
+        }
         // Profiled steps run after the timed ones so the timestamps never touch the throughput figures.
         JsonArray? profile = null;
         if (a.Flag("profile"))
@@ -141,6 +156,7 @@ public static class BenchCommand
         {
             ["model"] = name, ["input"] = new JsonArray(input.Select(d => (JsonNode)d).ToArray()), ["batch"] = batch,
             ["train_img_s"] = Math.Round(train, 1), ["infer_img_s"] = Math.Round(inferRate, 1),
+            ["ort_infer_img_s"] = ortRate is double o ? Math.Round(o, 1) : null, ["lopper_vs_ort_infer"] = ortRate is double r ? Math.Round(inferRate / r, 3) : null,
             ["gc_gen0_during_train"] = gcTrain, ["pool_misses_during_train"] = BufferPool.Misses - misses,
             ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
         };
