@@ -29,8 +29,12 @@ public static class ConnectionMasks
     public static bool[][,] Build(IReadOnlyList<PairScores> pairs, double q)
         => BuildAtThreshold(pairs, Quantile(DistinctValues(pairs.Select(p => p.Scores)), q));
 
-    /// <summary>The cut matrices for a given global threshold (−∞ cuts nothing).</summary>
-    public static bool[][,] BuildAtThreshold(IReadOnlyList<PairScores> pairs, double globalThreshold)
+    /// <summary>
+    /// The cut matrices for a given global threshold (−∞ cuts nothing). <paramref name="relax"/> in [0, 1] lifts every
+    /// upper limit by that share of its headroom (UL + relax·(1 − UL)): how a parameter target the limits forbid is
+    /// still reached, spending the extra cuts where the scores are lowest.
+    /// </summary>
+    public static bool[][,] BuildAtThreshold(IReadOnlyList<PairScores> pairs, double globalThreshold, double relax = 0)
     {
         var cuts = new bool[pairs.Count][,];
         for (int l = 0; l < pairs.Count; l++)
@@ -41,8 +45,9 @@ public static class ConnectionMasks
             int below = 0;
             foreach (var v in s) if (v <= globalThreshold) below++;
             double t = globalThreshold;
-            if ((double)below / (gc * gp) >= ps.UpperLimit)
-                t = Math.Min(globalThreshold, Quantile(DistinctValues([s]), ps.UpperLimit));
+            double limit = ps.UpperLimit + relax * (1 - ps.UpperLimit);
+            if ((double)below / (gc * gp) >= limit)
+                t = Math.Min(globalThreshold, Quantile(DistinctValues([s]), limit));
             var cut = new bool[gc, gp];
             for (int c = 0; c < gc; c++)
             {

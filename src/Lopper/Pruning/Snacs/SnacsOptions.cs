@@ -50,6 +50,10 @@ public sealed record SnacsOptions
     [Option("skip the operating constraints (upper limit 1 for every pair)")]
     public bool NoUpperLimits { get; init; }
 
+    /// <summary>Let connections into the classifier be cut too (off: its few parameters stay, and the cut goes where it saves more).</summary>
+    [Option("let connections into the classifier be cut too")]
+    public bool IncludeClassifier { get; init; }
+
     /// <summary>Checks the settings; throws <see cref="LopperInputException"/> naming the flag.</summary>
     public SnacsOptions Validate()
     {

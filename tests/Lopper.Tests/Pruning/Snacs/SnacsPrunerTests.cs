@@ -30,7 +30,8 @@ public class SnacsPrunerTests
             Assert.Equal(low.Pairs[l].UpperLimit, high.Pairs[l].UpperLimit);
             var pl = low.Pairs[l].Protected!;
             var ph = high.Pairs[l].Protected!;
-            if (l == low.Pairs.Count - 1) { Assert.DoesNotContain(true, pl); Assert.DoesNotContain(true, ph); continue; } // classifier: no reader, no ψ
+            // The classifier stays whole by default (IncludeClassifier off): every one of its groups is protected.
+            if (l == low.Pairs.Count - 1) { Assert.DoesNotContain(false, pl); Assert.DoesNotContain(false, ph); continue; }
             Assert.Equal(pl.Count(b => b), ph.Count(b => b));
             anyDiffers |= !pl.SequenceEqual(ph);
             var cutsLow = ConnectionMasks.Build(low.Pairs, 0.9)[l];
@@ -76,5 +77,43 @@ public class SnacsPrunerTests
         Assert.Equal(weightLayers - 1, outcome.Details["layers"]!.AsArray().Count); // every weight layer but the stem
         var x = StructureFixtures.Input(outcome.Pruned, 2, 1);
         Assert.All(StructureFixtures.Run(outcome.Pruned, x), v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
+    public void ATargetBeyondTheUpperLimitsLiftsThemInsteadOfStoppingShort()
+    {
+        var model = StructureFixtures.Build("lenet5", 3);
+        var (dense, _) = CostCounter.Totals(model.Graph);
+        var scoring = new SnacsPruner(Options(SensitivityMode.Low)).Score(model, Train(), 5);
+        var groups = scoring.Groups;
+        // The limits alone: the highest threshold's cut.
+        var values = ConnectionMasks.DistinctValues(scoring.Pairs.Select(p => p.Scores));
+        var scratch = new Lopper.Graph.Model(model.Graph);
+        long withinLimits = SnacsPruner.KeptCost(model, groups, scoring.Pairs, values[^1], scratch).Params;
+        double target = 0.5 * (withinLimits + SnacsPruner.KeptCost(model, groups, scoring.Pairs, values[^1], scratch, relax: 1).Params) / dense;
+        Assert.True(withinLimits > target * dense, "the case needs a target the limits alone cannot reach");
+
+        var pruner = new SnacsPruner(Options(SensitivityMode.Low) with { Quantile = null, TargetParams = target });
+        var (threshold, _, relax) = pruner.ChooseThreshold(model, scoring.Pairs, groups);
+        Assert.InRange(relax, 1e-6, 1);
+        long kept = SnacsPruner.KeptCost(model, groups, scoring.Pairs, threshold, scratch, relax).Params;
+        Assert.True(kept <= target * dense, $"{kept} > {target * dense}");
+        // The smallest lift that meets it: a little less does not.
+        Assert.True(SnacsPruner.KeptCost(model, groups, scoring.Pairs, threshold, scratch, relax * 0.9).Params > target * dense);
+
+        // Beyond every unprotected connection: one clear error naming the largest cut and the option.
+        var e = Assert.Throws<LopperInputException>(() => new SnacsPruner(Options(SensitivityMode.Low) with { Quantile = null, TargetParams = 0.01 }).ChooseThreshold(model, scoring.Pairs, groups));
+        Assert.StartsWith("TargetParams 0.01 cannot be reached: with every upper limit lifted", e.Message);
+        Assert.Contains("give TargetParams", e.Message);
+    }
+
+    [Fact]
+    public void TheClassifierKeepsEveryConnectionUnlessAsked()
+    {
+        var model = StructureFixtures.Build("lenet5", 3);
+        var kept = new SnacsPruner(Options(SensitivityMode.Low)).Score(model, Train(), 5);
+        var cut = new SnacsPruner(Options(SensitivityMode.Low) with { IncludeClassifier = true }).Score(model, Train(), 5);
+        Assert.DoesNotContain(ConnectionMasks.Build(kept.Pairs, 0.9)[^1].Cast<bool>(), c => c);
+        Assert.Contains(ConnectionMasks.Build(cut.Pairs, 0.9)[^1].Cast<bool>(), c => c);
     }
 }
