@@ -28,6 +28,8 @@ public static class FinetuneCommand
             Lr = a.Single("lr", 0.01, 0),
             BatchSize = a.Int("batch-size", 128, 1),
             Seed = a.Has("seed") ? (ulong)a.Int("seed", 0, 0) : null,
+            // Nothing is pruned, so the model's statistics still fit its layers.
+            BnRecalibrateBatches = 0,
             OutDir = outDir,
             Command = "lopper finetune " + string.Join(' ', raw),
         };

@@ -14,8 +14,9 @@ public static class PruneCommand
           methods and their options (the record each method is configured with; library errors name the same options):
         {MethodFlags.Usage(Registry)}
           fine-tune: --finetune-epochs N (default 0) --lr F (default 0.01) --batch-size N (default 128) --seed N (default: the source's)
-                    --bn-recalibrate N (re-estimate batch-norm statistics on N training batches right
-                    after pruning, before "accuracy pruned" and fine-tuning; default 0 = keep the old ones)
+                    --bn-recalibrate N (re-estimate batch-norm statistics on N training batches, at most one
+                    epoch, right after pruning, before "accuracy pruned" and fine-tuning; default {PruneRequest.DefaultBnRecalibrateBatches};
+                    0 keeps the dense model's statistics; skipped for models without batch-norm or without data)
                     --train-limit N (first N training images; default: the source run's, 0 = all)
           other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
           no data:  without --dataset/--data and with no dataset in the folder's run.json (an imported model),
@@ -48,7 +49,7 @@ public static class PruneCommand
             BatchSize = a.Int("batch-size", 128, 1),
             Seed = a.Has("seed") ? (ulong)a.Int("seed", 0, 0) : null,
             TrainLimit = a.Has("train-limit") ? a.Int("train-limit", 0, 0) : null,
-            BnRecalibrateBatches = a.Int("bn-recalibrate", 0, 0),
+            BnRecalibrateBatches = a.Int("bn-recalibrate", PruneRequest.DefaultBnRecalibrateBatches, 0),
             LatencyBatch = a.Int("latency-batch", 128, 1),
             OutDir = outDir,
             Command = "lopper prune " + string.Join(' ', raw),
@@ -58,7 +59,7 @@ public static class PruneCommand
             throw new LopperInputException($"prune {info.Name} needs data and {from} names no dataset: give --dataset NAME (and --data DIR); {string.Join(", ", Registry.Methods.Where(m => !m.NeedsData).Select(m => m.Name))} prune without data");
         if (request.Data is null && request.FinetuneEpochs > 0)
             throw new LopperInputException($"fine-tuning needs data and {from} names no dataset: give --dataset NAME (and --data DIR), or --finetune-epochs 0");
-        if (request.Data is null && request.BnRecalibrateBatches > 0)
+        if (request.Data is null && a.Has("bn-recalibrate") && request.BnRecalibrateBatches > 0)
             throw new LopperInputException($"--bn-recalibrate needs data and {from} names no dataset: give --dataset NAME (and --data DIR)");
         var result = PrunePipeline.Run(request, ConsoleCallbacks.Create());
         var r = result.Record;

@@ -11,7 +11,7 @@ namespace Lopper.Runs;
 
 /// <summary>
 /// The prune pipeline behind `lopper prune` and the experiment runner: measure the trained model, prune it,
-/// re-estimate batch-norm statistics when asked, measure right after pruning, fine-tune, measure again.
+/// re-estimate batch-norm statistics (on by default), measure right after pruning, fine-tune, measure again.
 /// </summary>
 public static class PrunePipeline
 {
@@ -38,7 +38,6 @@ public static class PrunePipeline
         {
             const string give = "give a dataset";
             if (r.FinetuneEpochs > 0) throw LopperInputException.ForOptions<PruneRequest>($"fine-tuning needs data and {source.Dir} names no dataset: {give}, or FinetuneEpochs 0", nameof(PruneRequest.FinetuneEpochs));
-            if (r.BnRecalibrateBatches > 0) throw LopperInputException.ForOptions<PruneRequest>($"BnRecalibrateBatches needs data and {source.Dir} names no dataset: {give}", nameof(PruneRequest.BnRecalibrateBatches));
         }
         using var outLock = r.OutDir is null ? null : RunLock.Acquire(r.OutDir);
         DataLoader? train = null, test = null;
@@ -71,7 +70,8 @@ public static class PrunePipeline
         });
         var pruned = outcome.Pruned;
         // The old running statistics describe the dense layers' outputs; a pruned layer's differ.
-        if (r.BnRecalibrateBatches > 0) BatchNormRecalibration.Run(pruned, train!, r.BnRecalibrateBatches, config.Seed);
+        int bnBatches = train is null || !BatchNormRecalibration.HasBatchNorm(pruned) ? 0 : Math.Min(r.BnRecalibrateBatches, train.BatchesPerEpoch);
+        if (bnBatches > 0) BatchNormRecalibration.Run(pruned, train!, bnBatches, config.Seed);
         double pruneSeconds = sw.Elapsed.TotalSeconds;
         double? accPruned = test is null ? null : Evaluator.Evaluate(pruned, test).Accuracy;
         var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
@@ -114,7 +114,7 @@ public static class PrunePipeline
             AccuracyBefore = accBefore,
             AccuracyPruned = accPruned,
             AccuracyFinetuned = accFinetuned,
-            BnRecalibrateBatches = r.BnRecalibrateBatches,
+            BnRecalibrateBatches = bnBatches,
             ParamsBefore = paramsBefore,
             ParamsAfter = paramsAfter,
             MacsBefore = macsBefore,

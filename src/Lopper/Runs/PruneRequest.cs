@@ -37,11 +37,16 @@ public sealed record PruneRequest
     public int? TrainLimit { get; init; }
 
     /// <summary>
-    /// Re-estimate batch-norm statistics on this many training batches right after pruning, before the "pruned"
-    /// accuracy and fine-tuning (0: keep the dense model's statistics).
+    /// Re-estimate batch-norm statistics on this many training batches (at most one epoch's worth) right after
+    /// pruning, before the "pruned" accuracy and fine-tuning: a pruned layer's outputs no longer match the dense
+    /// model's running statistics, which alone usually leaves the pruned model at chance. 0 keeps the dense
+    /// model's statistics. Skipped for a model without batch-norm and when there is no data.
     /// </summary>
-    [Option("re-estimate batch-norm statistics on N training batches right after pruning", Name = "bn-recalibrate")]
-    public int BnRecalibrateBatches { get; init; }
+    [Option("re-estimate batch-norm statistics on N training batches right after pruning (0 = off)", Name = "bn-recalibrate")]
+    public int BnRecalibrateBatches { get; init; } = DefaultBnRecalibrateBatches;
+
+    /// <summary>The default of <see cref="BnRecalibrateBatches"/>.</summary>
+    public const int DefaultBnRecalibrateBatches = 50;
 
     /// <summary>Batch size of the latency measurements before and after.</summary>
     public int LatencyBatch { get; init; } = 128;

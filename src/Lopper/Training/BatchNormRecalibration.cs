@@ -8,6 +8,9 @@ namespace Lopper.Training;
 /// <summary>Re-estimates batch-norm running statistics from training batches.</summary>
 public static class BatchNormRecalibration
 {
+    /// <summary>Whether <paramref name="model"/> has a batch-norm layer that keeps running statistics.</summary>
+    public static bool HasBatchNorm(Model model) => model.Graph.Nodes.Any(n => n.Op is BatchNorm2dOp { Momentum: > 0 });
+
     /// <summary>
     /// Sets every batch-norm layer's running statistics to the plain average of its batch statistics over
     /// <paramref name="batches"/> training batches (the cumulative average the gRDA paper uses). Each

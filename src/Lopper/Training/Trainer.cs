@@ -42,6 +42,12 @@ public sealed class Trainer
     /// <summary>Receives progress during epochs.</summary>
     public IProgress<TrainProgress>? Progress { get; set; }
 
+    /// <summary>
+    /// Epochs of the whole phase the progress reports describe, when this trainer runs only part of it (a method
+    /// that trains one epoch per trainer so it can stop early); null: <see cref="TrainConfig.Epochs"/>.
+    /// </summary>
+    public int? ProgressEpochs { get; set; }
+
     /// <summary>Extra fields written into run.json (command line, environment, ...).</summary>
     public JsonObject RunRecord { get; set; } = new();
 
@@ -204,8 +210,9 @@ public sealed class Trainer
                 {
                     double ips = seen / Math.Max(1e-9, sw.Elapsed.TotalSeconds);
                     double perEpoch = sw.Elapsed.TotalSeconds / (b + 1) * batches;
-                    double eta = perEpoch * (Config.Epochs - epoch) - sw.Elapsed.TotalSeconds;
-                    Progress.Report(new TrainProgress(epoch, Config.Epochs, b + 1, batches, lossSum / seen, (double)correct / seen, ips, eta));
+                    int phaseEpochs = Math.Max(ProgressEpochs ?? Config.Epochs, epoch + 1);
+                    double eta = perEpoch * (phaseEpochs - epoch) - sw.Elapsed.TotalSeconds;
+                    Progress.Report(new TrainProgress(epoch, phaseEpochs, b + 1, batches, lossSum / seen, (double)correct / seen, ips, eta));
                 }
             }
             double trainSeconds = sw.Elapsed.TotalSeconds;

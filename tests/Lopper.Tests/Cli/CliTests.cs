@@ -119,10 +119,13 @@ public class CliTests
             Assert.True(code == 0, err);
             return o;
         }
-        var plain = Prune("plain");
+        var plain = Prune("plain", "--bn-recalibrate", "0");
         var recal = Prune("recal", "--bn-recalibrate", "2");
+        var byDefault = Prune("default");
         Assert.Equal(0, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(plain, "run.json")))!["bn_recalibrate_batches"]!);
         Assert.Equal(2, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(recal, "run.json")))!["bn_recalibrate_batches"]!);
+        // On by default: 50 batches, or one epoch when the training set is smaller (64 images / 16 = 4 batches).
+        Assert.Equal(4, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(byDefault, "run.json")))!["bn_recalibrate_batches"]!);
         // Same pruning, new statistics: the weights agree, the running means do not.
         var a = ModelStore.Load(plain);
         var b = ModelStore.Load(recal);

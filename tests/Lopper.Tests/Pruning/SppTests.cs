@@ -104,7 +104,7 @@ public class SppTests
         var config = TinyTask.Config(2);
         var trainer = TinyTask.NewTrainer(config, null, TinyTask.Data(64, 1), TinyTask.Data(16, 2));
         var model = trainer.Model;
-        var opts = new SppOptions { TargetSpeedup = 1.5, Interval = 1, A = 0.3 }.Validate();
+        var opts = new SppOptions { TargetSpeedup = 1.5, Interval = 1, A = 0.3, IncludeStem = true, MinColumns = 0 }.Validate();
         var (layers, total) = SppPruner.PlanLayers(model, opts);
         var spp = new SppHook(layers, opts, 11, total);
         var check = new UpdateCheck(spp);
@@ -172,7 +172,7 @@ public class SppTests
         Assert.Equal(2.0, SppMath.Speedup([(600, 0.5), (400, 0.5)]), 12);
 
         var model = new Model(TwoConvGraph(), 1);
-        var (layers, total) = SppPruner.PlanLayers(model, new SppOptions { TargetSpeedup = 2 }.Validate());
+        var (layers, total) = SppPruner.PlanLayers(model, new SppOptions { TargetSpeedup = 2, IncludeStem = true, MinColumns = 0 }.Validate());
         Assert.Equal(2, layers.Count);
         Assert.Equal(SppPruner.ConvMacs(model.Graph), total);
         Assert.All(layers, l => Assert.Equal(0.5, l.TargetRatio, 12));
@@ -209,6 +209,134 @@ public class SppTests
         var b = new Executor(pruned).Forward(batch.Images, training: false, forBackward: false);
         Assert.Equal(a.Shape, b.Shape);
         for (int i = 0; i < a.Length; i++) Assert.Equal(a.Data[i], b.Data[i], 3);
+    }
+
+    [Fact]
+    public void UpdatesToCompleteMatchesTheSpecSimulation()
+    {
+        // Spec §6.3 (an independent simulation with ranks held fixed): K, R -> updates.
+        Assert.Equal(79, SppMath.UpdatesToComplete(27, SppMath.TargetCount(0.5, 27), A, U));
+        Assert.Equal(103, SppMath.UpdatesToComplete(75, SppMath.TargetCount(0.5, 75), A, U));
+        Assert.Equal(153, SppMath.UpdatesToComplete(576, SppMath.TargetCount(0.5, 576), A, U));
+        Assert.Equal(198, SppMath.UpdatesToComplete(2304, SppMath.TargetCount(0.75, 2304), A, U));
+        Assert.Equal(0, SppMath.UpdatesToComplete(9, 0, A, U));
+        // The weakest column gains exactly A per update.
+        Assert.Equal(20, SppMath.UpdatesToComplete(9, 1, A, U));
+    }
+
+    [Fact]
+    public void TheDerivedIntervalFitsTheSlowestLayerIntoThePhase()
+    {
+        var model = new Model(TwoConvGraph(), 1);
+        var opts = new SppOptions { TargetSpeedup = 1.5, A = 0.2 }.Validate();
+        var (layers, _) = SppPruner.PlanLayers(model, opts);
+        int needed = SppMath.UpdatesToComplete(layers[0].Columns, layers[0].TargetCount, 0.2, U);
+        int t = SppPruner.DeriveInterval(layers, opts, 10_000, out int reported);
+        Assert.Equal(needed, reported);
+        Assert.Equal(5_000 / needed, t);
+        // The last update the slowest layer needs comes before half the phase.
+        Assert.True(1 + (long)(needed - 1) * t <= 5_000);
+        Assert.Equal(1, SppPruner.DeriveInterval(layers, opts, 3, out _));
+    }
+
+    [Fact]
+    public void WithTheDerivedIntervalProbabilitiesCompleteWithoutForcing()
+    {
+        var (outcome, logs) = PruneTwoConv(new SppOptions { TargetSpeedup = 1.5, A = 0.2, PruneEpochs = 12 });
+        var d = outcome.Details;
+        Assert.True((bool)d["interval_derived"]!);
+        Assert.Equal(0, (int)d["columns_forced"]!);
+        Assert.Equal(0, (int)d["layers_forced"]!);
+        foreach (var l in d["layers"]!.AsArray())
+        {
+            Assert.False((bool)l!["forced"]!);
+            Assert.Equal(0, (int)l["forced_columns"]!);
+            Assert.True((int)l["by_probability"]! >= (int)l["target_columns"]!);
+        }
+        Assert.True((double)d["conv_mac_speedup"]! >= 1.5 - 1e-9);
+        Assert.DoesNotContain(logs, s => s.Contains("warning", StringComparison.Ordinal));
+        Assert.Contains(logs, s => s.StartsWith("SPP: columns removed by probability/forced by rank: conv2 ", StringComparison.Ordinal));
+
+        // The paper's t = 180 in the same short phase never reaches probability 1: everything is forced, and it says so.
+        var (fixedT, fixedLogs) = PruneTwoConv(new SppOptions { TargetSpeedup = 1.5, A = 0.2, PruneEpochs = 12, Interval = 180 });
+        Assert.Equal(0, (int)fixedT.Details["columns_by_probability"]!);
+        Assert.True((int)fixedT.Details["columns_forced"]! > 0);
+        Assert.Contains(fixedLogs, s => s.StartsWith("SPP warning: the slowest layer needs", StringComparison.Ordinal));
+        Assert.Contains(fixedLogs, s => s.StartsWith("SPP warning: ", StringComparison.Ordinal) && s.Contains("removed columns were forced by L1 rank", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheStemAndTinyLayersStayWholeUnderASpeedupTarget()
+    {
+        var model = new Model(TwoConvGraph(), 1);
+        Assert.Equal(["conv1"], SppPruner.StemConvolutions(model.Graph).Select(i => model.Graph.Nodes[i].Name));
+        var plan = SppPruner.PlanLayers(model, new SppOptions { TargetSpeedup = 2 }.Validate());
+        Assert.Equal("conv2", Assert.Single(plan.Layers).Node);
+        Assert.Equal(("conv1", "stem"), Assert.Single(plan.Whole));
+        // The ratio over the rest still meets the whole-network target once the layer reaches its column count.
+        var conv1Macs = plan.TotalConvMacs - plan.Layers[0].Macs;
+        var l = plan.Layers[0];
+        Assert.True(SppMath.Speedup([(conv1Macs, 0.0), (l.Macs, (double)l.TargetCount / l.Columns)]) >= 2 - 1e-9);
+
+        // conv2 has 4·3·3 = 36 columns: under MinColumns 40 nothing is left to prune.
+        Assert.Throws<LopperInputException>(() => SppPruner.PlanLayers(model, new SppOptions { TargetSpeedup = 1.2, MinColumns = 40 }.Validate()));
+        // IncludeStem alone still leaves the 9-column stem whole by its depth; with MinColumns 0 both are pruned.
+        Assert.Equal(("conv1", "9 columns < MinColumns 32"), Assert.Single(SppPruner.PlanLayers(model, new SppOptions { TargetSpeedup = 2, IncludeStem = true }.Validate()).Whole));
+        Assert.Equal(2, SppPruner.PlanLayers(model, new SppOptions { TargetSpeedup = 2, IncludeStem = true, MinColumns = 0 }.Validate()).Layers.Count);
+
+        // On resnet20 the stem goes whole, and so does the 1x1 projection reading 16 channels (16 columns);
+        // every 3x3 convolution has at least 16·3·3 columns and is pruned.
+        var resnet = new Model(Lopper.Models.ModelZoo.Create("resnet20", [1, 8, 8], 3), 1);
+        var rplan = SppPruner.PlanLayers(resnet, new SppOptions { TargetSpeedup = 2 }.Validate());
+        Assert.Single(rplan.Whole, w => w.Reason == "stem");
+        var byName = resnet.Graph.Nodes.Where(n => n.Op is Conv2dOp).ToDictionary(n => n.Name, n => (Conv2dOp)n.Op);
+        Assert.All(rplan.Whole.Where(w => w.Reason != "stem"), w => Assert.True(byName[w.Node].K < 32));
+        Assert.All(rplan.Layers, x => Assert.True(byName[x.Node].K >= 32));
+        Assert.Equal(byName.Count, rplan.Layers.Count + rplan.Whole.Count);
+
+        // The pruned model really keeps every tap of the stem.
+        var (outcome, _) = PruneTwoConv(new SppOptions { TargetSpeedup = 1.5, A = 0.2, PruneEpochs = 12 });
+        var conv1 = (Conv2dOp)outcome.Pruned.Graph.Nodes.First(n => n.Name == "conv1").Op;
+        Assert.Null(conv1.Columns);
+        Assert.Equal("conv1", (string)outcome.Details["kept_whole"]![0]!["layer"]!);
+    }
+
+    [Fact]
+    public void ProgressReportsCarryThePhaseEpochCount()
+    {
+        var reports = new List<TrainProgress>();
+        var (outcome, logs) = PruneTwoConv(new SppOptions { TargetSpeedup = 1.5, PruneEpochs = 3, Interval = 1000 }, new Recorder(reports));
+        Assert.Equal(3, (int)outcome.Details["prune_epochs_used"]!);
+        Assert.NotEmpty(reports);
+        Assert.All(reports, r => Assert.Equal(3, r.Epochs));
+        Assert.Equal([0, 1, 2], reports.Select(r => r.Epoch).Distinct().Order());
+        // Nothing reached probability 1 in one update: every removed column was forced, and the log says so.
+        Assert.Equal((int)outcome.Details["columns_forced"]!, outcome.Details["layers"]!.AsArray().Sum(l => (int)l!["pruned_columns"]!));
+        Assert.Contains(logs, s => s.Contains("removed columns were forced by L1 rank", StringComparison.Ordinal));
+    }
+
+    private sealed class Recorder(List<TrainProgress> reports) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress value) => reports.Add(value);
+    }
+
+    private static (PruneOutcome Outcome, List<string> Logs) PruneTwoConv(SppOptions options, IProgress<TrainProgress>? progress = null)
+    {
+        var model = new Model(TwoConvGraph(), 3);
+        var train = TinyTask.Data(48, 1);
+        var (mean, std) = train.ChannelStats();
+        var logs = new List<string>();
+        var ctx = new PruneContext
+        {
+            Model = model,
+            Train = new DataLoader(train, 8, 5, shuffle: true, mean, std),
+            Test = new DataLoader(TinyTask.Data(16, 2), 16, 5, shuffle: false, mean, std),
+            TrainConfig = TinyTask.Config(1) with { Lr = 0.01f },
+            Seed = 5,
+            Log = logs.Add,
+            Progress = progress,
+        };
+        return (new SppPruner(options).Prune(ctx), logs);
     }
 
     private static ModelGraph TwoConvGraph()

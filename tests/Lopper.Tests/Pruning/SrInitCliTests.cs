@@ -18,7 +18,7 @@ public class SrInitCliTests
         var run = TrainTiny(dir, "resnet20", data);
 
         var pruned = dir.File("pruned");
-        var (code, output, err) = Run("prune", "srinit", "--from", run, "--out", pruned, "--blocks", "2", "--eval-samples", "10",
+        var (code, output, err) = Run("prune", "srinit", "--from", run, "--out", pruned, "--blocks", "2", "--probe-per-class", "3", "--donor-seeds", "2", "--reset-bn-batches", "1",
             "--finetune-epochs", "1", "--batch-size", "20", "--latency-batch", "2", "--json", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Contains("reset acc", err);
@@ -27,7 +27,8 @@ public class SrInitCliTests
         Assert.Equal("srinit", (string)p["method"]!);
         Assert.True((long)p["params_after"]! < (long)p["params_before"]!);
         var details = JsonNode.Parse(File.ReadAllText(Path.Combine(pruned, "run.json")))!["details"]!;
-        Assert.Equal(10, (int)details["eval_samples"]!);
+        Assert.Equal(30, (int)details["probe_images"]!);
+        Assert.Equal(2, details["donor_seeds"]!.AsArray().Count);
         var rows = details["blocks"]!.AsArray();
         Assert.Equal(9, rows.Count);
         Assert.Equal(2, rows.Count(r => (bool)r!["removed"]!));

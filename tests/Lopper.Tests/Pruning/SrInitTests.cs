@@ -82,22 +82,24 @@ public class SrInitTests
         var model = TinyResNet();
         var before = Bits(model);
         var ctx = Context(model);
-        SrInitPruner.ReinitAccuracies(model, ResidualBlocks.Find(model.Graph), ctx.Test, 1);
+        SrInitPruner.ReinitAccuracies(model, ResidualBlocks.Find(model.Graph), ctx.Test, [1, 2], ctx.Train, bnBatches: 2, seed: 5);
         Assert.Equal(before, Bits(model));
     }
 
     [Fact]
     public void DropTableIsDeterministicForASeed()
     {
-        JsonNode Table(int evalSamples) =>
-            new SrInitPruner(new SrInitOptions { Blocks = 2, EvalSamples = evalSamples }).Prune(Context(TinyResNet())).Details["blocks"]!;
-        var a = Table(0);
+        JsonNode Table(int perClass) =>
+            new SrInitPruner(new SrInitOptions { Blocks = 2, ProbePerClass = perClass, DonorSeeds = 2 }).Prune(Context(TinyResNet())).Details["blocks"]!;
+        var a = Table(16);
         Assert.Equal(9, a.AsArray().Count);
-        Assert.True(JsonNode.DeepEquals(a, Table(0)));
+        Assert.True(JsonNode.DeepEquals(a, Table(16)));
         Assert.Equal(2, a.AsArray().Count(r => (bool)r!["removed"]!));
-        // A different evaluation slice is still a valid table, and the drops are baseline minus reset accuracy.
-        var sliced = Table(20);
-        Assert.Equal(9, sliced.AsArray().Count);
+        Assert.All(a.AsArray(), r => Assert.Equal(2, r!["accuracy_reset_per_donor"]!.AsArray().Count));
+        // The reset accuracy is the mean over the donors.
+        Assert.All(a.AsArray(), r => Assert.Equal(r!["accuracy_reset_per_donor"]!.AsArray().Average(x => (double)x!), (double)r["accuracy_reset"]!, 12));
+        var smaller = Table(4);
+        Assert.Equal(9, smaller.AsArray().Count);
     }
 
     [Fact]
@@ -131,11 +133,11 @@ public class SrInitTests
     public void TauRemovesCandidatesAtOrBelowTheThreshold()
     {
         var table = Synthetic((0.70, 10, false), (0.60, 10, false), (0.05, 10, true), (0.59, 10, false), (0.61, 10, false));
-        var (removed, met) = SrInitPruner.Select(table, new SrInitOptions { Tau = 0.60 }, 1000);
+        var (removed, met) = SrInitPruner.Select(table, new SrInitOptions { Tau = 0.60 }, 1000, 1000);
         Assert.True(met);
         Assert.Equal([1, 3], removed.Order());
         var (withDown, _) = SrInitPruner.Select(
-            table.Select(r => r with { Candidate = true }).ToList(), new SrInitOptions { Tau = 0.60, IncludeDownsampling = true }, 1000);
+            table.Select(r => r with { Candidate = true }).ToList(), new SrInitOptions { Tau = 0.60, IncludeDownsampling = true }, 1000, 1000);
         Assert.Equal([1, 2, 3], withDown.Order());
     }
 
@@ -143,48 +145,139 @@ public class SrInitTests
     public void BlocksKBreaksTiesByGraphOrder()
     {
         var table = Synthetic((0.2, 10, false), (0.1, 10, false), (0.2, 10, false), (0.0, 10, true));
-        Assert.Equal([0, 1], SrInitPruner.Select(table, new SrInitOptions { Blocks = 2 }, 100).Removed.Order());
+        Assert.Equal([0, 1], SrInitPruner.Select(table, new SrInitOptions { Blocks = 2 }, 100, 100).Removed.Order());
     }
 
     [Fact]
-    public void TargetParamsRemovesInDropOrderUntilTheTargetIsMet()
+    public void TargetParamsRemovesByDropPerParameterUntilTheTargetIsMet()
     {
         var table = Synthetic((0.9, 100, false), (0.1, 200, false), (0.3, 300, false), (0.0, 500, true), (0.2, 50, false));
-        // 2000 params, keep at most 1650: b1 (200) then b4 (50) leaves 1750; b2 (300) leaves 1450.
-        var (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TargetParams = 0.825 }, 2000);
+        // Drop per parameter: b1 0.0005, b2 0.001, b4 0.004, b0 0.009. 2000 params, keep at most 1650:
+        // b1 (200) leaves 1800, b2 (300) leaves 1500; putting either back would exceed 1650.
+        var (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TargetParams = 0.825 }, 2000, 0);
         Assert.True(met);
-        Assert.Equal([1, 2, 4], removed.Order());
+        Assert.Equal([1, 2], removed.Order());
         // Even with every candidate gone 1350 of 2000 remain.
-        (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TargetParams = 0.5 }, 2000);
+        (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TargetParams = 0.5 }, 2000, 0);
         Assert.False(met);
         Assert.Equal([0, 1, 2, 4], removed.Order());
+        // The baselines' scores are not drops: they go by score alone (b1 0.1, b4 0.2, b2 0.3 leave 1450), and then
+        // b4 (50) is put back because 1500 still meets the budget.
+        (removed, _) = SrInitPruner.Select(table, new SrInitOptions { TargetParams = 0.825, Criterion = BlockCriterion.L1 }, 2000, 0);
+        Assert.Equal([1, 2], removed.Order());
+    }
+
+    private static List<BlockScore> WithMacs(params (double Drop, long Macs)[] rows) =>
+        rows.Select((r, i) => new BlockScore(i, new ResidualBlock { Name = $"b{i}" }, r.Drop, null, 1, true, false, r.Macs)).ToList();
+
+    [Fact]
+    public void TargetMacsChoosesTheLeastDropThatMeetsTheBudget()
+    {
+        // Drops 0.02 / 0.03 / 0.05 / 0.20 at MACs 100 / 400 / 400 / 300 of 1000 (the rest is outside the blocks).
+        // Per MAC: 2e-4, 7.5e-5, 1.25e-4, 6.7e-4, so the greedy order is b1, b2, b0, b3; by drop alone it is b0, b1, b2, b3.
+        var table = WithMacs((0.02, 100), (0.03, 400), (0.05, 400), (0.20, 300));
+        (HashSet<int>, bool) Pick(double f) => SrInitPruner.Select(table, new SrInitOptions { TargetMacs = f }, 0, 1000);
+
+        // Keep at most 500: b1 then b0 (drop 0.05) rather than b1 then b2 (0.08) or b0, b1, b2 by drop order (0.10).
+        var (removed, met) = Pick(0.5);
+        Assert.True(met);
+        Assert.Equal([0, 1], removed.Order());
+        // Keep at most 650: b1 alone (0.03); drop order would take b0 and b1 (0.05).
+        (removed, met) = Pick(0.65);
+        Assert.True(met);
+        Assert.Equal([1], removed.Order());
+        // Keep at most 950: b0 alone finishes it with the least drop; the ratio-best b1 would cost 0.03.
+        (removed, met) = Pick(0.95);
+        Assert.True(met);
+        Assert.Equal([0], removed.Order());
+        // On this table every budget gets the least total drop that meets it (brute force over the 16 subsets).
+        foreach (double f in new[] { 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9 })
+        {
+            var (got, ok) = Pick(f);
+            Assert.True(ok);
+            Assert.True(1000 - got.Sum(i => table[i].Macs) <= f * 1000 + 1e-9);
+            double bestDrop = double.PositiveInfinity;
+            for (int m = 0; m < 16; m++)
+            {
+                var set = Enumerable.Range(0, 4).Where(i => (m >> i & 1) == 1).ToList();
+                if (1000 - set.Sum(i => table[i].Macs) <= f * 1000 + 1e-9) bestDrop = Math.Min(bestDrop, set.Sum(i => table[i].Score));
+            }
+            Assert.Equal(bestDrop, got.Sum(i => table[i].Score), 12);
+        }
+        // A budget the candidates cannot reach: everything goes and it says so.
+        var small = WithMacs((0.1, 100), (0.2, 100));
+        var (all, reached) = SrInitPruner.Select(small, new SrInitOptions { TargetMacs = 0.5 }, 0, 1000);
+        Assert.False(reached);
+        Assert.Equal([0, 1], all.Order());
     }
 
     [Fact]
-    public void TargetParamsOnARealModel()
+    public void TheProbeIsClassBalancedAndDrawnFromTheTrainingSet()
+    {
+        var ctx = Context(TinyResNet());
+        var probe = SrInitProbe.Draw(ctx.Train, 5, 7);
+        Assert.Equal(15, probe.Data.Count);
+        Assert.False(probe.Shuffle);
+        Assert.Equal(0, probe.CropPadding);
+        Assert.False(probe.Flip);
+        Assert.Equal(ctx.Train.Mean, probe.Mean);
+        for (int c = 0; c < 3; c++) Assert.Equal(5, probe.Data.Labels.ToArray().Count(l => l == c));
+        // Every probe image is a training image (and none is a test image: the two sets are drawn with different seeds).
+        var train = ctx.Train.Data;
+        var trainImages = Enumerable.Range(0, train.Count).Select(i => Convert.ToBase64String(train.Image(i))).ToHashSet();
+        var testImages = Enumerable.Range(0, ctx.Test.Data.Count).Select(i => Convert.ToBase64String(ctx.Test.Data.Image(i))).ToHashSet();
+        for (int i = 0; i < probe.Data.Count; i++)
+        {
+            var img = Convert.ToBase64String(probe.Data.Image(i));
+            Assert.Contains(img, trainImages);
+            Assert.DoesNotContain(img, testImages);
+        }
+        // A class with fewer images than asked gives all it has.
+        Assert.Equal(48, SrInitProbe.Draw(ctx.Train, 100, 7).Data.Count);
+        var details = new SrInitPruner(new SrInitOptions { Blocks = 1, ProbePerClass = 4, DonorSeeds = 1 }).Prune(Context(TinyResNet())).Details;
+        Assert.Equal(12, (int)details["probe_images"]!);
+    }
+
+    [Fact]
+    public void RecalibratingBatchNormChangesTheMeasuredDrops()
     {
         var model = TinyResNet();
-        long total = CostCounter.Totals(model.Graph).Params;
-        var outcome = new SrInitPruner(new SrInitOptions { TargetParams = 0.7, Criterion = BlockCriterion.L1 }).Prune(Context(model));
+        var ctx = Context(model);
+        var blocks = ResidualBlocks.Find(model.Graph);
+        var probe = SrInitProbe.Draw(ctx.Train, 16, 5);
+        var before = Bits(model);
+        var (b0, plain) = SrInitPruner.ReinitAccuracies(model, blocks, probe, [1]);
+        var (b1, recal) = SrInitPruner.ReinitAccuracies(model, blocks, probe, [1], ctx.Train, bnBatches: 3, seed: 5);
+        Assert.Equal(b0, b1);
+        Assert.NotEqual(plain[0], recal[0]);
+        Assert.Equal(before, Bits(model));
+
+        // By hand for one block: reset, re-estimate, score; the routine must agree.
+        var donor = new Model(model.Graph, 1);
+        var snapshot = BlockReinit.Apply(model, donor, blocks[4]);
+        BatchNormRecalibration.Run(model, ctx.Train, 3, 5);
+        double expected = Evaluator.Evaluate(model, probe).Accuracy;
+        Assert.Equal(expected, recal[0][4], 12);
+        snapshot.Restore();
+    }
+
+    [Fact]
+    public void TargetMacsIsMetWithinOneBlockOnAResNet()
+    {
+        var model = TinyResNet();
+        long totalMacs = CostCounter.Totals(model.Graph).Macs;
+        var outcome = new SrInitPruner(new SrInitOptions { TargetMacs = 0.6, ProbePerClass = 8, DonorSeeds = 2 }).Prune(Context(model));
+        double kept = (double)outcome.Details["macs_kept_fraction"]!;
+        Assert.Equal((double)CostCounter.Totals(outcome.Pruned.Graph).Macs / totalMacs, kept, 12);
         Assert.True((bool)outcome.Details["target_met"]!);
-        long after = CostCounter.Totals(outcome.Pruned.Graph).Params;
-        Assert.True(after <= 0.7 * total);
-        // Minimal: putting back the last block removed (the highest score among the removed) would miss the target.
-        var last = outcome.Details["blocks"]!.AsArray().Where(r => (bool)r!["removed"]!).MaxBy(r => (double)r!["score"]!)!;
-        Assert.True(after + (long)last["params"]! > 0.7 * total);
-    }
-
-    [Fact]
-    public void DownsamplingBlocksAreRemovableOnRequestAndKeepTheirProjection()
-    {
-        var model = TinyResNet();
-        var outcome = new SrInitPruner(new SrInitOptions { Blocks = 9, Criterion = BlockCriterion.Random, IncludeDownsampling = true }).Prune(Context(model));
-        Assert.Empty(ResidualBlocks.Find(outcome.Pruned.Graph));
-        Assert.NotNull(outcome.Pruned.Find("layer2.0.shortcut.0.weight"));
-        var ex = new Executor(outcome.Pruned);
-        Assert.Equal([1, 3], ex.Forward(new Tensor([1, 1, 8, 8]), training: false, forBackward: false).Shape);
-        ex.EndStep();
-        Assert.Throws<LopperInputException>(() => new SrInitPruner(new SrInitOptions { Blocks = 8 }).Prune(Context(TinyResNet())));
+        Assert.InRange(kept, 0.0, 0.6);
+        // Within one block of the budget: the largest removable block's share.
+        var rows = outcome.Details["blocks"]!.AsArray();
+        double largest = rows.Where(r => !(bool)r!["downsamples"]!).Max(r => (long)r!["macs"]!) / (double)totalMacs;
+        Assert.True(kept >= 0.6 - largest, $"kept {kept:F3}, largest block {largest:F3}");
+        // The saved MACs are the removed branches' MACs.
+        long removedMacs = rows.Where(r => (bool)r!["removed"]!).Sum(r => (long)r!["macs"]!);
+        Assert.Equal(totalMacs - removedMacs, CostCounter.Totals(outcome.Pruned.Graph).Macs);
     }
 
     [Fact]
@@ -203,4 +296,15 @@ public class SrInitTests
     [InlineData(null, null, 1.5, BlockCriterion.L1)]
     public void BadOptionsAreInputErrors(double? tau, int? blocks, double? target, BlockCriterion criterion) =>
         Assert.Throws<LopperInputException>(() => new SrInitOptions { Tau = tau, Blocks = blocks, TargetParams = target, Criterion = criterion }.Validate());
+
+    [Fact]
+    public void BadProbeAndBudgetSettingsAreInputErrors()
+    {
+        Assert.Throws<LopperInputException>(() => new SrInitOptions { TargetMacs = 0 }.Validate());
+        Assert.Throws<LopperInputException>(() => new SrInitOptions { TargetMacs = 0.5, Blocks = 2 }.Validate());
+        Assert.Throws<LopperInputException>(() => new SrInitOptions { TargetMacs = 0.5, ProbePerClass = 0 }.Validate());
+        Assert.Throws<LopperInputException>(() => new SrInitOptions { TargetMacs = 0.5, DonorSeeds = 0 }.Validate());
+        Assert.Throws<LopperInputException>(() => new SrInitOptions { TargetMacs = 0.5, ResetBnBatches = -1 }.Validate());
+        new SrInitOptions { TargetMacs = 0.5, ResetBnBatches = 0 }.Validate();
+    }
 }

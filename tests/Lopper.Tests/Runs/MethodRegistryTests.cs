@@ -73,7 +73,7 @@ public class MethodRegistryTests
         Assert.Equal("lopper prune: --protect must be in [0, 1], got 2", err.Trim());
         (code, _, err) = Run("prune", "srinit", "--from", trained, "--out", dir.File("p"), "--tau", "0.1", "--blocks", "1");
         Assert.Equal(2, code);
-        Assert.Equal("lopper prune: give exactly one of --tau T, --blocks K or --target-params F", err.Trim());
+        Assert.Equal("lopper prune: give exactly one of --target-macs F, --target-params F, --tau T or --blocks K", err.Trim());
         (code, var help, _) = Run("prune", "--help");
         Assert.Equal(0, code);
         foreach (var m in PruningMethods.Registry.Methods) Assert.Contains($"  {m.Name}: {m.Summary}", help);

@@ -10,7 +10,7 @@ namespace Lopper.Pruning.Spp;
 /// The SPP pruning phase inside the standard training loop. Every iteration draws one Bernoulli keep-mask per
 /// column (keep with probability 1 − p), zeroes the masked columns for the forward and backward pass, zeroes
 /// their gradients, and after the optimizer step puts back their pre-step values, so a masked column takes no
-/// update at all (momentum and weight decay included). Every <see cref="SppOptions.Interval"/> iterations the
+/// update at all (momentum and weight decay included). Every <see cref="Interval"/> iterations the
 /// probabilities of unfinished layers move by <see cref="SppMath.Increment"/> of the column's L1 rank.
 /// </summary>
 public sealed class SppHook : ITrainingHook
@@ -19,14 +19,22 @@ public sealed class SppHook : ITrainingHook
     private readonly Rng _rng;
     private readonly long _totalConvMacs;
 
-    /// <summary>Creates the hook for the given layers; <paramref name="totalConvMacs"/> includes convolutions not pruned.</summary>
-    public SppHook(IReadOnlyList<SppLayer> layers, SppOptions options, ulong seed, long totalConvMacs)
+    /// <summary>
+    /// Creates the hook for the given layers; <paramref name="totalConvMacs"/> includes convolutions not pruned.
+    /// <paramref name="interval"/> overrides <see cref="SppOptions.Interval"/> (one of them must be set).
+    /// </summary>
+    public SppHook(IReadOnlyList<SppLayer> layers, SppOptions options, ulong seed, long totalConvMacs, int? interval = null)
     {
         Layers = layers;
         _options = options;
         _rng = new Rng(seed);
         _totalConvMacs = totalConvMacs;
+        Interval = interval ?? options.Interval ?? throw new ArgumentException("no update interval: set SppOptions.Interval or pass one", nameof(interval));
+        if (Interval < 1) throw new ArgumentOutOfRangeException(nameof(interval), "the update interval must be at least 1");
     }
+
+    /// <summary>Iterations between probability updates (t).</summary>
+    public int Interval { get; }
 
     /// <summary>The pruned layers, in graph order.</summary>
     public IReadOnlyList<SppLayer> Layers { get; }
@@ -57,7 +65,7 @@ public sealed class SppHook : ITrainingHook
             if (!l.Finished && (l.DeadCount >= l.TargetCount || globalDone)) Finish(model, l);
             if (!l.Finished)
             {
-                if ((Iteration - 1) % _options.Interval == 0) UpdateProbabilities(model, l);
+                if ((Iteration - 1) % Interval == 0) UpdateProbabilities(model, l);
                 for (int j = 0; j < l.Columns; j++) l.Mask[j] = !l.Dead[j] && _rng.NextDouble() < 1 - l.P[j];
             }
             ApplyMask(model, l);
@@ -120,7 +128,11 @@ public sealed class SppHook : ITrainingHook
         var l1 = ColumnL1(w, layer);
         var order = Enumerable.Range(0, layer.Columns).Where(j => !layer.Dead[j])
             .OrderByDescending(j => layer.P[j]).ThenBy(j => l1[j]).ThenBy(j => j).ToList();
-        for (int i = 0; layer.DeadCount < layer.TargetCount; i++) Kill(w, layer, order[i]);
+        for (int i = 0; layer.DeadCount < layer.TargetCount; i++)
+        {
+            Kill(w, layer, order[i]);
+            layer.ForcedCount++;
+        }
         layer.Forced = true;
         Finish(model, layer);
     }

@@ -48,6 +48,11 @@ public sealed class SppLayer
     /// <summary>Whether the layer was completed by rank because the epoch budget ran out.</summary>
     public bool Forced { get; internal set; }
 
+    /// <summary>Columns removed by <see cref="SppHook.ForceFinish"/> (by rank, not by reaching probability 1).</summary>
+    public int ForcedCount { get; internal set; }
+    /// <summary>Columns removed because their probability reached 1.</summary>
+    public int ProbabilityCount => DeadCount - ForcedCount;
+
     /// <summary>Fraction of columns removed for good.</summary>
     public double Ratio => (double)DeadCount / Columns;
 

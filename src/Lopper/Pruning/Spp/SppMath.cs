@@ -38,6 +38,32 @@ public static class SppMath
         return r;
     }
 
+    /// <summary>
+    /// Probability updates a layer of <paramref name="columns"/> columns needs to remove <paramref name="target"/> of
+    /// them by probability alone when the L1 ranks never change (the fastest case: the spec's §6.3 simulation). The
+    /// weakest column gains A per update, so this is at least ⌈1/A⌉ and at most target·⌈1/A⌉.
+    /// </summary>
+    public static int UpdatesToComplete(int columns, int target, double a, double u)
+    {
+        if (target <= 0) return 0;
+        // Live columns' probabilities in rank order (index = rank); the removed ones leave and the rest move down.
+        var p = new double[columns];
+        int live = columns, updates = 0;
+        while (columns - live < target)
+        {
+            updates++;
+            int remaining = target - (columns - live);
+            int kept = 0;
+            for (int r = 0; r < live; r++)
+            {
+                double q = Step(p[r], Increment(r, remaining, a, u));
+                if (q < 1) p[kept++] = q;
+            }
+            live = kept;
+        }
+        return updates;
+    }
+
     /// <summary>Columns to remove for ratio <paramref name="ratio"/> of <paramref name="columns"/>: ⌈R·K⌉, keeping at least one.</summary>
     public static int TargetCount(double ratio, int columns) =>
         Math.Clamp((int)Math.Ceiling(ratio * columns - 1e-9), 0, columns - 1);

@@ -16,9 +16,34 @@ public sealed record SppOptions
     [Option("column ratio per convolution, e.g. conv1=0.5,conv2=0.3")]
     public IReadOnlyDictionary<string, double>? Ratios { get; init; }
 
-    /// <summary>Iterations between probability updates (t); 180 is the paper's Algorithm 1 as transcribed by a third party.</summary>
-    [Option("iterations between probability updates (t)")]
-    public int Interval { get; init; } = 180;
+    /// <summary>
+    /// Iterations between probability updates (t). Null: derived from the planned iterations (pruning epochs ×
+    /// batches per epoch) so that, with ranks held fixed, every layer's probabilities reach 1 by
+    /// <see cref="FinishBy"/> of the phase. The paper's 180 (Algorithm 1 as transcribed by a third party) assumes
+    /// tens of thousands of iterations: a layer needs roughly 80–220 updates, so short runs never finish by
+    /// probability and every layer ends up completed by L1 rank.
+    /// </summary>
+    [Option("iterations between probability updates (t); default: derived from the planned iterations and the target")]
+    public int? Interval { get; init; }
+
+    /// <summary>Fraction of the pruning phase by which a derived <see cref="Interval"/> lets every layer finish (the rest is margin for rank changes).</summary>
+    [Option("fraction of the pruning epochs by which the derived interval lets every layer finish")]
+    public double FinishBy { get; init; } = 0.5;
+
+    /// <summary>
+    /// Prune the stem (convolutions fed by the image with no convolution before them) under <see cref="TargetSpeedup"/>
+    /// too. Off by default: its few input channels carry all the information, and a uniform ratio took 7 of the 9 taps of
+    /// a one-channel stem.
+    /// </summary>
+    [Option("also prune the stem (the first convolution) under --target-speedup")]
+    public bool IncludeStem { get; init; }
+
+    /// <summary>
+    /// Under <see cref="TargetSpeedup"/>, convolutions with fewer im2col columns (in_channels·k·k) than this stay
+    /// whole; the uniform ratio is recomputed over the rest so the speedup target still holds.
+    /// </summary>
+    [Option("under --target-speedup, convolutions with fewer columns (in_channels*k*k) stay whole")]
+    public int MinColumns { get; init; } = 32;
 
     /// <summary>Largest increment A, given to the weakest surviving column.</summary>
     [Option("largest probability increment", Name = "A")]
@@ -50,7 +75,9 @@ public sealed record SppOptions
         if (Ratios is not null)
             foreach (var (name, r) in Ratios)
                 if (!(r >= 0 && r < 1)) throw LopperInputException.ForOptions<SppOptions>($"Ratios: ratio of {name} must be in [0, 1), got {r}", nameof(Ratios));
-        if (Interval < 1) throw LopperInputException.ForOptions<SppOptions>($"Interval must be at least 1, got {Interval}", nameof(Interval));
+        if (Interval is < 1) throw LopperInputException.ForOptions<SppOptions>($"Interval must be at least 1, got {Interval}", nameof(Interval));
+        if (!(FinishBy > 0 && FinishBy <= 1)) throw LopperInputException.ForOptions<SppOptions>($"FinishBy must be in (0, 1], got {FinishBy}", nameof(FinishBy));
+        if (MinColumns < 0) throw LopperInputException.ForOptions<SppOptions>($"MinColumns must be 0 or more, got {MinColumns}", nameof(MinColumns));
         if (!(A > 0 && A <= 1)) throw LopperInputException.ForOptions<SppOptions>($"A must be in (0, 1], got {A}", nameof(A));
         if (!(U > 0 && U < 1)) throw LopperInputException.ForOptions<SppOptions>($"U must be in (0, 1), got {U}", nameof(U));
         if (PruneEpochs < 1) throw LopperInputException.ForOptions<SppOptions>($"PruneEpochs must be at least 1, got {PruneEpochs}", nameof(PruneEpochs));

@@ -14,27 +14,48 @@ public enum BlockCriterion
     L1,
 }
 
-/// <summary>Settings of <see cref="SrInitPruner"/>. Exactly one of <see cref="Tau"/>, <see cref="Blocks"/> and <see cref="TargetParams"/> is set.</summary>
+/// <summary>
+/// Settings of <see cref="SrInitPruner"/>. Exactly one of <see cref="TargetMacs"/>, <see cref="TargetParams"/>,
+/// <see cref="Tau"/> and <see cref="Blocks"/> is set.
+/// </summary>
 public sealed record SrInitOptions
 {
+    /// <summary>
+    /// Remove candidates until at most this fraction of the MACs is kept, choosing blocks by score per MAC saved
+    /// (SR-init: accuracy drop per MAC), then putting back removed blocks that still fit the budget.
+    /// </summary>
+    [Option("remove blocks until at most this fraction of the MACs is kept (drop per MAC first)")]
+    public double? TargetMacs { get; init; }
+    /// <summary>As <see cref="TargetMacs"/> for parameters: score per parameter saved.</summary>
+    [Option("remove blocks until at most this fraction of the parameters is kept (drop per parameter first)")]
+    public double? TargetParams { get; init; }
     /// <summary>Remove every candidate whose score is at or below this (SR-init: accuracy drop as a fraction).</summary>
     [Option("remove blocks whose accuracy drop is at most this (a fraction)")]
     public double? Tau { get; init; }
     /// <summary>Remove exactly this many candidates, lowest scores first.</summary>
     [Option("remove exactly this many blocks, lowest scores first")]
     public int? Blocks { get; init; }
-    /// <summary>Remove candidates, lowest scores first, until at most this fraction of the parameters is kept.</summary>
-    [Option("remove blocks until at most this fraction of the parameters is kept")]
-    public double? TargetParams { get; init; }
     /// <summary>The ranking.</summary>
     [Option("how blocks are ranked")]
     public BlockCriterion Criterion { get; init; } = BlockCriterion.SrInit;
-    /// <summary>Score on the first this-many evaluation images; 0 uses all of them (as the paper does).</summary>
-    [Option("score on the first N evaluation images (0 = all)")]
-    public int EvalSamples { get; init; }
-    /// <summary>Seed of the fresh model the re-initialised values come from (the official code uses 1).</summary>
-    [Option("seed of the fresh model the re-initialised values come from")]
+    /// <summary>
+    /// Training images per class in the probe the drops are measured on (seeded, class-balanced). The official
+    /// code scores on the test set, which then also reports the result; a training probe keeps the test set unseen.
+    /// </summary>
+    [Option("training images per class in the probe the accuracy drops are measured on")]
+    public int ProbePerClass { get; init; } = 100;
+    /// <summary>
+    /// Training batches batch-norm statistics are re-estimated on after each reset, before the probe is scored
+    /// (0: keep the donor's reset statistics, as the official code does, which mostly measures the statistics' mismatch).
+    /// </summary>
+    [Option("training batches to re-estimate batch-norm statistics on after each reset (0 = none, as the official code)")]
+    public int ResetBnBatches { get; init; } = 10;
+    /// <summary>Seed of the first fresh model the re-initialised values come from (the official code uses 1).</summary>
+    [Option("seed of the first fresh model the re-initialised values come from")]
     public ulong DonorSeed { get; init; } = 1;
+    /// <summary>Donor models (seeds DonorSeed, DonorSeed+1, ...) whose drops are averaged (the official code uses one).</summary>
+    [Option("number of donor seeds the drops are averaged over")]
+    public int DonorSeeds { get; init; } = 3;
     /// <summary>Let down-sampling blocks be removed (their projection shortcut stays); off as in the official code.</summary>
     [Option("let down-sampling blocks go too (their projection shortcut stays)")]
     public bool IncludeDownsampling { get; init; }
@@ -43,14 +64,17 @@ public sealed record SrInitOptions
     /// <exception cref="LopperInputException">No rule or more than one, or a value out of range.</exception>
     public SrInitOptions Validate()
     {
-        int rules = (Tau is null ? 0 : 1) + (Blocks is null ? 0 : 1) + (TargetParams is null ? 0 : 1);
-        if (rules != 1) throw LopperInputException.ForOptions<SrInitOptions>("give exactly one of Tau T, Blocks K or TargetParams F", nameof(TargetParams), nameof(Blocks), nameof(Tau));
+        int rules = (Tau is null ? 0 : 1) + (Blocks is null ? 0 : 1) + (TargetParams is null ? 0 : 1) + (TargetMacs is null ? 0 : 1);
+        if (rules != 1) throw LopperInputException.ForOptions<SrInitOptions>("give exactly one of TargetMacs F, TargetParams F, Tau T or Blocks K", nameof(TargetMacs), nameof(TargetParams), nameof(Tau), nameof(Blocks));
         if (Tau is double t && !double.IsFinite(t)) throw LopperInputException.ForOptions<SrInitOptions>($"Tau must be a finite number, got {t}", nameof(Tau));
         // A threshold in drop units means nothing for the other rankings' scores.
-        if (Tau is not null && Criterion != BlockCriterion.SrInit) throw LopperInputException.ForOptions<SrInitOptions>("Tau applies to Criterion srinit only; use Blocks K or TargetParams F", nameof(Tau), nameof(Criterion), nameof(Blocks), nameof(TargetParams));
+        if (Tau is not null && Criterion != BlockCriterion.SrInit) throw LopperInputException.ForOptions<SrInitOptions>("Tau applies to Criterion srinit only; use Blocks K, TargetMacs F or TargetParams F", nameof(Tau), nameof(Criterion), nameof(Blocks), nameof(TargetMacs), nameof(TargetParams));
         if (Blocks is < 0) throw LopperInputException.ForOptions<SrInitOptions>($"Blocks must be at least 0, got {Blocks}", nameof(Blocks));
         if (TargetParams is double f && !(f > 0 && f <= 1)) throw LopperInputException.ForOptions<SrInitOptions>($"TargetParams must be in (0, 1], got {f}", nameof(TargetParams));
-        if (EvalSamples < 0) throw LopperInputException.ForOptions<SrInitOptions>($"EvalSamples must be at least 0, got {EvalSamples}", nameof(EvalSamples));
+        if (TargetMacs is double m && !(m > 0 && m <= 1)) throw LopperInputException.ForOptions<SrInitOptions>($"TargetMacs must be in (0, 1], got {m}", nameof(TargetMacs));
+        if (ProbePerClass < 1) throw LopperInputException.ForOptions<SrInitOptions>($"ProbePerClass must be at least 1, got {ProbePerClass}", nameof(ProbePerClass));
+        if (ResetBnBatches < 0) throw LopperInputException.ForOptions<SrInitOptions>($"ResetBnBatches must be 0 or more, got {ResetBnBatches}", nameof(ResetBnBatches));
+        if (DonorSeeds < 1) throw LopperInputException.ForOptions<SrInitOptions>($"DonorSeeds must be at least 1, got {DonorSeeds}", nameof(DonorSeeds));
         return this;
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Lopper.Data;
 using Lopper.Graph;
+using Lopper.Graph.Ops;
 using Lopper.Structure;
 using Lopper.Tensors;
 using Lopper.Training;
@@ -14,23 +15,25 @@ namespace Lopper.Pruning.SrInit;
 /// <param name="Index">Position among the graph's residual blocks.</param>
 /// <param name="Block">The block.</param>
 /// <param name="Score">The ranking score (SR-init: accuracy drop as a fraction; lower goes first).</param>
-/// <param name="Accuracy">Accuracy with the block re-initialised (SR-init only), else null.</param>
+/// <param name="Accuracy">Accuracy on the probe with the block re-initialised, averaged over the donors (SR-init only), else null.</param>
 /// <param name="Params">Trainable parameters removing the block saves (its branch; a projection shortcut stays).</param>
 /// <param name="Candidate">Whether the block may be removed at all.</param>
 /// <param name="Removed">Whether the rule removes it.</param>
-public sealed record BlockScore(int Index, ResidualBlock Block, double Score, double? Accuracy, long Params, bool Candidate, bool Removed);
+/// <param name="Macs">MACs for one image removing the block saves (its branch).</param>
+public sealed record BlockScore(int Index, ResidualBlock Block, double Score, double? Accuracy, long Params, bool Candidate, bool Removed, long Macs = 0);
 
 /// <summary>
 /// Layer pruning by stochastic re-initialisation (SR-init; Tang, Lu, Xuan, ICASSP 2023): each residual
-/// block is reset in isolation to the values of a seeded fresh model (weights and batch-norm statistics),
-/// the accuracy drop is measured, the model is restored; the blocks that hurt least when reset are deleted
-/// by block surgery. Seeded-random and weight-L1 rankings share the same selection rules, as baselines.
+/// block is reset in isolation to the values of a seeded fresh model, batch-norm statistics are re-estimated,
+/// the accuracy drop on a class-balanced training probe is measured (averaged over several donor models), the
+/// model is restored; the blocks that hurt least when reset, per MAC or parameter saved under a budget, are
+/// deleted by block surgery. Seeded-random and weight-L1 rankings share the same selection rules, as baselines.
 /// </summary>
 public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
 {
     /// <summary>The registry's entry.</summary>
     public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<SrInitOptions>(
-        "srinit", "layer pruning by stochastic re-initialisation of residual blocks (SR-init)", o => new SrInitPruner(o), "blocks");
+        "srinit", "layer pruning by stochastic re-initialisation of residual blocks (SR-init)", o => new SrInitPruner(o), "target-macs");
 
     /// <summary>The settings.</summary>
     public SrInitOptions Options { get; } = options.Validate();
@@ -54,20 +57,30 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
                 (Options.IncludeDownsampling ? "" : " (down-sampling blocks excluded; IncludeDownsampling allows them)"), nameof(SrInitOptions.Blocks), nameof(SrInitOptions.IncludeDownsampling));
 
         double? baseline = null;
-        int evalCount = 0;
+        int probeCount = 0;
         double[] scores;
         double?[] accuracies = new double?[blocks.Count];
+        double[][]? perSeed = null;
+        var donorSeeds = Enumerable.Range(0, Options.DonorSeeds).Select(i => Options.DonorSeed + (ulong)i).ToArray();
         switch (Options.Criterion)
         {
             case BlockCriterion.SrInit:
                 {
-                    var eval = EvalLoader(context.Test, Options.EvalSamples);
-                    evalCount = eval.Data.Count;
-                    context.Log($"SR-init: resetting {blocks.Count} residual block(s) one at a time to donor seed {Options.DonorSeed}, scoring on {evalCount} image(s)");
-                    var (b, acc) = ReinitAccuracies(model, blocks, eval, Options.DonorSeed);
+                    var probe = SrInitProbe.Draw(context.Train, Options.ProbePerClass, context.Seed);
+                    probeCount = probe.Data.Count;
+                    int bnBatches = Math.Min(Options.ResetBnBatches, context.Train.BatchesPerEpoch);
+                    context.Log($"SR-init: resetting {blocks.Count} residual block(s) one at a time to donor seed(s) {string.Join(", ", donorSeeds)}, " +
+                        $"{(bnBatches > 0 ? $"re-estimating batch-norm statistics on {bnBatches} training batch(es), " : "")}scoring on a training probe of {probeCount} image(s) ({Options.ProbePerClass}/class)");
+                    var (b, acc) = ReinitAccuracies(model, blocks, probe, donorSeeds, context.Train, bnBatches, context.Seed);
                     baseline = b;
-                    scores = acc.Select(a => b - a).ToArray();
-                    for (int i = 0; i < acc.Length; i++) accuracies[i] = acc[i];
+                    perSeed = acc;
+                    scores = new double[blocks.Count];
+                    for (int i = 0; i < blocks.Count; i++)
+                    {
+                        double mean = acc.Average(a => a[i]);
+                        accuracies[i] = mean;
+                        scores[i] = b - mean;
+                    }
                     break;
                 }
             case BlockCriterion.Random:
@@ -80,63 +93,83 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
 
         var table = new List<BlockScore>(blocks.Count);
         for (int i = 0; i < blocks.Count; i++)
-            table.Add(new BlockScore(i, blocks[i], scores[i], accuracies[i], BranchParams(model.Graph, blocks[i]), IsCandidate(blocks[i], Options), false));
-        long totalParams = CostCounter.Totals(model.Graph).Params;
-        var (selected, targetMet) = Select(table, Options, totalParams);
+            table.Add(new BlockScore(i, blocks[i], scores[i], accuracies[i], BranchParams(model.Graph, blocks[i]), IsCandidate(blocks[i], Options), false, BranchMacs(model.Graph, blocks[i])));
+        var (totalParams, totalMacs) = CostCounter.Totals(model.Graph);
+        var (selected, targetMet) = BlockSelection.Select(table, Options, totalParams, totalMacs);
         table = table.Select(r => r with { Removed = selected.Contains(r.Index) }).ToList();
 
-        long removedParams = table.Where(r => r.Removed).Sum(r => r.Params);
         context.Log(FormatTable(table, Options.Criterion, baseline));
-        if (!targetMet)
-            context.Log($"--target-params {Options.TargetParams:g4} cannot be reached by removing residual blocks: removing all {candidates} candidate(s) keeps {(double)(totalParams - removedParams) / totalParams:P1} of the parameters");
-
         var removed = table.Where(r => r.Removed).Select(r => r.Block).ToList();
         var pruned = BlockSurgery.Compact(model, removed, model.Graph.Name);
-        return new PruneOutcome { Pruned = pruned, Details = Details(table, baseline, evalCount, totalParams, removedParams, targetMet) };
+        var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
+        if (!targetMet)
+            context.Log($"{(Options.TargetMacs is not null ? "--target-macs" : "--target-params")} {Options.TargetMacs ?? Options.TargetParams:g4} cannot be reached by removing residual blocks: " +
+                $"removing all {candidates} candidate(s) keeps {(double)macsAfter / totalMacs:P1} of the MACs and {(double)paramsAfter / totalParams:P1} of the parameters");
+        var details = Details(table, baseline, probeCount, totalParams, totalParams - paramsAfter, targetMet);
+        details["macs_kept_fraction"] = totalMacs == 0 ? 1.0 : (double)macsAfter / totalMacs;
+        if (perSeed is not null)
+        {
+            var rows = details["blocks"]!.AsArray();
+            for (int i = 0; i < rows.Count; i++)
+                rows[i]!["accuracy_reset_per_donor"] = new JsonArray(perSeed.Select(a => (JsonNode?)a[i]).ToArray());
+            details["donor_seeds"] = new JsonArray(donorSeeds.Select(x => (JsonNode?)x).ToArray());
+            details["reset_bn_batches"] = Math.Min(Options.ResetBnBatches, context.Train.BatchesPerEpoch);
+        }
+        return new PruneOutcome { Pruned = pruned, Details = details };
     }
 
     /// <summary>Whether the settings let <paramref name="block"/> be removed.</summary>
     public static bool IsCandidate(ResidualBlock block, SrInitOptions options) => !block.Downsamples || options.IncludeDownsampling;
 
     /// <summary>
-    /// The SR-init measurement: accuracy of <paramref name="model"/> on <paramref name="eval"/>, then with each
-    /// block in turn reset to the values of <c>new Model(graph, donorSeed)</c>. Batch-norm statistics are reset
-    /// and not re-estimated, as in the official code. The model is left bit-identical to how it came in.
+    /// The SR-init measurement: accuracy of <paramref name="model"/> on <paramref name="probe"/>, then, for each donor
+    /// <c>new Model(graph, seed)</c> of <paramref name="donorSeeds"/>, with each block in turn reset to the donor's values
+    /// (batch-norm statistics included). With <paramref name="bnBatches"/> &gt; 0 every batch-norm layer's statistics are
+    /// then re-estimated on that many batches of <paramref name="train"/> (the same batches for every block) before
+    /// scoring, so the drop measures what the block's weights carried rather than the mismatch of reset statistics.
+    /// Returns accuracies per donor, per block. The model is left bit-identical to how it came in.
     /// </summary>
-    public static (double Baseline, double[] Accuracies) ReinitAccuracies(Model model, IReadOnlyList<ResidualBlock> blocks, DataLoader eval, ulong donorSeed)
+    public static (double Baseline, double[][] Accuracies) ReinitAccuracies(Model model, IReadOnlyList<ResidualBlock> blocks, DataLoader probe,
+        IReadOnlyList<ulong> donorSeeds, DataLoader? train = null, int bnBatches = 0, ulong seed = 0)
     {
-        var donor = new Model(model.Graph, donorSeed);
+        if (bnBatches > 0 && train is null) throw new ArgumentException("re-estimating batch-norm statistics needs training data", nameof(train));
         var executor = new Executor(model);
-        double baseline = Evaluator.Evaluate(model, eval, executor).Accuracy;
-        var acc = new double[blocks.Count];
-        for (int i = 0; i < blocks.Count; i++)
+        double baseline = Evaluator.Evaluate(model, probe, executor).Accuracy;
+        // Re-estimation rewrites every batch-norm layer, not only the block's; those are put back too.
+        var allStats = BlockSnapshot.Take(model, Enumerable.Range(0, model.Graph.Nodes.Count).Where(i => model.Graph.Nodes[i].Op is BatchNorm2dOp));
+        var acc = new double[donorSeeds.Count][];
+        for (int d = 0; d < donorSeeds.Count; d++)
         {
-            var snapshot = BlockReinit.Apply(model, donor, blocks[i]);
-            try { acc[i] = Evaluator.Evaluate(model, eval, executor).Accuracy; }
-            finally { snapshot.Restore(); }
+            var donor = new Model(model.Graph, donorSeeds[d]);
+            acc[d] = new double[blocks.Count];
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                var snapshot = BlockReinit.Apply(model, donor, blocks[i]);
+                try
+                {
+                    if (bnBatches > 0) BatchNormRecalibration.Run(model, train!, bnBatches, seed);
+                    acc[d][i] = Evaluator.Evaluate(model, probe, executor).Accuracy;
+                }
+                finally
+                {
+                    snapshot.Restore();
+                    allStats.Restore();
+                }
+            }
         }
         return (baseline, acc);
     }
 
-    /// <summary>
-    /// The blocks (table indices) a rule removes, lowest score first among candidates (ties: earlier block
-    /// first), and whether a parameter target was met (always true for the other rules).
-    /// </summary>
-    public static (HashSet<int> Removed, bool TargetMet) Select(IReadOnlyList<BlockScore> table, SrInitOptions options, long totalParams)
+    /// <summary>The blocks (table indices) a rule removes; see <see cref="BlockSelection.Select"/>.</summary>
+    public static (HashSet<int> Removed, bool TargetMet) Select(IReadOnlyList<BlockScore> table, SrInitOptions options, long totalParams, long totalMacs)
+        => BlockSelection.Select(table, options, totalParams, totalMacs);
+
+    /// <summary>MACs for one image of a block's branch: what its removal saves.</summary>
+    public static long BranchMacs(ModelGraph graph, ResidualBlock block)
     {
-        var order = table.Where(r => r.Candidate).OrderBy(r => r.Score).ThenBy(r => r.Index).ToList();
-        if (options.Tau is double tau) return (order.Where(r => r.Score <= tau).Select(r => r.Index).ToHashSet(), true);
-        if (options.Blocks is int k) return (order.Take(k).Select(r => r.Index).ToHashSet(), true);
-        double target = options.TargetParams!.Value * totalParams;
-        var removed = new HashSet<int>();
-        long kept = totalParams;
-        foreach (var r in order)
-        {
-            if (kept <= target) break;
-            removed.Add(r.Index);
-            kept -= r.Params;
-        }
-        return (removed, kept <= target);
+        long n = 0;
+        foreach (int i in block.Branch) n += graph.Nodes[i].Op.Macs(graph.InputShapesOf(graph.Nodes[i]));
+        return n;
     }
 
     /// <summary>Trainable parameters of a block's branch: what its removal saves.</summary>
@@ -159,18 +192,18 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
         string scoreHead = criterion switch { BlockCriterion.SrInit => "drop", BlockCriterion.Random => "random", _ => "mean|w|" };
         int nameWidth = Math.Max(5, table.Count == 0 ? 0 : table.Max(r => r.Block.Name.Length));
         var sb = new StringBuilder();
-        if (baseline is double b) sb.Append(inv, $"baseline accuracy {b * 100:F2}%\n");
-        sb.Append(inv, $"{"block".PadRight(nameWidth)}  {scoreHead,8}  {(criterion == BlockCriterion.SrInit ? "reset acc" : ""),9}  {"params",9}  removed\n");
+        if (baseline is double b) sb.Append(inv, $"baseline accuracy on the probe {b * 100:F2}%\n");
+        sb.Append(inv, $"{"block".PadRight(nameWidth)}  {scoreHead,8}  {(criterion == BlockCriterion.SrInit ? "reset acc" : ""),9}  {"params",9}  {"MACs",11}  removed\n");
         foreach (var r in table)
         {
             string acc = r.Accuracy is double a ? (a * 100).ToString("F2", inv) + "%" : "";
             string removed = r.Removed ? "yes" : r.Candidate ? "no" : "no (down-sampling)";
-            sb.Append(inv, $"{r.Block.Name.PadRight(nameWidth)}  {r.Score,8:F4}  {acc,9}  {r.Params,9:N0}  {removed}\n");
+            sb.Append(inv, $"{r.Block.Name.PadRight(nameWidth)}  {r.Score,8:F4}  {acc,9}  {r.Params,9:N0}  {r.Macs,11:N0}  {removed}\n");
         }
         return sb.ToString().TrimEnd('\n');
     }
 
-    private JsonObject Details(List<BlockScore> table, double? baseline, int evalCount, long totalParams, long removedParams, bool targetMet)
+    private JsonObject Details(List<BlockScore> table, double? baseline, int probeCount, long totalParams, long removedParams, bool targetMet)
     {
         var rows = new JsonArray();
         foreach (var r in table)
@@ -178,6 +211,7 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
             var row = new JsonObject { ["block"] = r.Block.Name, ["score"] = r.Score };
             if (r.Accuracy is double a) { row["drop"] = r.Score; row["accuracy_reset"] = a; }
             row["params"] = r.Params;
+            row["macs"] = r.Macs;
             row["downsamples"] = r.Block.Downsamples;
             row["removed"] = r.Removed;
             rows.Add(row);
@@ -185,7 +219,8 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
         var d = new JsonObject
         {
             ["criterion"] = Options.Criterion.ToString().ToLowerInvariant(),
-            ["rule"] = Options.Tau is not null ? "tau" : Options.Blocks is not null ? "blocks" : "target-params",
+            ["rule"] = Options.Tau is not null ? "tau" : Options.Blocks is not null ? "blocks" : Options.TargetMacs is not null ? "target-macs" : "target-params",
+            ["target_macs"] = Options.TargetMacs,
             ["tau"] = Options.Tau,
             ["blocks_requested"] = Options.Blocks,
             ["target_params"] = Options.TargetParams,
@@ -197,19 +232,12 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
         };
         if (Options.Criterion == BlockCriterion.SrInit)
         {
-            d["donor_seed"] = Options.DonorSeed;
-            d["eval_samples"] = evalCount;
+            d["probe_per_class"] = Options.ProbePerClass;
+            d["probe_images"] = probeCount;
             d["baseline_accuracy"] = baseline;
         }
         d["blocks"] = rows;
         return d;
-    }
-
-    private static DataLoader EvalLoader(DataLoader test, int samples)
-    {
-        if (samples == 0 || samples >= test.Data.Count) return test;
-        // Keep the test loader's normalisation (the training set's statistics), not the slice's own.
-        return new DataLoader(test.Data.Slice(0, samples), test.BatchSize, test.Seed, shuffle: false, test.Mean.ToArray(), test.Std.ToArray());
     }
 
     private static double[] RandomScores(int count, ulong seed)
