@@ -249,7 +249,7 @@ public class UserDataCliTests
     {
         var (code, _, err) = Run("train", "--model", "lenet5", "--resize", "32", "--epochs", "1");
         Assert.Equal(2, code);
-        Assert.Contains("--resize, --crop and --val-split apply to --dataset imagefolder or npy, not fashion-mnist", err);
+        Assert.Contains("--resize, --crop and --val-split apply to the imagefolder and npy datasets, not fashion-mnist", err);
     }
 
     [Fact]
