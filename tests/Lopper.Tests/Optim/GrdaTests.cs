@@ -9,6 +9,8 @@ using Lopper.Training;
 
 namespace Lopper.Tests.Optim;
 
+// Sets Parallelism.Threads, which changes floating-point summation order: never beside other tests.
+[Collection(Lopper.Tests.Graph.SerialGraphCollection.Name)]
 public class GrdaTests
 {
     /// <summary>A linear layer 4 → 1: fc.weight [1,4] and fc.bias [1].</summary>

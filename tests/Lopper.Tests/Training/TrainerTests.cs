@@ -5,6 +5,8 @@ using Lopper.Training;
 
 namespace Lopper.Tests.Training;
 
+// Sets Parallelism.Threads, which changes floating-point summation order: never beside other tests.
+[Collection(Lopper.Tests.Graph.SerialGraphCollection.Name)]
 public class TrainerTests
 {
     private sealed class KillAt(int epoch) : ITrainingHook

@@ -9,6 +9,8 @@ using Lopper.Training;
 namespace Lopper.Tests.Pruning.ComplexityAware;
 
 /// <summary>The hook inside a real (tiny) training run: projection, permanent deletion, the final compact model.</summary>
+// Sets Parallelism.Threads, which changes floating-point summation order: never beside other tests.
+[Collection(Lopper.Tests.Graph.SerialGraphCollection.Name)]
 public class GateTrainingTests
 {
     /// <summary>Watches every step after the gate hook has moved the thetas.</summary>
