@@ -15,7 +15,7 @@ namespace Lopper.Pruning.ComplexityAware;
 /// dE[params]/dtheta / params_0); every <see cref="ComplexityAwareOptions.CheckEvery"/> steps it deletes the
 /// structures that pass the practical test of spec 5.2 and swaps the smaller model into the trainer, so
 /// training gets cheaper as it goes. At the end of the last epoch every gate is rounded and folded away
-/// (<see cref="GateRemoval.Finish"/>), so the trainer saves an ordinary compact network.
+/// (<see cref="GateRemoval.Finish(Model, float)"/>), so the trainer saves an ordinary compact network.
 /// </summary>
 public sealed class ComplexityAwareHook : ITrainingHook
 {
@@ -103,15 +103,37 @@ public sealed class ComplexityAwareHook : ITrainingHook
     }
 
     /// <summary>The complexity price rho of one gate of each logical gate at the current probabilities.</summary>
-    public double[] Prices()
+    public double[] Prices(int step = 0)
     {
         var sums = _cost.Sums();
         var (dp, dm) = _cost.Gradient(sums);
         var rho = new double[sums.Length];
         double a = Options.FlopsVsParams;
+        double strength = StrengthAt(step, sums);
         for (int k = 0; k < rho.Length; k++)
-            rho[k] = Options.Strength * Options.Multiplier(_gates.Gates[k].IsBlock) * (a * dm[k] / DenseMacs + (1 - a) * dp[k] / DenseParams);
+            rho[k] = strength * Options.Multiplier(_gates.Gates[k].IsBlock) * (a * dm[k] / DenseMacs + (1 - a) * dp[k] / DenseParams);
         return rho;
+    }
+
+    /// <summary>The strength used at this step (the last one computed is recorded per epoch).</summary>
+    public double CurrentStrength { get; private set; }
+
+    /// <summary>
+    /// The price multiplier at <paramref name="step"/>: the fixed strength, or with a target the strength scaled by
+    /// exp(8 · gap), where gap is how far the expected kept fraction sits above the path from 1 (after warm-up) to the
+    /// target (at 80% of the gating steps), in units of the distance to the target. A function of the gates and the
+    /// step alone, so a resumed run prices exactly as the uninterrupted one.
+    /// </summary>
+    private double StrengthAt(int step, double[] sums)
+    {
+        if ((Options.TargetMacs ?? Options.TargetParams) is not double target) return CurrentStrength = Options.Strength;
+        var (ep, em) = _cost.Expected(sums);
+        double kept = Options.TargetMacs is not null ? em / DenseMacs : ep / DenseParams;
+        double warm = Options.WarmupEpochs * _batches, end = Options.FoldAfter(_trainer.Config.Epochs) * (double)_batches;
+        double progress = Math.Clamp((step - warm) / Math.Max(1, 0.8 * (end - warm)), 0, 1);
+        double path = 1 - (1 - target) * progress;
+        double gap = (kept - path) / Math.Max(1e-6, 1 - target);
+        return CurrentStrength = Options.Strength * Math.Exp(Math.Clamp(8 * gap, -30, 30));
     }
 
     /// <inheritdoc/>
@@ -121,7 +143,7 @@ public sealed class ComplexityAwareHook : ITrainingHook
         Attach(model);
         // Warm-up: the weights learn first; early random weights make every structure look useless (spec 5.2).
         if ((double)step / _batches < Options.WarmupEpochs) return;
-        var rho = Prices();
+        var rho = Prices(step);
         int b = step - epoch * _batches;
         float eta = (float)(Options.GateLr * _schedule.At(epoch + (double)b / _batches));
         float decay = (float)Options.GradMeanDecay;
@@ -200,14 +222,16 @@ public sealed class ComplexityAwareHook : ITrainingHook
             Describe(record);
             if (epoch + 1 >= Options.FoldAfter(_trainer.Config.Epochs))
             {
-                var (result, rounded) = GateRemoval.Finish(model);
+                float cutoff = Cutoff(model);
+                var (result, rounded) = GateRemoval.Finish(model, cutoff);
+                if (cutoff > 0.5f) record["fold_cutoff"] = cutoff;
                 Rounded = rounded;
                 Finished = true;
                 _removedUnits += result.Units;
                 _removedBlocks.AddRange(result.Blocks);
                 _trainer.ReplaceModel(result.Model, result.Slicing);
                 model = result.Model;
-                _log($"gates: folded away after epoch {epoch + 1} ({rounded} still fractional: below 0.5 deleted, the rest folded in as a scale; {result.Units} unit(s) and {result.Blocks.Count} block(s) deleted)");
+                _log($"gates: folded away after epoch {epoch + 1} ({rounded} still fractional: below {cutoff:G3} deleted, the rest folded in as a scale; {result.Units} unit(s) and {result.Blocks.Count} block(s) deleted)");
                 record["gates_fractional_at_end"] = rounded;
             }
         }
@@ -218,6 +242,38 @@ public sealed class ComplexityAwareHook : ITrainingHook
         record["macs_kept"] = (double)m / DenseMacs;
         record["removed_units"] = _removedUnits;
         record["removed_blocks"] = new JsonArray(_removedBlocks.Select(b => (JsonNode)b).ToArray());
+    }
+
+    /// <summary>
+    /// The gate value below which structures go at the fold: 0.5 (the spec's rounding), or with a target the smallest
+    /// cutoff whose folded network meets it (gates that have not settled by then are decided by their theta, lowest
+    /// first), 1 when even deleting every unsettled gate does not. Each trial folds a copy.
+    /// </summary>
+    private float Cutoff(Model model)
+    {
+        if ((Options.TargetMacs ?? Options.TargetParams) is not double target) return 0.5f;
+        long Kept(float c)
+        {
+            var copy = new Model(model.Graph);
+            foreach (var p in model.Parameters) p.Value.Span.CopyTo(copy.Find(p.Name)!.Value.Span);
+            var (p1, m1) = ExpectedCost.Actual(GateRemoval.Finish(copy, c).Result.Model.Graph);
+            return Options.TargetMacs is not null ? m1 : p1;
+        }
+        double budget = target * (Options.TargetMacs is not null ? DenseMacs : DenseParams);
+        var candidates = new SortedSet<float> { 0.5f };
+        foreach (var g in _gates.Gates)
+            foreach (var t in _gates.Read(g, GateOp.ThetaIndex))
+                if (t > 0.5f && t < 1f) candidates.Add(MathF.BitIncrement(t));
+        var list = candidates.ToList();
+        if (Kept(list[0]) <= budget) return list[0];
+        int lo = 0, hi = list.Count - 1; // invariant: Kept(list[lo]) > budget
+        if (Kept(list[hi]) > budget) { _log($"gates: even deleting every unsettled gate keeps more than the target {target:P1}"); return list[hi]; }
+        while (hi - lo > 1)
+        {
+            int mid = (lo + hi) / 2;
+            if (Kept(list[mid]) <= budget) hi = mid; else lo = mid;
+        }
+        return list[hi];
     }
 
     private void Describe(JsonObject record)
@@ -243,6 +299,7 @@ public sealed class ComplexityAwareHook : ITrainingHook
         record["gate_blocks_at_1"] = blocksOne;
         record["expected_params_kept"] = ep / DenseParams;
         record["expected_macs_kept"] = em / DenseMacs;
+        record["strength"] = CurrentStrength;
     }
 
     /// <summary>Summary for run.json: settings, dense counts, every deletion.</summary>

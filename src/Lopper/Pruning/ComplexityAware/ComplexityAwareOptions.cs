@@ -13,6 +13,16 @@ public record ComplexityAwareOptions
     /// <summary>gamma: price of the whole dense network in units of mean cross-entropy (0 = no pruning pressure).</summary>
     [Option("price of the whole dense network in units of mean cross-entropy (0 = no pruning pressure)")]
     public double Strength { get; init; } = 1.0;
+    /// <summary>
+    /// A budget instead of a price: the fraction of the dense MACs to keep. The strength then becomes the starting
+    /// price and is steered at every step by how far the expected MACs sit above or below a path that reaches the
+    /// target at 80% of the gating phase (exclusive with <see cref="TargetParams"/>).
+    /// </summary>
+    [Option("fraction of MACs to keep: steers the strength during gating (the strength is then the starting price)")]
+    public double? TargetMacs { get; init; }
+    /// <summary>As <see cref="TargetMacs"/> for the fraction of parameters kept.</summary>
+    [Option("fraction of parameters to keep: steers the strength during gating")]
+    public double? TargetParams { get; init; }
     /// <summary>alpha in [0, 1]: weight of expected MACs against expected parameters in the complexity term.</summary>
     [Option("weight of MACs against parameters in the complexity term, 0..1")]
     public double FlopsVsParams { get; init; } = 0.5;
@@ -64,6 +74,12 @@ public record ComplexityAwareOptions
         if (ZeroChecks < 1) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"ZeroChecks must be at least 1, got {ZeroChecks}", nameof(ZeroChecks));
         if (!(WarmupEpochs >= 0 && double.IsFinite(WarmupEpochs))) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"WarmupEpochs must be >= 0, got {WarmupEpochs}", nameof(WarmupEpochs));
         if (SettleEpochs < 0) throw LopperInputException.ForOptions<ComplexityAwareOptions>($"SettleEpochs must be at least 0, got {SettleEpochs}", nameof(SettleEpochs));
+        if (TargetMacs is not null && TargetParams is not null)
+            throw LopperInputException.ForOptions<ComplexityAwareOptions>("give at most one of TargetMacs and TargetParams", nameof(TargetMacs), nameof(TargetParams));
+        if ((TargetMacs ?? TargetParams) is double f && !(f > 0 && f <= 1))
+            throw LopperInputException.ForOptions<ComplexityAwareOptions>($"{(TargetMacs is null ? nameof(TargetParams) : nameof(TargetMacs))} must be in (0, 1], got {f}", nameof(TargetMacs), nameof(TargetParams));
+        if ((TargetMacs ?? TargetParams) is not null && !(Strength > 0))
+            throw LopperInputException.ForOptions<ComplexityAwareOptions>($"Strength must be above 0 with a target (it is the starting price), got {Strength}", nameof(Strength));
         if (!(GradMeanDecay >= 0 && GradMeanDecay < 1)) throw new LopperInputException($"grad-mean decay must be in [0, 1), got {GradMeanDecay}");
         return this;
     }
@@ -80,6 +96,7 @@ public record ComplexityAwareOptions
         ["strength"] = Strength, ["flops_vs_params"] = FlopsVsParams, ["layers_vs_units"] = LayersVsUnits, ["gate_lr"] = GateLr,
         ["check_every"] = CheckEvery, ["zero_checks"] = ZeroChecks, ["warmup_epochs"] = WarmupEpochs,
         ["grad_mean_decay"] = GradMeanDecay, ["gate_downsampling"] = GateDownsampling, ["settle_epochs"] = SettleEpochs,
+        ["target_macs"] = TargetMacs, ["target_params"] = TargetParams,
     };
 
     /// <summary>From <see cref="ToJson"/>'s output; <paramref name="source"/> names the file in errors.</summary>
@@ -92,6 +109,8 @@ public record ComplexityAwareOptions
             Strength = D("strength"), FlopsVsParams = D("flops_vs_params"), LayersVsUnits = D("layers_vs_units"), GateLr = D("gate_lr"),
             CheckEvery = (int)D("check_every"), ZeroChecks = (int)D("zero_checks"), WarmupEpochs = D("warmup_epochs"),
             GradMeanDecay = D("grad_mean_decay"), SettleEpochs = o["settle_epochs"] is null ? 0 : (int)D("settle_epochs"), GateDownsampling = o["gate_downsampling"] is JsonValue b && b.TryGetValue(out bool x) ? x : true,
+            TargetMacs = o["target_macs"] is JsonValue tm && tm.TryGetValue(out double tmv) ? tmv : null,
+            TargetParams = o["target_params"] is JsonValue tp && tp.TryGetValue(out double tpv) ? tpv : null,
         }.Validate();
     }
 }

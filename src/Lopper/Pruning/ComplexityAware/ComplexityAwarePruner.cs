@@ -35,7 +35,7 @@ public sealed class ComplexityAwarePruner(ComplexityAwareOptions options, int ga
 
     /// <summary>The registry's entry.</summary>
     public static PruningMethodInfo Info { get; } = PruningMethodInfo.Create<ComplexityAwarePruneOptions>(
-        "complexity-aware", "Bernoulli gates on units and residual blocks under a MACs/params-aware cost", o => new ComplexityAwarePruner(o, o.GateEpochs), "strength");
+        "complexity-aware", "Bernoulli gates on units and residual blocks under a MACs/params-aware cost", o => new ComplexityAwarePruner(o, o.GateEpochs), "target-macs");
 
     /// <inheritdoc/>
     public string Name => "complexity-aware";

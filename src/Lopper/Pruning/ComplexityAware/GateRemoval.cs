@@ -91,8 +91,15 @@ public static class GateRemoval
     /// what it gates (a scale of theta, 1 for most), and the gate nodes removed. The result is an ordinary
     /// network computing exactly what the gated model computes in inference mode.
     /// </summary>
-    public static (RemovalResult Result, int Fractional) Finish(Model model)
+    public static (RemovalResult Result, int Fractional) Finish(Model model) => Finish(model, 0.5f);
+
+    /// <summary>
+    /// As <see cref="Finish(Model)"/> with gates below <paramref name="cutoff"/> (at least 0.5) deleted: a budget met at
+    /// the fold when the gates have not all settled at 0 or 1.
+    /// </summary>
+    public static (RemovalResult Result, int Fractional) Finish(Model model, float cutoff)
     {
+        if (!(cutoff >= 0.5f && cutoff <= 1f)) throw new ArgumentOutOfRangeException(nameof(cutoff), cutoff, "a cutoff must lie in [0.5, 1]");
         var gates = GateSet.Of(model);
         int fractional = 0;
         var units = new Dictionary<string, int[]>(StringComparer.Ordinal);
@@ -104,7 +111,7 @@ public static class GateRemoval
             for (int j = 0; j < theta.Length; j++)
             {
                 if (theta[j] is > 0f and < 1f) fractional++;
-                theta[j] = GateOp.Inference(theta[j]);
+                theta[j] = theta[j] < cutoff ? 0f : GateOp.Inference(theta[j]);
                 if (theta[j] == 0f) zeros.Add(j);
             }
             gates.Sync(g, GateOp.ThetaIndex);

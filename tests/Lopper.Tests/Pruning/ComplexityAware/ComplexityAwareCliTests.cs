@@ -81,4 +81,31 @@ public class ComplexityAwareCliTests
         Assert.Equal(2, code);
         Assert.Contains("--method", err);
     }
+
+    [Fact]
+    public void ATargetSteersTheStrengthAndTheFoldMeetsIt()
+    {
+        using var dir = new TempDir();
+        var data = TinyData(dir, 100, 20);
+        var run = dir.File("run");
+        var (code, _, err) = Run(["train", "--model", "lenet5", "--epochs", "1", "--data", data, "--out", run, .. Tiny]);
+        Assert.True(code == 0, err);
+        foreach (double target in new[] { 0.5, 0.3 })
+        {
+            var pruned = dir.File($"pruned-{target}");
+            (code, var output, err) = Run(["prune", "complexity-aware", "--from", run, "--out", pruned, "--gate-epochs", "2", "--lr", "0.05",
+                "--target-macs", target.ToString(System.Globalization.CultureInfo.InvariantCulture), "--latency-batch", "2", .. Tiny]);
+            Assert.True(code == 0, err);
+            var p = JsonNode.Parse(output)!;
+            double kept = (double)(long)p["macs_after"]! / (long)p["macs_before"]!;
+            // Met, and not by deleting far more than asked.
+            Assert.InRange(kept, target - 0.15, target);
+            var details = JsonNode.Parse(File.ReadAllText(Path.Combine(pruned, "run.json")))!["details"]!;
+            Assert.Equal(target, (double)details["target_macs"]!);
+            Assert.True((double)details["history"]![0]!["strength"]! > 0);
+        }
+        (code, _, err) = Run("prune", "complexity-aware", "--from", run, "--out", dir.File("x"), "--target-macs", "0.5", "--target-params", "0.5");
+        Assert.Equal(2, code);
+        Assert.Contains("give at most one of --target-macs and --target-params", err);
+    }
 }
