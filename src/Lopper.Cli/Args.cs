@@ -53,7 +53,13 @@ public sealed class Args
     public string Str(string name, string fallback) => Str(name) ?? fallback;
 
     /// <summary>A required string flag.</summary>
-    public string Required(string name) => Str(name) ?? throw new LopperInputException($"--{name} is required");
+    public string Required(string name)
+    {
+        if (Str(name) is string v) return v;
+        // A misspelt required flag would otherwise only surface as "unknown" after this error.
+        var near = _flags.Keys.Where(k => !_used.Contains(k) && Distance(k, name) <= Math.Max(1, name.Length / 4)).Order(StringComparer.Ordinal).FirstOrDefault();
+        throw new LopperInputException($"--{name} is required" + (near is null ? "" : $" (--{near} was given: a typo?)"));
+    }
 
     /// <summary>An integer flag.</summary>
     public int Int(string name, int fallback, int min = int.MinValue, int max = int.MaxValue)

@@ -24,4 +24,18 @@ public class CliDocTests
             Assert.True(doc.Contains(help.ReplaceLineEndings("\n").TrimEnd('\n')), $"docs/cli.md lacks the current `lopper {c} --help`; run bench/update_cli_doc.py");
         }
     }
+
+    [Fact]
+    public void AMisspeltFlagGetsTheNearestKnownOne()
+    {
+        var (code, _, err) = Run("train", "--model", "lenet5", "--epoch", "2");
+        Assert.Equal(2, code);
+        Assert.Equal("lopper train: unknown flag --epoch (did you mean --epochs?)", err.Trim());
+        (code, _, err) = Run("prune", "l1", "--form", "x", "--out", "y");
+        Assert.Equal(2, code);
+        Assert.Equal("lopper prune: --from is required (--form was given: a typo?)", err.Trim());
+        (code, _, err) = Run("eval", "--from", "x", "--zzz", "1");
+        Assert.Equal(2, code);
+        Assert.DoesNotContain("did you mean", err);
+    }
 }
