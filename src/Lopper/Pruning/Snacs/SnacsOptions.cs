@@ -54,6 +54,14 @@ public sealed record SnacsOptions
     [Option("let connections into the classifier be cut too")]
     public bool IncludeClassifier { get; init; }
 
+    /// <summary>
+    /// Replace every connection score by a seeded uniform random number (before the weight scaling when
+    /// <see cref="WeightScaled"/>), keeping probes, upper limits, protection and the budget: the control that shows
+    /// whether the estimator's scores beat chance through the very same pipeline.
+    /// </summary>
+    [Option("control: seeded random scores in place of the CMI estimate (same limits, protection and budget)")]
+    public bool RandomScores { get; init; }
+
     /// <summary>Checks the settings; throws <see cref="LopperInputException"/> naming the flag.</summary>
     public SnacsOptions Validate()
     {

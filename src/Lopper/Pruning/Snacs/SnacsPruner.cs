@@ -26,7 +26,7 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
     public SnacsOptions Options { get; } = options.Validate();
 
     /// <inheritdoc/>
-    public string Name => Options.Estimator == "mint" ? "snacs-mint" : "snacs";
+    public string Name => Options.RandomScores ? "snacs-random" : Options.Estimator == "mint" ? "snacs-mint" : "snacs";
 
     /// <summary>Everything the scoring pass produces, before a threshold is chosen.</summary>
     public sealed record Scoring(List<PairScores> Pairs, ChannelGroups Groups, JsonObject Seconds, int ProbeRows, int UlRows);
@@ -132,6 +132,12 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
             var cs = LayerPairs.GroupStarts(pair.ChildChannels, classifier ? pair.ChildChannels : Options.Groups);
             var est = Stopwatch.StartNew();
             var r = estimator.ScorePair(probe.Output(pair.Parent), probe.Output(pair.Child), ps, cs, Rng.Derive(seed, 0x534E414353UL, (ulong)l).NextULong());
+            if (Options.RandomScores)
+            {
+                var noise = Rng.Derive(seed, 0x52414E44UL, (ulong)l);
+                for (int c = 0; c < r.GetLength(0); c++)
+                    for (int p = 0; p < r.GetLength(1); p++) r[c, p] = noise.NextDouble();
+            }
             estimatorSeconds += est.Elapsed.TotalSeconds;
             var weight = model.Find(pair.Weight(graph))!.Value.Data;
             normalised[l] = WeightScaling.Normalised(weight, pair.ChildChannels, pair.ParentChannels, wmin, wmax);

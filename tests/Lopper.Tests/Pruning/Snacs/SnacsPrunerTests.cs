@@ -116,4 +116,22 @@ public class SnacsPrunerTests
         Assert.DoesNotContain(ConnectionMasks.Build(kept.Pairs, 0.9)[^1].Cast<bool>(), c => c);
         Assert.Contains(ConnectionMasks.Build(cut.Pairs, 0.9)[^1].Cast<bool>(), c => c);
     }
+
+    [Fact]
+    public void TheRandomScoreControlReplacesTheScoresWithSeededUniformOnes()
+    {
+        var model = StructureFixtures.Build("lenet5", 3);
+        var real = new SnacsPruner(Options(SensitivityMode.Low)).Score(model, Train(), 5);
+        var control = new SnacsPruner(Options(SensitivityMode.Low) with { RandomScores = true });
+        var a = control.Score(model, Train(), 5);
+        var b = control.Score(model, Train(), 5);
+        Assert.Equal("snacs-random", control.Name);
+        for (int l = 0; l < real.Pairs.Count; l++)
+        {
+            // The upper limits are fitted along the score order, so they follow the random scores too.
+            Assert.Equal(a.Pairs[l].Scores.Cast<double>(), b.Pairs[l].Scores.Cast<double>()); // seeded
+            Assert.All(a.Pairs[l].Scores.Cast<double>(), v => Assert.InRange(v, 0, 1));
+            Assert.NotEqual(real.Pairs[l].Scores.Cast<double>(), a.Pairs[l].Scores.Cast<double>());
+        }
+    }
 }
