@@ -66,6 +66,7 @@ internal static class PoolImport
     // when the reduced axes are dropped.
     public static void ReduceMean(ImportContext ctx)
     {
+        if (LayerNormImport.TryReduceMean(ctx)) return;
         var a = ctx.Attributes("axes", "keepdims", "noop_with_empty_axes");
         var x = ctx.GraphInput(0);
         if (x.Shape.Length != 4) throw ctx.Fail($"ReduceMean is supported on [N, C, H, W] feature maps, got {Tensor.Format(x.Shape)}");
