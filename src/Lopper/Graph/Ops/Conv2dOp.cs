@@ -6,8 +6,9 @@ namespace Lopper.Graph.Ops;
 
 /// <summary>
 /// 2-D convolution as im2col + GEMM per image. The kernel may be rectangular (<see cref="KernelH"/> x <see cref="KernelW"/>,
-/// with per-axis padding, as Inception's 1x7 and 7x1 convolutions); the tuned square fast paths (PaddedConv, StridedConv,
-/// the depthwise kernel) take only square kernels with equal padding, everything else runs on the im2col GEMM. Grouped, depthwise and dilated convolutions
+/// with per-axis padding, as Inception's 1x7 and 7x1 convolutions); the tuned fast paths (PaddedConv, StridedConv,
+/// the depthwise kernel) take only square kernels with equal padding, everything else runs on the im2col GEMM.
+/// Grouped, depthwise and dilated convolutions
 /// (<see cref="Groups"/> or <see cref="Dilation"/> not 1) take their own path (GroupedConv.cs); everything
 /// below describes the dense path. Batches at
 /// least as large as the thread budget are split over threads by image; smaller ones let the GEMM
@@ -57,6 +58,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         if (paddingW < -1) throw new LopperInputException($"op conv2d: padding must not be negative, got {paddingW}");
         return paddingW == -1 ? padding : paddingW;
     }
+
     /// <summary>Whether the op has a bias.</summary>
     public bool HasBias { get; } = bias;
     /// <summary>ReLU applied to the output (fused by inference folding; saves a pass over memory).</summary>
