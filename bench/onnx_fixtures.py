@@ -4,7 +4,8 @@
 Each model has seeded random weights (random batch-norm statistics too, so folding them matters), 10 classes
 and small widths. For each NAME the script writes NAME.onnx, NAME.input.f32 (a seeded batch of 2) and
 NAME.output.f32 (PyTorch's eval-mode output for it): raw little-endian float32, shapes in manifest.json.
-Usage: /usr/bin/python3 bench/onnx_fixtures.py [OUT_DIR]  (default tests/Lopper.Tests/Fixtures/onnx)
+Usage: /usr/bin/python3 bench/onnx_fixtures.py [OUT_DIR] [--only a,b]  (default tests/Lopper.Tests/Fixtures/onnx; --only rewrites
+just those fixtures and keeps the other manifest entries)
 """
 import json
 import os
@@ -145,6 +146,53 @@ class SmallGoogLeNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class Factorized7(nn.Module):
+    """Inception-v3's factorised 7x7 (torchvision's InceptionC at a small width): 1x7 and 7x1 convolutions with
+    per-axis padding, a 3x3 average pool counting its zero padding, and a four-way concat."""
+    def __init__(self, cin, c7, cout):
+        super().__init__()
+        def cbr(a, b, k, p):
+            return nn.Sequential(nn.Conv2d(a, b, k, padding=p, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True))
+        self.b1 = cbr(cin, cout, 1, 0)
+        self.b7 = nn.Sequential(cbr(cin, c7, 1, 0), cbr(c7, c7, (1, 7), (0, 3)), cbr(c7, cout, (7, 1), (3, 0)))
+        self.b77 = nn.Sequential(cbr(cin, c7, 1, 0), cbr(c7, c7, (7, 1), (3, 0)), cbr(c7, c7, (1, 7), (0, 3)),
+                                 cbr(c7, c7, (7, 1), (3, 0)), cbr(c7, cout, (1, 7), (0, 3)))
+        self.bp = cbr(cin, cout, 1, 0)
+
+    def forward(self, x):
+        return torch.cat([self.b1(x), self.b7(x), self.b77(x), self.bp(F.avg_pool2d(x, 3, 1, 1))], 1)
+
+
+class SmallInception(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = conv_bn(3, 16, 3, 2, 1)
+        self.mix = Factorized7(16, 8, 12)
+        self.fc = nn.Linear(48, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.mix(self.stem(x)), 1), 1))
+
+
+def convnext_small_net():
+    """torchvision's ConvNeXt at a tiny width: LayerNorm channels-last (Transpose, the LayerNorm decomposition,
+    Transpose back), Linear layers on channels-last maps, exact GELU (Erf), layer scale, a LayerNorm2d before each
+    downsampling and in the head. Layer scale and LayerNorm affines are randomised (their defaults, 1e-6 and the
+    identity, would hide them)."""
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+    model = ConvNeXt([CNBlockConfig(16, 24, 1), CNBlockConfig(24, None, 2)], stochastic_depth_prob=0.1, layer_scale=1e-6, num_classes=10)
+    gen = torch.Generator().manual_seed(77)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("layer_scale"):
+                p.copy_(torch.rand(p.shape, generator=gen) + 0.5)
+            elif p.dim() == 1 and ("norm" in name or name.startswith("classifier.0") or ".block.2." in name or name.endswith(".0.1.weight") or name.endswith(".0.1.bias")):
+                p.copy_((torch.rand(p.shape, generator=gen) + 0.5) if name.endswith("weight") else torch.randn(p.shape, generator=gen) * 0.1)
+            elif p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=gen) * (2.0 / p[0].numel()) ** 0.5)
+    return model
+
+
 def mobilenet_v3_small():
     from torchvision.models.mobilenetv3 import MobileNetV3, _mobilenet_v3_conf
     setting, last = _mobilenet_v3_conf("mobilenet_v3_small", width_mult=0.5, reduced_tail=True)
@@ -162,6 +210,8 @@ MODELS = [
     ("squeezenet1_1", lambda: torchvision.models.squeezenet1_1(num_classes=10), (3, 32, 32), 13, False),
     ("densenet_block", lambda: DenseBlockNet(), (3, 32, 32), 13, False),
     ("googlenet_small", lambda: SmallGoogLeNet(), (3, 32, 32), 13, False),
+    ("inception_small", lambda: SmallInception(), (3, 32, 32), 13, False),
+    ("convnext_small_net", convnext_small_net, (3, 32, 32), 13, False),
 ]
 
 
@@ -190,10 +240,24 @@ def calibrate_bn(model, shape, gen):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "Lopper.Tests", "Fixtures", "onnx")
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        k = args.index("--only")
+        only = set(args[k + 1].split(","))
+        del args[k:k + 2]
+    out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "tests", "Lopper.Tests", "Fixtures", "onnx")
     os.makedirs(out, exist_ok=True)
     manifest = []
+    kept = {}
+    if only is not None and os.path.exists(os.path.join(out, "manifest.json")):
+        with open(os.path.join(out, "manifest.json")) as f:
+            kept = {m["name"]: m for m in json.load(f)["models"]}
     for i, (name, build, shape, opset, today) in enumerate(MODELS):
+        if only is not None and name not in only:
+            if name in kept:
+                manifest.append(kept[name])
+            continue
         torch.manual_seed(1000 + i)
         gen = torch.Generator().manual_seed(2000 + i)
         model = build()

@@ -33,6 +33,8 @@ public static class OnnxExportRegistry
         ["mul"] = ChannelExport.Mul,
         ["channel_slice"] = ChannelExport.Slice,
         ["channel_shuffle"] = ChannelExport.Shuffle,
+        ["layernorm2d"] = NormExport.LayerNorm,
+        ["gelu"] = NormExport.Gelu,
     };
 
     /// <summary>Lopper op types with an exporter.</summary>

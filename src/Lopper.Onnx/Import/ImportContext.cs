@@ -80,8 +80,23 @@ public sealed class ImportContext
         if (v.ShuffleOf is not null)
             throw Fail($"input '{Node.Input[i]}' is a channel-split view [N, groups, C/groups, H, W]; Lopper reads it only as the Reshape-Transpose-Reshape of a channel shuffle");
         if (v.Pads is not null && !allowPads) throw Fail($"input '{Node.Input[i]}' comes from a Pad that Lopper can fold only into a following Conv or MaxPool");
+        if (v.IsIntermediate)
+            throw Fail($"input '{Node.Input[i]}' is a step of a {(v.Pattern.ToString().StartsWith("Ln") ? "LayerNorm" : "GELU")} pattern ({v.Pattern}); Lopper reads it only as part of the exact pattern PyTorch exports");
+        if (v.ChannelsLast)
+            throw Fail($"input '{Node.Input[i]}' is a channels-last view (Transpose [0, 2, 3, 1]); Lopper reads it only in LayerNorm, MatMul + Add over the channels, GELU or the Transpose back");
         return v;
     }
+
+    /// <summary>Input <paramref name="i"/> as a feature map in either layout (channels-last views allowed), not a pattern step; null for a constant.</summary>
+    public ImportValue? FeatureInput(int i)
+    {
+        var v = Input(i);
+        if (!v.IsGraph || v.IsIntermediate || v.ShuffleOf is not null || v.Pads is not null) return null;
+        return v;
+    }
+
+    /// <summary>Input <paramref name="i"/> as a float scalar constant, or null.</summary>
+    public float? ScalarInput(int i) => Input(i).Float is { Length: 1 } t ? t.Data[0] : null;
 
     /// <summary>Input <paramref name="i"/> as a float constant (an initializer or folded Constant).</summary>
     public Tensor FloatInput(int i, string role)

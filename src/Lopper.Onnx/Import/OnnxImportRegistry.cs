@@ -45,6 +45,10 @@ public static class OnnxImportRegistry
         ["Cast"] = ConstantArrays.Cast,
         ["Transpose"] = ConstantArrays.Transpose,
         ["Slice"] = ConstantArrays.Slice,
+        ["Sub"] = LayerNormImport.Sub,
+        ["Pow"] = LayerNormImport.Pow,
+        ["Sqrt"] = LayerNormImport.Sqrt,
+        ["Erf"] = GeluImport.Erf,
     };
 
     /// <summary>ONNX op types with an importer.</summary>

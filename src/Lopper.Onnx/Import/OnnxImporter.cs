@@ -86,6 +86,7 @@ public static class OnnxImporter
 
         if (g.Output.Count != 1) throw new LopperInputException($"the graph has {g.Output.Count} outputs; Lopper imports classifiers with one output (the logits)");
         var output = ctx.Value(g.Output[0].Name) ?? throw new LopperInputException($"graph output '{g.Output[0].Name}' is not produced by any node");
+        if (output.IsIntermediate || output.ChannelsLast) throw new LopperInputException($"graph output '{g.Output[0].Name}' is a channels-last view or a step of a LayerNorm/GELU pattern, not logits");
         if (!output.IsGraph || output.Node == "input") throw new LopperInputException($"graph output '{g.Output[0].Name}' is not computed from the input");
         if (output.Shape.Length != 2) throw new LopperInputException($"graph output '{g.Output[0].Name}' has shape {Tensor.Format(output.Shape)}; Lopper needs [N, classes] logits");
 

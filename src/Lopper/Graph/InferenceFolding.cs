@@ -30,7 +30,7 @@ public static class InferenceFolding
                 int bn = consumers[i][0];
                 bool relu = consumers[bn].Count == 1 && g.Nodes[consumers[bn][0]].Op is ReluOp;
                 int last = relu ? consumers[bn][0] : bn;
-                var op = new Conv2dOp(conv.InChannels, conv.OutChannels, conv.Kernel, conv.Stride, conv.Padding, true, conv.Columns, relu, groups: conv.Groups, dilation: conv.Dilation);
+                var op = conv.With(true, conv.Columns, relu, false);
                 nodes.Add(new Node(node.Name, op, node.Inputs.Select(Resolve).ToArray()));
                 folded[node.Name] = (i, bn);
                 rename[g.Nodes[bn].Name] = node.Name;
@@ -110,12 +110,12 @@ public static class InferenceFolding
                 string input = nodes[i].Inputs[j];
                 if (!index.TryGetValue(input, out int c) || readers.GetValueOrDefault(input) != 1) continue;
                 if (nodes[c].Op is not Conv2dOp { FusedRelu: false, AddsResidual: false, HasBias: true } conv) continue;
-                if (best < 0 || (conv.Kernel > 1 && conv.Stride == 1)) best = j;
+                if (best < 0 || (conv.KernelH * conv.KernelW > 1 && conv.Stride == 1)) best = j;
             }
             if (best < 0) continue;
             var convNode = nodes[index[nodes[i].Inputs[best]]];
             var cv = (Conv2dOp)convNode.Op;
-            var op = new Conv2dOp(cv.InChannels, cv.OutChannels, cv.Kernel, cv.Stride, cv.Padding, true, cv.Columns, add.FusedRelu, residual: true, groups: cv.Groups, dilation: cv.Dilation);
+            var op = cv.With(true, cv.Columns, add.FusedRelu, true);
             fusedAt[i] = new Node(convNode.Name, op, convNode.Inputs[0], nodes[i].Inputs[1 - best]);
             moved.Add(convNode.Name);
             rename[nodes[i].Name] = convNode.Name;

@@ -91,6 +91,21 @@ public sealed class OpAttributes
         return r;
     }
 
+    /// <summary>
+    /// A size given as one integer (the same along both axes) or as [height, width], each in [<paramref name="min"/>, <paramref name="max"/>];
+    /// <paramref name="fallback"/> for both when absent, required when <paramref name="fallback"/> is null.
+    /// </summary>
+    public (int H, int W) IntOrPair(string key, int? fallback, int min, int max)
+    {
+        if (Take(key) is not { } v)
+            return fallback is { } f ? (f, f) : throw Bad(key, "is missing");
+        if (v is not JsonArray arr) { int i = ToInt(key, v, min, max); return (i, i); }
+        if (arr.Count != 2) throw Bad(key, $"must be an integer or a pair [height, width], got {v.ToJsonString()}");
+        int h = arr[0] is { } a0 ? ToInt(key, a0, min, max) : throw Bad(key, "must hold integers, got null");
+        int w = arr[1] is { } a1 ? ToInt(key, a1, min, max) : throw Bad(key, "must hold integers, got null");
+        return (h, w);
+    }
+
     /// <summary>Fails unless <paramref name="json"/> is empty (ops that take no attributes).</summary>
     public static void None(JsonObject json, string op) => new OpAttributes(json, op).Done();
 

@@ -32,6 +32,8 @@ public static class OpRegistry
         ["clip"] = ClipOp.FromJson,
         ["softmax"] = SoftmaxOp.FromJson,
         ["adaptiveavgpool"] = AdaptiveAvgPoolOp.FromJson,
+        ["gelu"] = GeluOp.FromJson,
+        ["layernorm2d"] = LayerNorm2dOp.FromJson,
     };
 
     /// <summary>Known op type names.</summary>

@@ -74,7 +74,7 @@ public static class ColumnSurgery
                 {
                     var dropped = new HashSet<int>(zero);
                     var keep = Enumerable.Range(0, rows).Where(r => !dropped.Contains(r)).ToArray();
-                    var colConv = new Conv2dOp(conv.InChannels, conv.OutChannels, conv.Kernel, conv.Stride, conv.Padding, conv.HasBias, keep);
+                    var colConv = conv.With(conv.HasBias, keep, conv.FusedRelu, conv.AddsResidual);
                     nodes.Add(new Node(node.Name, colConv, node.Inputs));
                     var packed = new Tensor([conv.OutChannels, keep.Length]);
                     for (int f = 0; f < conv.OutChannels; f++)

@@ -3,8 +3,8 @@ using Lopper.Tensors.Kernels;
 namespace Lopper.Tests.Kernels;
 
 /// <summary>
-/// <see cref="Im2Col"/> against a direct per-element definition, <see cref="Im2Col.FoldAdd"/> as the adjoint of
-/// <see cref="Im2Col.Unfold"/>, and the kept-row variants against the full matrices restricted to those rows.
+/// <see cref="Im2Col"/> against a direct per-element definition, <c>Im2Col.FoldAdd</c> as the adjoint of
+/// <c>Im2Col.Unfold</c>, and the kept-row variants against the full matrices restricted to those rows.
 /// </summary>
 public unsafe class Im2ColTests
 {

@@ -99,7 +99,7 @@ public class MalformedOnnxTests
         var conv = m.Graph.Node.First(n => n.OpType == "Conv");
         conv.Attribute.First(a => a.Name == "pads").Ints[2] = 0;
         var (code, err) = Import(dir, m.ToByteArray());
-        AssertOneLine(code, err, "not the same on every side");
+        AssertOneLine(code, err, "differs between the two sides of an axis and cannot be folded");
         m = Vgg();
         m.Graph.Node.First(n => n.OpType == "Relu").Attribute.Add(new AttributeProto { Name = "alpha", Type = 1, F = 0.1f });
         (code, err) = Import(dir, m.ToByteArray());

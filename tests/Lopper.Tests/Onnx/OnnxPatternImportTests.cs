@@ -210,12 +210,18 @@ public class OnnxPatternImportTests
         var e = Fails(g.Finish(x, pooled: true));
         Assert.Contains("node '/LogSoftmax_2'", e.Message);
         Assert.Contains("export the logits", e.Message);
-        // A Transpose of a feature map that is not the middle of a channel shuffle.
+        // A Transpose of a feature map that is neither the middle of a channel shuffle nor a channels-last view.
         g = new G(13);
-        x = g.Node("Transpose", ["input"], ExportContext.Ints("perm", 0, 2, 3, 1));
+        x = g.Node("Transpose", ["input"], ExportContext.Ints("perm", 0, 1, 3, 2));
         e = Fails(g.Finish(x));
         Assert.Contains("node '/Transpose_0'", e.Message);
         Assert.Contains("channel shuffle", e.Message);
+        // A channels-last view (ConvNeXt's Transpose [0, 2, 3, 1]) read by anything but its patterns fails at that reader.
+        g = new G(13);
+        x = g.Node("Transpose", ["input"], ExportContext.Ints("perm", 0, 2, 3, 1));
+        e = Fails(g.Finish(x));
+        Assert.Contains("node '/GlobalAveragePool_1'", e.Message);
+        Assert.Contains("channels-last view", e.Message);
         // Slicing the spatial axes.
         g = new G(13);
         x = g.Node("Slice", ["input", g.Ints("s", 1), g.Ints("e", 4), g.Ints("a", 2)]);

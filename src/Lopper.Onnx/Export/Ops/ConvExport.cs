@@ -11,7 +11,7 @@ internal static class ConvExport
     public static void Export(ExportContext ctx)
     {
         var op = (Conv2dOp)ctx.Node.Op;
-        int kk = op.Kernel * op.Kernel, k = op.InChannels / op.Groups * kk;
+        int kk = op.KernelH * op.KernelW, k = op.InChannels / op.Groups * kk;
         var w = ctx.Parameters[0];
         float[] dense;
         if (op.Columns is null) dense = w.Data;
@@ -22,11 +22,11 @@ internal static class ConvExport
             for (int o = 0; o < op.OutChannels; o++)
                 for (int j = 0; j < cols.Length; j++) dense[(long)o * k + cols[j]] = w.Data[(long)o * cols.Length + j];
         }
-        var inputs = new List<string> { ctx.In(0), ctx.Initializer($"{ctx.Node.Name}.weight", [op.OutChannels, op.InChannels / op.Groups, op.Kernel, op.Kernel], dense) };
+        var inputs = new List<string> { ctx.In(0), ctx.Initializer($"{ctx.Node.Name}.weight", [op.OutChannels, op.InChannels / op.Groups, op.KernelH, op.KernelW], dense) };
         if (op.HasBias) inputs.Add(ctx.Initializer($"{ctx.Node.Name}.bias", [op.OutChannels], ctx.Parameters[1].Data));
         string y = ctx.Emit("Conv", inputs.ToArray(), null,
-            ExportContext.Ints("kernel_shape", op.Kernel, op.Kernel), ExportContext.Ints("strides", op.Stride, op.Stride),
-            ExportContext.Ints("pads", op.Padding, op.Padding, op.Padding, op.Padding), ExportContext.Ints("dilations", op.Dilation, op.Dilation), ExportContext.Int("group", op.Groups));
+            ExportContext.Ints("kernel_shape", op.KernelH, op.KernelW), ExportContext.Ints("strides", op.Stride, op.Stride),
+            ExportContext.Ints("pads", op.PadH, op.PadW, op.PadH, op.PadW), ExportContext.Ints("dilations", op.Dilation, op.Dilation), ExportContext.Int("group", op.Groups));
         if (op.AddsResidual) y = ctx.Emit("Add", [y, ctx.In(1)], $"{ctx.Node.Name}.residual");
         if (op.FusedRelu) y = ctx.Emit("Relu", [y], $"{ctx.Node.Name}.relu");
         ctx.SetOutput(y);

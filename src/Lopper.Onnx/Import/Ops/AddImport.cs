@@ -16,6 +16,7 @@ internal static class AddImport
             IntegerArithmetic.Fold(ctx);
             return;
         }
+        if (LayerNormImport.TryAdd(ctx) || GeluImport.TryAdd(ctx) || ChannelsLastImport.TryAddBias(ctx)) return;
         ctx.Attributes();
         var a = ctx.Input(0);
         var b = ctx.Input(1);

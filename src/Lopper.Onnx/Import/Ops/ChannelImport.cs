@@ -94,6 +94,7 @@ internal static class ChannelImport
             IntegerArithmetic.Fold(ctx);
             return;
         }
+        if (LayerNormImport.TryMul(ctx) || GeluImport.TryMul(ctx)) return;
         ctx.Attributes();
         bool ga = ctx.Input(0).IsGraph, gb = ctx.Input(1).IsGraph;
         if (ga && gb)

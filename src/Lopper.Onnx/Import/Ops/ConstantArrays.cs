@@ -48,6 +48,7 @@ internal static class ConstantArrays
     {
         if (ctx.Input(0).IsGraph)
         {
+            if (ChannelsLastImport.TryTranspose(ctx)) return;
             ShuffleImport.Transpose(ctx);
             return;
         }

@@ -3,7 +3,7 @@ using Lopper.Tensors;
 
 namespace Lopper.Onnx.Import.Ops;
 
-/// <summary>ONNX Conv to conv2d (groups, dilations, square kernel, symmetric padding; a preceding zero Pad is folded in).</summary>
+/// <summary>ONNX Conv to conv2d (groups, dilations, square or rectangular kernel, per-axis symmetric padding; a preceding zero Pad is folded in).</summary>
 internal static class ConvImport
 {
     public static void Import(ImportContext ctx)
@@ -18,9 +18,9 @@ internal static class ConvImport
         if (group < 1 || w.Shape[1] * group != x.Shape[1] || w.Shape[0] % group != 0)
             throw ctx.Fail($"weight {Tensor.Format(w.Shape)} with group={group} does not read the input's {x.Shape[1]} channels");
         var sp = Spatial.Read(ctx, a, [w.Shape[2], w.Shape[3]], x.Pads, x.Shape);
-        if (sp.Kernel != w.Shape[2] || w.Shape[2] != w.Shape[3]) throw ctx.Fail($"kernel_shape does not match the weight's {w.Shape[2]}x{w.Shape[3]}");
+        if (sp.KernelH != w.Shape[2] || sp.KernelW != w.Shape[3]) throw ctx.Fail($"kernel_shape {sp.KernelH}x{sp.KernelW} does not match the weight's {w.Shape[2]}x{w.Shape[3]}");
         bool bias = ctx.HasInput(2);
-        var op = new Conv2dOp(x.Shape[1], w.Shape[0], sp.Kernel, sp.Stride, sp.Padding, bias, groups: (int)group, dilation: sp.Dilation);
+        var op = new Conv2dOp(x.Shape[1], w.Shape[0], sp.KernelH, sp.Stride, sp.PadH, bias, groups: (int)group, dilation: sp.Dilation, kernelW: sp.KernelW, paddingW: sp.PadW);
         if (bias) ctx.Add(op, [x], ("weight", w), ("bias", ctx.FloatInput(2, "bias")));
         else ctx.Add(op, [x], ("weight", w));
     }

@@ -36,10 +36,14 @@ internal static class IntegerArithmetic
         ctx.SetOutput(0, ImportValue.Constant(r, a.Length >= b.Length ? da : db));
     }
 
-    /// <summary>Div: only integer shape arithmetic (dividing feature maps is not a layer Lopper has).</summary>
+    /// <summary>Div: integer shape arithmetic, or a step of the LayerNorm and GELU patterns (dividing feature maps is not a layer Lopper has).</summary>
     public static void Div(ImportContext ctx)
     {
-        if (!Applies(ctx)) throw ctx.Fail("Div is supported only on integer shape constants; dividing feature maps is not supported");
+        if (!Applies(ctx))
+        {
+            if (LayerNormImport.TryDiv(ctx) || GeluImport.TryDiv(ctx)) return;
+            throw ctx.Fail("Div is supported only on integer shape constants and inside LayerNorm and GELU patterns; dividing feature maps is not supported");
+        }
         Fold(ctx);
     }
 }

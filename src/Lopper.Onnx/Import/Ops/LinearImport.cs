@@ -32,6 +32,7 @@ internal static class LinearImport
 
     public static void MatMul(ImportContext ctx)
     {
+        if (ChannelsLastImport.TryMatMul(ctx)) return;
         ctx.Attributes();
         var x = ctx.GraphInput(0);
         if (x.Shape.Length != 2) throw ctx.Fail($"only [N, features] x constant matrix is supported, got input {Tensor.Format(x.Shape)}");

@@ -19,8 +19,9 @@ internal static class PoolImport
         if (a.Int("storage_order", 0) != 0) throw ctx.Fail("storage_order=1 is not supported");
         bool ceil = a.Int("ceil_mode", 0) != 0;
         var sp = Window(ctx, a, x, ceil);
-        if (sp.Padding * 2 > sp.Kernel) throw ctx.Fail($"padding {sp.Padding} is more than half the window {sp.Kernel}");
-        ctx.Add(new MaxPool2dOp(sp.Kernel, sp.Stride, sp.Padding, ceil), [x]);
+        var (kernel, padding) = sp.Square(ctx);
+        if (padding * 2 > kernel) throw ctx.Fail($"padding {padding} is more than half the window {kernel}");
+        ctx.Add(new MaxPool2dOp(kernel, sp.Stride, padding, ceil), [x]);
     }
 
     public static void AveragePool(ImportContext ctx)
@@ -40,8 +41,9 @@ internal static class PoolImport
             countPad = true;
         }
         var sp = Window(ctx, a, x, ceil);
-        if (sp.Padding * 2 > sp.Kernel) throw ctx.Fail($"padding {sp.Padding} is more than half the window {sp.Kernel}");
-        ctx.Add(new AvgPool2dOp(sp.Kernel, sp.Stride, sp.Padding, ceil, countPad), [x]);
+        var (kernel, padding) = sp.Square(ctx);
+        if (padding * 2 > kernel) throw ctx.Fail($"padding {padding} is more than half the window {kernel}");
+        ctx.Add(new AvgPool2dOp(kernel, sp.Stride, padding, ceil, countPad), [x]);
     }
 
     private static Spatial Window(ImportContext ctx, OnnxAttributes a, ImportValue x, bool ceil)
@@ -64,6 +66,7 @@ internal static class PoolImport
     // when the reduced axes are dropped.
     public static void ReduceMean(ImportContext ctx)
     {
+        if (LayerNormImport.TryReduceMean(ctx)) return;
         var a = ctx.Attributes("axes", "keepdims", "noop_with_empty_axes");
         var x = ctx.GraphInput(0);
         if (x.Shape.Length != 4) throw ctx.Fail($"ReduceMean is supported on [N, C, H, W] feature maps, got {Tensor.Format(x.Shape)}");

@@ -5,7 +5,10 @@ using Lopper.Tensors.Kernels;
 namespace Lopper.Graph.Ops;
 
 /// <summary>
-/// 2-D convolution (square kernel) as im2col + GEMM per image. Grouped, depthwise and dilated convolutions
+/// 2-D convolution as im2col + GEMM per image. The kernel may be rectangular (<see cref="KernelH"/> x <see cref="KernelW"/>,
+/// with per-axis padding, as Inception's 1x7 and 7x1 convolutions); the tuned fast paths (PaddedConv, StridedConv,
+/// the depthwise kernel) take only square kernels with equal padding, everything else runs on the im2col GEMM.
+/// Grouped, depthwise and dilated convolutions
 /// (<see cref="Groups"/> or <see cref="Dilation"/> not 1) take their own path (GroupedConv.cs); everything
 /// below describes the dense path. Batches at
 /// least as large as the thread budget are split over threads by image; smaller ones let the GEMM
@@ -14,18 +17,48 @@ namespace Lopper.Graph.Ops;
 /// columns cost nothing. With <see cref="AddsResidual"/> (made by inference folding) a second input of the
 /// output's shape is added before the ReLU, so a residual join costs no pass of its own.
 /// </summary>
-public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null, bool relu = false, bool residual = false, int groups = 1, int dilation = 1) : Op
+public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null, bool relu = false, bool residual = false, int groups = 1, int dilation = 1, int kernelW = 0, int paddingW = -1) : Op
 {
     /// <summary>Input channels.</summary>
     public int InChannels { get; } = inChannels;
     /// <summary>Output channels (filters).</summary>
     public int OutChannels { get; } = outChannels;
-    /// <summary>Kernel height and width.</summary>
-    public int Kernel { get; } = kernel;
-    /// <summary>Stride.</summary>
+    /// <summary>Kernel height.</summary>
+    public int KernelH { get; } = kernel;
+    /// <summary>Kernel width (the constructor's kernelW, or the height when that is 0).</summary>
+    public int KernelW { get; } = ValidKernelW(kernelW, kernel);
+    /// <summary>Stride (the same along both axes).</summary>
     public int Stride { get; } = stride;
-    /// <summary>Zero padding on each side.</summary>
-    public int Padding { get; } = padding;
+    /// <summary>Zero padding above and below.</summary>
+    public int PadH { get; } = padding;
+    /// <summary>Zero padding left and right (the constructor's paddingW, or the vertical padding when that is -1).</summary>
+    public int PadW { get; } = ValidPadW(paddingW, padding);
+
+    /// <summary>True when the kernel is square and padded alike on all four sides: the geometry the tuned kernels take.</summary>
+    public bool IsUniform => KernelH == KernelW && PadH == PadW;
+
+    /// <summary>The kernel size of a square kernel. Code that also handles rectangular kernels reads <see cref="KernelH"/> and <see cref="KernelW"/>.</summary>
+    /// <exception cref="LopperInputException">The kernel is rectangular.</exception>
+    public int Kernel => KernelH == KernelW ? KernelH
+        : throw new LopperInputException($"op conv2d: this step handles square kernels only, and this convolution's kernel is {KernelH}x{KernelW}");
+
+    /// <summary>The padding when it is the same on all four sides. Code that also handles per-axis padding reads <see cref="PadH"/> and <see cref="PadW"/>.</summary>
+    /// <exception cref="LopperInputException">The padding differs between the axes.</exception>
+    public int Padding => PadH == PadW ? PadH
+        : throw new LopperInputException($"op conv2d: this step handles equal padding on every side only, and this convolution pads {PadH} rows and {PadW} columns");
+
+    private static int ValidKernelW(int kernelW, int kernel)
+    {
+        if (kernelW < 0) throw new LopperInputException($"op conv2d: kernel width must be positive, got {kernelW}");
+        return kernelW == 0 ? kernel : kernelW;
+    }
+
+    private static int ValidPadW(int paddingW, int padding)
+    {
+        if (paddingW < -1) throw new LopperInputException($"op conv2d: padding must not be negative, got {paddingW}");
+        return paddingW == -1 ? padding : paddingW;
+    }
+
     /// <summary>Whether the op has a bias.</summary>
     public bool HasBias { get; } = bias;
     /// <summary>ReLU applied to the output (fused by inference folding; saves a pass over memory).</summary>
@@ -53,8 +86,8 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
 
     /// <inheritdoc/>
     public override int Arity => AddsResidual ? 2 : 1;
-    /// <summary>Kept im2col rows (c*k*k + ky*k + kx), ascending, or null for all.</summary>
-    public int[]? Columns { get; } = ValidColumns(columns, inChannels * kernel * kernel);
+    /// <summary>Kept im2col rows (c*kh*kw + ky*kw + kx), ascending, or null for all.</summary>
+    public int[]? Columns { get; } = ValidColumns(columns, inChannels * kernel * ValidKernelW(kernelW, kernel));
 
     private static int[]? ValidColumns(int[]? columns, int all)
     {
@@ -67,7 +100,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     /// <summary>Length of the GEMM's inner dimension: the kept columns.</summary>
-    public int K => Columns?.Length ?? InChannels / Groups * Kernel * Kernel;
+    public int K => Columns?.Length ?? InChannels / Groups * KernelH * KernelW;
 
     /// <inheritdoc/>
     public override bool LocksInputChannels => Columns is not null;
@@ -84,7 +117,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         return ChannelMap.Locked($"grouped convolution (groups {Groups}) couples its channels block by block; only depthwise convolutions are pruned");
     }
 
-    private int OutSize(int x) => (x + 2 * Padding - Dilation * (Kernel - 1) - 1) / Stride + 1;
+    private int OutSize(int x, int kernel, int pad) => (x + 2 * pad - Dilation * (kernel - 1) - 1) / Stride + 1;
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputs)
@@ -92,8 +125,8 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         var s = inputs[0];
         if (s.Length != 4) throw ShapeError($"expects [N,C,H,W], got {Tensor.Format(s)}");
         if (s[1] != InChannels) throw ShapeError($"expects {InChannels} input channels, got {s[1]}");
-        int oh = OutSize(s[2]), ow = OutSize(s[3]);
-        if (oh < 1 || ow < 1) throw ShapeError($"input {s[2]}x{s[3]} too small for kernel {Kernel}");
+        int oh = OutSize(s[2], KernelH, PadH), ow = OutSize(s[3], KernelW, PadW);
+        if (oh < 1 || ow < 1) throw ShapeError($"input {s[2]}x{s[3]} too small for kernel {KernelH}x{KernelW}");
         int[] y = [s[0], OutChannels, oh, ow];
         if (AddsResidual && !inputs[1].AsSpan().SequenceEqual(y))
             throw ShapeError($"residual input {Tensor.Format(inputs[1])} does not match the output {Tensor.Format(y)}");
@@ -105,10 +138,10 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     /// <inheritdoc/>
     public override IReadOnlyList<ParamSpec> Parameters(IReadOnlyList<int[]> inputs)
     {
-        int kk = Kernel * Kernel;
+        int kk = KernelH * KernelW;
         int perGroup = InChannels / Groups;
         var w = Columns is null
-            ? new ParamSpec("weight", [OutChannels, perGroup, Kernel, Kernel], ParamInit.KaimingNormalFanOut, true, 0, Groups == 1 ? 1 : -1, perGroup * kk, OutChannels * kk)
+            ? new ParamSpec("weight", [OutChannels, perGroup, KernelH, KernelW], ParamInit.KaimingNormalFanOut, true, 0, Groups == 1 ? 1 : -1, perGroup * kk, OutChannels * kk)
             : new ParamSpec("weight", [OutChannels, Columns.Length], ParamInit.KaimingNormalFanOut, true, 0, -1, Columns.Length, OutChannels * kk);
         if (!HasBias) return [w];
         return [w, new ParamSpec("bias", [OutChannels], ParamInit.UniformFanIn, true, 0, -1, perGroup * kk)];
@@ -121,7 +154,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         return (long)o[0] * OutChannels * o[2] * o[3] * K;
     }
 
-    private bool IsPointwise => Kernel == 1 && Stride == 1 && Padding == 0 && Columns is null;
+    private bool IsPointwise => KernelH == 1 && KernelW == 1 && Stride == 1 && PadH == 0 && PadW == 0 && Columns is null;
 
     // Images per GEMM: small output planes (late layers) are put side by side so the GEMM is wide enough
     // for full-width tiles (7x7 = 49 columns alone runs at well under half the speed of 4 x 49 = 196).
@@ -131,14 +164,14 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
 
     private void Unfold(float* image, int h, int w, int oh, int ow, float* cols, long ld)
     {
-        if (Columns is null) Im2Col.Unfold(image, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, cols, ld);
-        else Im2Col.UnfoldColumns(image, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, Columns, cols, ld);
+        if (Columns is null) Im2Col.Unfold(image, InChannels, h, w, KernelH, KernelW, Stride, PadH, PadW, oh, ow, cols, ld);
+        else Im2Col.UnfoldColumns(image, InChannels, h, w, KernelH, KernelW, Stride, PadH, PadW, oh, ow, Columns, cols, ld);
     }
 
     private void FoldAdd(float* cols, int h, int w, int oh, int ow, float* image, long ld)
     {
-        if (Columns is null) Im2Col.FoldAdd(cols, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, image, ld);
-        else Im2Col.FoldAddColumns(cols, InChannels, h, w, Kernel, Kernel, Stride, Padding, oh, ow, Columns, image, ld);
+        if (Columns is null) Im2Col.FoldAdd(cols, InChannels, h, w, KernelH, KernelW, Stride, PadH, PadW, oh, ow, image, ld);
+        else Im2Col.FoldAddColumns(cols, InChannels, h, w, KernelH, KernelW, Stride, PadH, PadW, oh, ow, Columns, image, ld);
     }
 
     /// <inheritdoc/>
@@ -217,10 +250,10 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     // Stride-1 same convolutions of images wide enough go through PaddedConv (no im2col), both ways.
-    private bool UsesPaddedConv(int w) => Columns is null && PaddedConv.Applies(Kernel, Stride, Padding, w);
+    private bool UsesPaddedConv(int w) => Columns is null && IsUniform && PaddedConv.Applies(KernelH, Stride, PadH, w);
 
     // Stride-2 3x3 convolutions go through StridedConv forward and for the weight gradient; dx stays on im2col.
-    private bool UsesStridedConv => Columns is null && StridedConv.Applies(Kernel, Stride, Padding);
+    private bool UsesStridedConv => Columns is null && IsUniform && StridedConv.Applies(KernelH, Stride, PadH);
 
     // Images [start, end) through StridedConv.Forward; the phase scratch is zeroed once for all of them.
     private void ForwardStrided(float[] x, float[] packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
@@ -415,7 +448,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
                 BufferPool.Return(partials[c]);
             }
             var d = dW.Data;
-            int taps = Kernel * Kernel;
+            int taps = KernelH * KernelW;
             for (int r = 0; r < k; r++)
             {
                 int row = tapMajorW ? (r % taps) * InChannels + r / taps : r;
@@ -454,16 +487,23 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             throw new InvalidOperationException("a column-subset convolution's input channels are fixed");
         // A depthwise convolution keeps one group per (kept) input channel; other grouped ones are locked, so unchanged.
         int groups = IsDepthwise ? inChannels[0] : Groups;
-        return new Conv2dOp(inChannels[0], outChannels, Kernel, Stride, Padding, HasBias, Columns, FusedRelu, AddsResidual, groups, Dilation);
+        return new Conv2dOp(inChannels[0], outChannels, KernelH, Stride, PadH, HasBias, Columns, FusedRelu, AddsResidual, groups, Dilation, KernelW, PadW);
     }
+
+    /// <summary>The same convolution (geometry, channels, groups) with another bias, column subset and epilogue: what inference folding and column surgery build.</summary>
+    public Conv2dOp With(bool bias, int[]? columns, bool relu, bool residual)
+        => new(InChannels, OutChannels, KernelH, Stride, PadH, bias, columns, relu, residual, Groups, Dilation, KernelW, PadW);
+
+    // A square size as one integer, a rectangular one as [height, width].
+    private static JsonNode Pair(int h, int w) => h == w ? h : new JsonArray(h, w);
 
     /// <inheritdoc/>
     public override JsonObject Attributes()
     {
         var a = new JsonObject
         {
-            ["in_channels"] = InChannels, ["out_channels"] = OutChannels, ["kernel"] = Kernel,
-            ["stride"] = Stride, ["padding"] = Padding, ["bias"] = HasBias,
+            ["in_channels"] = InChannels, ["out_channels"] = OutChannels, ["kernel"] = Pair(KernelH, KernelW),
+            ["stride"] = Stride, ["padding"] = Pair(PadH, PadW), ["bias"] = HasBias,
         };
         if (Groups != 1) a["groups"] = Groups;
         if (Dilation != 1) a["dilation"] = Dilation;
@@ -477,11 +517,13 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     public static Conv2dOp FromJson(JsonObject json)
     {
         var a = new OpAttributes(json, "conv2d");
-        var op = new Conv2dOp(
-            a.Int("in_channels", 1, OpAttributes.MaxSize), a.Int("out_channels", 1, OpAttributes.MaxSize), a.Int("kernel", 1, OpAttributes.MaxSize),
-            a.Int("stride", 1, 1, OpAttributes.MaxSize), a.Int("padding", 0, 0, OpAttributes.MaxSize), a.Bool("bias", false),
+        int inChannels = a.Int("in_channels", 1, OpAttributes.MaxSize), outChannels = a.Int("out_channels", 1, OpAttributes.MaxSize);
+        var (kh, kw) = a.IntOrPair("kernel", null, 1, OpAttributes.MaxSize);
+        int stride = a.Int("stride", 1, 1, OpAttributes.MaxSize);
+        var (ph, pw) = a.IntOrPair("padding", 0, 0, OpAttributes.MaxSize);
+        var op = new Conv2dOp(inChannels, outChannels, kh, stride, ph, a.Bool("bias", false),
             a.Ints("columns", false, 0, int.MaxValue), a.Bool("relu", false), a.Bool("residual", false),
-            a.Int("groups", 1, 1, OpAttributes.MaxSize), a.Int("dilation", 1, 1, OpAttributes.MaxSize));
+            a.Int("groups", 1, 1, OpAttributes.MaxSize), a.Int("dilation", 1, 1, OpAttributes.MaxSize), kw, pw);
         a.Done();
         return op;
     }

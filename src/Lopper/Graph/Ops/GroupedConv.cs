@@ -13,6 +13,9 @@ public sealed unsafe partial class Conv2dOp
 {
     private bool UsesGroupedPath => Groups != 1 || Dilation != 1;
 
+    // The depthwise kernel takes square kernels with equal padding; other depthwise convolutions run on the grouped GEMM.
+    private bool UsesDepthwiseKernel => IsDepthwise && IsUniform;
+
     private DepthwiseGeometry DepthwiseShape(Tensor x)
         => new(x.Shape[0], InChannels, OutChannels / InChannels, x.Shape[2], x.Shape[3], Kernel, Stride, Padding, Dilation);
 
@@ -21,7 +24,7 @@ public sealed unsafe partial class Conv2dOp
         var x = inputs[0];
         var shape = OutputShapeOf(inputs);
         var y = Tensor.Pooled(shape);
-        if (IsDepthwise)
+        if (UsesDepthwiseKernel)
         {
             DepthwiseConv.Forward(x.Span, parameters[0].Span, HasBias ? parameters[1].Span : default, y.Span, DepthwiseShape(x));
             if (AddsResidual || FusedRelu) DepthwiseEpilogue(y, AddsResidual ? inputs[1] : null);
@@ -73,7 +76,7 @@ public sealed unsafe partial class Conv2dOp
     // dx (when given) and dW (when given, written) of the grouped path; the bias is left to FinishBackward.
     private void BackwardGrouped(Tensor x, Tensor gradOut, float[] weight, Tensor? dx, Tensor? dW, int oh, int ow)
     {
-        if (IsDepthwise)
+        if (UsesDepthwiseKernel)
         {
             var geometry = DepthwiseShape(x);
             if (dx is not null) DepthwiseConv.InputGradient(gradOut.Span, weight, dx.Span, geometry);
@@ -127,25 +130,25 @@ public sealed unsafe partial class Conv2dOp
         BufferPool.Return(sum);
     }
 
-    // Row (c*k + ky)*k + kx, column oy*ow + ox of the dilated column matrix: x[c, oy*s - pad + ky*d, ox*s - pad + kx*d], 0 outside.
+    // Row (c*kh + ky)*kw + kx, column oy*ow + ox of the dilated column matrix: x[c, oy*s - padH + ky*d, ox*s - padW + kx*d], 0 outside.
     private void UnfoldDilated(float* image, int channels, int h, int w, int oh, int ow, float* cols)
     {
-        int kernel = Kernel, s = Stride, pad = Padding, d = Dilation;
+        int kh = KernelH, kw = KernelW, s = Stride, padH = PadH, padW = PadW, d = Dilation;
         for (int c = 0; c < channels; c++)
-            for (int ky = 0; ky < kernel; ky++)
-                for (int kx = 0; kx < kernel; kx++)
+            for (int ky = 0; ky < kh; ky++)
+                for (int kx = 0; kx < kw; kx++)
                 {
-                    float* row = cols + (long)((c * kernel + ky) * kernel + kx) * oh * ow;
+                    float* row = cols + (long)((c * kh + ky) * kw + kx) * oh * ow;
                     float* plane = image + (long)c * h * w;
                     for (int oy = 0; oy < oh; oy++)
                     {
-                        int iy = oy * s - pad + ky * d;
+                        int iy = oy * s - padH + ky * d;
                         float* dst = row + oy * ow;
                         if (iy < 0 || iy >= h) { new Span<float>(dst, ow).Clear(); continue; }
                         float* src = plane + iy * w;
                         for (int ox = 0; ox < ow; ox++)
                         {
-                            int ix = ox * s - pad + kx * d;
+                            int ix = ox * s - padW + kx * d;
                             dst[ox] = ix >= 0 && ix < w ? src[ix] : 0f;
                         }
                     }
@@ -155,22 +158,22 @@ public sealed unsafe partial class Conv2dOp
     // The transpose of UnfoldDilated: adds every in-image entry of the column matrix into its input position.
     private void FoldAddDilated(float* cols, int channels, int h, int w, int oh, int ow, float* image)
     {
-        int kernel = Kernel, s = Stride, pad = Padding, d = Dilation;
+        int kh = KernelH, kw = KernelW, s = Stride, padH = PadH, padW = PadW, d = Dilation;
         for (int c = 0; c < channels; c++)
-            for (int ky = 0; ky < kernel; ky++)
-                for (int kx = 0; kx < kernel; kx++)
+            for (int ky = 0; ky < kh; ky++)
+                for (int kx = 0; kx < kw; kx++)
                 {
-                    float* row = cols + (long)((c * kernel + ky) * kernel + kx) * oh * ow;
+                    float* row = cols + (long)((c * kh + ky) * kw + kx) * oh * ow;
                     float* plane = image + (long)c * h * w;
                     for (int oy = 0; oy < oh; oy++)
                     {
-                        int iy = oy * s - pad + ky * d;
+                        int iy = oy * s - padH + ky * d;
                         if (iy < 0 || iy >= h) continue;
                         float* src = row + oy * ow;
                         float* dst = plane + iy * w;
                         for (int ox = 0; ox < ow; ox++)
                         {
-                            int ix = ox * s - pad + kx * d;
+                            int ix = ox * s - padW + kx * d;
                             if (ix >= 0 && ix < w) dst[ix] += src[ox];
                         }
                     }

@@ -26,41 +26,57 @@ internal static unsafe class Im2Col
     /// </summary>
     public static void Unfold(float* image, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, float* cols, long ld = 0)
+        => Unfold(image, channels, h, w, kh, kw, stride, pad, pad, outH, outW, cols, ld);
+
+    /// <summary><see cref="Unfold(float*, int, int, int, int, int, int, int, int, int, float*, long)"/> with its own padding per axis (rectangular kernels).</summary>
+    public static void Unfold(float* image, int channels, int h, int w, int kh, int kw,
+        int stride, int padY, int padX, int outH, int outW, float* cols, long ld = 0)
     {
         long pitch = ld > 0 ? ld : (long)outH * outW, rowStep = kh * kw * pitch;
         for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++)
         {
-            var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
+            var tap = new Tap(ky, kx, h, w, stride, padY, padX, outH, outW);
             UnfoldTap(tap, image, (long)h * w, cols + (ky * kw + kx) * pitch, rowStep, channels, w, stride, outH, outW);
         }
     }
 
     /// <summary>
-    /// Adds the column matrix back into an image gradient (the transpose of <see cref="Unfold"/>). The entries
+    /// Adds the column matrix back into an image gradient (the transpose of <c>Unfold</c>). The entries
     /// of <paramref name="cols"/> for taps outside the image are scratch: they may be set to zero. Rows are
-    /// <paramref name="ld"/> floats apart (0: packed), as in <see cref="Unfold"/>.
+    /// <paramref name="ld"/> floats apart (0: packed), as in <c>Unfold</c>.
     /// </summary>
     public static void FoldAdd(float* cols, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, float* image, long ld = 0)
+        => FoldAdd(cols, channels, h, w, kh, kw, stride, pad, pad, outH, outW, image, ld);
+
+    /// <summary><see cref="FoldAdd(float*, int, int, int, int, int, int, int, int, int, float*, long)"/> with its own padding per axis.</summary>
+    public static void FoldAdd(float* cols, int channels, int h, int w, int kh, int kw,
+        int stride, int padY, int padX, int outH, int outW, float* image, long ld = 0)
     {
         long pitch = ld > 0 ? ld : (long)outH * outW, rowStep = kh * kw * pitch;
         for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++)
         {
-            var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
+            var tap = new Tap(ky, kx, h, w, stride, padY, padX, outH, outW);
             FoldTap(tap, cols + (ky * kw + kx) * pitch, rowStep, image, (long)h * w, channels, w, stride, outW);
         }
     }
 
     /// <summary>
-    /// Writes only the listed rows of the <see cref="Unfold"/> matrix, in the given order: row t of
+    /// Writes only the listed rows of the <c>Unfold</c> matrix, in the given order: row t of
     /// <paramref name="cols"/> (outH*outW floats) is full-matrix row <c>keptRows[t]</c>, where full row
     /// r = c*kh*kw + ky*kw + kx. Used by convolutions that keep only some kernel taps.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
     public static void UnfoldColumns(float* image, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, ReadOnlySpan<int> keptRows, float* cols, long ld = 0)
+        => UnfoldColumns(image, channels, h, w, kh, kw, stride, pad, pad, outH, outW, keptRows, cols, ld);
+
+    /// <summary><see cref="UnfoldColumns(float*, int, int, int, int, int, int, int, int, int, ReadOnlySpan{int}, float*, long)"/> with its own padding per axis.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
+    public static void UnfoldColumns(float* image, int channels, int h, int w, int kh, int kw,
+        int stride, int padY, int padX, int outH, int outW, ReadOnlySpan<int> keptRows, float* cols, long ld = 0)
     {
         long pitch = ld > 0 ? ld : (long)outH * outW;
         int taps = kh * kw, rows = channels * taps;
@@ -69,19 +85,25 @@ internal static unsafe class Im2Col
             int r = keptRows[t];
             if ((uint)r >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(keptRows), $"row {r} is outside [0, {rows})");
             int c = r / taps, k = r - c * taps, ky = k / kw, kx = k - ky * kw;
-            var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
+            var tap = new Tap(ky, kx, h, w, stride, padY, padX, outH, outW);
             UnfoldTap(tap, image + (long)c * h * w, 0, cols + t * pitch, 0, 1, w, stride, outH, outW);
         }
     }
 
     /// <summary>
-    /// Transpose of <see cref="UnfoldColumns"/>: adds row t of <paramref name="cols"/> into the image taps of
+    /// Transpose of <c>UnfoldColumns</c>: adds row t of <paramref name="cols"/> into the image taps of
     /// full-matrix row <c>keptRows[t]</c>. As there, entries of <paramref name="cols"/> for taps outside the
     /// image may be set to zero.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
     public static void FoldAddColumns(float* cols, int channels, int h, int w, int kh, int kw,
         int stride, int pad, int outH, int outW, ReadOnlySpan<int> keptRows, float* image, long ld = 0)
+        => FoldAddColumns(cols, channels, h, w, kh, kw, stride, pad, pad, outH, outW, keptRows, image, ld);
+
+    /// <summary><see cref="FoldAddColumns(float*, int, int, int, int, int, int, int, int, int, ReadOnlySpan{int}, float*, long)"/> with its own padding per axis.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A listed row is outside [0, channels*kh*kw).</exception>
+    public static void FoldAddColumns(float* cols, int channels, int h, int w, int kh, int kw,
+        int stride, int padY, int padX, int outH, int outW, ReadOnlySpan<int> keptRows, float* image, long ld = 0)
     {
         long pitch = ld > 0 ? ld : (long)outH * outW;
         int taps = kh * kw, rows = channels * taps;
@@ -90,7 +112,7 @@ internal static unsafe class Im2Col
             int r = keptRows[t];
             if ((uint)r >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(keptRows), $"row {r} is outside [0, {rows})");
             int c = r / taps, k = r - c * taps, ky = k / kw, kx = k - ky * kw;
-            var tap = new Tap(ky, kx, h, w, stride, pad, outH, outW);
+            var tap = new Tap(ky, kx, h, w, stride, padY, padX, outH, outW);
             FoldTap(tap, cols + t * pitch, 0, image + (long)c * h * w, 0, 1, w, stride, outW);
         }
     }
@@ -101,10 +123,10 @@ internal static unsafe class Im2Col
     {
         public readonly int Y0, X0, OyLo, OyHi, OxLo, OxHi;
 
-        public Tap(int ky, int kx, int h, int w, int stride, int pad, int outH, int outW)
+        public Tap(int ky, int kx, int h, int w, int stride, int padY, int padX, int outH, int outW)
         {
-            Y0 = ky - pad;
-            X0 = kx - pad;
+            Y0 = ky - padY;
+            X0 = kx - padX;
             (OyLo, OyHi) = ValidRange(Y0, h, stride, outH);
             (OxLo, OxHi) = ValidRange(X0, w, stride, outW);
         }
