@@ -30,6 +30,8 @@ public static class TrainCommand
                     --freeze-until NODE (no updates for nodes up to and including NODE)
           optim:    --optimizer sgd|adamw|grda --lr F --momentum F --nesterov --weight-decay F
                     --grda-c F (default 0.005) --grda-mu F (default 0.55) --grda-cover all|weights
+                    --grda-structure none|channels (channels: each channel's filter, bias and batch-norm values
+                    are soft-thresholded as one group, so whole channels reach zero and compact away)
                     (grda: no momentum or weight decay; sparsity per epoch; compacted copy in OUT/compacted)
                     --schedule cosine|step|constant --warmup EPOCHS --milestones 10,15 --gamma F
                     --batch-size N --label-smoothing F
@@ -127,9 +129,9 @@ public static class TrainCommand
             if (a.Real("momentum", 0, 0, 1) != 0 || a.Flag("nesterov") || a.Real("weight-decay", 0, 0) != 0)
                 throw new LopperInputException("--optimizer grda uses no momentum and no weight decay; drop --momentum, --nesterov and --weight-decay (or set them to 0)");
         }
-        else if (a.Has("grda-c") || a.Has("grda-mu") || a.Has("grda-cover"))
+        else if (a.Has("grda-c") || a.Has("grda-mu") || a.Has("grda-cover") || a.Has("grda-structure"))
         {
-            throw new LopperInputException("--grda-c, --grda-mu and --grda-cover need --optimizer grda");
+            throw new LopperInputException("--grda-c, --grda-mu, --grda-cover and --grda-structure need --optimizer grda");
         }
         var config = new TrainConfig
         {
@@ -147,6 +149,12 @@ public static class TrainCommand
                 "all" => GrdaCoverage.All,
                 "weights" => GrdaCoverage.Weights,
                 var v => throw new LopperInputException($"--grda-cover must be all or weights, got '{v}'"),
+            },
+            GrdaStructure = a.Str("grda-structure", "none") switch
+            {
+                "none" => GrdaStructure.None,
+                "channels" => GrdaStructure.Channels,
+                var v => throw new LopperInputException($"--grda-structure must be none or channels, got '{v}'"),
             },
             Schedule = LrSchedule.ParseKind(a.Str("schedule", "cosine")),
             WarmupEpochs = a.Real("warmup", 0, 0),

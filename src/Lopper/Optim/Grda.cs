@@ -12,6 +12,19 @@ public enum GrdaCoverage
     Weights,
 }
 
+/// <summary>How <see cref="Grda"/> groups the values it soft-thresholds.</summary>
+public enum GrdaStructure
+{
+    /// <summary>Each value on its own (the paper's gRDA): zeros land anywhere, so few filters vanish whole.</summary>
+    None,
+    /// <summary>
+    /// Each prunable channel's writing values together (its filters in every producer, their biases, its batch-norm
+    /// scale and shift): the group soft-threshold a·max(0, 1 − T·√n / ‖a‖), the proximal step of a group lasso, so a
+    /// channel reaches zero whole and compacts away. Values outside every channel group stay elementwise.
+    /// </summary>
+    Channels,
+}
+
 /// <summary>
 /// Generalized regularized dual averaging (Chao et al., "Directional Pruning of Deep Neural Networks",
 /// NeurIPS 2020), as the official PyTorch code does it. Per covered tensor an accumulator starts at
@@ -66,6 +79,22 @@ public sealed class Grda : Optimizer
         }
     }
 
+    private List<(int Channels, (Parameter Parameter, Structure.GroupSlice Slice)[] Writers)>? _groups;
+
+    /// <summary>
+    /// Thresholds each prunable channel of <paramref name="model"/> as one group (<see cref="GrdaStructure.Channels"/>);
+    /// the groups come from the graph alone, so a resumed run forms the same ones.
+    /// </summary>
+    public void UseChannelGroups(Model model)
+    {
+        _groups = [];
+        foreach (var g in Structure.ChannelGroups.Analyze(model.Graph).Prunable)
+        {
+            var writers = g.Slices.Where(s => !s.Consumes).Select(s => (Parameter: model.Find(s.Parameter)!, Slice: s)).Where(w => Covers(w.Parameter)).ToArray();
+            if (writers.Length > 0) _groups.Add((g.Channels, writers));
+        }
+    }
+
     /// <summary>True when the optimizer soft-thresholds <paramref name="p"/>.</summary>
     public bool Covers(Parameter p) => p.Trainable && (Coverage == GrdaCoverage.All || p.Spec.Shape.Length >= 2);
 
@@ -105,6 +134,27 @@ public sealed class Grda : Optimizer
             TensorPrimitives.Clamp(a, -t, t, w);
             TensorPrimitives.Subtract(a, w, w);
         }
+        if (_groups is not null) GroupThreshold(t);
+    }
+
+    // The group soft-threshold over each channel's writing slices, overwriting the elementwise result there.
+    private void GroupThreshold(float t)
+    {
+        foreach (var (channels, writers) in _groups!)
+            for (int c = 0; c < channels; c++)
+            {
+                double sumSq = 0;
+                long n = 0;
+                foreach (var (p, s) in writers)
+                {
+                    var acc = _state[AccumulatorPrefix + p.Name];
+                    sumSq += Structure.AxisSlicing.SumOfSquares(acc, s, c);
+                    n += Structure.AxisSlicing.SliceLength(acc, s);
+                }
+                double norm = Math.Sqrt(sumSq);
+                float factor = norm == 0 ? 0f : (float)Math.Max(0, 1 - t * Math.Sqrt(n) / norm);
+                foreach (var (p, s) in writers) Structure.AxisSlicing.ScaledCopy(_state[AccumulatorPrefix + p.Name], p.Value, s, c, factor);
+            }
     }
 
     /// <inheritdoc/>

@@ -52,6 +52,35 @@ public static class AxisSlicing
         return sum;
     }
 
+    /// <summary>Sum of squares of channel c's block of a group slice.</summary>
+    public static double SumOfSquares(Tensor t, GroupSlice slice, int c)
+    {
+        var (outer, dim, inner) = Split(t.Shape, slice.Axis);
+        int block = slice.Width * inner, start = (slice.Starts is null ? c * slice.Width : slice.Start(c)) * inner;
+        double sum = 0;
+        for (int o = 0; o < outer; o++) sum += TensorPrimitives.SumOfSquares(t.Span.Slice(o * dim * inner + start, block));
+        return sum;
+    }
+
+    /// <summary>Number of values in one channel's block of a group slice.</summary>
+    public static long SliceLength(Tensor t, GroupSlice slice)
+    {
+        var (outer, _, inner) = Split(t.Shape, slice.Axis);
+        return (long)outer * slice.Width * inner;
+    }
+
+    /// <summary>dst = factor · src over channel c's block of a group slice (both tensors of one shape).</summary>
+    public static void ScaledCopy(Tensor src, Tensor dst, GroupSlice slice, int c, float factor)
+    {
+        var (outer, dim, inner) = Split(src.Shape, slice.Axis);
+        int block = slice.Width * inner, start = (slice.Starts is null ? c * slice.Width : slice.Start(c)) * inner;
+        for (int o = 0; o < outer; o++)
+        {
+            int at = o * dim * inner + start;
+            TensorPrimitives.Multiply(src.Span.Slice(at, block), factor, dst.Span.Slice(at, block));
+        }
+    }
+
     /// <summary>Zeroes the blocks of every channel in <paramref name="removed"/> of a group slice.</summary>
     public static void Zero(Tensor t, GroupSlice slice, IReadOnlyList<int> removed)
     {

@@ -50,6 +50,9 @@ public sealed record TrainConfig
     /// <summary>Tensors gRDA soft-thresholds (the rest get plain SGD).</summary>
     [Option("tensors gRDA soft-thresholds", Name = "grda-cover")]
     public GrdaCoverage GrdaCover { get; init; } = GrdaCoverage.All;
+    /// <summary>Whether gRDA soft-thresholds values one by one or whole channels together (so filters reach zero and compact away).</summary>
+    [Option("none thresholds values one by one; channels thresholds each channel's filter, bias and batch-norm values together", Name = "grda-structure")]
+    public GrdaStructure GrdaStructure { get; init; } = GrdaStructure.None;
     /// <summary>Label smoothing for the loss.</summary>
     [Option("label smoothing")]
     public float LabelSmoothing { get; init; }
@@ -124,6 +127,7 @@ public sealed record TrainConfig
         if (!double.IsFinite(GrdaC) || GrdaC < 0) Fail("grda_c", "a finite number >= 0", GrdaC);
         if (!double.IsFinite(GrdaMu) || GrdaMu <= 0) Fail("grda_mu", "a finite number > 0", GrdaMu);
         if (!Enum.IsDefined(GrdaCover)) Fail("grda_cover", "all or weights", (int)GrdaCover);
+        if (!Enum.IsDefined(GrdaStructure)) Fail("grda_structure", "none or channels", (int)GrdaStructure);
         if (!(LabelSmoothing >= 0 && LabelSmoothing <= 1)) Fail("label_smoothing", "in [0, 1]", LabelSmoothing);
         if (CropPadding < 0 || CropPadding > 64) Fail("crop_padding", "in [0, 64]", CropPadding);
         if (TrainLimit < 0) Fail("train_limit", "at least 0", TrainLimit);

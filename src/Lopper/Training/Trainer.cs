@@ -60,6 +60,7 @@ public sealed class Trainer
         _test = test;
         OutDir = outDir;
         _optimizer = config.CreateOptimizer();
+        if (_optimizer is Grda grda && config.GrdaStructure == GrdaStructure.Channels) grda.UseChannelGroups(model);
         _schedule = config.CreateSchedule();
     }
 

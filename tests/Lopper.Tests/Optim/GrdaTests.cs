@@ -213,6 +213,72 @@ public class GrdaTests
     };
 
     [Fact]
+    public void ChannelStructureZerosWholeChannelsThatCompactAwayAndKeepsTheGroupProx()
+    {
+        var train = TinyTask.Data(96, 1);
+        var test = TinyTask.Data(30, 2);
+        int before = Parallelism.Threads;
+        Parallelism.Threads = 1;
+        try
+        {
+            var trainer = TinyTask.NewTrainer(GrdaConfig(3) with { GrdaStructure = GrdaStructure.Channels, GrdaC = 3.0 }, null, train, test);
+            trainer.Run();
+            var m = trainer.Model;
+            var w = m.Find("conv1.weight")!.Value;
+            float[] gamma = m.Find("bn1.weight")!.Value.Data, beta = m.Find("bn1.bias")!.Value.Data;
+            int size = w.Length / 4, dead = 0;
+            for (int c = 0; c < 4; c++)
+            {
+                bool filterZero = w.Span.Slice(c * size, size).IndexOfAnyExcept(0f) < 0;
+                // A channel is all zero or all alive: filter, bias and batch-norm go together.
+                Assert.Equal(filterZero, gamma[c] == 0 && beta[c] == 0);
+                if (m.Find("conv1.bias") is { } bias) Assert.Equal(filterZero, bias.Value.Data[c] == 0);
+                if (filterZero) dead++;
+            }
+            Assert.InRange(dead, 1, 3);
+            // The dead channels compact away and the outputs stay.
+            var compact = Lopper.Structure.EffectiveCost.Compact(m);
+            Assert.Equal(4 - dead, compact.Find("conv1.weight")!.Value.Shape[0]);
+            var x = Lopper.Tests.Structure.StructureFixtures.Input(m, 2, 3);
+            var (a, b) = (Lopper.Tests.Structure.StructureFixtures.Run(m, x), Lopper.Tests.Structure.StructureFixtures.Run(compact, x));
+            for (int i = 0; i < a.Length; i++) Assert.Equal(a[i], b[i], 4);
+        }
+        finally { Parallelism.Threads = before; }
+
+        // The group proximal step by hand on a fresh step: every alive channel's values are its accumulators
+        // times max(0, 1 - T sqrt(n) / |a|), one factor for the filter, bias and batch-norm values together.
+        Parallelism.Threads = 1;
+        try
+        {
+            var one = TinyTask.NewTrainer(GrdaConfig(1) with { GrdaStructure = GrdaStructure.Channels, GrdaC = 0.05 }, null, train, test);
+            one.Run();
+            var g = (Grda)one.Optimizer;
+            var state = g.State;
+            string[] names = ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias"];
+            var present = names.Where(nm => one.Model.Find(nm) is not null).ToArray();
+            for (int c = 0; c < 4; c++)
+            {
+                double sumSq = 0; int n = 0;
+                foreach (var nm in present)
+                {
+                    var acc = state["accumulator/" + nm].Data;
+                    int per = acc.Length / 4;
+                    for (int i = c * per; i < (c + 1) * per; i++) { sumSq += (double)acc[i] * acc[i]; n++; }
+                }
+                float f = (float)Math.Max(0, 1 - g.Threshold * Math.Sqrt(n) / Math.Sqrt(sumSq));
+                foreach (var nm in present)
+                {
+                    var acc = state["accumulator/" + nm].Data;
+                    var val = one.Model.Find(nm)!.Value.Data;
+                    int per = acc.Length / 4;
+                    for (int i = c * per; i < (c + 1) * per; i++) Assert.Equal(acc[i] * f, val[i], 5);
+                }
+            }
+        }
+        finally { Parallelism.Threads = before; }
+    }
+
+    [Fact]
     public void TrainerRecordsSparsityPerEpochAndResumesBitIdentically()
     {
         using var dir = new TempDir();
