@@ -134,4 +134,40 @@ public class SnacsPrunerTests
             Assert.NotEqual(real.Pairs[l].Scores.Cast<double>(), a.Pairs[l].Scores.Cast<double>());
         }
     }
+
+    [Fact]
+    public void TiesAreBrokenByWeightMagnitudeWithoutReorderingDistinctScores()
+    {
+        var model = StructureFixtures.Build("lenet5", 3);
+        var pairs = new SnacsPruner(Options(SensitivityMode.Low)).Score(model, Train(), 5).Pairs;
+        var first = pairs[0].Scores;
+        int gc = first.GetLength(0), gp = first.GetLength(1);
+        for (int c = 0; c < gc; c++) for (int p = 0; p < gp; p++) first[c, p] = 0.25; // one floor value
+        var before = pairs.Skip(1).Select(q => q.Scores.Cast<double>().ToArray()).ToList();
+        SnacsPruner.BreakTies(pairs, model);
+        // The tied pair is now ordered by its groups' mean |w| (parent and child groups of the child's weight).
+        var w = model.Find(pairs[0].Pair.Weight(model.Graph))!.Value.Data;
+        int pc = pairs[0].Pair.ParentChannels, per = w.Length / (pc * pairs[0].Pair.ChildChannels);
+        double Mean(int c, int p)
+        {
+            double sum = 0; int n = 0;
+            for (int i = pairs[0].ChildStarts[c]; i < pairs[0].ChildStarts[c + 1]; i++)
+                for (int j = pairs[0].ParentStarts[p] * per; j < pairs[0].ParentStarts[p + 1] * per; j++) { sum += Math.Abs(w[i * pc * per + j]); n++; }
+            return sum / n;
+        }
+        var cells = Enumerable.Range(0, gc * gp).Select(k => (c: k / gp, p: k % gp)).ToList();
+        var byScore = cells.OrderBy(x => first[x.c, x.p]).ToList();
+        var byWeight = cells.OrderBy(x => Mean(x.c, x.p)).ToList();
+        Assert.Equal(byWeight, byScore);
+        Assert.All(cells, x => Assert.InRange(first[x.c, x.p], 0.25, 0.26));
+        // Every other pair keeps the order of its scores.
+        for (int l = 1; l < pairs.Count; l++)
+        {
+            var after = pairs[l].Scores.Cast<double>().ToArray();
+            var old = before[l - 1];
+            for (int a = 0; a < old.Length; a++)
+                for (int b = 0; b < old.Length; b++)
+                    if (old[a] < old[b]) Assert.True(after[a] < after[b]);
+        }
+    }
 }
