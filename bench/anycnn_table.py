@@ -10,6 +10,8 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 rows, raw = [], {}
 for model in sorted(os.listdir(runs)):
     d = os.path.join(runs, model)
+    if not os.path.isdir(d):
+        continue
     dense = os.path.join(d, "dense")
     for variant in sorted(v for v in os.listdir(d) if v.startswith("l1-")):
       pruned = os.path.join(d, variant)
@@ -30,7 +32,7 @@ for model in sorted(os.listdir(runs)):
                     "latency": speed}
       macs_kept = p["macs_after"] / p["macs_before"]
       lim = t["config"]["train_limit"] or 60000
-      rows.append(f"| {model} | {t['epochs_completed']} epochs on {lim:,} images | {100 * t['test_accuracy']:.2f} % | {100 * p['accuracy_pruned']:.2f} % | "
+      rows.append(f"| {model} `{variant}` | {t['epochs_completed']} epochs on {lim:,} images | {100 * t['test_accuracy']:.2f} % | {100 * p['accuracy_pruned']:.2f} % | "
                   f"{100 * p['accuracy_finetuned']:.2f} % ({100 * (p['accuracy_finetuned'] - t['test_accuracy']):+.2f}) after {p['finetune_epochs']} | {100 * macs_kept:.1f} % | "
                   f"{speed['lopper']['speedup']:.2f}x ({speed['lopper']['speedup'] * macs_kept:.2f} of 1/MACs) | {speed['ort']['speedup']:.2f}x ({speed['ort']['speedup'] * macs_kept:.2f}) |")
 with open(out, "w") as f:
