@@ -85,6 +85,14 @@ public sealed class Model
     /// <summary>A parameter by its full name, or null.</summary>
     public Parameter? Find(string name) => _byName.GetValueOrDefault(name);
 
+    /// <summary>An independent copy: the same graph, every parameter's values copied (running statistics included).</summary>
+    public Model Copy()
+    {
+        var copy = new Model(Graph);
+        foreach (var p in Parameters) p.Value.Span.CopyTo(copy.Find(p.Name)!.Value.Span);
+        return copy;
+    }
+
     /// <summary>Total number of parameter values, counting trainable tensors only (as PyTorch's numel sum does).</summary>
     public long ParameterCount()
     {

@@ -52,7 +52,9 @@ public static class PrunePipeline
         }
         var total = Stopwatch.StartNew();
         var environment = RunInfo.Environment(config.Seed);
-        var model = source.Model;
+        // Methods may change the model they are given (masks are written into it before compaction); the source folder's
+        // model stays as loaded, so one RunFolder can feed several pipelines (the demo's L1 and SNACS).
+        var model = source.Model.Copy();
 
         var sw = Stopwatch.StartNew();
         double? accBefore = test is null ? null : Evaluator.Evaluate(model, test).Accuracy;

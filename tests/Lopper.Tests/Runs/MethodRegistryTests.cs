@@ -27,6 +27,9 @@ public class MethodRegistryTests
         var result = PrunePipeline.Run(new PruneRequest { Source = source, Method = method, LatencyBatch = 2 });
 
         Assert.Equal("l2", result.Record.Method);
+        // The source model is left as loaded (L1-style methods mask the model they are given before compacting).
+        var again = RunFolder.Load(trained);
+        Assert.True(source.Model.Parameters.Zip(again.Model.Parameters).All(x => x.First.Value.Span.SequenceEqual(x.Second.Value.Span)));
         Assert.InRange(result.Record.MacsKept, 0.3, 0.52);
         // conv1 kept exactly its filters of largest L2 norm, unchanged.
         var before = source.Model.Find("conv1.weight")!.Value;

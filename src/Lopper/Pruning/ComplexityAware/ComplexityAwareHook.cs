@@ -254,8 +254,7 @@ public sealed class ComplexityAwareHook : ITrainingHook
         if ((Options.TargetMacs ?? Options.TargetParams) is not double target) return 0.5f;
         long Kept(float c)
         {
-            var copy = new Model(model.Graph);
-            foreach (var p in model.Parameters) p.Value.Span.CopyTo(copy.Find(p.Name)!.Value.Span);
+            var copy = model.Copy();
             var (p1, m1) = ExpectedCost.Actual(GateRemoval.Finish(copy, c).Result.Model.Graph);
             return Options.TargetMacs is not null ? m1 : p1;
         }
