@@ -79,14 +79,15 @@ public static class TrainCommand
                 if (config.Optimizer == "grda") throw new LopperInputException("--method complexity-aware cannot be combined with --optimizer grda");
                 gates = Lopper.Methods.OptionBinder.Bind<ComplexityAwareOptions>(MethodFlags.Read(a, GateOptions), "train --method complexity-aware").Validate();
             }
-            // Transfer: the data decides the head, so the splits are read here (the pipeline reads them again from its cache-free spec).
+            // Transfer: the data decides the head, so the splits are read here and handed on.
             string? from = a.Str("from");
             Model? start = null;
             RunFolder? startFolder = null;
+            Lopper.Data.DataSplits? splits = null;
             if (from is not null || a.Has("reset-head"))
             {
-                var (trainSet, _) = data.Load(s => Console.Error.WriteLine(s));
-                (start, startFolder) = TransferFlags.Load(a, trainSet, config.Seed);
+                splits = data.Load(s => Console.Error.WriteLine(s));
+                (start, startFolder) = TransferFlags.Load(a, splits.Train, config.Seed);
             }
             var (mean, std) = DataFlags.ReadNormalisation(a, -1);
             var request = new TrainRequest
@@ -95,6 +96,7 @@ public static class TrainCommand
                 Start = start,
                 StartFolder = startFolder,
                 Data = data,
+                Splits = splits,
                 Config = config,
                 Gates = gates,
                 Normalisation = mean is null ? null : (mean, std!),

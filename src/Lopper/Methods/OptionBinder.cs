@@ -54,17 +54,16 @@ public static class OptionBinder
         {
             var v = o.Property.GetValue(options);
             if (Equals(v, o.Default) || (v is int[] a && o.Default is int[] a0 && a.SequenceEqual(a0)) || (v is IReadOnlyDictionary<string, double> d && o.Default is IReadOnlyDictionary<string, double> d0 && d.Count == d0.Count && !d.Except(d0).Any())) continue;
+            if (v is null) continue;
             string? text = v switch
             {
-                null => null,
-                bool b when o.IsSwitch => b == !o.Attribute.Negated ? null : throw new InvalidOperationException(),
+                bool when o.IsSwitch => null, // differs from its default, so it is the switch's own value
                 bool or Enum => o.Word(v),
                 int[] ints => string.Join(',', ints),
                 IReadOnlyDictionary<string, double> map => string.Join(',', map.Select(kv => kv.Key + "=" + kv.Value.ToString("R", CultureInfo.InvariantCulture))),
                 IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
                 _ => v.ToString(),
             };
-            if (v is null) continue;
             list.Add(new OptionValue(o.Name, text));
         }
         return list;

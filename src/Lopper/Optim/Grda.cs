@@ -141,20 +141,25 @@ public sealed class Grda : Optimizer
     private void GroupThreshold(float t)
     {
         foreach (var (channels, writers) in _groups!)
+        {
+            // Looked up once per group and step, not per channel: the keys are built strings.
+            var accs = new Tensor[writers.Length];
+            long n = 0;
+            for (int i = 0; i < writers.Length; i++)
+            {
+                accs[i] = _state[AccumulatorPrefix + writers[i].Parameter.Name];
+                n += Structure.AxisSlicing.SliceLength(accs[i], writers[i].Slice);
+            }
+            double scale = t * Math.Sqrt(n);
             for (int c = 0; c < channels; c++)
             {
                 double sumSq = 0;
-                long n = 0;
-                foreach (var (p, s) in writers)
-                {
-                    var acc = _state[AccumulatorPrefix + p.Name];
-                    sumSq += Structure.AxisSlicing.SumOfSquares(acc, s, c);
-                    n += Structure.AxisSlicing.SliceLength(acc, s);
-                }
+                for (int i = 0; i < writers.Length; i++) sumSq += Structure.AxisSlicing.SumOfSquares(accs[i], writers[i].Slice, c);
                 double norm = Math.Sqrt(sumSq);
-                float factor = norm == 0 ? 0f : (float)Math.Max(0, 1 - t * Math.Sqrt(n) / norm);
-                foreach (var (p, s) in writers) Structure.AxisSlicing.ScaledCopy(_state[AccumulatorPrefix + p.Name], p.Value, s, c, factor);
+                float factor = norm == 0 ? 0f : (float)Math.Max(0, 1 - scale / norm);
+                for (int i = 0; i < writers.Length; i++) Structure.AxisSlicing.ScaledCopy(accs[i], writers[i].Parameter.Value, writers[i].Slice, c, factor);
             }
+        }
     }
 
     /// <inheritdoc/>

@@ -31,6 +31,13 @@ public sealed record DataSpec
         return splits;
     }
 
+    /// <summary>The preprocessing record of a run on this data normalised with <paramref name="train"/>'s own statistics (the default).</summary>
+    public Preprocessing StatisticsPreprocessing(Dataset train)
+    {
+        var (mean, std) = train.ChannelStats();
+        return Preprocessing.For(train, mean, std, Options.Resize, Options.Crop, Dataset);
+    }
+
     /// <summary>run.json's "data_options" form of the read options.</summary>
     public static JsonObject OptionsToJson(DataOptions o) => new() { ["resize"] = o.Resize, ["crop"] = o.Crop, ["val_split"] = o.ValSplit, ["seed"] = o.Seed, ["random_resized_crop"] = o.RandomResizedCrop };
 

@@ -109,10 +109,8 @@ public sealed class RunFolder
     /// </summary>
     public Preprocessing? DerivedPreprocessing(Dataset? train, DataSpec? data)
     {
-        if (Preprocessing is not null || train is null) return Preprocessing;
-        var (mean, std) = train.ChannelStats();
-        var o = (data ?? Data)?.Options ?? new DataOptions();
-        return Preprocessing.For(train, mean, std, o.Resize, o.Crop, (data ?? Data)?.Dataset);
+        var spec = data ?? Data;
+        return Preprocessing ?? (train is null || spec is null ? null : spec.StatisticsPreprocessing(train));
     }
 
     /// <summary>Writes <paramref name="pre"/> into <paramref name="dir"/> and the model folders a run wrote below it (best/, compacted/).</summary>

@@ -27,7 +27,7 @@ public static class TrainPipeline
         var sw = Stopwatch.StartNew();
         using var outLock = r.OutDir is null ? null : RunLock.Acquire(r.OutDir);
         if (r.OutDir is not null) Checkpoint.Recover(r.OutDir);
-        var splits = r.Data.Load(cb.Log);
+        var splits = r.Splits ?? r.Data.Load(cb.Log);
         var (trainSet, _) = splits;
         var model = r.Start ?? new Model(ModelZoo.Create(r.ModelName!, [trainSet.Channels, trainSet.Height, trainSet.Width], trainSet.ClassCount), r.Config.Seed);
         if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { trainSet.Channels, trainSet.Height, trainSet.Width }))
@@ -98,7 +98,7 @@ public static class TrainPipeline
         var model = checkpoint.Model;
         if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { trainSet.Channels, trainSet.Height, trainSet.Width }))
             throw new LopperInputException($"{dir}: model input {string.Join("x", model.Graph.InputShape)} does not match dataset {data.Dataset}");
-        var pre = Preprocessing.TryLoad(dir) ?? Preprocessing.For(trainSet, trainSet.ChannelStats().Mean, trainSet.ChannelStats().Std, data.Options.Resize, data.Options.Crop, data.Dataset);
+        var pre = Preprocessing.TryLoad(dir) ?? data.StatisticsPreprocessing(trainSet);
         var run = (JsonObject)saved.DeepClone();
         foreach (var derived in new[] { "config", "epochs_completed", "best_test_accuracy", "test_accuracy", "params", "macs", "history" }) run.Remove(derived);
         // Where and how this part ran (threads, machine) may differ from the first part; the seed stays the run's.

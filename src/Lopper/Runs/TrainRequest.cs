@@ -23,6 +23,9 @@ public sealed record TrainRequest
     /// <summary>The data.</summary>
     public DataSpec Data { get; init; } = new();
 
+    /// <summary>The splits of <see cref="Data"/> when the caller has read them already (transfer learning reads them to size the head); null: read here.</summary>
+    public DataSplits? Splits { get; init; }
+
     /// <summary>Optimizer, schedule, epochs, seed, augmentation (gRDA is <c>Optimizer = "grda"</c>).</summary>
     public TrainConfig Config { get; init; } = new();
 

@@ -56,11 +56,14 @@ public static class AxisSlicing
     public static double SumOfSquares(Tensor t, GroupSlice slice, int c)
     {
         var (outer, dim, inner) = Split(t.Shape, slice.Axis);
-        int block = slice.Width * inner, start = (slice.Starts is null ? c * slice.Width : slice.Start(c)) * inner;
+        int block = slice.Width * inner, start = First(slice, c) * inner;
         double sum = 0;
         for (int o = 0; o < outer; o++) sum += TensorPrimitives.SumOfSquares(t.Span.Slice(o * dim * inner + start, block));
         return sum;
     }
+
+    // Index along the slice's axis where channel c's block begins.
+    private static int First(GroupSlice slice, int c) => slice.Starts is null ? c * slice.Width : slice.Start(c);
 
     /// <summary>Number of values in one channel's block of a group slice.</summary>
     public static long SliceLength(Tensor t, GroupSlice slice)
@@ -73,7 +76,7 @@ public static class AxisSlicing
     public static void ScaledCopy(Tensor src, Tensor dst, GroupSlice slice, int c, float factor)
     {
         var (outer, dim, inner) = Split(src.Shape, slice.Axis);
-        int block = slice.Width * inner, start = (slice.Starts is null ? c * slice.Width : slice.Start(c)) * inner;
+        int block = slice.Width * inner, start = First(slice, c) * inner;
         for (int o = 0; o < outer; o++)
         {
             int at = o * dim * inner + start;
