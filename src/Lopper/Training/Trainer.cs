@@ -231,7 +231,7 @@ public sealed class Trainer
             if (_test is not null)
             {
                 var evalSw = Stopwatch.StartNew();
-                var (testLoss, testAcc) = Evaluator.Evaluate(_model, _test, executor);
+                var (testLoss, testAcc) = Evaluator.Evaluate(_model, _test);
                 record["test_loss"] = testLoss;
                 record["test_accuracy"] = testAcc;
                 record["eval_seconds"] = evalSw.Elapsed.TotalSeconds;

@@ -133,8 +133,7 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
         IReadOnlyList<ulong> donorSeeds, DataLoader? train = null, int bnBatches = 0, ulong seed = 0)
     {
         if (bnBatches > 0 && train is null) throw new ArgumentException("re-estimating batch-norm statistics needs training data", nameof(train));
-        var executor = new Executor(model);
-        double baseline = Evaluator.Evaluate(model, probe, executor).Accuracy;
+        double baseline = Evaluator.Evaluate(model, probe).Accuracy;
         // Re-estimation rewrites every batch-norm layer, not only the block's; those are put back too.
         var allStats = BlockSnapshot.Take(model, Enumerable.Range(0, model.Graph.Nodes.Count).Where(i => model.Graph.Nodes[i].Op is BatchNorm2dOp));
         var acc = new double[donorSeeds.Count][];
@@ -148,7 +147,7 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
                 try
                 {
                     if (bnBatches > 0) BatchNormRecalibration.Run(model, train!, bnBatches, seed);
-                    acc[d][i] = Evaluator.Evaluate(model, probe, executor).Accuracy;
+                    acc[d][i] = Evaluator.Evaluate(model, probe).Accuracy;
                 }
                 finally
                 {
