@@ -122,6 +122,7 @@ public static class BenchCommand
         for (int i = 0; i < steps; i++) TrainStep();
         double train = batch * steps / sw.Elapsed.TotalSeconds;
         int gcTrain = GC.CollectionCount(0) - gc0;
+        double trainPeakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
         // Inference runs the deployment form: batch-norm folded into convolutions, ReLU and residual joins
         // fused, the batch in sub-batches that threads take whole (as `lopper latency` measures it).
         var folded = InferenceFolding.Fold(model);
@@ -159,6 +160,7 @@ public static class BenchCommand
             ["ort_infer_img_s"] = ortRate is double o ? Math.Round(o, 1) : null, ["lopper_vs_ort_infer"] = ortRate is double r ? Math.Round(inferRate / r, 3) : null,
             ["gc_gen0_during_train"] = gcTrain, ["pool_misses_during_train"] = BufferPool.Misses - misses,
             ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
+            ["peak_working_set_training_mb"] = Math.Round(trainPeakMb, 1),
         };
         if (profile is not null) result["profile_ms_per_step"] = profile;
         return result;

@@ -29,7 +29,13 @@ public sealed class Executor
     public Action<Node, Tensor>? AfterForward { get; set; }
 
     /// <summary>Creates an executor for a model.</summary>
-    public Executor(Model model)
+    /// <param name="model">The model to run.</param>
+    /// <param name="frozenWeights">
+    /// A promise that the model's parameters do not change while this executor is in use (an inference
+    /// session on a folded copy): ops may then keep what they derive from their weights, such as packed
+    /// convolution kernels, from one pass to the next instead of rebuilding it every pass.
+    /// </param>
+    public Executor(Model model, bool frozenWeights = false)
     {
         _model = model;
         int n = model.Graph.Nodes.Count;
@@ -46,7 +52,7 @@ public sealed class Executor
         for (int i = 0; i < n; i++)
         {
             var node = model.Graph.Nodes[i];
-            _states[i] = new NodeState { NeedsInputGrad = new bool[node.InputIndices.Length] };
+            _states[i] = new NodeState { NeedsInputGrad = new bool[node.InputIndices.Length], FrozenWeights = frozenWeights };
             for (int j = 0; j < node.InputIndices.Length; j++) _states[i].NeedsInputGrad[j] = node.InputIndices[j] != 0;
             _inputScratch[i] = new Tensor[node.InputIndices.Length];
             _paramScratch[i] = new Tensor[model.NodeParameters[i].Length];

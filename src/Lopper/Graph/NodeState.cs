@@ -23,6 +23,15 @@ public sealed class NodeState
     /// <summary>Randomness for stochastic ops (dropout); seeded by the caller per step.</summary>
     public Rng? Random { get; internal set; }
 
+    /// <summary>True when the node's parameters do not change while this state lives (see <see cref="Executor(Model, bool)"/>).</summary>
+    public bool FrozenWeights { get; internal set; }
+
+    /// <summary>
+    /// Op-defined data derived from the node's parameters (e.g. packed kernels), kept across passes; only
+    /// meaningful with <see cref="FrozenWeights"/>, and not cleared by <see cref="Clear"/>.
+    /// </summary>
+    public object? Derived { get; set; }
+
     /// <summary>Op-defined data saved by forward for backward.</summary>
     public object? Saved { get; set; }
 

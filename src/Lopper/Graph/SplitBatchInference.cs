@@ -20,7 +20,11 @@ public sealed class SplitBatchInference
     private readonly int _subBatch;
     private readonly List<Executor> _executors = [];
 
-    /// <summary>Runs <paramref name="model"/> in sub-batches of <paramref name="subBatch"/> images.</summary>
+    /// <summary>
+    /// Runs <paramref name="model"/> in sub-batches of <paramref name="subBatch"/> images. The model's parameters
+    /// must not change while this object is used (ops keep their packed weights between calls); fold or copy
+    /// the model first when its weights are still being trained.
+    /// </summary>
     public SplitBatchInference(Model model, int subBatch = 8)
     {
         if (subBatch < 1) throw new ArgumentOutOfRangeException(nameof(subBatch), "sub-batch must be at least 1 image");
@@ -48,7 +52,7 @@ public sealed class SplitBatchInference
         // Graph shapes carry a batch of one.
         var output = Tensor.Pooled([n, .. _model.Graph.Nodes[^1].OutputShape.AsSpan(1)]);
         int outPer = output.Length / Math.Max(n, 1);
-        while (_executors.Count < parts) _executors.Add(new Executor(_model));
+        while (_executors.Count < parts) _executors.Add(new Executor(_model, frozenWeights: true));
         Parallelism.For(parts, part =>
         {
             int start = part * per, count = Math.Min(per, n - start);

@@ -20,7 +20,7 @@ public class SplitBatchInferenceTests
             var x = StructureFixtures.Input(model, batch, 5);
             var expected = StructureFixtures.Run(model, x);
             var run = new SplitBatchInference(model, subBatch);
-            for (int pass = 0; pass < 2; pass++)   // executors are reused from pass to pass
+            for (int pass = 0; pass < 2; pass++)   // executors are reused from pass to pass, packed weights included
             {
                 var y = run.Forward(x);
                 Assert.Equal([batch, model.Graph.Classes], y.Shape);

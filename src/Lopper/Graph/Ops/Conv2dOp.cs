@@ -189,7 +189,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         float[]? residual = AddsResidual ? inputs[1].Data : null;
         int chunks = ChunksFor(n);
         bool padded = UsesPaddedConv(w), strided = UsesStridedConv;
-        float[]? packed = padded ? PackForDirect(weight, OutChannels, k, w) : strided ? Pack(weight, OutChannels, k) : null;
+        // Inference on frozen weights packs once per executor; training packs every pass (the weights move).
+        bool keep = state.FrozenWeights;
+        float[]? packed = keep && state.Derived is float[] kept ? kept
+            : padded ? PackForDirect(weight, OutChannels, k, w, keep) : strided ? Pack(weight, OutChannels, k, keep) : null;
+        if (keep) state.Derived = packed;
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
@@ -234,17 +238,20 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             if (cols is not null) BufferPool.Return(cols);
             if (wide is not null) BufferPool.Return(wide);
         });
-        if (packed is not null) BufferPool.Return(packed);
+        if (packed is not null && !keep) BufferPool.Return(packed);
         return y;
     }
 
     // The weight packed once per call for PaddedConv's direct tiles (null where the plane is wide enough
     // for its GEMM path): [rows, depth] -> PaddedConv.PackWeights layout.
-    private static float[]? PackForDirect(float[] weight, int rows, int depth, int w) => PaddedConv.UsesDirect(w) ? Pack(weight, rows, depth) : null;
+    private static float[]? PackForDirect(float[] weight, int rows, int depth, int w, bool keep = false) =>
+        PaddedConv.UsesDirect(w) ? Pack(weight, rows, depth, keep) : null;
 
-    private static float[] Pack(float[] weight, int rows, int depth)
+    // A kept packing lives as long as its executor, so it is not pooled.
+    private static float[] Pack(float[] weight, int rows, int depth, bool keep = false)
     {
-        var packed = BufferPool.Rent(PaddedConv.PackedLength(rows, depth));
+        int length = PaddedConv.PackedLength(rows, depth);
+        var packed = keep ? new float[length] : BufferPool.Rent(length);
         PaddedConv.PackWeights(weight.AsSpan(0, rows * depth), rows, depth, packed);
         return packed;
     }

@@ -34,7 +34,7 @@ internal static unsafe class PaddedConv
     /// 28-32 wide the two tie, and with a 9-deep product (a first layer) the GEMM is ahead, as the direct tile's
     /// transpose then costs as much as its arithmetic.
     /// </remarks>
-    public static bool UsesDirect(int w) => w <= 16;
+    public static bool UsesDirect(int w) => w <= 28;
 
     /// <summary>Floats of padded input scratch for <paramref name="channels"/> planes of h x w.</summary>
     public static int PaddedLength(int channels, int h, int w, int kernel) => channels * PlaneStride(h, w, kernel);
