@@ -14,7 +14,6 @@ public unsafe class DirectConvTests
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int k, bool relu)
     {
         if (!PaddedConv.Applies(k, 1, (k - 1) / 2, w)) return;   // no Vector512 here: the op uses im2col
-        Assert.True(PaddedConv.UsesDirect(w));
         var rng = new Random(7);
         float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * cin * k * k), bias = Fill(rng, cout);
         int depth = cin * k * k;
@@ -24,7 +23,7 @@ public unsafe class DirectConvTests
         Array.Fill(y, float.NaN);
         var padded = new float[PaddedConv.PaddedLength(cin, h, w, k)];
         fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias)
-            PaddedConv.Forward(xp, cin, h, w, k, wp, kp, cout, yp, pp, null, null, bp, relu);
+            PaddedConv.Forward(xp, cin, h, w, k, wp, kp, cout, yp, pp, null, bp, relu);
         int p = (k - 1) / 2;
         for (int o = 0; o < cout; o++)
             for (int oy = 0; oy < h; oy++)
@@ -43,6 +42,17 @@ public unsafe class DirectConvTests
                     Assert.Equal(s, y[(o * h + oy) * w + ox], 1e-4);
                 }
     }
+
+    [Theory]
+    [InlineData(28, 28, 16, true)]    // ResNet-20's first stage: 16 channels fill a vector exactly
+    [InlineData(14, 14, 32, true)]
+    [InlineData(7, 7, 64, true)]
+    [InlineData(7, 7, 44, true)]      // 44 of 48 lanes used: still direct
+    [InlineData(28, 28, 12, false)]   // 12 of 16 lanes: the GEMM, whose rows are the channels, wastes none
+    [InlineData(14, 14, 21, false)]   // 21 of 32 lanes
+    [InlineData(32, 32, 16, false)]   // wider than a tile row
+    public void PrunedWidthsThatWasteLanesTakeTheGemm(int h, int w, int outChannels, bool direct) =>
+        Assert.Equal(direct, PaddedConv.UsesDirect(h, w, 3, outChannels));
 
     private static float[] Fill(Random rng, int n)
     {

@@ -118,7 +118,7 @@ public unsafe class GemmTests
     [InlineData(25, 16, 7)]      // exactly a half panel
     [InlineData(3, 5, 600)]      // only packed columns
     [InlineData(24, 96, 9)]
-    public void MultiplyRowsMatchesNaive(int m, int n, int k)
+    public void MultiplyRowsByPanelMatchesNaive(int m, int n, int k)
     {
         if (!Gemm.RowsSupported) return;   // Vector512-only kernel; the convolutions fall back to im2col
         var rng = new Random(m * 7 + n * 3 + k);
@@ -130,8 +130,10 @@ public unsafe class GemmTests
         {
             var rows = new nint[k];
             for (int p = 0; p < k; p++) rows[p] = (nint)(bp + offsets[p]);
+            var sink = new CollectPanels(cp, m, n + 1);
             fixed (nint* rp = rows)
-                Gemm.MultiplyRows(m, n, k, ap, k + 2, (float**)rp, cp, n + 1);
+                Gemm.MultiplyRowsByPanel(m, n, k, ap, k + 2, (float**)rp, ref sink);
+            Assert.Equal(n, sink.Next);   // every column handed over once, in order
         }
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
@@ -140,6 +142,21 @@ public unsafe class GemmTests
                 for (int p = 0; p < k; p++) { double t = (double)a[i * (k + 2) + p] * buffer[offsets[p] + j]; sum += t; mag += Math.Abs(t); }
                 Assert.True(Math.Abs(c[i * (n + 1) + j] - sum) <= 1e-5 * (mag + 1), $"C[{i},{j}] = {c[i * (n + 1) + j]}, expected {sum}");
             }
+    }
+
+    // Copies each panel into C (row stride ldc) and checks that panels arrive left to right without gaps.
+    private struct CollectPanels(float* c, int m, int ldc) : Gemm.IPanelSink
+    {
+        public int Next;
+
+        public void Panel(int j0, int cols, float* panel)
+        {
+            Assert.Equal(Next, j0);
+            Assert.InRange(cols, 1, 32);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < cols; j++) c[(long)i * ldc + j0 + j] = panel[i * 32 + j];
+            Next = j0 + cols;
+        }
     }
 
     [Theory]

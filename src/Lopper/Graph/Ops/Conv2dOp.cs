@@ -192,7 +192,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         // Inference on frozen weights packs once per executor; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
         float[]? packed = keep && state.Derived is float[] kept ? kept
-            : padded ? PackForDirect(weight, OutChannels, k, w, keep) : strided ? Pack(weight, OutChannels, k, keep) : null;
+            : padded ? PackForDirect(weight, OutChannels, k, h, w, keep) : strided ? Pack(weight, OutChannels, k, keep) : null;
         if (keep) state.Derived = packed;
         Parallelism.For(chunks, c =>
         {
@@ -244,8 +244,8 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
 
     // The weight packed once per call for PaddedConv's direct tiles (null where the plane is wide enough
     // for its GEMM path): [rows, depth] -> PaddedConv.PackWeights layout.
-    private static float[]? PackForDirect(float[] weight, int rows, int depth, int w, bool keep = false) =>
-        PaddedConv.UsesDirect(w) ? Pack(weight, rows, depth, keep) : null;
+    private float[]? PackForDirect(float[] weight, int rows, int depth, int h, int w, bool keep = false) =>
+        PaddedConv.UsesDirect(h, w, Kernel, rows) ? Pack(weight, rows, depth, keep) : null;
 
     // A kept packing lives as long as its executor, so it is not pooled.
     private static float[] Pack(float[] weight, int rows, int depth, bool keep = false)
@@ -297,15 +297,13 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     private void ForwardPadded(float[] x, float[] weight, float[]? packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
     {
         var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
-        float[]? wide = packed is null ? BufferPool.Rent(PaddedConv.OutputLength(OutChannels, h, w, Kernel)) : null;
         float** rows = stackalloc float*[packed is null ? K : 0];
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, op = wide, bp = bias, rp = residual)
+        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
-                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, kp, OutChannels, yp + i * outPlane, pp, op, rows, bp, FusedRelu,
+                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, kp, OutChannels, yp + i * outPlane, pp, rows, bp, FusedRelu,
                     rp == null ? null : rp + i * outPlane);
         BufferPool.Return(padded);
-        if (wide is not null) BufferPool.Return(wide);
     }
 
     // Images [start, end) through PaddedConv.Backward: dx (when flipped is given) and the tap-major weight
@@ -316,16 +314,14 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         var paddedGrad = BufferPool.Rent(PaddedConv.PaddedLength(OutChannels, h, w, Kernel));
         float[]? paddedX = partial is null ? null : BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
         bool gemmDx = dx is not null && packedFlipped is null;
-        float[]? wide = gemmDx ? BufferPool.Rent(PaddedConv.OutputLength(InChannels, h, w, Kernel)) : null;
         float** rows = stackalloc float*[gemmDx ? OutChannels * Kernel * Kernel : 0];
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, gp = gradOut, fp = flipped, kp = packedFlipped, dxp = dx, dwp = partial, pg = paddedGrad, px = paddedX, op = wide)
+        fixed (float* xp = x, gp = gradOut, fp = flipped, kp = packedFlipped, dxp = dx, dwp = partial, pg = paddedGrad, px = paddedX)
             for (int i = start; i < end; i++)
                 PaddedConv.Backward(xp + i * inPlane, gp + i * outPlane, InChannels, OutChannels, h, w, Kernel,
-                    fp, kp, dxp == null ? null : dxp + i * inPlane, dwp, pg, px, op, rows);
+                    fp, kp, dxp == null ? null : dxp + i * inPlane, dwp, pg, px, rows);
         BufferPool.Return(paddedGrad);
         if (paddedX is not null) BufferPool.Return(paddedX);
-        if (wide is not null) BufferPool.Return(wide);
     }
 
     // Bias, residual and fused ReLU on one image's output planes.
@@ -385,7 +381,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         {
             flipped = BufferPool.Rent(weight.Length);
             PaddedConv.FlipTranspose(weight, OutChannels, InChannels, Kernel, flipped);
-            packedFlipped = PackForDirect(flipped, InChannels, OutChannels * Kernel * Kernel, w);
+            packedFlipped = PackForDirect(flipped, InChannels, OutChannels * Kernel * Kernel, h, w);
         }
         Parallelism.For(chunks, c =>
         {

@@ -261,10 +261,13 @@ internal static unsafe partial class Gemm
     {
         [ThreadStatic] private static float[]? _a;
         [ThreadStatic] private static float[]? _b;
+        [ThreadStatic] private static float[]? _c;
 
         public static float* A(int floats) => Get(ref _a, floats);
 
         public static float* B(int floats) => Get(ref _b, floats);
+
+        public static float* C(int floats) => Get(ref _c, floats);
 
         private static float* Get(ref float[]? buffer, int floats)
         {

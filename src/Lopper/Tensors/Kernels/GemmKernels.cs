@@ -71,7 +71,7 @@ internal static unsafe class GemmKernels
         public float* Row(int p) => Ptr + p * Step;
     }
 
-    /// <summary>A B given row by row (see <see cref="Gemm.MultiplyRows"/>): depth step p at <c>Rows[p] + Col</c>.</summary>
+    /// <summary>A B given row by row (see <see cref="Gemm.MultiplyRowsByPanel{S}"/>): depth step p at <c>Rows[p] + Col</c>.</summary>
     public readonly struct RowsB(float** rows, nint col) : IBPanel
     {
         private readonly float** _rows = rows;

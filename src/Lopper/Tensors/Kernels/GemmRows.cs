@@ -4,60 +4,74 @@ namespace Lopper.Tensors.Kernels;
 
 internal static unsafe partial class Gemm
 {
-    /// <summary>True where <see cref="MultiplyRows"/> runs (it has only a Vector512 kernel).</summary>
+    /// <summary>True where <see cref="MultiplyRowsByPanel{S}"/> runs (it has only a Vector512 kernel).</summary>
     public static bool RowsSupported => Vector512.IsHardwareAccelerated && ForcedPath is KernelPath.Auto or KernelPath.Vector512;
 
-    /// <summary>
-    /// C[m,n] = A[m,k] B, where depth row p of B is the n floats at <c>rows[p]</c> (rows may overlap and need
-    /// not be evenly spaced) and A is row-major with row stride <paramref name="lda"/>. C is overwritten. One
-    /// thread: callers split work themselves. Requires <see cref="RowsSupported"/>.
-    /// </summary>
-    /// <remarks>
-    /// B is read in place through the row pointers for every full (and the first half) 32-column panel; only
-    /// the last narrow panel is packed. This is what lets a stride-1 convolution skip im2col: its B rows are
-    /// the input planes shifted by each kernel tap (see <see cref="PaddedConv"/>). The kernels are GemmKernels'
-    /// Vector512 ones, reading B through <see cref="GemmKernels.RowsB"/>.
-    /// </remarks>
-    public static void MultiplyRows(int m, int n, int k, float* a, int lda, float** rows, float* c, int ldc)
+    /// <summary>Receives each finished column panel of <see cref="MultiplyRowsByPanel{S}"/>.</summary>
+    public interface IPanelSink
     {
-        if (!RowsSupported) throw new PlatformNotSupportedException("Gemm.MultiplyRows needs Vector512 hardware");
+        /// <summary>
+        /// Columns [<paramref name="j0"/>, j0 + <paramref name="cols"/>) of every row of C are final: row i's are the
+        /// floats at <c>panel + i*NR512</c>.
+        /// </summary>
+        void Panel(int j0, int cols, float* panel);
+    }
+
+    /// <summary>
+    /// C[m,n] = A[m,k] B, where depth row p of B is the n floats at <c>rows[p]</c> (rows may overlap and need not
+    /// be evenly spaced; this is what lets a stride-1 convolution skip im2col: its B rows are the input planes
+    /// shifted by each kernel tap, see <see cref="PaddedConv"/>) and A is row-major with row stride
+    /// <paramref name="lda"/>. C is handed to <paramref name="sink"/> one panel of at most 32 columns at a time
+    /// instead of written to a C matrix, so the caller's epilogue (a convolution's bias, residual, ReLU and its pitch columns dropped) reads each panel while it
+    /// is still in L1. A is read in place: for the small A of a convolution (its weight) packing cost more than
+    /// it saved. Requires <see cref="RowsSupported"/>; one thread.
+    /// </summary>
+    public static void MultiplyRowsByPanel<S>(int m, int n, int k, float* a, int lda, float** rows, ref S sink) where S : struct, IPanelSink
+    {
+        if (!RowsSupported) throw new PlatformNotSupportedException("Gemm.MultiplyRowsByPanel needs Vector512 hardware");
         if (m <= 0 || n <= 0) return;
-        if (k <= 0)
-        {
-            for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
-            return;
-        }
         const int mr = GemmKernels.MR512, nr = GemmKernels.NR512;
-        int kc = Even(k, 256, 1);
+        int kc = Even(Math.Max(k, 1), 256, 1);
+        // m rows of one panel, plus the rows past m that a partial row tile re-reads (it writes only mr rows).
         int paddedM = (m + mr - 1) / mr * mr;
-        float* packA = Buffers.A(paddedM * kc);
+        float* panel = Buffers.C(paddedM * nr);
         float* packB = Buffers.B(nr * kc);
+        // A packed once into MR-row micro-panels per depth block: contiguous broadcasts for every column panel.
+        float* packA = Buffers.A(paddedM * Math.Max(k, 1));
+        for (int pc = 0; pc < k; pc += kc) GemmKernels.PackA(false, a, lda, 0, m, pc, Math.Min(kc, k - pc), mr, packA + (long)paddedM * pc);
         float* tile = stackalloc float[mr * nr];
-        int full = n / nr * nr, half = n - full >= nr / 2 ? nr / 2 : 0, done = full + half;
-        for (int pc = 0; pc < k; pc += kc)
+        for (int j = 0, cols; j < n; j += cols)
         {
-            int kcur = Math.Min(kc, k - pc);
-            bool add = pc > 0;
-            GemmKernels.PackA(false, a, lda, 0, m, pc, kcur, mr, packA);
-            float** r = rows + pc;
-            for (int j = 0; j < full; j += nr)
-                for (int i = 0; i < m; i += mr)
-                    GemmKernels.Tile(false, kcur, packA + i * kcur, 1, mr, new GemmKernels.RowsB(r, j), c + (long)i * ldc + j, ldc, add, Math.Min(mr, m - i), nr, tile);
-            if (half > 0)
-                for (int i = 0; i < m; i += mr)
-                    GemmKernels.Tile(true, kcur, packA + i * kcur, 1, mr, new GemmKernels.RowsB(r, full), c + (long)i * ldc + full, ldc, add, Math.Min(mr, m - i), half, tile);
-            if (done == n) continue;
-            // The last few columns: packed (zero beyond n) and run through the ordinary half kernel.
-            int cols = n - done;
-            for (int p = 0; p < kcur; p++)
+            // Full panels and a 16-column half are read in place through the row pointers; a narrower
+            // remainder is packed (zero past n) and run through the half kernel.
+            int left = n - j;
+            cols = left >= nr ? nr : left >= nr / 2 ? nr / 2 : left;
+            bool inPlace = cols >= nr / 2;
+            if (k == 0) new Span<float>(panel, m * nr).Clear();
+            for (int pc = 0; pc < k; pc += kc)
             {
-                float* s = r[p] + done, d = packB + (long)p * nr;
-                int j = 0;
-                for (; j < cols; j++) d[j] = s[j];
-                for (; j < nr / 2; j++) d[j] = 0f;
+                int kcur = Math.Min(kc, k - pc);
+                bool add = pc > 0;
+                float** r = rows + pc;
+                if (!inPlace)
+                    for (int p = 0; p < kcur; p++)
+                    {
+                        float* s = r[p] + j, d = packB + (long)p * nr;
+                        int q = 0;
+                        for (; q < cols; q++) d[q] = s[q];
+                        for (; q < nr / 2; q++) d[q] = 0f;
+                    }
+                for (int i = 0; i < m; i += mr)
+                {
+                    float* ai = packA + (long)paddedM * pc + (long)i * kcur;
+                    float* ci = panel + (long)i * nr;
+                    int rowsHere = Math.Min(mr, m - i);
+                    if (cols == nr) GemmKernels.Tile(false, kcur, ai, 1, mr, new GemmKernels.RowsB(r, j), ci, nr, add, rowsHere, nr, tile);
+                    else if (inPlace) GemmKernels.Tile(true, kcur, ai, 1, mr, new GemmKernels.RowsB(r, j), ci, nr, add, rowsHere, cols, tile);
+                    else GemmKernels.Tile(true, kcur, ai, 1, mr, new GemmKernels.StridedB(packB, nr), ci, nr, add, rowsHere, cols, tile);
+                }
             }
-            for (int i = 0; i < m; i += mr)
-                GemmKernels.Tile(true, kcur, packA + i * kcur, 1, mr, new GemmKernels.StridedB(packB, nr), c + (long)i * ldc + done, ldc, add, Math.Min(mr, m - i), cols, tile);
+            sink.Panel(j, cols, panel);
         }
     }
 

@@ -7,7 +7,7 @@ namespace Lopper.Tensors.Kernels;
 /// A stride-1 "same" convolution (odd kernel k, padding (k-1)/2) of one image without im2col. The image is
 /// copied once into zero-padded planes of pitch W' = w + p (p = (k-1)/2); then output position oy*W' + ox
 /// reads tap (ky, kx) of channel c at plane c + ky*W' + kx + (oy*W' + ox), so each im2col row is just a
-/// pointer into the padded planes and <see cref="Gemm.MultiplyRows"/> reads them in place. The p zeros
+/// pointer into the padded planes and <see cref="Gemm.MultiplyRowsByPanel{S}"/> reads them in place. The p zeros
 /// between two rows are the right padding of one and the left padding of the next (a tap left of column 0
 /// lands in the previous row's gap), so a row costs p extra GEMM columns, not 2p; they are dropped when the
 /// result is copied out.
@@ -25,22 +25,29 @@ internal static unsafe class PaddedConv
         Gemm.RowsSupported && stride == 1 && kernel > 1 && (kernel & 1) == 1 && 2 * padding == kernel - 1 && w >= 1;
 
     /// <summary>
-    /// True when planes of width <paramref name="w"/> go through the direct tiles (<see cref="ConvolveDirect"/>,
-    /// weights packed by <see cref="PackWeights"/>) rather than the GEMM on row pointers.
+    /// True when an h x w plane with <paramref name="outChannels"/> output channels goes through the direct tiles
+    /// (<see cref="ConvolveDirect"/>, weights packed by <see cref="PackWeights"/>) rather than the GEMM on row
+    /// pointers: when the direct tiles' lanes (channels rounded up to 16 or 32) waste no more than the GEMM's
+    /// pitch columns and partial panels, allowing the GEMM 15% for its copy-out.
     /// </summary>
     /// <remarks>
-    /// Measured one core, 128 images (Zen 4): 7-, 8- and 14-wide planes ran 88-104 GFLOP/s direct against 51-87
-    /// through the GEMM, whose 32-column panels and pitch columns waste up to a third of a narrow plane; at
-    /// 28-32 wide the two tie, and with a 9-deep product (a first layer) the GEMM is ahead, as the direct tile's
-    /// transpose then costs as much as its arithmetic.
+    /// The direct tiles vectorise over output channels and cover a row's positions exactly; the GEMM vectorises
+    /// over positions (at the padded pitch, in 16-column steps) and has a tile for every row count, so it wastes
+    /// nothing on odd channel counts. A pruned ResNet-20 (12, 21 and 44 channels) lost a quarter of its first two
+    /// stages' lanes to the direct tiles; a dense one (16, 32, 64) loses none. Measured one core, 128 images
+    /// (Zen 5): the dense ResNet-20's 28-wide stage ran about 5% faster direct than through the GEMM; the random
+    /// 50%-MACs ResNet-20s ran 12% faster with this choice than with every plane up to 28 wide direct.
     /// </remarks>
-    public static bool UsesDirect(int w) => w <= 28;
+    public static bool UsesDirect(int h, int w, int kernel, int outChannels)
+    {
+        if (w > DirectConvKernels.MaxPositions16) return false;
+        long direct = (long)PackedLength(outChannels, 1) * h * w;
+        long gemm = (long)outChannels * ((h * Pitch(w, kernel) + 15) & ~15);
+        return direct * 100 <= gemm * 115;
+    }
 
     /// <summary>Floats of padded input scratch for <paramref name="channels"/> planes of h x w.</summary>
     public static int PaddedLength(int channels, int h, int w, int kernel) => channels * PlaneStride(h, w, kernel);
-
-    /// <summary>Floats of GEMM output scratch: <paramref name="outChannels"/> rows of h x W'.</summary>
-    public static int OutputLength(int outChannels, int h, int w, int kernel) => outChannels * h * Pitch(w, kernel);
 
     private static int Pitch(int w, int kernel) => w + (kernel - 1) / 2;
 
@@ -49,19 +56,19 @@ internal static unsafe class PaddedConv
 
     /// <summary>
     /// y[o] (h x w, packed) = sum over c, taps of weight[o, c*k*k + tap] * x[c] shifted, for one image of
-    /// <paramref name="channels"/> planes. <paramref name="padded"/>, <paramref name="wide"/> and
+    /// <paramref name="channels"/> planes. <paramref name="padded"/> and
     /// <paramref name="rows"/> (channels*k*k pointers) are scratch of the sizes above. A <paramref name="bias"/>
     /// (one per output channel) and a ReLU are applied while the result is copied out, not in extra passes.
     /// With <paramref name="packed"/> (the weight through <see cref="PackWeights"/>, for <see cref="UsesDirect"/>
-    /// widths) the direct tiles run instead and <paramref name="wide"/> and <paramref name="rows"/> are unused.
+    /// widths) the direct tiles run instead and <paramref name="rows"/> is unused.
     /// A <paramref name="residual"/> (the layout of y) is added before the ReLU.
     /// </summary>
     public static void Forward(float* x, int channels, int h, int w, int kernel, float* weight, float* packed, int outChannels,
-        float* y, float* padded, float* wide, float** rows, float* bias = null, bool relu = false, float* residual = null)
+        float* y, float* padded, float** rows, float* bias = null, bool relu = false, float* residual = null)
     {
         Pad(x, channels, h, w, kernel, padded);
         if (packed != null) ConvolveSame(padded, channels, h, w, kernel, packed, outChannels, y, bias, relu, residual);
-        else Convolve(padded, channels, h, w, kernel, weight, outChannels, y, wide, rows, bias, relu, residual);
+        else Convolve(padded, channels, h, w, kernel, weight, outChannels, y, rows, bias, relu, residual);
     }
 
     /// <summary>
@@ -71,16 +78,16 @@ internal static unsafe class PaddedConv
     /// <paramref name="dWT"/> is not null, the weight gradient added to it transposed and tap-major,
     /// <c>dWT[(t*channels + c)*outChannels + o]</c> += sum over positions of x[c] shifted by tap t times dy[o]:
     /// the shifted planes of the padded x and the padded dy (whose pitch columns are border zeros) are both read
-    /// in place, with no im2col. <paramref name="wide"/> and <paramref name="rows"/> (outChannels*k*k pointers)
-    /// are needed for dx, <paramref name="paddedX"/> for dWT. With <paramref name="packedFlipped"/> dx goes through
+    /// in place, with no im2col. <paramref name="rows"/> (outChannels*k*k pointers)
+    /// is needed for dx, <paramref name="paddedX"/> for dWT. With <paramref name="packedFlipped"/> dx goes through
     /// the direct tiles as in <see cref="Forward"/>.
     /// </summary>
     public static void Backward(float* x, float* gradOut, int channels, int outChannels, int h, int w, int kernel,
-        float* flipped, float* packedFlipped, float* dx, float* dWT, float* paddedGrad, float* paddedX, float* wide, float** rows)
+        float* flipped, float* packedFlipped, float* dx, float* dWT, float* paddedGrad, float* paddedX, float** rows)
     {
         Pad(gradOut, outChannels, h, w, kernel, paddedGrad);
         if (dx != null && packedFlipped != null) ConvolveSame(paddedGrad, outChannels, h, w, kernel, packedFlipped, channels, dx, null, false, null);
-        else if (dx != null) Convolve(paddedGrad, outChannels, h, w, kernel, flipped, channels, dx, wide, rows, null, false, null);
+        else if (dx != null) Convolve(paddedGrad, outChannels, h, w, kernel, flipped, channels, dx, rows, null, false, null);
         if (dWT == null) return;
         int p = (kernel - 1) / 2, pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
         Pad(x, channels, h, w, kernel, paddedX);
@@ -91,10 +98,10 @@ internal static unsafe class PaddedConv
         Gemm.AccumulateShifted(channels, outChannels, h * pitch, paddedX, stride, offsets, paddedGrad + p * pitch + p, stride, dWT, outChannels);
     }
 
-    // The product on already padded planes: one row pointer per (channel, tap), then the result copied out
-    // without the pitch columns (bias, residual and ReLU on the way).
+    // The product on already padded planes: one row pointer per (channel, tap); each finished panel of the
+    // product goes straight to y without the pitch columns (bias, residual and ReLU on the way).
     private static void Convolve(float* padded, int channels, int h, int w, int kernel, float* weight, int outChannels,
-        float* y, float* wide, float** rows, float* bias, bool relu, float* residual)
+        float* y, float** rows, float* bias, bool relu, float* residual)
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
         for (int c = 0; c < channels; c++)
@@ -104,11 +111,46 @@ internal static unsafe class PaddedConv
                 for (int kx = 0; kx < kernel; kx++)
                     rows[c * taps + ky * kernel + kx] = plane + ky * pitch + kx;
         }
-        int n = h * pitch;
-        Gemm.MultiplyRows(outChannels, n, channels * taps, weight, channels * taps, rows, wide, n);
-        for (int o = 0; o < outChannels; o++)
-            CopyRows(wide + (long)o * n, pitch, y + (long)o * h * w, w, h, w, bias == null ? 0f : bias[o], relu,
-                residual == null ? null : residual + (long)o * h * w);
+        var sink = new PitchedOutput(y, outChannels, h, w, pitch, bias, relu, residual);
+        Gemm.MultiplyRowsByPanel(outChannels, h * pitch, channels * taps, weight, channels * taps, rows, ref sink);
+    }
+
+    // Writes panels of the product at the padded pitch (column j = oy*pitch + ox) into y's h x w planes: each
+    // image row's part of a panel is one masked run, the pitch columns between rows are skipped.
+    private readonly struct PitchedOutput(float* y, int rows, int h, int w, int pitch, float* bias, bool relu, float* residual) : Gemm.IPanelSink
+    {
+        public void Panel(int j0, int cols, float* panel)
+        {
+            long plane = (long)h * w;
+            int end = j0 + cols;
+            for (int oy = j0 / pitch; oy * pitch < end; oy++)
+            {
+                int from = Math.Max(j0, oy * pitch), to = Math.Min(end, oy * pitch + w);
+                if (to <= from) continue;
+                int length = to - from;
+                long at = (long)oy * w + (from - oy * pitch);
+                // A run is at most 32 floats: one full vector and a masked one, or one masked one.
+                int head = length >= 16 ? 16 : 0;
+                var tail = Simd.FirstLanes(length - head);
+                float* src = panel + (from - j0);
+                for (int o = 0; o < rows; o++, src += GemmKernels.NR512)
+                {
+                    float* dst = y + o * plane + at, res = residual == null ? null : residual + o * plane + at;
+                    var b = Vector512.Create(bias == null ? 0f : bias[o]);
+                    if (head > 0)
+                    {
+                        var v = Vector512.Load(src) + b;
+                        if (res != null) v += Vector512.Load(res);
+                        if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
+                        v.Store(dst);
+                    }
+                    var t = Avx512F.MaskLoad(src + head, tail, Vector512<float>.Zero) + b;
+                    if (res != null) t += Avx512F.MaskLoad(res + head, tail, Vector512<float>.Zero);
+                    if (relu) t = Vector512.Max(t, Vector512<float>.Zero);
+                    Avx512F.MaskStore(dst + head, tail, t);
+                }
+            }
+        }
     }
 
     /// <summary>Floats of <see cref="PackWeights"/>' output for <paramref name="outChannels"/> rows of <paramref name="depth"/>.</summary>
