@@ -55,9 +55,9 @@ public static class CommandLine
     public static string Informational(string text)
     {
         string exe = RootCommand.ExecutableName;
-        return exe == "lopper" ? text : Regex.Replace(text, $@"(?m)^(Usage:
-?
-  ){Regex.Escape(exe)}(?= |$)", "${1}lopper");
+        if (exe != "lopper") text = Regex.Replace(text, $@"(?m)^(Usage:\r?\n  ){Regex.Escape(exe)}(?= |\r?$)", "${1}lopper");
+        // The help wraps descriptions leaving a space at each broken line's end.
+        return Regex.Replace(text, @"[ \t]+(?=\r?$)", "", RegexOptions.Multiline);
     }
 
     /// <summary><c>lopper --version</c>: the version and the informational version (with the commit).</summary>

@@ -149,6 +149,12 @@ public static class Flags
     /// <summary><c>--threads</c>: at most the machine's cores (more only make every parallel region wait on the scheduler); null when absent.</summary>
     public static Option<int?> Threads(string help = "threads (default: all cores)") => OptionalInt("--threads", help, 1, Environment.ProcessorCount);
 
+    /// <summary>
+    /// The value of a list or shape option, or null when it was not given (System.CommandLine's own default for an
+    /// absent array option is an empty array, which would read as "given, empty").
+    /// </summary>
+    public static T? ValueOrNull<T>(this ParseResult p, Option<T?> option) where T : class => p.Given(option) ? p.GetValue(option) : null;
+
     /// <summary>True when the user gave <paramref name="option"/> (not a default).</summary>
     public static bool Given(this ParseResult p, Option option) => p.GetResult(option) is { Implicit: false };
 

@@ -34,7 +34,7 @@ public static class ParseErrors
             string noun = SubcommandNoun.GetValueOrDefault(command, "command");
             return $"{Path(result)} needs a {noun}: {string.Join(", ", command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))} (see 'lopper {Path(result)} --help')";
         }
-        foreach (var o in known.Where(o => o.Required && parse.GetResult(o) is null))
+        foreach (var o in known.Where(o => o.Required && parse.GetResult(o) is not OptionResult { IdentifierTokenCount: > 0 }))
         {
             // A misspelt required flag would otherwise only surface as "unknown" after this error.
             string name = o.Name[2..];

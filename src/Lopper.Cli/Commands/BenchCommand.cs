@@ -71,7 +71,7 @@ public static class BenchCommand
     private static unsafe JsonObject BenchGemm(ParseResult a)
     {
         int n = a.GetValue(Size);
-        var shape = a.GetValue(Shape) ?? [n, n, n];
+        var shape = a.ValueOrNull(Shape) ?? [n, n, n];
         int m = shape[0], cols = shape[1], k = shape[2];
         CommonOptions.CheckBufferSize(a.Given(Shape) ? "--shape" : "--size", (long)m * k, (long)k * cols, (long)m * cols);
         bool ta = a.GetValue(TransA), tb = a.GetValue(TransB);
@@ -111,7 +111,7 @@ public static class BenchCommand
         if (from is null && modelName is null) throw new LopperInputException("--model is required (or --from DIR, or a micro-benchmark: gemm, snacs-estimator, sparse-conv, loader)");
         var model = from is null ? null : ModelStore.Load(from);
         string name = model?.Graph.Name ?? modelName!;
-        var input = model?.Graph.InputShape ?? a.GetValue(Input) ?? [1, 28, 28];
+        var input = model?.Graph.InputShape ?? a.ValueOrNull(Input) ?? [1, 28, 28];
         int classes = model?.Graph.Classes ?? a.GetValue(Classes);
         int batch = a.GetValue(Batch);
         int steps = a.GetValue(Steps);

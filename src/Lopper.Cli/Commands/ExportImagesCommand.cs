@@ -37,7 +37,7 @@ public static class ExportImagesCommand
         string outDir = p.GetValue(Out)!;
         string dataset = p.GetValue(Dataset) ?? "fashion-mnist";
         string? dataDir = p.GetValue(Data);
-        var keep = p.GetValue(Classes) ?? [];
+        var keep = p.ValueOrNull(Classes) ?? [];
         int limit = p.GetValue(Limit), valLimit = p.GetValue(ValLimit);
         string format = p.GetValue(Format)!;
         CommonOptions.ApplyThreads(p, Threads);

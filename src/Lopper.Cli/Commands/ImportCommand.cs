@@ -26,9 +26,9 @@ public static class ImportCommand
     {
         string path = p.GetValue(Model) ?? throw new LopperInputException("give the ONNX file: lopper import MODEL.onnx --out DIR");
         string outDir = p.GetValue(Out)!;
-        var mean = p.GetValue(Mean);
-        var std = p.GetValue(Std);
-        var shape = p.GetValue(InputShape);
+        var mean = p.ValueOrNull(Mean);
+        var std = p.ValueOrNull(Std);
+        var shape = p.ValueOrNull(InputShape);
         bool json = p.GetValue(Json);
         if ((mean is null) != (std is null)) throw new LopperInputException("give both --mean and --std, or neither");
         var r = ModelFolders.Import(path, outDir, mean, std, shape);

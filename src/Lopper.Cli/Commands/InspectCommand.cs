@@ -40,7 +40,7 @@ public static class InspectCommand
         else
         {
             var name = parse.GetValue(Model) ?? throw new LopperInputException("--model is required (or --from DIR)");
-            graph = ModelZoo.Create(name, parse.GetValue(Input) ?? [1, 28, 28], parse.GetValue(Classes));
+            graph = ModelZoo.Create(name, parse.ValueOrNull(Input) ?? [1, 28, 28], parse.GetValue(Classes));
         }
         bool json = parse.GetValue(Json);
         var layers = CostCounter.Layers(graph);

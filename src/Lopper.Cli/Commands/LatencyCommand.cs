@@ -33,7 +33,7 @@ public static class LatencyCommand
     private static int Run(ParseResult p)
     {
         string from = p.GetValue(From)!;
-        var batches = p.GetValue(Batch) ?? [1, 128];
+        var batches = p.ValueOrNull(Batch) ?? [1, 128];
         int repeats = p.GetValue(Repeats);
         bool json = p.GetValue(Json);
         string runtime = p.GetValue(Runtime)!;

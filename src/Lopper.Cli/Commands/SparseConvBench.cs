@@ -32,7 +32,7 @@ public static class SparseConvBench
     private static unsafe JsonObject Run(ParseResult parse)
     {
         int c = parse.GetValue(In), o = parse.GetValue(Out), hw = parse.GetValue(Hw), k = parse.GetValue(Kernel), batch = parse.GetValue(Batch);
-        var levels = parse.GetValue(Sparsity) ?? [0.5, 0.8, 0.9, 0.95];
+        var levels = parse.ValueOrNull(Sparsity) ?? [0.5, 0.8, 0.9, 0.95];
         CommonOptions.CheckBufferSize("--in/--out/--hw/--kernel/--batch", (long)batch * c * hw * hw, (long)o * c * k * k, (long)c * k * k * hw * hw);
         int pad = k / 2, p = hw * hw, rows = c * k * k;
         var rng = new Rng(1);

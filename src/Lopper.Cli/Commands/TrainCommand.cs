@@ -102,7 +102,7 @@ public static class TrainCommand
                 if (config.Optimizer == "grda") throw new LopperInputException("--method complexity-aware cannot be combined with --optimizer grda");
                 gates = Lopper.Methods.OptionBinder.Bind<ComplexityAwareOptions>(GateFlags.Read(p), "train --method complexity-aware").Validate();
             }
-            var (mean, std) = DataFlags.Normalisation(p.GetValue(Mean), p.GetValue(Std), -1);
+            var (mean, std) = DataFlags.Normalisation(p.ValueOrNull(Mean), p.ValueOrNull(Std), -1);
             string? from = p.GetValue(From);
             string? reset = p.GetValue(ResetHead);
             if (from is null && reset is not null) throw new LopperInputException("--reset-head needs --from DIR (the model whose classifier it replaces)");
@@ -176,7 +176,7 @@ public static class TrainCommand
             GrdaStructure = p.GetValue(GrdaStructure) == "channels" ? Lopper.Optim.GrdaStructure.Channels : Lopper.Optim.GrdaStructure.None,
             Schedule = LrSchedule.ParseKind(p.GetValue(Schedule)!),
             WarmupEpochs = p.GetValue(Warmup),
-            Milestones = p.GetValue(Milestones) ?? [],
+            Milestones = p.ValueOrNull(Milestones) ?? [],
             Gamma = p.GetValue(Gamma) ?? D.Gamma,
             LabelSmoothing = p.GetValue(LabelSmoothing) ?? 0f,
             Seed = (ulong)p.GetValue(Seed),
