@@ -33,7 +33,7 @@ public static class CommandLine
     {
         var root = new RootCommand("lopper: train and slim convolutional networks");
         root.Options.Clear();
-        var help = new HelpOption("--help", "-h");
+        var help = new HelpOption("--help", "-h") { Description = "show this help" };
         ((HelpAction)help.Action!).MaxWidth = HelpWidth;
         root.Options.Add(help);
         root.Options.Add(new VersionOption { Description = "print the version", Action = new VersionAction() });

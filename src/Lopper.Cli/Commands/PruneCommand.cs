@@ -48,7 +48,7 @@ public static class PruneCommand
     private static Command MethodCommand(PruningMethodInfo info)
     {
         var flags = new MethodFlags(info.Options);
-        var c = new Command(info.Name, info.Summary + (info.NeedsData ? "" : " (runs without data)"));
+        var c = new Command(info.Name, info.Summary + (info.NeedsData ? "" : "; runs without data"));
         foreach (var o in flags.Symbols) c.Options.Add(o);
         c.SetAction(p => Run(p, info, flags));
         return c;

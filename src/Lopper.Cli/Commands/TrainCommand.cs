@@ -16,6 +16,7 @@ public static class TrainCommand
 {
     private static readonly TrainConfig D = new();
     private static string Num(double v) => v.ToString(CultureInfo.InvariantCulture);
+    private static string Num(float v) => v.ToString(CultureInfo.InvariantCulture);
 
     private static readonly Option<string?> Model = Flags.Text("--model", "NAME", "zoo model to train (required unless --from or --resume)", ModelZoo.Names);
     private static readonly Option<string?> Out = Flags.Text("--out", "DIR", "run folder for checkpoints, the model and run.json");
