@@ -27,7 +27,11 @@ public static class ParseErrors
         if (command.Subcommands.Count > 0 && words.Count > 0 && command.Arguments.Count == 0)
         {
             string noun = SubcommandNoun.GetValueOrDefault(command, "command");
-            return $"unknown {noun} '{words[0]}' (known: {string.Join(", ", command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))})";
+            var names = command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name).ToList();
+            string w = words[0];
+            var near = names.Select(n => (Name: n, Distance: Distance(w, n))).Where(x => x.Distance <= Math.Max(1, w.Length / 3))
+                .OrderBy(x => x.Distance).ThenBy(x => x.Name, StringComparer.Ordinal).FirstOrDefault();
+            return $"unknown {noun} '{w}' ({(near.Name is null ? "" : $"did you mean {near.Name}? ")}known: {string.Join(", ", names)})";
         }
         if (command.Subcommands.Count > 0 && command.Action is null)
         {

@@ -41,8 +41,9 @@ public class CommandLineTests
     [InlineData("lopper prune: unknown flag --tua (did you mean --tau?)", "prune", "srinit", "--from", "x", "--out", "y", "--tua", "1")]
     [InlineData("lopper prune: unknown flag --tau", "prune", "l1", "--from", "x", "--out", "y", "--tau", "1")]
     [InlineData("lopper prune: prune needs a pruning method: l1, bn-slimming, magnitude, random, srinit, spp, complexity-aware, snacs (see 'lopper prune --help')", "prune")]
-    [InlineData("lopper bench: unknown bench 'gemmm' (known: gemm, snacs-estimator, sparse-conv, loader)", "bench", "gemmm")]
-    [InlineData("lopper: unknown command 'pruen' (known: train, eval, inspect, prune,", "pruen", "l1")]
+    [InlineData("lopper bench: unknown bench 'gemmm' (did you mean gemm? known: gemm, snacs-estimator, sparse-conv, loader)", "bench", "gemmm")]
+    [InlineData("lopper: unknown command 'pruen' (did you mean prune? known: train, eval, inspect, prune,", "pruen", "l1")]
+    [InlineData("lopper prune: unknown pruning method 'snip' (known: l1,", "prune", "snip", "--from", "x", "--out", "y")]
     public void ParseErrorsAreOneLineExitTwo(string expected, params string[] args)
     {
         var (code, output, err) = Run(args);
