@@ -35,7 +35,7 @@ namespace Lopper.Cli
             {
                 message = message.ReplaceLineEndings(" ");
                 Console.Error.WriteLine($"lopper{(name.Length > 0 ? " " + name : "")}: {message}");
-                if (json) JsonOutput.PrintError(name, message, code);
+                if (json) JsonOutput.PrintError(name.Length > 0 ? name : null, message, code);
                 return code;
             }
             try
