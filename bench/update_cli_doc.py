@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Rewrites the help blocks of docs/cli.md from the CLI itself, so the page shows what `lopper CMD --help` prints.
 
-A help block is a fenced block without a language whose lines at column 0 start with "lopper CMD"; it becomes the
-concatenated --help output of those commands, in order. CliDocTests checks the page stays in step.
+A help block is a fenced block without a language holding one or more help texts: each is recognised by its usage
+line ("Usage:" then "  lopper CMD [SUBCMD] ..."), and the block becomes the --help output of those commands, in
+order, separated by a blank line. A new block may be started by writing just "lopper CMD [SUBCMD]" lines in it.
+CliDocTests checks the page stays in step.
 usage: bench/update_cli_doc.py [LOPPER]   (default: dotnet src/Lopper.Cli/bin/Release/net10.0/lopper.dll)
 """
 import re, subprocess, sys
@@ -12,8 +14,11 @@ path = "docs/cli.md"
 text = open(path).read()
 
 def help_of(cmd):
-    out = subprocess.run(lopper + [cmd, "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(lopper + cmd.split() + ["--help"], capture_output=True, text=True, check=True).stdout
     return out.rstrip("\n")
+
+# "  lopper prune snacs [options]" (a usage line) or "lopper prune snacs" at column 0: the command words.
+command = re.compile(r"^(?:  )?lopper ((?:[a-z][a-z0-9-]*)(?: [a-z][a-z0-9-]*)*)")
 
 lines = text.split("\n")
 out, i = [], 0
@@ -25,9 +30,13 @@ while i < len(lines):
     while not lines[j].startswith("```"):
         j += 1
     body = lines[i + 1:j]
-    cmds = [re.match(r"lopper ([a-z-]+)", l).group(1) for l in body if re.match(r"lopper [a-z-]+", l)]
+    cmds = []
+    for k, l in enumerate(body):
+        m = command.match(l)
+        if m and (not l.startswith("  ") or (k > 0 and body[k - 1] == "Usage:")):
+            cmds.append(m.group(1))
     if line == "```" and cmds:
-        out += ["```"] + [help_of(c) for c in dict.fromkeys(cmds)] + ["```"]
+        out += ["```", "\n\n".join(help_of(c) for c in dict.fromkeys(cmds)), "```"]
     else:
         out += lines[i:j + 1]
     i = j + 1

@@ -14,7 +14,7 @@ public static class JsonOutput
             Console.Error.WriteLine($"lopper: warning: {nulled.Count} non-finite value(s) written as null: {string.Join(", ", nulled.Take(5))}{(nulled.Count > 5 ? ", ..." : "")}");
     }
 
-    /// <summary>A failure as a JSON object on stdout (for --json callers, who parse stdout).</summary>
-    public static void PrintError(string command, string message, int exitCode) =>
+    /// <summary>A failure as a JSON object on stdout (for --json callers, who parse stdout); <paramref name="command"/> is null when no command was recognised.</summary>
+    public static void PrintError(string? command, string message, int exitCode) =>
         Console.WriteLine(new JsonObject { ["command"] = command, ["error"] = message, ["exit_code"] = exitCode }.ToJsonString());
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Google.Protobuf;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
@@ -17,45 +18,64 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    private static readonly Option<string?> Model = Flags.Text("--model", "NAME", "a zoo model", Lopper.Models.ModelZoo.Names);
+    private static readonly Option<int[]?> Input = Flags.Shape("--input", "input shape of the zoo model [default: 1x28x28]");
+    private static readonly Option<int> Classes = Flags.Int("--classes", "classes of the zoo model", 10, 1, valueName: "K");
+    private static readonly Option<string?> From = Flags.Text("--from", "DIR", "a saved model folder (instead of --model)");
+    private static readonly Option<int> Batch = Flags.Int("--batch", "images per step", 128, 1, CommonOptions.MaxBatch, "B");
+    private static readonly Option<int> Steps = Flags.Int("--steps", "timed steps", 20, 1);
+    private static readonly Option<bool> Ort = Flags.Switch("--ort", "also time inference of the same model in ONNX Runtime (exported by Lopper; CPU provider, same threads) and report lopper/ORT");
+    private static readonly Option<bool> Profile = Flags.Switch("--profile", "milliseconds and GFLOP/s per op type and per layer (after the timed steps)");
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<bool> Json = Flags.Json();
+    private static readonly Option<int> Size = Flags.Int("--size", "N x N x N GEMM", 1024, 1);
+    private static readonly Option<int[]?> Shape = Flags.Shape("--shape", "a GEMM of this shape instead of --size", "MxNxK");
+    private static readonly Option<bool> TransA = Flags.Switch("--trans-a", "A transposed");
+    private static readonly Option<bool> TransB = Flags.Switch("--trans-b", "B transposed");
+    private static readonly Option<int> Repeats = Flags.Int("--repeats", "timed samples", 10, 1);
+
+    /// <summary>The command: a model's throughput, and the micro-benchmarks as subcommands.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "profile", "trans-a", "trans-b", "augment", "random-resized-crop", "no-cache", "ort" });
-        if (a.Flag("help"))
+        var bench = new Command("bench", "training/inference throughput of a model, or a micro-benchmark (GEMM, SNACS estimator, sparse convolution, loader)")
         {
-            Console.WriteLine("lopper bench (--model NAME [--input CxHxW] [--classes K] | --from DIR) [--batch B] [--steps N] [--threads T] [--ort] [--json] [--profile]\n  --ort: also time inference of the same model in ONNX Runtime (exported by Lopper; CPU provider, same threads) and report lopper/ORT\nlopper bench gemm [--size N | --shape MxNxK [--trans-a] [--trans-b]] [--threads T] [--json]\n" + SnacsBench.Usage + "\n" + SparseConvBench.Usage + "\n" + LoaderBench.Usage);
-            return 0;
-        }
-        bool json = a.Flag("json");
-        CommonOptions.ApplyThreads(a);
-        string? sub = a.Positional.Count > 0 ? a.Positional[0] : null;
-        JsonObject result = sub switch
-        {
-            "gemm" => BenchGemm(a),
-            "snacs-estimator" => SnacsBench.Run(a),
-            "sparse-conv" => SparseConvBench.Run(a),
-            "loader" => LoaderBench.Run(a),
-            null => BenchModel(a),
-            _ => throw new LopperInputException($"unknown bench '{sub}' (gemm, snacs-estimator, sparse-conv, loader, or none with --model)"),
+            Model, Input, Classes, From, Batch, Steps, Ort, Profile,
         };
-        a.EnsureAllUsed(positionalAllowed: 1);
+        Threads.Recursive = Json.Recursive = true;
+        bench.Options.Add(Threads);
+        bench.Options.Add(Json);
+        bench.SetAction(p => Measure(p, BenchModel));
+        var gemm = new Command("gemm", "GEMM GFLOP/s of Lopper's packed kernel") { Size, Shape, TransA, TransB, Repeats };
+        gemm.SetAction(p => Measure(p, BenchGemm));
+        bench.Subcommands.Add(gemm);
+        bench.Subcommands.Add(SnacsBench.Create(Measure));
+        bench.Subcommands.Add(SparseConvBench.Create(Measure));
+        bench.Subcommands.Add(LoaderBench.Create(Measure));
+        ParseErrors.SubcommandNoun[bench] = "bench";
+        return bench;
+    }
+
+    // Every benchmark runs on --threads; its result gets the threads and the machine, then goes out as JSON or as lines.
+    private static int Measure(ParseResult p, Func<ParseResult, JsonObject> run)
+    {
+        CommonOptions.ApplyThreads(p, Threads);
+        var result = run(p);
         result["threads"] = Parallelism.Threads;
         result["machine"] = RunInfo.Environment(0)["cpu"]!.DeepClone();
-        if (json) JsonOutput.Print(result);
+        if (p.GetValue(Json)) JsonOutput.Print(result);
         else foreach (var (k, v) in result) Console.WriteLine($"{k}: {v}");
         return 0;
     }
 
     // Square N x N x N by default; --shape MxNxK with --trans-a/--trans-b measures the shapes convolutions make.
-    private static unsafe JsonObject BenchGemm(Args a)
+    private static unsafe JsonObject BenchGemm(ParseResult a)
     {
-        int n = a.Int("size", 1024, 1);
-        var shape = a.Shape("shape") ?? [n, n, n];
-        if (shape.Length != 3) throw new LopperInputException($"--shape must be MxNxK, got {shape.Length} numbers");
+        int n = a.GetValue(Size);
+        var shape = a.ValueOrNull(Shape) ?? [n, n, n];
         int m = shape[0], cols = shape[1], k = shape[2];
-        CommonOptions.CheckBufferSize(a.Has("shape") ? "--shape" : "--size", (long)m * k, (long)k * cols, (long)m * cols);
-        bool ta = a.Flag("trans-a"), tb = a.Flag("trans-b");
-        int repeats = a.Int("repeats", 10, 1);
+        CommonOptions.CheckBufferSize(a.Given(Shape) ? "--shape" : "--size", (long)m * k, (long)k * cols, (long)m * cols);
+        bool ta = a.GetValue(TransA), tb = a.GetValue(TransB);
+        int repeats = a.GetValue(Repeats);
         // Enough back-to-back calls per sample that small shapes are timed over at least ~1 ms.
         int inner = (int)Math.Max(1, 2_000_000L / Math.Max(1L, (long)m * cols * k / 64));
         var rng = new Rng(1);
@@ -83,17 +103,19 @@ public static class BenchCommand
         };
     }
 
-    private static JsonObject BenchModel(Args a)
+    private static JsonObject BenchModel(ParseResult a)
     {
-        string? from = a.Str("from");
-        if (from is not null && (a.Has("model") || a.Has("input") || a.Has("classes"))) throw new LopperInputException("--from DIR brings its own model, input and classes; drop --model, --input and --classes");
+        string? from = a.GetValue(From);
+        if (from is not null && (a.Given(Model) || a.Given(Input) || a.Given(Classes))) throw new LopperInputException("--from DIR brings its own model, input and classes; drop --model, --input and --classes");
+        string? modelName = a.GetValue(Model);
+        if (from is null && modelName is null) throw new LopperInputException("--model is required (or --from DIR, or a micro-benchmark: gemm, snacs-estimator, sparse-conv, loader)");
         var model = from is null ? null : ModelStore.Load(from);
-        string name = model?.Graph.Name ?? a.Required("model");
-        var input = model?.Graph.InputShape ?? a.Shape("input") ?? [1, 28, 28];
-        int classes = model?.Graph.Classes ?? a.Int("classes", 10, 1);
-        int batch = a.Int("batch", 128, 1, CommonOptions.MaxBatch);
-        int steps = a.Int("steps", 20, 1);
-        bool ort = a.Flag("ort");
+        string name = model?.Graph.Name ?? modelName!;
+        var input = model?.Graph.InputShape ?? a.ValueOrNull(Input) ?? [1, 28, 28];
+        int classes = model?.Graph.Classes ?? a.GetValue(Classes);
+        int batch = a.GetValue(Batch);
+        int steps = a.GetValue(Steps);
+        bool ort = a.GetValue(Ort);
         model ??= new Model(ModelZoo.Create(name, input, classes), 0);
         var rng = new Rng(0);
         var x = new Tensor([batch, .. input]);
@@ -143,7 +165,7 @@ public static class BenchCommand
         }
         // Profiled steps run after the timed ones so the timestamps never touch the throughput figures.
         JsonArray? profile = null;
-        if (a.Flag("profile"))
+        if (a.GetValue(Profile))
         {
             ex.Timings = new OpTimings(model.Graph.Nodes.Count);
             var optSw = new Stopwatch();

@@ -1,16 +1,17 @@
+using System.CommandLine;
 using Lopper.Data;
 using Lopper.Training;
 
 namespace Lopper.Cli.Commands;
 
-/// <summary>Flags and set-up shared by the commands that touch data or threads.</summary>
+/// <summary>Set-up shared by the commands that touch data or threads.</summary>
 public static class CommonOptions
 {
-    /// <summary>Reads --threads (default and maximum: the machine's cores) and applies it.</summary>
-    public static void ApplyThreads(Args a) => Parallelism.Threads = ReadThreads(a, Environment.ProcessorCount);
+    /// <summary>Applies --threads (default: the machine's cores; the flag itself caps it at the cores).</summary>
+    public static void ApplyThreads(ParseResult p, Option<int?> threads) => Parallelism.Threads = p.GetValue(threads) ?? Environment.ProcessorCount;
 
-    /// <summary>--threads in [1, cores]: more threads than cores only make every parallel region wait on the scheduler.</summary>
-    public static int ReadThreads(Args a, int fallback) => a.Int("threads", fallback, 1, Environment.ProcessorCount);
+    /// <summary>The command line as run.json records it ("lopper prune l1 --from ...").</summary>
+    public static string CommandLine(ParseResult p) => "lopper " + string.Join(' ', p.Tokens.Select(t => t.Value));
 
     /// <summary>Largest batch the commands accept: beyond it activations alone outgrow any machine this runs on.</summary>
     public const int MaxBatch = 4096;
@@ -29,5 +30,4 @@ public static class CommonOptions
     /// <summary>Resolves --dataset/--data; the embedded-subset notice goes to stderr once per process.</summary>
     public static DataSplits LoadData(string dataset, string? dataDir, DataOptions? options = null)
         => new Lopper.Runs.DataSpec { Dataset = dataset, Dir = dataDir, Options = options ?? new DataOptions() }.Load(s => Console.Error.WriteLine(s));
-
 }

@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
+using System.CommandLine;
 using Lopper.Data;
 using Lopper.Imaging;
 using Lopper.Runs;
@@ -7,28 +6,39 @@ using Lopper.Runs;
 namespace Lopper.Cli.Commands;
 
 /// <summary>
-/// The user-data flags (--resize, --crop, --val-split, --mean, --std) and how they are recorded in run.json
-/// ("data_options") so prune, finetune, eval and resume read the same data again.
+/// The user-data flags (--resize, --crop, --val-split, --mean, --std) and how a derived run (prune, finetune, eval)
+/// finds its data: the source's recorded data, with --dataset and --data overriding its name and folder.
 /// </summary>
-public static class DataFlags
+public sealed class DataFlags
 {
-    /// <summary>Reads --resize, --crop and --val-split; the image decoder is SkiaSharp's.</summary>
-    public static DataOptions Read(Args a, ulong seed) => new()
+    /// <summary>--resize N.</summary>
+    public Option<int> Resize { get; } = Flags.Int("--resize", "resize the shorter side to N pixels (0 = as stored)", 0, 0);
+
+    /// <summary>--crop N.</summary>
+    public Option<int> Crop { get; } = Flags.Int("--crop", "centre crop to NxN (0 = none)", 0, 0);
+
+    /// <summary>--val-split F.</summary>
+    public Option<double> ValSplit { get; } = Flags.Real("--val-split", "hold out this fraction of each class as the validation split (seeded; 0 = the data's own)", 0, 0, 0.99);
+
+    /// <summary>The three flags, to add to a command.</summary>
+    public IEnumerable<Option> Symbols => [Resize, Crop, ValSplit];
+
+    /// <summary>The data options the flags give; the image decoder is SkiaSharp's.</summary>
+    public DataOptions Read(ParseResult p, ulong seed) => new()
     {
-        Resize = a.Int("resize", 0, 0),
-        Crop = a.Int("crop", 0, 0),
-        ValSplit = a.Real("val-split", 0, 0, 0.99),
+        Resize = p.GetValue(Resize),
+        Crop = p.GetValue(Crop),
+        ValSplit = p.GetValue(ValSplit),
         Seed = seed,
         Decoder = SkiaImageDecoder.Instance,
     };
 
     /// <summary>
-    /// The data a derived run (prune, finetune, eval) reads: the source's recorded data, with --dataset and --data
-    /// overriding its name and folder; null when neither the flags nor the source name a dataset.
+    /// The data a derived run reads: the source's recorded data, with <paramref name="dataset"/> and <paramref name="dir"/>
+    /// (--dataset, --data) overriding its name and folder; null when neither the flags nor the source name a dataset.
     /// </summary>
-    public static DataSpec? Override(Args a, RunFolder source)
+    public static DataSpec? Override(string? dataset, string? dir, RunFolder source)
     {
-        string? dataset = a.Str("dataset"), dir = a.Str("data");
         if (dataset is null && dir is null) return source.Data;
         var d = source.Data ?? new DataSpec { Options = new DataOptions { Decoder = SkiaImageDecoder.Instance } };
         return d with { Dataset = dataset ?? source.Data?.Dataset ?? "fashion-mnist", Dir = dir ?? d.Dir };
@@ -38,30 +48,15 @@ public static class DataFlags
     public static DataSplits Load(RunFolder source, DataSpec? data, string flag = "--from")
         => source.LoadData(data ?? throw new LopperInputException($"{flag} {source.Dir} names no dataset: give --dataset NAME (and --data DIR)"), s => Console.Error.WriteLine(s));
 
-    /// <summary>--mean/--std as comma-separated per-channel values in 0..1 units; null when not given (statistics of the training split). A <paramref name="channels"/> of 0 or less leaves the count to be checked against the data.</summary>
-    public static (float[]? Mean, float[]? Std) ReadNormalisation(Args a, int channels)
+    /// <summary>--mean/--std: null when neither is given (statistics of the training split). A <paramref name="channels"/> of 0 or less leaves the count to be checked against the data.</summary>
+    public static (float[]? Mean, float[]? Std) Normalisation(float[]? mean, float[]? std, int channels)
     {
-        var mean = Floats(a, "mean");
-        var std = Floats(a, "std");
         if ((mean is null) != (std is null)) throw new LopperInputException("--mean and --std go together");
         if (mean is null) return (null, null);
         if (channels > 0 && (mean.Length != channels || std!.Length != channels))
             throw new LopperInputException($"--mean and --std need {channels} value(s) each (one per channel), got {mean.Length} and {std!.Length}");
         foreach (var s in std!) if (!(s > 0)) throw new LopperInputException($"--std values must be positive, got {s}");
         return (mean, std);
-    }
-
-    /// <summary>A comma-separated list of finite numbers given as --NAME, or null when the flag is absent.</summary>
-    public static float[]? Floats(Args a, string name)
-    {
-        var s = a.Str(name);
-        if (s is null) return null;
-        var parts = s.Split(',', StringSplitOptions.TrimEntries);
-        var r = new float[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out r[i]) || !float.IsFinite(r[i]))
-                throw new LopperInputException($"--{name} must be comma-separated numbers (0..1 pixel units), got '{s}'");
-        return r;
     }
 
     private static bool _saidNoRecord;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Imaging;
 using Lopper.Pruning;
@@ -15,22 +16,29 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class DemoCommand
 {
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    private static readonly Option<string?> Out = Flags.Text("--out", "DIR", "folder for the three run folders [default: runs/demo]");
+    private static readonly Option<int> Epochs = Flags.Int("--epochs", "training epochs", 5, 1);
+    private static readonly Option<int> FinetuneEpochs = Flags.Int("--finetune-epochs", "fine-tuning epochs after each pruning", 2, 0);
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "Fashion-MNIST folder (default: the installed or embedded one)");
+    private static readonly Option<bool> Json = Flags.Json();
+
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "help", "json" });
-        if (a.Flag("help"))
-        {
-            Console.WriteLine("lopper demo [--out DIR] [--epochs N] [--finetune-epochs N] [--threads N] [--data DIR] [--json]");
-            return 0;
-        }
-        string outDir = a.Str("out", "runs/demo");
-        int epochs = a.Int("epochs", 5, 1);
-        int finetune = a.Int("finetune-epochs", 2, 0);
-        bool json = a.Flag("json");
-        CommonOptions.ApplyThreads(a);
-        var data = new DataSpec { Dir = a.Str("data"), Options = new Lopper.Data.DataOptions { Decoder = SkiaImageDecoder.Instance } };
-        a.EnsureAllUsed();
+        var c = new Command("demo", "train, prune (L1 and SNACS), fine-tune, reload and compare LeNet-5 on Fashion-MNIST") { Out, Epochs, FinetuneEpochs, Threads, Data, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string outDir = p.GetValue(Out) ?? "runs/demo";
+        int epochs = p.GetValue(Epochs);
+        int finetune = p.GetValue(FinetuneEpochs);
+        bool json = p.GetValue(Json);
+        CommonOptions.ApplyThreads(p, Threads);
+        var data = new DataSpec { Dir = p.GetValue(Data), Options = new Lopper.Data.DataOptions { Decoder = SkiaImageDecoder.Instance } };
         var cb = ConsoleCallbacks.Create();
         void Say(string s) { if (!json) Console.WriteLine(s); }
 

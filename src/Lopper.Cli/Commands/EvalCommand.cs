@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lopper.Data;
@@ -14,24 +15,30 @@ namespace Lopper.Cli.Commands;
 /// <summary>`lopper eval`: accuracy and loss of a saved model on a dataset's test split.</summary>
 public static class EvalCommand
 {
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    private static readonly Option<string> From = Flags.Required("--from", "DIR", "the model folder");
+    private static readonly Option<string?> Dataset = Flags.Text("--dataset", "NAME", "dataset (default: the folder's run.json)", Lopper.Data.DataCatalog.Names);
+    private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "dataset folder (default: the folder's run.json)");
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<string> Runtime = Flags.Choice("--runtime", "lopper, or the folder's ONNX export in ONNX Runtime (what a deployment computes)", "lopper", "ort");
+    private static readonly Option<bool> Json = Flags.Json();
+
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
-        if (a.Flag("help"))
-        {
-            Console.WriteLine("lopper eval --from DIR [--dataset NAME] [--data DIR] [--threads N] [--runtime lopper|ort] [--json]");
-            return 0;
-        }
-        string from = a.Required("from");
-        bool json = a.Flag("json");
-        string runtime = a.Str("runtime", "lopper");
-        if (runtime is not ("lopper" or "ort")) throw new LopperInputException($"--runtime must be lopper or ort, got '{runtime}'");
-        CommonOptions.ApplyThreads(a);
+        var c = new Command("eval", "evaluate a saved model on its dataset's test split") { From, Dataset, Data, Threads, Runtime, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string from = p.GetValue(From)!;
+        bool json = p.GetValue(Json);
+        string runtime = p.GetValue(Runtime)!;
+        CommonOptions.ApplyThreads(p, Threads);
         // Dataset and folder default to what the model's run.json says it was trained on.
         var source = RunFolder.Load(from, Lopper.Imaging.SkiaImageDecoder.Instance);
-        var data = DataFlags.Override(a, source);
-        a.EnsureAllUsed();
+        var data = DataFlags.Override(p.GetValue(Dataset), p.GetValue(Data), source);
         var model = source.Model;
         string? dataset = data?.Dataset;
         var splits = DataFlags.Load(source, data);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Cli.Experiments;
 
@@ -9,30 +10,32 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class ExperimentCommand
 {
-    private const string Usage = """
-        lopper experiment --config FILE.yaml [--out DIR] [--threads N] [--dry-run | --remeasure-latency] [--json]
-          runs every cell of the grid (methods x budgets x seeds x fine-tune epochs) in its own folder
-          under OUT/cells/, skipping cells that finished before with the same arguments, and rewrites
-          OUT/results.json after every cell. A failed cell (e.g. an unknown method) is recorded as failed
-          and the grid goes on; the exit code is then 1.
-          --out DIR    output folder (default: the config's out:, else runs/experiments/NAME)
-          --threads N  threads per run (default: the config's threads:, else all cores)
-          --dry-run    list the cells and their lopper commands, run nothing
-          --remeasure-latency
-                       time every finished cell's model and source again (on a quiet machine) and
-                       rewrite their latencies and results.json; trains and prunes nothing
-        """;
+    private static readonly Option<string> Config = Flags.Required("--config", "FILE.yaml", "the experiment (format: docs/experiments.md)");
+    private static readonly Option<string?> Out = Flags.Text("--out", "DIR", "output folder (default: the config's out:, else runs/experiments/NAME)");
+    private static readonly Option<int?> Threads = Flags.Threads("threads per run (default: the config's threads:, else all cores)");
+    private static readonly Option<bool> DryRun = Flags.Switch("--dry-run", "list the cells and their lopper commands, run nothing");
+    private static readonly Option<bool> RemeasureLatency = Flags.Switch("--remeasure-latency",
+        "time every finished cell's model and source again (on a quiet machine) and rewrite their latencies and results.json; trains and prunes nothing");
+    private static readonly Option<bool> Json = Flags.Json();
 
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help", "dry-run", "remeasure-latency" });
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
-        string file = a.Required("config");
-        bool json = a.Flag("json"), dry = a.Flag("dry-run"), remeasure = a.Flag("remeasure-latency");
-        string? outFlag = a.Str("out");
-        int? threadsFlag = a.Has("threads") ? CommonOptions.ReadThreads(a, 1) : null;
-        a.EnsureAllUsed();
+        var c = new Command("experiment",
+            "run a grid of methods x budgets x seeds against one baseline (resumable)")
+        {
+            Config, Out, Threads, DryRun, RemeasureLatency, Json,
+        };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string file = p.GetValue(Config)!;
+        bool json = p.GetValue(Json), dry = p.GetValue(DryRun), remeasure = p.GetValue(RemeasureLatency);
+        string? outFlag = p.GetValue(Out);
+        int? threadsFlag = p.GetValue(Threads);
         var config = ExperimentConfig.Load(file);
         string outDir = outFlag ?? config.Out;
         if (config.Baseline.From is { } baselineFrom) Lopper.Runs.RunFolder.CheckOutside(outDir, baselineFrom, outFlag is null ? $"{file}: out" : "--out", $"{file}: baseline.from");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Lopper.Onnx;
 
 namespace Lopper.Cli.Commands;
@@ -5,17 +6,23 @@ namespace Lopper.Cli.Commands;
 /// <summary>`lopper export DIR --onnx OUT.onnx`: any model folder (dense, masked or compacted) as an ONNX file.</summary>
 public static class ExportCommand
 {
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    private static readonly Argument<string?> Dir = new("DIR") { Description = "the model folder (dense, masked or compacted)", Arity = ArgumentArity.ZeroOrOne };
+    private static readonly Option<string> Onnx = Flags.Required("--onnx", "OUT.onnx", "the ONNX file to write");
+    private static readonly Option<bool> Json = Flags.Json();
+
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "help", "json" });
-        const string usage = "lopper export DIR --onnx OUT.onnx [--json]   (opset 13, dynamic batch; Lopper's record in metadata_props)";
-        if (a.Flag("help")) { Console.WriteLine(usage); return 0; }
-        if (a.Positional.Count == 0) { Console.Error.WriteLine(usage); return 2; }
-        string dir = a.Positional[0];
-        string outPath = a.Required("onnx");
-        bool json = a.Flag("json");
-        a.EnsureAllUsed(positionalAllowed: 1);
+        var c = new Command("export", "model folder to ONNX (opset 13, dynamic batch; Lopper's record in metadata_props)") { Dir, Onnx, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string dir = p.GetValue(Dir) ?? throw new LopperInputException("give the model folder: lopper export DIR --onnx OUT.onnx");
+        string outPath = p.GetValue(Onnx)!;
+        bool json = p.GetValue(Json);
         var meta = ModelFolders.Export(dir, outPath);
         if (json)
         {

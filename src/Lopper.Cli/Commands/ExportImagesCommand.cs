@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using Lopper.Data;
 using Lopper.Data.Images;
@@ -13,23 +14,34 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class ExportImagesCommand
 {
-    private const string Usage = "lopper export-images --out DIR [--dataset NAME] [--data DIR] [--classes 0,2,4] [--limit N] [--val-limit N] [--format png|jpg] [--threads N] [--json]";
+    private static readonly Option<string> Out = Flags.Required("--out", "DIR", "the folder to write (must not exist or be empty)");
+    private static readonly Option<string?> Dataset = Flags.Text("--dataset", "NAME", "dataset [default: fashion-mnist]", DataCatalog.Names);
+    private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "dataset folder");
+    private static readonly Option<int[]?> Classes = Flags.Ints("--classes", "N,N,...", "the classes to write, e.g. 0,2,4 (default: all)");
+    private static readonly Option<int> Limit = Flags.Int("--limit", "first N training images (0 = all)", 0, 0);
+    private static readonly Option<int> ValLimit = Flags.Int("--val-limit", "first N validation images (0 = all)", 0, 0);
+    private static readonly Option<string> Format = Flags.Choice("--format", "image format", "png", "jpg");
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<bool> Json = Flags.Json();
 
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "help", "json" });
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
-        string outDir = a.Required("out");
-        string dataset = a.Str("dataset", "fashion-mnist");
-        string? dataDir = a.Str("data");
-        var keep = a.Ints("classes", []);
-        int limit = a.Int("limit", 0, 0), valLimit = a.Int("val-limit", 0, 0);
-        string format = a.Str("format", "png");
-        if (format is not ("png" or "jpg")) throw new LopperInputException($"--format must be png or jpg, got '{format}'");
-        CommonOptions.ApplyThreads(a);
-        bool json = a.Flag("json");
-        a.EnsureAllUsed();
+        var c = new Command("export-images", "write a dataset out as an image folder (train/ and val/ class folders)") { Out, Dataset, Data, Classes, Limit, ValLimit, Format, Threads, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string outDir = p.GetValue(Out)!;
+        string dataset = p.GetValue(Dataset) ?? "fashion-mnist";
+        string? dataDir = p.GetValue(Data);
+        var keep = p.ValueOrNull(Classes) ?? [];
+        int limit = p.GetValue(Limit), valLimit = p.GetValue(ValLimit);
+        string format = p.GetValue(Format)!;
+        CommonOptions.ApplyThreads(p, Threads);
+        bool json = p.GetValue(Json);
         var (train, test) = CommonOptions.LoadData(dataset, dataDir, new DataOptions { Decoder = SkiaImageDecoder.Instance });
         if (keep.Length == 0) keep = Enumerable.Range(0, train.ClassCount).ToArray();
         foreach (int k in keep)

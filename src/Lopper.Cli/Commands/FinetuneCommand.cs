@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Imaging;
 using Lopper.Pruning;
@@ -8,32 +9,50 @@ namespace Lopper.Cli.Commands;
 /// <summary>`lopper finetune`: continues training any saved model (pruned or not) on its dataset: the prune pipeline with nothing pruned.</summary>
 public static class FinetuneCommand
 {
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    private static readonly Option<string> From = Flags.Required("--from", "DIR", "the model folder to continue training");
+    private static readonly Option<string> Out = Flags.Required("--out", "DIR2", "the new run folder (not inside --from, not containing it)");
+    private static readonly Option<int> Epochs = Flags.Int("--epochs", "epochs", 5, 1);
+    private static readonly Option<float?> Lr = Flags.Single("--lr", "learning rate (cosine schedule) [default: 0.01]", 0);
+    private static readonly Option<int> BatchSize = Flags.Int("--batch-size", "mini-batch size", 128, 1);
+    private static readonly Option<int?> Seed = Flags.OptionalInt("--seed", "seed (default: the source run's)", 0);
+    private static readonly Option<string?> Dataset = Flags.Text("--dataset", "NAME", "dataset (default: the folder's run.json)", Lopper.Data.DataCatalog.Names);
+    private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "dataset folder (default: the folder's run.json)");
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<bool> Json = Flags.Json();
+
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
-        if (a.Flag("help")) { Console.WriteLine("lopper finetune --from DIR --out DIR2 [--epochs N] [--lr F] [--batch-size N] [--seed N] [--dataset NAME] [--data DIR] [--threads N] [--json]"); return 0; }
-        string from = a.Required("from");
-        string outDir = a.Required("out");
+        var c = new Command("finetune", "continue training any saved model (pruned or not) on its dataset")
+        {
+            From, Out, Epochs, Lr, BatchSize, Seed, Dataset, Data, Threads, Json,
+        };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string from = p.GetValue(From)!;
+        string outDir = p.GetValue(Out)!;
         RunFolder.CheckOutside(outDir, from, "--out", "--from");
-        bool json = a.Flag("json");
-        CommonOptions.ApplyThreads(a);
+        bool json = p.GetValue(Json);
+        CommonOptions.ApplyThreads(p, Threads);
         var source = RunFolder.Load(from, SkiaImageDecoder.Instance);
         var request = new PruneRequest
         {
             Source = source,
             Method = new KeepEverything(),
-            Data = DataFlags.Override(a, source) ?? throw new LopperInputException($"{from} names no dataset: give --dataset NAME (and --data DIR)"),
-            FinetuneEpochs = a.Int("epochs", 5, 1),
-            Lr = a.Single("lr", 0.01, 0),
-            BatchSize = a.Int("batch-size", 128, 1),
-            Seed = a.Has("seed") ? (ulong)a.Int("seed", 0, 0) : null,
+            Data = DataFlags.Override(p.GetValue(Dataset), p.GetValue(Data), source) ?? throw new LopperInputException($"{from} names no dataset: give --dataset NAME (and --data DIR)"),
+            FinetuneEpochs = p.GetValue(Epochs),
+            Lr = p.GetValue(Lr) ?? 0.01f,
+            BatchSize = p.GetValue(BatchSize),
+            Seed = p.GetValue(Seed) is int seed ? (ulong)seed : null,
             // Nothing is pruned, so the model's statistics still fit its layers.
             BnRecalibrateBatches = 0,
             OutDir = outDir,
-            Command = "lopper finetune " + string.Join(' ', raw),
+            Command = CommonOptions.CommandLine(p),
         };
-        a.EnsureAllUsed();
         var r = PrunePipeline.Run(request, ConsoleCallbacks.Create()).Record;
         var o = new JsonObject
         {

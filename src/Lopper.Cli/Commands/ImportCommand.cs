@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Lopper.Onnx;
 
@@ -6,23 +7,29 @@ namespace Lopper.Cli.Commands;
 /// <summary>`lopper import MODEL.onnx --out DIR`: an ONNX classifier as an ordinary Lopper model folder.</summary>
 public static class ImportCommand
 {
-    private const string Usage = "lopper import MODEL.onnx --out DIR [--mean a,b,c --std a,b,c] [--input-shape CxHxW] [--json]\n" +
-        "  --mean/--std: the per-channel normalisation the model expects on 0..1 pixels (recorded in preprocessing.json)\n" +
-        "  --input-shape: per-image shape when the file leaves C, H or W symbolic";
+    private static readonly Argument<string?> Model = new("MODEL.onnx") { Description = "the ONNX classifier", Arity = ArgumentArity.ZeroOrOne };
+    private static readonly Option<string> Out = Flags.Required("--out", "DIR", "the model folder to write");
+    private static readonly Option<float[]?> Mean = Flags.Floats("--mean", "the per-channel mean the model expects on 0..1 pixels (recorded in preprocessing.json)");
+    private static readonly Option<float[]?> Std = Flags.Floats("--std", "the per-channel standard deviation (with --mean)");
+    private static readonly Option<int[]?> InputShape = Flags.Shape("--input-shape", "per-image shape when the file leaves C, H or W symbolic");
+    private static readonly Option<bool> Json = Flags.Json();
 
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "help", "json" });
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
-        if (a.Positional.Count == 0) { Console.Error.WriteLine(Usage); return 2; }
-        string path = a.Positional[0];
-        string outDir = a.Required("out");
-        var mean = DataFlags.Floats(a, "mean");
-        var std = DataFlags.Floats(a, "std");
-        var shape = a.Shape("input-shape");
-        bool json = a.Flag("json");
-        a.EnsureAllUsed(positionalAllowed: 1);
+        var c = new Command("import", "ONNX classifier to a Lopper model folder") { Model, Out, Mean, Std, InputShape, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string path = p.GetValue(Model) ?? throw new LopperInputException("give the ONNX file: lopper import MODEL.onnx --out DIR");
+        string outDir = p.GetValue(Out)!;
+        var mean = p.ValueOrNull(Mean);
+        var std = p.ValueOrNull(Std);
+        var shape = p.ValueOrNull(InputShape);
+        bool json = p.GetValue(Json);
         if ((mean is null) != (std is null)) throw new LopperInputException("give both --mean and --std, or neither");
         var r = ModelFolders.Import(path, outDir, mean, std, shape);
         var g = r.Model.Graph;

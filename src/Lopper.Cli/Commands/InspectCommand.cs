@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Graph;
 using Lopper.Io;
@@ -9,20 +10,28 @@ namespace Lopper.Cli.Commands;
 /// <summary>`lopper inspect`: the per-layer table of a zoo model or a saved one.</summary>
 public static class InspectCommand
 {
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    private static readonly Option<string?> Model = Flags.Text("--model", "NAME", "a zoo model", ModelZoo.Names);
+    private static readonly Option<int[]?> Input = Flags.Shape("--input", "input shape of the zoo model [default: 1x28x28]");
+    private static readonly Option<int> Classes = Flags.Int("--classes", "classes of the zoo model", 10, 1, valueName: "K");
+    private static readonly Option<string?> From = Flags.Text("--from", "DIR", "a saved model folder (instead of --model)");
+    private static readonly Option<bool> Json = Flags.Json();
+
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
-        if (a.Flag("help"))
-        {
-            Console.WriteLine("lopper inspect (--model NAME [--input CxHxW] [--classes K] | --from DIR) [--json]");
-            return 0;
-        }
+        var c = new Command("inspect", "per-layer output shapes, parameters and MACs of a zoo model or a saved one") { Model, Input, Classes, From, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult parse)
+    {
         ModelGraph graph;
         EffectiveCostResult? effective = null;
-        var from = a.Str("from");
+        var from = parse.GetValue(From);
         if (from is not null)
         {
+            if (parse.Given(Model) || parse.Given(Input) || parse.Given(Classes)) throw new LopperInputException("--from DIR brings its own model, input and classes; drop --model, --input and --classes");
             // A saved model may carry masks (zeros); count what its compaction would compute.
             var model = ModelStore.Load(from);
             graph = model.Graph;
@@ -30,13 +39,10 @@ public static class InspectCommand
         }
         else
         {
-            var name = a.Required("model");
-            var input = a.Shape("input") ?? [1, 28, 28];
-            int classes = a.Int("classes", 10, 1);
-            graph = ModelZoo.Create(name, input, classes);
+            var name = parse.GetValue(Model) ?? throw new LopperInputException("--model is required (or --from DIR)");
+            graph = ModelZoo.Create(name, parse.ValueOrNull(Input) ?? [1, 28, 28], parse.GetValue(Classes));
         }
-        bool json = a.Flag("json");
-        a.EnsureAllUsed();
+        bool json = parse.GetValue(Json);
         var layers = CostCounter.Layers(graph);
         var (p, m) = CostCounter.Totals(graph);
         if (json)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Graph;
 using Lopper.Io;
@@ -14,19 +15,29 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class LatencyCommand
 {
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    private static readonly Option<string> From = Flags.Required("--from", "DIR", "the model folder (a pruned one is timed against its dense source)");
+    private static readonly Option<int[]?> Batch = Flags.Ints("--batch", "N,N,...", $"batch sizes, each in [1, {CommonOptions.MaxBatch}] [default: 1,128]");
+    private static readonly Option<int> Repeats = Flags.Int("--repeats", "least timed repeats per batch size", 10, 1);
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<string> Runtime = Flags.Choice("--runtime", "time Lopper, or both models' ONNX exports in ONNX Runtime", "lopper", "ort");
+    private static readonly Option<bool> Json = Flags.Json();
+
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
-        if (a.Flag("help")) { Console.WriteLine("lopper latency --from DIR [--batch 1,128] [--repeats N] [--threads N] [--runtime lopper|ort] [--json]"); return 0; }
-        string from = a.Required("from");
-        var batches = a.Ints("batch", [1, 128]);
-        int repeats = a.Int("repeats", 10, 1);
-        bool json = a.Flag("json");
-        string runtime = a.Str("runtime", "lopper");
-        if (runtime is not ("lopper" or "ort")) throw new LopperInputException($"--runtime must be lopper or ort, got '{runtime}'");
-        CommonOptions.ApplyThreads(a);
-        a.EnsureAllUsed();
+        var c = new Command("latency", "inference latency of a saved model (and of its dense source)") { From, Batch, Repeats, Threads, Runtime, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string from = p.GetValue(From)!;
+        var batches = p.ValueOrNull(Batch) ?? [1, 128];
+        int repeats = p.GetValue(Repeats);
+        bool json = p.GetValue(Json);
+        string runtime = p.GetValue(Runtime)!;
+        CommonOptions.ApplyThreads(p, Threads);
         if (batches.Length == 0 || batches.Any(b => b < 1 || b > CommonOptions.MaxBatch)) throw new LopperInputException($"--batch needs sizes in [1, {CommonOptions.MaxBatch}], e.g. 1,128");
         var model = ModelStore.Load(from);
         var pre = DataFlags.LoadPreprocessing(from);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lopper.Data;
@@ -11,18 +12,32 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class LoaderBench
 {
-    /// <summary>Help text.</summary>
-    public const string Usage = "lopper bench loader --dataset NAME --data DIR [--resize N] [--crop N] [--batch B (128)] [--batches N (200)] [--augment] [--random-resized-crop] [--no-cache] [--threads T] [--json]";
+    private static readonly Option<string?> Dataset = Flags.Text("--dataset", "NAME", "dataset [default: fashion-mnist]", DataCatalog.Names);
+    private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "dataset folder");
+    private static readonly DataFlags DataOptions = new();
+    private static readonly Option<int> Batch = Flags.Int("--batch", "images per batch", 128, 1, CommonOptions.MaxBatch, "B");
+    private static readonly Option<int> Batches = Flags.Int("--batches", "batches to time", 200, 1);
+    private static readonly Option<bool> Augment = Flags.Switch("--augment", "random crop with 4-pixel padding + horizontal flips");
+    private static readonly Option<bool> RandomResizedCrop = Flags.Switch("--random-resized-crop", "random area 8-100%, aspect 3/4-4/3, back to HxW");
+    private static readonly Option<bool> NoCache = Flags.Switch("--no-cache", "decode the images again instead of memory-mapping the decoded cache");
 
-    /// <summary>Runs the measurement.</summary>
-    public static JsonObject Run(Args a)
+    /// <summary>The subcommand (bench runs it on --threads and prints its result).</summary>
+    public static Command Create(Func<ParseResult, Func<ParseResult, JsonObject>, int> measure)
     {
-        string dataset = a.Str("dataset", "fashion-mnist");
-        int batch = a.Int("batch", 128, 1), batches = a.Int("batches", 200, 1);
-        bool augment = a.Flag("augment"), rrc = a.Flag("random-resized-crop");
-        var options = DataFlags.Read(a, 0) with { UseCache = !a.Flag("no-cache") };
+        var cmd = new Command("loader", "time to open a dataset and the training loader's images/second");
+        foreach (var o in (Option[])[Dataset, Data, .. DataOptions.Symbols, Batch, Batches, Augment, RandomResizedCrop, NoCache]) cmd.Options.Add(o);
+        cmd.SetAction(parse => measure(parse, Run));
+        return cmd;
+    }
+
+    private static JsonObject Run(ParseResult a)
+    {
+        string dataset = a.GetValue(Dataset) ?? "fashion-mnist";
+        int batch = a.GetValue(Batch), batches = a.GetValue(Batches);
+        bool augment = a.GetValue(Augment), rrc = a.GetValue(RandomResizedCrop);
+        var options = DataOptions.Read(a, 0) with { UseCache = !a.GetValue(NoCache) };
         var sw = Stopwatch.StartNew();
-        var splits = CommonOptions.LoadData(dataset, a.Str("data"), options);
+        var splits = CommonOptions.LoadData(dataset, a.GetValue(Data), options);
         var train = splits.Train;
         double openSeconds = sw.Elapsed.TotalSeconds;
         var (mean, std) = train.ChannelStats();

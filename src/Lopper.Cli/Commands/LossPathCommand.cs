@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Data;
 using Lopper.Graph;
@@ -13,35 +14,40 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class LossPathCommand
 {
-    private const string Usage = """
-        lopper losspath --a DIR --b DIR [--bend DIR] [--points N] [--samples N] [--bn-batches N] [--json]
-          --a, --b      the end points (t = 0 and t = 1); same graph (e.g. two `lopper train` runs of one model)
-          --bend        a third model of the same graph: the path becomes (1-t)^2 a + 2t(1-t) bend + t^2 b
-          --points N    equally spaced t in [0, 1] (default 21)
-          --samples N   training images the loss is measured on, in file order, no augmentation (default 10000)
-          --bn-batches N  re-estimate batch-norm statistics at every point from N shuffled training batches
-                        (default 20; 0 keeps the interpolated running statistics)
-          data:         --dataset NAME --data DIR (default: what --a's run.json says)  --threads N --seed N
-        """;
+    private static readonly Option<string> EndA = Flags.Required("--a", "DIR", "the model at t = 0 (its run.json names the data)");
+    private static readonly Option<string> EndB = Flags.Required("--b", "DIR", "the model at t = 1, same graph (e.g. two `lopper train` runs of one model)");
+    private static readonly Option<string?> Bend = Flags.Text("--bend", "DIR", "a third model of the same graph: the path becomes (1-t)^2 a + 2t(1-t) bend + t^2 b");
+    private static readonly Option<int> Points = Flags.Int("--points", "equally spaced t in [0, 1]", 21, 2);
+    private static readonly Option<int> Samples = Flags.Int("--samples", "training images the loss is measured on, in file order, no augmentation", 10000, 1);
+    private static readonly Option<int> BnBatches = Flags.Int("--bn-batches", "re-estimate batch-norm statistics at every point from N shuffled training batches (0 keeps the interpolated running statistics)", 20, 0);
+    private static readonly Option<string?> Dataset = Flags.Text("--dataset", "NAME", "dataset (default: what --a's run.json says)", Lopper.Data.DataCatalog.Names);
+    private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "dataset folder (default: what --a's run.json says)");
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<int> Seed = Flags.Int("--seed", "seed of the batch-norm batches", 0, 0);
+    private static readonly Option<bool> Json = Flags.Json();
 
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
-        bool json = a.Flag("json");
-        CommonOptions.ApplyThreads(a);
-        string aDir = a.Required("a"), bDir = a.Required("b");
+        var c = new Command("losspath", "loss along the line or Bezier curve between two models of one graph") { EndA, EndB, Bend, Points, Samples, BnBatches, Dataset, Data, Threads, Seed, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult parse)
+    {
+        bool json = parse.GetValue(Json);
+        CommonOptions.ApplyThreads(parse, Threads);
+        string aDir = parse.GetValue(EndA)!, bDir = parse.GetValue(EndB)!;
+        int points = parse.GetValue(Points);
+        int samples = parse.GetValue(Samples);
+        int bnBatches = parse.GetValue(BnBatches);
+        ulong seed = (ulong)parse.GetValue(Seed);
         var first = Lopper.Runs.RunFolder.Load(aDir, Lopper.Imaging.SkiaImageDecoder.Instance);
-        var firstData = DataFlags.Override(a, first);
+        var firstData = DataFlags.Override(parse.GetValue(Dataset), parse.GetValue(Data), first);
         var second = ModelStore.Load(bDir);
-        string? bendDir = a.Str("bend");
+        string? bendDir = parse.GetValue(Bend);
         var bend = bendDir is null ? null : ModelStore.Load(bendDir);
-        int points = a.Int("points", 21, 2);
-        int samples = a.Int("samples", 10000, 1);
-        int bnBatches = a.Int("bn-batches", 20, 0);
-        ulong seed = (ulong)a.Int("seed", 0, 0);
-        a.EnsureAllUsed();
 
         var (trainSet, _) = DataFlags.Load(first, firstData, "--a");
         var (mean, std) = trainSet.ChannelStats();

@@ -1,60 +1,62 @@
-using System.Text;
+using System.CommandLine;
 using Lopper.Methods;
 
 namespace Lopper.Cli.Commands;
 
-/// <summary>A method's options as command-line flags: each option of its record is --NAME, as the registry declares it.</summary>
-public static class MethodFlags
+/// <summary>
+/// A method's options as command-line flags, made from its options record (<see cref="OptionInfo"/>): each option is
+/// --NAME with the record's help, default and choices; the values go to <see cref="OptionBinder"/> as written, so
+/// conversion and range errors come from the record (and are respelt to flags), as for an experiment config.
+/// </summary>
+public sealed class MethodFlags
 {
-    /// <summary>The flags of <paramref name="options"/> that take no value.</summary>
-    public static IEnumerable<string> Switches(IEnumerable<OptionInfo> options) => options.Where(o => o.IsSwitch).Select(o => o.Name);
+    private readonly (OptionInfo Info, Option Symbol)[] _flags;
 
-    /// <summary>The options present among the flags (marks them as read), for <see cref="OptionBinder"/>.</summary>
-    public static List<OptionValue> Read(Args a, IReadOnlyList<OptionInfo> options)
+    /// <summary>Flags for <paramref name="options"/>.</summary>
+    public MethodFlags(IReadOnlyList<OptionInfo> options) => _flags = [.. options.Select(o => (o, Symbol(o)))];
+
+    /// <summary>The flags, to add to a command.</summary>
+    public IEnumerable<Option> Symbols => _flags.Select(f => f.Symbol);
+
+    /// <summary>The options the user gave, for <see cref="OptionBinder"/>.</summary>
+    public List<OptionValue> Read(ParseResult p)
     {
         var values = new List<OptionValue>();
-        foreach (var o in options)
+        foreach (var (info, symbol) in _flags)
         {
-            if (!a.Has(o.Name)) continue;
-            if (o.IsSwitch)
+            if (!p.Given(symbol)) continue;
+            if (symbol is Option<bool> s)
             {
-                if (a.Flag(o.Name)) values.Add(new OptionValue(o.Name, null));
+                if (p.GetValue(s)) values.Add(new OptionValue(info.Name, null));
             }
-            else values.Add(new OptionValue(o.Name, a.Str(o.Name)));
+            else values.Add(new OptionValue(info.Name, p.GetValue((Option<string>)symbol)));
         }
         return values;
     }
 
-    /// <summary>True when any of the options is among the flags (marks them as read).</summary>
-    public static bool AnyGiven(Args a, IReadOnlyList<OptionInfo> options)
-    {
-        bool any = false;
-        foreach (var o in options) any |= a.Has(o.Name);
-        return any;
-    }
+    /// <summary>True when any of the flags was given.</summary>
+    public bool AnyGiven(ParseResult p) => _flags.Any(f => p.Given(f.Symbol));
 
-    /// <summary>
-    /// Usage lines for every method of <paramref name="registry"/>: name, summary, then its options; options a
-    /// method shares with one listed before it (the same record) are named, not repeated.
-    /// </summary>
-    public static string Usage(MethodRegistry registry)
+    /// <summary>The names of the flags, for messages ("--strength, --gate-lr").</summary>
+    public IEnumerable<string> Names => _flags.Select(f => f.Symbol.Name);
+
+    private static Option Symbol(OptionInfo o)
     {
-        var sb = new StringBuilder();
-        var firstWith = new Dictionary<Type, string>();
-        foreach (var m in registry.Methods)
+        string help = o.Attribute.Help + (o.DefaultText is string d ? $" [default: {d}]" : "");
+        if (o.IsSwitch) return new Option<bool>("--" + o.Name) { Description = help };
+        var flag = new Option<string>("--" + o.Name)
         {
-            sb.Append("  ").Append(m.Name).Append(": ").AppendLine(m.Summary);
-            foreach (var group in m.Options.GroupBy(o => o.Property.DeclaringType!))
+            Description = help,
+            HelpName = o.Kind switch
             {
-                if (firstWith.TryGetValue(group.Key, out var first))
-                {
-                    sb.Append("      as ").Append(first).Append(": ").AppendLine(string.Join(" ", group.Select(o => "--" + o.Name)));
-                    continue;
-                }
-                firstWith[group.Key] = m.Name;
-                foreach (var o in group) sb.Append("      ").AppendLine(o.Usage());
-            }
-        }
-        return sb.ToString().TrimEnd();
+                OptionKind.Choice => string.Join('|', o.Choices),
+                OptionKind.Map => "name=F,...",
+                OptionKind.List => "N,N,...",
+                OptionKind.Text => "TEXT",
+                _ => o.ValueType == typeof(double) || o.ValueType == typeof(float) ? "F" : "N",
+            },
+        };
+        if (o.Kind == OptionKind.Choice) flag.CompletionSources.Add([.. o.Choices]);
+        return flag;
     }
 }

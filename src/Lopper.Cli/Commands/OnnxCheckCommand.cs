@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Graph;
 using Lopper.Io;
@@ -14,21 +15,34 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class OnnxCheckCommand
 {
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    private static readonly Option<string> From = Flags.Required("--from", "DIR", "the model folder (run in Lopper)");
+    private static readonly Option<string> Onnx = Flags.Required("--onnx", "FILE", "the ONNX file (run in ONNX Runtime)");
+    private static readonly Option<int> Batch = Flags.Int("--batch", "images in the seeded random batch", 2, 1, 1024);
+    private static readonly Option<int> Seed = Flags.Int("--seed", "seed of the random batch", 1, 0);
+    private static readonly Option<double> Tolerance = Flags.Real("--tolerance", "largest accepted |difference| relative to the largest output (positive)", 1e-4);
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<bool> Json = Flags.Json();
+
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
-        const string usage = "lopper onnx-check --from DIR --onnx FILE [--batch 2] [--seed 1] [--tolerance 1e-4] [--threads N] [--json]";
-        if (a.Flag("help")) { Console.WriteLine(usage); return 0; }
-        string from = a.Required("from");
-        string onnxPath = a.Required("onnx");
-        int batch = a.Int("batch", 2, 1);
-        int seed = a.Int("seed", 1, 0);
-        double tolerance = a.Real("tolerance", 1e-4);
-        bool json = a.Flag("json");
-        CommonOptions.ApplyThreads(a);
-        a.EnsureAllUsed();
-        if (batch > 1024) throw new LopperInputException($"--batch must be at most 1024, got {batch}");
+        var c = new Command("onnx-check", "compare a model folder in Lopper with an ONNX file in ONNX Runtime (exit 1 when they differ)")
+        {
+            From, Onnx, Batch, Seed, Tolerance, Threads, Json,
+        };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string from = p.GetValue(From)!;
+        string onnxPath = p.GetValue(Onnx)!;
+        int batch = p.GetValue(Batch);
+        int seed = p.GetValue(Seed);
+        double tolerance = p.GetValue(Tolerance);
+        bool json = p.GetValue(Json);
+        CommonOptions.ApplyThreads(p, Threads);
         if (!(tolerance > 0)) throw new LopperInputException($"--tolerance must be positive, got {tolerance}");
         var model = ModelStore.Load(from);
         // Loading validates the file (one clear line for a truncated or malformed one) before ONNX Runtime sees it.

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Data;
 using Lopper.Data.Images;
@@ -11,19 +12,28 @@ namespace Lopper.Cli.Commands;
 /// <summary>`lopper predict --from DIR IMAGES...`: class names and probabilities per image file, preprocessed as the model was trained.</summary>
 public static class PredictCommand
 {
-    private const string Usage = "lopper predict --from DIR IMAGE [IMAGE...] [--top 5] [--json] [--threads N]";
+    private static readonly Argument<string[]> Images = new("IMAGE") { Description = "PNG or JPEG files", Arity = ArgumentArity.ZeroOrMore };
+    private static readonly Option<string> From = Flags.Required("--from", "DIR", "the model folder (its preprocessing.json says how images are prepared)");
+    private static readonly Option<int> Top = Flags.Int("--top", "classes to print per image", 5, 1, valueName: "K");
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<bool> Json = Flags.Json();
 
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
-        string from = a.Required("from");
-        int top = a.Int("top", 5, 1);
-        bool json = a.Flag("json");
-        CommonOptions.ApplyThreads(a);
-        a.EnsureAllUsed(positionalAllowed: int.MaxValue);
-        if (a.Positional.Count == 0) throw new LopperInputException($"no images given ({Usage})");
+        var c = new Command("predict", "class names and probabilities for image files") { Images, From, Top, Threads, Json };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string from = p.GetValue(From)!;
+        int top = p.GetValue(Top);
+        bool json = p.GetValue(Json);
+        CommonOptions.ApplyThreads(p, Threads);
+        var paths = p.GetValue(Images) ?? [];
+        if (paths.Length == 0) throw new LopperInputException("no images given (lopper predict --from DIR IMAGE [IMAGE...])");
         var model = ModelStore.Load(from);
         var pre = Preprocessing.TryLoad(from) ?? Fallback(from, model);
         if (pre.ClassNames.Length != model.Graph.Classes)
@@ -31,7 +41,7 @@ public static class PredictCommand
         if (!pre.InputShape.AsSpan().SequenceEqual(model.Graph.InputShape))
             throw new LopperInputException($"{Path.Combine(from, Preprocessing.FileName)}: input_shape {string.Join("x", pre.InputShape)} does not match the model's {string.Join("x", model.Graph.InputShape)}");
         var decoder = SkiaImageDecoder.Instance;
-        var images = a.Positional.Select(p => (p, decoder.Decode(p))).ToList();
+        var images = paths.Select(p => (p, decoder.Decode(p))).ToList();
         var batch = pre.ToBatch(images, decoder);
         var probs = Predictor.Probabilities(model, batch);
         int k = Math.Min(top, pre.ClassNames.Length), classes = pre.ClassNames.Length;

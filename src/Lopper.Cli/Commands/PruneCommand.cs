@@ -1,65 +1,88 @@
+using System.CommandLine;
 using Lopper.Methods;
 using Lopper.Runs;
 using Lopper.Imaging;
 
 namespace Lopper.Cli.Commands;
 
-/// <summary>`lopper prune METHOD`: a thin adapter over <see cref="PrunePipeline"/>, with the method made by the registry from its flags.</summary>
+/// <summary>
+/// `lopper prune METHOD`: a thin adapter over <see cref="PrunePipeline"/>. Each registered method is a subcommand
+/// whose flags are made from its options record; the flags every method shares are declared here once.
+/// </summary>
 public static class PruneCommand
 {
     private static readonly MethodRegistry Registry = PruningMethods.Registry;
 
-    private static string Usage => $"""
-        lopper prune METHOD --from DIR --out DIR2 [--finetune-epochs N] [--json]
-          methods and their options (the record each method is configured with; library errors name the same options):
-        {MethodFlags.Usage(Registry)}
-          fine-tune: --finetune-epochs N (default 0) --lr F (default 0.01) --batch-size N (default 128) --seed N (default: the source's)
-                    --bn-recalibrate N (re-estimate batch-norm statistics on N training batches, at most one
-                    epoch, right after pruning, before "accuracy pruned" and fine-tuning; default {PruneRequest.DefaultBnRecalibrateBatches};
-                    0 keeps the dense model's statistics; skipped for models without batch-norm or without data)
-                    --train-limit N (first N training images; default: the source run's, 0 = all)
-          other:    --dataset NAME --data DIR --threads N --latency-batch N (default 128)
-          no data:  without --dataset/--data and with no dataset in the folder's run.json (an imported model),
-                    l1, random and magnitude prune without data; accuracy is then not measured (recorded as null)
-        """;
+    private static readonly Option<string> From = Flags.Required("--from", "DIR", "the trained run folder (or imported model) to prune");
+    private static readonly Option<string> Out = Flags.Required("--out", "DIR2", "the new run folder (not inside --from, not containing it)");
+    private static readonly Option<int> FinetuneEpochs = Flags.Int("--finetune-epochs", "fine-tuning epochs after pruning", 0, 0);
+    private static readonly Option<float?> Lr = Flags.Single("--lr", "fine-tuning learning rate [default: 0.01]", 0);
+    private static readonly Option<int> BatchSize = Flags.Int("--batch-size", "fine-tuning mini-batch size", 128, 1);
+    private static readonly Option<int?> Seed = Flags.OptionalInt("--seed", "seed of fine-tuning and of seeded methods (default: the source run's)", 0);
+    private static readonly Option<int> BnRecalibrate = Flags.Int("--bn-recalibrate",
+        "re-estimate batch-norm statistics on N training batches (at most one epoch) right after pruning, before \"accuracy pruned\" " +
+        "and fine-tuning; 0 keeps the dense model's statistics; skipped for models without batch-norm or without data",
+        PruneRequest.DefaultBnRecalibrateBatches, 0);
+    private static readonly Option<int?> TrainLimit = Flags.OptionalInt("--train-limit", "fine-tune on the first N training images (0 = all; default: the source run's)", 0);
+    private static readonly Option<string?> Dataset = Flags.Text("--dataset", "NAME", "dataset (default: the source run's)", Lopper.Data.DataCatalog.Names);
+    private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "dataset folder (default: the source run's)");
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<int> LatencyBatch = Flags.Int("--latency-batch", "batch size the latency is measured at", 128, 1);
+    private static readonly Option<bool> Json = Flags.Json();
 
-    /// <summary>The switches any method declares (flags without a value), so they parse before the method is known.</summary>
-    private static readonly HashSet<string> Switches = ["json", "help", .. Registry.Methods.SelectMany(m => MethodFlags.Switches(m.Options))];
-
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    /// <summary>The command, with one subcommand per registered method.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, Switches);
-        if (a.Flag("help") || a.Positional.Count == 0) { Console.WriteLine(Usage); return a.Positional.Count == 0 && !a.Has("help") ? 2 : 0; }
-        var info = Registry.Get(a.Positional[0]);
-        string from = a.Required("from");
-        string outDir = a.Required("out");
+        var prune = new Command("prune",
+            "prune a trained model, fine-tune it and measure the gain (one subcommand per method)");
+        foreach (var o in new Option[] { From, Out, FinetuneEpochs, Lr, BatchSize, Seed, BnRecalibrate, TrainLimit, Dataset, Data, Threads, LatencyBatch, Json })
+        {
+            o.Recursive = true;
+            prune.Options.Add(o);
+        }
+        foreach (var info in Registry.Methods) prune.Subcommands.Add(MethodCommand(info));
+        ParseErrors.SubcommandNoun[prune] = "pruning method";
+        return prune;
+    }
+
+    private static Command MethodCommand(PruningMethodInfo info)
+    {
+        var flags = new MethodFlags(info.Options);
+        var c = new Command(info.Name, info.Summary + (info.NeedsData ? "" : "; runs without data"));
+        foreach (var o in flags.Symbols) c.Options.Add(o);
+        c.SetAction(p => Run(p, info, flags));
+        return c;
+    }
+
+    private static int Run(ParseResult p, PruningMethodInfo info, MethodFlags flags)
+    {
+        string from = p.GetValue(From)!;
+        string outDir = p.GetValue(Out)!;
         RunFolder.CheckOutside(outDir, from, "--out", "--from");
-        bool json = a.Flag("json");
-        CommonOptions.ApplyThreads(a);
-        var method = info.Create(MethodFlags.Read(a, info.Options));
+        bool json = p.GetValue(Json);
+        CommonOptions.ApplyThreads(p, Threads);
+        var method = info.Create(flags.Read(p));
         var source = RunFolder.Load(from, SkiaImageDecoder.Instance);
         var request = new PruneRequest
         {
             Source = source,
             Method = method,
-            Data = DataFlags.Override(a, source),
-            FinetuneEpochs = a.Int("finetune-epochs", 0, 0),
-            Lr = a.Single("lr", 0.01, 0),
-            BatchSize = a.Int("batch-size", 128, 1),
-            Seed = a.Has("seed") ? (ulong)a.Int("seed", 0, 0) : null,
-            TrainLimit = a.Has("train-limit") ? a.Int("train-limit", 0, 0) : null,
-            BnRecalibrateBatches = a.Int("bn-recalibrate", PruneRequest.DefaultBnRecalibrateBatches, 0),
-            LatencyBatch = a.Int("latency-batch", 128, 1),
+            Data = DataFlags.Override(p.GetValue(Dataset), p.GetValue(Data), source),
+            FinetuneEpochs = p.GetValue(FinetuneEpochs),
+            Lr = p.GetValue(Lr) ?? 0.01f,
+            BatchSize = p.GetValue(BatchSize),
+            Seed = p.GetValue(Seed) is int seed ? (ulong)seed : null,
+            TrainLimit = p.GetValue(TrainLimit),
+            BnRecalibrateBatches = p.GetValue(BnRecalibrate),
+            LatencyBatch = p.GetValue(LatencyBatch),
             OutDir = outDir,
-            Command = "lopper prune " + string.Join(' ', raw),
+            Command = CommonOptions.CommandLine(p),
         };
-        a.EnsureAllUsed(positionalAllowed: 1);
         if (request.Data is null && info.NeedsData)
             throw new LopperInputException($"prune {info.Name} needs data and {from} names no dataset: give --dataset NAME (and --data DIR); {string.Join(", ", Registry.Methods.Where(m => !m.NeedsData).Select(m => m.Name))} prune without data");
         if (request.Data is null && request.FinetuneEpochs > 0)
             throw new LopperInputException($"fine-tuning needs data and {from} names no dataset: give --dataset NAME (and --data DIR), or --finetune-epochs 0");
-        if (request.Data is null && a.Has("bn-recalibrate") && request.BnRecalibrateBatches > 0)
+        if (request.Data is null && p.Given(BnRecalibrate) && request.BnRecalibrateBatches > 0)
             throw new LopperInputException($"--bn-recalibrate needs data and {from} names no dataset: give --dataset NAME (and --data DIR)");
         var result = PrunePipeline.Run(request, ConsoleCallbacks.Create());
         var r = result.Record;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lopper.Reporting;
 
@@ -6,26 +7,32 @@ namespace Lopper.Cli.Commands;
 /// <summary>`lopper report RESULTS... --out DIR`: charts (SVG) and a table of every cell, as report.md and a self-contained report.html.</summary>
 public static class ReportCommand
 {
-    private const string Usage = """
-        lopper report RESULTS.json [MORE.json ...] --out DIR [--widths-run CELL] [--json]
-          writes DIR/report.html (charts inline, no external files), DIR/report.md and the charts as
-          DIR/*.svg: accuracy vs MACs kept, accuracy vs parameters kept, speed-up vs MACs kept, and with
-          --widths-run the per-layer output widths of that cell against its source model.
-          A results file may also be given as the experiment's folder (its results.json is read).
-        """;
+    private static readonly Argument<string[]> Results = new("RESULTS.json") { Description = "results files, or experiment folders (their results.json is read)", Arity = ArgumentArity.ZeroOrMore };
+    private static readonly Option<string> Out = Flags.Required("--out", "DIR", "the folder for report.html, report.md and the charts");
+    private static readonly Option<string?> WidthsRun = Flags.Text("--widths-run", "CELL", "also chart the per-layer output widths of this cell against its source model");
+    private static readonly Option<bool> Json = Flags.Json();
 
-    /// <summary>Runs the command.</summary>
-    public static int Run(string[] raw)
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        var a = new Args(raw, new HashSet<string> { "json", "help" });
-        if (a.Flag("help")) { Console.WriteLine(Usage); return 0; }
-        string outDir = a.Required("out");
-        string? widths = a.Str("widths-run");
-        bool json = a.Flag("json");
-        a.EnsureAllUsed(positionalAllowed: int.MaxValue);
-        if (a.Positional.Count == 0) throw new LopperInputException("give at least one results file (lopper report RESULTS.json --out DIR)");
+        var c = new Command("report",
+            "HTML/Markdown report with SVG charts from experiment results")
+        {
+            Results, Out, WidthsRun, Json,
+        };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult parse)
+    {
+        string outDir = parse.GetValue(Out)!;
+        string? widths = parse.GetValue(WidthsRun);
+        bool json = parse.GetValue(Json);
+        var given = parse.GetValue(Results) ?? [];
+        if (given.Length == 0) throw new LopperInputException("give at least one results file (lopper report RESULTS.json --out DIR)");
         var files = new List<(ExperimentResults, string)>();
-        foreach (var p in a.Positional)
+        foreach (var p in given)
         {
             string path = Directory.Exists(p) ? Path.Combine(p, "results.json") : p;
             files.Add((ResultsJson.Load(path), path));

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lopper.Pruning.Snacs;
@@ -12,25 +13,44 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class SnacsBench
 {
-    /// <summary>Help text.</summary>
-    public const string Usage = "lopper bench snacs-estimator [--probe-per-class N (200)] [--classes K (10)] [--groups G (16)] [--in C (512)] [--out C2 (512)] [--estimators hash,mint] [--seed S] [--threads T] [--json]\n" +
-        "lopper bench snacs-estimator --from RUN [--child NODE (default: the widest pair)] [--probe-per-class N] [--groups G] ...   (real probe activations)";
+    private static readonly Option<int> ProbePerClass = Flags.Int("--probe-per-class", "probe images per class", 200, 2);
+    private static readonly Option<int> Classes = Flags.Int("--classes", "classes of the synthetic activations", 10, 2, valueName: "K");
+    private static readonly Option<int> Groups = Flags.Int("--groups", "groups per layer", 16, 1, valueName: "G");
+    private static readonly Option<int> In = Flags.Int("--in", "parent channels of the synthetic pair", 512, 1, valueName: "C");
+    private static readonly Option<int> Out = Flags.Int("--out", "child channels of the synthetic pair", 512, 1, valueName: "C2");
+    private static readonly Option<int> Seed = Flags.Int("--seed", "seed", 1, 0, valueName: "S");
+    private static readonly Option<string?> Estimators = Flags.Text("--estimators", "hash,mint", "estimators to time [default: hash,mint]");
+    private static readonly Option<double> Gamma = Flags.Real("--gamma", "hash estimator's gamma", new HashCmiOptions().Gamma, 1e-6);
+    private static readonly Option<string?> From = Flags.Text("--from", "RUN", "real probe activations of this run folder instead of synthetic ones");
+    private static readonly Option<string?> Child = Flags.Text("--child", "NODE", "with --from: the child layer (default: the widest pair)");
+    private static readonly Option<string?> Dataset = Flags.Text("--dataset", "NAME", "with --from: dataset (default: the run's)", Lopper.Data.DataCatalog.Names);
+    private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "with --from: dataset folder (default: the run's)");
 
-    /// <summary>Runs the benchmark.</summary>
-    public static JsonObject Run(Args a)
+    /// <summary>The subcommand (bench runs it on --threads and prints its result).</summary>
+    public static Command Create(Func<ParseResult, Func<ParseResult, JsonObject>, int> measure)
     {
-        int perClass = a.Int("probe-per-class", 200, 2);
-        int classes = a.Int("classes", 10, 2);
-        int groups = a.Int("groups", 16, 1);
-        int inC = a.Int("in", 512, 1), outC = a.Int("out", 512, 1);
-        ulong seed = (ulong)a.Int("seed", 1, 0);
-        var which = a.Str("estimators", "hash,mint").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var cmd = new Command("snacs-estimator", "SNACS's hash estimator against MINT's O(N²) estimator on one layer pair (synthetic, or --from RUN)")
+        {
+            ProbePerClass, Classes, Groups, In, Out, Seed, Estimators, Gamma, From, Child, Dataset, Data,
+        };
+        cmd.SetAction(parse => measure(parse, Run));
+        return cmd;
+    }
+
+    private static JsonObject Run(ParseResult a)
+    {
+        int perClass = a.GetValue(ProbePerClass);
+        int classes = a.GetValue(Classes);
+        int groups = a.GetValue(Groups);
+        int inC = a.GetValue(In), outC = a.GetValue(Out);
+        ulong seed = (ulong)a.GetValue(Seed);
+        var which = (a.GetValue(Estimators) ?? "hash,mint").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var w in which) if (w is not ("hash" or "mint")) throw new LopperInputException($"--estimators: unknown estimator '{w}' (hash, mint)");
         ActivationMatrix parent, child;
         string source = "synthetic";
-        if (a.Str("from") is { } from)
+        if (a.GetValue(From) is { } from)
         {
-            (parent, child, source) = Real(from, a.Str("child"), perClass, seed, a.Str("dataset"), a.Str("data"));
+            (parent, child, source) = Real(from, a.GetValue(Child), perClass, seed, a.GetValue(Dataset), a.GetValue(Data));
             inC = parent.Cols;
             outC = child.Cols;
         }
@@ -44,7 +64,7 @@ public static class SnacsBench
             ["bench"] = "snacs-estimator", ["activations"] = source, ["samples"] = n, ["probe_per_class"] = perClass, ["groups"] = groups,
             ["in"] = inC, ["out"] = outC, ["calls"] = groups * groups, ["seed"] = seed,
         };
-        var hashOptions = new HashCmiOptions { Gamma = a.Real("gamma", new HashCmiOptions().Gamma, 1e-6) };
+        var hashOptions = new HashCmiOptions { Gamma = a.GetValue(Gamma) };
         var seconds = new Dictionary<string, double>();
         foreach (var name in which.Distinct())
         {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lopper.Tensors;
@@ -13,15 +14,25 @@ namespace Lopper.Cli.Commands;
 /// </summary>
 public static class SparseConvBench
 {
-    /// <summary>Help text.</summary>
-    public const string Usage = "lopper bench sparse-conv [--in C (256)] [--out O (256)] [--hw N (8)] [--kernel K (3)] [--sparsity 0.5,0.8,0.9,0.95] [--batch B (32)] [--threads T] [--json]";
+    private static readonly Option<int> In = Flags.Int("--in", "input channels", 256, 1, valueName: "C");
+    private static readonly Option<int> Out = Flags.Int("--out", "output channels", 256, 1, valueName: "O");
+    private static readonly Option<int> Hw = Flags.Int("--hw", "image height and width", 8, 1);
+    private static readonly Option<int> Kernel = Flags.Int("--kernel", "kernel size", 3, 1, valueName: "K");
+    private static readonly Option<double[]?> Sparsity = Flags.Reals("--sparsity", "F,F,...", "fractions of connections pruned, each in [0, 1) [default: 0.5,0.8,0.9,0.95]", 0, 1, maxInclusive: false);
+    private static readonly Option<int> Batch = Flags.Int("--batch", "images", 32, 1, CommonOptions.MaxBatch, "B");
 
-    /// <summary>Runs the measurement.</summary>
-    public static unsafe JsonObject Run(Args a)
+    /// <summary>The subcommand (bench runs it on --threads and prints its result).</summary>
+    public static Command Create(Func<ParseResult, Func<ParseResult, JsonObject>, int> measure)
     {
-        int c = a.Int("in", 256, 1), o = a.Int("out", 256, 1), hw = a.Int("hw", 8, 1), k = a.Int("kernel", 3, 1), batch = a.Int("batch", 32, 1);
-        var levels = a.Reals("sparsity", [0.5, 0.8, 0.9, 0.95], 0, 1, maxInclusive: false);
-        if (batch > CommonOptions.MaxBatch) throw new LopperInputException($"--batch must be at most {CommonOptions.MaxBatch}, got {batch}");
+        var cmd = new Command("sparse-conv", "a connection-sparse convolution against the dense one (im2col + GEMM)") { In, Out, Hw, Kernel, Sparsity, Batch };
+        cmd.SetAction(parse => measure(parse, Run));
+        return cmd;
+    }
+
+    private static unsafe JsonObject Run(ParseResult parse)
+    {
+        int c = parse.GetValue(In), o = parse.GetValue(Out), hw = parse.GetValue(Hw), k = parse.GetValue(Kernel), batch = parse.GetValue(Batch);
+        var levels = parse.ValueOrNull(Sparsity) ?? [0.5, 0.8, 0.9, 0.95];
         CommonOptions.CheckBufferSize("--in/--out/--hw/--kernel/--batch", (long)batch * c * hw * hw, (long)o * c * k * k, (long)c * k * k * hw * hw);
         int pad = k / 2, p = hw * hw, rows = c * k * k;
         var rng = new Rng(1);

@@ -20,19 +20,11 @@ public static class TransferFlags
     }
 
     /// <summary>
-    /// The model of --from with its classifier replaced when --reset-head asks (N, or "data" for the data's class
-    /// count), and its folder; nulls without --from.
+    /// The model of --from with its classifier replaced when --reset-head (<paramref name="reset"/>) asks (N, or
+    /// "data" for the data's class count), and its folder.
     /// </summary>
-    public static (Model? Model, RunFolder? Folder) Load(Args a, Dataset train, ulong seed)
+    public static (Model Model, RunFolder Folder) Load(string from, string? reset, Dataset train, ulong seed)
     {
-        string? from = a.Str("from");
-        string? reset = a.Str("reset-head");
-        if (from is null)
-        {
-            if (reset is not null) throw new LopperInputException("--reset-head needs --from DIR (the model whose classifier it replaces)");
-            return (null, null);
-        }
-        if (a.Has("model")) throw new LopperInputException("--from DIR brings its own model; drop --model");
         var folder = RunFolder.Load(from, SkiaImageDecoder.Instance);
         var model = folder.Model;
         if (!model.Graph.InputShape.AsSpan().SequenceEqual(new[] { train.Channels, train.Height, train.Width }))

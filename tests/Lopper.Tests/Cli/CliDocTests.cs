@@ -14,15 +14,30 @@ public class CliDocTests
         string doc = File.ReadAllText(Path.Combine(root.FullName, "docs", "cli.md")).ReplaceLineEndings("\n");
         var (code, overview, _) = Run("--help");
         Assert.Equal(0, code);
-        var commands = overview.Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal) && l.Length > 2 && char.IsLetter(l[2]))
-            .Select(l => l.Trim().Split(' ')[0]).ToList();
-        Assert.True(commands.Count >= 15, overview);
-        foreach (var c in commands)
+        var commands = Subcommands(overview);
+        Assert.True(commands.Count >= 16, overview);
+        int checkedHelps = 0;
+        // Every command and subcommand (prune's methods, bench's micro-benchmarks).
+        var queue = new Queue<string[]>(commands.Select(c => new[] { c }));
+        while (queue.TryDequeue(out var c))
         {
-            var (rc, help, err) = Run(c, "--help");
-            Assert.True(rc == 0, $"{c} --help: {err}");
-            Assert.True(doc.Contains(help.ReplaceLineEndings("\n").TrimEnd('\n')), $"docs/cli.md lacks the current `lopper {c} --help`; run bench/update_cli_doc.py");
+            var (rc, help, err) = Run([.. c, "--help"]);
+            Assert.True(rc == 0, $"{string.Join(' ', c)} --help: {err}");
+            Assert.True(doc.Contains(help.ReplaceLineEndings("\n").TrimEnd('\n')), $"docs/cli.md lacks the current `lopper {string.Join(' ', c)} --help`; run bench/update_cli_doc.py");
+            foreach (var sub in Subcommands(help)) queue.Enqueue([.. c, sub]);
+            checkedHelps++;
         }
+        Assert.True(checkedHelps >= commands.Count + 8 + 4, $"{checkedHelps} helps");
+    }
+
+    // The names listed under "Commands:" in a help text.
+    private static List<string> Subcommands(string help)
+    {
+        var lines = help.ReplaceLineEndings("\n").Split('\n');
+        int start = Array.IndexOf(lines, "Commands:");
+        if (start < 0) return [];
+        return lines.Skip(start + 1).TakeWhile(l => l.Length > 0).Where(l => l.StartsWith("  ", StringComparison.Ordinal) && char.IsLetter(l[2]))
+            .Select(l => l.Trim().Split(' ')[0]).ToList();
     }
 
     [Fact]

@@ -79,7 +79,16 @@ public class MethodRegistryTests
         Assert.Equal("lopper prune: give exactly one of --target-macs F, --target-params F, --tau T or --blocks K", err.Trim());
         (code, var help, _) = Run("prune", "--help");
         Assert.Equal(0, code);
-        foreach (var m in PruningMethods.Registry.Methods) Assert.Contains($"  {m.Name}: {m.Summary}", help);
-        Assert.Contains("--ul-step F (default 0.02)", help);
+        // Each method is a subcommand whose help is its summary and the flags of its options record.
+        foreach (var m in PruningMethods.Registry.Methods)
+        {
+            Assert.Matches($@"(?m)^  {System.Text.RegularExpressions.Regex.Escape(m.Name)} ", help);
+            (code, var methodHelp, _) = Run("prune", m.Name, "--help");
+            Assert.Equal(0, code);
+            Assert.Contains(m.Summary, System.Text.RegularExpressions.Regex.Replace(methodHelp, @"\s+", " "));
+            foreach (var o in m.Options) Assert.Contains($"--{o.Name}", methodHelp);
+        }
+        (_, help, _) = Run("prune", "snacs", "--help");
+        Assert.Matches(@"--ul-step <F> +step of the upper-limit grid \[default: 0\.02\]", help);
     }
 }
