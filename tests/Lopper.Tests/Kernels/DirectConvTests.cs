@@ -11,6 +11,8 @@ public unsafe class DirectConvTests
     [InlineData(4, 16, 3, 15, 3, true)]    // one 16 block, 15 positions in one tile
     [InlineData(2, 33, 4, 5, 5, true)]     // 5x5 kernel, a 32 block and a 16 block with one channel
     [InlineData(6, 8, 2, 1, 3, false)]     // one-pixel-wide planes
+    [InlineData(3, 16, 5, 28, 3, true)]    // 3-tap row tiles: a 28-wide row in two pieces of 14
+    [InlineData(2, 12, 3, 24, 3, false)]   // 3-tap row tiles: one piece of 24, 4 lanes zero
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int k, bool relu)
     {
         if (!PaddedConv.Applies(k, 1, (k - 1) / 2, w)) return;   // no Vector512 here: the op uses im2col

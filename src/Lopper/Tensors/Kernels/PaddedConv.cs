@@ -191,7 +191,10 @@ internal static unsafe class PaddedConv
             for (int ky = 0; ky < kernel; ky++)
                 for (int kx = 0; kx < kernel; kx++)
                     offsets[c * taps + ky * kernel + kx] = c * stride + ky * pitch + kx;
-        ConvolveDirect(padded, offsets, depth, pitch, h, w, packed, outChannels, y, bias, relu, residual);
+        // A 3-wide kernel's rows start where their first tap does: RowTapKernels' depth steps.
+        int* rowOffsets = stackalloc int[kernel == 3 ? channels * 3 : 0];
+        for (int q = 0; kernel == 3 && q < channels * 3; q++) rowOffsets[q] = offsets[q * 3];
+        ConvolveDirect(padded, offsets, depth, pitch, h, w, packed, outChannels, y, bias, relu, residual, kernel == 3 ? rowOffsets : null);
     }
 
     /// <summary>
@@ -200,8 +203,13 @@ internal static unsafe class PaddedConv
     /// <c>input[oy*rowPitch + ox + offsets[p]]</c>; y is channel-major oh x ow planes (bias, residual, ReLU as in
     /// <see cref="Forward"/>); <paramref name="packed"/> is the weight through <see cref="PackWeights"/>.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="rowOffsets"/> (a 3-wide kernel: the offset of each (channel, kernel row)'s first tap,
+    /// the taps of a row being adjacent) 16-channel blocks go through <see cref="RowTapKernels"/>, which share
+    /// each input broadcast across a row's three taps.
+    /// </remarks>
     internal static void ConvolveDirect(float* input, int* offsets, int depth, int rowPitch, int oh, int ow, float* packed, int outChannels,
-        float* y, float* bias, bool relu, float* residual)
+        float* y, float* bias, bool relu, float* residual, int* rowOffsets = null)
     {
         // 64-byte aligned: the tile's vectors are stored and at once loaded back, and a load split over two cache
         // lines cannot be forwarded from the store.
@@ -212,14 +220,17 @@ internal static unsafe class PaddedConv
         for (int o0 = 0; o0 < outChannels; )
         {
             int width = BlockWidth(outChannels, o0), count = Math.Min(width, outChannels - o0);
-            var kernels = width == 16 ? DirectConvKernels.By16 : DirectConvKernels.By32;
-            int most = width == 16 ? DirectConvKernels.MaxPositions16 : DirectConvKernels.MaxPositions32;
+            bool rowTaps = width == 16 && rowOffsets != null;
+            var kernels = rowTaps ? RowTapKernels.By16 : width == 16 ? DirectConvKernels.By16 : DirectConvKernels.By32;
+            int most = rowTaps ? RowTapKernels.MaxPositions : width == 16 ? DirectConvKernels.MaxPositions16 : DirectConvKernels.MaxPositions32;
+            int* steps = rowTaps ? rowOffsets : offsets;
+            int stepCount = rowTaps ? depth / 3 : depth;
             int pieces = (ow + most - 1) / most;
             for (int oy = 0; oy < oh; oy++)
                 for (int q = 0; q < pieces; q++)
                 {
                     int x0 = ow * q / pieces, r = ow * (q + 1) / pieces - x0;
-                    kernels[r](depth, input + oy * rowPitch + x0, offsets, wb, tile);
+                    kernels[r](stepCount, input + oy * rowPitch + x0, steps, wb, tile);
                     long at = o0 * plane + oy * ow + x0;
                     DirectConvKernels.StoreTransposed(tile, width, r, y + at, plane, count, bias == null ? null : bias + o0, relu,
                         residual == null ? null : residual + at);
