@@ -13,6 +13,7 @@ public unsafe class DirectConvTests
     [InlineData(6, 8, 2, 1, 3, false)]     // one-pixel-wide planes
     [InlineData(3, 16, 5, 28, 3, true)]    // 3-tap row tiles: a 28-wide row in two pieces of 14
     [InlineData(2, 12, 3, 24, 3, false)]   // 3-tap row tiles: one piece of 24, 4 lanes zero
+    [InlineData(3, 48, 2, 32, 3, true)]    // 32 wide: three Tile32 pieces, then 3-tap pieces of 16
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int k, bool relu)
     {
         if (!PaddedConv.Applies(k, 1, (k - 1) / 2, w)) return;   // no Vector512 here: the op uses im2col
@@ -52,7 +53,8 @@ public unsafe class DirectConvTests
     [InlineData(7, 7, 44, true)]      // 44 of 48 lanes used: still direct
     [InlineData(28, 28, 12, false)]   // 12 of 16 lanes: the GEMM, whose rows are the channels, wastes none
     [InlineData(14, 14, 21, false)]   // 21 of 32 lanes
-    [InlineData(32, 32, 16, false)]   // wider than a tile row
+    [InlineData(32, 32, 16, true)]    // wider than a tile row: split into pieces, the 3-tap row tiles keep their reach
+    [InlineData(32, 32, 12, false)]
     public void PrunedWidthsThatWasteLanesTakeTheGemm(int h, int w, int outChannels, bool direct) =>
         Assert.Equal(direct, PaddedConv.UsesDirect(h, w, 3, outChannels));
 

@@ -40,7 +40,8 @@ internal static unsafe class PaddedConv
     /// </remarks>
     public static bool UsesDirect(int h, int w, int kernel, int outChannels)
     {
-        if (w > DirectConvKernels.MaxPositions16) return false;
+        // Wider rows are split into pieces; that costs the one-vector tiles their reach, not the 3-tap row tiles.
+        if (w > DirectConvKernels.MaxPositions16 && kernel != 3) return false;
         long direct = (long)PackedLength(outChannels, 1) * h * w;
         long gemm = (long)outChannels * ((h * Pitch(w, kernel) + 15) & ~15);
         return direct * 100 <= gemm * 115;
