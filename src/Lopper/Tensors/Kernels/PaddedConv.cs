@@ -27,16 +27,18 @@ internal static unsafe class PaddedConv
     /// <summary>
     /// True when an h x w plane with <paramref name="outChannels"/> output channels goes through the direct tiles
     /// (<see cref="ConvolveDirect"/>, weights packed by <see cref="PackWeights"/>) rather than the GEMM on row
-    /// pointers: when the direct tiles' lanes (channels rounded up to 16 or 32) waste no more than the GEMM's
-    /// pitch columns and partial panels, allowing the GEMM 15% for its copy-out.
+    /// pointers: when the direct tiles' lanes (channels rounded up to 16 or 32) cost no more than 1.5 times the
+    /// GEMM's columns (pitch columns and partial panels included), the GEMM's epilogue and 12-row tiles being the
+    /// slower per multiply-add.
     /// </summary>
     /// <remarks>
     /// The direct tiles vectorise over output channels and cover a row's positions exactly; the GEMM vectorises
     /// over positions (at the padded pitch, in 16-column steps) and has a tile for every row count, so it wastes
     /// nothing on odd channel counts. A pruned ResNet-20 (12, 21 and 44 channels) lost a quarter of its first two
-    /// stages' lanes to the direct tiles; a dense one (16, 32, 64) loses none. Measured one core, 128 images
-    /// (Zen 5): the dense ResNet-20's 28-wide stage ran about 5% faster direct than through the GEMM; the random
-    /// 50%-MACs ResNet-20s ran 12% faster with this choice than with every plane up to 28 wide direct.
+    /// stages' lanes to the direct tiles; a dense one (16, 32, 64) loses none. Measured on three random 50%-MACs
+    /// ResNet-20s, 2 threads, 128 images (Zen 5): a factor of 1.5 or 2 ran about 3% faster than 1.15, and every
+    /// factor well ahead of sending all planes up to 28 wide through the direct tiles (12%, with the one-vector
+    /// tiles of before the 3-tap row tiles).
     /// </remarks>
     public static bool UsesDirect(int h, int w, int kernel, int outChannels)
     {
@@ -44,7 +46,7 @@ internal static unsafe class PaddedConv
         if (w > DirectConvKernels.MaxPositions16 && kernel != 3) return false;
         long direct = (long)PackedLength(outChannels, 1) * h * w;
         long gemm = (long)outChannels * ((h * Pitch(w, kernel) + 15) & ~15);
-        return direct * 100 <= gemm * 115;
+        return direct * 100 <= gemm * 150;
     }
 
     /// <summary>Floats of padded input scratch for <paramref name="channels"/> planes of h x w.</summary>
