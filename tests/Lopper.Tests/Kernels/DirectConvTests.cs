@@ -58,6 +58,36 @@ public unsafe class DirectConvTests
     public void PrunedWidthsThatWasteLanesTakeTheGemm(int h, int w, int outChannels, bool direct) =>
         Assert.Equal(direct, PaddedConv.UsesDirect(h, w, 3, outChannels));
 
+    [Theory]
+    [InlineData(6, 16, 14, 14, 5, true)]   // LeNet-5's second convolution
+    [InlineData(3, 20, 9, 12, 3, false)]   // one 32 block, 12 lanes zero
+    [InlineData(2, 40, 8, 31, 3, true)]    // a 32 block and a 16 block through the 3-tap row tiles, rows in pieces
+    public void ValidConvolutionMatchesNaive(int cin, int cout, int h, int w, int k, bool relu)
+    {
+        if (!ValidConv.Applies(k, 1, 0)) return;   // no Vector512 here: the op uses im2col
+        var rng = new Random(11);
+        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * cin * k * k), bias = Fill(rng, cout);
+        int depth = cin * k * k, oh = h - k + 1, ow = w - k + 1;
+        var packed = new float[PaddedConv.PackedLength(cout, depth)];
+        PaddedConv.PackWeights(weight, cout, depth, packed);
+        var y = new float[cout * oh * ow];
+        Array.Fill(y, float.NaN);
+        fixed (float* xp = x, kp = packed, yp = y, bp = bias)
+            ValidConv.Forward(xp, cin, h, w, k, kp, cout, yp, bp, relu);
+        for (int o = 0; o < cout; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    double s = bias[o];
+                    for (int c = 0; c < cin; c++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                                s += (double)x[(c * h + oy + ky) * w + ox + kx] * weight[((o * cin + c) * k + ky) * k + kx];
+                    if (relu) s = Math.Max(s, 0);
+                    Assert.Equal(s, y[(o * oh + oy) * ow + ox], 1e-4);
+                }
+    }
+
     private static float[] Fill(Random rng, int n)
     {
         var a = new float[n];

@@ -188,11 +188,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         float[]? b = HasBias ? parameters[1].Data : null;
         float[]? residual = AddsResidual ? inputs[1].Data : null;
         int chunks = ChunksFor(n);
-        bool padded = UsesPaddedConv(w), strided = UsesStridedConv;
+        bool padded = UsesPaddedConv(w), strided = UsesStridedConv, valid = UsesValidConv(oh, ow);
         // Inference on frozen weights packs once per executor; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
         float[]? packed = keep && state.Derived is float[] kept ? kept
-            : padded ? PackForDirect(weight, OutChannels, k, h, w, keep) : strided ? Pack(weight, OutChannels, k, keep) : null;
+            : padded ? PackForDirect(weight, OutChannels, k, h, w, keep) : strided || valid ? Pack(weight, OutChannels, k, keep) : null;
         if (keep) state.Derived = packed;
         Parallelism.For(chunks, c =>
         {
@@ -205,6 +205,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             if (strided)
             {
                 ForwardStrided(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow);
+                return;
+            }
+            if (valid)
+            {
+                ForwardValid(x.Data, packed!, b, residual, y.Data, start, end, h, w);
                 return;
             }
             int group = GroupSize(p, end - start);
@@ -258,6 +263,20 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
 
     // Stride-1 same convolutions of images wide enough go through PaddedConv (no im2col), both ways.
     private bool UsesPaddedConv(int w) => Columns is null && IsUniform && PaddedConv.Applies(KernelH, Stride, PadH, w);
+
+    // Stride-1 unpadded convolutions run forward through ValidConv's direct tiles where their lanes are not
+    // mostly empty; their backward stays on im2col.
+    private bool UsesValidConv(int oh, int ow) => Columns is null && IsUniform && ValidConv.Applies(KernelH, Stride, PadH) && ValidConv.UsesDirect(oh, ow, OutChannels);
+
+    // Images [start, end) through ValidConv.Forward.
+    private void ForwardValid(float[] x, float[] packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
+    {
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * (h - Kernel + 1) * (w - Kernel + 1);
+        fixed (float* xp = x, kp = packed, yp = y, bp = bias, rp = residual)
+            for (int i = start; i < end; i++)
+                ValidConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, kp, OutChannels, yp + i * outPlane, bp, FusedRelu,
+                    rp == null ? null : rp + i * outPlane);
+    }
 
     // Stride-2 3x3 convolutions go through StridedConv forward and for the weight gradient; dx stays on im2col.
     private bool UsesStridedConv => Columns is null && IsUniform && StridedConv.Applies(KernelH, Stride, PadH);
