@@ -2,7 +2,8 @@
 # Runs lopper's benchmarks, the PyTorch peer (../shared/bench/peer_torch.py) and ONNX Runtime (the same models
 # exported by Lopper, via `lopper bench --ort`) in one go, on the same machine and thread count, and prints
 # lopper/peer and lopper/ORT ratios. Needs python3-torch and libopenblas0-pthread.
-# Usage: [ROUNDS=3] bench/compare.sh [THREADS]   (results also written to bench/results/compare-<date>.json)
+# Usage: [ROUNDS=3] [FROM="DIR ..."] bench/compare.sh [THREADS]   (results also written to bench/results/compare-<date>.json)
+# FROM adds saved model folders (pruned cells of an experiment grid, say): lopper against ONNX Runtime only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${1:-2}
@@ -25,9 +26,16 @@ for r in $(seq "$ROUNDS"); do
   for m in "${models[@]}"; do
     set -- $m
     $L bench --model "$2" --input "$3" --batch 128 --steps "$4" --threads "$T" --ort --json > "$tmp/lopper-$1-$r.json"
+    # Batch 1: latency, what an application serving one image at a time sees.
+    $L bench --model "$2" --input "$3" --batch 1 --steps 100 --threads "$T" --ort --json > "$tmp/lopper-b1-$1-$r.json"
     OPENBLAS_NUM_THREADS=$T /usr/bin/python3 -c "
 import sys, torch; sys.path.insert(0, '$(dirname "$PEER")'); sys.path.insert(0, 'bench'); import peer_torch as p, peer_mobilenet as pm
 torch.set_num_threads($T); torch.manual_seed(0); p.bench('$1', ${peerModel[$1]})" > "$tmp/peer-$1-$r.json"
+  done
+  i=0
+  for d in ${FROM:-}; do
+    i=$((i + 1))
+    $L bench --from "$d" --batch 128 --steps 20 --threads "$T" --ort --json > "$tmp/lopper-from$i-$r.json"
   done
 done
 for n in 1 2; do
@@ -72,7 +80,17 @@ for name in ["lenet5-fmnist", "vgg-small-fmnist", "resnet20-fmnist", "resnet20-c
     row.update({"ort_infer_img_s": median(ort), "infer_ratio_vs_ort": round(row["lopper_infer_img_s"] / median(ort), 2),
                 "infer_ratio_vs_ort_by_round": [x["lopper_vs_ort_infer"] for x in l]})
     row["lopper_gc_gen0_train"] = max(x["gc_gen0_during_train"] for x in l)
+    b1 = [json.load(open(os.path.join(tmp, f"lopper-b1-{name}-{r}.json"))) for r in range(1, rounds + 1)]
+    row.update({"lopper_b1_ms": round(1000 / median([x["infer_img_s"] for x in b1]), 3),
+                "ort_b1_ms": round(1000 / median([x["ort_infer_img_s"] for x in b1]), 3)})
+    row["b1_ratio_vs_ort"] = round(row["ort_b1_ms"] / row["lopper_b1_ms"], 2)
     rows.append(row)
+pruned = []
+for i, d in enumerate(os.environ.get("FROM", "").split(), 1):
+    l = [json.load(open(os.path.join(tmp, f"lopper-from{i}-{r}.json"))) for r in range(1, rounds + 1)]
+    pruned.append({"from": d, "lopper_train_img_s": median([x["train_img_s"] for x in l]),
+                   "lopper_infer_img_s": median([x["infer_img_s"] for x in l]), "ort_infer_img_s": median([x["ort_infer_img_s"] for x in l]),
+                   "infer_ratio_vs_ort": round(median([x["infer_img_s"] for x in l]) / median([x["ort_infer_img_s"] for x in l]), 2)})
 gemm = []
 for n in (1, 2):
     l = json.load(open(os.path.join(tmp, f"lopper-gemm-{n}.json"))); p = json.load(open(os.path.join(tmp, f"peer-gemm-{n}.json")))
@@ -83,12 +101,17 @@ rss["ratio"] = round(rss["lopper_mb"] / rss["peer_mb"], 2)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 result = {"threads": threads, "batch": 128, "cpu": cpu, "cores": os.cpu_count(), "torch": torch_version,
           "dotnet": subprocess.run(["dotnet", "--version"], capture_output=True, text=True).stdout.strip(),
-          "models": rows, "gemm_1024": gemm, "resnet56_train_peak_rss": rss}
+          "models": rows, "saved_models": pruned, "gemm_1024": gemm, "resnet56_train_peak_rss": rss}
 json.dump(result, open(out, "w"), indent=2)
 print(f"medians of {rounds} interleaved rounds")
 print(f"{'model':18} {'train lopper/peer':>24} {'ratio':>6} {'infer lopper/peer':>24} {'ratio':>6} {'infer ORT':>10} {'lopper/ORT':>10}")
 for r in rows:
     print(f"{r['model']:18} {r['lopper_train_img_s']:>11.0f}/{r['peer_train_img_s']:<12.0f} {r['train_ratio']:>6} {r['lopper_infer_img_s']:>11.0f}/{r['peer_infer_img_s']:<12.0f} {r['infer_ratio']:>6} {r['ort_infer_img_s']:>10.0f} {r['infer_ratio_vs_ort']:>10}")
+print(f"{'batch 1':18} {'lopper ms':>10} {'ORT ms':>8} {'lopper/ORT':>10}")
+for r in rows:
+    print(f"{r['model']:18} {r['lopper_b1_ms']:>10} {r['ort_b1_ms']:>8} {r['b1_ratio_vs_ort']:>10}")
+for r in pruned:
+    print(f"{r['from']}: lopper {r['lopper_infer_img_s']:.0f} img/s, ORT {r['ort_infer_img_s']:.0f}, ratio {r['infer_ratio_vs_ort']}")
 for g in gemm:
     print(f"gemm 1024 x{g['threads']} threads: {g['lopper_gflops']} / {g['peer_gflops']} GFLOP/s = {g['ratio']}")
 print(f"resnet56 training peak RSS: lopper {rss['lopper_mb']:.0f} MB, peer {rss['peer_mb']:.0f} MB, ratio {rss['ratio']}")
