@@ -145,6 +145,10 @@ public static class BenchCommand
         double train = batch * steps / sw.Elapsed.TotalSeconds;
         int gcTrain = GC.CollectionCount(0) - gc0;
         double trainPeakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+        // The pool keeps buffers by exact size, so inference's sub-batch buffers would come on top of training's
+        // idle ones and the process peak would no longer be the training peak it is read as.
+        BufferPool.Clear();
+        GC.Collect();
         // Inference runs the deployment form: batch-norm folded into convolutions, ReLU and residual joins
         // fused, the batch in sub-batches that threads take whole (as `lopper latency` measures it).
         var folded = InferenceFolding.Fold(model);

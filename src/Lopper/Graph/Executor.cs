@@ -30,12 +30,12 @@ public sealed class Executor
 
     /// <summary>Creates an executor for a model.</summary>
     /// <param name="model">The model to run.</param>
-    /// <param name="frozenWeights">
-    /// A promise that the model's parameters do not change while this executor is in use (an inference
-    /// session on a folded copy): ops may then keep what they derive from their weights, such as packed
-    /// convolution kernels, from one pass to the next instead of rebuilding it every pass.
+    /// <param name="derived">
+    /// Given, a promise that the model's parameters do not change while this executor is in use (an inference
+    /// session on a folded copy): ops then keep what they derive from their weights, such as packed convolution
+    /// kernels, in these slots from one pass to the next, shared with every executor given the same slots.
     /// </param>
-    public Executor(Model model, bool frozenWeights = false)
+    public Executor(Model model, DerivedWeights? derived = null)
     {
         _model = model;
         int n = model.Graph.Nodes.Count;
@@ -52,7 +52,7 @@ public sealed class Executor
         for (int i = 0; i < n; i++)
         {
             var node = model.Graph.Nodes[i];
-            _states[i] = new NodeState { NeedsInputGrad = new bool[node.InputIndices.Length], FrozenWeights = frozenWeights };
+            _states[i] = new NodeState { NeedsInputGrad = new bool[node.InputIndices.Length], Shared = derived, Index = i };
             for (int j = 0; j < node.InputIndices.Length; j++) _states[i].NeedsInputGrad[j] = node.InputIndices[j] != 0;
             _inputScratch[i] = new Tensor[node.InputIndices.Length];
             _paramScratch[i] = new Tensor[model.NodeParameters[i].Length];

@@ -23,14 +23,25 @@ public sealed class NodeState
     /// <summary>Randomness for stochastic ops (dropout); seeded by the caller per step.</summary>
     public Rng? Random { get; internal set; }
 
-    /// <summary>True when the node's parameters do not change while this state lives (see <see cref="Executor(Model, bool)"/>).</summary>
-    public bool FrozenWeights { get; internal set; }
+    // One slot per node, shared by every executor of one frozen-weights session (see Executor(Model, DerivedWeights)).
+    internal DerivedWeights? Shared { get; set; }
+
+    internal int Index { get; set; }
+
+    /// <summary>True when the node's parameters do not change while this state lives (see <see cref="DerivedWeights"/>).</summary>
+    public bool FrozenWeights => Shared is not null;
 
     /// <summary>
-    /// Op-defined data derived from the node's parameters (e.g. packed kernels), kept across passes; only
-    /// meaningful with <see cref="FrozenWeights"/>, and not cleared by <see cref="Clear"/>.
+    /// Op-defined data derived from the node's parameters (e.g. packed kernels), kept across passes and shared by
+    /// the executors of one <see cref="DerivedWeights"/>; null without frozen weights or before the first pass.
     /// </summary>
-    public object? Derived { get; set; }
+    public object? Derived => Shared?.Get(Index);
+
+    /// <summary>
+    /// Offers <paramref name="value"/> as the node's derived data and returns the one kept: the first offered, so
+    /// executors that packed the same weights at once on different threads all use one copy.
+    /// </summary>
+    public T KeepDerived<T>(T value) where T : class => Shared is null ? value : (T)Shared.Offer(Index, value);
 
     /// <summary>Op-defined data saved by forward for backward.</summary>
     public object? Saved { get; set; }

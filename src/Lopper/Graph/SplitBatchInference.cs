@@ -19,6 +19,7 @@ public sealed class SplitBatchInference
     private readonly Model _model;
     private readonly int _subBatch;
     private readonly List<Executor> _executors = [];
+    private readonly DerivedWeights _derived;
 
     /// <summary>
     /// Runs <paramref name="model"/> in sub-batches of <paramref name="subBatch"/> images. The model's parameters
@@ -30,6 +31,7 @@ public sealed class SplitBatchInference
         if (subBatch < 1) throw new ArgumentOutOfRangeException(nameof(subBatch), "sub-batch must be at least 1 image");
         _model = model;
         _subBatch = subBatch;
+        _derived = new DerivedWeights(model.Graph.Nodes.Count);
     }
 
     /// <summary>The model this runs.</summary>
@@ -52,7 +54,7 @@ public sealed class SplitBatchInference
         // Graph shapes carry a batch of one.
         var output = Tensor.Pooled([n, .. _model.Graph.Nodes[^1].OutputShape.AsSpan(1)]);
         int outPer = output.Length / Math.Max(n, 1);
-        while (_executors.Count < parts) _executors.Add(new Executor(_model, frozenWeights: true));
+        while (_executors.Count < parts) _executors.Add(new Executor(_model, _derived));
         Parallelism.For(parts, part =>
         {
             int start = part * per, count = Math.Min(per, n - start);

@@ -193,7 +193,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         bool keep = state.FrozenWeights;
         float[]? packed = keep && state.Derived is float[] kept ? kept
             : padded ? PackForDirect(weight, OutChannels, k, h, w, keep) : strided || valid ? Pack(weight, OutChannels, k, keep) : null;
-        if (keep) state.Derived = packed;
+        if (keep && packed is not null) packed = state.KeepDerived(packed);
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
