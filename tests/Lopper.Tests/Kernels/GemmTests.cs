@@ -160,6 +160,30 @@ public unsafe class GemmTests
     }
 
     [Theory]
+    [InlineData(16, 16, 1056, 33)]   // ResNet-56's first stage: 32 x 32 planes at pitch 33
+    [InlineData(13, 21, 90, 10)]     // a row tile of 5, a 16 block and a masked 5-channel block
+    [InlineData(1, 3, 7, 4)]
+    public void RowTapWeightGradientMatchesTheShiftedProduct(int m, int n, int k, int pitch)
+    {
+        if (!RowTapWeightGradient.Supported) return;
+        var rng = new Random(m * 31 + n + k);
+        int rowStride = k + 2 * pitch + 9;
+        var offsets = new int[9];
+        for (int t = 0; t < 9; t++) offsets[t] = t / 3 * pitch + t % 3;
+        var a = Fill(rng, m * rowStride + 2 * pitch + 8);
+        var b = Fill(rng, n * (k + 3));
+        var c = Fill(rng, 9 * m * (n + 2));
+        var expected = (float[])c.Clone();
+        fixed (float* ap = a, bp = b, cp = c, ep = expected)
+        {
+            RowTapWeightGradient.Accumulate(m, n, k, ap, rowStride, pitch, bp, k + 3, cp, n + 2);
+            Gemm.AccumulateShifted(m, n, k, ap, rowStride, offsets, bp, k + 3, ep, n + 2);
+        }
+        for (int x = 0; x < c.Length; x++)
+            Assert.True(Math.Abs(c[x] - expected[x]) <= 1e-4 * (1 + Math.Abs(expected[x])), $"C[{x}] = {c[x]}, expected {expected[x]}");
+    }
+
+    [Theory]
     [InlineData(16, 16, 840, 9)]   // ResNet-20's first stage through PaddedConv.WeightGradient
     [InlineData(13, 40, 900, 3)]   // tail rows, a full and a half panel, two depth blocks
     [InlineData(2, 5, 7, 1)]

@@ -255,6 +255,9 @@ internal static unsafe partial class Gemm
         }
     }
 
+    /// <summary>This thread's B-panel scratch of at least <paramref name="floats"/> floats, 64-byte aligned (valid until the next GEMM call on the thread).</summary>
+    internal static float* PanelBuffer(int floats) => Buffers.B(floats);
+
     // Per-thread packing buffers, pinned and 64-byte aligned, grown on demand and kept for the thread's
     // life: steady-state calls allocate nothing.
     private static class Buffers

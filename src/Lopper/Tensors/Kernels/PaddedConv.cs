@@ -98,7 +98,10 @@ internal static unsafe class PaddedConv
         for (int ky = 0; ky < kernel; ky++)
             for (int kx = 0; kx < kernel; kx++) offsets[ky * kernel + kx] = ky * pitch + kx;
         // Gradient row o at the padded pitch starts at its plane's first interior element.
-        Gemm.AccumulateShifted(channels, outChannels, h * pitch, paddedX, stride, offsets, paddedGrad + p * pitch + p, stride, dWT, outChannels);
+        if (kernel == 3 && RowTapWeightGradient.Supported)
+            RowTapWeightGradient.Accumulate(channels, outChannels, h * pitch, paddedX, stride, pitch, paddedGrad + p * pitch + p, stride, dWT, outChannels);
+        else
+            Gemm.AccumulateShifted(channels, outChannels, h * pitch, paddedX, stride, offsets, paddedGrad + p * pitch + p, stride, dWT, outChannels);
     }
 
     // The product on already padded planes: one row pointer per (channel, tap); each finished panel of the
