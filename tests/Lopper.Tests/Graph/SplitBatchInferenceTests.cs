@@ -12,6 +12,8 @@ public class SplitBatchInferenceTests
     [InlineData("resnet20", 7, 8, 2)]    // a small batch: 4 + 3, one sub-batch per thread
     [InlineData("vgg-small", 5, 2, 1)]
     [InlineData("lenet5", 4, 16, 2)]     // one sub-batch larger than the batch
+    [InlineData("resnet20", 1, 8, 2)]    // one image on two threads: its convolutions' output rows are split
+    [InlineData("vgg-small", 1, 8, 2)]
     public void MatchesWholeBatchForward(string name, int batch, int subBatch, int threads)
     {
         using (new ThreadsScope(threads))

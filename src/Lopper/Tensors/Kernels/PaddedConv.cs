@@ -189,7 +189,7 @@ internal static unsafe class PaddedConv
 
     // Stride-1 offsets of (channel, tap) into the padded planes, then the tiles.
     private static void ConvolveSame(float* padded, int channels, int h, int w, int kernel, float* packed, int outChannels,
-        float* y, float* bias, bool relu, float* residual)
+        float* y, float* bias, bool relu, float* residual, int oy0 = 0, int oy1 = int.MaxValue)
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel, depth = channels * taps;
         int* offsets = stackalloc int[depth];
@@ -200,7 +200,22 @@ internal static unsafe class PaddedConv
         // A 3-wide kernel's rows start where their first tap does: RowTapKernels' depth steps.
         int* rowOffsets = stackalloc int[kernel == 3 ? channels * 3 : 0];
         for (int q = 0; kernel == 3 && q < channels * 3; q++) rowOffsets[q] = offsets[q * 3];
-        ConvolveDirect(padded, offsets, depth, pitch, h, w, packed, outChannels, y, bias, relu, residual, kernel == 3 ? rowOffsets : null);
+        ConvolveDirect(padded, offsets, depth, pitch, h, w, packed, outChannels, y, bias, relu, residual, kernel == 3 ? rowOffsets : null, oy0, oy1);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> through the direct tiles (<paramref name="packed"/> given) for one image with its
+    /// output rows split over <paramref name="parts"/> threads: for a batch smaller than the thread count (an
+    /// application serving one image at a time), which would otherwise run on one core.
+    /// </summary>
+    public static void ForwardSplitRows(float* x, int channels, int h, int w, int kernel, float* packed, int outChannels,
+        float* y, float* padded, int parts, float* bias = null, bool relu = false, float* residual = null)
+    {
+        Pad(x, channels, h, w, kernel, padded);
+        nint pp = (nint)padded, yp = (nint)y, kp = (nint)packed, bp = (nint)bias, rp = (nint)residual;
+        Parallelism.For(parts, part =>
+            ConvolveSame((float*)pp, channels, h, w, kernel, (float*)kp, outChannels, (float*)yp, (float*)bp, relu, (float*)rp,
+                h * part / parts, h * (part + 1) / parts));
     }
 
     /// <summary>
@@ -212,11 +227,13 @@ internal static unsafe class PaddedConv
     /// <remarks>
     /// With <paramref name="rowOffsets"/> (a 3-wide kernel: the offset of each (channel, kernel row)'s first tap,
     /// the taps of a row being adjacent) 16-channel blocks go through <see cref="RowTapKernels"/>, which share
-    /// each input broadcast across a row's three taps.
+    /// each input broadcast across a row's three taps. Only output rows [<paramref name="oy0"/>, <paramref name="oy1"/>)
+    /// are computed (all by default).
     /// </remarks>
     internal static void ConvolveDirect(float* input, int* offsets, int depth, int rowPitch, int oh, int ow, float* packed, int outChannels,
-        float* y, float* bias, bool relu, float* residual, int* rowOffsets = null)
+        float* y, float* bias, bool relu, float* residual, int* rowOffsets = null, int oy0 = 0, int oy1 = int.MaxValue)
     {
+        oy1 = Math.Min(oy1, oh);
         // 64-byte aligned: the tile's vectors are stored and at once loaded back, and a load split over two cache
         // lines cannot be forwarded from the store.
         float* tileSpace = stackalloc float[DirectConvKernels.TileFloats + 16];
@@ -232,7 +249,7 @@ internal static unsafe class PaddedConv
             int* steps = rowTaps ? rowOffsets : offsets;
             int stepCount = rowTaps ? depth / 3 : depth;
             int pieces = (ow + most - 1) / most;
-            for (int oy = 0; oy < oh; oy++)
+            for (int oy = oy0; oy < oy1; oy++)
                 for (int q = 0; q < pieces; q++)
                 {
                     int x0 = ow * q / pieces, r = ow * (q + 1) / pieces - x0;
