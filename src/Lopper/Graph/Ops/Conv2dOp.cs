@@ -189,7 +189,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         float[]? residual = AddsResidual ? inputs[1].Data : null;
         int chunks = ChunksFor(n);
         bool padded = UsesPaddedConv(w), strided = UsesStridedConv, valid = UsesValidConv(oh, ow);
-        // Inference on frozen weights packs once per executor; training packs every pass (the weights move).
+        // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
         float[]? packed = keep && state.Derived is float[] kept ? kept
             : padded ? PackForDirect(weight, OutChannels, k, h, w, keep) : strided || valid ? Pack(weight, OutChannels, k, keep) : null;
@@ -254,12 +254,12 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         return y;
     }
 
-    // The weight packed once per call for PaddedConv's direct tiles (null where the plane is wide enough
-    // for its GEMM path): [rows, depth] -> PaddedConv.PackWeights layout.
+    // The weight packed for PaddedConv's direct tiles (null where the GEMM path takes the plane):
+    // [rows, depth] -> PaddedConv.PackWeights layout.
     private float[]? PackForDirect(float[] weight, int rows, int depth, int h, int w, bool keep = false) =>
         PaddedConv.UsesDirect(h, w, Kernel, rows) ? Pack(weight, rows, depth, keep) : null;
 
-    // A kept packing lives as long as its executor, so it is not pooled.
+    // A kept packing lives as long as its inference session, so it is not pooled.
     private static float[] Pack(float[] weight, int rows, int depth, bool keep = false)
     {
         int length = PaddedConv.PackedLength(rows, depth);
