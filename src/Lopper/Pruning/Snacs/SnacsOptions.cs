@@ -14,9 +14,16 @@ public sealed record SnacsOptions
     /// <summary>Groups per layer (contiguous); a classifier child is always scored per output.</summary>
     [Option("groups per layer")]
     public int Groups { get; init; } = 16;
-    /// <summary>Fraction of parameters to keep; the global quantile is found by bisection. Exclusive with <see cref="Quantile"/>.</summary>
+    /// <summary>Fraction of parameters to keep; the global quantile is found by bisection. Exclusive with <see cref="TargetMacs"/> and <see cref="Quantile"/>.</summary>
     [Option("fraction of parameters kept (bisection on the global quantile)")]
     public double? TargetParams { get; init; }
+    /// <summary>
+    /// Fraction of MACs to keep, counted as <see cref="TargetParams"/> counts parameters (cut connections and the
+    /// filters they orphan are gone); the global quantile is found by bisection. For comparing SNACS with filter
+    /// methods at the same MACs.
+    /// </summary>
+    [Option("fraction of MACs kept (bisection on the global quantile)")]
+    public double? TargetMacs { get; init; }
     /// <summary>Global quantile q of all ACMI values (cut at and below it).</summary>
     [Option("global quantile q of the scores cut")]
     public double? Quantile { get; init; }
@@ -65,8 +72,10 @@ public sealed record SnacsOptions
     /// <summary>Checks the settings; throws <see cref="LopperInputException"/> naming the flag.</summary>
     public SnacsOptions Validate()
     {
-        if ((TargetParams is null) == (Quantile is null)) throw LopperInputException.ForOptions<SnacsOptions>("give exactly one of TargetParams F or Quantile q", nameof(TargetParams), nameof(Quantile));
+        if ((TargetParams is null ? 0 : 1) + (TargetMacs is null ? 0 : 1) + (Quantile is null ? 0 : 1) != 1)
+            throw LopperInputException.ForOptions<SnacsOptions>("give exactly one of TargetParams F, TargetMacs F or Quantile q", nameof(TargetParams), nameof(TargetMacs), nameof(Quantile));
         if (TargetParams is double f && !(f > 0 && f <= 1)) throw LopperInputException.ForOptions<SnacsOptions>($"TargetParams must be in (0, 1], got {f}", nameof(TargetParams));
+        if (TargetMacs is double fm && !(fm > 0 && fm <= 1)) throw LopperInputException.ForOptions<SnacsOptions>($"TargetMacs must be in (0, 1], got {fm}", nameof(TargetMacs));
         if (Quantile is double q && !(q >= 0 && q <= 1)) throw LopperInputException.ForOptions<SnacsOptions>($"Quantile must be in [0, 1], got {q}", nameof(Quantile));
         if (ProbePerClass < 2) throw LopperInputException.ForOptions<SnacsOptions>($"ProbePerClass must be at least 2, got {ProbePerClass}", nameof(ProbePerClass));
         if (UlProbePerClass < 1) throw LopperInputException.ForOptions<SnacsOptions>($"UlProbePerClass must be at least 1, got {UlProbePerClass}", nameof(UlProbePerClass));

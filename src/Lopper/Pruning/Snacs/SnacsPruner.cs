@@ -47,7 +47,7 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
         var (denseParams, denseMacs) = CostCounter.Totals(model.Graph);
         var (keptParams, keptMacs) = ConnectionCompaction.Cost(compact, pm);
         context.Log($"snacs: q {q:F4} (threshold {threshold:G4}), {dead} filter(s) orphaned, params kept {100.0 * keptParams / denseParams:F1}%, MACs kept {100.0 * keptMacs / denseMacs:F1}%" +
-            (relax > 0 ? $" (the upper limits alone stop short of {Options.TargetParams:P1}: each was lifted by {relax:P1} of its headroom)" : ""));
+            (relax > 0 ? $" (the upper limits alone stop short of {Options.TargetParams ?? Options.TargetMacs:P1}: each was lifted by {relax:P1} of its headroom)" : ""));
 
         var layers = new JsonArray();
         for (int l = 0; l < scoring.Pairs.Count; l++)
@@ -82,6 +82,7 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
             ["quantile"] = q,
             ["threshold"] = threshold,
             ["target_params"] = Options.TargetParams,
+            ["target_macs"] = Options.TargetMacs,
             ["target_met"] = true, // an unreachable target fails before this point
             ["upper_limit_relaxation"] = relax,
             ["params_kept_fraction"] = (double)keptParams / denseParams,
@@ -263,10 +264,10 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
     }
 
     /// <summary>
-    /// The global threshold: the Quantile value directly, or for TargetParams the lowest distinct score whose cut
-    /// keeps at most that fraction of the parameters (bisection; kept parameters fall monotonically as the threshold
-    /// rises). When even the highest threshold keeps too much, because every pair sits at its upper limit, the limits
-    /// are lifted together by the smallest share of their headroom that meets the target (bisection again), so the
+    /// The global threshold: the Quantile value directly, or for TargetParams (TargetMacs) the lowest distinct score whose
+    /// cut keeps at most that fraction of the parameters (MACs) (bisection; the kept cost falls monotonically as the
+    /// threshold rises). When even the highest threshold keeps too much, because every pair sits at its upper limit, the
+    /// limits are lifted together by the smallest share of their headroom that meets the target (bisection again), so the
     /// extra cuts still go to the lowest scores; a target that protected groups and the classifier make unreachable
     /// fails naming the largest cut possible. Returns the threshold, its quantile and the relaxation (0: none).
     /// </summary>
@@ -274,27 +275,36 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
     {
         var values = ConnectionMasks.DistinctValues(pairs.Select(p => p.Scores));
         if (Options.Quantile is double q) return (ConnectionMasks.Quantile(values, q), q, 0);
-        long dense = CostCounter.Totals(model.Graph).Params;
-        double target = Options.TargetParams!.Value * dense;
+        bool byMacs = Options.TargetMacs is not null;
+        string option = byMacs ? nameof(SnacsOptions.TargetMacs) : nameof(SnacsOptions.TargetParams), what = byMacs ? "MACs" : "parameters";
+        double fraction = (Options.TargetMacs ?? Options.TargetParams)!.Value;
+        var totals = CostCounter.Totals(model.Graph);
+        long dense = byMacs ? totals.Macs : totals.Params;
+        double target = fraction * dense;
         var scratch = new Model(model.Graph);
+        long Kept(double threshold, double relax = 0)
+        {
+            var (p, m) = KeptCost(model, groups, pairs, threshold, scratch, relax);
+            return byMacs ? m : p;
+        }
         // Index -1 cuts nothing; index i cuts every score <= values[i].
-        bool Meets(int i) => i >= 0 ? KeptCost(model, groups, pairs, values[i], scratch).Params <= target : dense <= target;
+        bool Meets(int i) => i >= 0 ? Kept(values[i]) <= target : dense <= target;
         if (Meets(-1)) return (double.NegativeInfinity, 0, 0);
         int hi = values.Length - 1;
         if (!Meets(hi))
         {
             double top = values[hi];
-            long most = KeptCost(model, groups, pairs, top, scratch, relax: 1).Params;
+            long most = Kept(top, relax: 1);
             if (most > target)
                 throw LopperInputException.ForOptions<SnacsOptions>(
-                    $"TargetParams {Options.TargetParams:G3} cannot be reached: with every upper limit lifted, cutting all unprotected connections keeps {(double)most / dense:P1} " +
-                    $"of the parameters (protected groups{(Options.IncludeClassifier ? "" : " and the classifier")} stay); give TargetParams {Math.Ceiling(1000.0 * most / dense) / 1000:G3} or more, or a smaller ProtectFraction",
-                    nameof(SnacsOptions.TargetParams), nameof(SnacsOptions.ProtectFraction));
+                    $"{option} {fraction:G3} cannot be reached: with every upper limit lifted, cutting all unprotected connections keeps {(double)most / dense:P1} " +
+                    $"of the {what} (protected groups{(Options.IncludeClassifier ? "" : " and the classifier")} stay); give {option} {Math.Ceiling(1000.0 * most / dense) / 1000:G3} or more, or a smaller ProtectFraction",
+                    option, nameof(SnacsOptions.ProtectFraction));
             double lo = 0, up = 1;
             for (int i = 0; i < 20; i++)
             {
                 double mid = (lo + up) / 2;
-                if (KeptCost(model, groups, pairs, top, scratch, mid).Params <= target) up = mid; else lo = mid;
+                if (Kept(top, mid) <= target) up = mid; else lo = mid;
             }
             return (top, 1, up);
         }

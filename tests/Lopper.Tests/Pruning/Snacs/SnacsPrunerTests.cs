@@ -62,6 +62,26 @@ public class SnacsPrunerTests
     }
 
     [Fact]
+    public void TargetMacsCutsTheLeastThatKeepsAtMostThatShareOfTheMacs()
+    {
+        var model = StructureFixtures.Build("resnet20", 2);
+        var (_, denseMacs) = CostCounter.Totals(model.Graph);
+        var pruner = new SnacsPruner(new SnacsOptions { ProbePerClass = 4, Groups = 4, TargetMacs = 0.6, NoUpperLimits = true });
+        var scoring = pruner.Score(model, Train(), 3);
+        var (threshold, _, relax) = pruner.ChooseThreshold(model, scoring.Pairs, scoring.Groups);
+        Assert.Equal(0, relax);
+        var scratch = new Lopper.Graph.Model(model.Graph);
+        long kept = SnacsPruner.KeptCost(model, scoring.Groups, scoring.Pairs, threshold, scratch).Macs;
+        Assert.True(kept <= 0.6 * denseMacs, $"{kept} of {denseMacs}");
+        // The lowest such threshold: the next score down keeps too many MACs.
+        var values = ConnectionMasks.DistinctValues(scoring.Pairs.Select(ps => ps.Scores));
+        int at = Array.IndexOf(values, threshold);
+        Assert.True(at > 0 && SnacsPruner.KeptCost(model, scoring.Groups, scoring.Pairs, values[at - 1], scratch).Macs > 0.6 * denseMacs);
+        var e = Assert.Throws<LopperInputException>(() => new SnacsOptions { TargetMacs = 0.5, TargetParams = 0.5 }.Validate());
+        Assert.Contains("exactly one of TargetParams F, TargetMacs F or Quantile q", e.Message);
+    }
+
+    [Fact]
     public void PrunesAResidualNetworkToTheParameterBudget()
     {
         var model = StructureFixtures.Build("resnet20", 2);
