@@ -44,9 +44,7 @@ internal static unsafe class PaddedConv
     {
         // Wider rows are split into pieces; that costs the one-vector tiles their reach, not the 3-tap row tiles.
         if (w > DirectConvKernels.MaxPositions16 && kernel != 3) return false;
-        long direct = (long)PackedLength(outChannels, 1) * h * w;
-        long gemm = (long)outChannels * ((h * Pitch(w, kernel) + 15) & ~15);
-        return direct * 100 <= gemm * 150;
+        return DirectPays(outChannels, (long)h * w, (h * Pitch(w, kernel) + 15) & ~15);
     }
 
     /// <summary>Floats of padded input scratch for <paramref name="channels"/> planes of h x w.</summary>
@@ -193,15 +191,32 @@ internal static unsafe class PaddedConv
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel, depth = channels * taps;
         int* offsets = stackalloc int[depth];
+        int* rowOffsets = stackalloc int[kernel == 3 ? channels * 3 : 0];
+        TapOffsets(channels, kernel, stride, pitch, offsets, rowOffsets);
+        ConvolveDirect(padded, offsets, depth, pitch, h, w, packed, outChannels, y, bias, relu, residual, kernel == 3 ? rowOffsets : null, oy0, oy1);
+    }
+
+    /// <summary>
+    /// The direct tiles' depth offsets: tap (c, ky, kx) at <c>c*planeStride + ky*rowPitch + kx</c>; for a 3-wide kernel
+    /// also each (channel, kernel row)'s first tap into <paramref name="rowOffsets"/> (RowTapKernels' depth steps).
+    /// </summary>
+    internal static void TapOffsets(int channels, int kernel, int planeStride, int rowPitch, int* offsets, int* rowOffsets)
+    {
+        int taps = kernel * kernel;
         for (int c = 0; c < channels; c++)
             for (int ky = 0; ky < kernel; ky++)
                 for (int kx = 0; kx < kernel; kx++)
-                    offsets[c * taps + ky * kernel + kx] = c * stride + ky * pitch + kx;
-        // A 3-wide kernel's rows start where their first tap does: RowTapKernels' depth steps.
-        int* rowOffsets = stackalloc int[kernel == 3 ? channels * 3 : 0];
+                    offsets[c * taps + ky * kernel + kx] = c * planeStride + ky * rowPitch + kx;
         for (int q = 0; kernel == 3 && q < channels * 3; q++) rowOffsets[q] = offsets[q * 3];
-        ConvolveDirect(padded, offsets, depth, pitch, h, w, packed, outChannels, y, bias, relu, residual, kernel == 3 ? rowOffsets : null, oy0, oy1);
     }
+
+    /// <summary>
+    /// Whether the direct tiles' lanes for <paramref name="outChannels"/> channels over <paramref name="positions"/>
+    /// outputs cost no more than 1.5 times a GEMM of <paramref name="gemmColumns"/> columns (the GEMM's epilogue and
+    /// 12-row tiles being the slower per multiply-add).
+    /// </summary>
+    internal static bool DirectPays(int outChannels, long positions, long gemmColumns) =>
+        (long)PackedLength(outChannels, 1) * positions * 100 <= outChannels * gemmColumns * 150;
 
     /// <summary>
     /// <see cref="Forward"/> through the direct tiles (<paramref name="packed"/> given) for one image with its

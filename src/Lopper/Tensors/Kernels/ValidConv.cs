@@ -16,8 +16,7 @@ internal static unsafe class ValidConv
     /// im2col GEMM's columns for an <paramref name="oh"/> x <paramref name="ow"/> output (as
     /// <see cref="PaddedConv.UsesDirect"/> weighs it; the GEMM here also pays for the column matrix).
     /// </summary>
-    public static bool UsesDirect(int oh, int ow, int outChannels) =>
-        (long)PaddedConv.PackedLength(outChannels, 1) * oh * ow * 100 <= (long)outChannels * ((oh * ow + 15) & ~15) * 150;
+    public static bool UsesDirect(int oh, int ow, int outChannels) => PaddedConv.DirectPays(outChannels, (long)oh * ow, (oh * ow + 15) & ~15);
 
     /// <summary>
     /// y = the convolution of one image of <paramref name="channels"/> h x w planes (bias, residual and ReLU as in
@@ -27,14 +26,10 @@ internal static unsafe class ValidConv
     public static void Forward(float* x, int channels, int h, int w, int kernel, float* packed, int outChannels, float* y,
         float* bias = null, bool relu = false, float* residual = null)
     {
-        int oh = h - kernel + 1, ow = w - kernel + 1, taps = kernel * kernel, depth = channels * taps;
+        int oh = h - kernel + 1, ow = w - kernel + 1, depth = channels * kernel * kernel;
         int* offsets = stackalloc int[depth];
-        for (int c = 0; c < channels; c++)
-            for (int ky = 0; ky < kernel; ky++)
-                for (int kx = 0; kx < kernel; kx++)
-                    offsets[c * taps + ky * kernel + kx] = c * h * w + ky * w + kx;
         int* rowOffsets = stackalloc int[kernel == 3 ? channels * 3 : 0];
-        for (int q = 0; kernel == 3 && q < channels * 3; q++) rowOffsets[q] = offsets[q * 3];
+        PaddedConv.TapOffsets(channels, kernel, h * w, w, offsets, rowOffsets);
         PaddedConv.ConvolveDirect(x, offsets, depth, w, oh, ow, packed, outChannels, y, bias, relu, residual, kernel == 3 ? rowOffsets : null);
     }
 }
