@@ -28,6 +28,8 @@ public static class PruneCommand
     private static readonly Option<string?> Data = Flags.Text("--data", "DIR", "dataset folder (default: the source run's)");
     private static readonly Option<int?> Threads = Flags.Threads();
     private static readonly Option<int> LatencyBatch = Flags.Int("--latency-batch", "batch size the latency is measured at", 128, 1);
+    private static readonly Option<bool> Resume = Flags.Switch("--resume",
+        "continue a fine-tune interrupted in --out from its last checkpoint (the pruning is redone; a checkpoint of another pruning is not used)");
     private static readonly Option<bool> Json = Flags.Json();
 
     /// <summary>The command, with one subcommand per registered method.</summary>
@@ -35,7 +37,7 @@ public static class PruneCommand
     {
         var prune = new Command("prune",
             "prune a trained model, fine-tune it and measure the gain (one subcommand per method)");
-        foreach (var o in new Option[] { From, Out, FinetuneEpochs, Lr, BatchSize, Seed, BnRecalibrate, TrainLimit, Dataset, Data, Threads, LatencyBatch, Json })
+        foreach (var o in new Option[] { From, Out, FinetuneEpochs, Lr, BatchSize, Seed, BnRecalibrate, TrainLimit, Dataset, Data, Threads, LatencyBatch, Resume, Json })
         {
             o.Recursive = true;
             prune.Options.Add(o);
@@ -76,6 +78,7 @@ public static class PruneCommand
             BnRecalibrateBatches = p.GetValue(BnRecalibrate),
             LatencyBatch = p.GetValue(LatencyBatch),
             OutDir = outDir,
+            Resume = p.GetValue(Resume),
             Command = CommonOptions.CommandLine(p),
         };
         if (request.Data is null && info.NeedsData)

@@ -24,7 +24,8 @@ public sealed record ExperimentOutcome(ExperimentResults Results, string Results
 /// Runs an experiment grid in-process through the same command code as `lopper train` and `lopper prune`.
 /// Each cell is its own run folder; its cell.json (the results row) is written atomically once the cell is
 /// over, so a rerun skips every cell that finished with the same arguments and redoes the rest. An
-/// interrupted train cell (or baseline) continues from its last epoch with --resume. results.json is
+/// interrupted train cell (or baseline) continues from its last epoch; an interrupted prune cell redoes its
+/// seeded pruning and continues its fine-tune from the last epoch. results.json is
 /// rebuilt from the cell folders and rewritten atomically after every cell.
 /// </summary>
 public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int threads, TextWriter log)
@@ -190,8 +191,9 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
     private CellResult RunCell(PlannedCell cell, BaselineResult? baseline)
     {
         bool train = cell.Spec.Kind == "train";
-        // An interrupted train cell with the same settings continues from its checkpoint instead of starting over.
-        bool resume = train && Lopper.Training.Checkpoint.Any(cell.Dir) && SameArgs(Path.Combine(cell.Dir, PendingFile), cell.Args);
+        // An interrupted cell with the same settings continues from its checkpoint instead of starting over (a prune
+        // cell redoes its seeded pruning and continues the fine-tune when the checkpoint is that pruning's).
+        bool resume = Lopper.Training.Checkpoint.Any(cell.Dir) && SameArgs(Path.Combine(cell.Dir, PendingFile), cell.Args);
         if (!resume && Directory.Exists(cell.Dir)) Directory.Delete(cell.Dir, recursive: true);
         Directory.CreateDirectory(cell.Dir);
         AtomicFile.WriteText(Path.Combine(cell.Dir, PendingFile), new JsonArray(cell.Args.Select(a => (JsonNode?)a).ToArray()).ToJsonString());
@@ -199,7 +201,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         CellResult row;
         try
         {
-            row = train ? Trained(cell, baseline, resume) : Pruned(cell);
+            row = train ? Trained(cell, baseline, resume) : Pruned(cell, resume);
         }
         catch (Exception e) when (e is not OutOfMemoryException && Environment.GetEnvironmentVariable("LOPPER_DEBUG") is null)
         {
@@ -219,7 +221,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         Epoch = e => log.WriteLine(ConsoleCallbacks.EpochLine(e)),
     };
 
-    private CellResult Pruned(PlannedCell cell)
+    private CellResult Pruned(PlannedCell cell, bool resume)
     {
         var info = PruningMethods.Registry.Get(cell.Spec.Method);
         var options = CellOptions(cell);
@@ -235,6 +237,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
             Seed = (ulong)cell.Seed,
             LatencyBatch = config.LatencyBatch,
             OutDir = cell.Dir,
+            Resume = resume,
             Command = "lopper " + string.Join(' ', cell.Args),
         };
         var request = OptionBinder.Bind(options.Where(o => pipelineOptions.Contains(o.Name)), $"experiment cell {cell.Id}", start);

@@ -93,6 +93,8 @@ public static class PrunePipeline
             checkpointRecord["config"] = config.ToJson();
             var ftConfig = config with { Epochs = r.FinetuneEpochs };
             var trainer = new Trainer(pruned, ftConfig, train!, test, r.OutDir) { Progress = cb.Progress, RunRecord = checkpointRecord };
+            if (r.Resume && r.OutDir is not null && FinetuneResume.Find(r.OutDir, pruned, outcome.Masks, checkpointRecord, ftConfig, cb.Log) is { } cp)
+                trainer.Restore(cp);
             if (outcome.Masks is not null) trainer.AddHook(new MaskHook(outcome.Masks));
             if (cb.EpochHook(() => ftConfig.Epochs) is { } hook) trainer.AddHook(hook);
             trainer.Run();

@@ -54,6 +54,13 @@ public sealed record PruneRequest
     /// <summary>Folder for fine-tuning checkpoints and the result (written by <see cref="PrunePipeline.Run"/>); null: keep in memory, save with <see cref="PruneResult.Save"/>.</summary>
     public string? OutDir { get; init; }
 
+    /// <summary>
+    /// Continue a fine-tune interrupted in <see cref="OutDir"/> from its newest checkpoint instead of starting it over.
+    /// The pruning is done again (it is seeded) and the checkpoint is used only when it is that pruning's; otherwise
+    /// the fine-tune starts from the beginning and the log says why.
+    /// </summary>
+    public bool Resume { get; init; }
+
     /// <summary>How the run was asked for (for example the command line), recorded as "command".</summary>
     public string? Command { get; init; }
 
@@ -66,6 +73,7 @@ public sealed record PruneRequest
         if (TrainLimit is < 0) throw LopperInputException.ForOptions<PruneRequest>($"TrainLimit must be at least 0, got {TrainLimit}", nameof(TrainLimit));
         if (BnRecalibrateBatches < 0) throw LopperInputException.ForOptions<PruneRequest>($"BnRecalibrateBatches must be at least 0, got {BnRecalibrateBatches}", nameof(BnRecalibrateBatches));
         if (LatencyBatch < 1) throw LopperInputException.ForOptions<PruneRequest>($"LatencyBatch must be at least 1, got {LatencyBatch}", nameof(LatencyBatch));
+        if (Resume && OutDir is null) throw LopperInputException.ForOptions<PruneRequest>("Resume needs an OutDir to resume in", nameof(Resume));
         if (OutDir is not null) RunFolder.CheckOutside(OutDir, Source.Dir, nameof(OutDir), nameof(Source));
         return this;
     }

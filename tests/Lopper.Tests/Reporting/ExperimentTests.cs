@@ -94,14 +94,21 @@ public class ExperimentTests
         Assert.Contains("l1-target-macs-0.5-s0-ft1: done before, skipped", err);
         Assert.Equal(stamps, new[] { l1Run, grdaRun, baselineRun }.Select(File.GetLastWriteTimeUtc).ToList());
 
-        // A train cell interrupted after its checkpoint (no cell.json yet) resumes instead of starting over.
+        // Cells interrupted after their checkpoint (no cell.json yet) resume instead of starting over: the train cell
+        // from its epoch, the prune cell by redoing its seeded pruning and taking the fine-tune's checkpoint.
         File.Delete(Path.Combine(outDir, results.Cells[2].Dir, "cell.json"));
+        File.Delete(Path.Combine(outDir, l1.Dir, "cell.json"));
         (code, _, err) = Run("experiment", "--config", cfg);
         Assert.Equal(1, code);
         Assert.Contains("resuming the interrupted run", err);
-        Assert.Contains("l1-target-macs-0.5-s0-ft1: done before, skipped", err);
-        Assert.Equal(stamps[0], File.GetLastWriteTimeUtc(l1Run));
-        Assert.True(ResultsJson.Load(Path.Combine(outDir, "results.json")).Cells[2].IsOk);
+        Assert.Contains("resuming the fine-tune in", err);
+        Assert.Contains("after epoch 1 of 1", err);
+        Assert.DoesNotContain("l1-target-macs-0.5-s0-ft1: done before, skipped", err);
+        var resumedRows = ResultsJson.Load(Path.Combine(outDir, "results.json"));
+        Assert.True(resumedRows.Cells[2].IsOk);
+        Assert.Equal(l1.AccuracyFinetuned, resumedRows.Cells[0].AccuracyFinetuned);
+        Assert.Equal(l1.MacsAfter, resumedRows.Cells[0].MacsAfter);
+        var l1Stamp = File.GetLastWriteTimeUtc(l1Run);
 
         // The report of the grid, with the l1 cell's layer widths against the baseline's.
         var reportDir = dir.File("report");
@@ -118,7 +125,9 @@ public class ExperimentTests
 
         // Re-timing rewrites every finished cell's latencies (cell.json and results.json) and trains nothing.
         var cellJson = Path.Combine(outDir, l1.Dir, "cell.json");
-        File.WriteAllText(cellJson, File.ReadAllText(cellJson).Replace($"\"latency_ms_after\": {l1.LatencyMsAfter!.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}", "\"latency_ms_after\": 123456"));
+        var cellNode = JsonNode.Parse(File.ReadAllText(cellJson))!;
+        cellNode["latency_ms_after"] = 123456;
+        File.WriteAllText(cellJson, cellNode.ToJsonString());
         Assert.Equal(123456, ResultsJson.ParseCell(File.ReadAllText(cellJson), cellJson).LatencyMsAfter);
         (code, output, err) = Run("experiment", "--config", cfg, "--remeasure-latency", "--json");
         Assert.True(code == 1, err);   // the failed cell is still failed
@@ -128,7 +137,7 @@ public class ExperimentTests
         Assert.True(again.Cells[0].LatencyMsAfter is > 0 and < 123456);
         Assert.Equal(again.Cells[0].LatencyMsAfter, ResultsJson.ParseCell(File.ReadAllText(cellJson), cellJson).LatencyMsAfter);
         Assert.Equal(l1.AccuracyFinetuned, again.Cells[0].AccuracyFinetuned);
-        Assert.Equal(stamps[0], File.GetLastWriteTimeUtc(l1Run));
+        Assert.Equal(l1Stamp, File.GetLastWriteTimeUtc(l1Run));
         Assert.Equal(2, Run("experiment", "--config", cfg, "--remeasure-latency", "--dry-run").Code);
     }
 
