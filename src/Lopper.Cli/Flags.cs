@@ -57,6 +57,10 @@ public static class Flags
     public static Option<double> Real(string name, string help, double fallback, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
         => new(name) { Description = help, HelpName = "F", DefaultValueFactory = _ => fallback, CustomParser = r => ParseReal(r, name, min, max) ?? fallback };
 
+    /// <summary>A finite number in [<paramref name="min"/>, <paramref name="max"/>]; null when absent (no default, or the library's).</summary>
+    public static Option<double?> OptionalReal(string name, string help, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+        => new(name) { Description = help, HelpName = "F", CustomParser = r => ParseReal(r, name, min, max) };
+
     /// <summary>
     /// A number stored as a 32-bit float: finite as a float too (1e39 is finite as a double, infinite as a float).
     /// Null when absent, so a command can keep a per-model default.

@@ -42,6 +42,8 @@ public static class TrainCommand
     private static readonly Option<string> GrdaCover = Flags.Choice("--grda-cover", "tensors gRDA soft-thresholds", "all", "weights");
     private static readonly Option<string> GrdaStructure = Flags.Choice("--grda-structure",
         "channels: each channel's filter, bias and batch-norm values are soft-thresholded as one group, so whole channels reach zero and compact away", "none", "channels");
+    private static readonly Option<double?> GrdaTargetMacs = Flags.OptionalReal("--grda-target-macs",
+        "with --grda-structure channels: steer the channel threshold so the compacted model keeps this share of the MACs, e.g. 0.5", 0, 1);
     private static readonly Option<string> Schedule = Flags.Choice("--schedule", "learning-rate schedule", "cosine", "step", "constant");
     private static readonly Option<double> Warmup = Flags.Real("--warmup", "linear warm-up epochs", 0, 0);
     private static readonly Option<int[]?> Milestones = Flags.Ints("--milestones", "N,N,...", "step schedule milestones (epochs), e.g. 10,15");
@@ -63,7 +65,7 @@ public static class TrainCommand
         foreach (var o in (Option[])
         [
             Model, Out, Epochs, Dataset, Data, .. DataOptions.Symbols, Augment, RandomResizedCrop, Mean, Std, From, ResetHead, FreezeUntil,
-            Optimizer, Lr, Momentum, Nesterov, WeightDecay, GrdaC, GrdaMu, GrdaCover, GrdaStructure, Schedule, Warmup, Milestones, Gamma,
+            Optimizer, Lr, Momentum, Nesterov, WeightDecay, GrdaC, GrdaMu, GrdaCover, GrdaStructure, GrdaTargetMacs, Schedule, Warmup, Milestones, Gamma,
             BatchSize, LabelSmoothing, TrainLimit, Seed, Threads, Resume, Json, Method, .. GateFlags.Symbols,
         ]) c.Options.Add(o);
         c.SetAction(Run);
@@ -158,9 +160,9 @@ public static class TrainCommand
             if (p.GetValue(Momentum) is > 0 || p.GetValue(Nesterov) || p.GetValue(WeightDecay) is > 0)
                 throw new LopperInputException("--optimizer grda uses no momentum and no weight decay; drop --momentum, --nesterov and --weight-decay (or set them to 0)");
         }
-        else if (p.Given(GrdaC) || p.Given(GrdaMu) || p.Given(GrdaCover) || p.Given(GrdaStructure))
+        else if (p.Given(GrdaC) || p.Given(GrdaMu) || p.Given(GrdaCover) || p.Given(GrdaStructure) || p.Given(GrdaTargetMacs))
         {
-            throw new LopperInputException("--grda-c, --grda-mu, --grda-cover and --grda-structure need --optimizer grda");
+            throw new LopperInputException("--grda-c, --grda-mu, --grda-cover, --grda-structure and --grda-target-macs need --optimizer grda");
         }
         var config = new TrainConfig
         {
@@ -175,6 +177,7 @@ public static class TrainCommand
             GrdaMu = p.GetValue(GrdaMu),
             GrdaCover = p.GetValue(GrdaCover) == "weights" ? GrdaCoverage.Weights : GrdaCoverage.All,
             GrdaStructure = p.GetValue(GrdaStructure) == "channels" ? Lopper.Optim.GrdaStructure.Channels : Lopper.Optim.GrdaStructure.None,
+            GrdaTargetMacs = p.GetValue(GrdaTargetMacs),
             Schedule = LrSchedule.ParseKind(p.GetValue(Schedule)!),
             WarmupEpochs = p.GetValue(Warmup),
             Milestones = p.ValueOrNull(Milestones) ?? [],

@@ -75,25 +75,48 @@ public sealed class Grda : Optimizer
         {
             _state[ThresholdKey] = Encode(BitConverter.DoubleToInt64Bits(Threshold));
             _state[StepKey] = Encode(Steps);
+            if (_steer is not null) _state[KappaKey] = Encode(BitConverter.DoubleToInt64Bits(Kappa));
             return _state;
         }
     }
 
-    private List<(int Channels, (Parameter Parameter, Structure.GroupSlice Slice)[] Writers)>? _groups;
+    private List<(int Id, int Channels, (Parameter Parameter, Structure.GroupSlice Slice)[] Writers)>? _groups;
+    private MacsSteering? _steer;
 
     /// <summary>
     /// Thresholds each prunable channel of <paramref name="model"/> as one group (<see cref="GrdaStructure.Channels"/>);
-    /// the groups come from the graph alone, so a resumed run forms the same ones.
+    /// the groups come from the graph alone, so a resumed run forms the same ones. With <paramref name="targetMacs"/>
+    /// the group threshold is steered (see <see cref="Kappa"/>) so that the channels still alive cost that share of
+    /// the model's MACs from 70% of <paramref name="totalSteps"/> on.
     /// </summary>
-    public void UseChannelGroups(Model model)
+    public void UseChannelGroups(Model model, double? targetMacs = null, long totalSteps = 0)
     {
         _groups = [];
-        foreach (var g in Structure.ChannelGroups.Analyze(model.Graph).Prunable)
+        var analysis = Structure.ChannelGroups.Analyze(model.Graph);
+        foreach (var g in analysis.Prunable)
         {
             var writers = g.Slices.Where(s => !s.Consumes).Select(s => (Parameter: model.Find(s.Parameter)!, Slice: s)).Where(w => Covers(w.Parameter)).ToArray();
-            if (writers.Length > 0) _groups.Add((g.Channels, writers));
+            if (writers.Length > 0) _groups.Add((g.Id, g.Channels, writers));
+        }
+        if (targetMacs is double target)
+        {
+            if (!(target > 0 && target <= 1)) throw new LopperInputException($"gRDA target MACs must be in (0, 1], got {target}");
+            if (!(C > 0)) throw new LopperInputException("a gRDA MACs target needs a threshold scale c > 0 (the steering scales the threshold)");
+            _steer = new MacsSteering(model.Graph, analysis, _groups.Select(g => g.Id).ToArray(), target, Math.Max(1, totalSteps));
         }
     }
+
+    /// <summary>
+    /// The factor on the group threshold (1 without a MACs target). With one, at every 1/200 of the planned steps
+    /// and at the last, it is set so that exactly the channels of smallest accumulator norm per threshold unit die
+    /// that bring the live channels' MACs under the schedule's share (falling linearly from 1 to the target over
+    /// the first 70% of the steps, then holding it), staying as close to 1 as that allows. Between checks gRDA runs
+    /// as usual on the scaled threshold: channels may die and revive, and the last check sets the budget exactly.
+    /// </summary>
+    public double Kappa { get; private set; } = 1;
+
+    /// <summary>Share of the MACs the live channels cost at the last steering check (null without a MACs target).</summary>
+    public double? SteeredMacsKept => _steer?.LastKept;
 
     /// <summary>True when the optimizer soft-thresholds <paramref name="p"/>.</summary>
     public bool Covers(Parameter p) => p.Trainable && (Coverage == GrdaCoverage.All || p.Spec.Shape.Length >= 2);
@@ -138,48 +161,85 @@ public sealed class Grda : Optimizer
     }
 
     // The group soft-threshold over each channel's writing slices, overwriting the elementwise result there.
+    // Norms first (a steering check reads them all to choose the factor), then the scaled copies.
     private void GroupThreshold(float t)
     {
-        foreach (var (channels, writers) in _groups!)
+        var groups = _groups!;
+        if (_norms is null)
         {
+            _norms = groups.Select(g => new double[g.Channels]).ToArray();
+            _rootN = new double[groups.Count];
+            _accs = groups.Select(g => new Tensor[g.Writers.Length]).ToArray();
+        }
+        for (int gi = 0; gi < groups.Count; gi++)
+        {
+            var (_, channels, writers) = groups[gi];
             // Looked up once per group and step, not per channel: the keys are built strings.
-            var accs = new Tensor[writers.Length];
+            var accs = _accs![gi];
             long n = 0;
             for (int i = 0; i < writers.Length; i++)
             {
                 accs[i] = _state[AccumulatorPrefix + writers[i].Parameter.Name];
                 n += Structure.AxisSlicing.SliceLength(accs[i], writers[i].Slice);
             }
-            double scale = t * Math.Sqrt(n);
+            _rootN![gi] = Math.Sqrt(n);
             for (int c = 0; c < channels; c++)
             {
                 double sumSq = 0;
                 for (int i = 0; i < writers.Length; i++) sumSq += Structure.AxisSlicing.SumOfSquares(accs[i], writers[i].Slice, c);
-                double norm = Math.Sqrt(sumSq);
-                float factor = norm == 0 ? 0f : (float)Math.Max(0, 1 - scale / norm);
+                _norms[gi][c] = Math.Sqrt(sumSq);
+            }
+        }
+        if (_steer is not null)
+        {
+            _steer.Protect(_norms);
+            if (_steer.Due(Steps)) Kappa = _steer.Choose(Steps, t, _norms, _rootN!);
+        }
+        // Protected channels (steering only) see gRDA's own threshold, never a raised one.
+        float steered = (float)(t * Kappa), own = (float)(t * Math.Min(1, Kappa));
+        for (int gi = 0; gi < groups.Count; gi++)
+        {
+            var (_, channels, writers) = groups[gi];
+            var accs = _accs![gi];
+            double scale = steered * _rootN![gi], ownScale = own * _rootN[gi];
+            for (int c = 0; c < channels; c++)
+            {
+                double norm = _norms[gi][c];
+                double sc = _steer is not null && _steer.IsProtected(gi, c) ? ownScale : scale;
+                float factor = norm == 0 ? 0f : (float)Math.Max(0, 1 - sc / norm);
                 for (int i = 0; i < writers.Length; i++) Structure.AxisSlicing.ScaledCopy(accs[i], writers[i].Parameter.Value, writers[i].Slice, c, factor);
             }
         }
     }
 
+    private double[][]? _norms;
+    private double[]? _rootN;
+    private Tensor[][]? _accs;
+
     /// <inheritdoc/>
     public override IEnumerable<string> StateKeys(Parameter p) => Covers(p) ? [AccumulatorPrefix + p.Name] : [];
 
     /// <inheritdoc/>
-    protected override int[]? GlobalShape(string key) => key is ThresholdKey or StepKey ? [4] : null;
+    protected override int[]? GlobalShape(string key) => key is ThresholdKey or StepKey or KappaKey ? [4] : null;
 
     /// <inheritdoc/>
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state, long steps)
     {
         _state.Clear();
         Threshold = 0;
-        bool haveThreshold = false;
+        Kappa = 1;
+        bool haveThreshold = false, haveKappa = false;
         foreach (var (k, t) in state)
         {
             if (k == ThresholdKey)
             {
                 Threshold = BitConverter.Int64BitsToDouble(Decode(t, k));
                 haveThreshold = true;
+            }
+            else if (k == KappaKey)
+            {
+                Kappa = BitConverter.Int64BitsToDouble(Decode(t, k));
+                haveKappa = true;
             }
             else if (k == StepKey)
             {
@@ -198,6 +258,8 @@ public sealed class Grda : Optimizer
         // Without the threshold the run would restart thresholding from 0 and re-anchor on sparse weights.
         if (steps > 0 && !haveThreshold) throw new LopperInputException($"optimizer state: missing '{ThresholdKey}' (checkpoint not written by grda?)");
         if (!double.IsFinite(Threshold) || Threshold < 0) throw new LopperInputException($"optimizer state: gRDA threshold {Threshold} is invalid");
+        if (_steer is not null && steps > 0 && !haveKappa) throw new LopperInputException($"optimizer state: missing '{KappaKey}' (the run has a MACs target; checkpoint written without one?)");
+        if (!double.IsFinite(Kappa) || Kappa <= 0) throw new LopperInputException($"optimizer state: gRDA threshold factor {Kappa} is invalid");
         Steps = steps;
     }
 
@@ -205,6 +267,7 @@ public sealed class Grda : Optimizer
     public const string AccumulatorPrefix = "accumulator/";
     private const string ThresholdKey = "grda/threshold";
     private const string StepKey = "grda/step";
+    private const string KappaKey = "grda/kappa";
 
     private static Tensor Encode(long bits)
     {

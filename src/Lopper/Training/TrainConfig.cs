@@ -53,6 +53,13 @@ public sealed record TrainConfig
     /// <summary>Whether gRDA soft-thresholds values one by one or whole channels together (so filters reach zero and compact away).</summary>
     [Option("none thresholds values one by one; channels thresholds each channel's filter, bias and batch-norm values together", Name = "grda-structure")]
     public GrdaStructure GrdaStructure { get; init; } = GrdaStructure.None;
+    /// <summary>
+    /// With <see cref="GrdaStructure"/> channels: the share of the MACs the trained model should keep once its dead
+    /// channels are compacted away; the group threshold is steered to it during training (<see cref="Grda.Kappa"/>).
+    /// Null: no target, the threshold is c and μ's alone.
+    /// </summary>
+    [Option("structured gRDA: steer the channel threshold so the compacted model keeps this share of the MACs (0-1]", Name = "grda-target-macs")]
+    public double? GrdaTargetMacs { get; init; }
     /// <summary>Label smoothing for the loss.</summary>
     [Option("label smoothing")]
     public float LabelSmoothing { get; init; }
@@ -128,6 +135,12 @@ public sealed record TrainConfig
         if (!double.IsFinite(GrdaMu) || GrdaMu <= 0) Fail("grda_mu", "a finite number > 0", GrdaMu);
         if (!Enum.IsDefined(GrdaCover)) Fail("grda_cover", "all or weights", (int)GrdaCover);
         if (!Enum.IsDefined(GrdaStructure)) Fail("grda_structure", "none or channels", (int)GrdaStructure);
+        if (GrdaTargetMacs is double tm)
+        {
+            if (!(tm > 0 && tm <= 1)) Fail("grda_target_macs", "in (0, 1]", tm);
+            if (GrdaStructure != GrdaStructure.Channels) Fail("grda_target_macs", "given only with grda_structure channels (it steers the channel threshold)", tm);
+            if (!(GrdaC > 0)) Fail("grda_c", "above 0 with grda_target_macs (the steering scales the threshold c sets)", GrdaC);
+        }
         if (!(LabelSmoothing >= 0 && LabelSmoothing <= 1)) Fail("label_smoothing", "in [0, 1]", LabelSmoothing);
         if (CropPadding < 0 || CropPadding > 64) Fail("crop_padding", "in [0, 64]", CropPadding);
         if (TrainLimit < 0) Fail("train_limit", "at least 0", TrainLimit);

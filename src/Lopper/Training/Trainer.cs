@@ -60,7 +60,8 @@ public sealed class Trainer
         _test = test;
         OutDir = outDir;
         _optimizer = config.CreateOptimizer();
-        if (_optimizer is Grda grda && config.GrdaStructure == GrdaStructure.Channels) grda.UseChannelGroups(model);
+        if (_optimizer is Grda grda && config.GrdaStructure == GrdaStructure.Channels)
+            grda.UseChannelGroups(model, config.GrdaTargetMacs, (long)config.Epochs * train.BatchesPerEpoch);
         _schedule = config.CreateSchedule();
     }
 

@@ -278,6 +278,79 @@ public class GrdaTests
         finally { Parallelism.Threads = before; }
     }
 
+    [Theory]
+    [InlineData(0.5, 2)]
+    [InlineData(0.75, 3)]
+    public void AMacsTargetSteersTheChannelThresholdToTheBudget(double target, int channels)
+    {
+        // conv1 has 4 channels of 624 MACs each (its own 576 and the classifier's 48 reading it) out of 2,496:
+        // a quarter of the MACs per channel, so the budgets are whole channels.
+        var train = TinyTask.Data(96, 1);
+        var test = TinyTask.Data(30, 2);
+        int before = Parallelism.Threads;
+        Parallelism.Threads = 1;
+        try
+        {
+            var config = GrdaConfig(12) with { GrdaStructure = GrdaStructure.Channels, GrdaC = 0.05, GrdaTargetMacs = target };
+            var trainer = TinyTask.NewTrainer(config, null, train, test);
+            trainer.Run();
+            var g = (Grda)trainer.Optimizer;
+            Assert.Equal(target, g.SteeredMacsKept!.Value, 6);
+            var compact = Lopper.Structure.EffectiveCost.Compact(trainer.Model);
+            Assert.Equal(channels, compact.Find("conv1.weight")!.Value.Shape[0]);
+            Assert.Equal(target, (double)compact.Graph.Macs() / trainer.Model.Graph.Macs(), 6);
+
+            // Without the target the same c leaves every channel alive: the budget is the steering's doing.
+            var plain = TinyTask.NewTrainer(config with { GrdaTargetMacs = null }, null, train, test);
+            plain.Run();
+            Assert.Equal(1.0, ((Grda)plain.Optimizer).Kappa);
+            Assert.Equal(4, Lopper.Structure.EffectiveCost.Compact(plain.Model).Find("conv1.weight")!.Value.Shape[0]);
+        }
+        finally { Parallelism.Threads = before; }
+    }
+
+    [Fact]
+    public void ASteeredRunResumesBitIdenticallyAndChecksItsFactor()
+    {
+        using var dir = new TempDir();
+        var train = TinyTask.Data(96, 1);
+        var test = TinyTask.Data(30, 2);
+        var config = GrdaConfig(6) with { GrdaStructure = GrdaStructure.Channels, GrdaC = 0.05, GrdaTargetMacs = 0.5 };
+        int before = Parallelism.Threads;
+        Parallelism.Threads = 1;
+        try
+        {
+            var full = TinyTask.NewTrainer(config, dir.File("full"), train, test);
+            full.Run();
+            var killed = TinyTask.NewTrainer(config, dir.File("killed"), train, test);
+            killed.AddHook(new KillAfterEpochs(3));
+            Assert.Throws<OperationCanceledException>(killed.Run);
+            var resumed = TinyTask.NewTrainer(config, dir.File("killed"), train, test);
+            resumed.RestoreFrom(dir.File("killed"));
+            resumed.Run();
+            Assert.Equal(TinyTask.Weights(full.Model), TinyTask.Weights(resumed.Model));
+            Assert.Equal(((Grda)full.Optimizer).Kappa, ((Grda)resumed.Optimizer).Kappa);
+
+            // A checkpoint without the factor cannot continue a steered run (it would restart the steering from 1).
+            var state = ((Grda)full.Optimizer).State.Where(kv => kv.Key != "grda/kappa").ToDictionary(kv => kv.Key, kv => kv.Value);
+            var fresh = TinyTask.NewTrainer(config, null, train, test);
+            var e = Assert.Throws<LopperInputException>(() => fresh.Optimizer.LoadState(state, full.Optimizer.Steps));
+            Assert.Contains("missing 'grda/kappa'", e.Message);
+        }
+        finally { Parallelism.Threads = before; }
+    }
+
+    [Theory]
+    [InlineData(0.0, "channels", 0.05, "grda_target_macs must be in (0, 1], got 0")]
+    [InlineData(0.5, "none", 0.05, "grda_target_macs must be given only with grda_structure channels")]
+    [InlineData(0.5, "channels", 0.0, "grda_c must be above 0 with grda_target_macs")]
+    public void AMacsTargetIsChecked(double target, string structure, double c, string message)
+    {
+        var config = GrdaConfig(1) with { GrdaTargetMacs = target, GrdaC = c, GrdaStructure = structure == "channels" ? GrdaStructure.Channels : GrdaStructure.None };
+        var e = Assert.Throws<LopperInputException>(() => config.Validate(n => n));
+        Assert.StartsWith(message, e.Message);
+    }
+
     [Fact]
     public void TrainerRecordsSparsityPerEpochAndResumesBitIdentically()
     {
