@@ -43,7 +43,7 @@ public static class TrainCommand
     private static readonly Option<string> GrdaStructure = Flags.Choice("--grda-structure",
         "channels: each channel's filter, bias and batch-norm values are soft-thresholded as one group, so whole channels reach zero and compact away", "none", "channels");
     private static readonly Option<double?> GrdaTargetMacs = Flags.OptionalReal("--grda-target-macs",
-        "with --grda-structure channels: steer the channel threshold so the compacted model keeps this share of the MACs, e.g. 0.5", 0, 1);
+        "with --grda-structure channels: remove the weakest channels during training so the compacted model keeps this share of the MACs, e.g. 0.5", 0, 1);
     private static readonly Option<string> Schedule = Flags.Choice("--schedule", "learning-rate schedule", "cosine", "step", "constant");
     private static readonly Option<double> Warmup = Flags.Real("--warmup", "linear warm-up epochs", 0, 0);
     private static readonly Option<int[]?> Milestones = Flags.Ints("--milestones", "N,N,...", "step schedule milestones (epochs), e.g. 10,15");

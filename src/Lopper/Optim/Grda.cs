@@ -36,7 +36,8 @@ public enum GrdaStructure
 /// <remarks>
 /// State tensors: "accumulator/NAME" per covered tensor, and "grda/threshold" and "grda/step",
 /// which hold the double threshold and the int64 step count as four 16-bit chunks each (least
-/// significant first, stored as exact small floats) so a resume continues bit-identically.
+/// significant first, stored as exact small floats) so a resume continues bit-identically; with a MACs target,
+/// "grda/removed" (one 0/1 per steered channel, see <see cref="MacsSteering"/>).
 /// </remarks>
 public sealed class Grda : Optimizer
 {
@@ -75,7 +76,7 @@ public sealed class Grda : Optimizer
         {
             _state[ThresholdKey] = Encode(BitConverter.DoubleToInt64Bits(Threshold));
             _state[StepKey] = Encode(Steps);
-            if (_steer is not null) _state[KappaKey] = Encode(BitConverter.DoubleToInt64Bits(Kappa));
+            if (_steer is not null) _state[RemovedKey] = _steer.State();
             return _state;
         }
     }
@@ -86,8 +87,8 @@ public sealed class Grda : Optimizer
     /// <summary>
     /// Thresholds each prunable channel of <paramref name="model"/> as one group (<see cref="GrdaStructure.Channels"/>);
     /// the groups come from the graph alone, so a resumed run forms the same ones. With <paramref name="targetMacs"/>
-    /// the group threshold is steered (see <see cref="Kappa"/>) so that the channels still alive cost that share of
-    /// the model's MACs from 70% of <paramref name="totalSteps"/> on.
+    /// the weakest channels are removed during training (see <see cref="MacsSteering"/>) so that the channels still alive
+    /// cost that share of the model's MACs from 70% of <paramref name="totalSteps"/> on.
     /// </summary>
     public void UseChannelGroups(Model model, double? targetMacs = null, long totalSteps = 0)
     {
@@ -101,19 +102,9 @@ public sealed class Grda : Optimizer
         if (targetMacs is double target)
         {
             if (!(target > 0 && target <= 1)) throw new LopperInputException($"gRDA target MACs must be in (0, 1], got {target}");
-            if (!(C > 0)) throw new LopperInputException("a gRDA MACs target needs a threshold scale c > 0 (the steering scales the threshold)");
             _steer = new MacsSteering(model.Graph, analysis, _groups.Select(g => g.Id).ToArray(), target, Math.Max(1, totalSteps));
         }
     }
-
-    /// <summary>
-    /// The factor on the group threshold (1 without a MACs target). With one, at every 1/200 of the planned steps
-    /// and at the last, it is set so that exactly the channels of smallest accumulator norm per threshold unit die
-    /// that bring the live channels' MACs under the schedule's share (falling linearly from 1 to the target over
-    /// the first 70% of the steps, then holding it), staying as close to 1 as that allows. Between checks gRDA runs
-    /// as usual on the scaled threshold: channels may die and revive, and the last check sets the budget exactly.
-    /// </summary>
-    public double Kappa { get; private set; } = 1;
 
     /// <summary>Share of the MACs the live channels cost at the last steering check (null without a MACs target).</summary>
     public double? SteeredMacsKept => _steer?.LastKept;
@@ -190,23 +181,20 @@ public sealed class Grda : Optimizer
                 _norms[gi][c] = Math.Sqrt(sumSq);
             }
         }
-        if (_steer is not null)
-        {
-            _steer.Protect(_norms);
-            if (_steer.Due(Steps)) Kappa = _steer.Choose(Steps, t, _norms, _rootN!);
-        }
-        // Protected channels (steering only) see gRDA's own threshold, never a raised one.
-        float steered = (float)(t * Kappa), own = (float)(t * Math.Min(1, Kappa));
+        if (_steer is not null && _steer.Due(Steps)) _steer.Update(Steps, _norms);
         for (int gi = 0; gi < groups.Count; gi++)
         {
             var (_, channels, writers) = groups[gi];
             var accs = _accs![gi];
-            double scale = steered * _rootN![gi], ownScale = own * _rootN[gi];
+            double scale = t * _rootN![gi];
             for (int c = 0; c < channels; c++)
             {
                 double norm = _norms[gi][c];
-                double sc = _steer is not null && _steer.IsProtected(gi, c) ? ownScale : scale;
-                float factor = norm == 0 ? 0f : (float)Math.Max(0, 1 - sc / norm);
+                // With a MACs target a removed channel stays at zero and a live one keeps the elementwise result: the
+                // group soft-threshold left the batch-norm running statistics far from the batch statistics (see
+                // MacsSteering's remarks), so steering, not the group threshold, decides which channels go.
+                if (_steer is not null && !_steer.IsRemoved(gi, c)) continue;
+                float factor = norm == 0 || _steer is not null ? 0f : (float)Math.Max(0, 1 - scale / norm);
                 for (int i = 0; i < writers.Length; i++) Structure.AxisSlicing.ScaledCopy(accs[i], writers[i].Parameter.Value, writers[i].Slice, c, factor);
             }
         }
@@ -220,15 +208,14 @@ public sealed class Grda : Optimizer
     public override IEnumerable<string> StateKeys(Parameter p) => Covers(p) ? [AccumulatorPrefix + p.Name] : [];
 
     /// <inheritdoc/>
-    protected override int[]? GlobalShape(string key) => key is ThresholdKey or StepKey or KappaKey ? [4] : null;
+    protected override int[]? GlobalShape(string key) => key is ThresholdKey or StepKey ? [4] : key == RemovedKey && _steer is not null ? [_steer.Channels] : null;
 
     /// <inheritdoc/>
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state, long steps)
     {
         _state.Clear();
         Threshold = 0;
-        Kappa = 1;
-        bool haveThreshold = false, haveKappa = false;
+        bool haveThreshold = false, haveRemoved = false;
         foreach (var (k, t) in state)
         {
             if (k == ThresholdKey)
@@ -236,10 +223,10 @@ public sealed class Grda : Optimizer
                 Threshold = BitConverter.Int64BitsToDouble(Decode(t, k));
                 haveThreshold = true;
             }
-            else if (k == KappaKey)
+            else if (k == RemovedKey && _steer is not null)
             {
-                Kappa = BitConverter.Int64BitsToDouble(Decode(t, k));
-                haveKappa = true;
+                _steer.Load(t, k);
+                haveRemoved = true;
             }
             else if (k == StepKey)
             {
@@ -258,8 +245,7 @@ public sealed class Grda : Optimizer
         // Without the threshold the run would restart thresholding from 0 and re-anchor on sparse weights.
         if (steps > 0 && !haveThreshold) throw new LopperInputException($"optimizer state: missing '{ThresholdKey}' (checkpoint not written by grda?)");
         if (!double.IsFinite(Threshold) || Threshold < 0) throw new LopperInputException($"optimizer state: gRDA threshold {Threshold} is invalid");
-        if (_steer is not null && steps > 0 && !haveKappa) throw new LopperInputException($"optimizer state: missing '{KappaKey}' (the run has a MACs target; checkpoint written without one?)");
-        if (!double.IsFinite(Kappa) || Kappa <= 0) throw new LopperInputException($"optimizer state: gRDA threshold factor {Kappa} is invalid");
+        if (_steer is not null && steps > 0 && !haveRemoved) throw new LopperInputException($"optimizer state: missing '{RemovedKey}' (the run has a MACs target; checkpoint written without one?)");
         Steps = steps;
     }
 
@@ -267,7 +253,7 @@ public sealed class Grda : Optimizer
     public const string AccumulatorPrefix = "accumulator/";
     private const string ThresholdKey = "grda/threshold";
     private const string StepKey = "grda/step";
-    private const string KappaKey = "grda/kappa";
+    private const string RemovedKey = "grda/removed";
 
     private static Tensor Encode(long bits)
     {

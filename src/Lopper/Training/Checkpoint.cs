@@ -128,7 +128,7 @@ public sealed class Checkpoint
         // A throwaway optimizer of the configured kind checks names and shapes against the model.
         try
         {
-            config.CreateOptimizer().Restore(opt, steps, model);
+            config.CreateOptimizer(model, 1).Restore(opt, steps, model);
         }
         catch (LopperInputException ex)
         {

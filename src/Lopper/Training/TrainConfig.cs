@@ -55,10 +55,10 @@ public sealed record TrainConfig
     public GrdaStructure GrdaStructure { get; init; } = GrdaStructure.None;
     /// <summary>
     /// With <see cref="GrdaStructure"/> channels: the share of the MACs the trained model should keep once its dead
-    /// channels are compacted away; the group threshold is steered to it during training (<see cref="Grda.Kappa"/>).
+    /// channels are compacted away; the weakest channels are removed during training to reach it (<see cref="Grda.SteeredMacsKept"/>).
     /// Null: no target, the threshold is c and μ's alone.
     /// </summary>
-    [Option("structured gRDA: steer the channel threshold so the compacted model keeps this share of the MACs (0-1]", Name = "grda-target-macs")]
+    [Option("structured gRDA: remove the weakest channels during training so the compacted model keeps this share of the MACs (0-1]", Name = "grda-target-macs")]
     public double? GrdaTargetMacs { get; init; }
     /// <summary>Label smoothing for the loss.</summary>
     [Option("label smoothing")]
@@ -77,7 +77,18 @@ public sealed record TrainConfig
     [Option("train on the first N training images (0 = all)")]
     public int TrainLimit { get; init; }
 
-    /// <summary>Creates the optimizer this config asks for.</summary>
+    /// <summary>
+    /// Creates the optimizer this config asks for, set up for <paramref name="model"/>: structured gRDA forms its
+    /// channel groups from the graph (and plans its MACs steering over <paramref name="totalSteps"/>).
+    /// </summary>
+    public Optimizer CreateOptimizer(Graph.Model model, long totalSteps)
+    {
+        var optimizer = CreateOptimizer();
+        if (optimizer is Grda grda && GrdaStructure == GrdaStructure.Channels) grda.UseChannelGroups(model, GrdaTargetMacs, totalSteps);
+        return optimizer;
+    }
+
+    /// <summary>Creates the optimizer this config asks for (not yet tied to a model).</summary>
     public Optimizer CreateOptimizer() => Optimizer switch
     {
         "sgd" => new Sgd(Momentum, WeightDecay, Nesterov),
@@ -139,7 +150,6 @@ public sealed record TrainConfig
         {
             if (!(tm > 0 && tm <= 1)) Fail("grda_target_macs", "in (0, 1]", tm);
             if (GrdaStructure != GrdaStructure.Channels) Fail("grda_target_macs", "given only with grda_structure channels (it steers the channel threshold)", tm);
-            if (!(GrdaC > 0)) Fail("grda_c", "above 0 with grda_target_macs (the steering scales the threshold c sets)", GrdaC);
         }
         if (!(LabelSmoothing >= 0 && LabelSmoothing <= 1)) Fail("label_smoothing", "in [0, 1]", LabelSmoothing);
         if (CropPadding < 0 || CropPadding > 64) Fail("crop_padding", "in [0, 64]", CropPadding);

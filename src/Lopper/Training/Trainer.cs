@@ -59,9 +59,7 @@ public sealed class Trainer
         _train = train;
         _test = test;
         OutDir = outDir;
-        _optimizer = config.CreateOptimizer();
-        if (_optimizer is Grda grda && config.GrdaStructure == GrdaStructure.Channels)
-            grda.UseChannelGroups(model, config.GrdaTargetMacs, (long)config.Epochs * train.BatchesPerEpoch);
+        _optimizer = config.CreateOptimizer(model, (long)config.Epochs * train.BatchesPerEpoch);
         _schedule = config.CreateSchedule();
     }
 

@@ -299,18 +299,31 @@ public class GrdaTests
             var compact = Lopper.Structure.EffectiveCost.Compact(trainer.Model);
             Assert.Equal(channels, compact.Find("conv1.weight")!.Value.Shape[0]);
             Assert.Equal(target, (double)compact.Graph.Macs() / trainer.Model.Graph.Macs(), 6);
+            // Live channels keep gRDA's elementwise soft-threshold of their accumulators; removed ones are zero.
+            var acc = g.State["accumulator/conv1.weight"].Data;
+            var w = trainer.Model.Find("conv1.weight")!.Value.Data;
+            float t = (float)g.Threshold;
+            int per = w.Length / 4, live = 0;
+            for (int c = 0; c < 4; c++)
+            {
+                bool removed = w.AsSpan(c * per, per).IndexOfAnyExcept(0f) < 0;
+                if (!removed) live++;
+                for (int i = c * per; i < (c + 1) * per; i++)
+                    Assert.Equal(removed ? 0f : acc[i] - Math.Clamp(acc[i], -t, t), w[i]);
+            }
+            Assert.Equal(channels, live);
 
             // Without the target the same c leaves every channel alive: the budget is the steering's doing.
             var plain = TinyTask.NewTrainer(config with { GrdaTargetMacs = null }, null, train, test);
             plain.Run();
-            Assert.Equal(1.0, ((Grda)plain.Optimizer).Kappa);
+            Assert.Null(((Grda)plain.Optimizer).SteeredMacsKept);
             Assert.Equal(4, Lopper.Structure.EffectiveCost.Compact(plain.Model).Find("conv1.weight")!.Value.Shape[0]);
         }
         finally { Parallelism.Threads = before; }
     }
 
     [Fact]
-    public void ASteeredRunResumesBitIdenticallyAndChecksItsFactor()
+    public void ASteeredRunResumesBitIdenticallyAndChecksItsRemovedChannels()
     {
         using var dir = new TempDir();
         var train = TinyTask.Data(96, 1);
@@ -329,13 +342,18 @@ public class GrdaTests
             resumed.RestoreFrom(dir.File("killed"));
             resumed.Run();
             Assert.Equal(TinyTask.Weights(full.Model), TinyTask.Weights(resumed.Model));
-            Assert.Equal(((Grda)full.Optimizer).Kappa, ((Grda)resumed.Optimizer).Kappa);
+            Assert.Equal(((Grda)full.Optimizer).State["grda/removed"].Data, ((Grda)resumed.Optimizer).State["grda/removed"].Data);
 
-            // A checkpoint without the factor cannot continue a steered run (it would restart the steering from 1).
-            var state = ((Grda)full.Optimizer).State.Where(kv => kv.Key != "grda/kappa").ToDictionary(kv => kv.Key, kv => kv.Value);
+            // A checkpoint without the removed channels cannot continue a steered run (they would come back).
+            var state = ((Grda)full.Optimizer).State.Where(kv => kv.Key != "grda/removed").ToDictionary(kv => kv.Key, kv => kv.Value);
             var fresh = TinyTask.NewTrainer(config, null, train, test);
             var e = Assert.Throws<LopperInputException>(() => fresh.Optimizer.LoadState(state, full.Optimizer.Steps));
-            Assert.Contains("missing 'grda/kappa'", e.Message);
+            Assert.Contains("missing 'grda/removed'", e.Message);
+            var bad = new Dictionary<string, Tensor>(((Grda)full.Optimizer).State);
+            bad["grda/removed"] = new Tensor(4);
+            bad["grda/removed"].Data[1] = 0.5f;
+            e = Assert.Throws<LopperInputException>(() => fresh.Optimizer.LoadState(bad, full.Optimizer.Steps));
+            Assert.Equal("optimizer state: 'grda/removed' must hold 0 or 1, got 0.5 at 1", e.Message);
         }
         finally { Parallelism.Threads = before; }
     }
@@ -343,7 +361,6 @@ public class GrdaTests
     [Theory]
     [InlineData(0.0, "channels", 0.05, "grda_target_macs must be in (0, 1], got 0")]
     [InlineData(0.5, "none", 0.05, "grda_target_macs must be given only with grda_structure channels")]
-    [InlineData(0.5, "channels", 0.0, "grda_c must be above 0 with grda_target_macs")]
     public void AMacsTargetIsChecked(double target, string structure, double c, string message)
     {
         var config = GrdaConfig(1) with { GrdaTargetMacs = target, GrdaC = c, GrdaStructure = structure == "channels" ? GrdaStructure.Channels : GrdaStructure.None };
