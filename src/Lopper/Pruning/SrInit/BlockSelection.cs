@@ -6,7 +6,8 @@ public static class BlockSelection
     /// <summary>
     /// The blocks (table indices) the rule removes and whether a budget was met (always true for Tau and Blocks).
     /// Tau and Blocks take candidates by score (ties: earlier block first). A budget (TargetMacs, TargetParams) asks
-    /// for the least total drop whose removed cost brings the kept fraction to at most the target (a covering
+    /// for the least total drop whose removed cost brings the kept fraction to at most the target plus
+    /// <see cref="SrInitOptions.BudgetTolerance"/> (a covering
     /// knapsack). For SR-init it is solved greedily by drop per unit saved (a cheap block that hurts a little is not
     /// worth a heavy one that hurts as much), where before each step the single cheapest-in-drop block that would
     /// finish the budget on its own is also tried and the better of the two kept; for the baselines' scores, which
@@ -21,7 +22,8 @@ public static class BlockSelection
 
         bool macs = options.TargetMacs is not null;
         long total = macs ? totalMacs : totalParams;
-        double target = (options.TargetMacs ?? options.TargetParams!.Value) * total;
+        // The budget is met within the tolerance: whole blocks rarely land on the target itself.
+        double target = ((options.TargetMacs ?? options.TargetParams!.Value) + options.BudgetTolerance) * total;
         long Cost(BlockScore r) => macs ? r.Macs : r.Params;
         bool drops = options.Criterion == BlockCriterion.SrInit;
         var order = drops
