@@ -29,6 +29,6 @@ public class SppCliTests
 
         (code, _, err) = Run("prune", "spp", "--from", run, "--out", dir.File("x"), "--target-speedup", "2", "--ratios", "conv1=0.5");
         Assert.Equal(2, code);
-        Assert.Contains("exactly one of --target-speedup", err);
+        Assert.Contains("exactly one of --target-macs F, --target-speedup S or --ratios", err);
     }
 }

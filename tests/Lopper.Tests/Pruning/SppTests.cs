@@ -266,6 +266,29 @@ public class SppTests
     }
 
     [Fact]
+    public void AMacsTargetStopsWhenTheCompactedModelMeetsIt()
+    {
+        long dense = new Model(TwoConvGraph(), 3).Graph.Macs();
+        var (outcome, logs) = PruneTwoConv(new SppOptions { TargetMacs = 0.6, A = 0.2, PruneEpochs = 12 });
+        double kept = (double)outcome.Pruned.Graph.Macs() / dense;
+        Assert.True(kept <= 0.6 + 1e-12, $"kept {kept}");
+        Assert.Equal(0.6, (double)outcome.Details["target_macs"]!);
+        // The speedup that asks for the same share through the column ratio alone cuts at least as much: the MACs
+        // target stops the layers as soon as the compacted model meets it.
+        double convMacs = SppPruner.ConvMacs(TwoConvGraph());
+        double speedup = convMacs / (0.6 * dense - (dense - convMacs));
+        var (bySpeedup, _) = PruneTwoConv(new SppOptions { TargetSpeedup = speedup, A = 0.2, PruneEpochs = 12 });
+        Assert.True(kept >= (double)bySpeedup.Pruned.Graph.Macs() / dense - 1e-12);
+        Assert.Equal(outcome.Details["layers"]![0]!["target_columns"]!.GetValue<int>(), bySpeedup.Details["layers"]![0]!["target_columns"]!.GetValue<int>());
+        Assert.Contains(logs, s => s.StartsWith("SPP iteration", StringComparison.Ordinal));
+
+        var e = Assert.Throws<LopperInputException>(() => new SppOptions { TargetMacs = 0.5, TargetSpeedup = 2 }.Validate());
+        Assert.StartsWith("spp: give exactly one of TargetMacs F, TargetSpeedup S or Ratios", e.Message);
+        e = Assert.Throws<LopperInputException>(() => new SppOptions { TargetMacs = 1 }.Validate());
+        Assert.Equal("TargetMacs must be in (0, 1), got 1", e.Message);
+    }
+
+    [Fact]
     public void TheStemAndTinyLayersStayWholeUnderASpeedupTarget()
     {
         var model = new Model(TwoConvGraph(), 1);

@@ -55,11 +55,33 @@ public sealed class SppHook : ITrainingHook
         }
     }
 
+    /// <summary>
+    /// Share of the whole model's MACs left once the removed columns are compacted away, filters whose outputs lost
+    /// every reader included (<see cref="Structure.EffectiveCost"/>); costed again only after a column is removed.
+    /// </summary>
+    public double EffectiveMacsKept(Model model)
+    {
+        int dead = 0;
+        foreach (var l in Layers) dead += l.DeadCount;
+        if (dead != _deadAtCost || _effectiveKept is null)
+        {
+            _denseMacs ??= model.Graph.Macs();
+            _effectiveKept = _denseMacs == 0 ? 1 : (double)Structure.EffectiveCost.Of(model).Macs / _denseMacs.Value;
+            _deadAtCost = dead;
+        }
+        return _effectiveKept.Value;
+    }
+
+    private int _deadAtCost = -1;
+    private double? _effectiveKept;
+    private long? _denseMacs;
+
     /// <inheritdoc/>
     public void BeforeStep(Model model, int epoch, int step)
     {
         Iteration++;
-        bool globalDone = _options.TargetSpeedup is double s && ColumnSpeedup >= s;
+        bool globalDone = _options.TargetSpeedup is double s ? ColumnSpeedup >= s
+            : _options.TargetMacs is double m && EffectiveMacsKept(model) <= m;
         foreach (var l in Layers)
         {
             if (!l.Finished && (l.DeadCount >= l.TargetCount || globalDone)) Finish(model, l);
@@ -143,6 +165,7 @@ public sealed class SppHook : ITrainingHook
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.Append(inv, $"SPP iteration {Iteration}: conv-MAC speedup {ColumnSpeedup:F2}x;");
+        if (_options.TargetMacs is not null && _effectiveKept is double kept) sb.Append(inv, $" MACs kept after compaction {kept:P1};");
         foreach (var l in Layers)
             sb.Append(inv, $" {l.Node} {l.Ratio:P0}/{l.TargetRatio:P0}{(l.Finished ? "*" : "")}");
         return sb.ToString();

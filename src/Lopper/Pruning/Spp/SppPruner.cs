@@ -70,12 +70,22 @@ public sealed class SppPruner(SppOptions options) : IPruningMethod
                 else whole.Add((c.Node.Name, reason));
             }
             if (chosen.Count == 0)
-                throw LopperInputException.ForOptions<SppOptions>($"TargetSpeedup: every prunable convolution of {graph.Name} is kept whole (stem or fewer than MinColumns {options.MinColumns} columns); lower MinColumns or set IncludeStem", nameof(SppOptions.MinColumns), nameof(SppOptions.IncludeStem));
-            double r = SppMath.UniformRatio(options.TargetSpeedup!.Value, total, chosen.Sum(c => c.Macs));
+                throw LopperInputException.ForOptions<SppOptions>($"{(options.TargetMacs is null ? "TargetSpeedup" : "TargetMacs")}: every prunable convolution of {graph.Name} is kept whole (stem or fewer than MinColumns {options.MinColumns} columns); lower MinColumns or set IncludeStem", nameof(SppOptions.MinColumns), nameof(SppOptions.IncludeStem));
+            double speedup = options.TargetSpeedup ?? ConvSpeedupFor(options.TargetMacs!.Value, graph.Macs(), total);
+            double r = SppMath.UniformRatio(speedup, total, chosen.Sum(c => c.Macs));
             foreach (var (node, conv, macs) in chosen) layers.Add(new SppLayer(node.Name, conv.OutChannels, conv.K, macs, r));
         }
         if (layers.Count == 0) throw new LopperInputException($"spp: no convolution of {graph.Name} has a target above 0");
         return new SppPlan(layers, total, whole);
+    }
+
+    // The convolution-MAC speedup that keeps the share f of all MACs when only convolutions shrink.
+    private static double ConvSpeedupFor(double f, long allMacs, long convMacs)
+    {
+        double convKept = f * allMacs - (allMacs - convMacs);
+        if (convKept <= 0)
+            throw LopperInputException.ForOptions<SppOptions>($"TargetMacs {f:g4}: the layers other than convolutions alone take {(double)(allMacs - convMacs) / allMacs:P1} of the MACs", nameof(SppOptions.TargetMacs));
+        return convMacs / convKept;
     }
 
     /// <summary>Convolutions with no convolution before them (they read the image): the stem.</summary>
@@ -226,6 +236,7 @@ public sealed class SppPruner(SppOptions options) : IPruningMethod
         return new JsonObject
         {
             ["target_speedup"] = Options.TargetSpeedup,
+            ["target_macs"] = Options.TargetMacs,
             ["interval"] = hook.Interval,
             ["A"] = Options.A,
             ["u"] = Options.U,
