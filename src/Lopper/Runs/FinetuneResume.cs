@@ -17,7 +17,11 @@ internal static class FinetuneResume
     /// <summary>The checkpoint to continue from, or null (with the reason logged) to start the fine-tune afresh.</summary>
     public static Checkpoint? Find(string outDir, Model pruned, ParameterMasks? masks, JsonObject record, TrainConfig config, Action<string> log)
     {
-        if (!Checkpoint.Any(outDir)) return null;
+        if (!Checkpoint.Any(outDir))
+        {
+            log($"nothing to resume in {outDir} (no checkpoint): fine-tuning from the start");
+            return null;
+        }
         Checkpoint cp;
         try
         {

@@ -84,6 +84,21 @@ public class PruneResumeTests
     }
 
     [Fact]
+    public void TheCommandLineResumesAndSaysWhenThereIsNothingToResume()
+    {
+        using var dir = new TempDir();
+        var data = TinyData(dir, 40, 20);
+        var trained = TrainTiny(dir, "lenet5", data);
+        string[] args = ["prune", "l1", "--from", trained, "--out", dir.File("p"), "--target-macs", "0.5", "--finetune-epochs", "1", "--batch-size", "20", "--threads", "1", "--resume"];
+        var (code, _, err) = Run(args);
+        Assert.True(code == 0, err);
+        Assert.Contains($"nothing to resume in {dir.File("p")} (no checkpoint): fine-tuning from the start", err);
+        (code, _, err) = Run(args);
+        Assert.True(code == 0, err);
+        Assert.Contains($"resuming the fine-tune in {dir.File("p")} after epoch 1 of 1", err);
+    }
+
+    [Fact]
     public void ResumeWithoutAFolderIsRefusedNamingTheProperty()
     {
         using var dir = new TempDir();
