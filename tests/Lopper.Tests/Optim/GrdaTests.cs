@@ -335,12 +335,7 @@ public class GrdaTests
         {
             var full = TinyTask.NewTrainer(config, dir.File("full"), train, test);
             full.Run();
-            var killed = TinyTask.NewTrainer(config, dir.File("killed"), train, test);
-            killed.AddHook(new KillAfterEpochs(3));
-            Assert.Throws<OperationCanceledException>(killed.Run);
-            var resumed = TinyTask.NewTrainer(config, dir.File("killed"), train, test);
-            resumed.RestoreFrom(dir.File("killed"));
-            resumed.Run();
+            var resumed = KilledAndResumed(config, dir.File("killed"), 3, train, test);
             Assert.Equal(TinyTask.Weights(full.Model), TinyTask.Weights(resumed.Model));
             Assert.Equal(((Grda)full.Optimizer).State["grda/removed"].Data, ((Grda)resumed.Optimizer).State["grda/removed"].Data);
 
@@ -393,15 +388,22 @@ public class GrdaTests
             Assert.Equal(sparsity, (double)run["history"]![2]!["sparsity"]!);
             Assert.Equal("grda", (string)run["config"]!["optimizer"]!);
 
-            var killed = TinyTask.NewTrainer(config, dir.File("killed"), train, test);
-            killed.AddHook(new KillAfterEpochs(2));
-            Assert.Throws<OperationCanceledException>(killed.Run);
-            var resumed = TinyTask.NewTrainer(config, dir.File("killed"), train, test);
-            resumed.RestoreFrom(dir.File("killed"));
-            resumed.Run();
+            var resumed = KilledAndResumed(config, dir.File("killed"), 2, train, test);
             Assert.Equal(TinyTask.Weights(full.Model), TinyTask.Weights(resumed.Model));
         }
         finally { Parallelism.Threads = before; }
+    }
+
+    // A run into `run` killed at the start of epoch `killAt` + 1, then resumed from its folder and run to the end.
+    private static Trainer KilledAndResumed(TrainConfig config, string run, int killAt, Lopper.Data.Dataset train, Lopper.Data.Dataset test)
+    {
+        var killed = TinyTask.NewTrainer(config, run, train, test);
+        killed.AddHook(new KillAfterEpochs(killAt));
+        Assert.Throws<OperationCanceledException>(killed.Run);
+        var resumed = TinyTask.NewTrainer(config, run, train, test);
+        resumed.RestoreFrom(run);
+        resumed.Run();
+        return resumed;
     }
 
     private sealed class KillAfterEpochs(int epochs) : ITrainingHook
