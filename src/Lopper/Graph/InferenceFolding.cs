@@ -4,8 +4,8 @@ namespace Lopper.Graph;
 
 /// <summary>
 /// The deployment form of a model: every batch-norm that directly follows a convolution (and is its only
-/// reader) is folded into the convolution's weights and bias, and a ReLU that is the batch-norm's only
-/// reader is fused into the convolution; a residual join (with its ReLU) whose input is such a convolution,
+/// reader) is folded into the convolution's weights and bias, and a ReLU (or a clip from 0, as ReLU6) that is the
+/// batch-norm's only reader is fused into the convolution; a residual join (with its ReLU) whose input is such a convolution,
 /// read by nothing else, becomes that convolution's epilogue (<see cref="Conv2dOp.AddsResidual"/>). Outputs
 /// equal the original model's in evaluation mode.
 /// </summary>
@@ -28,9 +28,13 @@ public static class InferenceFolding
             if (node.Op is Conv2dOp conv && !conv.FusedRelu && consumers[i].Count == 1 && g.Nodes[consumers[i][0]].Op is BatchNorm2dOp)
             {
                 int bn = consumers[i][0];
-                bool relu = consumers[bn].Count == 1 && g.Nodes[consumers[bn][0]].Op is ReluOp;
+                // A ReLU, or a clip from 0 (ReLU6), as the batch-norm's only reader goes into the convolution.
+                var reader = consumers[bn].Count == 1 ? g.Nodes[consumers[bn][0]].Op : null;
+                float? reluMax = reader is ReluOp ? float.PositiveInfinity
+                    : reader is ClipOp { Min: 0 } clip && clip.Max > 0 ? (float)clip.Max : null;
+                bool relu = reluMax is not null;
                 int last = relu ? consumers[bn][0] : bn;
-                var op = conv.With(true, conv.Columns, relu, false);
+                var op = conv.With(true, conv.Columns, relu, false, reluMax ?? float.PositiveInfinity);
                 nodes.Add(new Node(node.Name, op, node.Inputs.Select(Resolve).ToArray()));
                 folded[node.Name] = (i, bn);
                 rename[g.Nodes[bn].Name] = node.Name;

@@ -28,6 +28,15 @@ public class InferenceFoldingTests
         }
         bool convBnRelu = g.Nodes.Any(n => n.Op is ReluOp && g.Nodes[n.InputIndices[0]].Op is BatchNorm2dOp bn && g.Nodes[g.Nodes[n.InputIndices[0]].InputIndices[0]].Op is Conv2dOp);
         if (convBnRelu) Assert.Contains(folded.Graph.Nodes, n => n.Op is Conv2dOp { FusedRelu: true });
+        // A ReLU6 after a batch-normed convolution goes into it too, and its bound survives model.json.
+        bool convBnRelu6 = g.Nodes.Any(n => n.Op is ClipOp { Min: 0, Max: 6 } && g.Nodes[n.InputIndices[0]].Op is BatchNorm2dOp bn && g.Nodes[g.Nodes[n.InputIndices[0]].InputIndices[0]].Op is Conv2dOp);
+        if (convBnRelu6)
+        {
+            Assert.Contains(folded.Graph.Nodes, n => n.Op is Conv2dOp { FusedRelu: true, ReluMax: 6 });
+            Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is ClipOp && folded.Graph.Nodes[n.InputIndices[0]].Op is Conv2dOp { FusedRelu: true });
+            var reloaded = ModelJson.Parse(ModelJson.Serialize(folded.Graph), "folded");
+            Assert.Equal(folded.Graph.Nodes.Count(n => n.Op is Conv2dOp { ReluMax: 6 }), reloaded.Nodes.Count(n => n.Op is Conv2dOp { ReluMax: 6 }));
+        }
         var consumers = g.Consumers();
         bool addThenRelu = g.Nodes.Select((n, i) => (n, i)).Any(t => t.n.Op is AddOp && consumers[t.i].Count == 1 && g.Nodes[consumers[t.i][0]].Op is ReluOp);
         if (addThenRelu) Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is ReluOp);
@@ -80,6 +89,42 @@ public class InferenceFoldingTests
         for (int i = 0; i < x.Length; i++) Assert.Equal(dxp.Data[i], dxf.Data[i], 1e-4f);
         for (int k = 0; k < 2; k++)
             for (int i = 0; i < dpp[k]!.Length; i++) Assert.Equal(dpp[k]!.Data[i], dpf[k]!.Data[i], 1e-3f);
+    }
+
+    [Theory]
+    [InlineData(3, 1, 1, 13, 4, 6, 1)]    // PaddedConv: clamped per image after its copy-out
+    [InlineData(3, 2, 1, 9, 4, 6, 1)]     // StridedConv
+    [InlineData(1, 1, 0, 6, 8, 12, 1)]    // pointwise GEMM: in the epilogue pass
+    [InlineData(3, 1, 1, 9, 6, 6, 6)]     // depthwise kernel: in its epilogue pass
+    public void FusedReluMaxEqualsConvolutionThenClip(int kernel, int stride, int padding, int size, int inC, int outC, int groups)
+    {
+        var rng = new Rng(15);
+        var x = Randn(rng, 2, inC, size, size);
+        var w = Randn(rng, outC, inC / groups, kernel, kernel);
+        var bias = Randn(rng, outC);
+        var plain = new Conv2dOp(inC, outC, kernel, stride, padding, true, groups: groups);
+        var fused = new Conv2dOp(inC, outC, kernel, stride, padding, true, null, relu: true, groups: groups, reluMax: 0.5f);
+        NodeState State() => new() { NeedsInputGrad = [true], WillBackward = true, Training = true };
+        var sp = State(); var sf = State();
+        var yp = plain.Forward([x], [w, bias], sp);
+        var yf = fused.Forward([x], [w, bias], sf);
+        int clipped = 0;
+        for (int i = 0; i < yp.Length; i++)
+        {
+            Assert.Equal(Math.Clamp(yp.Data[i], 0f, 0.5f), yf.Data[i], 1e-4f);
+            if (yp.Data[i] > 0.5f) clipped++;
+        }
+        Assert.True(clipped > 0);
+        // Backward: the plain convolution's gradients with the gradient zero where the output sits at either bound.
+        var g = Randn(rng, yp.Shape);
+        var gMasked = new Tensor(yp.Shape);
+        for (int i = 0; i < g.Length; i++) gMasked.Data[i] = yf.Data[i] > 0 && yf.Data[i] < 0.5f ? g.Data[i] : 0f;
+        Tensor?[] dpf = [new Tensor(w.Shape), new Tensor(bias.Shape)], dpp = [new Tensor(w.Shape), new Tensor(bias.Shape)];
+        var dxf = fused.Backward(g.Clone(), [x], yf, [w, bias], dpf, sf)[0]!;
+        var dxp = plain.Backward(gMasked, [x], yp, [w, bias], dpp, sp)[0]!;
+        for (int i = 0; i < x.Length; i++) Assert.Equal(dxp.Data[i], dxf.Data[i], 1e-4f);
+        Assert.Equal(0.5f, ((Conv2dOp)Conv2dOp.FromJson(fused.Attributes())).ReluMax);
+        Assert.Throws<LopperInputException>(() => new Conv2dOp(inC, outC, kernel, stride, padding, true, reluMax: 6));
     }
 
     [Theory]

@@ -4,7 +4,8 @@ namespace Lopper.Onnx.Export.Ops;
 
 /// <summary>
 /// conv2d to Conv (groups and dilations as they are). A kernel-column convolution (weight [out, kept columns]) is written as the dense kernel
-/// with the removed columns zero, so any runtime loads it; fused residual and ReLU become Add and Relu.
+/// with the removed columns zero, so any runtime loads it; fused residual and ReLU become Add and Relu (Clip for a
+/// bounded ReLU, such as a folded ReLU6).
 /// </summary>
 internal static class ConvExport
 {
@@ -28,7 +29,9 @@ internal static class ConvExport
             ExportContext.Ints("kernel_shape", op.KernelH, op.KernelW), ExportContext.Ints("strides", op.Stride, op.Stride),
             ExportContext.Ints("pads", op.PadH, op.PadW, op.PadH, op.PadW), ExportContext.Ints("dilations", op.Dilation, op.Dilation), ExportContext.Int("group", op.Groups));
         if (op.AddsResidual) y = ctx.Emit("Add", [y, ctx.In(1)], $"{ctx.Node.Name}.residual");
-        if (op.FusedRelu) y = ctx.Emit("Relu", [y], $"{ctx.Node.Name}.relu");
+        if (op.FusedRelu && float.IsPositiveInfinity(op.ReluMax)) y = ctx.Emit("Relu", [y], $"{ctx.Node.Name}.relu");
+        else if (op.FusedRelu)
+            y = ctx.Emit("Clip", [y, ctx.Initializer($"{ctx.Node.Name}.min", [], [0f]), ctx.Initializer($"{ctx.Node.Name}.max", [], [op.ReluMax])], $"{ctx.Node.Name}.clip");
         ctx.SetOutput(y);
     }
 }

@@ -17,7 +17,7 @@ namespace Lopper.Graph.Ops;
 /// columns cost nothing. With <see cref="AddsResidual"/> (made by inference folding) a second input of the
 /// output's shape is added before the ReLU, so a residual join costs no pass of its own.
 /// </summary>
-public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null, bool relu = false, bool residual = false, int groups = 1, int dilation = 1, int kernelW = 0, int paddingW = -1) : Op
+public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int kernel, int stride, int padding, bool bias, int[]? columns = null, bool relu = false, bool residual = false, int groups = 1, int dilation = 1, int kernelW = 0, int paddingW = -1, float reluMax = float.PositiveInfinity) : Op
 {
     /// <summary>Input channels.</summary>
     public int InChannels { get; } = inChannels;
@@ -63,6 +63,27 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     public bool HasBias { get; } = bias;
     /// <summary>ReLU applied to the output (fused by inference folding; saves a pass over memory).</summary>
     public bool FusedRelu { get; } = relu;
+    /// <summary>
+    /// Upper bound of the fused ReLU (positive infinity: none): a ReLU6 (Clip to [0, 6]) after the convolution and its
+    /// batch-norm, folded in so the clip is applied per image while the output is still in cache, not as a pass of its own.
+    /// </summary>
+    public float ReluMax { get; } = ValidReluMax(reluMax, relu);
+
+    private static float ValidReluMax(float max, bool relu)
+    {
+        if (float.IsNaN(max) || max <= 0) throw new LopperInputException($"op conv2d: relu_max must be above 0, got {max}");
+        if (!relu && !float.IsPositiveInfinity(max)) throw new LopperInputException("op conv2d: relu_max needs relu");
+        return max;
+    }
+
+    // Clamps one image's fused-ReLU output to ReluMax (the ReLU's lower bound is applied by the kernels).
+    private void ClampToReluMax(float* y, long count)
+    {
+        if (float.IsPositiveInfinity(ReluMax)) return;
+        var all = new Span<float>(y, checked((int)count));
+        TensorPrimitives.Min(all, ReluMax, all);
+    }
+
     /// <summary>Input 1 (the output's shape) is added to the result before the ReLU: a residual join fused by inference folding.</summary>
     public bool AddsResidual { get; } = residual;
 
@@ -281,8 +302,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * (h - Kernel + 1) * (w - Kernel + 1);
         fixed (float* xp = x, kp = packed, yp = y, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
+            {
                 ValidConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, kp, OutChannels, yp + i * outPlane, bp, FusedRelu,
                     rp == null ? null : rp + i * outPlane);
+                ClampToReluMax(yp + i * outPlane, outPlane);
+            }
     }
 
     // Stride-2 3x3 convolutions go through StridedConv forward and for the weight gradient; dx stays on im2col.
@@ -297,8 +321,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
         fixed (float* xp = x, kp = packed, yp = y, pp = phased, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
+            {
                 StridedConv.Forward(xp + i * inPlane, InChannels, h, w, kp, OutChannels, yp + i * outPlane, pp, bp, FusedRelu,
                     rp == null ? null : rp + i * outPlane);
+                ClampToReluMax(yp + i * outPlane, outPlane);
+            }
         BufferPool.Return(phased);
     }
 
@@ -330,8 +357,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
         fixed (float* xp = x, kp = packed, yp = y, pp = padded, bp = bias, rp = residual)
             for (int i = 0; i < n; i++)
+            {
                 PaddedConv.ForwardSplitRows(xp + i * inPlane, InChannels, h, w, Kernel, kp, OutChannels, yp + i * outPlane, pp, Parallelism.Threads,
                     bp, FusedRelu, rp == null ? null : rp + i * outPlane);
+                ClampToReluMax(yp + i * outPlane, outPlane);
+            }
         BufferPool.Return(padded);
     }
 
@@ -343,8 +373,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
         fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
+            {
                 PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, kp, OutChannels, yp + i * outPlane, pp, rows, bp, FusedRelu,
                     rp == null ? null : rp + i * outPlane);
+                ClampToReluMax(yp + i * outPlane, outPlane);
+            }
         BufferPool.Return(padded);
     }
 
@@ -383,8 +416,21 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         if (FusedRelu)
         {
             var all = new Span<float>(y, OutChannels * plane);
-            TensorPrimitives.Max(all, 0f, all);
+            // Both bounds in one pass where there is an upper one (a folded ReLU6).
+            if (float.IsPositiveInfinity(ReluMax)) TensorPrimitives.Max(all, 0f, all);
+            else TensorPrimitives.Clamp(all, 0f, ReluMax, all);
         }
+    }
+
+    // Where the output sits at the clip's upper bound the gradient is zero (as ClipOp's backward).
+    private static void ClippedBackward(Tensor output, Tensor gradOut, float max)
+    {
+        float[] o = output.Data, g = gradOut.Data;
+        Parallelism.ForSlices(output.Length, (s, n) =>
+        {
+            for (int i = s; i < s + n; i++)
+                if (o[i] >= max) g[i] = 0f;
+        });
     }
 
     /// <inheritdoc/>
@@ -405,6 +451,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         var dW = paramGrads[0];
         // With a fused ReLU the incoming gradient is first masked by the output; gradOut is ours to overwrite.
         if (FusedRelu) Simd.ParallelReluBackward(output, gradOut);
+        if (FusedRelu && !float.IsPositiveInfinity(ReluMax)) ClippedBackward(output, gradOut, ReluMax);
         if (UsesGroupedPath)
         {
             BackwardGrouped(x, gradOut, weight, dx, dW, oh, ow);
@@ -532,12 +579,16 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             throw new InvalidOperationException("a column-subset convolution's input channels are fixed");
         // A depthwise convolution keeps one group per (kept) input channel; other grouped ones are locked, so unchanged.
         int groups = IsDepthwise ? inChannels[0] : Groups;
-        return new Conv2dOp(inChannels[0], outChannels, KernelH, Stride, PadH, HasBias, Columns, FusedRelu, AddsResidual, groups, Dilation, KernelW, PadW);
+        return new Conv2dOp(inChannels[0], outChannels, KernelH, Stride, PadH, HasBias, Columns, FusedRelu, AddsResidual, groups, Dilation, KernelW, PadW, ReluMax);
     }
 
-    /// <summary>The same convolution (geometry, channels, groups) with another bias, column subset and epilogue: what inference folding and column surgery build.</summary>
-    public Conv2dOp With(bool bias, int[]? columns, bool relu, bool residual)
-        => new(InChannels, OutChannels, KernelH, Stride, PadH, bias, columns, relu, residual, Groups, Dilation, KernelW, PadW);
+    /// <summary>
+    /// The same convolution (geometry, channels, groups) with another bias, column subset and epilogue: what inference
+    /// folding and column surgery build. <paramref name="reluMax"/> null keeps this op's upper bound when the ReLU stays.
+    /// </summary>
+    public Conv2dOp With(bool bias, int[]? columns, bool relu, bool residual, float? reluMax = null)
+        => new(InChannels, OutChannels, KernelH, Stride, PadH, bias, columns, relu, residual, Groups, Dilation, KernelW, PadW,
+            reluMax ?? (relu ? ReluMax : float.PositiveInfinity));
 
     // A square size as one integer, a rectangular one as [height, width].
     private static JsonNode Pair(int h, int w) => h == w ? h : new JsonArray(h, w);
@@ -553,6 +604,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         if (Groups != 1) a["groups"] = Groups;
         if (Dilation != 1) a["dilation"] = Dilation;
         if (FusedRelu) a["relu"] = true;
+        if (!float.IsPositiveInfinity(ReluMax)) a["relu_max"] = (double)ReluMax;
         if (AddsResidual) a["residual"] = true;
         if (Columns is not null) a["columns"] = new JsonArray(Columns.Select(c => (JsonNode)c).ToArray());
         return a;
@@ -568,7 +620,8 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         var (ph, pw) = a.IntOrPair("padding", 0, 0, OpAttributes.MaxSize);
         var op = new Conv2dOp(inChannels, outChannels, kh, stride, ph, a.Bool("bias", false),
             a.Ints("columns", false, 0, int.MaxValue), a.Bool("relu", false), a.Bool("residual", false),
-            a.Int("groups", 1, 1, OpAttributes.MaxSize), a.Int("dilation", 1, 1, OpAttributes.MaxSize), kw, pw);
+            a.Int("groups", 1, 1, OpAttributes.MaxSize), a.Int("dilation", 1, 1, OpAttributes.MaxSize), kw, pw,
+            (float)a.Real("relu_max", double.PositiveInfinity, double.Epsilon, float.MaxValue));
         a.Done();
         return op;
     }

@@ -64,12 +64,14 @@ public sealed unsafe partial class Conv2dOp
     {
         float[] yd = y.Data;
         float[]? rd = residual?.Data;
-        bool relu = FusedRelu;
+        bool relu = FusedRelu, clip = relu && !float.IsPositiveInfinity(ReluMax);
+        float max = ReluMax;
         Parallelism.ForSlices(y.Length, (s, n) =>
         {
             var part = yd.AsSpan(s, n);
             if (rd is not null) TensorPrimitives.Add(part, rd.AsSpan(s, n), part);
-            if (relu) TensorPrimitives.Max(part, 0f, part);
+            if (clip) TensorPrimitives.Clamp(part, 0f, max, part);
+            else if (relu) TensorPrimitives.Max(part, 0f, part);
         });
     }
 
