@@ -191,7 +191,7 @@ public sealed class Grda : Optimizer
             {
                 double norm = _norms[gi][c];
                 // With a MACs target a removed channel stays at zero and a live one keeps the elementwise result: the
-                // group soft-threshold left the batch-norm running statistics far from the batch statistics (see
+                // group soft-threshold left the batch-norm running statistics further from the batch statistics (see
                 // MacsSteering's remarks), so steering, not the group threshold, decides which channels go.
                 if (_steer is not null && !_steer.IsRemoved(gi, c)) continue;
                 float factor = norm == 0 || _steer is not null ? 0f : (float)Math.Max(0, 1 - scale / norm);
