@@ -53,11 +53,12 @@ internal sealed class MacsSteering
         _denseMacs = CostCounter.Totals(graph).Macs;
         _removed = groupIds.Select(g => new bool[groups.Groups[g].Channels]).ToArray();
         _removedCount = new int[groupIds.Length];
+        Channels = _removed.Sum(r => r.Length);
         _dead = new int[groups.Groups.Count];
     }
 
     /// <summary>Number of steered channels (the length of <see cref="State"/>).</summary>
-    public int Channels => _removedCount.Length == 0 ? 0 : _removed.Sum(r => r.Length);
+    public int Channels { get; }
 
     /// <summary>Share of the MACs the live channels cost after the last check.</summary>
     public double? LastKept { get; private set; }
