@@ -67,6 +67,53 @@ public static class ReportTable
         return rows;
     }
 
+    /// <summary>Column headers of the table of means over seeds.</summary>
+    public static IReadOnlyList<string> MeansHeaders { get; } =
+    [
+        "method", "budget", "epochs", "seeds", "MACs kept (%)", "params kept (%)", "accuracy, mean (%)", "accuracy per seed (%)", "vs dense (points)", "speed-up, mean",
+    ];
+
+    /// <summary>
+    /// One row per method label, budget and fine-tuning length, in order of first appearance: the finished cells'
+    /// fine-tuned accuracy, costs and speed-up averaged over their seeds (what the method comparisons are judged on),
+    /// with each seed's accuracy beside the mean.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<string>> MeansRows(ReportCells cells)
+    {
+        var groups = new List<(string Key, List<CellResult> Cells)>();
+        foreach (var rc in cells.All)
+        {
+            var c = rc.Cell;
+            if (!c.IsOk) continue;
+            string key = $"{c.Label}\n{c.BudgetFlag}\n{c.Budget}\n{c.Epochs}";
+            int at = groups.FindIndex(g => g.Key == key);
+            if (at < 0) groups.Add((key, [c]));
+            else groups[at].Cells.Add(c);
+        }
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var (_, list) in groups)
+        {
+            var c = list[0];
+            static double? Mean(IEnumerable<double?> values)
+            {
+                var v = values.Where(x => x is not null).Select(x => x!.Value).ToList();
+                return v.Count == 0 ? null : v.Average();
+            }
+            double? acc = Mean(list.Select(x => x.AccuracyFinetuned)), before = Mean(list.Select(x => x.AccuracyBefore));
+            double? speedup = Mean(list.Select(x => x.LatencyMsBefore is double lb && x.LatencyMsAfter is double la && la > 0 ? lb / la : (double?)null));
+            rows.Add(
+            [
+                c.Label == c.Method ? c.Method : $"{c.Label} ({c.Method})", c.BudgetFlag is null ? "-" : $"{c.BudgetFlag} {c.Budget}",
+                c.Epochs.ToString(CultureInfo.InvariantCulture), list.Count.ToString(CultureInfo.InvariantCulture),
+                Percent(Mean(list.Select(x => x.MacsKept))), Percent(Mean(list.Select(x => x.ParamsKept))), Percent(acc),
+                string.Join(" / ", list.Select(x => $"{Percent(x.AccuracyFinetuned)} (s{x.Seed.ToString(CultureInfo.InvariantCulture)})")),
+                acc is double a && before is double b ? ((a - b) * 100).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) : "-",
+                speedup is double sp ? sp.ToString("F2", CultureInfo.InvariantCulture) + "x" : "-",
+            ]);
+        }
+        return rows;
+    }
+
     /// <summary>A fraction as a percentage with two decimals (0.91234 → 91.23), or "-" when absent.</summary>
     public static string Percent(double? fraction) => fraction is double f ? (f * 100).ToString("F2", CultureInfo.InvariantCulture) : "-";
 

@@ -57,6 +57,8 @@ public static class ReportWriter
         foreach (var (file, caption, _) in charts) sb.Append($"![{caption}]({file})\n\n");
         sb.Append("## Headline\n\n");
         AppendTable(sb, ReportTable.HeadlineHeaders, ReportTable.HeadlineRows(cells));
+        sb.Append("\n## Means over seeds\n\n");
+        AppendTable(sb, ReportTable.MeansHeaders, ReportTable.MeansRows(cells));
         sb.Append("\n## Cells\n\n");
         AppendTable(sb, ReportTable.Headers, ReportTable.Rows(cells));
         return sb.ToString();
@@ -84,16 +86,23 @@ public static class ReportWriter
         sb.Append("</ul>\n");
         foreach (var (_, caption, svg) in charts)
             sb.Append("<figure>\n").Append(svg).Append("\n<figcaption>").Append(E(caption)).Append("</figcaption>\n</figure>\n");
-        sb.Append("<h2>Headline</h2>\n<table>\n<thead><tr>");
-        foreach (var h in ReportTable.HeadlineHeaders) sb.Append("<th>").Append(E(h)).Append("</th>");
-        sb.Append("</tr></thead>\n<tbody>\n");
-        foreach (var row in ReportTable.HeadlineRows(cells))
+        foreach (var (heading, headers, tableRows) in new[]
         {
-            sb.Append("<tr>");
-            foreach (var c in row) sb.Append("<td>").Append(E(c)).Append("</td>");
-            sb.Append("</tr>\n");
+            ("Headline", ReportTable.HeadlineHeaders, ReportTable.HeadlineRows(cells)),
+            ("Means over seeds", ReportTable.MeansHeaders, ReportTable.MeansRows(cells)),
+        })
+        {
+            sb.Append("<h2>").Append(E(heading)).Append("</h2>\n<table>\n<thead><tr>");
+            foreach (var h in headers) sb.Append("<th>").Append(E(h)).Append("</th>");
+            sb.Append("</tr></thead>\n<tbody>\n");
+            foreach (var row in tableRows)
+            {
+                sb.Append("<tr>");
+                foreach (var c in row) sb.Append("<td>").Append(E(c)).Append("</td>");
+                sb.Append("</tr>\n");
+            }
+            sb.Append("</tbody>\n</table>\n");
         }
-        sb.Append("</tbody>\n</table>\n");
         sb.Append("<h2>Cells</h2>\n<table>\n<thead><tr>");
         foreach (var h in ReportTable.Headers) sb.Append("<th>").Append(E(h)).Append("</th>");
         sb.Append("</tr></thead>\n<tbody>\n");

@@ -42,6 +42,22 @@ public class ReportTests
     };
 
     [Fact]
+    public void MeansOverSeedsAverageEachMethodAndBudgetsFinishedCells()
+    {
+        var r = Sample();
+        r = r with { Cells = [.. r.Cells, Cell("l1-target-macs-0.5-s1-ft2", "l1", "0.5", 0.8924, 30853, 208260, 6.25, seed: 1)] };
+        var rows = ReportTable.MeansRows(new ReportCells([(r, "results.json")]));
+        // l1 0.5 (two seeds), l1 0.3, random 0.5; the failed SNACS cell has no row.
+        Assert.Equal(["l1|target-macs 0.5|2", "l1|target-macs 0.3|1", "random|target-macs 0.5|1"], rows.Select(x => $"{x[0]}|{x[1]}|{x[3]}"));
+        var l1 = rows[0];
+        Assert.Equal("89.00", l1[6]);                                // (88.76 + 89.24) / 2
+        Assert.Equal("88.76 (s0) / 89.24 (s1)", l1[7]);
+        Assert.Equal("-1.12", l1[8]);                                // 89.00 - 90.12
+        Assert.Equal("1.86x", l1[9]);                                // (12.5/7.25 + 12.5/6.25) / 2
+        Assert.Equal("50.00", l1[4]);
+    }
+
+    [Fact]
     public void ReportRendersWellFormedChartsAndTheFileNumbers()
     {
         using var dir = new TempDir();
