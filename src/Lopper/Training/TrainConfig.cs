@@ -149,7 +149,7 @@ public sealed record TrainConfig
         if (GrdaTargetMacs is double tm)
         {
             if (!(tm > 0 && tm <= 1)) Fail("grda_target_macs", "in (0, 1]", tm);
-            if (GrdaStructure != GrdaStructure.Channels) Fail("grda_target_macs", "given only with grda_structure channels (it steers the channel threshold)", tm);
+            if (GrdaStructure != GrdaStructure.Channels) Fail("grda_target_macs", $"given only with {name("grda_structure")} channels (it removes whole channels)", tm);
         }
         if (!(LabelSmoothing >= 0 && LabelSmoothing <= 1)) Fail("label_smoothing", "in [0, 1]", LabelSmoothing);
         if (CropPadding < 0 || CropPadding > 64) Fail("crop_padding", "in [0, 64]", CropPadding);

@@ -59,6 +59,9 @@ public class GrdaCliTests
     [InlineData("no momentum", "--optimizer", "grda", "--weight-decay", "1e-4")]
     [InlineData("need --optimizer grda", "--grda-c", "0.01")]
     [InlineData("--grda-cover must be", "--optimizer", "grda", "--grda-cover", "some")]
+    [InlineData("need --optimizer grda", "--grda-target-macs", "0.5")]
+    [InlineData("--grda-target-macs must be in (0, 1], got 0", "--optimizer", "grda", "--grda-structure", "channels", "--grda-target-macs", "0")]
+    [InlineData("--grda-target-macs must be given only with --grda-structure channels", "--optimizer", "grda", "--grda-target-macs", "0.5")]
     public void BadGrdaFlagsAreOneLineErrors(string message, params string[] flags)
     {
         var (code, _, err) = Run(["train", "--model", "lenet5", "--data", "/nonexistent/lopper-data", .. flags]);
