@@ -151,9 +151,53 @@ public sealed class Grda : Optimizer
         if (_groups is not null) GroupThreshold(t);
     }
 
-    // The group soft-threshold over each channel's writing slices, overwriting the elementwise result there.
-    // Norms first (a steering check reads them all to choose the factor), then the scaled copies.
+    // The group soft-threshold over each channel's writing slices, overwriting the elementwise result there; with a
+    // MACs target the steering replaces it (see SteerChannels).
     private void GroupThreshold(float t)
+    {
+        if (_steer is not null)
+        {
+            SteerChannels();
+            return;
+        }
+        ComputeNorms();
+        var groups = _groups!;
+        for (int gi = 0; gi < groups.Count; gi++)
+        {
+            var (_, channels, writers) = groups[gi];
+            var accs = _accs![gi];
+            double scale = t * _rootN![gi];
+            for (int c = 0; c < channels; c++)
+            {
+                double norm = _norms![gi][c];
+                float factor = norm == 0 ? 0f : (float)Math.Max(0, 1 - scale / norm);
+                for (int i = 0; i < writers.Length; i++) Structure.AxisSlicing.ScaledCopy(accs[i], writers[i].Parameter.Value, writers[i].Slice, c, factor);
+            }
+        }
+    }
+
+    // With a MACs target a removed channel stays at zero and a live one keeps the elementwise result: the group
+    // soft-threshold left the batch-norm running statistics further from the batch statistics (see MacsSteering's
+    // remarks), so steering, not the group threshold, decides which channels go. Norms are needed only at its checks.
+    private void SteerChannels()
+    {
+        var steer = _steer!;
+        if (steer.Due(Steps))
+        {
+            ComputeNorms();
+            steer.Update(Steps, _norms!);
+        }
+        var groups = _groups!;
+        for (int gi = 0; gi < groups.Count; gi++)
+        {
+            var removed = steer.RemovedIn(gi);
+            if (removed.Count == 0) continue;
+            foreach (var (parameter, slice) in groups[gi].Writers) Structure.AxisSlicing.Zero(parameter.Value, slice, removed);
+        }
+    }
+
+    // Each group's channel norms over all its writing accumulators, and √n of its channel blocks.
+    private void ComputeNorms()
     {
         var groups = _groups!;
         if (_norms is null)
@@ -179,23 +223,6 @@ public sealed class Grda : Optimizer
                 double sumSq = 0;
                 for (int i = 0; i < writers.Length; i++) sumSq += Structure.AxisSlicing.SumOfSquares(accs[i], writers[i].Slice, c);
                 _norms[gi][c] = Math.Sqrt(sumSq);
-            }
-        }
-        if (_steer is not null && _steer.Due(Steps)) _steer.Update(Steps, _norms);
-        for (int gi = 0; gi < groups.Count; gi++)
-        {
-            var (_, channels, writers) = groups[gi];
-            var accs = _accs![gi];
-            double scale = t * _rootN![gi];
-            for (int c = 0; c < channels; c++)
-            {
-                double norm = _norms[gi][c];
-                // With a MACs target a removed channel stays at zero and a live one keeps the elementwise result: the
-                // group soft-threshold left the batch-norm running statistics further from the batch statistics (see
-                // MacsSteering's remarks), so steering, not the group threshold, decides which channels go.
-                if (_steer is not null && !_steer.IsRemoved(gi, c)) continue;
-                float factor = norm == 0 || _steer is not null ? 0f : (float)Math.Max(0, 1 - scale / norm);
-                for (int i = 0; i < writers.Length; i++) Structure.AxisSlicing.ScaledCopy(accs[i], writers[i].Parameter.Value, writers[i].Slice, c, factor);
             }
         }
     }

@@ -37,7 +37,7 @@ internal sealed class MacsSteering
     private readonly long _totalSteps;
     private readonly long _denseMacs;
     private readonly bool[][] _removed;
-    private readonly int[] _removedCount;
+    private readonly List<int>[] _removedList;
     private readonly int[] _dead;
     private readonly List<(double Rank, int Group, int Channel)> _candidates = [];
     private readonly List<(int Group, int Channel)> _order = [];
@@ -52,7 +52,7 @@ internal sealed class MacsSteering
         _totalSteps = totalSteps;
         _denseMacs = CostCounter.Totals(graph).Macs;
         _removed = groupIds.Select(g => new bool[groups.Groups[g].Channels]).ToArray();
-        _removedCount = new int[groupIds.Length];
+        _removedList = groupIds.Select(_ => new List<int>()).ToArray();
         Channels = _removed.Sum(r => r.Length);
         _dead = new int[groups.Groups.Count];
     }
@@ -66,8 +66,8 @@ internal sealed class MacsSteering
     /// <summary>True when step <paramref name="step"/> (1-based) is a check.</summary>
     public bool Due(long step) => step >= _totalSteps || step % Math.Max(1, _totalSteps / Checks) == 0;
 
-    /// <summary>True when channel <paramref name="c"/> of steered group <paramref name="gi"/> has been removed.</summary>
-    public bool IsRemoved(int gi, int c) => _removed[gi][c];
+    /// <summary>The removed channels of steered group <paramref name="gi"/>.</summary>
+    public IReadOnlyList<int> RemovedIn(int gi) => _removedList[gi];
 
     /// <summary>Removes the weakest live channels the schedule asks for at <paramref name="step"/>, given each steered group's channel norms.</summary>
     public void Update(long step, double[][] norms)
@@ -91,7 +91,7 @@ internal sealed class MacsSteering
         foreach (var (_, gi, c) in _candidates)
         {
             int channels = norms[gi].Length, floor = Math.Max(1, (int)Math.Ceiling(KeptShare * channels));
-            if (channels - _removedCount[gi] - taken[gi] <= floor) continue;
+            if (channels - _removedList[gi].Count - taken[gi] <= floor) continue;
             taken[gi]++;
             _order.Add((gi, c));
         }
@@ -108,7 +108,7 @@ internal sealed class MacsSteering
             {
                 var (gi, c) = _order[i];
                 _removed[gi][c] = true;
-                _removedCount[gi]++;
+                _removedList[gi].Add(c);
             }
         }
         LastKept = Kept(0);
@@ -118,7 +118,7 @@ internal sealed class MacsSteering
     private double Kept(int more)
     {
         Array.Clear(_dead);
-        for (int gi = 0; gi < _groupIds.Length; gi++) _dead[_groupIds[gi]] = _removedCount[gi];
+        for (int gi = 0; gi < _groupIds.Length; gi++) _dead[_groupIds[gi]] = _removedList[gi].Count;
         for (int i = 0; i < more; i++) _dead[_groupIds[_order[i].Group]]++;
         var resized = ChannelSurgery.ResizedGraph(_graph, _groups, g => _groups.Groups[g].Channels - _dead[g]);
         return _denseMacs == 0 ? 1 : (double)CostCounter.Totals(resized).Macs / _denseMacs;
@@ -144,9 +144,9 @@ internal sealed class MacsSteering
         int at = 0;
         for (int gi = 0; gi < _removed.Length; gi++)
         {
-            _removedCount[gi] = 0;
+            _removedList[gi].Clear();
             for (int c = 0; c < _removed[gi].Length; c++)
-                if (_removed[gi][c] = t.Data[at++] == 1f) _removedCount[gi]++;
+                if (_removed[gi][c] = t.Data[at++] == 1f) _removedList[gi].Add(c);
         }
     }
 }
