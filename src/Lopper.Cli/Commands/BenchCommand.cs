@@ -174,8 +174,9 @@ public static class BenchCommand
             ex.Timings = new OpTimings(model.Graph.Nodes.Count);
             var optSw = new Stopwatch();
             for (int i = 0; i < steps; i++) TrainStep(optSw);
-            // Per-layer inference times need one executor, so the profile runs the folded model on the whole batch.
-            var inferEx = new Executor(folded) { Timings = new OpTimings(folded.Graph.Nodes.Count) };
+            // Per-layer inference times need one executor, so the profile runs the folded model on the whole batch,
+            // on frozen weights as deployed inference does (kernels packed once, slice-sparse plans where they pay).
+            var inferEx = new Executor(folded, new DerivedWeights(folded.Graph.Nodes.Count)) { Timings = new OpTimings(folded.Graph.Nodes.Count) };
             for (int i = 0; i < steps; i++) { inferEx.Forward(x, training: false, forBackward: false); inferEx.EndStep(); }
             profile = ProfileByOp(model, ex.Timings, inferEx.Model, inferEx.Timings, steps, batch, optSw.Elapsed.TotalSeconds);
         }

@@ -15,5 +15,8 @@ public sealed class DerivedWeights
 
     internal object? Get(int node) => Volatile.Read(ref _slots[node]);
 
+    // What each node derived so far (null: nothing yet, or nothing to derive); for tests of which kernels ran.
+    internal IReadOnlyList<object?> Slots => _slots;
+
     internal object Offer(int node, object value) => Interlocked.CompareExchange(ref _slots[node], value, null) ?? value;
 }

@@ -21,6 +21,9 @@ public sealed class SplitBatchInference
     private readonly List<Executor> _executors = [];
     private readonly DerivedWeights _derived;
 
+    // The session's derived weights (packed kernels, slice-sparse plans), shared by its executors.
+    internal DerivedWeights Derived => _derived;
+
     /// <summary>
     /// Runs <paramref name="model"/> in sub-batches of <paramref name="subBatch"/> images. The model's parameters
     /// must not change while this object is used (ops keep their packed weights between calls); fold or copy

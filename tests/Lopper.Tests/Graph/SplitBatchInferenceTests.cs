@@ -32,6 +32,36 @@ public class SplitBatchInferenceTests
         }
     }
 
+    [Theory]
+    [InlineData(9, 2)]
+    [InlineData(1, 1)]
+    public void ConvolutionsWithMostSlicesPrunedRunSliceSparseAndMatchTheDenseForward(int batch, int threads)
+    {
+        using (new ThreadsScope(threads))
+        {
+            // ResNet-20 with 70 % of every 3x3 kernel slice zeroed (as SNACS's connection masks leave it).
+            var model = InferenceFolding.Fold(StructureFixtures.Build("resnet20", 43));
+            var rng = new Random(3);
+            int sparse = 0;
+            for (int i = 0; i < model.Graph.Nodes.Count; i++)
+                if (model.Graph.Nodes[i].Op is Lopper.Graph.Ops.Conv2dOp { Kernel: 3 } conv)
+                {
+                    var w = model.NodeParameters[i][0].Value.Data;
+                    for (int s = 0; s < conv.OutChannels * conv.InChannels; s++)
+                        if (rng.NextDouble() < 0.7) Array.Clear(w, s * 9, 9);
+                    if (conv.Stride == 1) sparse++;
+                }
+            var x = StructureFixtures.Input(model, batch, 5);
+            var expected = StructureFixtures.Run(model, x);
+            var run = new SplitBatchInference(model);
+            var y = run.Forward(x);
+            StructureFixtures.AssertClose(expected, y.Data);
+            y.Release();
+            if (Tensors.Kernels.SliceSparseConv.Supported)
+                Assert.Equal(sparse, run.Derived.Slots.Count(d => d is Tensors.Kernels.SliceSparseConv.Plan));
+        }
+    }
+
     [Fact]
     public void WrongInputShapeIsAClearError()
     {

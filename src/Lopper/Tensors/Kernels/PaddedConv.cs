@@ -50,10 +50,10 @@ internal static unsafe class PaddedConv
     /// <summary>Floats of padded input scratch for <paramref name="channels"/> planes of h x w.</summary>
     public static int PaddedLength(int channels, int h, int w, int kernel) => channels * PlaneStride(h, w, kernel);
 
-    private static int Pitch(int w, int kernel) => w + (kernel - 1) / 2;
+    internal static int Pitch(int w, int kernel) => w + (kernel - 1) / 2;
 
     // A padded plane is h + 2p rows of pitch W', plus 2p floats so the last tap's row stays inside.
-    private static int PlaneStride(int h, int w, int kernel) => (h + kernel - 1) * Pitch(w, kernel) + kernel - 1;
+    internal static int PlaneStride(int h, int w, int kernel) => (h + kernel - 1) * Pitch(w, kernel) + kernel - 1;
 
     /// <summary>
     /// y[o] (h x w, packed) = sum over c, taps of weight[o, c*k*k + tap] * x[c] shifted, for one image of
@@ -309,7 +309,7 @@ internal static unsafe class PaddedConv
     }
 
     // Zero-padded planes of pitch W' (see the class remarks): each row copied once, only the padding cleared.
-    private static void Pad(float* x, int channels, int h, int w, int kernel, float* padded)
+    internal static void Pad(float* x, int channels, int h, int w, int kernel, float* padded)
     {
         int p = (kernel - 1) / 2, pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel);
         for (int c = 0; c < channels; c++)
