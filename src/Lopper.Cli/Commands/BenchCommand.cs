@@ -122,6 +122,10 @@ public static class BenchCommand
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
         var labels = new int[batch];
         for (int i = 0; i < batch; i++) labels[i] = rng.NextInt(classes);
+        // Inference runs the deployment form: batch-norm folded into convolutions, ReLU and residual joins fused.
+        // Folded (a copy) before the training steps, which would move a saved model's weights and refill the
+        // kernel slices its pruning zeroed, so that inference times the model as saved.
+        var folded = InferenceFolding.Fold(model);
         var ex = new Executor(model);
         var opt = new Sgd(0.9f);
         var trainable = model.Parameters.Where(p => p.Trainable).ToList();
@@ -149,9 +153,8 @@ public static class BenchCommand
         // idle ones and the process peak would no longer be the training peak it is read as.
         BufferPool.Clear();
         GC.Collect();
-        // Inference runs the deployment form: batch-norm folded into convolutions, ReLU and residual joins
-        // fused, the batch in sub-batches that threads take whole (as `lopper latency` measures it).
-        var folded = InferenceFolding.Fold(model);
+        // Inference runs the deployment form (folded before the training steps moved the weights, see above), the
+        // batch in sub-batches that threads take whole (as `lopper latency` measures it).
         var infer = new SplitBatchInference(folded);
         for (int i = 0; i < 3; i++) infer.Forward(x).Release();
         sw.Restart();
@@ -174,11 +177,11 @@ public static class BenchCommand
             ex.Timings = new OpTimings(model.Graph.Nodes.Count);
             var optSw = new Stopwatch();
             for (int i = 0; i < steps; i++) TrainStep(optSw);
-            // Per-layer inference times need one executor, so the profile runs the folded model on the whole batch,
-            // on frozen weights as deployed inference does (kernels packed once, slice-sparse plans where they pay).
-            var inferEx = new Executor(folded, new DerivedWeights(folded.Graph.Nodes.Count)) { Timings = new OpTimings(folded.Graph.Nodes.Count) };
-            for (int i = 0; i < steps; i++) { inferEx.Forward(x, training: false, forBackward: false); inferEx.EndStep(); }
-            profile = ProfileByOp(model, ex.Timings, inferEx.Model, inferEx.Timings, steps, batch, optSw.Elapsed.TotalSeconds);
+            // Inference is profiled as it runs deployed (sub-batches that threads take whole, frozen weights): each
+            // layer's thread-seconds over the thread count, so the layers add up to the wall time.
+            var inference = new SplitBatchInference(folded) { Timings = new OpTimings(folded.Graph.Nodes.Count) };
+            for (int i = 0; i < steps; i++) inference.Forward(x).Release();
+            profile = ProfileByOp(model, ex.Timings, folded, inference.Timings, steps * Parallelism.Threads, steps, batch, optSw.Elapsed.TotalSeconds);
         }
         var result = new JsonObject
         {
@@ -194,7 +197,8 @@ public static class BenchCommand
     }
 
     // Milliseconds per step by op type: training forward, training backward, folded inference forward.
-    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int steps, int batch, double optimizerSeconds)
+    // Inference times are divided by inferDivisor (steps times threads: they are thread-seconds).
+    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int inferDivisor, int steps, int batch, double optimizerSeconds)
     {
         var rows = new SortedDictionary<string, double[]>(StringComparer.Ordinal);
         double[] Row(string type) => rows.TryGetValue(type, out var r) ? r : rows[type] = new double[3];
@@ -204,7 +208,7 @@ public static class BenchCommand
             r[0] += t.ForwardSeconds(i);
             r[1] += t.BackwardSeconds(i);
         }
-        for (int i = 1; i < infer.Graph.Nodes.Count; i++) Row(infer.Graph.Nodes[i].Op.Type)[2] += ti.ForwardSeconds(i);
+        for (int i = 1; i < infer.Graph.Nodes.Count; i++) Row(infer.Graph.Nodes[i].Op.Type)[2] += ti.ForwardSeconds(i) * steps / inferDivisor;
         Row("(optimizer step)")[1] += optimizerSeconds;
         var list = new JsonArray();
         foreach (var (type, r) in rows.OrderByDescending(kv => kv.Value[0] + kv.Value[1]))
@@ -224,7 +228,7 @@ public static class BenchCommand
             double f = t.ForwardSeconds(i) / steps, b = t.BackwardSeconds(i) / steps;
             // The folded inference graph keeps convolution and linear node names.
             int k = infer.Graph.IndexOf(node.Name);
-            double fi = k > 0 ? ti.ForwardSeconds(k) / steps : double.NaN;
+            double fi = k > 0 ? ti.ForwardSeconds(k) / inferDivisor : double.NaN;
             list.Add(new JsonObject
             {
                 ["node"] = node.Name, ["op"] = node.Op.Type, ["train_forward"] = Math.Round(f * 1000, 3), ["train_backward"] = Math.Round(b * 1000, 3),

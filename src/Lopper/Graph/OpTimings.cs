@@ -23,6 +23,19 @@ public sealed class OpTimings
 
     internal void AddBackward(int node, long ticks) => _backward[node] += ticks;
 
+    /// <summary>Adds <paramref name="other"/>'s times (of the same graph) into these and clears it.</summary>
+    public void Absorb(OpTimings other)
+    {
+        if (other._forward.Length != _forward.Length) throw new ArgumentException("timings of another graph", nameof(other));
+        for (int i = 0; i < _forward.Length; i++)
+        {
+            _forward[i] += other._forward[i];
+            _backward[i] += other._backward[i];
+        }
+        Array.Clear(other._forward);
+        Array.Clear(other._backward);
+    }
+
     /// <summary>Seconds in node <paramref name="node"/>'s forward passes.</summary>
     public double ForwardSeconds(int node) => (double)_forward[node] / Stopwatch.Frequency;
 

@@ -37,6 +37,12 @@ public sealed class SplitBatchInference
         _derived = new DerivedWeights(model.Graph.Nodes.Count);
     }
 
+    /// <summary>
+    /// When set, every node's forward time in every sub-batch is added to it after each <see cref="Forward"/>:
+    /// thread-seconds, which the threads spend side by side, so divide by the thread count for wall time.
+    /// </summary>
+    public OpTimings? Timings { get; set; }
+
     /// <summary>The model this runs.</summary>
     public Model Model => _model;
 
@@ -58,6 +64,7 @@ public sealed class SplitBatchInference
         var output = Tensor.Pooled([n, .. _model.Graph.Nodes[^1].OutputShape.AsSpan(1)]);
         int outPer = output.Length / Math.Max(n, 1);
         while (_executors.Count < parts) _executors.Add(new Executor(_model, _derived));
+        for (int i = 0; i < parts; i++) _executors[i].Timings = Timings is null ? null : _executors[i].Timings ?? new OpTimings(_model.Graph.Nodes.Count);
         Parallelism.For(parts, part =>
         {
             int start = part * per, count = Math.Min(per, n - start);
@@ -68,6 +75,7 @@ public sealed class SplitBatchInference
             ex.EndStep();
             slice.Release();
         });
+        for (int i = 0; Timings is not null && i < parts; i++) Timings.Absorb(_executors[i].Timings!);
         return output;
     }
 }

@@ -63,6 +63,37 @@ public class SplitBatchInferenceTests
     }
 
     [Fact]
+    public void TimingsCollectEveryNodesForwardFromEverySubBatch()
+    {
+        using (new ThreadsScope(2))
+        {
+            var model = InferenceFolding.Fold(StructureFixtures.Build("resnet20", 41));
+            var run = new SplitBatchInference(model, 4) { Timings = new OpTimings(model.Graph.Nodes.Count) };
+            run.Forward(StructureFixtures.Input(model, 10, 5)).Release();
+            double once = Enumerable.Range(1, model.Graph.Nodes.Count - 1).Sum(run.Timings.ForwardSeconds);
+            Assert.All(Enumerable.Range(1, model.Graph.Nodes.Count - 1), i => Assert.True(run.Timings.ForwardSeconds(i) > 0, model.Graph.Nodes[i].Name));
+            run.Forward(StructureFixtures.Input(model, 10, 6)).Release();
+            Assert.True(Enumerable.Range(1, model.Graph.Nodes.Count - 1).Sum(run.Timings.ForwardSeconds) > once);
+        }
+    }
+
+    [Fact]
+    public void AbsorbAddsAnotherTimingsAndEmptiesIt()
+    {
+        var total = new OpTimings(3);
+        var part = new OpTimings(3);
+        total.AddForward(1, 5);
+        part.AddForward(1, 7);
+        part.AddBackward(2, 3);
+        total.Absorb(part);
+        Assert.Equal(12.0 / System.Diagnostics.Stopwatch.Frequency, total.ForwardSeconds(1), 15);
+        Assert.Equal(3.0 / System.Diagnostics.Stopwatch.Frequency, total.BackwardSeconds(2), 15);
+        Assert.Equal(0, part.ForwardSeconds(1));
+        Assert.Equal(0, part.BackwardSeconds(2));
+        Assert.Throws<ArgumentException>(() => total.Absorb(new OpTimings(4)));
+    }
+
+    [Fact]
     public void WrongInputShapeIsAClearError()
     {
         var model = StructureFixtures.Build("lenet5", 41);
