@@ -209,7 +209,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         float[]? b = HasBias ? parameters[1].Data : null;
         float[]? residual = AddsResidual ? inputs[1].Data : null;
         int chunks = ChunksFor(n);
-        bool padded = UsesPaddedConv(w), strided = UsesStridedConv, valid = UsesValidConv(oh, ow);
+        bool padded = UsesPaddedConv(w), strided = UsesStridedConv, valid = UsesValidConv(oh, ow), shortcut = UsesStridedPointwise(oh, ow);
         // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
         if (keep && padded && SliceSparse(weight, state) is { } plan)
@@ -222,7 +222,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             return y;
         }
         float[]? packed = keep && state.Derived is float[] kept ? kept
-            : padded ? PackForDirect(weight, OutChannels, k, h, w, keep) : strided || valid ? Pack(weight, OutChannels, k, keep) : null;
+            : padded ? PackForDirect(weight, OutChannels, k, h, w, keep) : strided || valid || shortcut ? Pack(weight, OutChannels, k, keep) : null;
         if (keep && packed is not null) packed = state.KeepDerived(packed);
         if (padded && packed is not null && n < Parallelism.Threads && (long)OutChannels * p * k >= SplitRowsMacs)
         {
@@ -247,6 +247,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             if (valid)
             {
                 ForwardValid(x.Data, packed!, b, residual, y.Data, start, end, h, w);
+                return;
+            }
+            if (shortcut)
+            {
+                ForwardStridedPointwise(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow);
                 return;
             }
             int group = GroupSize(p, end - start);
@@ -316,6 +321,26 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
                     rp == null ? null : rp + i * outPlane);
                 ClampToReluMax(yp + i * outPlane, outPlane);
             }
+    }
+
+    // 1x1 convolutions with a stride (projection shortcuts) run forward through StridedPointwiseConv's direct tiles
+    // where their lanes are not mostly empty; their backward stays on im2col.
+    private bool UsesStridedPointwise(int oh, int ow) =>
+        Columns is null && IsUniform && StridedPointwiseConv.Applies(KernelH, Stride, PadH) && ValidConv.UsesDirect(oh, ow, OutChannels);
+
+    // Images [start, end) through StridedPointwiseConv.Forward.
+    private void ForwardStridedPointwise(float[] x, float[] packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
+    {
+        var gathered = BufferPool.Rent(StridedPointwiseConv.GatheredLength(InChannels, oh, ow));
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
+        fixed (float* xp = x, kp = packed, yp = y, gp = gathered, bp = bias, rp = residual)
+            for (int i = start; i < end; i++)
+            {
+                StridedPointwiseConv.Forward(xp + i * inPlane, InChannels, h, w, Stride, kp, OutChannels, yp + i * outPlane, gp, bp, FusedRelu,
+                    rp == null ? null : rp + i * outPlane);
+                ClampToReluMax(yp + i * outPlane, outPlane);
+            }
+        BufferPool.Return(gathered);
     }
 
     // Stride-2 3x3 convolutions go through StridedConv forward and for the weight gradient; dx stays on im2col.

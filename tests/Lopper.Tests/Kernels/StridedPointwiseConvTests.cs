@@ -1,0 +1,44 @@
+using Lopper.Tensors.Kernels;
+
+namespace Lopper.Tests.Kernels;
+
+/// <summary>StridedPointwiseConv (1x1, stride above 1: projection shortcuts) against a naive convolution.</summary>
+public unsafe class StridedPointwiseConvTests
+{
+    [Theory]
+    [InlineData(16, 32, 28, 28, 2, false, false)]  // ResNet-20's first shortcut: 14x14 out
+    [InlineData(32, 64, 14, 14, 2, true, true)]    // the second: 7x7 out, with a residual and ReLU (as folding fuses them)
+    [InlineData(5, 20, 7, 9, 2, true, false)]      // odd planes: 4x5 out; a 32 block with 12 lanes zero
+    [InlineData(3, 40, 10, 11, 3, false, true)]    // stride 3: 4x4 out; a 32 block and a 16 block
+    public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int stride, bool relu, bool withResidual)
+    {
+        if (!StridedPointwiseConv.Applies(1, stride, 0)) return;   // no Vector512 here: the op uses im2col
+        var rng = new Random(9);
+        int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * cin), bias = Fill(rng, cout);
+        float[]? residual = withResidual ? Fill(rng, cout * oh * ow) : null;
+        var packed = new float[PaddedConv.PackedLength(cout, cin)];
+        PaddedConv.PackWeights(weight, cout, cin, packed);
+        var y = new float[cout * oh * ow];
+        Array.Fill(y, float.NaN);
+        var gathered = new float[StridedPointwiseConv.GatheredLength(cin, oh, ow)];
+        fixed (float* xp = x, kp = packed, yp = y, gp = gathered, bp = bias, rp = residual)
+            StridedPointwiseConv.Forward(xp, cin, h, w, stride, kp, cout, yp, gp, bp, relu, rp);
+        for (int o = 0; o < cout; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    double s = bias[o] + (residual?[(o * oh + oy) * ow + ox] ?? 0);
+                    for (int c = 0; c < cin; c++) s += (double)x[(c * h + oy * stride) * w + ox * stride] * weight[o * cin + c];
+                    if (relu) s = Math.Max(s, 0);
+                    Assert.Equal(s, y[(o * oh + oy) * ow + ox], 1e-4);
+                }
+    }
+
+    private static float[] Fill(Random rng, int n)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        return a;
+    }
+}
