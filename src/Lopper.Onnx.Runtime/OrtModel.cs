@@ -14,10 +14,19 @@ public sealed class OrtModel : IDisposable
     private readonly InferenceSession _session;
     private readonly string _input, _output;
 
-    /// <summary>Loads a serialized model with all graph optimizations and <paramref name="threads"/> intra-op threads.</summary>
-    public OrtModel(byte[] onnx, int threads)
+    /// <summary>
+    /// Loads a serialized model with all graph optimizations and <paramref name="threads"/> intra-op threads. With
+    /// <paramref name="profilePrefix"/> ONNX Runtime records every node's time to a JSON file of that prefix
+    /// (see <see cref="NodeProfile"/>); leave it off when timing.
+    /// </summary>
+    public OrtModel(byte[] onnx, int threads, string? profilePrefix = null)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, InterOpNumThreads = 1 };
+        if (profilePrefix is not null)
+        {
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = profilePrefix;
+        }
         // Spinning worker threads burn the cores Lopper's own timing (and any neighbour) needs; block instead.
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         try
@@ -55,6 +64,32 @@ public sealed class OrtModel : IDisposable
         var values = new[] { x };
         var outNames = new[] { _output };
         return Latency.Time(() => { using var o = _session.Run(run, names, values, outNames); }, batch, minRepeats: minRepeats, minSeconds: minSeconds);
+    }
+
+    /// <summary>
+    /// Ends the profiling started by the constructor's profile prefix and returns each node's mean milliseconds per
+    /// run, in the order ONNX Runtime first ran them, under its names (its fused nodes take the name of the last
+    /// node they absorbed, with a suffix such as <c>_nchwc</c> for its blocked layout). The profile file is deleted.
+    /// </summary>
+    public IReadOnlyList<(string Node, string Op, double Ms)> NodeProfile()
+    {
+        string path = _session.EndProfiling();
+        var order = new List<string>();
+        var sums = new Dictionary<string, (double Us, int Runs, string Op)>();
+        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path)))
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                if (e.GetProperty("cat").GetString() != "Node") continue;
+                string name = e.GetProperty("name").GetString()!;
+                const string suffix = "_kernel_time";
+                if (!name.EndsWith(suffix, StringComparison.Ordinal)) continue;
+                string node = name[..^suffix.Length];
+                string op = e.TryGetProperty("args", out var args) && args.TryGetProperty("op_name", out var o) ? o.GetString() ?? "" : "";
+                if (!sums.TryGetValue(node, out var cur)) order.Add(node);
+                sums[node] = (cur.Us + e.GetProperty("dur").GetDouble(), cur.Runs + 1, op);
+            }
+        File.Delete(path);
+        return order.Select(n => (n, sums[n].Op, sums[n].Us / sums[n].Runs / 1000)).ToList();
     }
 
     /// <inheritdoc/>

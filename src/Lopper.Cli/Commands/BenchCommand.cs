@@ -25,7 +25,7 @@ public static class BenchCommand
     private static readonly Option<int> Batch = Flags.Int("--batch", "images per step", 128, 1, CommonOptions.MaxBatch, "B");
     private static readonly Option<int> Steps = Flags.Int("--steps", "timed steps", 20, 1);
     private static readonly Option<bool> Ort = Flags.Switch("--ort", "also time inference of the same model in ONNX Runtime (exported by Lopper; CPU provider, same threads) and report lopper/ORT");
-    private static readonly Option<bool> Profile = Flags.Switch("--profile", "milliseconds and GFLOP/s per op type and per layer (after the timed steps)");
+    private static readonly Option<bool> Profile = Flags.Switch("--profile", "milliseconds and GFLOP/s per op type and per layer (after the timed steps; with --ort also ONNX Runtime's per node)");
     private static readonly Option<int?> Threads = Flags.Threads();
     private static readonly Option<bool> Json = Flags.Json();
     private static readonly Option<int> Size = Flags.Int("--size", "N x N x N GEMM", 1024, 1);
@@ -126,6 +126,7 @@ public static class BenchCommand
         // Folded (a copy) before the training steps, which would move a saved model's weights and refill the
         // kernel slices its pruning zeroed, so that inference times the model as saved.
         var folded = InferenceFolding.Fold(model);
+        byte[]? onnx = ort ? Lopper.Onnx.Export.OnnxExporter.Export(model).ToByteArray() : null;
         var ex = new Executor(model);
         var opt = new Sgd(0.9f);
         var trainable = model.Parameters.Where(p => p.Trainable).ToList();
@@ -164,7 +165,7 @@ public static class BenchCommand
         if (ort)
         {
             // The runtime a .NET user deploys on, on the same model (Lopper's export), batch and threads.
-            using var session = new Lopper.Onnx.Runtime.OrtModel(Lopper.Onnx.Export.OnnxExporter.Export(model).ToByteArray(), Parallelism.Threads);
+            using var session = new Lopper.Onnx.Runtime.OrtModel(onnx!, Parallelism.Threads);
             for (int i = 0; i < 3; i++) session.Run(x);
             sw.Restart();
             for (int i = 0; i < steps; i++) session.Run(x);
@@ -193,6 +194,18 @@ public static class BenchCommand
             ["peak_working_set_training_mb"] = Math.Round(trainPeakMb, 1),
         };
         if (profile is not null) result["profile_ms_per_step"] = profile;
+        if (profile is not null && ort)
+        {
+            // ONNX Runtime's own per-node times on the same batch, to set beside the layers above (its profiler
+            // adds a little to every node, as Lopper's does).
+            string prefix = Path.Combine(Path.GetTempPath(), $"lopper-ort-profile-{Environment.ProcessId}");
+            using var session = new Lopper.Onnx.Runtime.OrtModel(onnx!, Parallelism.Threads, prefix);
+            for (int i = 0; i < steps; i++) session.Run(x);
+            var nodes = new JsonArray();
+            foreach (var (node, op, ms) in session.NodeProfile())
+                nodes.Add(new JsonObject { ["node"] = node, ["op"] = op, ["infer_forward"] = Math.Round(ms, 3) });
+            result["ort_profile_ms_per_step"] = nodes;
+        }
         return result;
     }
 

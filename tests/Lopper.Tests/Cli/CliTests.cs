@@ -26,6 +26,19 @@ public class CliTests
         Assert.Equal(125747840L, (long)o["macs"]!);
     }
 
+    [Fact]
+    public void BenchProfileWithOrtListsBothRuntimesLayers()
+    {
+        var (code, output, err) = Run("bench", "--model", "lenet5", "--batch", "8", "--steps", "2", "--threads", "1", "--profile", "--ort", "--json");
+        Assert.True(code == 0, err);
+        var o = JsonNode.Parse(output)!;
+        var lopperLayers = o["profile_ms_per_step"]!.AsArray().Where(r => r!["node"] is not null).Select(r => (string)r!["node"]!).ToList();
+        Assert.Contains("conv1", lopperLayers);
+        var ortNodes = o["ort_profile_ms_per_step"]!.AsArray();
+        Assert.Contains(ortNodes, r => (string)r!["op"]! == "Conv" && (double)r["infer_forward"]! > 0);
+        Assert.Contains(ortNodes, r => (string)r!["op"]! == "Gemm");
+    }
+
     [Theory]
     [InlineData("unknown command 'frobnicate'", "frobnicate")]
     [InlineData("unknown flag --bogus", "inspect", "--model", "lenet5", "--bogus", "1")]
