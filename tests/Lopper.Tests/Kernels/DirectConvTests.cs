@@ -47,6 +47,42 @@ public unsafe class DirectConvTests
     }
 
     [Theory]
+    [InlineData(16, 12, 28, 28, 1, 0.5)]   // ResNet-20's first stage after SPP: half the kernel columns kept
+    [InlineData(8, 40, 9, 11, 1, 0.3)]     // a 32 block and a 16 block, odd plane
+    [InlineData(16, 32, 28, 28, 2, 0.5)]   // stride 2 (polyphase): the downsampling convolution
+    [InlineData(6, 20, 7, 7, 2, 0.8)]
+    public void KernelColumnPrunedConvolutionMatchesNaive(int cin, int cout, int h, int w, int stride, double kept)
+    {
+        if (!PaddedConv.Applies(3, 1, 1, w)) return;   // no Vector512 here: the op uses im2col
+        var rng = new Random(13);
+        var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() < kept).ToArray();
+        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * columns.Length), bias = Fill(rng, cout);
+        int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+        var packed = new float[PaddedConv.PackedLength(cout, columns.Length)];
+        PaddedConv.PackWeights(weight, cout, columns.Length, packed);
+        var y = new float[cout * oh * ow];
+        Array.Fill(y, float.NaN);
+        var scratch = new float[Math.Max(PaddedConv.PaddedLength(cin, h, w, 3), StridedConv.PhasedLength(cin, oh, ow))];
+        fixed (float* xp = x, wp = weight, kp = packed, yp = y, sp = scratch, bp = bias)
+            if (stride == 1) PaddedConv.Forward(xp, cin, h, w, 3, wp, kp, cout, yp, sp, null, bp, true, null, columns);
+            else StridedConv.Forward(xp, cin, h, w, kp, cout, yp, sp, bp, true, null, columns);
+        for (int o = 0; o < cout; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    double s = bias[o];
+                    for (int j = 0; j < columns.Length; j++)
+                    {
+                        int c = columns[j] / 9, ky = columns[j] % 9 / 3, kx = columns[j] % 3;
+                        int iy = oy * stride + ky - 1, ix = ox * stride + kx - 1;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                        s += (double)x[(c * h + iy) * w + ix] * weight[o * columns.Length + j];
+                    }
+                    Assert.Equal(Math.Max(s, 0), y[(o * oh + oy) * ow + ox], 1e-4);
+                }
+    }
+
+    [Theory]
     [InlineData(28, 28, 16, true)]    // ResNet-20's first stage: 16 channels fill a vector exactly
     [InlineData(14, 14, 32, true)]
     [InlineData(7, 7, 64, true)]

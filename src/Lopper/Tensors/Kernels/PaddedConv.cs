@@ -62,13 +62,14 @@ internal static unsafe class PaddedConv
     /// (one per output channel) and a ReLU are applied while the result is copied out, not in extra passes.
     /// With <paramref name="packed"/> (the weight through <see cref="PackWeights"/>, for <see cref="UsesDirect"/>
     /// widths) the direct tiles run instead and <paramref name="rows"/> is unused.
-    /// A <paramref name="residual"/> (the layout of y) is added before the ReLU.
+    /// A <paramref name="residual"/> (the layout of y) is added before the ReLU. With <paramref name="columns"/> (a
+    /// kernel-column pruned weight, [out, columns.Length], packed) only the kept im2col rows are depth steps.
     /// </summary>
     public static void Forward(float* x, int channels, int h, int w, int kernel, float* weight, float* packed, int outChannels,
-        float* y, float* padded, float** rows, float* bias = null, bool relu = false, float* residual = null)
+        float* y, float* padded, float** rows, float* bias = null, bool relu = false, float* residual = null, int[]? columns = null)
     {
         Pad(x, channels, h, w, kernel, padded);
-        if (packed != null) ConvolveSame(padded, channels, h, w, kernel, packed, outChannels, y, bias, relu, residual);
+        if (packed != null) ConvolveSame(padded, channels, h, w, kernel, packed, outChannels, y, bias, relu, residual, columns: columns);
         else Convolve(padded, channels, h, w, kernel, weight, outChannels, y, rows, bias, relu, residual);
     }
 
@@ -185,15 +186,29 @@ internal static unsafe class PaddedConv
         }
     }
 
-    // Stride-1 offsets of (channel, tap) into the padded planes, then the tiles.
+    // Stride-1 offsets of (channel, tap) into the padded planes, then the tiles. With columns (a kernel-column
+    // pruned weight, [out, columns.Length]) only those taps are depth steps, one tap each.
     private static void ConvolveSame(float* padded, int channels, int h, int w, int kernel, float* packed, int outChannels,
-        float* y, float* bias, bool relu, float* residual, int oy0 = 0, int oy1 = int.MaxValue)
+        float* y, float* bias, bool relu, float* residual, int oy0 = 0, int oy1 = int.MaxValue, int[]? columns = null)
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel, depth = channels * taps;
         int* offsets = stackalloc int[depth];
         int* rowOffsets = stackalloc int[kernel == 3 ? channels * 3 : 0];
         TapOffsets(channels, kernel, stride, pitch, offsets, rowOffsets);
+        if (columns is not null)
+        {
+            int* kept = stackalloc int[columns.Length];
+            SelectColumns(offsets, columns, kept);
+            ConvolveDirect(padded, kept, columns.Length, pitch, h, w, packed, outChannels, y, bias, relu, residual, null, oy0, oy1);
+            return;
+        }
         ConvolveDirect(padded, offsets, depth, pitch, h, w, packed, outChannels, y, bias, relu, residual, kernel == 3 ? rowOffsets : null, oy0, oy1);
+    }
+
+    /// <summary>The depth offsets of the kept im2col rows <paramref name="columns"/> (indices into <paramref name="offsets"/>).</summary>
+    internal static void SelectColumns(int* offsets, int[] columns, int* kept)
+    {
+        for (int i = 0; i < columns.Length; i++) kept[i] = offsets[columns[i]];
     }
 
     /// <summary>

@@ -32,17 +32,26 @@ internal static unsafe class StridedConv
 
     /// <summary>
     /// y = the convolution of one image (bias, residual and ReLU as in <see cref="PaddedConv.Forward"/>), with
-    /// <paramref name="packed"/> the [out, in*9] weight through <see cref="PaddedConv.PackWeights"/>.
+    /// <paramref name="packed"/> the [out, in*9] weight through <see cref="PaddedConv.PackWeights"/> (or, with
+    /// <paramref name="columns"/>, the [out, columns.Length] weight of the kept im2col rows, as SPP leaves it).
     /// <paramref name="phased"/> (<see cref="PhasedLength"/>) must be zero before the first image of a run: the
     /// split writes only the positions that hold input, so the padding stays zero from image to image.
     /// </summary>
     public static void Forward(float* x, int channels, int h, int w, float* packed, int outChannels, float* y, float* phased,
-        float* bias = null, bool relu = false, float* residual = null)
+        float* bias = null, bool relu = false, float* residual = null, int[]? columns = null)
     {
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, depth = channels * 9;
         Split(x, channels, h, w, oh, ow, phased);
         int* offsets = stackalloc int[depth];
         Offsets(channels, oh, ow, offsets);
+        if (columns is not null)
+        {
+            // A kernel-column pruned weight ([out, columns.Length]): only the kept taps are depth steps.
+            int* kept = stackalloc int[columns.Length];
+            PaddedConv.SelectColumns(offsets, columns, kept);
+            offsets = kept;
+            depth = columns.Length;
+        }
         PaddedConv.ConvolveDirect(phased, offsets, depth, PhasePitch(ow), oh, ow, packed, outChannels, y, bias, relu, residual);
     }
 
