@@ -62,6 +62,26 @@ public class SplitBatchInferenceTests
         }
     }
 
+    [Theory]
+    [InlineData(17, 14, true)]    // 17 of 32 lanes on a 14-wide plane: slice-sparse with no slice zero
+    [InlineData(33, 7, true)]     // 33 of 48
+    [InlineData(32, 14, false)]   // a full block stays on the dense tiles
+    [InlineData(12, 28, false)]   // wider planes: the dense row-tap tiles even on 12 of 16 lanes
+    public void DenseWeightsGoSliceSparseWhereTheTilesWouldIdleMostLanes(int filters, int size, bool sparse)
+    {
+        var b = new GraphBuilder([8, size, size]);
+        var c = b.Conv("conv", b.Input, filters, 3, 1, 1, bias: true);
+        b.Linear("fc", b.Flatten("flat", c), 3);
+        var model = new Model(b.Build("one-conv"), 7);
+        var x = StructureFixtures.Input(model, 3, 2);
+        var expected = StructureFixtures.Run(model, x);
+        var run = new SplitBatchInference(model);
+        var y = run.Forward(x);
+        StructureFixtures.AssertClose(expected, y.Data);
+        y.Release();
+        Assert.Equal(sparse && Tensors.Kernels.SliceSparseConv.Supported, run.Derived.Slots[1] is Tensors.Kernels.SliceSparseConv.Plan);
+    }
+
     [Fact]
     public void TimingsCollectEveryNodesForwardFromEverySubBatch()
     {

@@ -213,7 +213,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         bool columnsPadded = UsesColumnsPadded(h, w), columnsStrided = UsesColumnsStrided;
         // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
-        if (keep && padded && SliceSparse(weight, state) is { } plan)
+        if (keep && padded && SliceSparse(weight, state, h, w) is { } plan)
         {
             Parallelism.For(chunks, c =>
             {
@@ -410,19 +410,28 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     /// <summary>
-    /// Largest share of surviving kernel slices at which a frozen 3x3 convolution runs through
-    /// <see cref="SliceSparseConv"/> instead of the dense kernels. Measured with <c>lopper bench sparse-conv</c>
+    /// Largest share of surviving kernel slices at which a frozen 3x3 convolution with 16, 32 or 64 filters runs
+    /// through <see cref="SliceSparseConv"/> instead of the dense kernels. Measured with <c>lopper bench sparse-conv</c>
     /// (one Zen 5 core, ResNet-20's stage shapes at full and pruned widths): with 80 % of the slices left it ran
     /// 1.0-1.4x the dense kernels' speed, with 70 % 1.05-1.6x, with 50 % 1.6-1.7x; with all of them 0.76-1.35x.
+    /// Other filter counts scale it by the lanes the dense tiles would spend (see <see cref="SliceSparse"/>).
     /// </summary>
     public const double SliceSparseMaxDensity = 0.75;
 
-    // The slice-sparse plan of a frozen 3x3 weight sparse enough for it, made once per session (null: dense).
-    private SliceSparseConv.Plan? SliceSparse(float[] weight, NodeState state)
+    // The slice-sparse plan of a frozen 3x3 weight where it beats the dense kernels, made once per session (null:
+    // dense). The dense tiles pay for their lanes (filters rounded up to blocks of 16 or 32) and the GEMM that
+    // takes the widths that would waste most of them runs at about two thirds of their rate; the slice-sparse
+    // kernel pays per surviving slice. So on planes up to 16 wide a pruned width such as 17 or 33 filters, which
+    // leaves about half of the dense tiles' lanes idle, goes slice-sparse even with no slice zero: on the grid's L1
+    // cell at 30 % of the MACs (17-18 and 33-37 filters there) those layers took 8-17 % less time. On wider
+    // planes the slice-sparse kernel's per-pass costs weigh more and the dense row-tap tiles win even on 10-13
+    // of 16 lanes (the same cell's 28x28 layers took 20-35 % longer slice-sparse), so there only zeros count.
+    private SliceSparseConv.Plan? SliceSparse(float[] weight, NodeState state, int h, int w)
     {
         if (state.Derived is SliceSparseConv.Plan kept) return kept;
         if (state.Derived is not null || Kernel != 3 || !SliceSparseConv.Supported) return null;
-        var plan = SliceSparseConv.TryPlan(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, SliceSparseMaxDensity);
+        double denseCost = w > 16 ? 1 : PaddedConv.UsesDirect(h, w, Kernel, OutChannels) ? (double)PaddedConv.PackedLength(OutChannels, 1) / OutChannels : 1.5;
+        var plan = SliceSparseConv.TryPlan(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, SliceSparseMaxDensity * denseCost);
         return plan is null ? null : state.KeepDerived(plan);
     }
 
