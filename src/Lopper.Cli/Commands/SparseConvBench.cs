@@ -10,7 +10,8 @@ namespace Lopper.Cli.Commands;
 /// `lopper bench sparse-conv`: whether a stride-1 3x3 convolution whose kernel slices W[o, c, :, :] are pruned
 /// connection by connection (what SNACS leaves) runs faster through <see cref="SliceSparseConv"/> (each filter over
 /// its surviving slices only) than through the dense kernels the op otherwise runs (<see cref="PaddedConv"/>: the
-/// direct tiles or the GEMM, as the op picks them for the shape). One image at a time, as inference runs them.
+/// direct tiles or the GEMM, as the op picks them for the shape). One image at a time per thread, the images
+/// split over --threads, as inference runs them.
 /// </summary>
 public static class SparseConvBench
 {
@@ -41,10 +42,11 @@ public static class SparseConvBench
         var w = new float[o * depth];
         var yDense = new float[batch * o * p];
         var ySparse = new float[batch * o * p];
-        var padded = new float[SliceSparseConv.PaddedLength(c, hw, hw)];
+        int threads = Parallelism.Threads;
+        var paddedPer = Enumerable.Range(0, threads).Select(_ => new float[SliceSparseConv.PaddedLength(c, hw, hw)]).ToArray();
         bool direct = PaddedConv.UsesDirect(hw, hw, 3, o);
         var packed = new float[PaddedConv.PackedLength(o, depth)];
-        var rowPointers = new nint[depth];
+        var rowPointers = Enumerable.Range(0, threads).Select(_ => new nint[depth]).ToArray();
         var results = new JsonArray();
         foreach (double s in levels)
         {
@@ -57,20 +59,21 @@ public static class SparseConvBench
             }
             PaddedConv.PackWeights(w, o, depth, packed);
             var plan = SliceSparseConv.TryPlan(w, o, c, 1.0)!;
-            var accumulators = new float[SliceSparseConv.AccumulatorLength(plan)];
-            double dense = Median(() =>
+            var accumulatorsPer = Enumerable.Range(0, threads).Select(_ => new float[SliceSparseConv.AccumulatorLength(plan)]).ToArray();
+            // Images split over the threads (each its own scratch), as inference runs them.
+            double dense = Median(() => Parallelism.For(threads, t =>
             {
-                fixed (float* xp = x, wp = w, kp = packed, yp = yDense, pp = padded)
-                fixed (nint* rp = rowPointers)
-                    for (int b = 0; b < batch; b++)
+                fixed (float* xp = x, wp = w, kp = packed, yp = yDense, pp = paddedPer[t])
+                fixed (nint* rp = rowPointers[t])
+                    for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
                         PaddedConv.Forward(xp + (long)b * c * p, c, hw, hw, 3, wp, direct ? kp : null, o, yp + (long)b * o * p, pp, (float**)rp);
-            });
-            double sparse = Median(() =>
+            }));
+            double sparse = Median(() => Parallelism.For(threads, t =>
             {
-                fixed (float* xp = x, yp = ySparse, pp = padded, ap = accumulators)
-                    for (int b = 0; b < batch; b++)
+                fixed (float* xp = x, yp = ySparse, pp = paddedPer[t], ap = accumulatorsPer[t])
+                    for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
                         SliceSparseConv.Forward(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * p, pp, ap);
-            });
+            }));
             float maxDiff = 0;
             for (int i = 0; i < yDense.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(ySparse[i] - yDense[i]));
             results.Add(new JsonObject
