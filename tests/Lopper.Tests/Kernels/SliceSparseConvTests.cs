@@ -47,6 +47,49 @@ public unsafe class SliceSparseConvTests
                 }
     }
 
+    [Theory]
+    [InlineData(16, 32, 28, 28, 0.6, true, false)]   // ResNet-20's first downsampling layer: 14x14 out
+    [InlineData(32, 64, 14, 14, 0.5, false, true)]   // the second: 7x7 out, with a residual
+    [InlineData(5, 9, 9, 11, 0.3, true, true)]       // odd input: 5x6 out
+    [InlineData(3, 4, 2, 2, 0.0, false, false)]      // one output pixel
+    public void StrideTwoMatchesNaiveConvolution(int cin, int cout, int h, int w, double pruned, bool relu, bool withResidual)
+    {
+        if (!SliceSparseConv.Supported) return;
+        var rng = new Random(8);
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
+        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * cin * 9), bias = Fill(rng, cout);
+        float[]? residual = withResidual ? Fill(rng, cout * oh * ow) : null;
+        for (int s = 0; s < cout * cin; s++)
+            if (rng.NextDouble() < pruned) Array.Clear(weight, s * 9, 9);
+        var plan = SliceSparseConv.TryPlan(weight, cout, cin, 1.0)!;
+        var phased = new float[SliceSparseConv.PhasedLength(cin, oh, ow)];
+        var accumulators = new float[SliceSparseConv.AccumulatorLength(plan)];
+        for (int image = 0; image < 2; image++)   // the phases are split into the same scratch image after image
+        {
+            var y = new float[cout * oh * ow];
+            Array.Fill(y, float.NaN);
+            if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];
+            fixed (float* xp = x, yp = y, pp = phased, ap = accumulators, bp = bias, rp = residual)
+                SliceSparseConv.ForwardStride2(xp, h, w, plan, yp, pp, ap, bp, relu, rp);
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double s = bias[o] + (residual?[(o * oh + oy) * ow + ox] ?? 0);
+                        for (int c = 0; c < cin; c++)
+                            for (int ky = 0; ky < 3; ky++)
+                                for (int kx = 0; kx < 3; kx++)
+                                {
+                                    int iy = 2 * oy + ky - 1, ix = 2 * ox + kx - 1;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                    s += (double)x[(c * h + iy) * w + ix] * weight[((o * cin + c) * 3 + ky) * 3 + kx];
+                                }
+                        if (relu) s = Math.Max(s, 0);
+                        Assert.Equal(s, y[(o * oh + oy) * ow + ox], 1e-4);
+                    }
+        }
+    }
+
     [Fact]
     public void PlanKeepsOnlySlicesWithANonZeroTapAndRefusesDenseWeights()
     {

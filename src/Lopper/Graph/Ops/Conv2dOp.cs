@@ -213,12 +213,12 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         bool columnsPadded = UsesColumnsPadded(h, w), columnsStrided = UsesColumnsStrided;
         // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
-        if (keep && padded && SliceSparse(weight, state, h, w) is { } plan)
+        if (keep && (padded || strided) && SliceSparse(weight, state, oh, ow) is { } plan)
         {
             Parallelism.For(chunks, c =>
             {
                 var (start, end) = Range(n, chunks, c);
-                ForwardSliceSparse(x.Data, plan, b, residual, y.Data, start, end, h, w);
+                ForwardSliceSparse(x.Data, plan, b, residual, y.Data, start, end, h, w, oh, ow);
             });
             return y;
         }
@@ -426,26 +426,34 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     // cell at 30 % of the MACs (17-18 and 33-37 filters there) those layers took 8-17 % less time. On wider
     // planes the slice-sparse kernel's per-pass costs weigh more and the dense row-tap tiles win even on 10-13
     // of 16 lanes (the same cell's 28x28 layers took 20-35 % longer slice-sparse), so there only zeros count.
-    private SliceSparseConv.Plan? SliceSparse(float[] weight, NodeState state, int h, int w)
+    // (oh, ow: the output plane.)
+    private SliceSparseConv.Plan? SliceSparse(float[] weight, NodeState state, int oh, int ow)
     {
         if (state.Derived is SliceSparseConv.Plan kept) return kept;
         if (state.Derived is not null || Kernel != 3 || !SliceSparseConv.Supported) return null;
-        double denseCost = w > 16 ? 1 : PaddedConv.UsesDirect(h, w, Kernel, OutChannels) ? (double)PaddedConv.PackedLength(OutChannels, 1) / OutChannels : 1.5;
+        bool direct = Stride == 2 || PaddedConv.UsesDirect(oh, ow, Kernel, OutChannels);
+        double denseCost = ow > 16 ? 1 : direct ? (double)PaddedConv.PackedLength(OutChannels, 1) / OutChannels : 1.5;
         var plan = SliceSparseConv.TryPlan(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, SliceSparseMaxDensity * denseCost);
         return plan is null ? null : state.KeepDerived(plan);
     }
 
-    // Images [start, end) through SliceSparseConv, bias, residual and fused ReLU included.
-    private void ForwardSliceSparse(float[] x, SliceSparseConv.Plan plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
+    // Images [start, end) through SliceSparseConv (stride 1, or 2 through its parity phases, zeroed once for all
+    // of them as StridedConv needs), bias, residual and fused ReLU included.
+    private void ForwardSliceSparse(float[] x, SliceSparseConv.Plan plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
     {
-        var padded = BufferPool.Rent(SliceSparseConv.PaddedLength(InChannels, h, w));
+        bool stride2 = Stride == 2;
+        int scratch = stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w);
+        var padded = BufferPool.Rent(scratch);
+        if (stride2) Array.Clear(padded, 0, scratch);
         var accumulators = BufferPool.Rent(SliceSparseConv.AccumulatorLength(plan));
-        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
         fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
             {
-                SliceSparseConv.Forward(xp + i * inPlane, h, w, plan, yp + i * outPlane, pp, ap, bp, FusedRelu, rp == null ? null : rp + i * outPlane);
-                ClampToReluMax(yp + i * outPlane, outPlane);
+                float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
+                if (stride2) SliceSparseConv.ForwardStride2(image, h, w, plan, output, pp, ap, bp, FusedRelu, res);
+                else SliceSparseConv.Forward(image, h, w, plan, output, pp, ap, bp, FusedRelu, res);
+                ClampToReluMax(output, outPlane);
             }
         BufferPool.Return(accumulators);
         BufferPool.Return(padded);

@@ -108,10 +108,35 @@ internal static unsafe class SliceSparseConv
     {
         if (!Supported) throw new PlatformNotSupportedException("SliceSparseConv needs AVX-512");
         PaddedConv.Pad(x, plan.InChannels, h, w, 3, padded);
-        int pitch = PaddedConv.Pitch(w, 3), planeStride = PaddedConv.PlaneStride(h, w, 3);
         // Output (oy, ox) is pitched position oy*pitch + ox; the kernel reads the padded planes from there.
-        int positions = (h - 1) * pitch + w;
-        long plane = (long)h * w;
+        Run(padded, PaddedConv.PlaneStride(h, w, 3), 0, PaddedConv.Pitch(w, 3), h, w, plan, y, accumulators, bias, relu, residual);
+    }
+
+    /// <summary>Floats of phase scratch <see cref="ForwardStride2"/> needs for oh x ow outputs.</summary>
+    public static int PhasedLength(int channels, int oh, int ow) => StridedConv.PhasedLength(channels, oh, ow) + ReadSlack;
+
+    /// <summary>
+    /// <see cref="Forward"/> for a stride-2 3x3 convolution with padding 1 (a ResNet's downsampling layer): the
+    /// padded input split into its four parity phases as <see cref="StridedConv"/> splits it, each tap then a
+    /// phase read at a shift of 0 or 1 row and 0 or 1 column. <paramref name="phased"/> (<see cref="PhasedLength"/>)
+    /// must be zero before the first image of a run, as for <see cref="StridedConv.Forward"/>.
+    /// </summary>
+    public static void ForwardStride2(float* x, int h, int w, Plan plan, float* y, float* phased, float* accumulators,
+        float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("SliceSparseConv needs AVX-512");
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, phaseStride = StridedConv.PhaseStride(oh, ow);
+        StridedConv.Split(x, plan.InChannels, h, w, oh, ow, phased);
+        Run(phased, 4 * phaseStride, phaseStride, StridedConv.PhasePitch(ow), oh, ow, plan, y, accumulators, bias, relu, residual);
+    }
+
+    // The passes over an image's pitched output positions. Input channel c starts at input + c*channelStride; with
+    // phaseStride > 0 it is four parity phases that far apart (stride 2), otherwise one padded plane (stride 1).
+    private static void Run(float* input, int channelStride, int phaseStride, int pitch, int oh, int ow, Plan plan, float* y, float* accumulators,
+        float* bias, bool relu, float* residual)
+    {
+        int positions = (oh - 1) * pitch + ow;
+        long plane = (long)oh * ow;
         // 64-byte aligned: each accumulator vector is loaded right after it was stored.
         float* acc = (float*)(((nint)accumulators + 63) & ~(nint)63);
         var accumulatorFloats = new Span<float>(acc, plan.OutChannels * PassPositions);
@@ -127,18 +152,18 @@ internal static unsafe class SliceSparseConv
                 {
                     int first = starts[c], count = starts[c + 1] - first;
                     if (count == 0) continue;
-                    float* input = padded + (long)c * planeStride + j0;
+                    float* channel = input + (long)c * channelStride + j0;
                     for (int k = 0; k < chunks; k++)
-                        Channel(count, input + k * Chunk, pitch, outputs + first, weights + 9L * first, acc + k * Chunk);
+                        Channel(count, channel + k * Chunk, pitch, phaseStride, outputs + first, weights + 9L * first, acc + k * Chunk);
                 }
                 int runCount = 0;
                 for (int oy = j0 / pitch; oy * pitch < j0 + length; oy++)
                 {
-                    int from = Math.Max(j0, oy * pitch), to = Math.Min(j0 + length, oy * pitch + w);
+                    int from = Math.Max(j0, oy * pitch), to = Math.Min(j0 + length, oy * pitch + ow);
                     if (to <= from) continue;
                     runs[3 * runCount] = from - j0;
                     runs[3 * runCount + 1] = to - from;
-                    runs[3 * runCount + 2] = oy * w + (from - oy * pitch);
+                    runs[3 * runCount + 2] = oy * ow + (from - oy * pitch);
                     runCount++;
                 }
                 for (int o = 0; o < plan.OutChannels; o++)
@@ -168,19 +193,39 @@ internal static unsafe class SliceSparseConv
     }
 
     // One input channel's slices on one chunk: `input` is the chunk's first position in the channel's padded
-    // plane; slice e adds weights[9e ..] times the nine shifted views into the chunk's accumulators of filter
+    // plane (stride 1, phaseStride 0) or in the first of its four parity phases (stride 2); slice e adds weights[9e ..] times the nine shifted views into the chunk's accumulators of filter
     // outputs[e], at acc + PassPositions*outputs[e].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Channel(int count, float* input, int pitch, int* outputs, float* weights, float* acc)
+    private static void Channel(int count, float* input, int pitch, int phaseStride, int* outputs, float* weights, float* acc)
     {
-        float* r1 = input + pitch, r2 = input + 2 * pitch;
-        var x00 = Vector512.Load(input); var x01 = Vector512.Load(input + 16); var x0h = Vector512.Load(input + 32);
-        var x10 = Vector512.Load(r1); var x11 = Vector512.Load(r1 + 16); var x1h = Vector512.Load(r1 + 32);
-        var x20 = Vector512.Load(r2); var x21 = Vector512.Load(r2 + 16); var x2h = Vector512.Load(r2 + 32);
-        // sRT: row R, tap T (shifted by T lanes); suffix 0 the chunk's first vector, 1 its second.
-        var s010 = Shift1(x01, x00); var s020 = Shift2(x01, x00); var s011 = Shift1(x0h, x01); var s021 = Shift2(x0h, x01);
-        var s110 = Shift1(x11, x10); var s120 = Shift2(x11, x10); var s111 = Shift1(x1h, x11); var s121 = Shift2(x1h, x11);
-        var s210 = Shift1(x21, x20); var s220 = Shift2(x21, x20); var s211 = Shift1(x2h, x21); var s221 = Shift2(x2h, x21);
+        // The nine taps' views of the chunk's two vectors, named as the stride-1 case reads them: xR0/xR1 tap
+        // (R, 0), sR10/sR11 tap (R, 1), sR20/sR21 tap (R, 2).
+        Vector512<float> x00, x01, s010, s011, s020, s021, x10, x11, s110, s111, s120, s121, x20, x21, s210, s211, s220, s221;
+        if (phaseStride == 0)
+        {
+            // Stride 1: kernel row R is padded row R below; its taps are the row shifted by 0, 1 and 2 lanes.
+            float* r1 = input + pitch, r2 = input + 2 * pitch;
+            x00 = Vector512.Load(input); x01 = Vector512.Load(input + 16); var x0h = Vector512.Load(input + 32);
+            x10 = Vector512.Load(r1); x11 = Vector512.Load(r1 + 16); var x1h = Vector512.Load(r1 + 32);
+            x20 = Vector512.Load(r2); x21 = Vector512.Load(r2 + 16); var x2h = Vector512.Load(r2 + 32);
+            s010 = Shift1(x01, x00); s020 = Shift2(x01, x00); s011 = Shift1(x0h, x01); s021 = Shift2(x0h, x01);
+            s110 = Shift1(x11, x10); s120 = Shift2(x11, x10); s111 = Shift1(x1h, x11); s121 = Shift2(x1h, x11);
+            s210 = Shift1(x21, x20); s220 = Shift2(x21, x20); s211 = Shift1(x2h, x21); s221 = Shift2(x2h, x21);
+        }
+        else
+        {
+            // Stride 2: tap (ky, kx) is phase (ky % 2, kx % 2) shifted by ky / 2 rows and kx / 2 lanes.
+            float* p0 = input, p1 = input + phaseStride, p2 = input + 2 * phaseStride, p3 = input + 3 * phaseStride;
+            x00 = Vector512.Load(p0); x01 = Vector512.Load(p0 + 16); var p0h = Vector512.Load(p0 + 32);
+            s020 = Shift1(x01, x00); s021 = Shift1(p0h, x01);
+            s010 = Vector512.Load(p1); s011 = Vector512.Load(p1 + 16);
+            x10 = Vector512.Load(p2); x11 = Vector512.Load(p2 + 16); var p2h = Vector512.Load(p2 + 32);
+            s120 = Shift1(x11, x10); s121 = Shift1(p2h, x11);
+            s110 = Vector512.Load(p3); s111 = Vector512.Load(p3 + 16);
+            x20 = Vector512.Load(p0 + pitch); x21 = Vector512.Load(p0 + pitch + 16); var q0h = Vector512.Load(p0 + pitch + 32);
+            s220 = Shift1(x21, x20); s221 = Shift1(q0h, x21);
+            s210 = Vector512.Load(p1 + pitch); s211 = Vector512.Load(p1 + pitch + 16);
+        }
         for (int e = 0; e < count; e++, weights += 9)
         {
             // Two chains per vector (taps 0-3 onto the accumulator, taps 4-8 from zero, then one add): a single

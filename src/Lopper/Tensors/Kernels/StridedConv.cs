@@ -19,10 +19,10 @@ internal static unsafe class StridedConv
     /// <summary>True for the shape this handles (kernel 3, stride 2, padding 1) on Vector512 hardware.</summary>
     public static bool Applies(int kernel, int stride, int padding) => Gemm.RowsSupported && kernel == 3 && stride == 2 && padding == 1;
 
-    private static int PhasePitch(int ow) => ow + 1;
+    internal static int PhasePitch(int ow) => ow + 1;
 
     // One phase plane, plus one float that the weight gradient's last shifted row reads (times a zero gradient).
-    private static int PhaseStride(int oh, int ow) => (oh + 1) * PhasePitch(ow) + 1;
+    internal static int PhaseStride(int oh, int ow) => (oh + 1) * PhasePitch(ow) + 1;
 
     /// <summary>Floats of phase scratch for <paramref name="channels"/> input planes giving oh x ow outputs.</summary>
     public static int PhasedLength(int channels, int oh, int ow) => channels * 4 * PhaseStride(oh, ow);
@@ -84,7 +84,7 @@ internal static unsafe class StridedConv
 
     // Padded row y+1 holds input row y: its even columns t = 2m land in phase (a, 1) at column m, its odd ones
     // t = 2m + 1 in phase (a, 0) at column m + 1 (padded column t + 1), with a = (y + 1) % 2, phase row (y + 1) / 2.
-    private static void Split(float* x, int channels, int h, int w, int oh, int ow, float* phased)
+    internal static void Split(float* x, int channels, int h, int w, int oh, int ow, float* phased)
     {
         int pitch = PhasePitch(ow), ps = PhaseStride(oh, ow);
         for (int c = 0; c < channels; c++)
