@@ -18,7 +18,7 @@ public unsafe class DirectConvTests
     {
         if (!PaddedConv.Applies(k, 1, (k - 1) / 2, w)) return;   // no Vector512 here: the op uses im2col
         var rng = new Random(7);
-        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * cin * k * k), bias = Fill(rng, cout);
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * k * k), bias = KernelTestData.Fill(rng, cout);
         int depth = cin * k * k;
         var packed = new float[PaddedConv.PackedLength(cout, depth)];
         PaddedConv.PackWeights(weight, cout, depth, packed);
@@ -56,7 +56,7 @@ public unsafe class DirectConvTests
         if (!PaddedConv.Applies(3, 1, 1, w)) return;   // no Vector512 here: the op uses im2col
         var rng = new Random(13);
         var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() < kept).ToArray();
-        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * columns.Length), bias = Fill(rng, cout);
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * columns.Length), bias = KernelTestData.Fill(rng, cout);
         int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
         var packed = new float[PaddedConv.PackedLength(cout, columns.Length)];
         PaddedConv.PackWeights(weight, cout, columns.Length, packed);
@@ -102,7 +102,7 @@ public unsafe class DirectConvTests
     {
         if (!ValidConv.Applies(k, 1, 0)) return;   // no Vector512 here: the op uses im2col
         var rng = new Random(11);
-        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * cin * k * k), bias = Fill(rng, cout);
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * k * k), bias = KernelTestData.Fill(rng, cout);
         int depth = cin * k * k, oh = h - k + 1, ow = w - k + 1;
         var packed = new float[PaddedConv.PackedLength(cout, depth)];
         PaddedConv.PackWeights(weight, cout, depth, packed);
@@ -122,12 +122,5 @@ public unsafe class DirectConvTests
                     if (relu) s = Math.Max(s, 0);
                     Assert.Equal(s, y[(o * oh + oy) * ow + ox], 1e-4);
                 }
-    }
-
-    private static float[] Fill(Random rng, int n)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
-        return a;
     }
 }

@@ -16,7 +16,7 @@ public unsafe class StridedConvTests
         var rng = new Random(8);
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, depth = cin * 9;
         // Two images through the same phase scratch: the second must not see the first's values in the padding.
-        float[] x = Fill(rng, 2 * cin * h * w), weight = Fill(rng, cout * depth), bias = Fill(rng, cout), residual = Fill(rng, 2 * cout * oh * ow);
+        float[] x = KernelTestData.Fill(rng, 2 * cin * h * w), weight = KernelTestData.Fill(rng, cout * depth), bias = KernelTestData.Fill(rng, cout), residual = KernelTestData.Fill(rng, 2 * cout * oh * ow);
         var packed = new float[PaddedConv.PackedLength(cout, depth)];
         PaddedConv.PackWeights(weight, cout, depth, packed);
         var y = new float[2 * cout * oh * ow];
@@ -48,7 +48,7 @@ public unsafe class StridedConvTests
         if (!StridedConv.Applies(3, 2, 1)) return;
         var rng = new Random(9);
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
-        float[] x = Fill(rng, 2 * cin * h * w), g = Fill(rng, 2 * cout * oh * ow);
+        float[] x = KernelTestData.Fill(rng, 2 * cin * h * w), g = KernelTestData.Fill(rng, 2 * cout * oh * ow);
         var dWT = new float[9 * cin * cout];
         var phased = new float[StridedConv.PhasedLength(cin, oh, ow)];
         var paddedGrad = new float[StridedConv.GradLength(cout, oh, ow)];
@@ -71,11 +71,4 @@ public unsafe class StridedConvTests
 
     private static float? Input(float[] x, int i, int c, int cin, int h, int w, int iy, int ix) =>
         iy < 0 || iy >= h || ix < 0 || ix >= w ? null : x[((i * cin + c) * h + iy) * w + ix];
-
-    private static float[] Fill(Random rng, int n)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
-        return a;
-    }
 }

@@ -15,8 +15,8 @@ public unsafe class StridedPointwiseConvTests
         if (!StridedPointwiseConv.Applies(1, stride, 0)) return;   // no Vector512 here: the op uses im2col
         var rng = new Random(9);
         int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
-        float[] x = Fill(rng, cin * h * w), weight = Fill(rng, cout * cin), bias = Fill(rng, cout);
-        float[]? residual = withResidual ? Fill(rng, cout * oh * ow) : null;
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * oh * ow) : null;
         var packed = new float[PaddedConv.PackedLength(cout, cin)];
         PaddedConv.PackWeights(weight, cout, cin, packed);
         var y = new float[cout * oh * ow];
@@ -33,12 +33,5 @@ public unsafe class StridedPointwiseConvTests
                     if (relu) s = Math.Max(s, 0);
                     Assert.Equal(s, y[(o * oh + oy) * ow + ox], 1e-4);
                 }
-    }
-
-    private static float[] Fill(Random rng, int n)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
-        return a;
     }
 }

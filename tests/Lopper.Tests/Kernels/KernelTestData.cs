@@ -1,0 +1,33 @@
+namespace Lopper.Tests.Kernels;
+
+/// <summary>Inputs and the naive reference the convolution kernel tests share.</summary>
+internal static class KernelTestData
+{
+    /// <summary>n floats uniform in [-1, 1).</summary>
+    public static float[] Fill(Random rng, int n)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        return a;
+    }
+
+    /// <summary>
+    /// Output (o, oy, ox) of a 3x3 convolution with padding 1 and the given stride, in double: the bias, the
+    /// residual (laid out as the output) when given, and a ReLU when asked.
+    /// </summary>
+    public static double NaiveConv3x3(float[] x, float[] weight, float[] bias, float[]? residual, int cin, int h, int w, int stride,
+        bool relu, int o, int oy, int ox)
+    {
+        int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+        double s = bias[o] + (residual?[(o * oh + oy) * ow + ox] ?? 0);
+        for (int c = 0; c < cin; c++)
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                {
+                    int iy = stride * oy + ky - 1, ix = stride * ox + kx - 1;
+                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                    s += (double)x[(c * h + iy) * w + ix] * weight[((o * cin + c) * 3 + ky) * 3 + kx];
+                }
+        return relu ? Math.Max(s, 0) : s;
+    }
+}
