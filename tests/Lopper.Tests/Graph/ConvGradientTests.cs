@@ -61,6 +61,38 @@ public class ConvGradientTests
     }
 
     [Theory]
+    [InlineData(1, 2, 16, 13)]   // kernel-column pruned, the padded shape: forward on the direct tiles, backward as the dense one
+    [InlineData(1, 1, 12, 12)]
+    [InlineData(2, 2, 12, 14)]   // stride 2: forward through the phases, backward on im2col
+    [InlineData(1, 2, 5, 4)]     // a small plane (one tile per row)
+    public void KernelColumnPrunedConvolution(int stride, int threads, int h, int w)
+    {
+        using var _ = new ThreadsScope(threads);
+        var rng = new Rng(303);
+        const int cin = 3, cout = 16;   // 16 filters fill the direct tiles' lanes, so the padded shapes take them
+        int[] columns = [0, 2, 4, 5, 9, 13, 17, 20, 22, 26];
+        var op = new Conv2dOp(cin, cout, 3, stride, 1, true, columns);
+        var x = Randn(rng, 2, cin, h, w);
+        Tensor[] ps = [Randn(rng, cout, columns.Length), Randn(rng, cout)];
+        var g = CheckOp(op, [x], ps, [true, true]);
+        int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+        for (int i = 0; i < 2; i++)
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double s = ps[1].Data[o];
+                        for (int j = 0; j < columns.Length; j++)
+                        {
+                            int c = columns[j] / 9, iy = oy * stride - 1 + columns[j] % 9 / 3, ix = ox * stride - 1 + columns[j] % 3;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            s += (double)x.Data[((i * cin + c) * h + iy) * w + ix] * ps[0].Data[o * columns.Length + j];
+                        }
+                        Assert.Equal(s, g.Output[((i * cout + o) * oh + oy) * ow + ox], 1e-4);
+                    }
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     public void WeightGradientOnlyWhenInputNeedsNone(int threads)

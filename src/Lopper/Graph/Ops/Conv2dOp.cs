@@ -479,7 +479,8 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     // gradient partial (when given; zeroed here), each image's output gradient padded once for both.
     private void BackwardPadded(float[] x, float[] gradOut, float[]? flipped, float[]? packedFlipped, float[]? dx, float[]? partial, int start, int end, int h, int w)
     {
-        if (partial is not null) Array.Clear(partial, 0, OutChannels * K);
+        // The partial covers every (tap, channel), also for a kernel-column pruned weight.
+        if (partial is not null) Array.Clear(partial, 0, OutChannels * InChannels * Kernel * Kernel);
         var paddedGrad = BufferPool.Rent(PaddedConv.PaddedLength(OutChannels, h, w, Kernel));
         float[]? paddedX = partial is null ? null : BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
         bool gemmDx = dx is not null && packedFlipped is null;
@@ -491,6 +492,17 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
                     fp, kp, dxp == null ? null : dxp + i * inPlane, dwp, pg, px, rows);
         BufferPool.Return(paddedGrad);
         if (paddedX is not null) BufferPool.Return(paddedX);
+    }
+
+    // A kernel-column pruned weight [out, K] as the dense [out, in*k*k] with the pruned columns zero (pooled).
+    private float[] ExpandColumns(float[] weight)
+    {
+        int denseK = InChannels * Kernel * Kernel, k = K;
+        var dense = BufferPool.Rent(OutChannels * denseK);
+        Array.Clear(dense, 0, OutChannels * denseK);
+        for (int o = 0; o < OutChannels; o++)
+            for (int r = 0; r < k; r++) dense[o * denseK + Columns![r]] = weight[o * k + r];
+        return dense;
     }
 
     // Bias, residual and fused ReLU on one image's output planes.
@@ -556,20 +568,28 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         // partials are transposed, [K, out] = cols x gradOut^T: that GEMM packs only the small gradOut side,
         // where [out, K] = gradOut x cols^T would transpose all of cols into panels (about twice as slow).
         var partials = new float[chunks][];
-        bool padded = UsesPaddedConv(w), strided = UsesStridedConv;
+        // A kernel-column pruned convolution of the padded shape runs backward as the dense one whose pruned columns
+        // are zero (its weight gradient is then read at the kept columns only): the padded path's row pointers and
+        // direct tiles cost less than im2col and the GEMM even with the pruned columns' work done (the grid's SPP cell
+        // at half the MACs: 847-884 -> 914-941 training images/s, `bench --from`, two pairs; the dense model 934).
+        bool columnsPadded = UsesColumnsPadded(h, w);
+        int denseK = InChannels * KernelH * KernelW, partialK = columnsPadded ? denseK : k;
+        bool padded = UsesPaddedConv(w) || columnsPadded, strided = UsesStridedConv;
         // PaddedConv's and StridedConv's weight gradients are tap-major: row t*in + c of the partial, not c*k*k + t.
         bool paddedW = padded && dW is not null, stridedW = strided && dW is not null, tapMajorW = paddedW || stridedW;
         float[]? flipped = null, packedFlipped = null;
         if (needX && padded)
         {
-            flipped = BufferPool.Rent(weight.Length);
-            PaddedConv.FlipTranspose(weight, OutChannels, InChannels, Kernel, flipped);
+            float[] dense = columnsPadded ? ExpandColumns(weight) : weight;
+            flipped = BufferPool.Rent(OutChannels * denseK);
+            PaddedConv.FlipTranspose(dense, OutChannels, InChannels, Kernel, flipped);
             packedFlipped = PackForDirect(flipped, InChannels, OutChannels * Kernel * Kernel, h, w);
+            if (columnsPadded) BufferPool.Return(dense);
         }
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
-            float[]? dWc = dW is null ? null : BufferPool.Rent(OutChannels * k);
+            float[]? dWc = dW is null ? null : BufferPool.Rent(OutChannels * partialK);
             partials[c] = dWc!;
             if (flipped is not null || paddedW) BackwardPadded(x.Data, gradOut.Data, flipped, packedFlipped, flipped is null ? null : dx!.Data, paddedW ? dWc : null, start, end, h, w);
             if (stridedW) WeightGradientStrided(x.Data, gradOut.Data, dWc!, start, end, h, w, oh, ow);
@@ -627,17 +647,19 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         if (dW is not null)
         {
             var sum = partials[0];
-            if (n == 0) Array.Clear(sum, 0, OutChannels * k);
+            int length = OutChannels * partialK;
+            if (n == 0) Array.Clear(sum, 0, length);
             for (int c = 1; c < chunks; c++)
             {
-                TensorPrimitives.Add(sum.AsSpan(0, OutChannels * k), partials[c].AsSpan(0, OutChannels * k), sum.AsSpan(0, OutChannels * k));
+                TensorPrimitives.Add(sum.AsSpan(0, length), partials[c].AsSpan(0, length), sum.AsSpan(0, length));
                 BufferPool.Return(partials[c]);
             }
             var d = dW.Data;
             int taps = KernelH * KernelW;
             for (int r = 0; r < k; r++)
             {
-                int row = tapMajorW ? (r % taps) * InChannels + r / taps : r;
+                int f = columnsPadded ? Columns![r] : r;
+                int row = tapMajorW ? (f % taps) * InChannels + f / taps : f;
                 for (int o = 0; o < OutChannels; o++) d[o * k + r] = sum[row * OutChannels + o];
             }
             BufferPool.Return(sum);
