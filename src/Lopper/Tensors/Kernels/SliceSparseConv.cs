@@ -5,9 +5,10 @@ using System.Runtime.Intrinsics.X86;
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
-/// A stride-1 "same" 3x3 convolution whose kernel slices W[o, c, :, :] are largely zero (connection pruning, as
-/// SNACS leaves it): each surviving slice costs its multiply-adds and the pruned ones cost nothing, so the time
-/// follows the surviving slices rather than the dense shape. Inference only (the weights are planned once).
+/// A 3x3 convolution with padding 1 (stride 1, or 2 through the input's parity phases) whose kernel slices
+/// W[o, c, :, :] are largely zero (connection pruning, as SNACS leaves it): each surviving slice costs its
+/// multiply-adds and the pruned ones cost nothing, so the time follows the surviving slices rather than the dense
+/// shape. Inference only (the weights are planned once).
 /// </summary>
 /// <remarks>
 /// The direct tiles (<see cref="PaddedConv"/>) vectorise over output channels, so a zero slice is one lane of a
@@ -20,7 +21,8 @@ namespace Lopper.Tensors.Kernels;
 /// slice into its accumulators in L1. The first version ran filter by filter and rebuilt the rotated views for
 /// every slice: the rotations share the ports of the multiply-adds and it ran at 0.5-0.85 of the dense tiles'
 /// rate with nothing pruned (7x7 to 28x28 planes, one Zen 5 core); sharing them over the readers of a channel
-/// leaves the multiply-adds, one accumulator load and one store per 18 of them.
+/// leaves per slice and chunk its 18 multiply-adds, two adds, two accumulator loads and two stores. Output
+/// channels are not vector lanes here, so a filter-pruned width such as 17 wastes nothing either.
 /// </remarks>
 [SkipLocalsInit]
 internal static unsafe class SliceSparseConv
