@@ -346,8 +346,9 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     // Kernel-column pruned convolutions (SPP) of the padded and stride-2 shapes run forward through the same direct
-    // tiles, one depth step per kept column, where the lanes are not mostly empty; their backward stays on im2col.
-    // Through im2col and the GEMM a ResNet-20 at half the MACs after SPP ran slower than the dense model (0.83x).
+    // tiles, one depth step per kept column, where the lanes are not mostly empty; backward, the padded ones run as
+    // the dense convolution with the pruned columns zero (see Backward), the stride-2 ones on im2col. Through im2col
+    // and the GEMM a ResNet-20 at half the MACs after SPP ran slower than the dense model (0.83x).
     private bool UsesColumnsPadded(int h, int w) =>
         Columns is not null && IsUniform && PaddedConv.Applies(KernelH, Stride, PadH, w) && PaddedConv.UsesDirect(h, w, Kernel, OutChannels);
 
