@@ -38,6 +38,38 @@ public class CmiEstimatorTests(ITestOutputHelper output)
         Assert.True(high > 0.5, $"copy scored {high}");
     }
 
+    /// <summary>
+    /// A known limit, pinned so that a fix shows: when X and Y both depend on one coordinate of Z and not on each
+    /// other (I(X; Y | Z) = 0), the hashed cells condition on Z only to their width, X and Y still co-vary inside a
+    /// Z cell, and the estimate is far above its floor: with an 8-dimensional Z as high as for an X that does depend on
+    /// Y beyond Z. (A conditional null, X permuted within Z's cells, was tried on 2026-12-06 and raised these scores
+    /// rather than lowering them; see the SNACS page.)
+    /// </summary>
+    [Fact]
+    public void HashEstimatorScoresADependenceThroughZAboveItsFloor()
+    {
+        var rng = new Rng(11);
+        const int n = 2500, dz = 8;
+        var z = Normal(n, dz, rng);
+        var y = Normal(n, 2, rng);
+        var x = new ActivationMatrix(n, 1);
+        var yThroughZ = new ActivationMatrix(n, 2);
+        var xOnBoth = new ActivationMatrix(n, 1);
+        for (int r = 0; r < n; r++)
+        {
+            x.Data[r] = (float)(z.Data[r * dz] + 0.3 * rng.NextNormal());
+            yThroughZ.Data[r * 2] = (float)(z.Data[r * dz] + 0.3 * rng.NextNormal());
+            yThroughZ.Data[r * 2 + 1] = (float)rng.NextNormal();
+            xOnBoth.Data[r] = (float)(y.Data[r * 2] + z.Data[r * dz] + 0.3 * rng.NextNormal());
+        }
+        var est = new HashCmiEstimator();
+        double throughZ = est.Estimate(x, yThroughZ, z, 1), beyondZ = est.Estimate(xOnBoth, y, z, 1), independent = est.Estimate(Normal(n, 1, rng), y, z, 1);
+        output.WriteLine($"X, Y both on Z only {throughZ:F4}; X on Y and Z {beyondZ:F4}; X independent {independent:F4}");
+        Assert.InRange(independent, 0.001, 0.02);
+        Assert.True(throughZ > 0.2, $"dependence through Z scored {throughZ}");
+        Assert.True(throughZ > 0.5 * beyondZ, $"through Z {throughZ}, beyond Z {beyondZ}");
+    }
+
     [Fact]
     public void HashEstimatorRanksByStrengthOfDependence()
     {
