@@ -182,7 +182,7 @@ public static class BenchCommand
             // layer's thread-seconds over the thread count, so the layers add up to the wall time.
             var inference = new SplitBatchInference(folded) { Timings = new OpTimings(folded.Graph.Nodes.Count) };
             for (int i = 0; i < steps; i++) inference.Forward(x).Release();
-            profile = ProfileByOp(model, ex.Timings, folded, inference.Timings, steps * Parallelism.Threads, steps, batch, optSw.Elapsed.TotalSeconds);
+            profile = ProfileByOp(model, ex.Timings, folded, inference.Timings, Parallelism.Threads, steps, batch, optSw.Elapsed.TotalSeconds);
         }
         var result = new JsonObject
         {
@@ -210,8 +210,8 @@ public static class BenchCommand
     }
 
     // Milliseconds per step by op type: training forward, training backward, folded inference forward.
-    // Inference times are divided by inferDivisor (steps times threads: they are thread-seconds).
-    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int inferDivisor, int steps, int batch, double optimizerSeconds)
+    // Inference times are thread-seconds of inferThreads threads working side by side: divided by it, they add up to wall time.
+    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int inferThreads, int steps, int batch, double optimizerSeconds)
     {
         var rows = new SortedDictionary<string, double[]>(StringComparer.Ordinal);
         double[] Row(string type) => rows.TryGetValue(type, out var r) ? r : rows[type] = new double[3];
@@ -221,7 +221,7 @@ public static class BenchCommand
             r[0] += t.ForwardSeconds(i);
             r[1] += t.BackwardSeconds(i);
         }
-        for (int i = 1; i < infer.Graph.Nodes.Count; i++) Row(infer.Graph.Nodes[i].Op.Type)[2] += ti.ForwardSeconds(i) * steps / inferDivisor;
+        for (int i = 1; i < infer.Graph.Nodes.Count; i++) Row(infer.Graph.Nodes[i].Op.Type)[2] += ti.ForwardSeconds(i) / inferThreads;
         Row("(optimizer step)")[1] += optimizerSeconds;
         var list = new JsonArray();
         foreach (var (type, r) in rows.OrderByDescending(kv => kv.Value[0] + kv.Value[1]))
@@ -241,7 +241,7 @@ public static class BenchCommand
             double f = t.ForwardSeconds(i) / steps, b = t.BackwardSeconds(i) / steps;
             // The folded inference graph keeps convolution and linear node names.
             int k = infer.Graph.IndexOf(node.Name);
-            double fi = k > 0 ? ti.ForwardSeconds(k) / inferDivisor : double.NaN;
+            double fi = k > 0 ? ti.ForwardSeconds(k) / inferThreads / steps : double.NaN;
             list.Add(new JsonObject
             {
                 ["node"] = node.Name, ["op"] = node.Op.Type, ["train_forward"] = Math.Round(f * 1000, 3), ["train_backward"] = Math.Round(b * 1000, 3),

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Lopper.Measurement;
 using Lopper.Tensors;
 using Lopper.Tensors.Kernels;
 
@@ -61,14 +61,14 @@ public static class SparseConvBench
             var plan = SliceSparseConv.TryPlan(w, o, c, 1.0)!;
             var accumulatorsPer = Enumerable.Range(0, threads).Select(_ => new float[SliceSparseConv.AccumulatorLength(plan)]).ToArray();
             // Images split over the threads (each its own scratch), as inference runs them.
-            double dense = Median(() => Parallelism.For(threads, t =>
+            double dense = MedianMs(() => Parallelism.For(threads, t =>
             {
                 fixed (float* xp = x, wp = w, kp = packed, yp = yDense, pp = paddedPer[t])
                 fixed (nint* rp = rowPointers[t])
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
                         PaddedConv.Forward(xp + (long)b * c * p, c, hw, hw, 3, wp, direct ? kp : null, o, yp + (long)b * o * p, pp, (float**)rp);
             }));
-            double sparse = Median(() => Parallelism.For(threads, t =>
+            double sparse = MedianMs(() => Parallelism.For(threads, t =>
             {
                 fixed (float* xp = x, yp = ySparse, pp = paddedPer[t], ap = accumulatorsPer[t])
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
@@ -90,13 +90,6 @@ public static class SparseConvBench
         };
     }
 
-    // Median of 7 timed runs after one untimed.
-    private static double Median(Action body)
-    {
-        body();
-        var times = new List<double>();
-        for (int r = 0; r < 7; r++) { var sw = Stopwatch.StartNew(); body(); times.Add(sw.Elapsed.TotalMilliseconds); }
-        times.Sort();
-        return times[3];
-    }
+    // Median milliseconds of 7 timed runs after one untimed (Latency's statistics).
+    private static double MedianMs(Action body) => Latency.Time(body, batch: 1, warmup: 1, minRepeats: 7, minSeconds: 0).MedianMs;
 }

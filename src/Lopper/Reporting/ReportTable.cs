@@ -80,19 +80,11 @@ public static class ReportTable
     /// </summary>
     public static IReadOnlyList<IReadOnlyList<string>> MeansRows(ReportCells cells)
     {
-        var groups = new List<(string Key, List<CellResult> Cells)>();
-        foreach (var rc in cells.All)
-        {
-            var c = rc.Cell;
-            if (!c.IsOk) continue;
-            string key = $"{c.Label}\n{c.BudgetFlag}\n{c.Budget}\n{c.Epochs}";
-            int at = groups.FindIndex(g => g.Key == key);
-            if (at < 0) groups.Add((key, [c]));
-            else groups[at].Cells.Add(c);
-        }
         var rows = new List<IReadOnlyList<string>>();
-        foreach (var (_, list) in groups)
+        // GroupBy keeps the groups in order of their first cell.
+        foreach (var group in cells.All.Select(rc => rc.Cell).Where(c => c.IsOk).GroupBy(c => (c.Label, c.BudgetFlag, c.Budget, c.Epochs)))
         {
+            var list = group.ToList();
             var c = list[0];
             static double? Mean(IEnumerable<double?> values)
             {

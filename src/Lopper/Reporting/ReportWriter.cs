@@ -72,6 +72,23 @@ public static class ReportWriter
             sb.Append("| ").Append(string.Join(" | ", row.Select(c => c.Replace("|", "\\|").Replace('\n', ' ')))).Append(" |\n");
     }
 
+    // A heading and a table; rows for which failed says so get the "failed" class.
+    private static void AppendHtmlTable(StringBuilder sb, string heading, IReadOnlyList<string> headers, IReadOnlyList<IReadOnlyList<string>> rows,
+        Func<int, bool>? failed = null)
+    {
+        static string E(string s) => WebUtility.HtmlEncode(s);
+        sb.Append("<h2>").Append(E(heading)).Append("</h2>\n<table>\n<thead><tr>");
+        foreach (var h in headers) sb.Append("<th>").Append(E(h)).Append("</th>");
+        sb.Append("</tr></thead>\n<tbody>\n");
+        for (int i = 0; i < rows.Count; i++)
+        {
+            sb.Append(failed?.Invoke(i) == true ? "<tr class=\"failed\">" : "<tr>");
+            foreach (var c in rows[i]) sb.Append("<td>").Append(E(c)).Append("</td>");
+            sb.Append("</tr>\n");
+        }
+        sb.Append("</tbody>\n</table>\n");
+    }
+
     private static string Html(ReportCells cells, List<(string File, string Caption, string Svg)> charts)
     {
         static string E(string s) => WebUtility.HtmlEncode(s);
@@ -86,34 +103,10 @@ public static class ReportWriter
         sb.Append("</ul>\n");
         foreach (var (_, caption, svg) in charts)
             sb.Append("<figure>\n").Append(svg).Append("\n<figcaption>").Append(E(caption)).Append("</figcaption>\n</figure>\n");
-        foreach (var (heading, headers, tableRows) in new[]
-        {
-            ("Headline", ReportTable.HeadlineHeaders, ReportTable.HeadlineRows(cells)),
-            ("Means over seeds", ReportTable.MeansHeaders, ReportTable.MeansRows(cells)),
-        })
-        {
-            sb.Append("<h2>").Append(E(heading)).Append("</h2>\n<table>\n<thead><tr>");
-            foreach (var h in headers) sb.Append("<th>").Append(E(h)).Append("</th>");
-            sb.Append("</tr></thead>\n<tbody>\n");
-            foreach (var row in tableRows)
-            {
-                sb.Append("<tr>");
-                foreach (var c in row) sb.Append("<td>").Append(E(c)).Append("</td>");
-                sb.Append("</tr>\n");
-            }
-            sb.Append("</tbody>\n</table>\n");
-        }
-        sb.Append("<h2>Cells</h2>\n<table>\n<thead><tr>");
-        foreach (var h in ReportTable.Headers) sb.Append("<th>").Append(E(h)).Append("</th>");
-        sb.Append("</tr></thead>\n<tbody>\n");
-        var rows = ReportTable.Rows(cells);
-        for (int i = 0; i < rows.Count; i++)
-        {
-            sb.Append(cells.All[i].Cell.IsOk ? "<tr>" : "<tr class=\"failed\">");
-            foreach (var c in rows[i]) sb.Append("<td>").Append(E(c)).Append("</td>");
-            sb.Append("</tr>\n");
-        }
-        sb.Append("</tbody>\n</table>\n</body>\n</html>\n");
+        AppendHtmlTable(sb, "Headline", ReportTable.HeadlineHeaders, ReportTable.HeadlineRows(cells));
+        AppendHtmlTable(sb, "Means over seeds", ReportTable.MeansHeaders, ReportTable.MeansRows(cells));
+        AppendHtmlTable(sb, "Cells", ReportTable.Headers, ReportTable.Rows(cells), i => !cells.All[i].Cell.IsOk);
+        sb.Append("</body>\n</html>\n");
         return sb.ToString();
     }
 
