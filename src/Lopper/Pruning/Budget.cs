@@ -17,6 +17,12 @@ public enum BudgetKind
 /// </summary>
 public sealed record Budget(BudgetKind Kind, double Fraction, string Scope = "global", double MaxLayerRatio = 0.9, int RoundTo = 1)
 {
+    /// <summary>
+    /// How far from a budget a method whose steps are coarse (whole residual blocks) may land by default: two points of
+    /// the whole, the tolerance the method comparisons allow.
+    /// </summary>
+    public const double DefaultTolerance = 0.02;
+
     /// <summary>Checks the values; errors name the <see cref="BudgetOptions"/> property at fault.</summary>
     public Budget Validate()
     {

@@ -178,10 +178,10 @@ public class SrInitTests
         var table = WithMacs((0.01, 1165), (0.02, 1165), (0.03, 1165), (0.04, 1165), (0.05, 1165), (0.06, 1165), (0.07, 1165));
         int Kept(double f, double tolerance) =>
             10000 - SrInitPruner.Select(table, new SrInitOptions { TargetMacs = f, BudgetTolerance = tolerance }, 0, 10000).Removed.Sum(i => (int)table[i].Macs);
-        Assert.Equal(3010, Kept(0.3, SrInitOptions.DefaultBudgetTolerance));
+        Assert.Equal(3010, Kept(0.3, Budget.DefaultTolerance));
         Assert.Equal(1845, Kept(0.3, 0));
         // 53.4% is 3.4 points over 50%: the tolerance does not stretch that far, so five blocks go either way.
-        Assert.Equal(4175, Kept(0.5, SrInitOptions.DefaultBudgetTolerance));
+        Assert.Equal(4175, Kept(0.5, Budget.DefaultTolerance));
         Assert.Equal(4175, Kept(0.5, 0));
         var e = Assert.Throws<LopperInputException>(() => new SrInitOptions { TargetMacs = 0.5, BudgetTolerance = -0.1 }.Validate());
         Assert.Equal("BudgetTolerance must be in [0, 1), got -0.1", e.Message);

@@ -222,16 +222,13 @@ public sealed class ComplexityAwareHook : ITrainingHook
             Describe(record);
             if (epoch + 1 >= Options.FoldAfter(_trainer.Config.Epochs))
             {
-                float cutoff = Cutoff(model);
-                var (result, rounded) = GateRemoval.Finish(model, cutoff);
-                if (cutoff > 0.5f) record["fold_cutoff"] = cutoff;
+                var (result, rounded) = Fold(model, record, epoch);
                 Rounded = rounded;
                 Finished = true;
                 _removedUnits += result.Units;
                 _removedBlocks.AddRange(result.Blocks);
                 _trainer.ReplaceModel(result.Model, result.Slicing);
                 model = result.Model;
-                _log($"gates: folded away after epoch {epoch + 1} ({rounded} still fractional: below {cutoff:G3} deleted, the rest folded in as a scale; {result.Units} unit(s) and {result.Blocks.Count} block(s) deleted)");
                 record["gates_fractional_at_end"] = rounded;
             }
         }
@@ -245,34 +242,30 @@ public sealed class ComplexityAwareHook : ITrainingHook
     }
 
     /// <summary>
-    /// The gate value below which structures go at the fold: 0.5 (the spec's rounding), or with a target the smallest
-    /// cutoff whose folded network meets it (gates that have not settled by then are decided by their theta, lowest
-    /// first), 1 when even deleting every unsettled gate does not. Each trial folds a copy.
+    /// Rounds the gates and folds them away: below 0.5 deleted (the spec's rounding), or with a target the
+    /// <see cref="FoldSelection"/> under the budget and <see cref="ComplexityAwareOptions.BudgetTolerance"/>.
     /// </summary>
-    private float Cutoff(Model model)
+    private (RemovalResult Result, int Rounded) Fold(Model model, JsonObject record, int epoch)
     {
-        if ((Options.TargetMacs ?? Options.TargetParams) is not double target) return 0.5f;
-        long Kept(float c)
+        if ((Options.TargetMacs ?? Options.TargetParams) is not double target)
         {
-            var copy = model.Copy();
-            var (p1, m1) = ExpectedCost.Actual(GateRemoval.Finish(copy, c).Result.Model.Graph);
-            return Options.TargetMacs is not null ? m1 : p1;
+            var plain = GateRemoval.Finish(model);
+            _log($"gates: folded away after epoch {epoch + 1} ({plain.Fractional} still fractional: below 0.5 deleted, the rest folded in as a scale; {plain.Result.Units} unit(s) and {plain.Result.Blocks.Count} block(s) deleted)");
+            return plain;
         }
-        double budget = target * (Options.TargetMacs is not null ? DenseMacs : DenseParams);
-        var candidates = new SortedSet<float> { 0.5f };
-        foreach (var g in _gates.Gates)
-            foreach (var t in _gates.Read(g, GateOp.ThetaIndex))
-                if (t > 0.5f && t < 1f) candidates.Add(MathF.BitIncrement(t));
-        var list = candidates.ToList();
-        if (Kept(list[0]) <= budget) return list[0];
-        int lo = 0, hi = list.Count - 1; // invariant: Kept(list[lo]) > budget
-        if (Kept(list[hi]) > budget) { _log($"gates: even deleting every unsettled gate keeps more than the target {target:P1}"); return list[hi]; }
-        while (hi - lo > 1)
-        {
-            int mid = (lo + hi) / 2;
-            if (Kept(list[mid]) <= budget) hi = mid; else lo = mid;
-        }
-        return list[hi];
+        bool macs = Options.TargetMacs is not null;
+        long dense = macs ? DenseMacs : DenseParams;
+        long Cost(Model m) { var (p, c) = ExpectedCost.Actual(m.Graph); return macs ? c : p; }
+        var choice = FoldSelection.Choose(model, Cost, target * dense, Options.BudgetTolerance * dense);
+        if (!choice.Reached) _log($"gates: even deleting every unsettled gate keeps more than the target {target:P1}");
+        var (result, rounded) = GateRemoval.Finish(model, (key, j, _) => choice.Deleted.Contains((key, j)));
+        if (choice.LastTheta >= 0.5f) record["fold_cutoff"] = choice.LastTheta;
+        if (choice.KeptBlocks.Count > 0) record["fold_kept_blocks"] = new JsonArray(choice.KeptBlocks.Select(b => (JsonNode)b).ToArray());
+        _log($"gates: folded away after epoch {epoch + 1} ({rounded} still fractional: up to theta {choice.LastTheta:G3} deleted lowest first, the rest folded in as a scale; "
+             + $"{result.Units} unit(s) and {result.Blocks.Count} block(s) deleted"
+             + (choice.KeptBlocks.Count > 0 ? $"; block(s) {string.Join(", ", choice.KeptBlocks)} kept: deleting them would leave more than {Options.BudgetTolerance:P0} under the target" : "")
+             + $"; {100.0 * Cost(result.Model) / dense:F1}% of the dense {(macs ? "MACs" : "parameters")})");
+        return (result, rounded);
     }
 
     private void Describe(JsonObject record)

@@ -100,6 +100,16 @@ public static class GateRemoval
     public static (RemovalResult Result, int Fractional) Finish(Model model, float cutoff)
     {
         if (!(cutoff >= 0.5f && cutoff <= 1f)) throw new ArgumentOutOfRangeException(nameof(cutoff), cutoff, "a cutoff must lie in [0.5, 1]");
+        return Finish(model, (_, _, theta) => theta < cutoff);
+    }
+
+    /// <summary>
+    /// As <see cref="Finish(Model)"/> with the structures to delete chosen by <paramref name="delete"/> (gate key, index
+    /// within the gate, theta); gates at 0 always go. A kept gate below 1 is folded in as a scale of its theta (what it
+    /// passes on average while training), also when theta is under 0.5.
+    /// </summary>
+    public static (RemovalResult Result, int Fractional) Finish(Model model, Func<string, int, float, bool> delete)
+    {
         var gates = GateSet.Of(model);
         int fractional = 0;
         var units = new Dictionary<string, int[]>(StringComparer.Ordinal);
@@ -111,7 +121,7 @@ public static class GateRemoval
             for (int j = 0; j < theta.Length; j++)
             {
                 if (theta[j] is > 0f and < 1f) fractional++;
-                theta[j] = theta[j] < cutoff ? 0f : GateOp.Inference(theta[j]);
+                if (theta[j] == 0f || delete(g.Key, j, theta[j])) theta[j] = 0f;
                 if (theta[j] == 0f) zeros.Add(j);
             }
             gates.Sync(g, GateOp.ThetaIndex);
@@ -125,10 +135,9 @@ public static class GateRemoval
     }
 
     /// <summary>
-    /// Removes every gate node of a model whose gates are 0 or at least 0.5: channels at 0 are zeroed in every
-    /// parameter slice of their group (exactly what the gate did), a gate theta below 1 is multiplied into the
-    /// batch-norm or layer that produces the gated channel (ReLU and pooling commute with a positive scale),
-    /// then the gates are rewired away.
+    /// Removes every gate node of a model: channels at 0 are zeroed in every parameter slice of their group (exactly
+    /// what the gate did), a gate theta below 1 is multiplied into the batch-norm or layer that produces the gated
+    /// channel (ReLU and pooling commute with a positive scale), then the gates are rewired away.
     /// </summary>
     public static (Model Model, ParameterSlicing Slicing) Fold(Model model)
     {
@@ -140,7 +149,6 @@ public static class GateRemoval
             var off = new List<int>();
             for (int j = 0; j < theta.Length; j++)
             {
-                if (theta[j] != 0f && theta[j] < 0.5f) throw new InvalidOperationException($"gate {g.Key}[{j}] is {theta[j]}; set gates below 0.5 to 0 first");
                 if (theta[j] == 0f) off.Add(j);
                 else if (theta[j] < 1f)
                     foreach (int n in g.Nodes) ScaleSource(model, n, g.IsBlock ? -1 : j, theta[j]);

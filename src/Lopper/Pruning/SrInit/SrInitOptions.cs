@@ -33,10 +33,7 @@ public sealed record SrInitOptions
     /// kept 18.5%.
     /// </summary>
     [Option("how far above the target the kept share may land (a fraction of the whole; whole blocks are coarse)")]
-    public double BudgetTolerance { get; init; } = DefaultBudgetTolerance;
-
-    /// <summary>The default of <see cref="BudgetTolerance"/>: two points, the tolerance the comparisons allow.</summary>
-    public const double DefaultBudgetTolerance = 0.02;
+    public double BudgetTolerance { get; init; } = Budget.DefaultTolerance;
 
     /// <summary>As <see cref="TargetMacs"/> for parameters: score per parameter saved.</summary>
     [Option("remove blocks until at most this fraction of the parameters is kept (drop per parameter first)")]
