@@ -11,7 +11,8 @@ namespace Lopper.Cli.Commands;
 /// connection by connection (what SNACS leaves) runs faster through <see cref="SliceSparseConv"/> (each filter over
 /// its surviving slices only) than through the dense kernels the op otherwise runs (<see cref="PaddedConv"/>: the
 /// direct tiles or the GEMM, as the op picks them for the shape). One image at a time per thread, the images
-/// split over --threads, as inference runs them.
+/// split over --threads, as inference runs them. Also times the dense position-lane tiles
+/// (<see cref="PositionTileConv"/>) on the same weight, the alternative for filter counts that idle tile lanes.
 /// </summary>
 public static class SparseConvBench
 {
@@ -42,6 +43,7 @@ public static class SparseConvBench
         var w = new float[o * depth];
         var yDense = new float[batch * o * p];
         var ySparse = new float[batch * o * p];
+        var yPositions = new float[batch * o * p];
         int threads = Parallelism.Threads;
         var paddedPer = Enumerable.Range(0, threads).Select(_ => new float[SliceSparseConv.PaddedLength(c, hw, hw)]).ToArray();
         bool direct = PaddedConv.UsesDirect(hw, hw, 3, o);
@@ -74,11 +76,21 @@ public static class SparseConvBench
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
                         SliceSparseConv.Forward(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * p, pp, ap);
             }));
+            // The position-lane tiles run every slice (no skipping): the dense alternative for widths that idle tile lanes.
+            var tiles = PositionTileConv.Create(w, o, c);
+            double positionTiles = MedianMs(() => Parallelism.For(threads, t =>
+            {
+                fixed (float* xp = x, yp = yPositions, pp = paddedPer[t])
+                    for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
+                        PositionTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * p, pp);
+            }));
             float maxDiff = 0;
-            for (int i = 0; i < yDense.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(ySparse[i] - yDense[i]));
+            for (int i = 0; i < yDense.Length; i++)
+                maxDiff = Math.Max(maxDiff, Math.Max(Math.Abs(ySparse[i] - yDense[i]), Math.Abs(yPositions[i] - yDense[i])));
             results.Add(new JsonObject
             {
                 ["sparsity"] = s, ["slices_kept"] = kept, ["dense_ms"] = Math.Round(dense, 3), ["sparse_ms"] = Math.Round(sparse, 3),
+                ["position_tiles_ms"] = Math.Round(positionTiles, 3),
                 ["speedup_sparse_over_dense"] = Math.Round(dense / sparse, 3),
                 ["speedup_over_mac_reduction"] = Math.Round(dense / sparse * kept / ((double)o * c), 3), ["max_abs_diff"] = maxDiff,
             });

@@ -63,14 +63,16 @@ public class SplitBatchInferenceTests
     }
 
     [Theory]
-    [InlineData(17, 14, true)]    // 17 of 32 lanes on a 14-wide plane: slice-sparse with no slice zero
-    [InlineData(33, 7, true)]     // 33 of 48
-    [InlineData(32, 14, false)]   // a full block stays on the dense tiles
-    [InlineData(12, 28, false)]   // wider planes: the dense row-tap tiles even on 12 of 16 lanes
-    public void DenseWeightsGoSliceSparseWhereTheTilesWouldIdleMostLanes(int filters, int size, bool sparse)
+    [InlineData(17, 14, 1, true)]    // 17 of 32 lanes on a 14-wide plane: position tiles
+    [InlineData(33, 7, 1, true)]     // 33 of 48
+    [InlineData(12, 28, 1, true)]    // 12 of 16 on the 28-wide plane
+    [InlineData(23, 28, 2, true)]    // a stride-2 downsampling layer at 23 of 32
+    [InlineData(32, 14, 1, false)]   // a full block stays on the direct tiles
+    [InlineData(48, 14, 2, false)]   // 32 + 16: all lanes
+    public void DenseWeightsGoToPositionTilesWhereTheDirectTilesWouldIdleLanes(int filters, int size, int stride, bool positions)
     {
         var b = new GraphBuilder([8, size, size]);
-        var c = b.Conv("conv", b.Input, filters, 3, 1, 1, bias: true);
+        var c = b.Conv("conv", b.Input, filters, 3, stride, 1, bias: true);
         b.Linear("fc", b.Flatten("flat", c), 3);
         var model = new Model(b.Build("one-conv"), 7);
         var x = StructureFixtures.Input(model, 3, 2);
@@ -79,7 +81,27 @@ public class SplitBatchInferenceTests
         var y = run.Forward(x);
         StructureFixtures.AssertClose(expected, y.Data);
         y.Release();
-        Assert.Equal(sparse && Tensors.Kernels.SliceSparseConv.Supported, run.Derived.Slots[1] is Tensors.Kernels.SliceSparseConv.Plan);
+        Assert.Equal(positions && Tensors.Kernels.PositionTileConv.Supported, run.Derived.Slots[1] is Tensors.Kernels.PositionTileConv.Plan);
+    }
+
+    [Fact]
+    public void IdleLaneWidthsWithMostSlicesZeroStillGoSliceSparse()
+    {
+        var b = new GraphBuilder([8, 14, 14]);
+        var c = b.Conv("conv", b.Input, 17, 3, 1, 1, bias: true);
+        b.Linear("fc", b.Flatten("flat", c), 3);
+        var model = new Model(b.Build("one-conv"), 7);
+        var w = model.NodeParameters[1][0].Value.Data;
+        var rng = new Random(4);
+        for (int s = 0; s < 17 * 8; s++)
+            if (rng.NextDouble() < 0.6) Array.Clear(w, s * 9, 9);
+        var x = StructureFixtures.Input(model, 3, 2);
+        var expected = StructureFixtures.Run(model, x);
+        var run = new SplitBatchInference(model);
+        var y = run.Forward(x);
+        StructureFixtures.AssertClose(expected, y.Data);
+        y.Release();
+        Assert.Equal(Tensors.Kernels.SliceSparseConv.Supported, run.Derived.Slots[1] is Tensors.Kernels.SliceSparseConv.Plan);
     }
 
     [Fact]

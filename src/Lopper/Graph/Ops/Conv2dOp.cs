@@ -222,6 +222,15 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             });
             return y;
         }
+        if (keep && (padded || strided) && PositionTiles(weight, state, oh, ow) is { } tiles)
+        {
+            Parallelism.For(chunks, c =>
+            {
+                var (start, end) = Range(n, chunks, c);
+                ForwardPositionTiles(x.Data, tiles, b, residual, y.Data, start, end, h, w, oh, ow);
+            });
+            return y;
+        }
         float[]? packed = keep && state.Derived is float[] kept ? kept
             : padded ? PackForDirect(weight, OutChannels, k, h, w, keep)
             : strided || valid || shortcut || columnsPadded || columnsStrided ? Pack(weight, OutChannels, k, keep) : null;
@@ -420,22 +429,65 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     public const double SliceSparseMaxDensity = 0.75;
 
     // The slice-sparse plan of a frozen 3x3 weight where it beats the dense kernels, made once per session (null:
-    // dense). The dense tiles pay for their lanes (filters rounded up to blocks of 16 or 32) and the GEMM that
-    // takes the widths that would waste most of them runs at about two thirds of their rate; the slice-sparse
-    // kernel pays per surviving slice. So on planes up to 16 wide a pruned width such as 17 or 33 filters, which
-    // leaves about half of the dense tiles' lanes idle, goes slice-sparse even with no slice zero: on the grid's L1
-    // cell at 30 % of the MACs (17-18 and 33-37 filters there) those layers took 8-17 % less time. On wider
-    // planes the slice-sparse kernel's per-pass costs weigh more and the dense row-tap tiles win even on 10-13
-    // of 16 lanes (the same cell's 28x28 layers took 20-35 % longer slice-sparse), so there only zeros count.
+    // dense). The dense kernels are the direct tiles, which pay for their lanes (filters rounded up to blocks of 16
+    // or 32), or for widths that would idle many of those lanes the position tiles, which pay per filter about what
+    // the slice-sparse kernel pays per surviving slice; the slice-sparse kernel wins by skipping zero slices. So on
+    // full widths and on planes wider than 16 only zeros count; on narrower planes with tiles, a width such as 17 or
+    // 33 filters goes slice-sparse even with no slice zero where the position tiles do not take it.
     // (oh, ow: the output plane.)
     private SliceSparseConv.Plan? SliceSparse(float[] weight, NodeState state, int oh, int ow)
     {
         if (state.Derived is SliceSparseConv.Plan kept) return kept;
         if (state.Derived is not null || Kernel != 3 || !SliceSparseConv.Supported) return null;
         bool direct = Stride == 2 || PaddedConv.UsesDirect(oh, ow, Kernel, OutChannels);
-        double denseCost = ow > 16 ? 1 : direct ? (double)PaddedConv.PackedLength(OutChannels, 1) / OutChannels : 1.5;
+        double denseCost = ow > 16 || PrefersPositionTiles(oh, ow) ? 1 : direct ? (double)PaddedConv.PackedLength(OutChannels, 1) / OutChannels : 1.5;
         var plan = SliceSparseConv.TryPlan(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, SliceSparseMaxDensity * denseCost);
         return plan is null ? null : state.KeepDerived(plan);
+    }
+
+    /// <summary>
+    /// Smallest share of the direct tiles' lanes a filter count must fill for a frozen 3x3 convolution to keep them;
+    /// below it the position tiles (<see cref="PositionTileConv"/>) run. Measured with <c>lopper bench sparse-conv</c>
+    /// (one Zen 5 core, batch 128, two runs each): at 9-12 filters on 28x28 planes, 21-23 on 14x14 and 45-49 on 7x7
+    /// (69-77 % of the lanes) the position tiles ran 1.02-1.57x the direct tiles' speed; at 16, 32 and 64 filters
+    /// (all lanes) 0.74-1.03x.
+    /// </summary>
+    public const double PositionTilesBelowLaneShare = 0.85;
+
+    private bool PrefersPositionTiles(int oh, int ow)
+    {
+        if (Kernel != 3 || !PositionTileConv.Supported) return false;
+        bool direct = Stride == 2 || PaddedConv.UsesDirect(oh, ow, Kernel, OutChannels);
+        return !direct || OutChannels < PositionTilesBelowLaneShare * PaddedConv.PackedLength(OutChannels, 1);
+    }
+
+    // The position-tile plan of a frozen 3x3 weight whose filter count would idle the direct tiles' lanes, made once
+    // per session (null: the direct tiles or the GEMM).
+    private PositionTileConv.Plan? PositionTiles(float[] weight, NodeState state, int oh, int ow)
+    {
+        if (state.Derived is PositionTileConv.Plan kept) return kept;
+        if (state.Derived is not null || !PrefersPositionTiles(oh, ow)) return null;
+        return state.KeepDerived(PositionTileConv.Create(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels));
+    }
+
+    // Images [start, end) through PositionTileConv (stride 1, or 2 through its parity phases), bias, residual and
+    // fused ReLU included.
+    private void ForwardPositionTiles(float[] x, PositionTileConv.Plan plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
+    {
+        bool stride2 = Stride == 2;
+        int scratch = stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w);
+        var padded = BufferPool.Rent(scratch);
+        if (stride2) Array.Clear(padded, 0, scratch);
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
+        fixed (float* xp = x, yp = y, pp = padded, bp = bias, rp = residual)
+            for (int i = start; i < end; i++)
+            {
+                float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
+                if (stride2) PositionTileConv.ForwardStride2(image, h, w, plan, output, pp, bp, FusedRelu, res);
+                else PositionTileConv.Forward(image, h, w, plan, output, pp, bp, FusedRelu, res);
+                ClampToReluMax(output, outPlane);
+            }
+        BufferPool.Return(padded);
     }
 
     // Images [start, end) through SliceSparseConv (stride 1, or 2 through its parity phases, zeroed once for all

@@ -175,7 +175,7 @@ internal static unsafe class SliceSparseConv
     }
 
     // One output channel's runs of a pass into its plane (the pitch columns between rows are dropped).
-    private static void WritePass(float* pass, int* runs, int runCount, float* y, float bias, bool relu, float* residual)
+    internal static void WritePass(float* pass, int* runs, int runCount, float* y, float bias, bool relu, float* residual)
     {
         var b = Vector512.Create(bias);
         var zero = Vector512<float>.Zero;
