@@ -5,20 +5,20 @@ using System.Runtime.Intrinsics.X86;
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
-/// A dense 3x3 convolution with padding 1 (stride 1, or 2 through the input's parity phases) whose vector lanes
-/// are 16 neighbouring output positions at the padded pitch and whose registers hold up to 8 filters at a time:
-/// for filter counts that the direct tiles (<see cref="PaddedConv"/>, lanes = 16 or 32 filters) would leave
-/// partly idle. A pruned width of 12 filters fills 12 of a tile's 16 lanes; here it is two register blocks of 6
-/// and every lane is a real position except the pitch column (1 in 29 on a 28-wide plane). Inference only (the
-/// weights are repacked once). The layout and scratch are <see cref="SliceSparseConv"/>'s, which does the same
-/// for kernels with many zero slices but keeps its accumulators in L1 (it skips single slices, so its filters
-/// change from input channel to input channel).
+/// A 3x3 convolution with padding 1 (stride 1, or 2 through the input's parity phases) whose vector lanes are 16
+/// neighbouring output positions at the padded pitch and whose registers hold up to 8 filters at a time: for filter
+/// counts that the direct tiles (<see cref="PaddedConv"/>, lanes = 16 or 32 filters) would leave partly idle. A
+/// pruned width of 12 filters fills 12 of a tile's 16 lanes; here it is two register blocks of 6 and every lane is a real position except the
+/// pitch column (1 in 29 on a 28-wide plane). Inference only (the weights are repacked once). The layout and
+/// scratch are <see cref="SliceSparseConv"/>'s, which skips single zero slices instead and so keeps its
+/// accumulators in L1.
 /// </summary>
 /// <remarks>
-/// Per input channel and kernel row, each filter of a block adds three taps times two vectors: six multiply-adds
-/// on six unaligned loads shared by the block. Blocks are as even as the filter count allows (12 = 6 + 6,
-/// 11 = 6 + 5, 49 = 7 x 7), so no filter is computed that does not exist. Each filter count has its own compiled
-/// block (<c>Block&lt;F6&gt;</c>): the accumulators are named locals the JIT keeps in registers.
+/// A depth step is one (input channel, tap): two unaligned loads of the shifted input shared by the block, then per
+/// filter a broadcast weight and two multiply-adds, one into each of its accumulator chains. Blocks are as even as
+/// the filter count allows (12 = 6 + 6, 11 = 6 + 5, 49 = 7 x 7), so no filter is computed that does not exist.
+/// Each filter count has its own compiled block (<c>Block&lt;F6&gt;</c>): the accumulators are named locals the JIT
+/// keeps in registers.
 /// </remarks>
 [SkipLocalsInit]
 internal static unsafe class PositionTileConv
@@ -30,7 +30,7 @@ internal static unsafe class PositionTileConv
     private const int Chunk = 32;
     private const int MaxBlock = 8;
 
-    /// <summary>A frozen weight split into register blocks, each packed [input channel][kernel row][filter][tap].</summary>
+    /// <summary>A frozen weight split into register blocks, each packed [depth step][filter].</summary>
     public sealed class Plan
     {
         internal Plan(int outChannels, int inChannels, int[] blockStarts, float[] weights)
@@ -44,7 +44,10 @@ internal static unsafe class PositionTileConv
         /// <summary>Input channels.</summary>
         public int InChannels { get; }
 
-        // Block b holds filters [BlockStarts[b], BlockStarts[b+1]); its weights start at InChannels*9*BlockStarts[b].
+        /// <summary>Depth steps: every tap of every input channel.</summary>
+        public int Depth => InChannels * 9;
+
+        // Block b holds filters [BlockStarts[b], BlockStarts[b+1]); its weights start at Depth*BlockStarts[b].
         internal int[] BlockStarts { get; }
         internal float[] Weights { get; }
     }
@@ -61,16 +64,15 @@ internal static unsafe class PositionTileConv
     /// <summary>The plan of a [outChannels, inChannels*9] weight.</summary>
     public static Plan Create(ReadOnlySpan<float> weight, int outChannels, int inChannels)
     {
+        int depth = inChannels * 9;
         var starts = BlockStarts(outChannels);
-        var packed = new float[outChannels * inChannels * 9];
+        var packed = new float[outChannels * depth];
         for (int b = 0; b + 1 < starts.Length; b++)
         {
-            int o0 = starts[b], count = starts[b + 1] - o0, at = inChannels * 9 * o0;
-            for (int c = 0; c < inChannels; c++)
-                for (int row = 0; row < 3; row++)
-                    for (int o = 0; o < count; o++)
-                        for (int kx = 0; kx < 3; kx++)
-                            packed[at++] = weight[((o0 + o) * inChannels + c) * 9 + row * 3 + kx];
+            int o0 = starts[b], count = starts[b + 1] - o0, at = depth * o0;
+            for (int s = 0; s < depth; s++)
+                for (int o = 0; o < count; o++)
+                    packed[at++] = weight[(o0 + o) * depth + s];
         }
         return new Plan(outChannels, inChannels, starts, packed);
     }
@@ -83,10 +85,11 @@ internal static unsafe class PositionTileConv
     {
         if (!Supported) throw new PlatformNotSupportedException("PositionTileConv needs AVX-512");
         PaddedConv.Pad(x, plan.InChannels, h, w, 3, padded);
-        int pitch = PaddedConv.Pitch(w, 3);
-        int* offsets = stackalloc int[9];
-        for (int t = 0; t < 9; t++) offsets[t] = t / 3 * pitch + t % 3;
-        Run(padded, PaddedConv.PlaneStride(h, w, 3), offsets, pitch, h, w, plan, y, bias, relu, residual);
+        int pitch = PaddedConv.Pitch(w, 3), stride = PaddedConv.PlaneStride(h, w, 3);
+        int* offsets = stackalloc int[plan.InChannels * 9];
+        for (int c = 0; c < plan.InChannels; c++)
+            for (int t = 0; t < 9; t++) offsets[c * 9 + t] = c * stride + t / 3 * pitch + t % 3;
+        Run(padded, offsets, pitch, h, w, plan, y, bias, relu, residual);
     }
 
     /// <summary>
@@ -99,17 +102,19 @@ internal static unsafe class PositionTileConv
         if (!Supported) throw new PlatformNotSupportedException("PositionTileConv needs AVX-512");
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, phaseStride = StridedConv.PhaseStride(oh, ow), pitch = StridedConv.PhasePitch(ow);
         StridedConv.Split(x, plan.InChannels, h, w, oh, ow, phased);
-        int* offsets = stackalloc int[9];
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++)
-                offsets[ky * 3 + kx] = (ky % 2 * 2 + kx % 2) * phaseStride + ky / 2 * pitch + kx / 2;
-        Run(phased, 4 * phaseStride, offsets, pitch, oh, ow, plan, y, bias, relu, residual);
+        int* offsets = stackalloc int[plan.InChannels * 9];
+        for (int c = 0; c < plan.InChannels; c++)
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                    offsets[c * 9 + ky * 3 + kx] = (4 * c + ky % 2 * 2 + kx % 2) * phaseStride + ky / 2 * pitch + kx / 2;
+        Run(phased, offsets, pitch, oh, ow, plan, y, bias, relu, residual);
     }
 
-    private static void Run(float* input, int channelStride, int* offsets, int pitch, int oh, int ow, Plan plan, float* y,
-        float* bias, bool relu, float* residual)
+    // The chunks of an image's pitched output positions; offsets[c*9 + tap] is where tap (c, ky, kx) of output
+    // position 0 lies in the input.
+    private static void Run(float* input, int* offsets, int pitch, int oh, int ow, Plan plan, float* y, float* bias, bool relu, float* residual)
     {
-        int positions = (oh - 1) * pitch + ow;
+        int positions = (oh - 1) * pitch + ow, depth = plan.Depth;
         long plane = (long)oh * ow;
         float* output = stackalloc float[MaxBlock * Chunk + 16];
         output = (float*)(((nint)output + 63) & ~(nint)63);
@@ -131,7 +136,7 @@ internal static unsafe class PositionTileConv
                 for (int b = 0; b + 1 < starts.Length; b++)
                 {
                     int o0 = starts[b], count = starts[b + 1] - o0;
-                    Dispatch(count, plan.InChannels, input + j0, channelStride, offsets, weights + (long)plan.InChannels * 9 * o0, output);
+                    Dispatch(count, depth, input + j0, offsets, weights + (long)depth * o0, output);
                     for (int o = 0; o < count; o++)
                         SliceSparseConv.WritePass(output + o * Chunk, runs, runCount, y + (o0 + o) * plane, bias == null ? 0f : bias[o0 + o], relu,
                             residual == null ? null : residual + (o0 + o) * plane);
@@ -139,18 +144,18 @@ internal static unsafe class PositionTileConv
             }
     }
 
-    private static void Dispatch(int filters, int inChannels, float* input, int channelStride, int* offsets, float* weights, float* output)
+    private static void Dispatch(int filters, int depth, float* input, int* offsets, float* weights, float* output)
     {
         switch (filters)
         {
-            case 1: Block<F1>(inChannels, input, channelStride, offsets, weights, output); break;
-            case 2: Block<F2>(inChannels, input, channelStride, offsets, weights, output); break;
-            case 3: Block<F3>(inChannels, input, channelStride, offsets, weights, output); break;
-            case 4: Block<F4>(inChannels, input, channelStride, offsets, weights, output); break;
-            case 5: Block<F5>(inChannels, input, channelStride, offsets, weights, output); break;
-            case 6: Block<F6>(inChannels, input, channelStride, offsets, weights, output); break;
-            case 7: Block<F7>(inChannels, input, channelStride, offsets, weights, output); break;
-            case 8: Block<F8>(inChannels, input, channelStride, offsets, weights, output); break;
+            case 1: Block<F1>(depth, input, offsets, weights, output); break;
+            case 2: Block<F2>(depth, input, offsets, weights, output); break;
+            case 3: Block<F3>(depth, input, offsets, weights, output); break;
+            case 4: Block<F4>(depth, input, offsets, weights, output); break;
+            case 5: Block<F5>(depth, input, offsets, weights, output); break;
+            case 6: Block<F6>(depth, input, offsets, weights, output); break;
+            case 7: Block<F7>(depth, input, offsets, weights, output); break;
+            case 8: Block<F8>(depth, input, offsets, weights, output); break;
             default: throw new ArgumentOutOfRangeException(nameof(filters));
         }
     }
@@ -167,77 +172,24 @@ internal static unsafe class PositionTileConv
 
     // One block of T.Filters filters on one chunk of 32 pitched positions, into output[o*32 ..].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<T>(int inChannels, float* input, int channelStride, int* offsets, float* weights, float* output) where T : struct, IFilters
+    private static void Block<T>(int depth, float* input, int* offsets, float* weights, float* output) where T : struct, IFilters
     {
         var zero = Vector512<float>.Zero;
         Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
         float* wr = weights;
-        for (int c = 0; c < inChannels; c++)
+        for (int s = 0; s < depth; s++, wr += T.Filters)
         {
-            float* channel = input + (long)c * channelStride;
-            for (int row = 0; row < 3; row++, wr += 3 * T.Filters)
-            {
-                float* r0 = channel + offsets[3 * row], r1 = channel + offsets[3 * row + 1], r2 = channel + offsets[3 * row + 2];
-                var v0 = Vector512.Load(r0); var u0 = Vector512.Load(r0 + 16);
-                var v1 = Vector512.Load(r1); var u1 = Vector512.Load(r1 + 16);
-                var v2 = Vector512.Load(r2); var u2 = Vector512.Load(r2 + 16);
-                if (T.Filters > 0)
-                {
-                    var w0 = Vector512.Create(wr[0]); var w1 = Vector512.Create(wr[1]); var w2 = Vector512.Create(wr[2]);
-                    a00 = Vector512.FusedMultiplyAdd(v0, w0, a00); a01 = Vector512.FusedMultiplyAdd(u0, w0, a01);
-                    a00 = Vector512.FusedMultiplyAdd(v1, w1, a00); a01 = Vector512.FusedMultiplyAdd(u1, w1, a01);
-                    a00 = Vector512.FusedMultiplyAdd(v2, w2, a00); a01 = Vector512.FusedMultiplyAdd(u2, w2, a01);
-                }
-                if (T.Filters > 1)
-                {
-                    var w0 = Vector512.Create(wr[3]); var w1 = Vector512.Create(wr[4]); var w2 = Vector512.Create(wr[5]);
-                    a10 = Vector512.FusedMultiplyAdd(v0, w0, a10); a11 = Vector512.FusedMultiplyAdd(u0, w0, a11);
-                    a10 = Vector512.FusedMultiplyAdd(v1, w1, a10); a11 = Vector512.FusedMultiplyAdd(u1, w1, a11);
-                    a10 = Vector512.FusedMultiplyAdd(v2, w2, a10); a11 = Vector512.FusedMultiplyAdd(u2, w2, a11);
-                }
-                if (T.Filters > 2)
-                {
-                    var w0 = Vector512.Create(wr[6]); var w1 = Vector512.Create(wr[7]); var w2 = Vector512.Create(wr[8]);
-                    a20 = Vector512.FusedMultiplyAdd(v0, w0, a20); a21 = Vector512.FusedMultiplyAdd(u0, w0, a21);
-                    a20 = Vector512.FusedMultiplyAdd(v1, w1, a20); a21 = Vector512.FusedMultiplyAdd(u1, w1, a21);
-                    a20 = Vector512.FusedMultiplyAdd(v2, w2, a20); a21 = Vector512.FusedMultiplyAdd(u2, w2, a21);
-                }
-                if (T.Filters > 3)
-                {
-                    var w0 = Vector512.Create(wr[9]); var w1 = Vector512.Create(wr[10]); var w2 = Vector512.Create(wr[11]);
-                    a30 = Vector512.FusedMultiplyAdd(v0, w0, a30); a31 = Vector512.FusedMultiplyAdd(u0, w0, a31);
-                    a30 = Vector512.FusedMultiplyAdd(v1, w1, a30); a31 = Vector512.FusedMultiplyAdd(u1, w1, a31);
-                    a30 = Vector512.FusedMultiplyAdd(v2, w2, a30); a31 = Vector512.FusedMultiplyAdd(u2, w2, a31);
-                }
-                if (T.Filters > 4)
-                {
-                    var w0 = Vector512.Create(wr[12]); var w1 = Vector512.Create(wr[13]); var w2 = Vector512.Create(wr[14]);
-                    a40 = Vector512.FusedMultiplyAdd(v0, w0, a40); a41 = Vector512.FusedMultiplyAdd(u0, w0, a41);
-                    a40 = Vector512.FusedMultiplyAdd(v1, w1, a40); a41 = Vector512.FusedMultiplyAdd(u1, w1, a41);
-                    a40 = Vector512.FusedMultiplyAdd(v2, w2, a40); a41 = Vector512.FusedMultiplyAdd(u2, w2, a41);
-                }
-                if (T.Filters > 5)
-                {
-                    var w0 = Vector512.Create(wr[15]); var w1 = Vector512.Create(wr[16]); var w2 = Vector512.Create(wr[17]);
-                    a50 = Vector512.FusedMultiplyAdd(v0, w0, a50); a51 = Vector512.FusedMultiplyAdd(u0, w0, a51);
-                    a50 = Vector512.FusedMultiplyAdd(v1, w1, a50); a51 = Vector512.FusedMultiplyAdd(u1, w1, a51);
-                    a50 = Vector512.FusedMultiplyAdd(v2, w2, a50); a51 = Vector512.FusedMultiplyAdd(u2, w2, a51);
-                }
-                if (T.Filters > 6)
-                {
-                    var w0 = Vector512.Create(wr[18]); var w1 = Vector512.Create(wr[19]); var w2 = Vector512.Create(wr[20]);
-                    a60 = Vector512.FusedMultiplyAdd(v0, w0, a60); a61 = Vector512.FusedMultiplyAdd(u0, w0, a61);
-                    a60 = Vector512.FusedMultiplyAdd(v1, w1, a60); a61 = Vector512.FusedMultiplyAdd(u1, w1, a61);
-                    a60 = Vector512.FusedMultiplyAdd(v2, w2, a60); a61 = Vector512.FusedMultiplyAdd(u2, w2, a61);
-                }
-                if (T.Filters > 7)
-                {
-                    var w0 = Vector512.Create(wr[21]); var w1 = Vector512.Create(wr[22]); var w2 = Vector512.Create(wr[23]);
-                    a70 = Vector512.FusedMultiplyAdd(v0, w0, a70); a71 = Vector512.FusedMultiplyAdd(u0, w0, a71);
-                    a70 = Vector512.FusedMultiplyAdd(v1, w1, a70); a71 = Vector512.FusedMultiplyAdd(u1, w1, a71);
-                    a70 = Vector512.FusedMultiplyAdd(v2, w2, a70); a71 = Vector512.FusedMultiplyAdd(u2, w2, a71);
-                }
-            }
+            float* p = input + offsets[s];
+            var v = Vector512.Load(p);
+            var u = Vector512.Load(p + 16);
+            if (T.Filters > 0) { var w = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, w, a00); a01 = Vector512.FusedMultiplyAdd(u, w, a01); }
+            if (T.Filters > 1) { var w = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, w, a10); a11 = Vector512.FusedMultiplyAdd(u, w, a11); }
+            if (T.Filters > 2) { var w = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, w, a20); a21 = Vector512.FusedMultiplyAdd(u, w, a21); }
+            if (T.Filters > 3) { var w = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, w, a30); a31 = Vector512.FusedMultiplyAdd(u, w, a31); }
+            if (T.Filters > 4) { var w = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, w, a40); a41 = Vector512.FusedMultiplyAdd(u, w, a41); }
+            if (T.Filters > 5) { var w = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, w, a50); a51 = Vector512.FusedMultiplyAdd(u, w, a51); }
+            if (T.Filters > 6) { var w = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, w, a60); a61 = Vector512.FusedMultiplyAdd(u, w, a61); }
+            if (T.Filters > 7) { var w = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, w, a70); a71 = Vector512.FusedMultiplyAdd(u, w, a71); }
         }
         if (T.Filters > 0) { a00.Store(output + 0); a01.Store(output + 16); }
         if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
