@@ -69,9 +69,10 @@ public class SplitBatchInferenceTests
     [InlineData(23, 28, 2, true)]    // a stride-2 downsampling layer at 23 of 32
     [InlineData(32, 14, 1, false)]   // a full block stays on the direct tiles
     [InlineData(48, 14, 2, false)]   // 32 + 16: all lanes
-    public void DenseWeightsGoToPositionTilesWhereTheDirectTilesWouldIdleLanes(int filters, int size, int stride, bool positions)
+    [InlineData(12, 28, 1, false, 1)] // a one-channel stem: the write-out dominates, the direct tiles stay
+    public void DenseWeightsGoToPositionTilesWhereTheDirectTilesWouldIdleLanes(int filters, int size, int stride, bool positions, int inChannels = 8)
     {
-        var b = new GraphBuilder([8, size, size]);
+        var b = new GraphBuilder([inChannels, size, size]);
         var c = b.Conv("conv", b.Input, filters, 3, stride, 1, bias: true);
         b.Linear("fc", b.Flatten("flat", c), 3);
         var model = new Model(b.Build("one-conv"), 7);
