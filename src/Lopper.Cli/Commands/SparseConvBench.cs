@@ -21,32 +21,35 @@ public static class SparseConvBench
     private static readonly Option<int> Hw = Flags.Int("--hw", "image height and width", 14, 1);
     private static readonly Option<double[]?> Sparsity = Flags.Reals("--sparsity", "F,F,...", "fractions of kernel slices pruned, each in [0, 1) [default: 0.3,0.5,0.7,0.9]", 0, 1, maxInclusive: false);
     private static readonly Option<int> Batch = Flags.Int("--batch", "images", 64, 1, CommonOptions.MaxBatch, "B");
+    private static readonly Option<int> Stride = Flags.Int("--stride", "1, or 2 (a down-sampling layer: every kernel through the input's parity phases)", 1, 1, 2, "S");
 
     /// <summary>The subcommand (bench runs it on --threads and prints its result).</summary>
     public static Command Create(Func<ParseResult, Func<ParseResult, JsonObject>, int> measure)
     {
-        var cmd = new Command("sparse-conv", "a connection-sparse 3x3 convolution against the dense kernels") { In, Out, Hw, Sparsity, Batch };
+        var cmd = new Command("sparse-conv", "a connection-sparse 3x3 convolution against the dense kernels") { In, Out, Hw, Sparsity, Batch, Stride };
         cmd.SetAction(parse => measure(parse, Run));
         return cmd;
     }
 
     private static unsafe JsonObject Run(ParseResult parse)
     {
-        int c = parse.GetValue(In), o = parse.GetValue(Out), hw = parse.GetValue(Hw), batch = parse.GetValue(Batch);
+        int c = parse.GetValue(In), o = parse.GetValue(Out), hw = parse.GetValue(Hw), batch = parse.GetValue(Batch), stride = parse.GetValue(Stride);
         var levels = parse.ValueOrNull(Sparsity) ?? [0.3, 0.5, 0.7, 0.9];
         CommonOptions.CheckBufferSize("--in/--out/--hw/--batch", (long)batch * c * hw * hw, (long)o * c * 9, (long)batch * o * hw * hw);
         if (!SliceSparseConv.Supported) throw new LopperInputException("bench sparse-conv: this CPU has no AVX-512, which the slice-sparse kernel needs");
-        int depth = c * 9, p = hw * hw;
+        int depth = c * 9, p = hw * hw, ohw = (hw - 1) / stride + 1, q = ohw * ohw;
         var rng = new Rng(1);
         var x = new float[batch * c * p];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextNormal();
         var w = new float[o * depth];
-        var yDense = new float[batch * o * p];
-        var ySparse = new float[batch * o * p];
-        var yPositions = new float[batch * o * p];
+        var yDense = new float[batch * o * q];
+        var ySparse = new float[batch * o * q];
+        var yPositions = new float[batch * o * q];
         int threads = Parallelism.Threads;
-        var paddedPer = Enumerable.Range(0, threads).Select(_ => new float[SliceSparseConv.PaddedLength(c, hw, hw)]).ToArray();
-        bool direct = PaddedConv.UsesDirect(hw, hw, 3, o);
+        // Stride 2: phase scratch, zero before each thread's first image (the split writes only where input lands).
+        int scratch = stride == 1 ? SliceSparseConv.PaddedLength(c, hw, hw) : SliceSparseConv.PhasedLength(c, ohw, ohw);
+        var paddedPer = Enumerable.Range(0, threads).Select(_ => new float[scratch]).ToArray();
+        bool direct = stride == 2 || PaddedConv.UsesDirect(hw, hw, 3, o);
         var packed = new float[PaddedConv.PackedLength(o, depth)];
         var rowPointers = Enumerable.Range(0, threads).Select(_ => new nint[depth]).ToArray();
         var results = new JsonArray();
@@ -68,13 +71,15 @@ public static class SparseConvBench
                 fixed (float* xp = x, wp = w, kp = packed, yp = yDense, pp = paddedPer[t])
                 fixed (nint* rp = rowPointers[t])
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                        PaddedConv.Forward(xp + (long)b * c * p, c, hw, hw, 3, wp, direct ? kp : null, o, yp + (long)b * o * p, pp, (float**)rp);
+                        if (stride == 2) StridedConv.Forward(xp + (long)b * c * p, c, hw, hw, kp, o, yp + (long)b * o * q, pp);
+                        else PaddedConv.Forward(xp + (long)b * c * p, c, hw, hw, 3, wp, direct ? kp : null, o, yp + (long)b * o * q, pp, (float**)rp);
             }));
             double sparse = MedianMs(() => Parallelism.For(threads, t =>
             {
                 fixed (float* xp = x, yp = ySparse, pp = paddedPer[t], ap = accumulatorsPer[t])
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                        SliceSparseConv.Forward(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * p, pp, ap);
+                        if (stride == 2) SliceSparseConv.ForwardStride2(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * q, pp, ap);
+                        else SliceSparseConv.Forward(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * q, pp, ap);
             }));
             // The position-lane tiles run every slice (no skipping): the dense alternative for widths that idle tile lanes.
             var tiles = PositionTileConv.Create(w, o, c);
@@ -82,7 +87,8 @@ public static class SparseConvBench
             {
                 fixed (float* xp = x, yp = yPositions, pp = paddedPer[t])
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                        PositionTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * p, pp);
+                        if (stride == 2) PositionTileConv.ForwardStride2(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, pp);
+                        else PositionTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, pp);
             }));
             float maxDiff = 0;
             for (int i = 0; i < yDense.Length; i++)
@@ -97,8 +103,8 @@ public static class SparseConvBench
         }
         return new JsonObject
         {
-            ["bench"] = "sparse-conv", ["in"] = c, ["out"] = o, ["hw"] = hw, ["kernel"] = 3, ["batch"] = batch,
-            ["dense_path"] = direct ? "direct tiles" : "gemm", ["levels"] = results,
+            ["bench"] = "sparse-conv", ["in"] = c, ["out"] = o, ["hw"] = hw, ["kernel"] = 3, ["stride"] = stride, ["batch"] = batch,
+            ["dense_path"] = stride == 2 ? "direct tiles on parity phases" : direct ? "direct tiles" : "gemm", ["levels"] = results,
         };
     }
 
