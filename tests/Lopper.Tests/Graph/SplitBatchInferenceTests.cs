@@ -72,37 +72,40 @@ public class SplitBatchInferenceTests
     [InlineData(12, 28, 1, false, 1)] // a one-channel stem: the write-out dominates, the direct tiles stay
     public void DenseWeightsGoToPositionTilesWhereTheDirectTilesWouldIdleLanes(int filters, int size, int stride, bool positions, int inChannels = 8)
     {
-        var b = new GraphBuilder([inChannels, size, size]);
-        var c = b.Conv("conv", b.Input, filters, 3, stride, 1, bias: true);
-        b.Linear("fc", b.Flatten("flat", c), 3);
-        var model = new Model(b.Build("one-conv"), 7);
-        var x = StructureFixtures.Input(model, 3, 2);
-        var expected = StructureFixtures.Run(model, x);
-        var run = new SplitBatchInference(model);
-        var y = run.Forward(x);
-        StructureFixtures.AssertClose(expected, y.Data);
-        y.Release();
-        Assert.Equal(positions && Tensors.Kernels.PositionTileConv.Supported, run.Derived.Slots[1] is Tensors.Kernels.PositionTileConv.Plan);
+        var plan = OneConvPlan(OneConv(inChannels, filters, size, stride));
+        Assert.Equal(positions && Tensors.Kernels.PositionTileConv.Supported, plan is Tensors.Kernels.PositionTileConv.Plan);
     }
 
     [Fact]
     public void IdleLaneWidthsWithMostSlicesZeroStillGoSliceSparse()
     {
-        var b = new GraphBuilder([8, 14, 14]);
-        var c = b.Conv("conv", b.Input, 17, 3, 1, 1, bias: true);
-        b.Linear("fc", b.Flatten("flat", c), 3);
-        var model = new Model(b.Build("one-conv"), 7);
+        var model = OneConv(8, 17, 14, 1);
         var w = model.NodeParameters[1][0].Value.Data;
         var rng = new Random(4);
         for (int s = 0; s < 17 * 8; s++)
             if (rng.NextDouble() < 0.6) Array.Clear(w, s * 9, 9);
+        Assert.Equal(Tensors.Kernels.SliceSparseConv.Supported, OneConvPlan(model) is Tensors.Kernels.SliceSparseConv.Plan);
+    }
+
+    // A 3x3 convolution with bias (padding 1) and a linear head on [inChannels, size, size] images.
+    private static Model OneConv(int inChannels, int filters, int size, int stride)
+    {
+        var b = new GraphBuilder([inChannels, size, size]);
+        var c = b.Conv("conv", b.Input, filters, 3, stride, 1, bias: true);
+        b.Linear("fc", b.Flatten("flat", c), 3);
+        return new Model(b.Build("one-conv"), 7);
+    }
+
+    // Runs the model split against the plain executor and returns what the convolution planned for its frozen weight.
+    private static object? OneConvPlan(Model model)
+    {
         var x = StructureFixtures.Input(model, 3, 2);
         var expected = StructureFixtures.Run(model, x);
         var run = new SplitBatchInference(model);
         var y = run.Forward(x);
         StructureFixtures.AssertClose(expected, y.Data);
         y.Release();
-        Assert.Equal(Tensors.Kernels.SliceSparseConv.Supported, run.Derived.Slots[1] is Tensors.Kernels.SliceSparseConv.Plan);
+        return run.Derived.Slots[1];
     }
 
     [Fact]

@@ -123,16 +123,7 @@ internal static unsafe class PositionTileConv
         fixed (float* weights = plan.Weights)
             for (int j0 = 0; j0 < positions; j0 += Chunk)
             {
-                int length = Math.Min(Chunk, positions - j0), runCount = 0;
-                for (int oy = j0 / pitch; oy * pitch < j0 + length; oy++)
-                {
-                    int from = Math.Max(j0, oy * pitch), to = Math.Min(j0 + length, oy * pitch + ow);
-                    if (to <= from) continue;
-                    runs[3 * runCount] = from - j0;
-                    runs[3 * runCount + 1] = to - from;
-                    runs[3 * runCount + 2] = oy * ow + (from - oy * pitch);
-                    runCount++;
-                }
+                int runCount = SliceSparseConv.Runs(j0, Math.Min(Chunk, positions - j0), pitch, ow, runs);
                 for (int b = 0; b + 1 < starts.Length; b++)
                 {
                     int o0 = starts[b], count = starts[b + 1] - o0;

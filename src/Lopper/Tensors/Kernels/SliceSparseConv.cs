@@ -158,20 +158,28 @@ internal static unsafe class SliceSparseConv
                     for (int k = 0; k < chunks; k++)
                         Channel(count, channel + k * Chunk, pitch, phaseStride, outputs + first, weights + 9L * first, acc + k * Chunk);
                 }
-                int runCount = 0;
-                for (int oy = j0 / pitch; oy * pitch < j0 + length; oy++)
-                {
-                    int from = Math.Max(j0, oy * pitch), to = Math.Min(j0 + length, oy * pitch + ow);
-                    if (to <= from) continue;
-                    runs[3 * runCount] = from - j0;
-                    runs[3 * runCount + 1] = to - from;
-                    runs[3 * runCount + 2] = oy * ow + (from - oy * pitch);
-                    runCount++;
-                }
+                int runCount = Runs(j0, length, pitch, ow, runs);
                 for (int o = 0; o < plan.OutChannels; o++)
                     WritePass(acc + o * PassPositions, runs, runCount, y + o * plane, bias == null ? 0f : bias[o], relu,
                         residual == null ? null : residual + o * plane);
             }
+    }
+
+    // The runs of pitched positions [j0, j0 + length) that are output pixels (the pitch columns between rows dropped):
+    // (first position - j0, length, offset in the output plane) each; returns their count.
+    internal static int Runs(int j0, int length, int pitch, int ow, int* runs)
+    {
+        int count = 0;
+        for (int oy = j0 / pitch; oy * pitch < j0 + length; oy++)
+        {
+            int from = Math.Max(j0, oy * pitch), to = Math.Min(j0 + length, oy * pitch + ow);
+            if (to <= from) continue;
+            runs[3 * count] = from - j0;
+            runs[3 * count + 1] = to - from;
+            runs[3 * count + 2] = oy * ow + (from - oy * pitch);
+            count++;
+        }
+        return count;
     }
 
     // One output channel's runs of a pass into its plane (the pitch columns between rows are dropped).
