@@ -350,10 +350,6 @@ internal static class DepthwiseConv
         }
     }
 
-    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    private static readonly Vector512<int> LowZip = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    private static readonly Vector512<int> HighZip = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
     // Stride 2: padded column ix + pad goes to phase (ix + pad) % 2 at (ix + pad) / 2. Blocks of 32 columns start
     // on an even padded column (at ix = -1 for an odd padding). An edge block is read through a zeroed stack
@@ -380,8 +376,8 @@ internal static class DepthwiseConv
                 b = Vector512.Load(edge + 16);
             }
             int q = (ix + pad) >> 1;
-            Vector512.Store(Avx512F.PermuteVar16x32x2(a, EvenLanes, b), dst + q);
-            Vector512.Store(Avx512F.PermuteVar16x32x2(a, OddLanes, b), dst + phaseStride + q);
+            Vector512.Store(Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b), dst + q);
+            Vector512.Store(Avx512F.PermuteVar16x32x2(a, Simd.OddLanes, b), dst + phaseStride + q);
         }
     }
 
@@ -395,8 +391,8 @@ internal static class DepthwiseConv
             int q = (ix + pad) >> 1;
             var even = Vector512.Load(src + q);
             var odd = Vector512.Load(src + phaseStride + q);
-            var lo = Avx512F.PermuteVar16x32x2(even, LowZip, odd);
-            var hi = Avx512F.PermuteVar16x32x2(even, HighZip, odd);
+            var lo = Avx512F.PermuteVar16x32x2(even, Simd.ZipLow, odd);
+            var hi = Avx512F.PermuteVar16x32x2(even, Simd.ZipHigh, odd);
             if (ix >= 0 && ix + 32 <= w)
             {
                 Vector512.Store(lo, row + ix);

@@ -20,10 +20,6 @@ namespace Lopper.Tensors.Kernels;
 [SkipLocalsInit]
 internal static unsafe class MaxPool2x2
 {
-    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    private static readonly Vector512<int> InterleaveLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    private static readonly Vector512<int> InterleaveHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
     /// <summary>Test hook: runs the scalar fallback even where AVX-512 is present.</summary>
     internal static bool ForceScalar { get; set; }
@@ -106,7 +102,7 @@ internal static unsafe class MaxPool2x2
     {
         var lo = Vector512.Max(lo0, lo1);
         var hi = Vector512.Max(hi0, hi1);
-        return Vector512.Max(Avx512F.PermuteVar16x32x2(lo, EvenLanes, hi), Avx512F.PermuteVar16x32x2(lo, OddLanes, hi));
+        return Vector512.Max(Avx512F.PermuteVar16x32x2(lo, Simd.EvenLanes, hi), Avx512F.PermuteVar16x32x2(lo, Simd.OddLanes, hi));
     }
 
     // Gradients of 16 windows (rows 0 and 1, 32 columns each as two vectors): each window's g goes to its
@@ -115,20 +111,20 @@ internal static unsafe class MaxPool2x2
     private static void Route(Vector512<float> a0, Vector512<float> b0, Vector512<float> a1, Vector512<float> b1, Vector512<float> y, Vector512<float> g,
         out Vector512<float> lo0, out Vector512<float> hi0, out Vector512<float> lo1, out Vector512<float> hi1)
     {
-        var q0 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a0, EvenLanes, b0), y);
-        var q1 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a0, OddLanes, b0), y);
-        var q2 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a1, EvenLanes, b1), y);
-        var q3 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a1, OddLanes, b1), y);
+        var q0 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a0, Simd.EvenLanes, b0), y);
+        var q1 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a0, Simd.OddLanes, b0), y);
+        var q2 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a1, Simd.EvenLanes, b1), y);
+        var q3 = Vector512.Equals(Avx512F.PermuteVar16x32x2(a1, Simd.OddLanes, b1), y);
         var first = q0 | ~(q0 | q1 | q2 | q3);
         var second = Vector512.AndNot(q1, first);
         var taken = first | second;
         var third = Vector512.AndNot(q2, taken);
         var fourth = Vector512.AndNot(q3, taken | third);
         Vector512<float> e0 = g & first, o0 = g & second, e1 = g & third, o1 = g & fourth;
-        lo0 = Avx512F.PermuteVar16x32x2(e0, InterleaveLow, o0);
-        hi0 = Avx512F.PermuteVar16x32x2(e0, InterleaveHigh, o0);
-        lo1 = Avx512F.PermuteVar16x32x2(e1, InterleaveLow, o1);
-        hi1 = Avx512F.PermuteVar16x32x2(e1, InterleaveHigh, o1);
+        lo0 = Avx512F.PermuteVar16x32x2(e0, Simd.ZipLow, o0);
+        hi0 = Avx512F.PermuteVar16x32x2(e0, Simd.ZipHigh, o0);
+        lo1 = Avx512F.PermuteVar16x32x2(e1, Simd.ZipLow, o1);
+        hi1 = Avx512F.PermuteVar16x32x2(e1, Simd.ZipHigh, o1);
     }
 
     private static void ForwardScalar(float* src, int w, int oh, int ow, float* dst)

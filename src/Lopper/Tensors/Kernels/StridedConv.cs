@@ -98,9 +98,6 @@ internal static unsafe class StridedConv
         }
     }
 
-    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-
     // evens[m] = src[2m], odds[m] = src[2m + 1] for the n floats of src, 32 at a time (two-source permutes).
     private static void Deinterleave(float* src, int n, float* evens, float* odds)
     {
@@ -110,14 +107,14 @@ internal static unsafe class StridedConv
         {
             var v0 = Vector512.Load(src + t);
             var v1 = Vector512.Load(src + t + 16);
-            Avx512F.PermuteVar16x32x2(v0, EvenLanes, v1).Store(evens + t / 2);
-            Avx512F.PermuteVar16x32x2(v0, OddLanes, v1).Store(odds + t / 2);
+            Avx512F.PermuteVar16x32x2(v0, Simd.EvenLanes, v1).Store(evens + t / 2);
+            Avx512F.PermuteVar16x32x2(v0, Simd.OddLanes, v1).Store(odds + t / 2);
         }
         int rest = n - t;
         if (rest == 0) return;
         var u0 = Avx512F.MaskLoad(src + t, Simd.FirstLanes(rest), zero);
         var u1 = rest > 16 ? Avx512F.MaskLoad(src + t + 16, Simd.FirstLanes(rest - 16), zero) : zero;
-        Avx512F.MaskStore(evens + t / 2, Simd.FirstLanes((rest + 1) / 2), Avx512F.PermuteVar16x32x2(u0, EvenLanes, u1));
-        Avx512F.MaskStore(odds + t / 2, Simd.FirstLanes(rest / 2), Avx512F.PermuteVar16x32x2(u0, OddLanes, u1));
+        Avx512F.MaskStore(evens + t / 2, Simd.FirstLanes((rest + 1) / 2), Avx512F.PermuteVar16x32x2(u0, Simd.EvenLanes, u1));
+        Avx512F.MaskStore(odds + t / 2, Simd.FirstLanes(rest / 2), Avx512F.PermuteVar16x32x2(u0, Simd.OddLanes, u1));
     }
 }

@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
@@ -15,8 +18,11 @@ internal static unsafe class StridedPointwiseConv
     /// <summary>True for the shape this handles (a 1x1 kernel, stride above 1, no padding) on Vector512 hardware.</summary>
     public static bool Applies(int kernel, int stride, int padding) => Gemm.RowsSupported && kernel == 1 && stride > 1 && padding == 0;
 
-    /// <summary>Floats of gathered-input scratch for <paramref name="channels"/> planes of oh x ow outputs.</summary>
-    public static int GatheredLength(int channels, int oh, int ow) => channels * oh * ow;
+    /// <summary>
+    /// Floats of gathered-input scratch for <paramref name="channels"/> planes of oh x ow outputs (and one vector of
+    /// slack: the stride-2 gather stores whole vectors, the next row overwriting what spills past a row).
+    /// </summary>
+    public static int GatheredLength(int channels, int oh, int ow) => channels * oh * ow + 16;
 
     /// <summary>
     /// y = the convolution of one image of <paramref name="channels"/> h x w planes (bias, residual and ReLU as in
@@ -29,13 +35,30 @@ internal static unsafe class StridedPointwiseConv
         int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
         float* dst = gathered;
         for (int c = 0; c < channels; c++)
-            for (int oy = 0; oy < oh; oy++)
+            for (int oy = 0; oy < oh; oy++, dst += ow)
             {
                 float* src = x + ((long)c * h + (long)oy * stride) * w;
-                for (int ox = 0; ox < ow; ox++) *dst++ = src[ox * stride];
+                if (stride == 2) GatherEven(src, ow, dst);
+                else for (int ox = 0; ox < ow; ox++) dst[ox] = src[ox * stride];
             }
         int* offsets = stackalloc int[channels];
         for (int c = 0; c < channels; c++) offsets[c] = c * oh * ow;
         PaddedConv.ConvolveDirect(gathered, offsets, channels, ow, oh, ow, packed, outChannels, y, bias, relu, residual);
+    }
+
+    // dst[0 .. ow) = src[0], src[2], ..., src[2(ow - 1)]: 16 at a time from two (masked) loads and one lane
+    // permutation. The scalar loop it replaces took about as long as the product on ResNet-20's shortcuts. Reads stop
+    // at src[2(ow - 1)] (masked past it); the store is a whole vector (see GatheredLength).
+    private static void GatherEven(float* src, int ow, float* dst)
+    {
+        var zero = Vector512<float>.Zero;
+        for (int ox = 0; ox < ow; ox += 16)
+        {
+            int n = 2 * Math.Min(16, ow - ox) - 1;   // inputs this vector reads: at most 31
+            float* s = src + 2 * ox;
+            var a = n >= 16 ? Vector512.Load(s) : Avx512F.MaskLoad(s, Simd.FirstLanes(n), zero);
+            var b = n > 16 ? Avx512F.MaskLoad(s + 16, Simd.FirstLanes(n - 16), zero) : zero;
+            Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b).Store(dst + ox);
+        }
     }
 }
