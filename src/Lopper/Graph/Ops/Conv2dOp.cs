@@ -213,21 +213,13 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         bool columnsPadded = UsesColumnsPadded(h, w), columnsStrided = UsesColumnsStrided;
         // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
-        if (keep && (padded || strided) && SliceSparse(weight, state, oh, ow) is { } plan)
+        // Positions-in-lanes kernels for frozen weights with most slices zero or filter counts that idle tile lanes.
+        if (keep && (padded || strided) && ((object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)) is { } plan)
         {
             Parallelism.For(chunks, c =>
             {
                 var (start, end) = Range(n, chunks, c);
-                ForwardSliceSparse(x.Data, plan, b, residual, y.Data, start, end, h, w, oh, ow);
-            });
-            return y;
-        }
-        if (keep && (padded || strided) && PositionTiles(weight, state, oh, ow) is { } tiles)
-        {
-            Parallelism.For(chunks, c =>
-            {
-                var (start, end) = Range(n, chunks, c);
-                ForwardPositionTiles(x.Data, tiles, b, residual, y.Data, start, end, h, w, oh, ow);
+                ForwardPitched(x.Data, plan, b, residual, y.Data, start, end, h, w, oh, ow);
             });
             return y;
         }
@@ -439,8 +431,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     {
         if (state.Derived is SliceSparseConv.Plan kept) return kept;
         if (state.Derived is not null || Kernel != 3 || !SliceSparseConv.Supported) return null;
-        bool direct = Stride == 2 || PaddedConv.UsesDirect(oh, ow, Kernel, OutChannels);
-        double denseCost = ow > 16 || PrefersPositionTiles(oh, ow) ? 1 : direct ? (double)PaddedConv.PackedLength(OutChannels, 1) / OutChannels : 1.5;
+        double denseCost = ow > 16 || PrefersPositionTiles(oh, ow) ? 1 : UsesDirectTiles(oh, ow) ? (double)PaddedConv.PackedLength(OutChannels, 1) / OutChannels : 1.5;
         var plan = SliceSparseConv.TryPlan(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, SliceSparseMaxDensity * denseCost);
         return plan is null ? null : state.KeepDerived(plan);
     }
@@ -462,9 +453,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         // A stem's few input channels leave each chunk's write-out (pitched rows into planes) most of the work: on a
         // 1-channel 28x28 stem at 12 and 16 filters the direct tiles ran 1.1-1.5x faster; at 9 input channels and up the position tiles won.
         if (Kernel != 3 || InChannels < PositionTilesMinInChannels || !PositionTileConv.Supported) return false;
-        bool direct = Stride == 2 || PaddedConv.UsesDirect(oh, ow, Kernel, OutChannels);
-        return !direct || OutChannels < PositionTilesBelowLaneShare * PaddedConv.PackedLength(OutChannels, 1);
+        return !UsesDirectTiles(oh, ow) || OutChannels < PositionTilesBelowLaneShare * PaddedConv.PackedLength(OutChannels, 1);
     }
+
+    // Whether the dense 3x3 path on an oh x ow output runs the direct tiles (stride 2 always does) rather than the GEMM.
+    private bool UsesDirectTiles(int oh, int ow) => Stride == 2 || PaddedConv.UsesDirect(oh, ow, Kernel, OutChannels);
 
     // The position-tile plan of a frozen 3x3 weight whose filter count would idle the direct tiles' lanes, made once
     // per session (null: the direct tiles or the GEMM).
@@ -475,45 +468,30 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         return state.KeepDerived(PositionTileConv.Create(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels));
     }
 
-    // Images [start, end) through PositionTileConv (stride 1, or 2 through its parity phases), bias, residual and
-    // fused ReLU included.
-    private void ForwardPositionTiles(float[] x, PositionTileConv.Plan plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
+    // Images [start, end) through a positions-in-lanes plan: SliceSparseConv or PositionTileConv (stride 1, or 2
+    // through their parity phases, zeroed once for all of them as StridedConv needs), bias, residual and fused ReLU
+    // included.
+    private void ForwardPitched(float[] x, object plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
     {
         bool stride2 = Stride == 2;
+        var sparse = plan as SliceSparseConv.Plan;
+        var tiles = plan as PositionTileConv.Plan;
         int scratch = stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w);
         var padded = BufferPool.Rent(scratch);
         if (stride2) Array.Clear(padded, 0, scratch);
-        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
-        fixed (float* xp = x, yp = y, pp = padded, bp = bias, rp = residual)
-            for (int i = start; i < end; i++)
-            {
-                float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
-                if (stride2) PositionTileConv.ForwardStride2(image, h, w, plan, output, pp, bp, FusedRelu, res);
-                else PositionTileConv.Forward(image, h, w, plan, output, pp, bp, FusedRelu, res);
-                ClampToReluMax(output, outPlane);
-            }
-        BufferPool.Return(padded);
-    }
-
-    // Images [start, end) through SliceSparseConv (stride 1, or 2 through its parity phases, zeroed once for all
-    // of them as StridedConv needs), bias, residual and fused ReLU included.
-    private void ForwardSliceSparse(float[] x, SliceSparseConv.Plan plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
-    {
-        bool stride2 = Stride == 2;
-        int scratch = stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w);
-        var padded = BufferPool.Rent(scratch);
-        if (stride2) Array.Clear(padded, 0, scratch);
-        var accumulators = BufferPool.Rent(SliceSparseConv.AccumulatorLength(plan));
+        float[]? accumulators = sparse is null ? null : BufferPool.Rent(SliceSparseConv.AccumulatorLength(sparse));
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
         fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
             {
                 float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
-                if (stride2) SliceSparseConv.ForwardStride2(image, h, w, plan, output, pp, ap, bp, FusedRelu, res);
-                else SliceSparseConv.Forward(image, h, w, plan, output, pp, ap, bp, FusedRelu, res);
+                if (sparse is not null && stride2) SliceSparseConv.ForwardStride2(image, h, w, sparse, output, pp, ap, bp, FusedRelu, res);
+                else if (sparse is not null) SliceSparseConv.Forward(image, h, w, sparse, output, pp, ap, bp, FusedRelu, res);
+                else if (stride2) PositionTileConv.ForwardStride2(image, h, w, tiles!, output, pp, bp, FusedRelu, res);
+                else PositionTileConv.Forward(image, h, w, tiles!, output, pp, bp, FusedRelu, res);
                 ClampToReluMax(output, outPlane);
             }
-        BufferPool.Return(accumulators);
+        if (accumulators is not null) BufferPool.Return(accumulators);
         BufferPool.Return(padded);
     }
 

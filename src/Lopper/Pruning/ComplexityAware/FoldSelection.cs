@@ -39,11 +39,14 @@ public static class FoldSelection
         var keptBlocks = new List<string>();
         while (true)
         {
+            // Each trial folds a copy of the model; the searches below ask for some prefixes more than once.
+            var known = new Dictionary<int, long>();
             long Kept(int k)
             {
+                if (known.TryGetValue(k, out long c)) return c;
                 var gone = new HashSet<(string, int)>();
                 for (int i = 0; i < k; i++) gone.Add((order[i].Key, order[i].Index));
-                return cost(GateRemoval.Finish(model.Copy(), (key, j, _) => gone.Contains((key, j))).Result.Model);
+                return known[k] = cost(GateRemoval.Finish(model.Copy(), (key, j, _) => gone.Contains((key, j))).Result.Model);
             }
             // The smallest prefix whose cost satisfies `fits`; costs fall as the prefix grows.
             int Smallest(Func<long, bool> fits)

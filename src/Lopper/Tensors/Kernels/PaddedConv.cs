@@ -213,7 +213,7 @@ internal static unsafe class PaddedConv
 
     /// <summary>
     /// The direct tiles' depth offsets: tap (c, ky, kx) at <c>c*planeStride + ky*rowPitch + kx</c>; for a 3-wide kernel
-    /// also each (channel, kernel row)'s first tap into <paramref name="rowOffsets"/> (RowTapKernels' depth steps).
+    /// also, when <paramref name="rowOffsets"/> is given, each (channel, kernel row)'s first tap (RowTapKernels' depth steps).
     /// </summary>
     internal static void TapOffsets(int channels, int kernel, int planeStride, int rowPitch, int* offsets, int* rowOffsets)
     {
@@ -222,7 +222,7 @@ internal static unsafe class PaddedConv
             for (int ky = 0; ky < kernel; ky++)
                 for (int kx = 0; kx < kernel; kx++)
                     offsets[c * taps + ky * kernel + kx] = c * planeStride + ky * rowPitch + kx;
-        for (int q = 0; kernel == 3 && q < channels * 3; q++) rowOffsets[q] = offsets[q * 3];
+        for (int q = 0; kernel == 3 && rowOffsets != null && q < channels * 3; q++) rowOffsets[q] = offsets[q * 3];
     }
 
     /// <summary>

@@ -85,10 +85,9 @@ internal static unsafe class PositionTileConv
     {
         if (!Supported) throw new PlatformNotSupportedException("PositionTileConv needs AVX-512");
         PaddedConv.Pad(x, plan.InChannels, h, w, 3, padded);
-        int pitch = PaddedConv.Pitch(w, 3), stride = PaddedConv.PlaneStride(h, w, 3);
-        int* offsets = stackalloc int[plan.InChannels * 9];
-        for (int c = 0; c < plan.InChannels; c++)
-            for (int t = 0; t < 9; t++) offsets[c * 9 + t] = c * stride + t / 3 * pitch + t % 3;
+        int pitch = PaddedConv.Pitch(w, 3);
+        int* offsets = stackalloc int[plan.Depth];
+        PaddedConv.TapOffsets(plan.InChannels, 3, PaddedConv.PlaneStride(h, w, 3), pitch, offsets, null);
         Run(padded, offsets, pitch, h, w, plan, y, bias, relu, residual);
     }
 
@@ -100,14 +99,11 @@ internal static unsafe class PositionTileConv
     public static void ForwardStride2(float* x, int h, int w, Plan plan, float* y, float* phased, float* bias = null, bool relu = false, float* residual = null)
     {
         if (!Supported) throw new PlatformNotSupportedException("PositionTileConv needs AVX-512");
-        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, phaseStride = StridedConv.PhaseStride(oh, ow), pitch = StridedConv.PhasePitch(ow);
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
         StridedConv.Split(x, plan.InChannels, h, w, oh, ow, phased);
-        int* offsets = stackalloc int[plan.InChannels * 9];
-        for (int c = 0; c < plan.InChannels; c++)
-            for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++)
-                    offsets[c * 9 + ky * 3 + kx] = (4 * c + ky % 2 * 2 + kx % 2) * phaseStride + ky / 2 * pitch + kx / 2;
-        Run(phased, offsets, pitch, oh, ow, plan, y, bias, relu, residual);
+        int* offsets = stackalloc int[plan.Depth];
+        StridedConv.Offsets(plan.InChannels, oh, ow, offsets);
+        Run(phased, offsets, StridedConv.PhasePitch(ow), oh, ow, plan, y, bias, relu, residual);
     }
 
     // The chunks of an image's pitched output positions; offsets[c*9 + tap] is where tap (c, ky, kx) of output

@@ -75,7 +75,8 @@ internal static unsafe class StridedConv
     private static int TapOffset(int ky, int kx, int oh, int ow) =>
         ((ky & 1) * 2 + (kx & 1)) * PhaseStride(oh, ow) + (ky >> 1) * PhasePitch(ow) + (kx >> 1);
 
-    private static void Offsets(int channels, int oh, int ow, int* offsets)
+    // Tap (c, ky, kx) of output position 0 in the phased input: offsets[c*9 + ky*3 + kx].
+    internal static void Offsets(int channels, int oh, int ow, int* offsets)
     {
         int perChannel = 4 * PhaseStride(oh, ow);
         for (int c = 0; c < channels; c++)
