@@ -81,14 +81,18 @@ public static class SparseConvBench
                         if (stride == 2) SliceSparseConv.ForwardStride2(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * q, pp, ap);
                         else SliceSparseConv.Forward(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * q, pp, ap);
             }));
-            // The position-lane tiles run every slice (no skipping): the dense alternative for widths that idle tile lanes.
+            // The position-lane tiles run every slice (no skipping): the dense alternative for widths that idle tile
+            // lanes, on the parity phases at stride 2 and on the unpadded planes at stride 1 (each thread its own scratch).
             var tiles = PositionTileConv.Create(w, o, c);
+            var guarded = Enumerable.Range(0, threads).Select(_ => new float[stride == 1 ? CompactTileConv.GuardedLength(c, hw, hw) : 0]).ToArray();
+            var masks = new float[stride == 1 ? CompactTileConv.MaskLength(hw, hw) : 0];
+            if (stride == 1) fixed (float* mp = masks) CompactTileConv.Masks(hw, hw, mp);
             double positionTiles = MedianMs(() => Parallelism.For(threads, t =>
             {
-                fixed (float* xp = x, yp = yPositions, pp = paddedPer[t])
+                fixed (float* xp = x, yp = yPositions, pp = paddedPer[t], gp = guarded[t], mp = masks)
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
                         if (stride == 2) PositionTileConv.ForwardStride2(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, pp);
-                        else PositionTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, pp);
+                        else CompactTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, gp, mp);
             }));
             float maxDiff = 0;
             for (int i = 0; i < yDense.Length; i++)

@@ -476,22 +476,30 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         bool stride2 = Stride == 2;
         var sparse = plan as SliceSparseConv.Plan;
         var tiles = plan as PositionTileConv.Plan;
-        int scratch = stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w);
+        // Stride-1 position tiles run on the unpadded planes (CompactTileConv): guards cleared once, masks made once.
+        bool compact = tiles is not null && !stride2;
+        int scratch = compact ? CompactTileConv.GuardedLength(InChannels, h, w)
+            : stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w);
         var padded = BufferPool.Rent(scratch);
-        if (stride2) Array.Clear(padded, 0, scratch);
+        if (stride2 || compact) Array.Clear(padded, 0, scratch);
         float[]? accumulators = sparse is null ? null : BufferPool.Rent(SliceSparseConv.AccumulatorLength(sparse));
+        float[]? masks = compact ? BufferPool.Rent(CompactTileConv.MaskLength(h, w)) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
-        fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual)
+        fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual, mp = masks)
+        {
+            if (compact) CompactTileConv.Masks(h, w, mp);
             for (int i = start; i < end; i++)
             {
                 float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
                 if (sparse is not null && stride2) SliceSparseConv.ForwardStride2(image, h, w, sparse, output, pp, ap, bp, FusedRelu, res);
                 else if (sparse is not null) SliceSparseConv.Forward(image, h, w, sparse, output, pp, ap, bp, FusedRelu, res);
                 else if (stride2) PositionTileConv.ForwardStride2(image, h, w, tiles!, output, pp, bp, FusedRelu, res);
-                else PositionTileConv.Forward(image, h, w, tiles!, output, pp, bp, FusedRelu, res);
+                else CompactTileConv.Forward(image, h, w, tiles!, output, pp, mp, bp, FusedRelu, res);
                 ClampToReluMax(output, outPlane);
             }
+        }
         if (accumulators is not null) BufferPool.Return(accumulators);
+        if (masks is not null) BufferPool.Return(masks);
         BufferPool.Return(padded);
     }
 

@@ -5,13 +5,12 @@ using System.Runtime.Intrinsics.X86;
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
-/// A 3x3 convolution with padding 1 (stride 1, or 2 through the input's parity phases) whose vector lanes are 16
-/// neighbouring output positions at the padded pitch and whose registers hold up to 8 filters at a time: for filter
-/// counts that the direct tiles (<see cref="PaddedConv"/>, lanes = 16 or 32 filters) would leave partly idle. A
-/// pruned width of 12 filters fills 12 of a tile's 16 lanes; here it is two register blocks of 6 and every lane is a real position except the
-/// pitch column (1 in 29 on a 28-wide plane). Inference only (the weights are repacked once). The layout and
-/// scratch are <see cref="SliceSparseConv"/>'s, which skips single zero slices instead and so keeps its
-/// accumulators in L1.
+/// A stride-2 3x3 convolution with padding 1 on the input's parity phases whose vector lanes are 16 neighbouring
+/// output positions at the phases' pitch and whose registers hold up to 8 filters at a time: for filter counts that
+/// the direct tiles (<see cref="PaddedConv"/>, lanes = 16 or 32 filters) would leave partly idle. A pruned width of
+/// 12 filters fills 12 of a tile's 16 lanes; here it is two register blocks of 6 and every lane is a real position
+/// except the pitch column. Inference only (the weights are repacked once into a <see cref="Plan"/>, which the
+/// stride-1 kernel <see cref="CompactTileConv"/> shares). The phases and scratch are <see cref="SliceSparseConv"/>'s.
 /// </summary>
 /// <remarks>
 /// A depth step is one (input channel, tap): two unaligned loads of the shifted input shared by the block, then per
@@ -78,21 +77,8 @@ internal static unsafe class PositionTileConv
     }
 
     /// <summary>
-    /// One image, stride 1: y[o] (h x w) = the convolution plus the bias, a residual (laid out as y) and a ReLU.
-    /// <paramref name="padded"/> is scratch of <see cref="SliceSparseConv.PaddedLength"/> floats.
-    /// </summary>
-    public static void Forward(float* x, int h, int w, Plan plan, float* y, float* padded, float* bias = null, bool relu = false, float* residual = null)
-    {
-        if (!Supported) throw new PlatformNotSupportedException("PositionTileConv needs AVX-512");
-        PaddedConv.Pad(x, plan.InChannels, h, w, 3, padded);
-        int pitch = PaddedConv.Pitch(w, 3);
-        int* offsets = stackalloc int[plan.Depth];
-        PaddedConv.TapOffsets(plan.InChannels, 3, PaddedConv.PlaneStride(h, w, 3), pitch, offsets, null);
-        Run(padded, offsets, pitch, h, w, plan, y, bias, relu, residual);
-    }
-
-    /// <summary>
-    /// <see cref="Forward"/> for stride 2 on the four parity phases <see cref="StridedConv"/> splits the padded input
+    /// One image at stride 2: y[o] (oh x ow) = the convolution plus the bias, a residual (laid out as y) and a ReLU,
+    /// computed on the four parity phases <see cref="StridedConv"/> splits the padded input
     /// into: tap (ky, kx) reads phase (ky % 2, kx % 2) shifted by ky / 2 rows and kx / 2 columns.
     /// <paramref name="phased"/> (<see cref="SliceSparseConv.PhasedLength"/>) must be zero before the first image of a run.
     /// </summary>

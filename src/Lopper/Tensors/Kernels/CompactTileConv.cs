@@ -1,0 +1,237 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Lopper.Tensors.Kernels;
+
+/// <summary>
+/// A stride-1 3x3 convolution with padding 1 whose vector lanes are 16 consecutive output positions of the
+/// unpadded plane, with up to 8 filters' accumulators in registers: <see cref="PositionTileConv"/>'s register
+/// blocks without its padded pitch. Inference only; the weights are that kernel's <see cref="PositionTileConv.Plan"/>.
+/// </summary>
+/// <remarks>
+/// The padded layout costs a narrow layer three things beyond its multiply-adds: building the padded copy row by
+/// row, the pitch columns computed and thrown away (2 in 30 on a 28-wide plane, 2 in 16 on a 14-wide one), and a
+/// second pass that copies the pitched results row by row into the output. Here the input planes are copied whole
+/// into scratch with a guard of w + 1 zeros around each, which the rows above the first and below the last read;
+/// the left and right neighbours of a row's first and last position are the previous row's last and the next
+/// row's first value, so those two taps are masked by the position's column. The accumulators then hold output
+/// positions in order and the bias, residual and ReLU are applied on the way to the output.
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class CompactTileConv
+{
+    /// <summary>True where the kernel runs (AVX-512).</summary>
+    public static bool Supported => PositionTileConv.Supported;
+
+    // Positions per chunk: two vectors per filter, so 8 filters take 16 of the 32 vector registers.
+    private const int Chunk = 32;
+    private const int MaxBlock = 8;
+
+    // Zeros around every plane: a tap one row and one column away from any position of the plane stays inside them.
+    private static int Guard(int w) => w + 1;
+
+    private static int PlaneStride(int h, int w) => h * w + Guard(w);
+
+    /// <summary>Scratch floats for an image of <paramref name="channels"/> planes of h x w (guards and read slack included).</summary>
+    public static int GuardedLength(int channels, int h, int w) => Guard(w) + channels * PlaneStride(h, w) + Chunk + Guard(w);
+
+    /// <summary>Floats of the column masks <see cref="Forward"/> takes for planes of h x w (see <see cref="Masks"/>).</summary>
+    public static int MaskLength(int h, int w) => 2 * Chunks(h * w) * Chunk;
+
+    private static int Chunks(int positions) => (positions + Chunk - 1) / Chunk;
+
+    /// <summary>
+    /// Per chunk of 32 positions, 32 floats whose bits are all set where a position's left neighbour is in its row,
+    /// then 32 for its right neighbour.
+    /// </summary>
+    public static void Masks(int h, int w, float* masks)
+    {
+        float on = BitConverter.Int32BitsToSingle(-1);
+        int chunks = Chunks(h * w);
+        for (int c = 0; c < chunks; c++)
+            for (int l = 0; l < Chunk; l++)
+            {
+                int column = (c * Chunk + l) % w;
+                masks[2 * c * Chunk + l] = column > 0 ? on : 0f;
+                masks[(2 * c + 1) * Chunk + l] = column < w - 1 ? on : 0f;
+            }
+    }
+
+    /// <summary>
+    /// Zeros a scratch of <see cref="GuardedLength"/> floats: the guards stay zero while every image of the same
+    /// geometry is copied in by <see cref="Forward"/>.
+    /// </summary>
+    public static void ClearGuards(float* guarded, int channels, int h, int w) => new Span<float>(guarded, GuardedLength(channels, h, w)).Clear();
+
+    /// <summary>
+    /// One image: y[o] (h x w) = the convolution plus the bias, a residual (laid out as y) and a ReLU.
+    /// <paramref name="guarded"/> is scratch cleared by <see cref="ClearGuards"/> for this geometry;
+    /// <paramref name="masks"/> holds <see cref="Masks"/> for it.
+    /// </summary>
+    public static void Forward(float* x, int h, int w, PositionTileConv.Plan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels;
+        float* planes = guarded + Guard(w);
+        for (int c = 0; c < inputs; c++)
+            Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
+        var starts = plan.BlockStarts;
+        int depth = plan.Depth;
+        float* output = stackalloc float[MaxBlock * Chunk + 16];
+        output = (float*)(((nint)output + 63) & ~(nint)63);
+        fixed (float* weights = plan.Weights)
+            for (int j0 = 0; j0 < plane; j0 += Chunk)
+            {
+                var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
+                float* m = masks + 2 * (j0 / Chunk) * Chunk;
+                for (int b = 0; b + 1 < starts.Length; b++)
+                {
+                    int o0 = starts[b], count = starts[b + 1] - o0;
+                    Dispatch(count, inputs, stride, w, planes + j0, m, weights + (long)depth * o0, output);
+                    for (int o = 0; o < count; o++) at.Write(o0 + o, bias, output + o * Chunk);
+                }
+            }
+    }
+
+    // Where one chunk's results go: filter o's values start at Y + o*Plane; Valid of the chunk's 32 lanes are positions.
+    private readonly struct Epilogue(float* y, int plane, int valid, bool relu, float* residual)
+    {
+        public readonly float* Y = y;
+        public readonly int Plane = plane;
+        public readonly int Valid = valid;
+        public readonly bool Relu = relu;
+        public readonly float* Residual = residual;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Write(int o, float* bias, float* sums)
+        {
+            long at = (long)o * Plane;
+            var low = Vector512.Load(sums);
+            var high = Vector512.Load(sums + 16);
+            if (bias != null)
+            {
+                var b = Vector512.Create(bias[o]);
+                low += b;
+                high += b;
+            }
+            if (Valid == Chunk)
+            {
+                if (Residual != null)
+                {
+                    low += Vector512.Load(Residual + at);
+                    high += Vector512.Load(Residual + at + 16);
+                }
+                if (Relu)
+                {
+                    low = Vector512.Max(low, Vector512<float>.Zero);
+                    high = Vector512.Max(high, Vector512<float>.Zero);
+                }
+                low.Store(Y + at);
+                high.Store(Y + at + 16);
+                return;
+            }
+            // The plane's last chunk: only its first Valid lanes are positions.
+            Part(low, at, Valid);
+            if (Valid > 16) Part(high, at + 16, Valid - 16);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Part(Vector512<float> v, long at, int lanes)
+        {
+            var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(Math.Min(lanes, 16))).AsSingle();
+            if (Residual != null) v += Avx512F.MaskLoad(Residual + at, mask, Vector512<float>.Zero);
+            if (Relu) v = Vector512.Max(v, Vector512<float>.Zero);
+            Avx512F.MaskStore(Y + at, mask, v);
+        }
+    }
+
+    private static void Dispatch(int filters, int inputs, int stride, int w, float* input, float* masks, float* weights, float* output)
+    {
+        switch (filters)
+        {
+            case 1: Block<F1>(inputs, stride, w, input, masks, weights, output); break;
+            case 2: Block<F2>(inputs, stride, w, input, masks, weights, output); break;
+            case 3: Block<F3>(inputs, stride, w, input, masks, weights, output); break;
+            case 4: Block<F4>(inputs, stride, w, input, masks, weights, output); break;
+            case 5: Block<F5>(inputs, stride, w, input, masks, weights, output); break;
+            case 6: Block<F6>(inputs, stride, w, input, masks, weights, output); break;
+            case 7: Block<F7>(inputs, stride, w, input, masks, weights, output); break;
+            case 8: Block<F8>(inputs, stride, w, input, masks, weights, output); break;
+            default: throw new ArgumentOutOfRangeException(nameof(filters));
+        }
+    }
+
+    private interface IFilters { static abstract int Filters { get; } }
+    private struct F1 : IFilters { public static int Filters => 1; }
+    private struct F2 : IFilters { public static int Filters => 2; }
+    private struct F3 : IFilters { public static int Filters => 3; }
+    private struct F4 : IFilters { public static int Filters => 4; }
+    private struct F5 : IFilters { public static int Filters => 5; }
+    private struct F6 : IFilters { public static int Filters => 6; }
+    private struct F7 : IFilters { public static int Filters => 7; }
+    private struct F8 : IFilters { public static int Filters => 8; }
+
+    // One block of T.Filters filters on one chunk: per input channel its nine taps, the left and right ones masked
+    // by column. Weights are [channel][tap][filter].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<T>(int inputs, int stride, int w, float* input, float* masks, float* weights, float* output) where T : struct, IFilters
+    {
+        var zero = Vector512<float>.Zero;
+        Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
+        var left0 = Vector512.Load(masks);
+        var left1 = Vector512.Load(masks + 16);
+        var right0 = Vector512.Load(masks + Chunk);
+        var right1 = Vector512.Load(masks + Chunk + 16);
+        float* wr = weights;
+        for (int c = 0; c < inputs; c++, input += stride)
+            for (int dy = -w; dy <= w; dy += w, wr += 3 * T.Filters)
+            {
+                float* p = input + dy;
+                {
+                    var v = Vector512.Load(p - 1) & left0;
+                    var u = Vector512.Load(p + 15) & left1;
+                    { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                    if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                    if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                    if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                    if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                    if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                    if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                    if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+                }
+                {
+                    var v = Vector512.Load(p);
+                    var u = Vector512.Load(p + 16);
+                    { var k = Vector512.Create(wr[T.Filters + 0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                    if (T.Filters > 1) { var k = Vector512.Create(wr[T.Filters + 1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                    if (T.Filters > 2) { var k = Vector512.Create(wr[T.Filters + 2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                    if (T.Filters > 3) { var k = Vector512.Create(wr[T.Filters + 3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                    if (T.Filters > 4) { var k = Vector512.Create(wr[T.Filters + 4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                    if (T.Filters > 5) { var k = Vector512.Create(wr[T.Filters + 5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                    if (T.Filters > 6) { var k = Vector512.Create(wr[T.Filters + 6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                    if (T.Filters > 7) { var k = Vector512.Create(wr[T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+                }
+                {
+                    var v = Vector512.Load(p + 1) & right0;
+                    var u = Vector512.Load(p + 17) & right1;
+                    { var k = Vector512.Create(wr[2 * T.Filters + 0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                    if (T.Filters > 1) { var k = Vector512.Create(wr[2 * T.Filters + 1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                    if (T.Filters > 2) { var k = Vector512.Create(wr[2 * T.Filters + 2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                    if (T.Filters > 3) { var k = Vector512.Create(wr[2 * T.Filters + 3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                    if (T.Filters > 4) { var k = Vector512.Create(wr[2 * T.Filters + 4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                    if (T.Filters > 5) { var k = Vector512.Create(wr[2 * T.Filters + 5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                    if (T.Filters > 6) { var k = Vector512.Create(wr[2 * T.Filters + 6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                    if (T.Filters > 7) { var k = Vector512.Create(wr[2 * T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+                }
+            }
+        { a00.Store(output + 0); a01.Store(output + 16); }
+        if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
+        if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
+        if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
+        if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
+        if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
+        if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
+        if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
+    }
+}

@@ -1,0 +1,47 @@
+using Lopper.Tensors.Kernels;
+
+namespace Lopper.Tests.Kernels;
+
+/// <summary>CompactTileConv (stride-1 position tiles on the unpadded planes) against a naive convolution.</summary>
+public unsafe class CompactTileConvTests
+{
+    [Theory]
+    [InlineData(12, 11, 28, 28, true, true)]   // a pruned first stage: blocks of 6 and 5, 784 positions in 24.5 chunks
+    [InlineData(22, 21, 14, 14, false, true)]  // blocks of 7: 196 positions, a last chunk of 4
+    [InlineData(45, 49, 7, 7, true, false)]    // 7 blocks of 7, chunks spanning several rows, a last chunk of 17
+    [InlineData(5, 1, 1, 1, true, true)]       // one filter, one pixel: both neighbours masked, rows above and below guards
+    [InlineData(3, 8, 3, 40, false, false)]    // rows wider than a chunk
+    [InlineData(4, 17, 9, 9, true, true)]      // blocks of 5, 6 and 6
+    [InlineData(2, 3, 5, 1, false, true)]      // one column: every left and right neighbour masked
+    [InlineData(16, 16, 6, 11, true, false)]   // rectangular
+    public void MatchesNaiveConvolution(int cin, int cout, int h, int w, bool relu, bool withResidual)
+    {
+        if (!CompactTileConv.Supported) return;   // no AVX-512 here: the op keeps the direct tiles
+        var rng = new Random(11);
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * h * w) : null;
+        var plan = PositionTileConv.Create(weight, cout, cin);
+        var scratch = new float[CompactTileConv.GuardedLength(cin, h, w)];
+        var masks = new float[CompactTileConv.MaskLength(h, w)];
+        Array.Fill(scratch, float.NaN);
+        fixed (float* sp = scratch, mp = masks)
+        {
+            CompactTileConv.ClearGuards(sp, cin, h, w);
+            CompactTileConv.Masks(h, w, mp);
+        }
+        const int tail = 40;   // floats after the output that the last chunk's masked stores must leave alone
+        for (int image = 0; image < 2; image++)
+        {
+            var y = new float[cout * h * w + tail];
+            Array.Fill(y, float.NaN);
+            if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];   // the same scratch, a second image
+            fixed (float* xp = x, yp = y, sp = scratch, mp = masks, bp = bias, rp = residual)
+                CompactTileConv.Forward(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < h; oy++)
+                    for (int ox = 0; ox < w; ox++)
+                        Assert.Equal(KernelTestData.NaiveConv3x3(x, weight, bias, residual, cin, h, w, 1, relu, o, oy, ox), y[(o * h + oy) * w + ox], 1e-4);
+            for (int i = cout * h * w; i < y.Length; i++) Assert.True(float.IsNaN(y[i]), $"wrote past the output at {i - cout * h * w}");
+        }
+    }
+}
