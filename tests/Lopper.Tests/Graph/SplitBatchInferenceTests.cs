@@ -67,6 +67,8 @@ public class SplitBatchInferenceTests
     [InlineData(33, 7, 1, true)]     // 33 of 48
     [InlineData(12, 28, 1, true)]    // 12 of 16 on the 28-wide plane
     [InlineData(23, 28, 2, true)]    // a stride-2 downsampling layer at 23 of 32
+    [InlineData(30, 14, 1, true)]    // 30 of 32 at stride 1: any idle lane
+    [InlineData(30, 28, 2, false)]   // 30 of 32 at stride 2: the phases' position tiles only below 85 %
     [InlineData(32, 14, 1, false)]   // a full block stays on the direct tiles
     [InlineData(48, 14, 2, false)]   // 32 + 16: all lanes
     [InlineData(12, 28, 1, false, 1)] // a one-channel stem: the write-out dominates, the direct tiles stay

@@ -437,11 +437,14 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     /// <summary>
-    /// Smallest share of the direct tiles' lanes a filter count must fill for a frozen 3x3 convolution to keep them;
-    /// below it the position tiles (<see cref="PositionTileConv"/>) run. Measured with <c>lopper bench sparse-conv</c>
-    /// (one Zen 5 core, batch 128, two runs each): at 9-12 filters on 28x28 planes, 21-23 on 14x14 and 45-49 on 7x7
-    /// (69-77 % of the lanes) the position tiles ran 1.02-1.57x the direct tiles' speed; at 16, 32 and 64 filters
-    /// (all lanes) 0.74-1.03x.
+    /// Smallest share of the direct tiles' lanes a filter count must fill for a frozen stride-2 3x3 convolution to
+    /// keep them; below it the position tiles on the parity phases (<see cref="PositionTileConv"/>) run. Measured
+    /// with <c>lopper bench sparse-conv</c> (one Zen 5 core, batch 128, two runs each): at 9-12 filters on 28x28
+    /// planes, 21-23 on 14x14 and 45-49 on 7x7 (69-77 % of the lanes) the position tiles ran 1.02-1.57x the direct
+    /// tiles' speed; at 16, 32 and 64 filters (all lanes) 0.74-1.03x. At stride 1 the position tiles on the unpadded
+    /// planes (<see cref="CompactTileConv"/>) take every width that leaves a lane idle: at 28, 30, 56 and 60 filters
+    /// (88-94 % of the lanes; 14x14 and 7x7, batch 8) they ran 0.96-1.13x the direct tiles, and at 16 and 32 filters
+    /// 1.00-1.06x (64 on 7x7: 0.94-0.97x), so full widths keep the direct tiles.
     /// </summary>
     public const double PositionTilesBelowLaneShare = 0.85;
 
@@ -450,10 +453,13 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
 
     private bool PrefersPositionTiles(int oh, int ow)
     {
-        // A stem's few input channels leave each chunk's write-out (pitched rows into planes) most of the work: on a
-        // 1-channel 28x28 stem at 12 and 16 filters the direct tiles ran 1.1-1.5x faster; at 9 input channels and up the position tiles won.
+        // A stem's few input channels leave each chunk's write-out most of the work: on a 1-channel 28x28 stem at 12
+        // and 16 filters the direct tiles ran 1.1-1.5x faster than the (pitched) position tiles; at 9 input channels
+        // and up the position tiles won.
         if (Kernel != 3 || InChannels < PositionTilesMinInChannels || !PositionTileConv.Supported) return false;
-        return !UsesDirectTiles(oh, ow) || OutChannels < PositionTilesBelowLaneShare * PaddedConv.PackedLength(OutChannels, 1);
+        if (!UsesDirectTiles(oh, ow)) return true;
+        double share = Stride == 1 ? 1.0 : PositionTilesBelowLaneShare;
+        return OutChannels < share * PaddedConv.PackedLength(OutChannels, 1);
     }
 
     // Whether the dense 3x3 path on an oh x ow output runs the direct tiles (stride 2 always does) rather than the GEMM.
