@@ -6,8 +6,8 @@ namespace Lopper.Graph;
 /// The deployment form of a model: every batch-norm that directly follows a convolution (and is its only
 /// reader) is folded into the convolution's weights and bias, and a ReLU (or a clip from 0, as ReLU6) that is the
 /// batch-norm's only reader is fused into the convolution; a residual join (with its ReLU) whose input is such a convolution,
-/// read by nothing else, becomes that convolution's epilogue (<see cref="Conv2dOp.AddsResidual"/>). Outputs
-/// equal the original model's in evaluation mode.
+/// read by nothing else, becomes that convolution's epilogue (<see cref="Conv2dOp.AddsResidual"/>); a ReLU of
+/// values another ReLU already made non-negative goes. Outputs equal the original model's in evaluation mode.
 /// </summary>
 public static class InferenceFolding
 {
@@ -52,6 +52,14 @@ public static class InferenceFolding
                 skip.Add(r);
                 continue;
             }
+            // A ReLU of values that are already non-negative (another ReLU's, or a fused one's) is the identity: SR-init
+            // leaves one per removed residual block (the block's final ReLU on the identity path). Not the graph's
+            // output node, which must stay last.
+            if (node.Op is ReluOp && i < g.Nodes.Count - 1 && nodes.Find(n => n.Name == Resolve(node.Inputs[0])) is { } producer && NonNegative(producer.Op))
+            {
+                rename[node.Name] = producer.Name;
+                continue;
+            }
             nodes.Add(new Node(node.Name, node.Op, node.Inputs.Select(Resolve).ToArray()));
         }
         var result = new Model(new ModelGraph(g.Name, FuseResiduals(nodes)));
@@ -90,6 +98,8 @@ public static class InferenceFolding
         }
         return result;
     }
+
+    private static bool NonNegative(Op op) => op is ReluOp or Conv2dOp { FusedRelu: true } or AddOp { FusedRelu: true };
 
     // Two-input sums with a convolution (bias, no ReLU of its own) as an input that nothing else reads: the sum
     // and its ReLU go into the convolution, which moves to the sum's place (both inputs exist by then). A 3x3

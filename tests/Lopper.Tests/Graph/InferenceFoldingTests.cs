@@ -50,6 +50,22 @@ public class InferenceFoldingTests
         Assert.Equal(model.Graph.Macs(), folded.Graph.Macs());
     }
 
+    [Fact]
+    public void ReluOfRemovedBlocksGoesWhenItsInputIsAlreadyNonNegative()
+    {
+        // Removing a ResNet-20 block leaves its final ReLU on the identity path, reading the previous block's ReLU.
+        var model = StructureFixtures.Build("resnet20", 5);
+        var blocks = Lopper.Structure.ResidualBlocks.Find(model.Graph);
+        var removed = Lopper.Structure.BlockSurgery.Compact(model, [blocks[0], blocks[1], blocks[4]]);
+        var g = removed.Graph;
+        int leftOver = g.Nodes.Count(n => n.Op is ReluOp && g.Nodes[n.InputIndices[0]].Op is ReluOp);
+        Assert.Equal(3, leftOver);
+        var folded = InferenceFolding.Fold(removed);
+        Assert.DoesNotContain(folded.Graph.Nodes, n => n.Op is ReluOp);
+        var x = StructureFixtures.Input(removed, 2, 8);
+        StructureFixtures.AssertClose(StructureFixtures.Run(removed, x), StructureFixtures.Run(folded, x));
+    }
+
     [Theory]
     [InlineData(3, 1, 1)]
     [InlineData(1, 2, 0)]
