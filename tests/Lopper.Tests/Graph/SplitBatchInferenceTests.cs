@@ -71,7 +71,9 @@ public class SplitBatchInferenceTests
     [InlineData(30, 28, 2, false)]   // 30 of 32 at stride 2: the phases' position tiles only below 85 %
     [InlineData(32, 14, 1, false)]   // a full block stays on the direct tiles
     [InlineData(48, 14, 2, false)]   // 32 + 16: all lanes
-    [InlineData(12, 28, 1, false, 1)] // a one-channel stem: the write-out dominates, the direct tiles stay
+    [InlineData(12, 28, 2, false, 1)] // a one-channel stride-2 stem: the pitched write-out dominates, the direct tiles stay
+    [InlineData(12, 28, 1, true, 1)]  // a one-channel stride-1 stem: the unpadded tiles
+    [InlineData(16, 28, 1, false, 1)] // all 16 lanes: the direct tiles
     public void DenseWeightsGoToPositionTilesWhereTheDirectTilesWouldIdleLanes(int filters, int size, int stride, bool positions, int inChannels = 8)
     {
         var plan = OneConvPlan(OneConv(inChannels, filters, size, stride));

@@ -448,15 +448,17 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     /// </summary>
     public const double PositionTilesBelowLaneShare = 0.85;
 
-    /// <summary>Fewest input channels for which the position tiles may run (see <see cref="PositionTilesBelowLaneShare"/>).</summary>
+    /// <summary>Fewest input channels for which the stride-2 position tiles may run (see <see cref="PositionTilesBelowLaneShare"/>).</summary>
     public const int PositionTilesMinInChannels = 8;
 
     private bool PrefersPositionTiles(int oh, int ow)
     {
-        // A stem's few input channels leave each chunk's write-out most of the work: on a 1-channel 28x28 stem at 12
-        // and 16 filters the direct tiles ran 1.1-1.5x faster than the (pitched) position tiles; at 9 input channels
-        // and up the position tiles won.
-        if (Kernel != 3 || InChannels < PositionTilesMinInChannels || !PositionTileConv.Supported) return false;
+        if (Kernel != 3 || !PositionTileConv.Supported) return false;
+        // Stride 1 (unpadded planes): also for a stem's few input channels (1 -> 9, 12, 16 on 28x28 and 3 -> 11, 16 on
+        // 32x32: 1.0-1.8x the direct tiles or the GEMM). Stride 2 (pitched phases): a stem's few input channels leave
+        // each chunk's write-out most of the work (1 -> 12 and 16: the direct tiles 1.1-1.5x faster); from 9 input
+        // channels up the position tiles won.
+        if (Stride == 2 && InChannels < PositionTilesMinInChannels) return false;
         if (!UsesDirectTiles(oh, ow)) return true;
         double share = Stride == 1 ? 1.0 : PositionTilesBelowLaneShare;
         return OutChannels < share * PaddedConv.PackedLength(OutChannels, 1);
