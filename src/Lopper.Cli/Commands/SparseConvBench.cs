@@ -45,6 +45,7 @@ public static class SparseConvBench
         var yDense = new float[batch * o * q];
         var ySparse = new float[batch * o * q];
         var yPositions = new float[batch * o * q];
+        var yTaps = new float[batch * o * q];
         int threads = Parallelism.Threads;
         // Stride 2: phase scratch, zero before each thread's first image (the split writes only where input lands).
         int scratch = stride == 1 ? SliceSparseConv.PaddedLength(c, hw, hw) : SliceSparseConv.PhasedLength(c, ohw, ohw);
@@ -94,6 +95,18 @@ public static class SparseConvBench
                         if (stride == 2) PositionTileConv.ForwardStride2(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, pp);
                         else CompactTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, gp, mp);
             }));
+            double? tapTiles = null;
+            if (stride == 1)
+            {
+                var tapPlan = CompactTileConv.CreateTaps(w, o, c);
+                tapTiles = MedianMs(() => Parallelism.For(threads, t =>
+                {
+                    fixed (float* xp = x, yp = yTaps, gp = guarded[t], mp = masks)
+                        for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
+                            CompactTileConv.ForwardTaps(xp + (long)b * c * p, hw, hw, tapPlan, yp + (long)b * o * q, gp, mp);
+                }));
+                for (int i = 0; i < yDense.Length; i++) if (Math.Abs(yTaps[i] - yDense[i]) > 1e-3) throw new InvalidOperationException($"taps differ at {i}: {yTaps[i]} vs {yDense[i]}");
+            }
             float maxDiff = 0;
             for (int i = 0; i < yDense.Length; i++)
                 maxDiff = Math.Max(maxDiff, Math.Max(Math.Abs(ySparse[i] - yDense[i]), Math.Abs(yPositions[i] - yDense[i])));
@@ -101,6 +114,7 @@ public static class SparseConvBench
             {
                 ["sparsity"] = s, ["slices_kept"] = kept, ["dense_ms"] = Math.Round(dense, 3), ["sparse_ms"] = Math.Round(sparse, 3),
                 ["position_tiles_ms"] = Math.Round(positionTiles, 3),
+                ["tap_tiles_ms"] = tapTiles is { } tt ? Math.Round(tt, 3) : null,
                 ["speedup_sparse_over_dense"] = Math.Round(dense / sparse, 3),
                 ["speedup_over_mac_reduction"] = Math.Round(dense / sparse * kept / ((double)o * c), 3), ["max_abs_diff"] = maxDiff,
             });

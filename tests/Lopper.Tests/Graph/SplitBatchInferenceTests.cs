@@ -91,6 +91,19 @@ public class SplitBatchInferenceTests
         Assert.Equal(Tensors.Kernels.SliceSparseConv.Supported, OneConvPlan(model) is Tensors.Kernels.SliceSparseConv.Plan);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void KernelColumnSubsetsGoToTheUnpaddedTapTilesAtStrideOne(int stride)
+    {
+        var b = new GraphBuilder([6, 14, 14]);
+        var columns = Enumerable.Range(0, 54).Where(c => c % 4 != 1).ToArray();
+        var c = b.Add("conv", new Lopper.Graph.Ops.Conv2dOp(6, 13, 3, stride, 1, true, columns), b.Input);
+        b.Linear("fc", b.Flatten("flat", c), 3);
+        var plan = OneConvPlan(new Model(b.Build("columns"), 9));
+        Assert.Equal(stride == 1 && Tensors.Kernels.CompactTileConv.Supported, plan is Tensors.Kernels.CompactTileConv.TapPlan);
+    }
+
     // A 3x3 convolution with bias (padding 1) and a linear head on [inChannels, size, size] images.
     private static Model OneConv(int inChannels, int filters, int size, int stride)
     {

@@ -44,4 +44,40 @@ public unsafe class CompactTileConvTests
             for (int i = cout * h * w; i < y.Length; i++) Assert.True(float.IsNaN(y[i]), $"wrote past the output at {i - cout * h * w}");
         }
     }
+
+    [Theory]
+    [InlineData(12, 13, 28, 28, 0.5, true, true)]   // an SPP layer at half its columns: blocks of 7 and 6
+    [InlineData(29, 31, 14, 14, 0.3, false, true)]
+    [InlineData(57, 64, 7, 7, 0.6, true, false)]
+    [InlineData(4, 5, 6, 9, 0.9, false, false)]    // nearly all columns gone
+    [InlineData(3, 8, 5, 1, 0.0, true, true)]      // every column kept, one-pixel-wide planes
+    public void KeptColumnsMatchANaiveConvolutionWithTheOthersZero(int cin, int cout, int h, int w, double pruned, bool relu, bool withResidual)
+    {
+        if (!CompactTileConv.Supported) return;
+        var rng = new Random(13);
+        var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() >= pruned).ToArray();
+        if (columns.Length == 0) columns = [4];
+        if (pruned >= 0.9) columns = columns.Where(c => c % 3 != 0).ToArray();   // and no left-neighbour tap at all
+        int k = columns.Length;
+        float[] x = KernelTestData.Fill(rng, cin * h * w), kept = KernelTestData.Fill(rng, cout * k), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * h * w) : null;
+        var dense = new float[cout * cin * 9];
+        for (int o = 0; o < cout; o++)
+            for (int j = 0; j < k; j++) dense[o * cin * 9 + columns[j]] = kept[o * k + j];
+        var plan = CompactTileConv.CreateTaps(kept, cout, cin, columns);
+        var scratch = new float[CompactTileConv.GuardedLength(cin, h, w)];
+        var masks = new float[CompactTileConv.MaskLength(h, w)];
+        var y = new float[cout * h * w];
+        Array.Fill(y, float.NaN);
+        fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
+        {
+            CompactTileConv.ClearGuards(sp, cin, h, w);
+            CompactTileConv.Masks(h, w, mp);
+            CompactTileConv.ForwardTaps(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+        }
+        for (int o = 0; o < cout; o++)
+            for (int oy = 0; oy < h; oy++)
+                for (int ox = 0; ox < w; ox++)
+                    Assert.Equal(KernelTestData.NaiveConv3x3(x, dense, bias, residual, cin, h, w, 1, relu, o, oy, ox), y[(o * h + oy) * w + ox], 1e-4);
+    }
 }

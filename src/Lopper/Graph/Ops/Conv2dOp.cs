@@ -213,8 +213,12 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         bool columnsPadded = UsesColumnsPadded(h, w), columnsStrided = UsesColumnsStrided;
         // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
-        // Positions-in-lanes kernels for frozen weights with most slices zero or filter counts that idle tile lanes.
-        if (keep && (padded || strided) && ((object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)) is { } plan)
+        // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or
+        // a kernel-column subset.
+        object? plan = !keep ? null
+            : padded || strided ? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
+            : ColumnTaps(weight, state);
+        if (plan is not null)
         {
             Parallelism.For(chunks, c =>
             {
@@ -476,6 +480,16 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         return state.KeepDerived(PositionTileConv.Create(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels));
     }
 
+    // The position-tile plan of a frozen kernel-column subset of a stride-1 3x3 convolution (padding 1), made once per
+    // session: only the kept columns are multiplied, on the unpadded planes. The grid's SPP cell at 50 % of the MACs
+    // keeps 13-16, 29-32 and 57-64 filters, which idle direct-tile lanes as filter pruning does.
+    private CompactTileConv.TapPlan? ColumnTaps(float[] weight, NodeState state)
+    {
+        if (state.Derived is CompactTileConv.TapPlan kept) return kept;
+        if (state.Derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride != 1 || PadH != 1 || !CompactTileConv.Supported) return null;
+        return state.KeepDerived(CompactTileConv.CreateTaps(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, Columns));
+    }
+
     // Images [start, end) through a positions-in-lanes plan: SliceSparseConv or PositionTileConv (stride 1, or 2
     // through their parity phases, zeroed once for all of them as StridedConv needs), bias, residual and fused ReLU
     // included.
@@ -484,8 +498,9 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         bool stride2 = Stride == 2;
         var sparse = plan as SliceSparseConv.Plan;
         var tiles = plan as PositionTileConv.Plan;
+        var taps = plan as CompactTileConv.TapPlan;
         // Stride-1 position tiles run on the unpadded planes (CompactTileConv): guards cleared once, masks made once.
-        bool compact = tiles is not null && !stride2;
+        bool compact = (tiles is not null || taps is not null) && !stride2;
         int scratch = compact ? CompactTileConv.GuardedLength(InChannels, h, w)
             : stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w);
         var padded = BufferPool.Rent(scratch);
@@ -502,6 +517,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
                 if (sparse is not null && stride2) SliceSparseConv.ForwardStride2(image, h, w, sparse, output, pp, ap, bp, FusedRelu, res);
                 else if (sparse is not null) SliceSparseConv.Forward(image, h, w, sparse, output, pp, ap, bp, FusedRelu, res);
                 else if (stride2) PositionTileConv.ForwardStride2(image, h, w, tiles!, output, pp, bp, FusedRelu, res);
+                else if (taps is not null) CompactTileConv.ForwardTaps(image, h, w, taps, output, pp, mp, bp, FusedRelu, res);
                 else CompactTileConv.Forward(image, h, w, tiles!, output, pp, mp, bp, FusedRelu, res);
                 ClampToReluMax(output, outPlane);
             }

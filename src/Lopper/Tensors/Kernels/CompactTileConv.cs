@@ -94,6 +94,111 @@ internal static unsafe class CompactTileConv
             }
     }
 
+    /// <summary>
+    /// A frozen [outChannels, taps] weight, all 9 taps of every input channel or a subset of kernel columns
+    /// (c*9 + ky*3 + kx, as <c>Conv2dOp.Columns</c>), in register blocks with the taps ordered by column shift.
+    /// </summary>
+    public sealed class TapPlan
+    {
+        internal TapPlan(int outChannels, int inChannels, int[] blockStarts, int[] taps, int[] ends, float[] weights)
+        {
+            OutChannels = outChannels; InChannels = inChannels; BlockStarts = blockStarts; Taps = taps; Ends = ends; Weights = weights;
+        }
+
+        /// <summary>Output channels (filters).</summary>
+        public int OutChannels { get; }
+
+        /// <summary>Input channels.</summary>
+        public int InChannels { get; }
+
+        // Block b holds filters [BlockStarts[b], BlockStarts[b+1]); its weights start at Taps.Length*BlockStarts[b],
+        // [tap][filter]. Taps[e] is the column (c*9 + ky*3 + kx) of packed tap e; those with kx = 0 come first, up to
+        // Ends[0], then kx = 1 up to Ends[1], then kx = 2.
+        internal int[] BlockStarts { get; }
+        internal int[] Taps { get; }
+        internal int[] Ends { get; }
+        internal float[] Weights { get; }
+    }
+
+    /// <summary>
+    /// The plan of a [outChannels, K] weight whose K columns are <paramref name="columns"/> (null: all inChannels*9).
+    /// </summary>
+    public static TapPlan CreateTaps(ReadOnlySpan<float> weight, int outChannels, int inChannels, int[]? columns = null)
+    {
+        int k = columns?.Length ?? inChannels * 9;
+        var order = new int[k];
+        var ends = new int[3];
+        int at = 0;
+        for (int kx = 0; kx < 3; kx++)
+        {
+            for (int j = 0; j < k; j++)
+                if ((columns?[j] ?? j) % 3 == kx) order[at++] = j;
+            ends[kx] = at;
+        }
+        var taps = new int[k];
+        for (int e = 0; e < k; e++) taps[e] = columns?[order[e]] ?? order[e];
+        var starts = PositionTileConv.BlockStarts(outChannels);
+        var packed = new float[outChannels * k];
+        int write = 0;
+        for (int b = 0; b + 1 < starts.Length; b++)
+            for (int e = 0; e < k; e++)
+                for (int o = starts[b]; o < starts[b + 1]; o++)
+                    packed[write++] = weight[o * k + order[e]];
+        return new TapPlan(outChannels, inChannels, starts, taps, ends, packed);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> with a <see cref="TapPlan"/>: only its taps are multiplied (a kernel-column pruned
+    /// convolution costs its kept columns).
+    /// </summary>
+    public static void ForwardTaps(float* x, int h, int w, TapPlan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels, k = plan.Taps.Length;
+        float* planes = guarded + Guard(w);
+        for (int c = 0; c < inputs; c++)
+            Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
+        int* offsets = stackalloc int[k];
+        for (int e = 0; e < k; e++)
+        {
+            int column = plan.Taps[e], tap = column % 9;
+            offsets[e] = column / 9 * stride + (tap / 3 - 1) * w + tap % 3 - 1;
+        }
+        int* ends = stackalloc int[3];
+        for (int i = 0; i < 3; i++) ends[i] = plan.Ends[i];
+        var starts = plan.BlockStarts;
+        float* output = stackalloc float[MaxBlock * Chunk + 16];
+        output = (float*)(((nint)output + 63) & ~(nint)63);
+        fixed (float* weights = plan.Weights)
+            for (int j0 = 0; j0 < plane; j0 += Chunk)
+            {
+                var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
+                float* m = masks + 2 * (j0 / Chunk) * Chunk;
+                for (int b = 0; b + 1 < starts.Length; b++)
+                {
+                    int o0 = starts[b], count = starts[b + 1] - o0;
+                    DispatchTaps(count, offsets, ends, planes + j0, m, weights + (long)k * o0, output);
+                    for (int o = 0; o < count; o++) at.Write(o0 + o, bias, output + o * Chunk);
+                }
+            }
+    }
+
+    private static void DispatchTaps(int filters, int* offsets, int* ends, float* input, float* masks, float* weights, float* output)
+    {
+        switch (filters)
+        {
+            case 1: TapBlock<F1>(offsets, ends, input, masks, weights, output); break;
+            case 2: TapBlock<F2>(offsets, ends, input, masks, weights, output); break;
+            case 3: TapBlock<F3>(offsets, ends, input, masks, weights, output); break;
+            case 4: TapBlock<F4>(offsets, ends, input, masks, weights, output); break;
+            case 5: TapBlock<F5>(offsets, ends, input, masks, weights, output); break;
+            case 6: TapBlock<F6>(offsets, ends, input, masks, weights, output); break;
+            case 7: TapBlock<F7>(offsets, ends, input, masks, weights, output); break;
+            case 8: TapBlock<F8>(offsets, ends, input, masks, weights, output); break;
+            default: throw new ArgumentOutOfRangeException(nameof(filters));
+        }
+    }
+
     // Where one chunk's results go: filter o's values start at Y + o*Plane; Valid of the chunk's 32 lanes are positions.
     private readonly struct Epilogue(float* y, int plane, int valid, bool relu, float* residual)
     {
@@ -225,6 +330,71 @@ internal static unsafe class CompactTileConv
                     if (T.Filters > 7) { var k = Vector512.Create(wr[2 * T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
                 }
             }
+        { a00.Store(output + 0); a01.Store(output + 16); }
+        if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
+        if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
+        if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
+        if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
+        if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
+        if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
+        if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
+    }
+
+    // One block of T.Filters filters on one chunk over a list of taps: offsets[e] is tap e's shift from the chunk,
+    // the taps [0, ends[0]) read the left neighbour (masked), [ends[0], ends[1]) the column itself and
+    // [ends[1], ends[2]) the right neighbour (masked). Weights are [tap][filter].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TapBlock<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output) where T : struct, IFilters
+    {
+        var zero = Vector512<float>.Zero;
+        Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
+        var left0 = Vector512.Load(masks);
+        var left1 = Vector512.Load(masks + 16);
+        var right0 = Vector512.Load(masks + Chunk);
+        var right1 = Vector512.Load(masks + Chunk + 16);
+        float* wr = weights;
+        for (int e = 0; e < ends[0]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v = Vector512.Load(p) & left0;
+            var u = Vector512.Load(p + 16) & left1;
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+        }
+        for (int e = ends[0]; e < ends[1]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v = Vector512.Load(p);
+            var u = Vector512.Load(p + 16);
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+        }
+        for (int e = ends[1]; e < ends[2]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v = Vector512.Load(p) & right0;
+            var u = Vector512.Load(p + 16) & right1;
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+        }
         { a00.Store(output + 0); a01.Store(output + 16); }
         if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
         if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
