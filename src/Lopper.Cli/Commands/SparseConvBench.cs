@@ -98,7 +98,7 @@ public static class SparseConvBench
             double? tapTiles = null;
             if (stride == 1)
             {
-                var tapPlan = CompactTileConv.CreateTaps(w, o, c);
+                var tapPlan = TapPlan.ForColumns(w, o, c);
                 tapTiles = MedianMs(() => Parallelism.For(threads, t =>
                 {
                     fixed (float* xp = x, yp = yTaps, gp = guarded[t], mp = masks)

@@ -57,8 +57,13 @@ public class SplitBatchInferenceTests
             var y = run.Forward(x);
             StructureFixtures.AssertClose(expected, y.Data);
             y.Release();
+            // Every one skips its zero slices: the slice-sparse kernel, or blocks of filters reading the same channels
+            // where such blocks exist (the one-channel stem: its filters all read channel 0 or nothing).
             if (Tensors.Kernels.SliceSparseConv.Supported)
-                Assert.Equal(sparse, run.Derived.Slots.Count(d => d is Tensors.Kernels.SliceSparseConv.Plan));
+            {
+                Assert.Equal(sparse, run.Derived.Slots.Count(d => d is Tensors.Kernels.SliceSparseConv.Plan or Tensors.Kernels.TapPlan));
+                Assert.All(run.Derived.Slots.OfType<Tensors.Kernels.TapPlan>(), p => Assert.True(p.ComputedShare < 0.5));
+            }
         }
     }
 
@@ -101,7 +106,21 @@ public class SplitBatchInferenceTests
         var c = b.Add("conv", new Lopper.Graph.Ops.Conv2dOp(6, 13, 3, stride, 1, true, columns), b.Input);
         b.Linear("fc", b.Flatten("flat", c), 3);
         var plan = OneConvPlan(new Model(b.Build("columns"), 9));
-        Assert.Equal(stride == 1 && Tensors.Kernels.CompactTileConv.Supported, plan is Tensors.Kernels.CompactTileConv.TapPlan);
+        Assert.Equal(stride == 1 && Tensors.Kernels.CompactTileConv.Supported, plan is Tensors.Kernels.TapPlan);
+    }
+
+    [Fact]
+    public void ConnectionsPrunedInGroupsOfFiltersGoToSliceBlocks()
+    {
+        // As SNACS leaves a layer: filters in fours reading the same half of the input channels.
+        var model = OneConv(16, 32, 14, 1);
+        var w = model.NodeParameters[1][0].Value.Data;
+        var rng = new Random(5);
+        var reads = Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 16).Select(_ => rng.NextDouble() < 0.5).ToArray()).ToArray();
+        for (int o = 0; o < 32; o++)
+            for (int c = 0; c < 16; c++)
+                if (!reads[o / 4][c]) Array.Clear(w, (o * 16 + c) * 9, 9);
+        Assert.Equal(Tensors.Kernels.CompactTileConv.Supported, OneConvPlan(model) is Tensors.Kernels.TapPlan);
     }
 
     // A 3x3 convolution with bias (padding 1) and a linear head on [inChannels, size, size] images.

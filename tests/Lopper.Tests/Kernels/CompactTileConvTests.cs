@@ -64,7 +64,7 @@ public unsafe class CompactTileConvTests
         var dense = new float[cout * cin * 9];
         for (int o = 0; o < cout; o++)
             for (int j = 0; j < k; j++) dense[o * cin * 9 + columns[j]] = kept[o * k + j];
-        var plan = CompactTileConv.CreateTaps(kept, cout, cin, columns);
+        var plan = TapPlan.ForColumns(kept, cout, cin, columns);
         var scratch = new float[CompactTileConv.GuardedLength(cin, h, w)];
         var masks = new float[CompactTileConv.MaskLength(h, w)];
         var y = new float[cout * h * w];
@@ -79,5 +79,40 @@ public unsafe class CompactTileConvTests
             for (int oy = 0; oy < h; oy++)
                 for (int ox = 0; ox < w; ox++)
                     Assert.Equal(KernelTestData.NaiveConv3x3(x, dense, bias, residual, cin, h, w, 1, relu, o, oy, ox), y[(o * h + oy) * w + ox], 1e-4);
+    }
+
+    [Theory]
+    [InlineData(32, 64, 7, 7, 4, true, true)]     // SNACS's third stage: groups of 4 filters reading the same channels
+    [InlineData(16, 16, 28, 28, 2, false, true)]
+    [InlineData(30, 32, 14, 14, 1, true, false)]  // every filter its own channel set
+    public void SliceBlocksMatchANaiveConvolution(int cin, int cout, int h, int w, int group, bool relu, bool withResidual)
+    {
+        if (!CompactTileConv.Supported) return;
+        var rng = new Random(17);
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * h * w) : null;
+        // Filters in groups (interleaved, so the plan must sort them back together) share the channels they read.
+        int groups = (cout + group - 1) / group;
+        var reads = Enumerable.Range(0, groups).Select(_ => Enumerable.Range(0, cin).Select(_ => rng.NextDouble() < 0.5).ToArray()).ToArray();
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+                if (!reads[o % groups][c]) Array.Clear(weight, (o * cin + c) * 9, 9);
+        var plan = TapPlan.ForSlices(weight, cout, cin);
+        if (group == 4) Assert.Equal(plan.KeptShare, plan.ComputedShare, 6);   // blocks of equal sets: no zero slice computed
+        Assert.True(plan.KeptShare <= plan.ComputedShare && plan.ComputedShare <= plan.CostShare && plan.CostShare < 1);
+        var scratch = new float[CompactTileConv.GuardedLength(cin, h, w)];
+        var masks = new float[CompactTileConv.MaskLength(h, w)];
+        var y = new float[cout * h * w];
+        Array.Fill(y, float.NaN);
+        fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
+        {
+            CompactTileConv.ClearGuards(sp, cin, h, w);
+            CompactTileConv.Masks(h, w, mp);
+            CompactTileConv.ForwardTaps(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+        }
+        for (int o = 0; o < cout; o++)
+            for (int oy = 0; oy < h; oy++)
+                for (int ox = 0; ox < w; ox++)
+                    Assert.Equal(KernelTestData.NaiveConv3x3(x, weight, bias, residual, cin, h, w, 1, relu, o, oy, ox), y[(o * h + oy) * w + ox], 1e-4);
     }
 }

@@ -216,7 +216,8 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or
         // a kernel-column subset.
         object? plan = !keep ? null
-            : padded || strided ? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
+            : padded ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
+            : strided ? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
             : ColumnTaps(weight, state);
         if (plan is not null)
         {
@@ -483,11 +484,32 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     // The position-tile plan of a frozen kernel-column subset of a stride-1 3x3 convolution (padding 1), made once per
     // session: only the kept columns are multiplied, on the unpadded planes. The grid's SPP cell at 50 % of the MACs
     // keeps 13-16, 29-32 and 57-64 filters, which idle direct-tile lanes as filter pruning does.
-    private CompactTileConv.TapPlan? ColumnTaps(float[] weight, NodeState state)
+    private TapPlan? ColumnTaps(float[] weight, NodeState state)
     {
-        if (state.Derived is CompactTileConv.TapPlan kept) return kept;
+        if (state.Derived is TapPlan kept) return kept;
         if (state.Derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride != 1 || PadH != 1 || !CompactTileConv.Supported) return null;
-        return state.KeepDerived(CompactTileConv.CreateTaps(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, Columns));
+        return state.KeepDerived(TapPlan.ForColumns(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, Columns));
+    }
+
+    /// <summary>
+    /// How many times slower per multiplied kernel slice the slice-sparse kernel (<see cref="SliceSparseConv"/>) runs than
+    /// the unpadded position tiles (<see cref="CompactTileConv"/>): <c>lopper bench sparse-conv</c> with nothing pruned,
+    /// one Zen 5 core, batch 8, 12 -> 11 on 28x28, 22 -> 21 on 14x14 and 48 -> 49 on 7x7: 1.1-1.4x.
+    /// </summary>
+    public const double SliceSparseCostPerSlice = 1.25;
+
+    // A frozen stride-1 3x3 weight with zero kernel slices (connection pruning, SNACS) as register blocks of filters
+    // that read the same input channels (TapPlan.ForSlices): SNACS prunes connections in groups of filters, so blocks
+    // of equal channel sets compute few zero slices. Taken where it multiplies less than the dense weight and costs
+    // less than the slice-sparse kernel, which multiplies only the kept slices but each more slowly.
+    private TapPlan? SliceTaps(float[] weight, NodeState state)
+    {
+        if (state.Derived is TapPlan kept) return kept;
+        if (state.Derived is not null || Kernel != 3 || Stride != 1 || Columns is not null || !CompactTileConv.Supported) return null;
+        var plan = TapPlan.ForSlices(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels);
+        if (plan.KeptShare >= 1 || plan.CostShare > 0.95) return null;
+        if (plan.KeptShare <= SliceSparseMaxDensity && plan.KeptShare * SliceSparseCostPerSlice < plan.CostShare) return null;
+        return state.KeepDerived(plan);
     }
 
     // Images [start, end) through a positions-in-lanes plan: SliceSparseConv or PositionTileConv (stride 1, or 2
@@ -498,7 +520,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         bool stride2 = Stride == 2;
         var sparse = plan as SliceSparseConv.Plan;
         var tiles = plan as PositionTileConv.Plan;
-        var taps = plan as CompactTileConv.TapPlan;
+        var taps = plan as TapPlan;
         // Stride-1 position tiles run on the unpadded planes (CompactTileConv): guards cleared once, masks made once.
         bool compact = (tiles is not null || taps is not null) && !stride2;
         int scratch = compact ? CompactTileConv.GuardedLength(InChannels, h, w)

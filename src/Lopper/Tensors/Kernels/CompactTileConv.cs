@@ -95,90 +95,32 @@ internal static unsafe class CompactTileConv
     }
 
     /// <summary>
-    /// A frozen [outChannels, taps] weight, all 9 taps of every input channel or a subset of kernel columns
-    /// (c*9 + ky*3 + kx, as <c>Conv2dOp.Columns</c>), in register blocks with the taps ordered by column shift.
-    /// </summary>
-    public sealed class TapPlan
-    {
-        internal TapPlan(int outChannels, int inChannels, int[] blockStarts, int[] taps, int[] ends, float[] weights)
-        {
-            OutChannels = outChannels; InChannels = inChannels; BlockStarts = blockStarts; Taps = taps; Ends = ends; Weights = weights;
-        }
-
-        /// <summary>Output channels (filters).</summary>
-        public int OutChannels { get; }
-
-        /// <summary>Input channels.</summary>
-        public int InChannels { get; }
-
-        // Block b holds filters [BlockStarts[b], BlockStarts[b+1]); its weights start at Taps.Length*BlockStarts[b],
-        // [tap][filter]. Taps[e] is the column (c*9 + ky*3 + kx) of packed tap e; those with kx = 0 come first, up to
-        // Ends[0], then kx = 1 up to Ends[1], then kx = 2.
-        internal int[] BlockStarts { get; }
-        internal int[] Taps { get; }
-        internal int[] Ends { get; }
-        internal float[] Weights { get; }
-    }
-
-    /// <summary>
-    /// The plan of a [outChannels, K] weight whose K columns are <paramref name="columns"/> (null: all inChannels*9).
-    /// </summary>
-    public static TapPlan CreateTaps(ReadOnlySpan<float> weight, int outChannels, int inChannels, int[]? columns = null)
-    {
-        int k = columns?.Length ?? inChannels * 9;
-        var order = new int[k];
-        var ends = new int[3];
-        int at = 0;
-        for (int kx = 0; kx < 3; kx++)
-        {
-            for (int j = 0; j < k; j++)
-                if ((columns?[j] ?? j) % 3 == kx) order[at++] = j;
-            ends[kx] = at;
-        }
-        var taps = new int[k];
-        for (int e = 0; e < k; e++) taps[e] = columns?[order[e]] ?? order[e];
-        var starts = PositionTileConv.BlockStarts(outChannels);
-        var packed = new float[outChannels * k];
-        int write = 0;
-        for (int b = 0; b + 1 < starts.Length; b++)
-            for (int e = 0; e < k; e++)
-                for (int o = starts[b]; o < starts[b + 1]; o++)
-                    packed[write++] = weight[o * k + order[e]];
-        return new TapPlan(outChannels, inChannels, starts, taps, ends, packed);
-    }
-
-    /// <summary>
     /// <see cref="Forward"/> with a <see cref="TapPlan"/>: only its taps are multiplied (a kernel-column pruned
     /// convolution costs its kept columns).
     /// </summary>
     public static void ForwardTaps(float* x, int h, int w, TapPlan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
         if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
-        int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels, k = plan.Taps.Length;
+        int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels;
         float* planes = guarded + Guard(w);
         for (int c = 0; c < inputs; c++)
-            Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
-        int* offsets = stackalloc int[k];
-        for (int e = 0; e < k; e++)
-        {
-            int column = plan.Taps[e], tap = column % 9;
-            offsets[e] = column / 9 * stride + (tap / 3 - 1) * w + tap % 3 - 1;
-        }
-        int* ends = stackalloc int[3];
-        for (int i = 0; i < 3; i++) ends[i] = plan.Ends[i];
-        var starts = plan.BlockStarts;
+            if (plan.ReadsChannel(c))
+                Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
+        var offsetsOf = plan.Offsets(stride, w);
+        int blocks = plan.BlockCount;
         float* output = stackalloc float[MaxBlock * Chunk + 16];
         output = (float*)(((nint)output + 63) & ~(nint)63);
         fixed (float* weights = plan.Weights)
+        fixed (int* offsets = offsetsOf, ends = plan.Ends, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
             for (int j0 = 0; j0 < plane; j0 += Chunk)
             {
                 var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
                 float* m = masks + 2 * (j0 / Chunk) * Chunk;
-                for (int b = 0; b + 1 < starts.Length; b++)
+                for (int b = 0; b < blocks; b++)
                 {
-                    int o0 = starts[b], count = starts[b + 1] - o0;
-                    DispatchTaps(count, offsets, ends, planes + j0, m, weights + (long)k * o0, output);
-                    for (int o = 0; o < count; o++) at.Write(o0 + o, bias, output + o * Chunk);
+                    int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
+                    DispatchTaps(count, offsets + t0, ends + 3 * b, planes + j0, m, weights + weightStarts[b], output);
+                    for (int o = 0; o < count; o++) at.Write(filters[f0 + o], bias, output + o * Chunk);
                 }
             }
     }

@@ -1,0 +1,198 @@
+namespace Lopper.Tensors.Kernels;
+
+/// <summary>
+/// A frozen 3x3 weight for <see cref="CompactTileConv.ForwardTaps"/>: register blocks of up to 8 filters, each with the
+/// list of taps (c*9 + ky*3 + kx) it multiplies. A kernel-column subset (SPP) gives every block the same taps; a
+/// connection-pruned weight (SNACS) gives each block the input channels its filters read, with filters of equal
+/// channel sets grouped so that few zero slices are computed.
+/// </summary>
+public sealed class TapPlan
+{
+    private const int MaxBlock = 8;
+
+    private TapPlan(int outChannels, int inChannels, int[] filters, int[] blockStarts, int[] taps, int[] tapStarts, int[] ends, float[] weights, int[] weightStarts, long computedSlices, long keptSlices)
+    {
+        OutChannels = outChannels; InChannels = inChannels; Filters = filters; BlockStarts = blockStarts; Taps = taps;
+        TapStarts = tapStarts; Ends = ends; Weights = weights; WeightStarts = weightStarts;
+        long all = (long)outChannels * inChannels;
+        ComputedShare = all == 0 ? 1 : (double)computedSlices / all;
+        CostShare = ComputedShare;
+        KeptShare = all == 0 ? 1 : (double)keptSlices / all;
+        _reads = new bool[inChannels];
+        foreach (int t in taps) _reads[t / 9] = true;
+    }
+
+    /// <summary>Output channels (filters).</summary>
+    public int OutChannels { get; }
+
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; }
+
+    /// <summary>Kernel slices (filter, input channel) multiplied, over all slices: the share of the dense work done.</summary>
+    public double ComputedShare { get; }
+
+    /// <summary>Kernel slices with a nonzero weight, over all slices (at most <see cref="ComputedShare"/>).</summary>
+    public double KeptShare { get; }
+
+    /// <summary>
+    /// <see cref="ComputedShare"/> with blocks of fewer than 4 filters counted as 4: a block's accumulators are two
+    /// chains per filter, and under 8 chains the multiply-adds wait on each other, so a small block takes about as
+    /// long as a block of 4.
+    /// </summary>
+    public double CostShare { get; private set; }
+
+    private static long Cost(int channels, int filters) => (long)channels * Math.Max(filters, 4);
+
+    // Block b computes filters Filters[BlockStarts[b] .. BlockStarts[b+1]) over taps Taps[TapStarts[b] .. TapStarts[b+1]),
+    // ordered by column shift: Ends[3b .. 3b+2] (relative to TapStarts[b]) end the left, centre and right taps. Its
+    // weights, [tap][filter], start at WeightStarts[b].
+    internal int[] Filters { get; }
+    internal int[] BlockStarts { get; }
+    internal int[] Taps { get; }
+    internal int[] TapStarts { get; }
+    internal int[] Ends { get; }
+    internal float[] Weights { get; }
+    internal int[] WeightStarts { get; }
+    internal int BlockCount => BlockStarts.Length - 1;
+
+    private readonly bool[] _reads;
+    private (int Stride, int W, int[] Offsets)? _offsets;
+
+    /// <summary>Whether any block reads input channel <paramref name="c"/>.</summary>
+    internal bool ReadsChannel(int c) => _reads[c];
+
+    // Each tap's shift from an output position in the guarded planes (plane stride, row width w); kept for the last
+    // geometry (a session has one; a race computes the same array twice).
+    internal int[] Offsets(int stride, int w)
+    {
+        if (_offsets is { } o && o.Stride == stride && o.W == w) return o.Offsets;
+        var offsets = new int[Taps.Length];
+        for (int e = 0; e < offsets.Length; e++)
+        {
+            int column = Taps[e], tap = column % 9;
+            offsets[e] = column / 9 * stride + (tap / 3 - 1) * w + tap % 3 - 1;
+        }
+        _offsets = (stride, w, offsets);
+        return offsets;
+    }
+
+    /// <summary>
+    /// The plan of a [outChannels, K] weight whose K columns are <paramref name="columns"/> (null: all
+    /// inChannels*9): blocks of consecutive filters, as even as <see cref="PositionTileConv.BlockStarts"/> makes them.
+    /// </summary>
+    public static TapPlan ForColumns(ReadOnlySpan<float> weight, int outChannels, int inChannels, int[]? columns = null)
+    {
+        int k = columns?.Length ?? inChannels * 9;
+        var all = new int[k];
+        for (int j = 0; j < k; j++) all[j] = columns?[j] ?? j;
+        var starts = PositionTileConv.BlockStarts(outChannels);
+        var blocks = new List<(int[] Filters, int[] Columns)>();
+        for (int b = 0; b + 1 < starts.Length; b++)
+            blocks.Add((Enumerable.Range(starts[b], starts[b + 1] - starts[b]).ToArray(), all));
+        var channels = columns is null ? inChannels : columns.Select(c => c / 9).Distinct().Count();
+        return Build(weight, outChannels, inChannels, all, blocks, (long)outChannels * channels, (long)outChannels * channels);
+    }
+
+    /// <summary>
+    /// The plan of a dense [outChannels, inChannels*9] weight with zero kernel slices: filters sorted by the set of
+    /// input channels they read and cut into blocks of up to 8: below 4 filters a block takes the next filter where
+    /// that costs no more (<see cref="CostShare"/>) than a block of its own, from 4 on only while 90 % of the
+    /// block's computed slices stay nonzero.
+    /// </summary>
+    public static TapPlan ForSlices(ReadOnlySpan<float> weight, int outChannels, int inChannels)
+    {
+        int k = inChannels * 9;
+        var reads = new bool[outChannels][];
+        for (int o = 0; o < outChannels; o++)
+        {
+            reads[o] = new bool[inChannels];
+            for (int c = 0; c < inChannels; c++)
+                for (int t = 0; t < 9 && !reads[o][c]; t++) reads[o][c] = weight[o * k + c * 9 + t] != 0f;
+        }
+        // Equal channel sets next to each other (lexicographic over channels), then greedy blocks.
+        var order = Enumerable.Range(0, outChannels).ToArray();
+        Array.Sort(order, (a, b) =>
+        {
+            for (int c = 0; c < inChannels; c++)
+                if (reads[a][c] != reads[b][c]) return reads[a][c] ? -1 : 1;
+            return a.CompareTo(b);
+        });
+        var blocks = new List<(int[] Filters, int[] Columns)>();
+        long computed = 0, keptSlices = 0, cost = 0;
+        foreach (var r in reads) keptSlices += r.Count(x => x);
+        for (int i = 0; i < outChannels;)
+        {
+            var union = (bool[])reads[order[i]].Clone();
+            int unionCount = union.Count(r => r), count = 1;
+            // Under 4 filters a block grows while that costs no more than the next filter alone (Cost); from 4 on, only
+            // while at least 90 % of its computed slices are kept.
+            long keptInBlock = unionCount;
+            while (count < MaxBlock && i + count < outChannels)
+            {
+                var next = reads[order[i + count]];
+                int unionAfter = 0, nextCount = 0;
+                for (int c = 0; c < inChannels; c++)
+                {
+                    if (union[c] || next[c]) unionAfter++;
+                    if (next[c]) nextCount++;
+                }
+                bool grow = count < 4
+                    ? Cost(unionAfter, count + 1) <= Cost(unionCount, count) + Cost(nextCount, 1)
+                    : keptInBlock + nextCount >= 0.9 * unionAfter * (count + 1);
+                if (!grow) break;
+                keptInBlock += nextCount;
+                for (int c = 0; c < inChannels; c++) union[c] |= next[c];
+                unionCount = unionAfter;
+                count++;
+            }
+            cost += Cost(unionCount, count);
+            var columns = new List<int>();
+            for (int c = 0; c < inChannels; c++)
+                if (union[c])
+                    for (int t = 0; t < 9; t++) columns.Add(c * 9 + t);
+            computed += (long)count * unionCount;
+            blocks.Add((order[i..(i + count)], columns.ToArray()));
+            i += count;
+        }
+        var plan = Build(weight, outChannels, inChannels, null, blocks, computed, keptSlices);
+        plan.CostShare = (double)cost / ((long)outChannels * inChannels);
+        return plan;
+    }
+
+    // Packs the blocks: taps ordered by column shift (kx = 0, 1, 2), weights [tap][filter]. With fromColumns the
+    // weight's columns are those; without, the weight is dense [out, inChannels*9].
+    private static TapPlan Build(ReadOnlySpan<float> weight, int outChannels, int inChannels, int[]? fromColumns, List<(int[] Filters, int[] Columns)> blocks, long computed, long kept)
+    {
+        int k = fromColumns?.Length ?? inChannels * 9;
+        var at = new Dictionary<int, int>();
+        if (fromColumns is not null) for (int j = 0; j < k; j++) at[fromColumns[j]] = j;
+        var filters = new List<int>();
+        var blockStarts = new List<int> { 0 };
+        var taps = new List<int>();
+        var tapStarts = new List<int> { 0 };
+        var ends = new List<int>();
+        var weights = new List<float>();
+        var weightStarts = new List<int>();
+        foreach (var (blockFilters, columns) in blocks)
+        {
+            filters.AddRange(blockFilters);
+            blockStarts.Add(filters.Count);
+            weightStarts.Add(weights.Count);
+            int first = taps.Count;
+            for (int kx = 0; kx < 3; kx++)
+            {
+                foreach (int column in columns)
+                    if (column % 3 == kx)
+                    {
+                        taps.Add(column);
+                        int j = fromColumns is null ? column : at[column];
+                        foreach (int o in blockFilters) weights.Add(weight[o * k + j]);
+                    }
+                ends.Add(taps.Count - first);
+            }
+            tapStarts.Add(taps.Count);
+        }
+        return new TapPlan(outChannels, inChannels, filters.ToArray(), blockStarts.ToArray(), taps.ToArray(), tapStarts.ToArray(),
+            ends.ToArray(), weights.ToArray(), weightStarts.ToArray(), computed, kept);
+    }
+}
