@@ -18,7 +18,7 @@ public sealed record MethodSpec
 {
     /// <summary>Name of the entry: the legend label and the start of its cell ids.</summary>
     public required string Name { get; init; }
-    /// <summary>"prune" (`lopper prune METHOD` from the baseline) or "train" (`lopper train` from scratch, e.g. gRDA).</summary>
+    /// <summary>"prune" (`lopper prune METHOD` from the baseline) or "train" (`lopper train`, e.g. gRDA, from scratch or the baseline).</summary>
     public required string Kind { get; init; }
     /// <summary>The prune method passed to `lopper prune` (prune kind), or a label such as grda (train kind).</summary>
     public required string Method { get; init; }
@@ -32,6 +32,8 @@ public sealed record MethodSpec
     public IReadOnlyList<int> FinetuneEpochs { get; init; } = [];
     /// <summary>Training epochs (train kind).</summary>
     public int Epochs { get; init; }
+    /// <summary>Train kind: start from the baseline's trained weights (`lopper train --from`) instead of the zoo model's initialisation.</summary>
+    public bool FromBaseline { get; init; }
 }
 
 /// <summary>A parsed experiment config (see README, "Experiments and reports", for the format).</summary>
@@ -63,7 +65,7 @@ public sealed record ExperimentConfig
     public required IReadOnlyList<MethodSpec> Methods { get; init; }
 
     private const string TopFields = "name, out, model, dataset, data, threads, seeds, finetune_epochs, latency_batch, baseline, methods";
-    private const string MethodFields = "name, method, kind, budget_flag, budgets, flags, finetune_epochs, epochs";
+    private const string MethodFields = "name, method, kind, start, budget_flag, budgets, flags, finetune_epochs, epochs";
 
     /// <summary>Reads and validates a config file; every error names the file and the field.</summary>
     public static ExperimentConfig Load(string file)
@@ -134,21 +136,25 @@ public sealed record ExperimentConfig
         if (budgets.Any(string.IsNullOrWhiteSpace)) throw m.Error("budgets", "must not contain empty values");
         if (budgets.Distinct().Count() != budgets.Count) throw m.Error("budgets", "lists a value twice");
         MethodSpec spec;
+        string start = m.Str("start") ?? "scratch";
+        if (start is not ("scratch" or "baseline")) throw m.Error("start", $"must be scratch or baseline, got '{start}'");
         if (kind == "train")
         {
-            if (model is null) throw new LopperInputException($"{m.File}: field 'model' is required for train cells ({m.At}kind: train)");
+            bool fromBaseline = start == "baseline";
+            if (model is null && !fromBaseline) throw new LopperInputException($"{m.File}: field 'model' is required for train cells ({m.At}kind: train)");
             if (m.Has("finetune_epochs")) throw m.Error("finetune_epochs", "applies to prune entries only (train entries use epochs)");
             int epochs = m.Int("epochs", baseline.From is null ? baseline.Epochs : 0, 1);
             if (epochs == 0) throw m.Error("epochs", "is required for train entries when the baseline is not trained by the experiment");
             spec = new MethodSpec
             {
-                Name = name, Kind = kind, Method = method, BudgetFlag = budgetFlag, Budgets = budgets, Epochs = epochs,
-                Flags = CheckFlags(m, "flags", "model", "epochs", "seed", "out", "threads", "resume", "dataset", "data", budgetFlag),
+                Name = name, Kind = kind, Method = method, BudgetFlag = budgetFlag, Budgets = budgets, Epochs = epochs, FromBaseline = fromBaseline,
+                Flags = CheckFlags(m, "flags", "model", "from", "epochs", "seed", "out", "threads", "resume", "dataset", "data", budgetFlag),
             };
         }
         else
         {
             if (m.Has("epochs")) throw m.Error("epochs", "applies to train entries only (prune entries use finetune_epochs)");
+            if (m.Has("start")) throw m.Error("start", "applies to train entries only (prune entries always start from the baseline)");
             spec = new MethodSpec
             {
                 Name = name, Kind = kind, Method = method, BudgetFlag = budgetFlag, Budgets = budgets,

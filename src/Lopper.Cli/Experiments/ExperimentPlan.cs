@@ -51,7 +51,8 @@ public static class ExperimentPlan
                         }
                         else
                         {
-                            args.AddRange(["train", "--model", c.Model!, "--epochs", I(epochs), "--seed", I(seed), "--out", dir]);
+                            args.AddRange(m.FromBaseline ? ["train", "--from", baselineDir] : ["train", "--model", c.Model!]);
+                            args.AddRange(["--epochs", I(epochs), "--seed", I(seed), "--out", dir]);
                             AddData(args, c);
                         }
                         if (budget is not null) args.AddRange(["--" + m.BudgetFlag, budget]);

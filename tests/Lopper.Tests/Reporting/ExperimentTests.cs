@@ -157,6 +157,20 @@ public class ExperimentTests
     }
 
     [Fact]
+    public void TrainEntriesCanStartFromTheBaseline()
+    {
+        using var dir = new TempDir();
+        var cfg = dir.File("warm.yaml");
+        var baseline = dir.File("dense");
+        File.WriteAllText(cfg, $"name: warm\nout: {dir.File("exp")}\nbaseline:\n  from: {baseline}\nmethods:\n"
+            + "  - name: g\n    kind: train\n    start: baseline\n    epochs: 2\n    budget_flag: grda-c\n    budgets: [0.001]\n    flags: {optimizer: grda}\n");
+        var (code, output, err) = Run("experiment", "--config", cfg, "--dry-run");
+        Assert.True(code == 0, err);
+        Assert.Contains($"g-grda-c-0.001-s0-e2: lopper train --from {baseline} --epochs 2 --seed 0", output);
+        Assert.DoesNotContain("--model", output);
+    }
+
+    [Fact]
     public void CheckedInConfigCoversEveryMethodAtTwoBudgets()
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
@@ -177,6 +191,9 @@ public class ExperimentTests
     [InlineData("methods:\n  - name: l1\n    kind: retrain\n", "methods[0].kind")]
     [InlineData("methods:\n  - name: l1\n    flags: {seed: 3}\n", "methods[0].flags.seed")]
     [InlineData("methods: [name: l1\n", "invalid YAML")]
+    [InlineData("methods:\n  - name: l1\n    start: baseline\n", "methods[0].start")]
+    [InlineData("methods:\n  - name: g\n    kind: train\n    epochs: 1\n    start: dense\n", "methods[0].start")]
+    [InlineData("methods:\n  - name: g\n    kind: train\n    epochs: 1\n    flags: {from: x}\n", "methods[0].flags.from")]
     public void BadConfigExits2NamingTheField(string body, string field)
     {
         using var dir = new TempDir();
