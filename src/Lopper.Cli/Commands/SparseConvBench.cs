@@ -45,7 +45,6 @@ public static class SparseConvBench
         var yDense = new float[batch * o * q];
         var ySparse = new float[batch * o * q];
         var yPositions = new float[batch * o * q];
-        var yTaps = new float[batch * o * q];
         int threads = Parallelism.Threads;
         // Stride 2: phase scratch, zero before each thread's first image (the split writes only where input lands).
         int scratch = stride == 1 ? SliceSparseConv.PaddedLength(c, hw, hw) : SliceSparseConv.PhasedLength(c, ohw, ohw);
@@ -82,31 +81,21 @@ public static class SparseConvBench
                         if (stride == 2) SliceSparseConv.ForwardStride2(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * q, pp, ap);
                         else SliceSparseConv.Forward(xp + (long)b * c * p, hw, hw, plan, yp + (long)b * o * q, pp, ap);
             }));
-            // The position-lane tiles run every slice (no skipping): the dense alternative for widths that idle tile
-            // lanes, on the parity phases at stride 2 and on the unpadded planes at stride 1 (each thread its own scratch).
+            // The position tiles run every slice (no skipping): the dense alternative for widths that idle tile lanes,
+            // on the unpadded planes at stride 1 and on their compact parity phases at stride 2 (each thread its own scratch).
             var tiles = PositionTileConv.Create(w, o, c);
-            var guarded = Enumerable.Range(0, threads).Select(_ => new float[stride == 1 ? CompactTileConv.GuardedLength(c, hw, hw) : 0]).ToArray();
-            var masks = new float[stride == 1 ? CompactTileConv.MaskLength(hw, hw) : 0];
-            if (stride == 1) fixed (float* mp = masks) CompactTileConv.Masks(hw, hw, mp);
+            var taps = TapPlan.ForColumns(w, o, c);
+            int tileScratch = stride == 1 ? CompactTileConv.GuardedLength(c, hw, hw) : CompactTileConv.PhasedLength(c, ohw, ohw);
+            var guarded = Enumerable.Range(0, threads).Select(_ => new float[tileScratch]).ToArray();
+            var masks = new float[CompactTileConv.MaskLength(ohw, ohw)];
+            fixed (float* mp = masks) CompactTileConv.Masks(ohw, ohw, mp);
             double positionTiles = MedianMs(() => Parallelism.For(threads, t =>
             {
-                fixed (float* xp = x, yp = yPositions, pp = paddedPer[t], gp = guarded[t], mp = masks)
+                fixed (float* xp = x, yp = yPositions, gp = guarded[t], mp = masks)
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                        if (stride == 2) PositionTileConv.ForwardStride2(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, pp);
+                        if (stride == 2) CompactTileConv.ForwardTapsStride2(xp + (long)b * c * p, hw, hw, taps, yp + (long)b * o * q, gp, mp);
                         else CompactTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, gp, mp);
             }));
-            double? tapTiles = null;
-            if (stride == 1)
-            {
-                var tapPlan = TapPlan.ForColumns(w, o, c);
-                tapTiles = MedianMs(() => Parallelism.For(threads, t =>
-                {
-                    fixed (float* xp = x, yp = yTaps, gp = guarded[t], mp = masks)
-                        for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                            CompactTileConv.ForwardTaps(xp + (long)b * c * p, hw, hw, tapPlan, yp + (long)b * o * q, gp, mp);
-                }));
-                for (int i = 0; i < yDense.Length; i++) if (Math.Abs(yTaps[i] - yDense[i]) > 1e-3) throw new InvalidOperationException($"taps differ at {i}: {yTaps[i]} vs {yDense[i]}");
-            }
             float maxDiff = 0;
             for (int i = 0; i < yDense.Length; i++)
                 maxDiff = Math.Max(maxDiff, Math.Max(Math.Abs(ySparse[i] - yDense[i]), Math.Abs(yPositions[i] - yDense[i])));
@@ -114,7 +103,6 @@ public static class SparseConvBench
             {
                 ["sparsity"] = s, ["slices_kept"] = kept, ["dense_ms"] = Math.Round(dense, 3), ["sparse_ms"] = Math.Round(sparse, 3),
                 ["position_tiles_ms"] = Math.Round(positionTiles, 3),
-                ["tap_tiles_ms"] = tapTiles is { } tt ? Math.Round(tt, 3) : null,
                 ["speedup_sparse_over_dense"] = Math.Round(dense / sparse, 3),
                 ["speedup_over_mac_reduction"] = Math.Round(dense / sparse * kept / ((double)o * c), 3), ["max_abs_diff"] = maxDiff,
             });

@@ -115,4 +115,56 @@ public unsafe class CompactTileConvTests
                 for (int ox = 0; ox < w; ox++)
                     Assert.Equal(KernelTestData.NaiveConv3x3(x, weight, bias, residual, cin, h, w, 1, relu, o, oy, ox), y[(o * h + oy) * w + ox], 1e-4);
     }
+
+    [Theory]
+    [InlineData(12, 23, 28, 28, "dense", true, false)]   // a pruned first downsampling layer: 14x14 out
+    [InlineData(22, 48, 14, 14, "dense", false, true)]   // the second: 7x7 out, with a residual
+    [InlineData(5, 9, 9, 11, "dense", true, true)]       // odd input: 5x6 out, the odd phases a row and a column short
+    [InlineData(3, 2, 2, 2, "dense", false, false)]      // one output pixel
+    [InlineData(16, 30, 28, 28, "columns", true, true)]  // SPP's kernel columns
+    [InlineData(16, 32, 13, 13, "slices", false, true)]  // SNACS's slices, odd input
+    public void StrideTwoMatchesANaiveConvolution(int cin, int cout, int h, int w, string kind, bool relu, bool withResidual)
+    {
+        if (!CompactTileConv.Supported) return;
+        var rng = new Random(19);
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * oh * ow) : null;
+        TapPlan plan;
+        if (kind == "columns")
+        {
+            var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() < 0.5).ToArray();
+            for (int o = 0; o < cout; o++)
+                for (int j = 0; j < cin * 9; j++)
+                    if (Array.IndexOf(columns, j) < 0) weight[o * cin * 9 + j] = 0;
+            var kept = new float[cout * columns.Length];
+            for (int o = 0; o < cout; o++)
+                for (int j = 0; j < columns.Length; j++) kept[o * columns.Length + j] = weight[o * cin * 9 + columns[j]];
+            plan = TapPlan.ForColumns(kept, cout, cin, columns);
+        }
+        else if (kind == "slices")
+        {
+            for (int o = 0; o < cout; o++)
+                for (int c = 0; c < cin; c++)
+                    if ((o / 4 + c) % 3 == 0) Array.Clear(weight, (o * cin + c) * 9, 9);
+            plan = TapPlan.ForSlices(weight, cout, cin);
+            Assert.True(plan.ComputedShare < 1);
+        }
+        else plan = TapPlan.ForColumns(weight, cout, cin);
+        var scratch = new float[CompactTileConv.PhasedLength(cin, oh, ow)];
+        var masks = new float[CompactTileConv.MaskLength(oh, ow)];
+        fixed (float* mp = masks) CompactTileConv.Masks(oh, ow, mp);
+        for (int image = 0; image < 2; image++)
+        {
+            var y = new float[cout * oh * ow];
+            Array.Fill(y, float.NaN);
+            if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];   // the same scratch: what the split left must not leak
+            fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
+                CompactTileConv.ForwardTapsStride2(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                        Assert.Equal(KernelTestData.NaiveConv3x3(x, weight, bias, residual, cin, h, w, 2, relu, o, oy, ox), y[(o * oh + oy) * ow + ox], 1e-4);
+        }
+    }
 }

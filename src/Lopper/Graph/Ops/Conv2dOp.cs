@@ -216,8 +216,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or
         // a kernel-column subset.
         object? plan = !keep ? null
-            : padded ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
-            : strided ? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
+            : padded || strided ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
             : ColumnTaps(weight, state);
         if (plan is not null)
         {
@@ -441,53 +440,39 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         return plan is null ? null : state.KeepDerived(plan);
     }
 
-    /// <summary>
-    /// Smallest share of the direct tiles' lanes a filter count must fill for a frozen stride-2 3x3 convolution to
-    /// keep them; below it the position tiles on the parity phases (<see cref="PositionTileConv"/>) run. Measured
-    /// with <c>lopper bench sparse-conv</c> (one Zen 5 core, batch 128, two runs each): at 9-12 filters on 28x28
-    /// planes, 21-23 on 14x14 and 45-49 on 7x7 (69-77 % of the lanes) the position tiles ran 1.02-1.57x the direct
-    /// tiles' speed; at 16, 32 and 64 filters (all lanes) 0.74-1.03x. At stride 1 the position tiles on the unpadded
-    /// planes (<see cref="CompactTileConv"/>) take every width that leaves a lane idle: at 28, 30, 56 and 60 filters
-    /// (88-94 % of the lanes; 14x14 and 7x7, batch 8) they ran 0.96-1.13x the direct tiles, and at 16 and 32 filters
-    /// 1.00-1.06x (64 on 7x7: 0.94-0.97x), so full widths keep the direct tiles.
-    /// </summary>
-    public const double PositionTilesBelowLaneShare = 0.85;
-
-    /// <summary>Fewest input channels for which the stride-2 position tiles may run (see <see cref="PositionTilesBelowLaneShare"/>).</summary>
-    public const int PositionTilesMinInChannels = 8;
-
+    // Frozen 3x3 weights run the position tiles (CompactTileConv) where their filter count leaves a lane of the direct
+    // tiles idle (or the GEMM would take them). Measured with `lopper bench sparse-conv` (one Zen 5 core, batch 8):
+    // at stride 1 the position tiles ran 0.96-1.13x the direct tiles at 28, 30, 56 and 60 filters (88-94 % of the
+    // lanes) and 1.3-1.6x at 9-12, 21-23 and 45-49; at 16 and 32 filters 1.00-1.06x and at 64 on 7x7 0.94-0.97x, so
+    // full widths keep the direct tiles; stems (1 -> 9, 12, 16 on 28x28, 3 -> 11, 16 on 32x32) 1.0-1.8x. At stride 2
+    // (compact phases): 12 -> 23 on 28x28 1.17-1.22x, 22 -> 48 on 14x14 1.0-1.1x, 16 -> 32 and 32 -> 64 0.9-1.0x.
     private bool PrefersPositionTiles(int oh, int ow)
     {
         if (Kernel != 3 || !PositionTileConv.Supported) return false;
-        // Stride 1 (unpadded planes): also for a stem's few input channels (1 -> 9, 12, 16 on 28x28 and 3 -> 11, 16 on
-        // 32x32: 1.0-1.8x the direct tiles or the GEMM). Stride 2 (pitched phases): a stem's few input channels leave
-        // each chunk's write-out most of the work (1 -> 12 and 16: the direct tiles 1.1-1.5x faster); from 9 input
-        // channels up the position tiles won.
-        if (Stride == 2 && InChannels < PositionTilesMinInChannels) return false;
-        if (!UsesDirectTiles(oh, ow)) return true;
-        double share = Stride == 1 ? 1.0 : PositionTilesBelowLaneShare;
-        return OutChannels < share * PaddedConv.PackedLength(OutChannels, 1);
+        return !UsesDirectTiles(oh, ow) || OutChannels < PaddedConv.PackedLength(OutChannels, 1);
     }
 
     // Whether the dense 3x3 path on an oh x ow output runs the direct tiles (stride 2 always does) rather than the GEMM.
     private bool UsesDirectTiles(int oh, int ow) => Stride == 2 || PaddedConv.UsesDirect(oh, ow, Kernel, OutChannels);
 
     // The position-tile plan of a frozen 3x3 weight whose filter count would idle the direct tiles' lanes, made once
-    // per session (null: the direct tiles or the GEMM).
-    private PositionTileConv.Plan? PositionTiles(float[] weight, NodeState state, int oh, int ow)
+    // per session (null: the direct tiles or the GEMM): the unrolled dense blocks at stride 1, the tap list over the
+    // compact phases at stride 2.
+    private object? PositionTiles(float[] weight, NodeState state, int oh, int ow)
     {
-        if (state.Derived is PositionTileConv.Plan kept) return kept;
+        if (state.Derived is PositionTileConv.Plan or TapPlan) return state.Derived;
         if (state.Derived is not null || !PrefersPositionTiles(oh, ow)) return null;
-        return state.KeepDerived(PositionTileConv.Create(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels));
+        var dense = weight.AsSpan(0, OutChannels * K);
+        return state.KeepDerived(Stride == 1 ? PositionTileConv.Create(dense, OutChannels, InChannels) : (object)TapPlan.ForColumns(dense, OutChannels, InChannels));
     }
 
-    // The position-tile plan of a frozen kernel-column subset of a stride-1 3x3 convolution (padding 1), made once per
-    // session: only the kept columns are multiplied, on the unpadded planes. The grid's SPP cell at 50 % of the MACs
+    // The position-tile plan of a frozen kernel-column subset of a 3x3 convolution (padding 1, stride 1 or 2), made
+    // once per session: only the kept columns are multiplied, on the unpadded planes or their compact phases. The grid's SPP cell at 50 % of the MACs
     // keeps 13-16, 29-32 and 57-64 filters, which idle direct-tile lanes as filter pruning does.
     private TapPlan? ColumnTaps(float[] weight, NodeState state)
     {
         if (state.Derived is TapPlan kept) return kept;
-        if (state.Derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride != 1 || PadH != 1 || !CompactTileConv.Supported) return null;
+        if (state.Derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride > 2 || PadH != 1 || !CompactTileConv.Supported) return null;
         return state.KeepDerived(TapPlan.ForColumns(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, Columns));
     }
 
@@ -498,14 +483,14 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     /// </summary>
     public const double SliceSparseCostPerSlice = 1.25;
 
-    // A frozen stride-1 3x3 weight with zero kernel slices (connection pruning, SNACS) as register blocks of filters
+    // A frozen 3x3 weight (stride 1 or 2) with zero kernel slices (connection pruning, SNACS) as register blocks of filters
     // that read the same input channels (TapPlan.ForSlices): SNACS prunes connections in groups of filters, so blocks
     // of equal channel sets compute few zero slices. Taken where it multiplies less than the dense weight and costs
     // less than the slice-sparse kernel, which multiplies only the kept slices but each more slowly.
     private TapPlan? SliceTaps(float[] weight, NodeState state)
     {
         if (state.Derived is TapPlan kept) return kept;
-        if (state.Derived is not null || Kernel != 3 || Stride != 1 || Columns is not null || !CompactTileConv.Supported) return null;
+        if (state.Derived is not null || Kernel != 3 || Stride > 2 || Columns is not null || !CompactTileConv.Supported) return null;
         var plan = TapPlan.ForSlices(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels);
         if (plan.KeptShare >= 1 || plan.CostShare > 0.95) return null;
         if (plan.KeptShare <= SliceSparseMaxDensity && plan.KeptShare * SliceSparseCostPerSlice < plan.CostShare) return null;
@@ -521,24 +506,25 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         var sparse = plan as SliceSparseConv.Plan;
         var tiles = plan as PositionTileConv.Plan;
         var taps = plan as TapPlan;
-        // Stride-1 position tiles run on the unpadded planes (CompactTileConv): guards cleared once, masks made once.
-        bool compact = (tiles is not null || taps is not null) && !stride2;
-        int scratch = compact ? CompactTileConv.GuardedLength(InChannels, h, w)
-            : stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w);
+        // The position tiles run on the unpadded planes or their compact phases (CompactTileConv): scratch cleared
+        // once, masks made once.
+        bool compact = sparse is null;
+        int scratch = !compact ? (stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w))
+            : stride2 ? CompactTileConv.PhasedLength(InChannels, oh, ow) : CompactTileConv.GuardedLength(InChannels, h, w);
         var padded = BufferPool.Rent(scratch);
         if (stride2 || compact) Array.Clear(padded, 0, scratch);
         float[]? accumulators = sparse is null ? null : BufferPool.Rent(SliceSparseConv.AccumulatorLength(sparse));
-        float[]? masks = compact ? BufferPool.Rent(CompactTileConv.MaskLength(h, w)) : null;
+        float[]? masks = compact ? BufferPool.Rent(CompactTileConv.MaskLength(oh, ow)) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
         fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual, mp = masks)
         {
-            if (compact) CompactTileConv.Masks(h, w, mp);
+            if (compact) CompactTileConv.Masks(oh, ow, mp);
             for (int i = start; i < end; i++)
             {
                 float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
                 if (sparse is not null && stride2) SliceSparseConv.ForwardStride2(image, h, w, sparse, output, pp, ap, bp, FusedRelu, res);
                 else if (sparse is not null) SliceSparseConv.Forward(image, h, w, sparse, output, pp, ap, bp, FusedRelu, res);
-                else if (stride2) PositionTileConv.ForwardStride2(image, h, w, tiles!, output, pp, bp, FusedRelu, res);
+                else if (taps is not null && stride2) CompactTileConv.ForwardTapsStride2(image, h, w, taps, output, pp, mp, bp, FusedRelu, res);
                 else if (taps is not null) CompactTileConv.ForwardTaps(image, h, w, taps, output, pp, mp, bp, FusedRelu, res);
                 else CompactTileConv.Forward(image, h, w, tiles!, output, pp, mp, bp, FusedRelu, res);
                 ClampToReluMax(output, outPlane);

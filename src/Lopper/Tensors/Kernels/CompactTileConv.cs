@@ -106,12 +106,47 @@ internal static unsafe class CompactTileConv
         for (int c = 0; c < inputs; c++)
             if (plan.ReadsChannel(c))
                 Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
-        var offsetsOf = plan.Offsets(stride, w);
+        RunTaps(planes, plane, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual);
+    }
+
+    /// <summary>Scratch floats for the four parity phases of an image of <paramref name="channels"/> planes with oh x ow outputs at stride 2.</summary>
+    public static int PhasedLength(int channels, int oh, int ow) => Guard(ow) + 4 * channels * PlaneStride(oh, ow) + Chunk + Guard(ow);
+
+    /// <summary>
+    /// <see cref="ForwardTaps"/> at stride 2 (y is oh x ow, oh = (h+1)/2): the input is split into its four (row
+    /// parity, column parity) phases, each oh x ow at the output's own pitch, where tap (ky, kx) of output (oy, ox)
+    /// is element (oy - [ky = 0], ox - [kx = 0]) of phase ([ky != 1], [kx != 1]); only the left shift needs a mask.
+    /// <paramref name="phased"/> (<see cref="PhasedLength"/>) must be zero before the first image of a geometry:
+    /// the split writes the positions that hold input, so the rest stays zero; <paramref name="masks"/> are
+    /// <see cref="Masks"/> of (oh, ow).
+    /// </summary>
+    public static void ForwardTapsStride2(float* x, int h, int w, TapPlan plan, float* y, float* phased, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, stride = PlaneStride(oh, ow);
+        float* planes = phased + Guard(ow);
+        for (int c = 0; c < plan.InChannels; c++)
+        {
+            if (!plan.ReadsChannel(c)) continue;
+            float* phases = planes + (long)4 * c * stride;
+            for (int row = 0; row < h; row++)
+            {
+                float* even = phases + (long)(row & 1) * 2 * stride + (long)(row >> 1) * ow;
+                StridedConv.Deinterleave(x + ((long)c * h + row) * w, w, even, even + stride);
+            }
+        }
+        RunTaps(planes, oh * ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual);
+    }
+
+    // Every chunk of the output plane through every block of the plan; ends[3b..3b+2] end block b's left-masked,
+    // unmasked and right-masked taps.
+    private static void RunTaps(float* planes, int plane, TapPlan plan, int[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual)
+    {
         int blocks = plan.BlockCount;
         float* output = stackalloc float[MaxBlock * Chunk + 16];
         output = (float*)(((nint)output + 63) & ~(nint)63);
         fixed (float* weights = plan.Weights)
-        fixed (int* offsets = offsetsOf, ends = plan.Ends, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
+        fixed (int* offsets = offsetsOf, ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
             for (int j0 = 0; j0 < plane; j0 += Chunk)
             {
                 var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);

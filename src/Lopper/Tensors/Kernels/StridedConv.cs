@@ -100,7 +100,7 @@ internal static unsafe class StridedConv
     }
 
     // evens[m] = src[2m], odds[m] = src[2m + 1] for the n floats of src, 32 at a time (two-source permutes).
-    private static void Deinterleave(float* src, int n, float* evens, float* odds)
+    internal static void Deinterleave(float* src, int n, float* evens, float* odds)
     {
         var zero = Vector512<float>.Zero;
         int t = 0;

@@ -6,7 +6,7 @@ namespace Lopper.Tensors.Kernels;
 /// connection-pruned weight (SNACS) gives each block the input channels its filters read, with filters of equal
 /// channel sets grouped so that few zero slices are computed.
 /// </summary>
-public sealed class TapPlan
+internal sealed class TapPlan
 {
     private const int MaxBlock = 8;
 
@@ -14,6 +14,8 @@ public sealed class TapPlan
     {
         OutChannels = outChannels; InChannels = inChannels; Filters = filters; BlockStarts = blockStarts; Taps = taps;
         TapStarts = tapStarts; Ends = ends; Weights = weights; WeightStarts = weightStarts;
+        EndsStride2 = new int[ends.Length];
+        for (int b = 0; b < ends.Length; b += 3) (EndsStride2[b], EndsStride2[b + 1], EndsStride2[b + 2]) = (ends[b], ends[b + 2], ends[b + 2]);
         long all = (long)outChannels * inChannels;
         ComputedShare = all == 0 ? 1 : (double)computedSlices / all;
         CostShare = ComputedShare;
@@ -56,25 +58,35 @@ public sealed class TapPlan
     internal int BlockCount => BlockStarts.Length - 1;
 
     private readonly bool[] _reads;
-    private (int Stride, int W, int[] Offsets)? _offsets;
+    private (int Kind, int Stride, int W, int[] Offsets)? _offsets;
 
     /// <summary>Whether any block reads input channel <paramref name="c"/>.</summary>
     internal bool ReadsChannel(int c) => _reads[c];
 
     // Each tap's shift from an output position in the guarded planes (plane stride, row width w); kept for the last
     // geometry (a session has one; a race computes the same array twice).
-    internal int[] Offsets(int stride, int w)
+    internal int[] Offsets(int stride, int w) => CachedOffsets(1, stride, w, (column, tap) => column / 9 * stride + (tap / 3 - 1) * w + tap % 3 - 1);
+
+    // The same at stride 2 over CompactTileConv's four phase planes per channel (stride apart, row width ow): tap
+    // (ky, kx) reads phase ([ky != 1], [kx != 1]) one row up where ky = 0 and one column left where kx = 0.
+    internal int[] OffsetsStride2(int stride, int ow) => CachedOffsets(2, stride, ow, (column, tap) =>
     {
-        if (_offsets is { } o && o.Stride == stride && o.W == w) return o.Offsets;
+        int ky = tap / 3, kx = tap % 3;
+        int phase = (ky == 1 ? 0 : 2) + (kx == 1 ? 0 : 1);
+        return (column / 9 * 4 + phase) * stride - (ky == 0 ? ow : 0) - (kx == 0 ? 1 : 0);
+    });
+
+    private int[] CachedOffsets(int kind, int stride, int w, Func<int, int, int> offset)
+    {
+        if (_offsets is { } o && o.Kind == kind && o.Stride == stride && o.W == w) return o.Offsets;
         var offsets = new int[Taps.Length];
-        for (int e = 0; e < offsets.Length; e++)
-        {
-            int column = Taps[e], tap = column % 9;
-            offsets[e] = column / 9 * stride + (tap / 3 - 1) * w + tap % 3 - 1;
-        }
-        _offsets = (stride, w, offsets);
+        for (int e = 0; e < offsets.Length; e++) offsets[e] = offset(Taps[e], Taps[e] % 9);
+        _offsets = (kind, stride, w, offsets);
         return offsets;
     }
+
+    // At stride 2 only the left column shift (kx = 0) is masked: per block, its kx = 0 taps, then all the rest unmasked.
+    internal int[] EndsStride2 { get; private set; } = [];
 
     /// <summary>
     /// The plan of a [outChannels, K] weight whose K columns are <paramref name="columns"/> (null: all
