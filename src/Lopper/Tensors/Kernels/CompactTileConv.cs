@@ -143,19 +143,30 @@ internal static unsafe class CompactTileConv
     private static void RunTaps(float* planes, int plane, TapPlan plan, int[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual)
     {
         int blocks = plan.BlockCount;
-        float* output = stackalloc float[MaxBlock * Chunk + 16];
+        float* output = stackalloc float[2 * MaxBlock * Chunk + 16];
         output = (float*)(((nint)output + 63) & ~(nint)63);
+        float* second = output + MaxBlock * Chunk;
         fixed (float* weights = plan.Weights)
         fixed (int* offsets = offsetsOf, ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
-            for (int j0 = 0; j0 < plane; j0 += Chunk)
+            for (int j0 = 0; j0 < plane; j0 += 2 * Chunk)
             {
+                // Two chunks per pass: blocks of up to 4 filters take both at once (TapBlockWide), larger ones one at a time.
+                bool two = j0 + Chunk < plane;
                 var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
+                var next = two ? new Epilogue(y + j0 + Chunk, plane, Math.Min(Chunk, plane - j0 - Chunk), relu, residual == null ? null : residual + j0 + Chunk) : at;
                 float* m = masks + 2 * (j0 / Chunk) * Chunk;
                 for (int b = 0; b < blocks; b++)
                 {
                     int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
-                    DispatchTaps(count, offsets + t0, ends + 3 * b, planes + j0, m, weights + weightStarts[b], output);
+                    float* w = weights + weightStarts[b];
+                    if (two && count <= 4) DispatchWide(count, offsets + t0, ends + 3 * b, planes + j0, m, w, output, second);
+                    else
+                    {
+                        DispatchTaps(count, offsets + t0, ends + 3 * b, planes + j0, m, w, output);
+                        if (two) DispatchTaps(count, offsets + t0, ends + 3 * b, planes + j0 + Chunk, m + 2 * Chunk, w, second);
+                    }
                     for (int o = 0; o < count; o++) at.Write(filters[f0 + o], bias, output + o * Chunk);
+                    if (two) for (int o = 0; o < count; o++) next.Write(filters[f0 + o], bias, second + o * Chunk);
                 }
             }
     }
@@ -380,5 +391,76 @@ internal static unsafe class CompactTileConv
         if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
         if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
         if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
+    }
+
+    // TapBlock for blocks of up to 4 filters on two chunks at once (64 positions: 4 accumulators per filter), so that a
+    // block of 4 keeps 16 multiply-add chains in flight rather than 8. Results: the first chunk's at output, the
+    // second's at second, each [filter][32].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TapBlockWide<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second) where T : struct, IFilters
+    {
+        var zero = Vector512<float>.Zero;
+        Vector512<float> a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero, a32 = zero, a33 = zero;
+        var left0 = Vector512.Load(masks);
+        var left1 = Vector512.Load(masks + 16);
+        var left2 = Vector512.Load(masks + 2 * Chunk);
+        var left3 = Vector512.Load(masks + 2 * Chunk + 16);
+        var right0 = Vector512.Load(masks + Chunk);
+        var right1 = Vector512.Load(masks + Chunk + 16);
+        var right2 = Vector512.Load(masks + 3 * Chunk);
+        var right3 = Vector512.Load(masks + 3 * Chunk + 16);
+        float* wr = weights;
+        for (int e = 0; e < ends[0]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v0 = Vector512.Load(p) & left0;
+            var v1 = Vector512.Load(p + 16) & left1;
+            var v2 = Vector512.Load(p + 32) & left2;
+            var v3 = Vector512.Load(p + 48) & left3;
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+        }
+        for (int e = ends[0]; e < ends[1]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v0 = Vector512.Load(p);
+            var v1 = Vector512.Load(p + 16);
+            var v2 = Vector512.Load(p + 32);
+            var v3 = Vector512.Load(p + 48);
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+        }
+        for (int e = ends[1]; e < ends[2]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v0 = Vector512.Load(p) & right0;
+            var v1 = Vector512.Load(p + 16) & right1;
+            var v2 = Vector512.Load(p + 32) & right2;
+            var v3 = Vector512.Load(p + 48) & right3;
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+        }
+        { a00.Store(output + 0); a01.Store(output + 16); a02.Store(second + 0); a03.Store(second + 16); }
+        if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); a12.Store(second + 32); a13.Store(second + 48); }
+        if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); a22.Store(second + 64); a23.Store(second + 80); }
+        if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); a32.Store(second + 96); a33.Store(second + 112); }
+    }
+
+    private static void DispatchWide(int filters, int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second)
+    {
+        switch (filters)
+        {
+            case 1: TapBlockWide<F1>(offsets, ends, input, masks, weights, output, second); break;
+            case 2: TapBlockWide<F2>(offsets, ends, input, masks, weights, output, second); break;
+            case 3: TapBlockWide<F3>(offsets, ends, input, masks, weights, output, second); break;
+            case 4: TapBlockWide<F4>(offsets, ends, input, masks, weights, output, second); break;
+            default: throw new ArgumentOutOfRangeException(nameof(filters));
+        }
     }
 }
