@@ -35,7 +35,7 @@ public class SplitBatchInferenceTests
     [Theory]
     [InlineData(9, 2)]
     [InlineData(1, 1)]
-    public void ConvolutionsWithMostSlicesPrunedRunSliceSparseAndMatchTheDenseForward(int batch, int threads)
+    public void ConvolutionsWithMostSlicesPrunedSkipThemAndMatchTheDenseForward(int batch, int threads)
     {
         using (new ThreadsScope(threads))
         {
@@ -57,12 +57,12 @@ public class SplitBatchInferenceTests
             var y = run.Forward(x);
             StructureFixtures.AssertClose(expected, y.Data);
             y.Release();
-            // Every one skips its zero slices: the slice-sparse kernel, or blocks of filters reading the same channels
-            // where such blocks exist (the one-channel stem: its filters all read channel 0 or nothing).
+            // Every one skips zero slices: the slice-sparse kernel, or blocks of filters reading the channels any of
+            // them reads, where that multiplies less than three times the kept slices.
             if (Tensors.Kernels.SliceSparseConv.Supported)
             {
                 Assert.Equal(sparse, run.Derived.Slots.Count(d => d is Tensors.Kernels.SliceSparseConv.Plan or Tensors.Kernels.TapPlan));
-                Assert.All(run.Derived.Slots.OfType<Tensors.Kernels.TapPlan>(), p => Assert.True(p.ComputedShare < 0.5));
+                Assert.All(run.Derived.Slots.OfType<Tensors.Kernels.TapPlan>(), p => Assert.True(p.ComputedShare < 0.95 && p.CostShare <= 3 * p.KeptShare));
             }
         }
     }
@@ -86,13 +86,15 @@ public class SplitBatchInferenceTests
     }
 
     [Fact]
-    public void IdleLaneWidthsWithMostSlicesZeroStillGoSliceSparse()
+    public void IdleLaneWidthsWithScatteredZeroSlicesGoSliceSparse()
     {
-        var model = OneConv(8, 17, 14, 1);
+        // 90 % of the slices zero at random over 32 input channels: a block of four filters would read about a third
+        // of the channels, more than three times the kept slices, so the slice-sparse kernel takes it.
+        var model = OneConv(32, 17, 14, 1);
         var w = model.NodeParameters[1][0].Value.Data;
         var rng = new Random(4);
-        for (int s = 0; s < 17 * 8; s++)
-            if (rng.NextDouble() < 0.6) Array.Clear(w, s * 9, 9);
+        for (int s = 0; s < 17 * 32; s++)
+            if (rng.NextDouble() < 0.9) Array.Clear(w, s * 9, 9);
         Assert.Equal(Tensors.Kernels.SliceSparseConv.Supported, OneConvPlan(model) is Tensors.Kernels.SliceSparseConv.Plan);
     }
 

@@ -477,11 +477,13 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     /// <summary>
-    /// How many times slower per multiplied kernel slice the slice-sparse kernel (<see cref="SliceSparseConv"/>) runs than
-    /// the unpadded position tiles (<see cref="CompactTileConv"/>): <c>lopper bench sparse-conv</c> with nothing pruned,
-    /// one Zen 5 core, batch 8, 12 -> 11 on 28x28, 22 -> 21 on 14x14 and 48 -> 49 on 7x7: 1.1-1.4x.
+    /// How many times slower per multiplied kernel slice the slice-sparse kernel (<see cref="SliceSparseConv"/>) runs
+    /// than the position tiles' tap blocks (<see cref="CompactTileConv"/>) inside a model at two threads. On the grid's
+    /// SNACS cells (`lopper latency --batch 128 --threads 2`, three rounds) with this set to 0.5, 1.25, 2.5 and 10: at
+    /// 50 % of the MACs 1.01-1.25x, 1.22-1.26x, 1.22-1.29x and 1.30x the dense speed, at 30 % 1.42-1.52x,
+    /// 1.54-1.78x, 1.69-1.88x and 1.69-1.86x. (Alone on one thread the two kernels ran 1.2-1.5x apart.)
     /// </summary>
-    public const double SliceSparseCostPerSlice = 1.25;
+    public const double SliceSparseCostPerSlice = 3.0;
 
     // A frozen 3x3 weight (stride 1 or 2) with zero kernel slices (connection pruning, SNACS) as register blocks of filters
     // that read the same input channels (TapPlan.ForSlices): SNACS prunes connections in groups of filters, so blocks
