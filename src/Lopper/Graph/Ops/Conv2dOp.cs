@@ -509,18 +509,17 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         var tiles = plan as PositionTileConv.Plan;
         var taps = plan as TapPlan;
         // The position tiles run on the unpadded planes or their compact phases (CompactTileConv): scratch cleared
-        // once, masks made once.
+        // once per call, masks once per geometry.
         bool compact = sparse is null;
         int scratch = !compact ? (stride2 ? SliceSparseConv.PhasedLength(InChannels, oh, ow) : SliceSparseConv.PaddedLength(InChannels, h, w))
             : stride2 ? CompactTileConv.PhasedLength(InChannels, oh, ow) : CompactTileConv.GuardedLength(InChannels, h, w);
         var padded = BufferPool.Rent(scratch);
         if (stride2 || compact) Array.Clear(padded, 0, scratch);
         float[]? accumulators = sparse is null ? null : BufferPool.Rent(SliceSparseConv.AccumulatorLength(sparse));
-        float[]? masks = compact ? BufferPool.Rent(CompactTileConv.MaskLength(oh, ow)) : null;
+        float[]? masks = compact ? CompactTileConv.MasksFor(oh, ow) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
         fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual, mp = masks)
         {
-            if (compact) CompactTileConv.Masks(oh, ow, mp);
             for (int i = start; i < end; i++)
             {
                 float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
@@ -533,7 +532,6 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             }
         }
         if (accumulators is not null) BufferPool.Return(accumulators);
-        if (masks is not null) BufferPool.Return(masks);
         BufferPool.Return(padded);
     }
 

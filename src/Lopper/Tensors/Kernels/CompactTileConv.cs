@@ -41,6 +41,16 @@ internal static unsafe class CompactTileConv
 
     private static int Chunks(int positions) => (positions + Chunk - 1) / Chunk;
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int H, int W), float[]> MaskCache = new();
+
+    /// <summary>The <see cref="Masks"/> of planes of h x w, made once per geometry and shared (read-only).</summary>
+    public static float[] MasksFor(int h, int w) => MaskCache.GetOrAdd((h, w), static key =>
+    {
+        var masks = new float[MaskLength(key.H, key.W)];
+        fixed (float* m = masks) Masks(key.H, key.W, m);
+        return masks;
+    });
+
     /// <summary>
     /// Per chunk of 32 positions, 32 floats whose bits are all set where a position's left neighbour is in its row,
     /// then 32 for its right neighbour.
