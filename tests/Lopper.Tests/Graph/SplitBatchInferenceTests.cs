@@ -78,7 +78,8 @@ public class SplitBatchInferenceTests
     [InlineData(48, 14, 2, false)]   // 32 + 16: all lanes
     [InlineData(12, 28, 2, true, 1)]  // a one-channel stride-2 stem
     [InlineData(12, 28, 1, true, 1)]  // a one-channel stride-1 stem: the unpadded tiles
-    [InlineData(16, 28, 1, false, 1)] // all 16 lanes: the direct tiles
+    [InlineData(16, 28, 1, true, 1)]  // a stem at all 16 lanes too
+    [InlineData(16, 28, 1, false, 5)] // all 16 lanes past a stem's input channels: the direct tiles
     public void DenseWeightsGoToPositionTilesWhereTheDirectTilesWouldIdleLanes(int filters, int size, int stride, bool positions, int inChannels = 8)
     {
         var plan = OneConvPlan(OneConv(inChannels, filters, size, stride));
