@@ -84,8 +84,7 @@ internal static unsafe class CompactTileConv
         if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
         int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels;
         float* planes = guarded + Guard(w);
-        for (int c = 0; c < inputs; c++)
-            Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
+        CopyEdgeRows(x, inputs, h, w, planes, null, pairs: false);
         var starts = plan.BlockStarts;
         int depth = plan.Depth;
         float* output = stackalloc float[MaxBlock * Chunk + 16];
@@ -95,13 +94,54 @@ internal static unsafe class CompactTileConv
             {
                 var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
                 float* m = masks + 2 * (j0 / Chunk) * Chunk;
+                // Interior chunks read the input itself; the others its guarded copy.
+                bool inside = ReadsInput(j0, plane, h, w, pairs: false);
+                float* input = inside ? x + j0 : planes + j0;
+                int planeStride = inside ? plane : stride;
                 for (int b = 0; b + 1 < starts.Length; b++)
                 {
                     int o0 = starts[b], count = starts[b + 1] - o0;
-                    Dispatch(count, inputs, stride, w, planes + j0, m, weights + (long)depth * o0, output);
+                    Dispatch(count, inputs, planeStride, w, input, m, weights + (long)depth * o0, output);
                     for (int o = 0; o < count; o++) at.Write(o0 + o, bias, output + o * Chunk);
                 }
             }
+    }
+
+    // A chunk whose 32 positions lie in rows 2 .. h-3 reads only its own plane (rows 1 .. h-2, and at most one float
+    // before or after those rows), so it can read the unpadded input directly: the left and right neighbours across a
+    // row end are masked as in the guarded copy, and no row above the first or below the last is touched.
+    private static bool Interior(int j0, int h, int w) => j0 >= 2 * w && j0 + Chunk <= (h - 2) * w;
+
+    // Whether the pass starting at j0 (one chunk, or with pairs the chunks at j0 and j0 + 32 together) reads the input
+    // directly: every chunk of it Interior.
+    private static bool ReadsInput(int j0, int plane, int h, int w, bool pairs) =>
+        Interior(j0, h, w) && (!pairs || j0 + Chunk >= plane || Interior(j0 + Chunk, h, w));
+
+    // Copies into the guarded planes only the rows that the passes which do not read the input itself read (each
+    // chunk reads one row above and below its own): on a 28x28 plane 8 of 28 rows, on 14x14 8 of 14, on 7x7 all.
+    // pairs: passes of two chunks (RunTaps). reads, when given, skips the input channels nothing reads.
+    private static void CopyEdgeRows(float* x, int channels, int h, int w, float* planes, TapPlan? reads, bool pairs)
+    {
+        int plane = h * w, stride = PlaneStride(h, w), step = pairs ? 2 * Chunk : Chunk;
+        Span<bool> needed = h <= 1024 ? stackalloc bool[h] : new bool[h];
+        needed.Clear();
+        for (int j0 = 0; j0 < plane; j0 += step)
+        {
+            if (ReadsInput(j0, plane, h, w, pairs)) continue;
+            int first = Math.Max(j0 / w - 1, 0), last = Math.Min((Math.Min(j0 + step, plane) - 1) / w + 1, h - 1);
+            needed[first..(last + 1)].Fill(true);
+        }
+        for (int r = 0; r < h;)
+        {
+            if (!needed[r]) { r++; continue; }
+            int end = r;
+            while (end < h && needed[end]) end++;
+            long count = (long)(end - r) * w;
+            for (int c = 0; c < channels; c++)
+                if (reads is null || reads.ReadsChannel(c))
+                    Buffer.MemoryCopy(x + (long)c * plane + (long)r * w, planes + (long)c * stride + (long)r * w, count * sizeof(float), count * sizeof(float));
+            r = end;
+        }
     }
 
     /// <summary>
@@ -111,12 +151,10 @@ internal static unsafe class CompactTileConv
     public static void ForwardTaps(float* x, int h, int w, TapPlan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
         if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
-        int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels;
+        int plane = h * w, stride = PlaneStride(h, w);
         float* planes = guarded + Guard(w);
-        for (int c = 0; c < inputs; c++)
-            if (plan.ReadsChannel(c))
-                Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
-        RunTaps(planes, plane, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual);
+        CopyEdgeRows(x, plan.InChannels, h, w, planes, plan, pairs: true);
+        RunTaps(planes, plane, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, x, plan.Offsets(plane, w), h, w);
     }
 
     /// <summary>Scratch floats for the four parity phases of an image of <paramref name="channels"/> planes with oh x ow outputs at stride 2.</summary>
@@ -150,30 +188,35 @@ internal static unsafe class CompactTileConv
 
     // Every chunk of the output plane through every block of the plan; ends[3b..3b+2] end block b's left-masked,
     // unmasked and right-masked taps.
-    private static void RunTaps(float* planes, int plane, TapPlan plan, int[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual)
+    private static void RunTaps(float* planes, int plane, TapPlan plan, int[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
+        float* direct = null, int[]? directOffsetsOf = null, int h = 0, int w = 0)
     {
         int blocks = plan.BlockCount;
         float* output = stackalloc float[2 * MaxBlock * Chunk + 16];
         output = (float*)(((nint)output + 63) & ~(nint)63);
         float* second = output + MaxBlock * Chunk;
         fixed (float* weights = plan.Weights)
-        fixed (int* offsets = offsetsOf, ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
+        fixed (int* guardedOffsets = offsetsOf, directOffsets = directOffsetsOf, ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
             for (int j0 = 0; j0 < plane; j0 += 2 * Chunk)
             {
-                // Two chunks per pass: blocks of up to 4 filters take both at once (TapBlockWide), larger ones one at a time.
+                // Two chunks per pass: blocks of up to 4 filters take both at once (TapBlockWide), larger ones one at a
+                // time. With a direct input (stride 1), a pair inside rows 2 .. h-3 reads it instead of the guarded copy.
                 bool two = j0 + Chunk < plane;
+                bool inside = direct != null && ReadsInput(j0, plane, h, w, pairs: true);
+                float* input = inside ? direct + j0 : planes + j0;
+                int* offsets = inside ? directOffsets : guardedOffsets;
                 var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
                 var next = two ? new Epilogue(y + j0 + Chunk, plane, Math.Min(Chunk, plane - j0 - Chunk), relu, residual == null ? null : residual + j0 + Chunk) : at;
                 float* m = masks + 2 * (j0 / Chunk) * Chunk;
                 for (int b = 0; b < blocks; b++)
                 {
                     int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
-                    float* w = weights + weightStarts[b];
-                    if (two && count <= 4) DispatchWide(count, offsets + t0, ends + 3 * b, planes + j0, m, w, output, second);
+                    float* wt = weights + weightStarts[b];
+                    if (two && count <= 4) DispatchWide(count, offsets + t0, ends + 3 * b, input, m, wt, output, second);
                     else
                     {
-                        DispatchTaps(count, offsets + t0, ends + 3 * b, planes + j0, m, w, output);
-                        if (two) DispatchTaps(count, offsets + t0, ends + 3 * b, planes + j0 + Chunk, m + 2 * Chunk, w, second);
+                        DispatchTaps(count, offsets + t0, ends + 3 * b, input, m, wt, output);
+                        if (two) DispatchTaps(count, offsets + t0, ends + 3 * b, input + Chunk, m + 2 * Chunk, wt, second);
                     }
                     for (int o = 0; o < count; o++) at.Write(filters[f0 + o], bias, output + o * Chunk);
                     if (two) for (int o = 0; o < count; o++) next.Write(filters[f0 + o], bias, second + o * Chunk);

@@ -58,7 +58,10 @@ internal sealed class TapPlan
     internal int BlockCount => BlockStarts.Length - 1;
 
     private readonly bool[] _reads;
-    private (int Kind, int Stride, int W, int[] Offsets)? _offsets;
+    // The last two geometries' offsets: stride 1 uses two (the guarded copy's and the input's own plane stride). An
+    // immutable object per entry, so a thread never sees one entry's key with another's offsets.
+    private sealed record OffsetsEntry(int Kind, int Stride, int W, int[] Offsets);
+    private OffsetsEntry? _offsets, _otherOffsets;
 
     /// <summary>Whether any block reads input channel <paramref name="c"/>.</summary>
     internal bool ReadsChannel(int c) => _reads[c];
@@ -79,9 +82,11 @@ internal sealed class TapPlan
     private int[] CachedOffsets(int kind, int stride, int w, Func<int, int, int> offset)
     {
         if (_offsets is { } o && o.Kind == kind && o.Stride == stride && o.W == w) return o.Offsets;
+        if (_otherOffsets is { } p && p.Kind == kind && p.Stride == stride && p.W == w) return p.Offsets;
         var offsets = new int[Taps.Length];
         for (int e = 0; e < offsets.Length; e++) offsets[e] = offset(Taps[e], Taps[e] % 9);
-        _offsets = (kind, stride, w, offsets);
+        _otherOffsets = _offsets;
+        _offsets = new OffsetsEntry(kind, stride, w, offsets);
         return offsets;
     }
 
