@@ -64,21 +64,7 @@ public unsafe class CompactTileConvTests
         var dense = new float[cout * cin * 9];
         for (int o = 0; o < cout; o++)
             for (int j = 0; j < k; j++) dense[o * cin * 9 + columns[j]] = kept[o * k + j];
-        var plan = TapPlan.ForColumns(kept, cout, cin, columns);
-        var scratch = new float[CompactTileConv.GuardedLength(cin, h, w)];
-        var masks = new float[CompactTileConv.MaskLength(h, w)];
-        var y = new float[cout * h * w];
-        Array.Fill(y, float.NaN);
-        fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
-        {
-            CompactTileConv.ClearGuards(sp, cin, h, w);
-            CompactTileConv.Masks(h, w, mp);
-            CompactTileConv.ForwardTaps(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
-        }
-        for (int o = 0; o < cout; o++)
-            for (int oy = 0; oy < h; oy++)
-                for (int ox = 0; ox < w; ox++)
-                    Assert.Equal(KernelTestData.NaiveConv3x3(x, dense, bias, residual, cin, h, w, 1, relu, o, oy, ox), y[(o * h + oy) * w + ox], 1e-4);
+        AssertTapsMatchNaive(TapPlan.ForColumns(kept, cout, cin, columns), x, dense, bias, residual, cin, cout, h, w, relu);
     }
 
     [Theory]
@@ -100,20 +86,24 @@ public unsafe class CompactTileConvTests
         var plan = TapPlan.ForSlices(weight, cout, cin);
         if (group == 4) Assert.Equal(plan.KeptShare, plan.ComputedShare, 6);   // blocks of equal sets: no zero slice computed
         Assert.True(plan.KeptShare <= plan.ComputedShare && plan.ComputedShare <= plan.CostShare && plan.CostShare < 1);
+        AssertTapsMatchNaive(plan, x, weight, bias, residual, cin, cout, h, w, relu);
+    }
+
+    // One stride-1 image through a tap plan against the naive convolution of the dense weight it stands for.
+    private static void AssertTapsMatchNaive(TapPlan plan, float[] x, float[] dense, float[] bias, float[]? residual, int cin, int cout, int h, int w, bool relu)
+    {
         var scratch = new float[CompactTileConv.GuardedLength(cin, h, w)];
-        var masks = new float[CompactTileConv.MaskLength(h, w)];
         var y = new float[cout * h * w];
         Array.Fill(y, float.NaN);
-        fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
+        fixed (float* sp = scratch, mp = CompactTileConv.MasksFor(h, w), xp = x, yp = y, bp = bias, rp = residual)
         {
             CompactTileConv.ClearGuards(sp, cin, h, w);
-            CompactTileConv.Masks(h, w, mp);
             CompactTileConv.ForwardTaps(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
         }
         for (int o = 0; o < cout; o++)
             for (int oy = 0; oy < h; oy++)
                 for (int ox = 0; ox < w; ox++)
-                    Assert.Equal(KernelTestData.NaiveConv3x3(x, weight, bias, residual, cin, h, w, 1, relu, o, oy, ox), y[(o * h + oy) * w + ox], 1e-4);
+                    Assert.Equal(KernelTestData.NaiveConv3x3(x, dense, bias, residual, cin, h, w, 1, relu, o, oy, ox), y[(o * h + oy) * w + ox], 1e-4);
     }
 
     [Theory]

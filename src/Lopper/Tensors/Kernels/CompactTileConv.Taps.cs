@@ -1,0 +1,242 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Lopper.Tensors.Kernels;
+
+// The tap-list half of CompactTileConv: a TapPlan's blocks (kernel columns, connection-pruned slices, or every tap at
+// stride 2) over the unpadded planes or the compact parity phases.
+internal static unsafe partial class CompactTileConv
+{
+    /// <summary>
+    /// <see cref="Forward"/> with a <see cref="TapPlan"/>: only its taps are multiplied (a kernel-column pruned
+    /// convolution costs its kept columns).
+    /// </summary>
+    public static void ForwardTaps(float* x, int h, int w, TapPlan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        int plane = h * w, stride = PlaneStride(h, w);
+        float* planes = guarded + Guard(w);
+        CopyEdgeRows(x, plan.InChannels, h, w, planes, plan, pairs: true);
+        RunTaps(planes, plane, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, x, plan.Offsets(plane, w), h, w);
+    }
+
+    /// <summary>Scratch floats for the four parity phases of an image of <paramref name="channels"/> planes with oh x ow outputs at stride 2.</summary>
+    public static int PhasedLength(int channels, int oh, int ow) => Guard(ow) + 4 * channels * PlaneStride(oh, ow) + Chunk + Guard(ow);
+
+    /// <summary>
+    /// <see cref="ForwardTaps"/> at stride 2 (y is oh x ow, oh = (h+1)/2): the input is split into its four (row
+    /// parity, column parity) phases, each oh x ow at the output's own pitch, where tap (ky, kx) of output (oy, ox)
+    /// is element (oy - [ky = 0], ox - [kx = 0]) of phase ([ky != 1], [kx != 1]); only the left shift needs a mask.
+    /// <paramref name="phased"/> (<see cref="PhasedLength"/>) must be zero before the first image of a geometry:
+    /// the split writes the positions that hold input, so the rest stays zero; <paramref name="masks"/> are
+    /// <see cref="Masks"/> of (oh, ow).
+    /// </summary>
+    public static void ForwardTapsStride2(float* x, int h, int w, TapPlan plan, float* y, float* phased, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, stride = PlaneStride(oh, ow);
+        float* planes = phased + Guard(ow);
+        for (int c = 0; c < plan.InChannels; c++)
+        {
+            if (!plan.ReadsChannel(c)) continue;
+            float* phases = planes + (long)4 * c * stride;
+            for (int row = 0; row < h; row++)
+            {
+                float* even = phases + (long)(row & 1) * 2 * stride + (long)(row >> 1) * ow;
+                StridedConv.Deinterleave(x + ((long)c * h + row) * w, w, even, even + stride);
+            }
+        }
+        RunTaps(planes, oh * ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual);
+    }
+
+    // Every chunk of the output plane through every block of the plan; ends[3b..3b+2] end block b's left-masked,
+    // unmasked and right-masked taps.
+    private static void RunTaps(float* planes, int plane, TapPlan plan, int[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
+        float* direct = null, int[]? directOffsetsOf = null, int h = 0, int w = 0)
+    {
+        int blocks = plan.BlockCount;
+        float* output = stackalloc float[2 * MaxBlock * Chunk + 16];
+        output = (float*)(((nint)output + 63) & ~(nint)63);
+        float* second = output + MaxBlock * Chunk;
+        fixed (float* weights = plan.Weights)
+        fixed (int* guardedOffsets = offsetsOf, directOffsets = directOffsetsOf, ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
+            for (int j0 = 0; j0 < plane; j0 += 2 * Chunk)
+            {
+                // Two chunks per pass: blocks of up to 4 filters take both at once (TapBlockWide), larger ones one at a
+                // time. With a direct input (stride 1), a pair inside rows 2 .. h-3 reads it instead of the guarded copy.
+                bool two = j0 + Chunk < plane;
+                bool inside = direct != null && ReadsInput(j0, plane, h, w, pairs: true);
+                float* input = inside ? direct + j0 : planes + j0;
+                int* offsets = inside ? directOffsets : guardedOffsets;
+                var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
+                var next = two ? new Epilogue(y + j0 + Chunk, plane, Math.Min(Chunk, plane - j0 - Chunk), relu, residual == null ? null : residual + j0 + Chunk) : at;
+                float* m = masks + 2 * (j0 / Chunk) * Chunk;
+                for (int b = 0; b < blocks; b++)
+                {
+                    int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
+                    float* wt = weights + weightStarts[b];
+                    if (two && count <= 4) DispatchWide(count, offsets + t0, ends + 3 * b, input, m, wt, output, second);
+                    else
+                    {
+                        DispatchTaps(count, offsets + t0, ends + 3 * b, input, m, wt, output);
+                        if (two) DispatchTaps(count, offsets + t0, ends + 3 * b, input + Chunk, m + 2 * Chunk, wt, second);
+                    }
+                    for (int o = 0; o < count; o++) at.Write(filters[f0 + o], bias, output + o * Chunk);
+                    if (two) for (int o = 0; o < count; o++) next.Write(filters[f0 + o], bias, second + o * Chunk);
+                }
+            }
+    }
+
+    private static void DispatchTaps(int filters, int* offsets, int* ends, float* input, float* masks, float* weights, float* output)
+    {
+        switch (filters)
+        {
+            case 1: TapBlock<F1>(offsets, ends, input, masks, weights, output); break;
+            case 2: TapBlock<F2>(offsets, ends, input, masks, weights, output); break;
+            case 3: TapBlock<F3>(offsets, ends, input, masks, weights, output); break;
+            case 4: TapBlock<F4>(offsets, ends, input, masks, weights, output); break;
+            case 5: TapBlock<F5>(offsets, ends, input, masks, weights, output); break;
+            case 6: TapBlock<F6>(offsets, ends, input, masks, weights, output); break;
+            case 7: TapBlock<F7>(offsets, ends, input, masks, weights, output); break;
+            case 8: TapBlock<F8>(offsets, ends, input, masks, weights, output); break;
+            default: throw new ArgumentOutOfRangeException(nameof(filters));
+        }
+    }
+
+    // One block of T.Filters filters on one chunk over a list of taps: offsets[e] is tap e's shift from the chunk,
+    // the taps [0, ends[0]) read the left neighbour (masked), [ends[0], ends[1]) the column itself and
+    // [ends[1], ends[2]) the right neighbour (masked). Weights are [tap][filter].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TapBlock<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output) where T : struct, IFilters
+    {
+        var zero = Vector512<float>.Zero;
+        Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
+        var left0 = Vector512.Load(masks);
+        var left1 = Vector512.Load(masks + 16);
+        var right0 = Vector512.Load(masks + Chunk);
+        var right1 = Vector512.Load(masks + Chunk + 16);
+        float* wr = weights;
+        for (int e = 0; e < ends[0]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v = Vector512.Load(p) & left0;
+            var u = Vector512.Load(p + 16) & left1;
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+        }
+        for (int e = ends[0]; e < ends[1]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v = Vector512.Load(p);
+            var u = Vector512.Load(p + 16);
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+        }
+        for (int e = ends[1]; e < ends[2]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v = Vector512.Load(p) & right0;
+            var u = Vector512.Load(p + 16) & right1;
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+        }
+        { a00.Store(output + 0); a01.Store(output + 16); }
+        if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
+        if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
+        if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
+        if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
+        if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
+        if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
+        if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
+    }
+
+    // TapBlock for blocks of up to 4 filters on two chunks at once (64 positions: 4 accumulators per filter), so that a
+    // block of 4 keeps 16 multiply-add chains in flight rather than 8. Results: the first chunk's at output, the
+    // second's at second, each [filter][32].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TapBlockWide<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second) where T : struct, IFilters
+    {
+        var zero = Vector512<float>.Zero;
+        Vector512<float> a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero, a32 = zero, a33 = zero;
+        var left0 = Vector512.Load(masks);
+        var left1 = Vector512.Load(masks + 16);
+        var left2 = Vector512.Load(masks + 2 * Chunk);
+        var left3 = Vector512.Load(masks + 2 * Chunk + 16);
+        var right0 = Vector512.Load(masks + Chunk);
+        var right1 = Vector512.Load(masks + Chunk + 16);
+        var right2 = Vector512.Load(masks + 3 * Chunk);
+        var right3 = Vector512.Load(masks + 3 * Chunk + 16);
+        float* wr = weights;
+        for (int e = 0; e < ends[0]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v0 = Vector512.Load(p) & left0;
+            var v1 = Vector512.Load(p + 16) & left1;
+            var v2 = Vector512.Load(p + 32) & left2;
+            var v3 = Vector512.Load(p + 48) & left3;
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+        }
+        for (int e = ends[0]; e < ends[1]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v0 = Vector512.Load(p);
+            var v1 = Vector512.Load(p + 16);
+            var v2 = Vector512.Load(p + 32);
+            var v3 = Vector512.Load(p + 48);
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+        }
+        for (int e = ends[1]; e < ends[2]; e++, wr += T.Filters)
+        {
+            float* p = input + offsets[e];
+            var v0 = Vector512.Load(p) & right0;
+            var v1 = Vector512.Load(p + 16) & right1;
+            var v2 = Vector512.Load(p + 32) & right2;
+            var v3 = Vector512.Load(p + 48) & right3;
+            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+        }
+        { a00.Store(output + 0); a01.Store(output + 16); a02.Store(second + 0); a03.Store(second + 16); }
+        if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); a12.Store(second + 32); a13.Store(second + 48); }
+        if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); a22.Store(second + 64); a23.Store(second + 80); }
+        if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); a32.Store(second + 96); a33.Store(second + 112); }
+    }
+
+    private static void DispatchWide(int filters, int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second)
+    {
+        switch (filters)
+        {
+            case 1: TapBlockWide<F1>(offsets, ends, input, masks, weights, output, second); break;
+            case 2: TapBlockWide<F2>(offsets, ends, input, masks, weights, output, second); break;
+            case 3: TapBlockWide<F3>(offsets, ends, input, masks, weights, output, second); break;
+            case 4: TapBlockWide<F4>(offsets, ends, input, masks, weights, output, second); break;
+            default: throw new ArgumentOutOfRangeException(nameof(filters));
+        }
+    }
+}
