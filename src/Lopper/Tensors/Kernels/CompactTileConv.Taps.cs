@@ -76,31 +76,35 @@ internal static unsafe partial class CompactTileConv
                 {
                     int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
                     float* wt = weights + weightStarts[b];
-                    if (two && count <= 4) DispatchWide(count, offsets + t0, ends + 3 * b, input, m, wt, output, second);
+                    // Whole chunks are written by the blocks themselves; the plane's last one goes through the buffers.
+                    if (two && count <= 4) DispatchWide(count, offsets + t0, ends + 3 * b, input, m, wt, output, second, at, next, filters + f0, bias);
                     else
                     {
-                        DispatchTaps(count, offsets + t0, ends + 3 * b, input, m, wt, output);
-                        if (two) DispatchTaps(count, offsets + t0, ends + 3 * b, input + Chunk, m + 2 * Chunk, wt, second);
+                        DispatchTaps(count, offsets + t0, ends + 3 * b, input, m, wt, output, at, filters + f0, bias);
+                        if (two) DispatchTaps(count, offsets + t0, ends + 3 * b, input + Chunk, m + 2 * Chunk, wt, second, next, filters + f0, bias);
                     }
-                    for (int o = 0; o < count; o++) at.Write(filters[f0 + o], bias, output + o * Chunk);
-                    if (two) for (int o = 0; o < count; o++) next.Write(filters[f0 + o], bias, second + o * Chunk);
+                    bool wide = two && count <= 4;
+                    if (at.Valid < Chunk || wide && next.Valid < Chunk)
+                        for (int o = 0; o < count; o++) at.Write(filters[f0 + o], bias, output + o * Chunk);
+                    if (two && next.Valid < Chunk)
+                        for (int o = 0; o < count; o++) next.Write(filters[f0 + o], bias, second + o * Chunk);
                 }
             }
     }
 
-    private static void DispatchTaps(int filters, int* offsets, int* ends, float* input, float* masks, float* weights, float* output)
+    private static void DispatchTaps(int count, int* offsets, int* ends, float* input, float* masks, float* weights, float* output, Epilogue at, int* filters, float* bias)
     {
-        switch (filters)
+        switch (count)
         {
-            case 1: TapBlock<F1>(offsets, ends, input, masks, weights, output); break;
-            case 2: TapBlock<F2>(offsets, ends, input, masks, weights, output); break;
-            case 3: TapBlock<F3>(offsets, ends, input, masks, weights, output); break;
-            case 4: TapBlock<F4>(offsets, ends, input, masks, weights, output); break;
-            case 5: TapBlock<F5>(offsets, ends, input, masks, weights, output); break;
-            case 6: TapBlock<F6>(offsets, ends, input, masks, weights, output); break;
-            case 7: TapBlock<F7>(offsets, ends, input, masks, weights, output); break;
-            case 8: TapBlock<F8>(offsets, ends, input, masks, weights, output); break;
-            default: throw new ArgumentOutOfRangeException(nameof(filters));
+            case 1: TapBlock<F1>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            case 2: TapBlock<F2>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            case 3: TapBlock<F3>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            case 4: TapBlock<F4>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            case 5: TapBlock<F5>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            case 6: TapBlock<F6>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            case 7: TapBlock<F7>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            case 8: TapBlock<F8>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            default: throw new ArgumentOutOfRangeException(nameof(count));
         }
     }
 
@@ -108,7 +112,7 @@ internal static unsafe partial class CompactTileConv
     // the taps [0, ends[0]) read the left neighbour (masked), [ends[0], ends[1]) the column itself and
     // [ends[1], ends[2]) the right neighbour (masked). Weights are [tap][filter].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TapBlock<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output) where T : struct, IFilters
+    private static void TapBlock<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output, Epilogue at, int* filters, float* bias) where T : struct, IFilters
     {
         var zero = Vector512<float>.Zero;
         Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
@@ -159,6 +163,18 @@ internal static unsafe partial class CompactTileConv
             if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
             if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
         }
+        if (at.Valid == Chunk)
+        {
+            at.WriteWhole(filters[0], bias, a00, a01);
+            if (T.Filters > 1) at.WriteWhole(filters[1], bias, a10, a11);
+            if (T.Filters > 2) at.WriteWhole(filters[2], bias, a20, a21);
+            if (T.Filters > 3) at.WriteWhole(filters[3], bias, a30, a31);
+            if (T.Filters > 4) at.WriteWhole(filters[4], bias, a40, a41);
+            if (T.Filters > 5) at.WriteWhole(filters[5], bias, a50, a51);
+            if (T.Filters > 6) at.WriteWhole(filters[6], bias, a60, a61);
+            if (T.Filters > 7) at.WriteWhole(filters[7], bias, a70, a71);
+            return;
+        }
         { a00.Store(output + 0); a01.Store(output + 16); }
         if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
         if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
@@ -173,7 +189,7 @@ internal static unsafe partial class CompactTileConv
     // block of 4 keeps 16 multiply-add chains in flight rather than 8. Results: the first chunk's at output, the
     // second's at second, each [filter][32].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TapBlockWide<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second) where T : struct, IFilters
+    private static void TapBlockWide<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second, Epilogue at, Epilogue next, int* filters, float* bias) where T : struct, IFilters
     {
         var zero = Vector512<float>.Zero;
         Vector512<float> a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero, a32 = zero, a33 = zero;
@@ -222,21 +238,29 @@ internal static unsafe partial class CompactTileConv
             if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
             if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
         }
+        if (next.Valid == Chunk)
+        {
+            { at.WriteWhole(filters[0], bias, a00, a01); next.WriteWhole(filters[0], bias, a02, a03); }
+            if (T.Filters > 1) { at.WriteWhole(filters[1], bias, a10, a11); next.WriteWhole(filters[1], bias, a12, a13); }
+            if (T.Filters > 2) { at.WriteWhole(filters[2], bias, a20, a21); next.WriteWhole(filters[2], bias, a22, a23); }
+            if (T.Filters > 3) { at.WriteWhole(filters[3], bias, a30, a31); next.WriteWhole(filters[3], bias, a32, a33); }
+            return;
+        }
         { a00.Store(output + 0); a01.Store(output + 16); a02.Store(second + 0); a03.Store(second + 16); }
         if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); a12.Store(second + 32); a13.Store(second + 48); }
         if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); a22.Store(second + 64); a23.Store(second + 80); }
         if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); a32.Store(second + 96); a33.Store(second + 112); }
     }
 
-    private static void DispatchWide(int filters, int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second)
+    private static void DispatchWide(int count, int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second, Epilogue at, Epilogue next, int* filters, float* bias)
     {
-        switch (filters)
+        switch (count)
         {
-            case 1: TapBlockWide<F1>(offsets, ends, input, masks, weights, output, second); break;
-            case 2: TapBlockWide<F2>(offsets, ends, input, masks, weights, output, second); break;
-            case 3: TapBlockWide<F3>(offsets, ends, input, masks, weights, output, second); break;
-            case 4: TapBlockWide<F4>(offsets, ends, input, masks, weights, output, second); break;
-            default: throw new ArgumentOutOfRangeException(nameof(filters));
+            case 1: TapBlockWide<F1>(offsets, ends, input, masks, weights, output, second, at, next, filters, bias); break;
+            case 2: TapBlockWide<F2>(offsets, ends, input, masks, weights, output, second, at, next, filters, bias); break;
+            case 3: TapBlockWide<F3>(offsets, ends, input, masks, weights, output, second, at, next, filters, bias); break;
+            case 4: TapBlockWide<F4>(offsets, ends, input, masks, weights, output, second, at, next, filters, bias); break;
+            default: throw new ArgumentOutOfRangeException(nameof(count));
         }
     }
 }

@@ -104,8 +104,8 @@ internal static unsafe partial class CompactTileConv
                 for (int b = 0; b + 1 < starts.Length; b++)
                 {
                     int o0 = starts[b], count = starts[b + 1] - o0;
-                    Dispatch(count, inputs, planeStride, w, input, m, weights + (long)depth * o0, output);
-                    for (int o = 0; o < count; o++) at.Write(o0 + o, bias, output + o * Chunk);
+                    Dispatch(count, inputs, planeStride, w, input, m, weights + (long)depth * o0, output, at, o0, bias);
+                    if (at.Valid < Chunk) for (int o = 0; o < count; o++) at.Write(o0 + o, bias, output + o * Chunk);
                 }
             }
     }
@@ -156,6 +156,31 @@ internal static unsafe partial class CompactTileConv
         public readonly bool Relu = relu;
         public readonly float* Residual = residual;
 
+        // A whole chunk of filter o, inlined into the blocks.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void WriteWhole(int o, float* bias, Vector512<float> low, Vector512<float> high)
+        {
+            long at = (long)o * Plane;
+            if (bias != null)
+            {
+                var b = Vector512.Create(bias[o]);
+                low += b;
+                high += b;
+            }
+            if (Residual != null)
+            {
+                low += Vector512.Load(Residual + at);
+                high += Vector512.Load(Residual + at + 16);
+            }
+            if (Relu)
+            {
+                low = Vector512.Max(low, Vector512<float>.Zero);
+                high = Vector512.Max(high, Vector512<float>.Zero);
+            }
+            low.Store(Y + at);
+            high.Store(Y + at + 16);
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Write(int o, float* bias, float* sums)
         {
@@ -199,18 +224,18 @@ internal static unsafe partial class CompactTileConv
         }
     }
 
-    private static void Dispatch(int filters, int inputs, int stride, int w, float* input, float* masks, float* weights, float* output)
+    private static void Dispatch(int filters, int inputs, int stride, int w, float* input, float* masks, float* weights, float* output, Epilogue at, int o0, float* bias)
     {
         switch (filters)
         {
-            case 1: Block<F1>(inputs, stride, w, input, masks, weights, output); break;
-            case 2: Block<F2>(inputs, stride, w, input, masks, weights, output); break;
-            case 3: Block<F3>(inputs, stride, w, input, masks, weights, output); break;
-            case 4: Block<F4>(inputs, stride, w, input, masks, weights, output); break;
-            case 5: Block<F5>(inputs, stride, w, input, masks, weights, output); break;
-            case 6: Block<F6>(inputs, stride, w, input, masks, weights, output); break;
-            case 7: Block<F7>(inputs, stride, w, input, masks, weights, output); break;
-            case 8: Block<F8>(inputs, stride, w, input, masks, weights, output); break;
+            case 1: Block<F1>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
+            case 2: Block<F2>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
+            case 3: Block<F3>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
+            case 4: Block<F4>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
+            case 5: Block<F5>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
+            case 6: Block<F6>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
+            case 7: Block<F7>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
+            case 8: Block<F8>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
             default: throw new ArgumentOutOfRangeException(nameof(filters));
         }
     }
@@ -228,7 +253,7 @@ internal static unsafe partial class CompactTileConv
     // One block of T.Filters filters on one chunk: per input channel its nine taps, the left and right ones masked
     // by column. Weights are [channel][tap][filter].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<T>(int inputs, int stride, int w, float* input, float* masks, float* weights, float* output) where T : struct, IFilters
+    private static void Block<T>(int inputs, int stride, int w, float* input, float* masks, float* weights, float* output, Epilogue at, int o0, float* bias) where T : struct, IFilters
     {
         var zero = Vector512<float>.Zero;
         Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
@@ -278,6 +303,20 @@ internal static unsafe partial class CompactTileConv
                     if (T.Filters > 7) { var k = Vector512.Create(wr[2 * T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
                 }
             }
+        // A whole chunk goes straight to the output (no call here: accumulators live across a call are spilled on
+        // every depth step); the plane's last chunk through the buffer and Epilogue.Write.
+        if (at.Valid == Chunk)
+        {
+            at.WriteWhole(o0 + 0, bias, a00, a01);
+            if (T.Filters > 1) at.WriteWhole(o0 + 1, bias, a10, a11);
+            if (T.Filters > 2) at.WriteWhole(o0 + 2, bias, a20, a21);
+            if (T.Filters > 3) at.WriteWhole(o0 + 3, bias, a30, a31);
+            if (T.Filters > 4) at.WriteWhole(o0 + 4, bias, a40, a41);
+            if (T.Filters > 5) at.WriteWhole(o0 + 5, bias, a50, a51);
+            if (T.Filters > 6) at.WriteWhole(o0 + 6, bias, a60, a61);
+            if (T.Filters > 7) at.WriteWhole(o0 + 7, bias, a70, a71);
+            return;
+        }
         { a00.Store(output + 0); a01.Store(output + 16); }
         if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
         if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
