@@ -11,8 +11,8 @@ namespace Lopper.Cli.Commands;
 /// connection by connection (what SNACS leaves) runs faster through <see cref="SliceSparseConv"/> (each filter over
 /// its surviving slices only) than through the dense kernels the op otherwise runs (<see cref="PaddedConv"/>: the
 /// direct tiles or the GEMM, as the op picks them for the shape). One image at a time per thread, the images
-/// split over --threads, as inference runs them. Also times the dense position-lane tiles
-/// (<see cref="PositionTileConv"/>) on the same weight, the alternative for filter counts that idle tile lanes.
+/// split over --threads, as inference runs them. Also times the position tiles (<see cref="CompactTileConv"/>) on the
+/// same weight, the path for filter counts that idle tile lanes.
 /// </summary>
 public static class SparseConvBench
 {
