@@ -328,7 +328,10 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         var values = CellOptions(cell);
         var gateOptions = OptionInfo.For(typeof(ComplexityAwareOptions)).Select(o => o.Name).ToHashSet();
         var configValues = values.Where(v => v.Name is not ("augment" or "method") && !gateOptions.Contains(v.Name)).ToList();
-        var start = TrainConfig.DefaultsFor(config.Model!) with { Epochs = cell.Epochs, Seed = (ulong)cell.Seed };
+        // start: baseline trains the baseline's model (its per-model defaults), as `lopper train --from` does.
+        var startFolder = cell.Spec.FromBaseline ? RunFolder.Load(_baselineDir, Lopper.Imaging.SkiaImageDecoder.Instance) : null;
+        string modelName = startFolder is null ? config.Model! : Lopper.Cli.Commands.TransferFlags.ModelName(_baselineDir);
+        var start = TrainConfig.DefaultsFor(modelName) with { Epochs = cell.Epochs, Seed = (ulong)cell.Seed };
         var train = OptionBinder.Bind(configValues, $"experiment cell {cell.Id}", start);
         if (values.Any(v => v.Name == "augment")) train = train with { CropPadding = 2, Flip = true };
         if (train.Optimizer == "grda")
@@ -346,7 +349,9 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         else if (values.Any(v => gateOptions.Contains(v.Name))) throw new LopperInputException("the gate options need method: complexity-aware");
         return new TrainRequest
         {
-            ModelName = config.Model,
+            ModelName = startFolder is null ? config.Model : null,
+            Start = startFolder?.Model,
+            StartFolder = startFolder,
             Data = new DataSpec { Dataset = config.Dataset ?? "fashion-mnist", Dir = config.Data, Options = new Lopper.Data.DataOptions { Decoder = Lopper.Imaging.SkiaImageDecoder.Instance } },
             Config = train,
             Gates = gates,

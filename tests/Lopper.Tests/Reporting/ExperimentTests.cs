@@ -157,6 +157,43 @@ public class ExperimentTests
     }
 
     [Fact]
+    public void TrainCellsStartingFromTheBaselineTrainItsWeights()
+    {
+        // At a learning rate too small to move LeNet-5 (no batch-norm) in one epoch, a cell that starts from the
+        // baseline ends at the baseline's accuracy; one that started from a fresh initialisation would not.
+        using var dir = new TempDir();
+        var data = TinyData(dir, 40, 20);
+        var outDir = dir.File("exp");
+        var cfg = dir.File("warm.yaml");
+        File.WriteAllText(cfg, $"""
+            name: warm
+            out: {outDir}
+            model: lenet5
+            data: {data}
+            threads: 1
+            seeds: [0]
+            latency_batch: 2
+            baseline:
+              train:
+                epochs: 2
+                flags: {"{"}batch-size: 20, lr: 0.05{"}"}
+            methods:
+              - name: still
+                kind: train
+                start: baseline
+                epochs: 1
+                flags: {"{"}lr: 1.0e-12, momentum: 0, weight-decay: 0, schedule: constant, batch-size: 20{"}"}
+            """);
+        var (code, _, err) = Run("experiment", "--config", cfg, "--json");
+        Assert.True(code == 0, err);
+        var results = ResultsJson.Load(Path.Combine(outDir, "results.json"));
+        var cell = Assert.Single(results.Cells);
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "cells", cell.Id, "run.json")))!;
+        Assert.Equal(Path.GetFullPath(Path.Combine(outDir, "baseline")), (string)run["transfer_from"]!);
+        Assert.Equal(cell.AccuracyBefore!.Value, cell.AccuracyFinetuned!.Value, 6);
+    }
+
+    [Fact]
     public void TrainEntriesCanStartFromTheBaseline()
     {
         using var dir = new TempDir();
