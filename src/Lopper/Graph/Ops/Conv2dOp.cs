@@ -433,8 +433,9 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     // (oh, ow: the output plane.)
     private SliceSparseConv.Plan? SliceSparse(float[] weight, NodeState state, int oh, int ow)
     {
-        if (state.Derived is SliceSparseConv.Plan kept) return kept;
-        if (state.Derived is not null || Kernel != 3 || !SliceSparseConv.Supported) return null;
+        var derived = state.Derived;   // read once: another executor may set it between two reads
+        if (derived is SliceSparseConv.Plan kept) return kept;
+        if (derived is not null || Kernel != 3 || !SliceSparseConv.Supported) return null;
         double denseCost = ow > 16 || PrefersPositionTiles(oh, ow) ? 1 : UsesDirectTiles(oh, ow) ? (double)PaddedConv.PackedLength(OutChannels, 1) / OutChannels : 1.5;
         var plan = SliceSparseConv.TryPlan(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, SliceSparseMaxDensity * denseCost);
         return plan is null ? null : state.KeepDerived(plan);
@@ -464,8 +465,9 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     // compact phases at stride 2.
     private object? PositionTiles(float[] weight, NodeState state, int oh, int ow)
     {
-        if (state.Derived is PositionTileConv.Plan or TapPlan) return state.Derived;
-        if (state.Derived is not null || !PrefersPositionTiles(oh, ow)) return null;
+        var derived = state.Derived;   // read once: another executor may set it between two reads
+        if (derived is PositionTileConv.Plan or TapPlan) return derived;
+        if (derived is not null || !PrefersPositionTiles(oh, ow)) return null;
         var dense = weight.AsSpan(0, OutChannels * K);
         return state.KeepDerived(Stride == 1 ? PositionTileConv.Create(dense, OutChannels, InChannels) : (object)TapPlan.ForColumns(dense, OutChannels, InChannels));
     }
@@ -475,8 +477,9 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     // keeps 13-16, 29-32 and 57-64 filters, which idle direct-tile lanes as filter pruning does.
     private TapPlan? ColumnTaps(float[] weight, NodeState state)
     {
-        if (state.Derived is TapPlan kept) return kept;
-        if (state.Derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride > 2 || PadH != 1 || !CompactTileConv.Supported) return null;
+        var derived = state.Derived;   // read once: another executor may set it between two reads
+        if (derived is TapPlan kept) return kept;
+        if (derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride > 2 || PadH != 1 || !CompactTileConv.Supported) return null;
         return state.KeepDerived(TapPlan.ForColumns(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, Columns));
     }
 
@@ -495,8 +498,9 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     // less than the slice-sparse kernel, which multiplies only the kept slices but each more slowly.
     private TapPlan? SliceTaps(float[] weight, NodeState state)
     {
-        if (state.Derived is TapPlan kept) return kept;
-        if (state.Derived is not null || Kernel != 3 || Stride > 2 || Columns is not null || !CompactTileConv.Supported) return null;
+        var derived = state.Derived;   // read once: another executor may set it between two reads
+        if (derived is TapPlan kept) return kept;
+        if (derived is not null || Kernel != 3 || Stride > 2 || Columns is not null || !CompactTileConv.Supported) return null;
         var plan = TapPlan.ForSlices(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels);
         if (plan.KeptShare >= 1 || plan.CostShare > 0.95) return null;
         if (plan.KeptShare <= SliceSparseMaxDensity && plan.KeptShare * SliceSparseCostPerSlice < plan.CostShare) return null;
