@@ -473,8 +473,9 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     // The position-tile plan of a frozen kernel-column subset of a 3x3 convolution (padding 1, stride 1 or 2), made
-    // once per session: only the kept columns are multiplied, on the unpadded planes or their compact phases. The grid's SPP cell at 50 % of the MACs
-    // keeps 13-16, 29-32 and 57-64 filters, which idle direct-tile lanes as filter pruning does.
+    // once per session: only the kept columns are multiplied, on the unpadded planes or their compact phases. The
+    // grid's SPP cell at 50 % of the MACs keeps 13-16, 29-32 and 57-64 filters, which idle direct-tile lanes as
+    // filter pruning does.
     private TapPlan? ColumnTaps(float[] weight, NodeState state)
     {
         var derived = state.Derived;   // read once: another executor may set it between two reads
@@ -507,9 +508,9 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         return state.KeepDerived(plan);
     }
 
-    // Images [start, end) through a positions-in-lanes plan: SliceSparseConv or PositionTileConv (stride 1, or 2
-    // through their parity phases, zeroed once for all of them as StridedConv needs), bias, residual and fused ReLU
-    // included.
+    // Images [start, end) through a positions-in-lanes plan: SliceSparseConv (stride 1, or 2 through its padded
+    // parity phases), PositionTileConv's dense blocks (stride 1) or a TapPlan (stride 1, or 2 through compact
+    // phases); bias, residual and fused ReLU included.
     private void ForwardPitched(float[] x, object plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
     {
         bool stride2 = Stride == 2;
