@@ -83,8 +83,8 @@ public static class SparseConvBench
             }));
             // The position tiles run every slice (no skipping): the dense alternative for widths that idle tile lanes,
             // on the unpadded planes at stride 1 and on their compact parity phases at stride 2 (each thread its own scratch).
-            var tiles = PositionTileConv.Create(w, o, c);
-            var taps = TapPlan.ForColumns(w, o, c);
+            var tiles = stride == 1 ? PositionTileConv.Create(w, o, c) : null;
+            var taps = stride == 2 ? TapPlan.ForColumns(w, o, c) : null;
             int tileScratch = stride == 1 ? CompactTileConv.GuardedLength(c, hw, hw) : CompactTileConv.PhasedLength(c, ohw, ohw);
             var guarded = Enumerable.Range(0, threads).Select(_ => new float[tileScratch]).ToArray();
             var masks = new float[CompactTileConv.MaskLength(ohw, ohw)];
@@ -93,8 +93,8 @@ public static class SparseConvBench
             {
                 fixed (float* xp = x, yp = yPositions, gp = guarded[t], mp = masks)
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                        if (stride == 2) CompactTileConv.ForwardTapsStride2(xp + (long)b * c * p, hw, hw, taps, yp + (long)b * o * q, gp, mp);
-                        else CompactTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles, yp + (long)b * o * q, gp, mp);
+                        if (stride == 2) CompactTileConv.ForwardTapsStride2(xp + (long)b * c * p, hw, hw, taps!, yp + (long)b * o * q, gp, mp);
+                        else CompactTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles!, yp + (long)b * o * q, gp, mp);
             }));
             float maxDiff = 0;
             for (int i = 0; i < yDense.Length; i++)

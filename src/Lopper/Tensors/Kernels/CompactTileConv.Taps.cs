@@ -76,14 +76,14 @@ internal static unsafe partial class CompactTileConv
                 {
                     int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
                     float* wt = weights + weightStarts[b];
+                    bool wide = two && count <= 4;
                     // Whole chunks are written by the blocks themselves; the plane's last one goes through the buffers.
-                    if (two && count <= 4) DispatchWide(count, offsets + t0, ends + 3 * b, input, m, wt, output, second, at, next, filters + f0, bias);
+                    if (wide) DispatchWide(count, offsets + t0, ends + 3 * b, input, m, wt, output, second, at, next, filters + f0, bias);
                     else
                     {
                         DispatchTaps(count, offsets + t0, ends + 3 * b, input, m, wt, output, at, filters + f0, bias);
                         if (two) DispatchTaps(count, offsets + t0, ends + 3 * b, input + Chunk, m + 2 * Chunk, wt, second, next, filters + f0, bias);
                     }
-                    bool wide = two && count <= 4;
                     if (at.Valid < Chunk || wide && next.Valid < Chunk)
                         for (int o = 0; o < count; o++) at.Write(filters[f0 + o], bias, output + o * Chunk);
                     if (two && next.Valid < Chunk)

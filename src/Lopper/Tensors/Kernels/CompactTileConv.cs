@@ -187,27 +187,16 @@ internal static unsafe partial class CompactTileConv
             long at = (long)o * Plane;
             var low = Vector512.Load(sums);
             var high = Vector512.Load(sums + 16);
+            if (Valid == Chunk)
+            {
+                WriteWhole(o, bias, low, high);
+                return;
+            }
             if (bias != null)
             {
                 var b = Vector512.Create(bias[o]);
                 low += b;
                 high += b;
-            }
-            if (Valid == Chunk)
-            {
-                if (Residual != null)
-                {
-                    low += Vector512.Load(Residual + at);
-                    high += Vector512.Load(Residual + at + 16);
-                }
-                if (Relu)
-                {
-                    low = Vector512.Max(low, Vector512<float>.Zero);
-                    high = Vector512.Max(high, Vector512<float>.Zero);
-                }
-                low.Store(Y + at);
-                high.Store(Y + at + 16);
-                return;
             }
             // The plane's last chunk: only its first Valid lanes are positions.
             Part(low, at, Valid);
