@@ -26,6 +26,25 @@ public class CliTests
         Assert.Equal(125747840L, (long)o["macs"]!);
     }
 
+    [Theory]
+    [InlineData("1")]
+    [InlineData("2")]
+    public void BenchSparseConvColumnsAgreesWithTheDenseKernels(string stride)
+    {
+        if (!Lopper.Tensors.Kernels.CompactTileConv.Supported) return;   // the tap kernels need AVX-512
+        var (code, output, err) = Run("bench", "sparse-conv", "--pattern", "columns", "--in", "5", "--out", "11", "--hw", "9",
+            "--sparsity", "0,0.6", "--batch", "3", "--stride", stride, "--threads", "1", "--json");
+        Assert.True(code == 0, err);
+        var o = JsonNode.Parse(output)!;
+        Assert.Equal("columns", (string)o["pattern"]!);
+        var levels = o["levels"]!.AsArray();
+        Assert.Equal(45, (int)levels[0]!["columns_kept"]!);
+        Assert.InRange((int)levels[1]!["columns_kept"]!, 1, 44);
+        // Every kernel's output (tap list, position tiles, direct tiles over the kept columns) against the dense one.
+        foreach (var level in levels) Assert.InRange((double)level!["max_abs_diff"]!, 0, 1e-4);
+        Assert.Equal(stride == "1", levels[1]!["direct_columns_ms"] is not null);
+    }
+
     [Fact]
     public void BenchProfileWithOrtListsBothRuntimesLayers()
     {

@@ -75,6 +75,7 @@ public class ReliabilityCliTests
     [InlineData("1 GiB", "bench", "gemm", "--size", "46341")]
     [InlineData("--sparsity values must be in [0, 1)", "bench", "sparse-conv", "--sparsity", "1.5")]
     [InlineData("--sparsity must be comma-separated numbers", "bench", "sparse-conv", "--sparsity", "x")]
+    [InlineData("--pattern must be slices or columns", "bench", "sparse-conv", "--pattern", "rows")]
     [InlineData("--batch needs sizes in", "latency", "--from", "x", "--batch", "1000000")]
     public void OutOfRangeFlagsAreExitTwo(string message, params string[] args)
     {
