@@ -54,6 +54,7 @@ public class ReportTests
         Assert.Equal("88.76 (s0) / 89.24 (s1)", l1[7]);
         Assert.Equal("-1.12", l1[8]);                                // 89.00 - 90.12
         Assert.Equal("1.86x", l1[9]);                                // (12.5/7.25 + 12.5/6.25) / 2
+        Assert.Equal("0.93", l1[10]);                                // 1.86 x 208260/416520
         Assert.Equal("50.00", l1[4]);
     }
 
