@@ -71,6 +71,13 @@ public static class SparseConvBench
                 if (columns) { if (keep) for (int f = 0; f < o; f++) w[f * depth + unit] = (float)rng.NextNormal(); }
                 else for (int t = 0; t < 9; t++) w[unit * 9 + t] = keep ? (float)rng.NextNormal() : 0f;
             }
+            if (columns && kept == 0)
+            {
+                // A layer keeps at least one column (SPP never empties a convolution).
+                kept = 1;
+                keptColumns.Add(0);
+                for (int f = 0; f < o; f++) w[f * depth] = (float)rng.NextNormal();
+            }
             PaddedConv.PackWeights(w, o, depth, packed);
             // Columns run as the op runs an SPP layer: the kept columns' tap list (CompactTileConv); slices through the
             // slice-sparse kernel.
