@@ -14,6 +14,15 @@ public sealed record SnacsOptions
     /// <summary>Groups per layer (contiguous); a classifier child is always scored per output.</summary>
     [Option("groups per layer")]
     public int Groups { get; init; } = 16;
+    /// <summary>
+    /// Fewest filters per child group: a layer of n filters is scored and cut in at most n / this many groups. The
+    /// filters of a child group read the same parent groups, and the inference kernels run filters with the same
+    /// inputs as one register block of up to 8 that multiplies no zero slice; with groups of one filter (ResNet-20's
+    /// 16-filter stage under 16 groups) nearly every filter reads its own set and a block computes the union of its
+    /// filters' sets. 1: as many groups as <see cref="Groups"/> gives.
+    /// </summary>
+    [Option("fewest filters per child group (blocks of filters that read the same inputs run faster)")]
+    public int MinGroupFilters { get; init; } = 1;
     /// <summary>Fraction of parameters to keep; the global quantile is found by bisection. Exclusive with <see cref="TargetMacs"/> and <see cref="Quantile"/>.</summary>
     [Option("fraction of parameters kept (bisection on the global quantile)")]
     public double? TargetParams { get; init; }
@@ -80,6 +89,7 @@ public sealed record SnacsOptions
         if (ProbePerClass < 2) throw LopperInputException.ForOptions<SnacsOptions>($"ProbePerClass must be at least 2, got {ProbePerClass}", nameof(ProbePerClass));
         if (UlProbePerClass < 1) throw LopperInputException.ForOptions<SnacsOptions>($"UlProbePerClass must be at least 1, got {UlProbePerClass}", nameof(UlProbePerClass));
         if (Groups < 1) throw LopperInputException.ForOptions<SnacsOptions>($"Groups must be at least 1, got {Groups}", nameof(Groups));
+        if (MinGroupFilters < 1) throw LopperInputException.ForOptions<SnacsOptions>($"MinGroupFilters must be at least 1, got {MinGroupFilters}", nameof(MinGroupFilters));
         if (!(ProtectFraction >= 0 && ProtectFraction <= 1)) throw LopperInputException.ForOptions<SnacsOptions>($"ProtectFraction must be in [0, 1], got {ProtectFraction}", nameof(ProtectFraction));
         if (Estimator is not ("hash" or "mint")) throw LopperInputException.ForOptions<SnacsOptions>($"Estimator must be hash or mint, got '{Estimator}'", nameof(Estimator));
         if (!(UlStep > 0 && UlStep <= 0.96)) throw LopperInputException.ForOptions<SnacsOptions>($"UlStep must be in (0, 0.96], got {UlStep}", nameof(UlStep));

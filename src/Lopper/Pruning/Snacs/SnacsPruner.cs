@@ -75,6 +75,7 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
             ["phi"] = Options.WeightScaled ? "weight" : "none",
             ["weight_range"] = Options.WeightRange.ToString(),
             ["groups"] = Options.Groups,
+            ["min_group_filters"] = Options.MinGroupFilters,
             ["probe_rows"] = scoring.ProbeRows,
             ["ul_probe_rows"] = scoring.UlRows,
             ["sensitivity"] = Options.Sensitivity.ToString().ToLowerInvariant(),
@@ -130,7 +131,7 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
             var pair = pairs[l];
             var ps = LayerPairs.GroupStarts(pair.ParentChannels, Options.Groups);
             bool classifier = groups.GroupOfNode[pair.Child] == classifierGroup;
-            var cs = LayerPairs.GroupStarts(pair.ChildChannels, classifier ? pair.ChildChannels : Options.Groups);
+            var cs = LayerPairs.GroupStarts(pair.ChildChannels, classifier ? pair.ChildChannels : ChildGroups(pair.ChildChannels));
             var est = Stopwatch.StartNew();
             var r = estimator.ScorePair(probe.Output(pair.Parent), probe.Output(pair.Child), ps, cs, Rng.Derive(seed, 0x534E414353UL, (ulong)l).NextULong());
             if (Options.RandomScores)
@@ -247,6 +248,10 @@ public sealed class SnacsPruner(SnacsOptions options) : IPruningMethod
         }
         return masks;
     }
+
+    // Child groups of a layer of n filters: Options.Groups, fewer where that would leave a group under
+    // Options.MinGroupFilters filters.
+    private int ChildGroups(int n) => Math.Min(Options.Groups, Math.Max(1, n / Options.MinGroupFilters));
 
     /// <summary>
     /// Parameters and MACs the compacted model would keep at a global threshold (orphaned filters removed, zeroed

@@ -62,6 +62,27 @@ public class SnacsPrunerTests
     }
 
     [Fact]
+    public void MinGroupFiltersKeepsEveryChildGroupAtLeastThatWide()
+    {
+        var model = StructureFixtures.Build("resnet20", 2);
+        var fine = new SnacsPruner(new SnacsOptions { ProbePerClass = 4, Groups = 16, Quantile = 0.5 }).Score(model, Train(), 3);
+        var coarse = new SnacsPruner(new SnacsOptions { ProbePerClass = 4, Groups = 16, Quantile = 0.5, MinGroupFilters = 4 }).Score(model, Train(), 3);
+        Assert.Equal(fine.Pairs.Count, coarse.Pairs.Count);
+        // Without it, the 16-filter stage has a group per filter.
+        Assert.Contains(fine.Pairs, p => p.ChildStarts[1] - p.ChildStarts[0] == 1);
+        for (int l = 0; l < coarse.Pairs.Count - 1; l++)   // the last child is the classifier, scored per class
+        {
+            var starts = coarse.Pairs[l].ChildStarts;
+            int n = starts[^1];
+            Assert.Equal(Math.Min(16, n / 4), coarse.Pairs[l].ChildGroups);
+            for (int g = 0; g + 1 < starts.Length; g++) Assert.True(starts[g + 1] - starts[g] >= 4, $"pair {l}: group {g} of {n} filters");
+            // Parents keep their 16 groups: only the child side is coarser.
+            Assert.Equal(fine.Pairs[l].ParentStarts, coarse.Pairs[l].ParentStarts);
+        }
+        Assert.Equal(10, coarse.Pairs[^1].ChildGroups);
+    }
+
+    [Fact]
     public void TargetMacsCutsTheLeastThatKeepsAtMostThatShareOfTheMacs()
     {
         var model = StructureFixtures.Build("resnet20", 2);
