@@ -24,12 +24,13 @@ public static class SparseConvBench
     private static readonly Option<double[]?> Sparsity = Flags.Reals("--sparsity", "F,F,...", "fractions of kernel slices (or columns) pruned, each in [0, 1) [default: 0.3,0.5,0.7,0.9]", 0, 1, maxInclusive: false);
     private static readonly Option<int> Batch = Flags.Int("--batch", "images", 64, 1, CommonOptions.MaxBatch, "B");
     private static readonly Option<int> Stride = Flags.Int("--stride", "1, or 2 (a down-sampling layer: every kernel through the input's parity phases)", 1, 1, 2, "S");
+    private static readonly Option<bool> WithEpilogue = Flags.Switch("--epilogue", "every kernel also adds a bias and a residual and applies a ReLU on the way out, as inference runs a residual block's second convolution");
     private static readonly Option<string> Pattern = Flags.Choice("--pattern", "slices (W[o, c, :, :] pruned per connection, as SNACS leaves them) or columns (W[:, c, ky, kx] pruned for every filter, as SPP leaves them)", "slices", "columns");
 
     /// <summary>The subcommand (bench runs it on --threads and prints its result).</summary>
     public static Command Create(Func<ParseResult, Func<ParseResult, JsonObject>, int> measure)
     {
-        var cmd = new Command("sparse-conv", "a connection-sparse 3x3 convolution against the dense kernels") { In, Out, Hw, Sparsity, Batch, Stride, Pattern };
+        var cmd = new Command("sparse-conv", "a connection-sparse 3x3 convolution against the dense kernels") { In, Out, Hw, Sparsity, Batch, Stride, Pattern, WithEpilogue };
         cmd.SetAction(parse => measure(parse, Run));
         return cmd;
     }
@@ -37,7 +38,7 @@ public static class SparseConvBench
     private static unsafe JsonObject Run(ParseResult parse)
     {
         int c = parse.GetValue(In), o = parse.GetValue(Out), hw = parse.GetValue(Hw), batch = parse.GetValue(Batch), stride = parse.GetValue(Stride);
-        bool columns = parse.GetValue(Pattern) == "columns";
+        bool columns = parse.GetValue(Pattern) == "columns", relu = parse.GetValue(WithEpilogue);
         var levels = parse.ValueOrNull(Sparsity) ?? [0.3, 0.5, 0.7, 0.9];
         CommonOptions.CheckBufferSize("--in/--out/--hw/--batch", (long)batch * c * hw * hw, (long)o * c * 9, (long)batch * o * hw * hw);
         if (!SliceSparseConv.Supported) throw new LopperInputException("bench sparse-conv: this CPU has no AVX-512, which the slice-sparse kernel needs");
@@ -49,6 +50,9 @@ public static class SparseConvBench
         var yDense = new float[batch * o * q];
         var ySparse = new float[batch * o * q];
         var yPositions = new float[batch * o * q];
+        // The epilogue's bias and residual (null pointers without --epilogue).
+        var bias = relu ? Enumerable.Range(0, o).Select(_ => (float)rng.NextNormal()).ToArray() : null;
+        var residual = relu ? Enumerable.Range(0, batch * o * q).Select(_ => (float)rng.NextNormal()).ToArray() : null;
         int threads = Parallelism.Threads;
         // Stride 2: phase scratch, zero before each thread's first image (the split writes only where input lands).
         int scratch = stride == 1 ? SliceSparseConv.PaddedLength(c, hw, hw) : SliceSparseConv.PhasedLength(c, ohw, ohw);
@@ -88,21 +92,21 @@ public static class SparseConvBench
             // Images split over the threads (each its own scratch), as inference runs them.
             double dense = MedianMs(() => Parallelism.For(threads, t =>
             {
-                fixed (float* xp = x, wp = w, kp = packed, yp = yDense, pp = paddedPer[t])
+                fixed (float* xp = x, wp = w, kp = packed, yp = yDense, pp = paddedPer[t], bp = bias, sp = residual)
                 fixed (nint* rp = rowPointers[t])
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                        if (stride == 2) StridedConv.Forward(xp + (long)b * c * p, c, hw, hw, kp, o, yp + (long)b * o * q, pp);
-                        else PaddedConv.Forward(xp + (long)b * c * p, c, hw, hw, 3, wp, direct ? kp : null, o, yp + (long)b * o * q, pp, (float**)rp);
+                        if (stride == 2) StridedConv.Forward(xp + (long)b * c * p, c, hw, hw, kp, o, yp + (long)b * o * q, pp, bp, relu, At(sp, b, o * q));
+                        else PaddedConv.Forward(xp + (long)b * c * p, c, hw, hw, 3, wp, direct ? kp : null, o, yp + (long)b * o * q, pp, (float**)rp, bp, relu, At(sp, b, o * q));
             }));
             var columnScratch = columns ? Enumerable.Range(0, threads).Select(_ => new float[stride == 1 ? CompactTileConv.GuardedLength(c, hw, hw) : CompactTileConv.PhasedLength(c, ohw, ohw)]).ToArray() : null;
             double sparse = MedianMs(() => Parallelism.For(threads, t =>
             {
-                fixed (float* xp = x, yp = ySparse, pp = paddedPer[t], ap = accumulatorsPer[t], cp = columnScratch?[t], mp = columnMasks)
+                fixed (float* xp = x, yp = ySparse, pp = paddedPer[t], ap = accumulatorsPer[t], cp = columnScratch?[t], mp = columnMasks, bp = bias, sp = residual)
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                        if (columnPlan is not null && stride == 2) CompactTileConv.ForwardTapsStride2(xp + (long)b * c * p, hw, hw, columnPlan, yp + (long)b * o * q, cp, mp);
-                        else if (columnPlan is not null) CompactTileConv.ForwardTaps(xp + (long)b * c * p, hw, hw, columnPlan, yp + (long)b * o * q, cp, mp);
-                        else if (stride == 2) SliceSparseConv.ForwardStride2(xp + (long)b * c * p, hw, hw, plan!, yp + (long)b * o * q, pp, ap);
-                        else SliceSparseConv.Forward(xp + (long)b * c * p, hw, hw, plan!, yp + (long)b * o * q, pp, ap);
+                        if (columnPlan is not null && stride == 2) CompactTileConv.ForwardTapsStride2(xp + (long)b * c * p, hw, hw, columnPlan, yp + (long)b * o * q, cp, mp, bp, relu, At(sp, b, o * q));
+                        else if (columnPlan is not null) CompactTileConv.ForwardTaps(xp + (long)b * c * p, hw, hw, columnPlan, yp + (long)b * o * q, cp, mp, bp, relu, At(sp, b, o * q));
+                        else if (stride == 2) SliceSparseConv.ForwardStride2(xp + (long)b * c * p, hw, hw, plan!, yp + (long)b * o * q, pp, ap, bp, relu, At(sp, b, o * q));
+                        else SliceSparseConv.Forward(xp + (long)b * c * p, hw, hw, plan!, yp + (long)b * o * q, pp, ap, bp, relu, At(sp, b, o * q));
             }));
             // The position tiles run every slice (no skipping): the dense alternative for widths that idle tile lanes,
             // on the unpadded planes at stride 1 and on their compact parity phases at stride 2 (each thread its own scratch).
@@ -114,10 +118,10 @@ public static class SparseConvBench
             fixed (float* mp = masks) CompactTileConv.Masks(ohw, ohw, mp);
             double positionTiles = MedianMs(() => Parallelism.For(threads, t =>
             {
-                fixed (float* xp = x, yp = yPositions, gp = guarded[t], mp = masks)
+                fixed (float* xp = x, yp = yPositions, gp = guarded[t], mp = masks, bp = bias, sp = residual)
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                        if (stride == 2) CompactTileConv.ForwardTapsStride2(xp + (long)b * c * p, hw, hw, taps!, yp + (long)b * o * q, gp, mp);
-                        else CompactTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles!, yp + (long)b * o * q, gp, mp);
+                        if (stride == 2) CompactTileConv.ForwardTapsStride2(xp + (long)b * c * p, hw, hw, taps!, yp + (long)b * o * q, gp, mp, bp, relu, At(sp, b, o * q));
+                        else CompactTileConv.Forward(xp + (long)b * c * p, hw, hw, tiles!, yp + (long)b * o * q, gp, mp, bp, relu, At(sp, b, o * q));
             }));
             // Columns at stride 1: also the direct tiles over the kept columns only (one depth step each), the
             // op's other path for a column-pruned layer.
@@ -132,10 +136,10 @@ public static class SparseConvBench
                 yColumns = new float[yDense.Length];
                 directColumns = MedianMs(() => Parallelism.For(threads, t =>
                 {
-                    fixed (float* xp = x, kp = packedColumns, wp = compact, yp = yColumns, pp = paddedPer[t])
+                    fixed (float* xp = x, kp = packedColumns, wp = compact, yp = yColumns, pp = paddedPer[t], bp = bias, sp = residual)
                     fixed (nint* rp = rowPointers[t])
                         for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
-                            PaddedConv.Forward(xp + (long)b * c * p, c, hw, hw, 3, wp, kp, o, yp + (long)b * o * q, pp, (float**)rp, columns: cols);
+                            PaddedConv.Forward(xp + (long)b * c * p, c, hw, hw, 3, wp, kp, o, yp + (long)b * o * q, pp, (float**)rp, bp, relu, At(sp, b, o * q), cols);
                 }));
             }
             float maxDiff = 0;
@@ -154,9 +158,13 @@ public static class SparseConvBench
         return new JsonObject
         {
             ["bench"] = "sparse-conv", ["pattern"] = columns ? "columns" : "slices", ["in"] = c, ["out"] = o, ["hw"] = hw, ["kernel"] = 3, ["stride"] = stride, ["batch"] = batch,
+            ["epilogue"] = relu,
             ["dense_path"] = stride == 2 ? "direct tiles on parity phases" : direct ? "direct tiles" : "gemm", ["levels"] = results,
         };
     }
+
+    // Image b's residual, or null without --epilogue.
+    private static unsafe float* At(float* residual, int b, int perImage) => residual == null ? null : residual + (long)b * perImage;
 
     // The kept columns of a dense [o, depth] weight, [o, kept] (the layout of a column-pruned convolution's weight).
     private static float[] CompactColumns(float[] w, int o, int depth, List<int> kept)

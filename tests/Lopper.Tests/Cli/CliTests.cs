@@ -27,16 +27,20 @@ public class CliTests
     }
 
     [Theory]
-    [InlineData("1")]
-    [InlineData("2")]
-    public void BenchSparseConvColumnsAgreesWithTheDenseKernels(string stride)
+    [InlineData("1", false)]
+    [InlineData("2", false)]
+    [InlineData("1", true)]
+    [InlineData("2", true)]
+    public void BenchSparseConvColumnsAgreesWithTheDenseKernels(string stride, bool epilogue)
     {
         if (!Lopper.Tensors.Kernels.CompactTileConv.Supported) return;   // the tap kernels need AVX-512
-        var (code, output, err) = Run("bench", "sparse-conv", "--pattern", "columns", "--in", "5", "--out", "11", "--hw", "9",
-            "--sparsity", "0,0.6", "--batch", "3", "--stride", stride, "--threads", "1", "--json");
+        string[] args = ["bench", "sparse-conv", "--pattern", "columns", "--in", "5", "--out", "11", "--hw", "9",
+            "--sparsity", "0,0.6", "--batch", "3", "--stride", stride, "--threads", "1", "--json"];
+        var (code, output, err) = Run(epilogue ? [.. args, "--epilogue"] : args);
         Assert.True(code == 0, err);
         var o = JsonNode.Parse(output)!;
         Assert.Equal("columns", (string)o["pattern"]!);
+        Assert.Equal(epilogue, (bool)o["epilogue"]!);
         var levels = o["levels"]!.AsArray();
         Assert.Equal(45, (int)levels[0]!["columns_kept"]!);
         Assert.InRange((int)levels[1]!["columns_kept"]!, 1, 44);
