@@ -30,7 +30,7 @@ public static class SparseConvBench
     /// <summary>The subcommand (bench runs it on --threads and prints its result).</summary>
     public static Command Create(Func<ParseResult, Func<ParseResult, JsonObject>, int> measure)
     {
-        var cmd = new Command("sparse-conv", "a connection-sparse 3x3 convolution against the dense kernels") { In, Out, Hw, Sparsity, Batch, Stride, Pattern, WithEpilogue };
+        var cmd = new Command("sparse-conv", "a connection- or column-pruned 3x3 convolution against the dense kernels") { In, Out, Hw, Sparsity, Batch, Stride, Pattern, WithEpilogue };
         cmd.SetAction(parse => measure(parse, Run));
         return cmd;
     }
