@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Issue #21's acceptance checks, computed from experiment records (never typed by hand).
+
+usage: bench/grid_criteria.py RESULTS_OR_DIR [RESULTS_OR_DIR ...]
+  Each argument is a results.json or an experiment folder holding one; cells of all of them are pooled (the side grids
+  share the full grid's dense model). Prints, per method label and budget (means over the seeds of finished cells):
+  MACs kept and its distance to the budget, fine-tuned accuracy against the dense model and against L1 filters at the
+  same budget (both only for MACs budgets), speed-up over the MAC reduction, and each control comparison (snacs vs snacs-random, srinit vs
+  srinit-random, and any LABEL vs LABEL-random). The speed-up comes from the cells' recorded latencies: run
+  `lopper experiment --config ... --remeasure-latency` first where they were taken on a busy machine.
+"""
+import json
+import os
+import sys
+from collections import OrderedDict
+
+
+def load(path):
+    if os.path.isdir(path):
+        path = os.path.join(path, "results.json")
+    with open(path) as f:
+        return json.load(f)
+
+
+def mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def fmt(x, digits=2, sign=False):
+    if x is None:
+        return "-"
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+
+
+def main(args):
+    if not args:
+        sys.exit(__doc__.strip())
+    dense = None
+    groups = OrderedDict()
+    for a in args:
+        r = load(a)
+        if dense is None and r.get("baseline"):
+            dense = r["baseline"].get("accuracy")
+        for c in r["cells"]:
+            if c.get("status") != "ok":
+                continue
+            key = (c["label"], c.get("budget"))
+            groups.setdefault(key, []).append(c)
+
+    def stats(cells):
+        macs = mean([c["macs_after"] / c["macs_before"] for c in cells if c.get("macs_before")])
+        acc = mean([c.get("accuracy_finetuned") for c in cells])
+        ratio = mean([c["latency_ms_before"] / c["latency_ms_after"] * c["macs_after"] / c["macs_before"]
+                      for c in cells if c.get("latency_ms_after") and c.get("macs_before")])
+        return macs, acc, ratio
+
+    print(f"dense model: {fmt(100 * dense if dense else None)} %\n")
+    print("| method | budget | seeds | MACs kept (%) | vs budget (points) | accuracy (%) | vs dense | vs L1 - 0.3 | speed-up / MAC reduction |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (label, budget), cells in groups.items():
+        macs, acc, ratio = stats(cells)
+        l1 = groups.get(("l1", budget))
+        l1acc = stats(l1)[1] if l1 else None
+        # Only a MACs budget is compared with the MACs kept and with L1 at the same budget.
+        by_macs = "macs" in (cells[0].get("budget_flag") or "")
+        target = float(budget) if by_macs else None
+        off = 100 * (macs - target) if macs is not None and target is not None else None
+        if not by_macs:
+            l1acc = None
+        print(f"| {label} | {budget} | {len(cells)} | {fmt(100 * macs if macs else None)} | {fmt(off, sign=True)} | "
+              f"{fmt(100 * acc if acc else None)} | {fmt(100 * (acc - dense) if acc and dense else None, sign=True)} | "
+              f"{fmt(100 * (acc - (l1acc - 0.003)) if acc and l1acc else None, sign=True)} | {fmt(ratio)} |")
+    print("\n| method | control | budget | method accuracy (%) | control accuracy (%) | difference (points) |")
+    print("|---|---|---|---|---|---|")
+    for (label, budget), cells in groups.items():
+        control = groups.get((label + "-random", budget))
+        if not control:
+            continue
+        a, b = stats(cells)[1], stats(control)[1]
+        print(f"| {label} | {label}-random | {budget} | {fmt(100 * a)} | {fmt(100 * b)} | {fmt(100 * (a - b), sign=True)} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
