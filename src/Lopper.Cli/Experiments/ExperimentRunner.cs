@@ -43,6 +43,9 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
     /// <summary>Runs the baseline (when trained here) and every unfinished cell.</summary>
     public ExperimentOutcome Run()
     {
+        // One runner per experiment folder: a second would run the cell the first is running (and record it as
+        // failed on that cell's lock) and both would rewrite results.json.
+        using var experimentLock = RunLock.Acquire(outDir, "experiment folder");
         Directory.CreateDirectory(outDir);
         AtomicFile.WriteText(Path.Combine(outDir, "experiment.yaml"), File.ReadAllText(config.File));
         string resultsPath = Path.Combine(outDir, ResultsFile);
@@ -85,6 +88,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
     /// </summary>
     public ExperimentOutcome RemeasureLatency()
     {
+        using var experimentLock = RunLock.Acquire(outDir, "experiment folder");
         string resultsPath = Path.Combine(outDir, ResultsFile);
         var (baseline, baselineDir) = Baseline(mustExist: true);
         _baselineDir = baselineDir;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
+using Lopper.Io;
 using Lopper.Reporting;
 using Lopper.Tests.Cli;
 using Lopper.Tests.Data;
@@ -41,6 +42,31 @@ public class ExperimentTests
             budgets: [0.6]
             flags: {"{"}optimizer: grda, lr: 0.05, schedule: constant, batch-size: 20{"}"}
         """;
+
+    [Fact]
+    public void ASecondRunnerOnTheSameExperimentFolderExitsTwo()
+    {
+        using var dir = new TempDir();
+        var data = TinyData(dir, 40, 20);
+        var outDir = dir.File("exp");
+        var cfg = dir.File("tiny.yaml");
+        File.WriteAllText(cfg, Config(data, outDir));
+        using (RunLock.Acquire(outDir))
+        {
+            foreach (var extra in new[] { "--threads", "--remeasure-latency" })
+            {
+                string[] args = extra == "--threads" ? ["experiment", "--config", cfg, "--threads", "1"] : ["experiment", "--config", cfg, extra, "--threads", "1"];
+                var (code, _, err) = Run(args);
+                Assert.Equal(2, code);
+                Assert.Single(err.Trim().Split('\n'));
+                Assert.Contains("experiment folder", err);
+                Assert.Contains("another lopper process", err);
+            }
+        }
+        // Nothing ran: no cell folder, no results.
+        Assert.False(Directory.Exists(Path.Combine(outDir, "cells")));
+        Assert.False(File.Exists(Path.Combine(outDir, "results.json")));
+    }
 
     [Fact]
     public void GridRunsRecordsFailuresAndResumesWithoutRerunning()
