@@ -61,6 +61,8 @@ public static class SparseConvBench
         var packed = new float[PaddedConv.PackedLength(o, depth)];
         var rowPointers = Enumerable.Range(0, threads).Select(_ => new nint[depth]).ToArray();
         var results = new JsonArray();
+        // Column masks of the output plane (the position tiles' and the tap list's), as the op gets them.
+        var masks = CompactTileConv.MasksFor(ohw, ohw);
         foreach (double s in levels)
         {
             // Kept units: slices (o, c) of the weight, or columns (c, ky, kx) shared by every filter.
@@ -86,8 +88,9 @@ public static class SparseConvBench
             // Columns run as the op runs an SPP layer: the kept columns' tap list (CompactTileConv); slices through the
             // slice-sparse kernel.
             var plan = columns ? null : SliceSparseConv.TryPlan(w, o, c, 1.0)!;
-            var columnPlan = columns ? TapPlan.ForColumns(CompactColumns(w, o, depth, keptColumns), o, c, keptColumns.ToArray()) : null;
-            var columnMasks = CompactTileConv.MasksFor(ohw, ohw);
+            var cols = keptColumns.ToArray();
+            var compact = columns ? CompactColumns(w, o, depth, cols) : null;
+            var columnPlan = columns ? TapPlan.ForColumns(compact, o, c, cols) : null;
             var accumulatorsPer = Enumerable.Range(0, threads).Select(_ => new float[plan is null ? 0 : SliceSparseConv.AccumulatorLength(plan)]).ToArray();
             // Images split over the threads (each its own scratch), as inference runs them.
             double dense = MedianMs(() => Parallelism.For(threads, t =>
@@ -101,7 +104,7 @@ public static class SparseConvBench
             var columnScratch = columns ? Enumerable.Range(0, threads).Select(_ => new float[stride == 1 ? CompactTileConv.GuardedLength(c, hw, hw) : CompactTileConv.PhasedLength(c, ohw, ohw)]).ToArray() : null;
             double sparse = MedianMs(() => Parallelism.For(threads, t =>
             {
-                fixed (float* xp = x, yp = ySparse, pp = paddedPer[t], ap = accumulatorsPer[t], cp = columnScratch?[t], mp = columnMasks, bp = bias, sp = residual)
+                fixed (float* xp = x, yp = ySparse, pp = paddedPer[t], ap = accumulatorsPer[t], cp = columnScratch?[t], mp = masks, bp = bias, sp = residual)
                     for (int b = batch * t / threads; b < batch * (t + 1) / threads; b++)
                         if (columnPlan is not null && stride == 2) CompactTileConv.ForwardTapsStride2(xp + (long)b * c * p, hw, hw, columnPlan, yp + (long)b * o * q, cp, mp, bp, relu, At(sp, b, o * q));
                         else if (columnPlan is not null) CompactTileConv.ForwardTaps(xp + (long)b * c * p, hw, hw, columnPlan, yp + (long)b * o * q, cp, mp, bp, relu, At(sp, b, o * q));
@@ -114,8 +117,6 @@ public static class SparseConvBench
             var taps = stride == 2 ? TapPlan.ForColumns(w, o, c) : null;
             int tileScratch = stride == 1 ? CompactTileConv.GuardedLength(c, hw, hw) : CompactTileConv.PhasedLength(c, ohw, ohw);
             var guarded = Enumerable.Range(0, threads).Select(_ => new float[tileScratch]).ToArray();
-            var masks = new float[CompactTileConv.MaskLength(ohw, ohw)];
-            fixed (float* mp = masks) CompactTileConv.Masks(ohw, ohw, mp);
             double positionTiles = MedianMs(() => Parallelism.For(threads, t =>
             {
                 fixed (float* xp = x, yp = yPositions, gp = guarded[t], mp = masks, bp = bias, sp = residual)
@@ -129,10 +130,8 @@ public static class SparseConvBench
             float[]? yColumns = null;
             if (columnPlan is not null && stride == 1)
             {
-                var compact = CompactColumns(w, o, depth, keptColumns);
                 var packedColumns = new float[PaddedConv.PackedLength(o, keptColumns.Count)];
-                PaddedConv.PackWeights(compact, o, keptColumns.Count, packedColumns);
-                var cols = keptColumns.ToArray();
+                PaddedConv.PackWeights(compact!, o, keptColumns.Count, packedColumns);
                 yColumns = new float[yDense.Length];
                 directColumns = MedianMs(() => Parallelism.For(threads, t =>
                 {
@@ -167,11 +166,11 @@ public static class SparseConvBench
     private static unsafe float* At(float* residual, int b, int perImage) => residual == null ? null : residual + (long)b * perImage;
 
     // The kept columns of a dense [o, depth] weight, [o, kept] (the layout of a column-pruned convolution's weight).
-    private static float[] CompactColumns(float[] w, int o, int depth, List<int> kept)
+    private static float[] CompactColumns(float[] w, int o, int depth, int[] kept)
     {
-        var compact = new float[o * kept.Count];
+        var compact = new float[o * kept.Length];
         for (int f = 0; f < o; f++)
-            for (int j = 0; j < kept.Count; j++) compact[f * kept.Count + j] = w[f * depth + kept[j]];
+            for (int j = 0; j < kept.Length; j++) compact[f * kept.Length + j] = w[f * depth + kept[j]];
         return compact;
     }
 

@@ -334,7 +334,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         var configValues = values.Where(v => v.Name is not ("augment" or "method") && !gateOptions.Contains(v.Name)).ToList();
         // start: baseline trains the baseline's model (its per-model defaults), as `lopper train --from` does.
         var startFolder = cell.Spec.FromBaseline ? RunFolder.Load(_baselineDir, Lopper.Imaging.SkiaImageDecoder.Instance) : null;
-        string modelName = startFolder is null ? config.Model! : Lopper.Cli.Commands.TransferFlags.ModelName(_baselineDir);
+        string modelName = startFolder?.Model.Graph.Name ?? config.Model!;
         var start = TrainConfig.DefaultsFor(modelName) with { Epochs = cell.Epochs, Seed = (ulong)cell.Seed };
         var train = OptionBinder.Bind(configValues, $"experiment cell {cell.Id}", start);
         if (values.Any(v => v.Name == "augment")) train = train with { CropPadding = 2, Flip = true };

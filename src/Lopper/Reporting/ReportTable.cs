@@ -95,7 +95,7 @@ public static class ReportTable
             }
             double? acc = Mean(list.Select(x => x.AccuracyFinetuned)), before = Mean(list.Select(x => x.AccuracyBefore));
             double? speedup = Mean(list.Select(x => x.LatencyMsBefore is double lb && x.LatencyMsAfter is double la && la > 0 ? lb / la : (double?)null));
-            double? perMacs = Mean(list.Select(x => x.LatencyMsBefore is double lb && x.LatencyMsAfter is double la && la > 0 && x.MacsKept is double kept ? lb / la * kept : (double?)null));
+            double? perMacs = Mean(list.Select(x => ReportCharts.Speedup(x) * x.MacsKept));
             rows.Add(
             [
                 c.Label == c.Method ? c.Method : $"{c.Label} ({c.Method})", c.BudgetFlag is null ? "-" : $"{c.BudgetFlag} {c.Budget}",

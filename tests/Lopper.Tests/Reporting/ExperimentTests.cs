@@ -53,9 +53,9 @@ public class ExperimentTests
         File.WriteAllText(cfg, Config(data, outDir));
         using (RunLock.Acquire(outDir))
         {
-            foreach (var extra in new[] { "--threads", "--remeasure-latency" })
+            string[][] runs = [["experiment", "--config", cfg, "--threads", "1"], ["experiment", "--config", cfg, "--remeasure-latency", "--threads", "1"]];
+            foreach (var args in runs)
             {
-                string[] args = extra == "--threads" ? ["experiment", "--config", cfg, "--threads", "1"] : ["experiment", "--config", cfg, extra, "--threads", "1"];
                 var (code, _, err) = Run(args);
                 Assert.Equal(2, code);
                 Assert.Single(err.Trim().Split('\n'));
