@@ -104,8 +104,15 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         {
             var row = Finished(cell.Dir, cell.Args);
             if (row is null || row.Source is null || row.Model is null) continue;
-            var source = Load(Path.GetFullPath(Path.Combine(outDir, row.Source)));
-            var model = Load(Path.GetFullPath(Path.Combine(outDir, row.Model)));
+            string sourceDir = Path.GetFullPath(Path.Combine(outDir, row.Source)), modelDir = Path.GetFullPath(Path.Combine(outDir, row.Model));
+            // A cell restored from committed records (bench/grid_restore.py) has its record but not its model.
+            if (!File.Exists(Path.Combine(modelDir, ModelStore.GraphFile)) || !File.Exists(Path.Combine(sourceDir, ModelStore.GraphFile)))
+            {
+                log.WriteLine($"{cell.Id}: no model in {Rel(modelDir)} (a record without its run folder): latency not re-measured");
+                continue;
+            }
+            var source = Load(sourceDir);
+            var model = Load(modelDir);
             // Three alternating rounds, the smallest median of each side: a burst of other work on the machine
             // only ever makes a round slower, and alternating keeps a slow spell from landing on one side only.
             double before = double.MaxValue, after = double.MaxValue;

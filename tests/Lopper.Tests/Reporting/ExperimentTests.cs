@@ -164,6 +164,15 @@ public class ExperimentTests
         Assert.Equal(again.Cells[0].LatencyMsAfter, ResultsJson.ParseCell(File.ReadAllText(cellJson), cellJson).LatencyMsAfter);
         Assert.Equal(l1.AccuracyFinetuned, again.Cells[0].AccuracyFinetuned);
         Assert.Equal(l1Stamp, File.GetLastWriteTimeUtc(l1Run));
+
+        // A cell whose record survived without its model (restored by bench/grid_restore.py) keeps its latencies and is named.
+        var grda = again.Cells[2];
+        File.Delete(Path.Combine(outDir, grda.Model!, ModelStore.GraphFile));
+        (code, output, err) = Run("experiment", "--config", cfg, "--remeasure-latency", "--json");
+        Assert.True(code == 1, err);
+        Assert.Equal(1, (int)JsonNode.Parse(output)!["ran"]!);
+        Assert.Contains($"{grda.Id}: no model in {grda.Model}", err);
+        Assert.Equal(grda.LatencyMsAfter, ResultsJson.Load(Path.Combine(outDir, "results.json")).Cells[2].LatencyMsAfter);
         Assert.Equal(2, Run("experiment", "--config", cfg, "--remeasure-latency", "--dry-run").Code);
     }
 

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Puts a committed grid snapshot (bench/grid_snapshot.py's output) back into an experiment's out folder, so that
+`lopper experiment` skips the cells the snapshot records as finished and runs only the rest. For a machine whose
+run folders are gone: the records survive in git, the models do not.
+
+usage: bench/grid_restore.py SNAPSHOT_DIR RUN_DIR
+
+The prune cells need the dense baseline's model. Train it again into RUN_DIR/baseline with the command in the
+snapshot's baseline.run.json, using the build that trained it (training is seeded and deterministic per build and
+thread count); this script then compares the new run.json's epoch history with the snapshot's, value for value,
+and only when they are identical writes the baseline's cell.json, so cells are never fine-tuned from a different
+dense model than the one the records came from. A restored cell has its cell.json but no model folder:
+`lopper experiment --remeasure-latency` skips it and says so.
+"""
+import json
+import os
+import sys
+
+HISTORY_FIELDS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_atomic(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__.strip())
+    snap, run = sys.argv[1], sys.argv[2]
+    results = load(os.path.join(snap, "results.json"))
+    old_run = load(os.path.join(snap, "baseline.run.json"))
+    new_run_path = os.path.join(run, "baseline", "run.json")
+    if not os.path.isfile(new_run_path):
+        sys.exit(f"{new_run_path}: not found; train the baseline first: {old_run['command']}")
+    new_run = load(new_run_path)
+    if new_run.get("epochs_completed") != old_run["epochs_completed"]:
+        sys.exit(f"{new_run_path}: field 'epochs_completed' is {new_run.get('epochs_completed')}, "
+                 f"the snapshot's baseline ran {old_run['epochs_completed']}")
+    for old, new in zip(old_run["history"], new_run["history"]):
+        for field in HISTORY_FIELDS:
+            if old[field] != new[field]:
+                sys.exit(f"{new_run_path}: epoch {old['epoch']} field '{field}' is {new[field]!r}, the snapshot's "
+                         f"is {old[field]!r}: not the same dense model, nothing restored")
+    base = results["baseline"]
+    args = old_run["command"].split()[1:]  # the runner's own baseline arguments, as it recorded them
+    baseline_cell = {
+        "id": "baseline", "label": "baseline", "method": "sgd", "kind": "train", "budget_flag": None, "budget": None,
+        "seed": old_run["seed"], "epochs": base["epochs"], "status": "ok", "error": None, "dir": base["dir"],
+        "source": base["dir"], "model": base["dir"], "accuracy_before": None,
+        "accuracy_pruned": new_run["test_accuracy"], "accuracy_finetuned": new_run["test_accuracy"],
+        "params_before": new_run["params"], "params_after": new_run["params"],
+        "macs_before": new_run["macs"], "macs_after": new_run["macs"],
+        "latency_batch": None, "latency_ms_before": None, "latency_ms_after": None,
+        "seconds": {"total": base["seconds"]}, "args": args,
+    }
+    write_atomic(os.path.join(run, "baseline", "cell.json"), baseline_cell)
+    restored = 0
+    for cell in results["cells"]:
+        src = os.path.join(snap, "cells", cell["id"] + ".cell.json")
+        row = load(src) if os.path.isfile(src) else cell
+        if row != cell:
+            sys.exit(f"{src}: differs from its row in {snap}/results.json; take a fresh snapshot")
+        dst = os.path.join(run, "cells", cell["id"], "cell.json")
+        if os.path.exists(dst):
+            continue
+        write_atomic(dst, row)
+        restored += 1
+    print(f"baseline verified ({len(old_run['history'])} epochs identical, test accuracy {new_run['test_accuracy']}); "
+          f"{restored} cell records restored into {run}/cells")
+
+
+if __name__ == "__main__":
+    main()
