@@ -5,15 +5,17 @@ run folders are gone: the records survive in git, the models do not.
 
 usage: bench/grid_restore.py SNAPSHOT_DIR RUN_DIR
 
-The prune cells need the dense baseline's model. Train it again into RUN_DIR/baseline with the command in the
-snapshot's baseline.run.json, using the build that trained it (training is seeded and deterministic per build and
-thread count); this script then compares the new run.json's epoch history with the snapshot's, value for value,
-and only when they are identical writes the baseline's cell.json, so cells are never fine-tuned from a different
-dense model than the one the records came from. A restored cell has its cell.json but no model folder:
+The prune cells need the dense baseline's model. Where the snapshot has it (SNAPSHOT_DIR/baseline-model, a run
+folder) and RUN_DIR/baseline has none, it is copied there. Otherwise train it again into RUN_DIR/baseline with the
+command in the snapshot's baseline.run.json, using the build that trained it (training is seeded and deterministic
+per build and thread count). Either way the baseline's run.json epoch history is compared with the snapshot's, value
+for value, and only when they are identical is the baseline's cell.json written, so cells are never fine-tuned from
+a different dense model than the one the records came from. A restored cell has its cell.json but no model folder:
 `lopper experiment --remeasure-latency` skips it and says so.
 """
 import json
 import os
+import shutil
 import sys
 
 HISTORY_FIELDS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -40,6 +42,11 @@ def main():
     results = load(os.path.join(snap, "results.json"))
     old_run = load(os.path.join(snap, "baseline.run.json"))
     new_run_path = os.path.join(run, "baseline", "run.json")
+    committed = os.path.join(snap, "baseline-model")
+    if not os.path.isfile(new_run_path) and os.path.isdir(committed):
+        os.makedirs(os.path.join(run, "baseline"), exist_ok=True)
+        for name in sorted(os.listdir(committed)):
+            shutil.copyfile(os.path.join(committed, name), os.path.join(run, "baseline", name))
     if not os.path.isfile(new_run_path):
         sys.exit(f"{new_run_path}: not found; train the baseline first: {old_run['command']}")
     new_run = load(new_run_path)
