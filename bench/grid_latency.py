@@ -11,7 +11,9 @@ resumed after; each cell runs `lopper latency` ROUNDS times (the pruned model an
 other in one process, median of timed repeats at batch 128), and keeps the smallest median of each side.
 
 usage: bench/grid_latency.py SNAPSHOT_DIR LOPPER_DLL OUT_DIR [--methods l1,random,...] [--rounds 3] [--threads 2]
-writes OUT_DIR/latency.json and prints a table (MACs kept, speed-up, speed-up x MACs kept)
+       bench/grid_latency.py --table LATENCY.json
+writes OUT_DIR/latency.json and OUT_DIR/latency.md (per method and budget: MACs kept, each seed's speed-up and its
+ratio to the MAC reduction, speed-up x MACs kept); --table prints that Markdown table again from a latency.json.
 """
 import argparse
 import json
@@ -51,7 +53,29 @@ def paused_background():
     return [int(p) for p in pids]
 
 
+def table(record):
+    groups = {}
+    for r in record["cells"]:
+        if "speedup" in r:
+            groups.setdefault((r["label"], r["budget"]), []).append(r)
+    lines = [f"Re-measured {record['utc']} ({record['lopper']}; {record['cpu']}, {record['cores']} cores, "
+             f"{record['threads']} threads, batch {record['batch']}, best of {record['rounds']} rounds; background runs paused)",
+             "",
+             "| method | budget | MACs kept (%) | speed-up per seed | speed-up / MAC reduction per seed | mean |",
+             "|---|---|---|---|---|---|"]
+    for (label, budget), rows in groups.items():
+        rows.sort(key=lambda r: r["seed"])
+        lines.append(f"| {label} | {budget} | {100 * sum(r['macs_kept'] for r in rows) / len(rows):.1f} | "
+                     + " / ".join(f"{r['speedup']:.2f}x (s{r['seed']})" for r in rows) + " | "
+                     + " / ".join(f"{r['ratio']:.2f}" for r in rows) + f" | {sum(r['ratio'] for r in rows) / len(rows):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":
+        with open(sys.argv[2]) as f:
+            sys.stdout.write(table(json.load(f)))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("snapshot")
     ap.add_argument("dll")
@@ -104,6 +128,8 @@ def main():
     with open(os.path.join(a.out, "latency.json"), "w") as f:
         json.dump(record, f, indent=2)
         f.write("\n")
+    with open(os.path.join(a.out, "latency.md"), "w") as f:
+        f.write(table(record))
 
 
 if __name__ == "__main__":
