@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
 """Latency speed-up against MAC reduction for a grid's prune cells whose models are gone (bench/grid_restore.py
-brings back records, not models). For a method that fixes the pruned structure when it prunes (the fine-tune
+brings back records, not models). For a method that fixes the pruned structure before its fine-tune (the fine-tune
 then only changes weight values, which a dense kernel's time does not depend on), the cell's own command is run
-again from the same baseline with `--finetune-epochs 0`; the regenerated model's MACs and parameters must equal the
-record's, value for value, or the cell is reported as differing and not timed. Methods that decide their structure
-while training (SPP, complexity-aware, gRDA) cannot be regenerated this way and are refused.
+again from the same baseline with `--finetune-epochs 0` (complexity-aware still runs its gate epochs and fold); the
+regenerated model's MACs and parameters must equal the record's, value for value, or the cell is reported as
+differing and not timed. SPP prunes during its fine-tune and gRDA while it trains: those cells cannot be
+regenerated without running them again, and are refused.
 
 Timing: background `lopper experiment`/`lopper train` processes are paused (SIGSTOP) while it measures and
-resumed after; each cell runs `lopper latency` ROUNDS times (the pruned model and its dense source one after the
-other in one process, median of timed repeats at batch 128), and keeps the smallest median of each side.
+resumed after; every round runs `lopper latency` once per cell (the pruned model and its dense source one after the
+other in one process, median of timed repeats at batch 128), the rounds one after the other over all cells, so a
+cell's rounds are minutes apart and a slow spell of the host lands on one of them, not all; each side keeps its
+smallest median.
 
 usage: bench/grid_latency.py SNAPSHOT_DIR LOPPER_DLL OUT_DIR [--methods l1,random,...] [--rounds 3] [--threads 2]
+                             [--write-records RUN_DIR]
        bench/grid_latency.py --table LATENCY.json
+       bench/grid_latency.py --write-records RUN_DIR LATENCY.json
+
+--write-records puts the re-measured latencies into RUN_DIR/cells/<id>/cell.json (latency_ms_before/after, nothing
+else) for the cells it timed; the runner's next results.json (after a cell, or --remeasure-latency) carries them.
 writes OUT_DIR/latency.json and OUT_DIR/latency.md (per method and budget: MACs kept, each seed's speed-up and its
 ratio to the MAC reduction, speed-up x MACs kept); --table prints that Markdown table again from a latency.json.
 """
@@ -24,7 +32,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-AT_PRUNE_TIME = {"l1", "random", "snacs", "srinit", "magnitude", "bn-slimming"}
+AT_PRUNE_TIME = {"l1", "random", "snacs", "srinit", "magnitude", "bn-slimming", "complexity-aware"}
 
 
 def lopper(dll, args, **kw):
@@ -71,18 +79,42 @@ def table(record):
     return "\n".join(lines) + "\n"
 
 
+def write_records(run_dir, record):
+    written = 0
+    for r in record["cells"]:
+        if "speedup" not in r:
+            continue
+        path = os.path.join(run_dir, "cells", r["id"], "cell.json")
+        with open(path) as f:
+            cell = json.load(f)
+        if cell["latency_batch"] != record["batch"]:
+            sys.exit(f"{path}: field 'latency_batch' is {cell['latency_batch']}, the re-measure used {record['batch']}")
+        cell["latency_ms_before"], cell["latency_ms_after"] = r["dense_ms"], r["ms"]
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cell, f, indent=2)
+        os.replace(tmp, path)
+        written += 1
+    print(f"{written} cell records in {run_dir}/cells carry the re-measured latencies")
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--table":
         with open(sys.argv[2]) as f:
             sys.stdout.write(table(json.load(f)))
         return
+    if len(sys.argv) == 4 and sys.argv[1] == "--write-records":
+        with open(sys.argv[3]) as f:
+            write_records(sys.argv[2], json.load(f))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("snapshot")
     ap.add_argument("dll")
     ap.add_argument("out")
-    ap.add_argument("--methods", default="l1,random,snacs,srinit,bn-slimming")
+    ap.add_argument("--methods", default="l1,random,snacs,srinit,bn-slimming,complexity-aware")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--write-records", metavar="RUN_DIR")
     a = ap.parse_args()
     methods = a.methods.split(",")
     refused = [m for m in methods if m not in AT_PRUNE_TIME]
@@ -103,19 +135,20 @@ def main():
     for p in pids:
         os.kill(p, signal.SIGSTOP)
     try:
-        lopper(a.dll, ["latency", "--from", rows[0]["dir"], "--batch", "128", "--threads", str(a.threads)])  # warm-up
-        for r in rows:
-            if r["problem"] is not None:
-                continue
-            best_model = best_dense = float("inf")
-            for _ in range(a.rounds):
+        timed = [r for r in rows if r["problem"] is None]
+        for r in timed:
+            r.update(ms=float("inf"), dense_ms=float("inf"))
+        for k in range(a.rounds):
+            for r in timed:
                 p = lopper(a.dll, ["latency", "--from", r["dir"], "--batch", "128", "--threads", str(a.threads), "--json"])
                 res = json.loads(p.stdout)["results"][0]
-                best_model = min(best_model, res["compacted"]["median_ms"])
-                best_dense = min(best_dense, res["dense"]["median_ms"])
-            r.update(ms=best_model, dense_ms=best_dense, speedup=best_dense / best_model)
+                r["ms"] = min(r["ms"], res["compacted"]["median_ms"])
+                r["dense_ms"] = min(r["dense_ms"], res["dense"]["median_ms"])
+            print(f"round {k + 1} of {a.rounds} done", flush=True)
+        for r in timed:
+            r["speedup"] = r["dense_ms"] / r["ms"]
             r["ratio"] = r["speedup"] * r["macs_kept"]
-            print(f"{r['id']:45s} MACs {100 * r['macs_kept']:5.1f} %  {best_dense:6.2f} -> {best_model:6.2f} ms  "
+            print(f"{r['id']:45s} MACs {100 * r['macs_kept']:5.1f} %  {r['dense_ms']:6.2f} -> {r['ms']:6.2f} ms  "
                   f"speed-up {r['speedup']:5.2f}x  ratio {r['ratio']:.3f}", flush=True)
     finally:
         for p in pids:
@@ -130,6 +163,8 @@ def main():
         f.write("\n")
     with open(os.path.join(a.out, "latency.md"), "w") as f:
         f.write(table(record))
+    if a.write_records:
+        write_records(a.write_records, record)
 
 
 if __name__ == "__main__":

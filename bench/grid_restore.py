@@ -40,6 +40,11 @@ def main():
         sys.exit(__doc__.strip())
     snap, run = sys.argv[1], sys.argv[2]
     results = load(os.path.join(snap, "results.json"))
+    if not results["baseline"].get("trained", True):
+        # A side grid (`baseline: from:` another grid's folder) has no baseline of its own: restore that grid first.
+        print(f"{restore_cells(snap, run, results)} cell records restored into {run}/cells "
+              f"(the baseline is {results['baseline']['dir']}, relative to {run})")
+        return
     old_run = load(os.path.join(snap, "baseline.run.json"))
     new_run_path = os.path.join(run, "baseline", "run.json")
     committed = os.path.join(snap, "baseline-model")
@@ -71,6 +76,12 @@ def main():
         "seconds": {"total": base["seconds"]}, "args": args,
     }
     write_atomic(os.path.join(run, "baseline", "cell.json"), baseline_cell)
+    restored = restore_cells(snap, run, results)
+    print(f"baseline verified ({len(old_run['history'])} epochs identical, test accuracy {new_run['test_accuracy']}); "
+          f"{restored} cell records restored into {run}/cells")
+
+
+def restore_cells(snap, run, results):
     restored = 0
     for cell in results["cells"]:
         src = os.path.join(snap, "cells", cell["id"] + ".cell.json")
@@ -82,8 +93,7 @@ def main():
             continue
         write_atomic(dst, row)
         restored += 1
-    print(f"baseline verified ({len(old_run['history'])} epochs identical, test accuracy {new_run['test_accuracy']}); "
-          f"{restored} cell records restored into {run}/cells")
+    return restored
 
 
 if __name__ == "__main__":
