@@ -11,7 +11,7 @@ namespace Lopper.Cli.Commands;
 
 /// <summary>
 /// `lopper latency`: inference time of a saved model and, for a pruned folder, of the dense model it came
-/// from (run.json's "source"), measured in the same process one after the other.
+/// from (run.json's "source"), measured in the same process in alternation, pass for pass.
 /// </summary>
 public static class LatencyCommand
 {
@@ -55,17 +55,28 @@ public static class LatencyCommand
         foreach (int b in batches)
         {
             var r = new JsonObject { ["batch"] = b };
-            var c = Measure(model, b, repeats, runtime);
-            r["compacted"] = Describe(c);
-            if (dense is not null)
+            if (dense is not null && runtime == "lopper")
             {
-                var d = Measure(dense, b, repeats, runtime);
-                r["dense"] = Describe(d);
-                r["speedup"] = d.MedianMs / c.MedianMs;
+                // In alternation, pass for pass: on a shared machine a slow spell then slows both models alike.
+                var pair = Latency.MeasurePair(dense, model, b, minPairs: repeats);
+                r["compacted"] = Describe(pair.Second);
+                r["dense"] = Describe(pair.First);
+                r["speedup"] = pair.MedianRatio;
+            }
+            else
+            {
+                var c = Measure(model, b, repeats, runtime);
+                r["compacted"] = Describe(c);
+                if (dense is not null)
+                {
+                    var d = Measure(dense, b, repeats, runtime);
+                    r["dense"] = Describe(d);
+                    r["speedup"] = d.MedianMs / c.MedianMs;
+                }
             }
             results.Add(r);
             if (!json)
-                Console.WriteLine($"batch {b}: {c.MedianMs:F2} ms (IQR {c.IqrMs:F2})" + (dense is null ? "" : $"; dense {(double)r["dense"]!["median_ms"]!:F2} ms; speedup {(double)r["speedup"]!:F2}x"));
+                Console.WriteLine($"batch {b}: {(double)r["compacted"]!["median_ms"]!:F2} ms (IQR {(double)r["compacted"]!["iqr_ms"]!:F2})" + (dense is null ? "" : $"; dense {(double)r["dense"]!["median_ms"]!:F2} ms; speedup {(double)r["speedup"]!:F2}x"));
         }
         if (json)
             JsonOutput.Print(new JsonObject

@@ -82,8 +82,8 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
     }
 
     /// <summary>
-    /// Times every finished cell again, its model and its source in three alternating rounds at the config's
-    /// latency batch (smallest median of each), and rewrites the cells' latencies and results.json. Latencies measured while a grid shares
+    /// Times every finished cell again, its model and its source in alternation, pass for pass, at the config's
+    /// latency batch (median of each side), and rewrites the cells' latencies and results.json. Latencies measured while a grid shares
     /// the machine with other work are noisy; this re-measures them on a quiet machine without retraining.
     /// </summary>
     public ExperimentOutcome RemeasureLatency()
@@ -113,13 +113,13 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
             }
             var source = Load(sourceDir);
             var model = Load(modelDir);
-            // Three alternating rounds, the smallest median of each side: a burst of other work on the machine
-            // only ever makes a round slower, and alternating keeps a slow spell from landing on one side only.
-            double before = double.MaxValue, after = double.MaxValue;
-            for (int round = 0; round < 3; round++)
+            // Source and model pass for pass (a slow spell of the machine slows both alike), at least 30 pairs.
+            double before, after;
+            if (ReferenceEquals(model, source)) before = after = Latency.Measure(source, config.LatencyBatch, minRepeats: 30, minSeconds: 3).MedianMs;
+            else
             {
-                before = Math.Min(before, Latency.Measure(source, config.LatencyBatch).MedianMs);
-                after = Math.Min(after, ReferenceEquals(model, source) ? before : Latency.Measure(model, config.LatencyBatch).MedianMs);
+                var pair = Latency.MeasurePair(source, model, config.LatencyBatch, minPairs: 30, minSeconds: 6);
+                (before, after) = (pair.First.MedianMs, pair.Second.MedianMs);
             }
             row = row with { LatencyBatch = config.LatencyBatch, LatencyMsBefore = before, LatencyMsAfter = after };
             AtomicFile.WriteText(Path.Combine(cell.Dir, CellFile), ResultsJson.CellToJson(row).ToJsonString(Indented));
@@ -309,8 +309,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         long nonzero = 0;
         foreach (var prm in compact.Parameters)
             if (prm.Trainable) foreach (var v in prm.Value.Span) if (v != 0) nonzero++;
-        var latBefore = Latency.Measure(dense, config.LatencyBatch);
-        var latAfter = changed ? Latency.Measure(compact, config.LatencyBatch) : latBefore;
+        var (latBefore, latAfter) = changed ? Pair(Latency.MeasurePair(dense, compact, config.LatencyBatch)) : Same(Latency.Measure(dense, config.LatencyBatch));
         double measure = sw.Elapsed.TotalSeconds;
         return Base(cell, CellResult.Ok) with
         {
@@ -387,6 +386,10 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         Dir = Rel(cell.Dir),
         Args = cell.Args,
     };
+
+    private static (LatencyResult, LatencyResult) Pair(LatencyPair p) => (p.First, p.Second);
+
+    private static (LatencyResult, LatencyResult) Same(LatencyResult r) => (r, r);
 
     private string Rel(string path) => Path.GetRelativePath(Path.GetFullPath(outDir), Path.GetFullPath(path));
 

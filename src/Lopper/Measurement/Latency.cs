@@ -16,6 +16,12 @@ public sealed record LatencyResult(int Batch, double MedianMs, double Q1Ms, doub
     public double IqrMs => Q3Ms - Q1Ms;
 }
 
+/// <summary>Two models timed in alternation (<see cref="Latency.MeasurePair"/>).</summary>
+/// <param name="First">The first model's times.</param>
+/// <param name="Second">The second model's times.</param>
+/// <param name="MedianRatio">Median over pairs of the first's time over the second's: the second's speed-up.</param>
+public sealed record LatencyPair(LatencyResult First, LatencyResult Second, double MedianRatio);
+
 /// <summary>Times inference of a model on random input after warm-up.</summary>
 public static class Latency
 {
@@ -26,14 +32,51 @@ public static class Latency
     /// Runs <paramref name="warmup"/> untimed passes, then repeats until both <paramref name="minRepeats"/>
     /// passes and <paramref name="minSeconds"/> have elapsed (capped at 200 passes).
     /// </summary>
-    public static LatencyResult Measure(Model model, int batch, int warmup = 3, int minRepeats = 10, double minSeconds = 1.0, bool fold = true)
+    public static LatencyResult Measure(Model model, int batch, int warmup = 3, int minRepeats = 10, double minSeconds = 1.0, bool fold = true) =>
+        Time(Forward(model, batch, fold), batch, warmup, minRepeats, minSeconds);
+
+    /// <summary>
+    /// Times two models (a dense source and its pruned form, say) in alternation, pass for pass, as
+    /// <see cref="Measure"/> times one: a slow spell of a shared machine lasting longer than one pair then slows both
+    /// sides alike, where timing one model after the other lets it land on one side only.
+    /// <see cref="LatencyPair.MedianRatio"/> is the median over pairs of first time / second time.
+    /// </summary>
+    public static LatencyPair MeasurePair(Model first, Model second, int batch, int warmup = 3, int minPairs = 10, double minSeconds = 2.0, bool fold = true) =>
+        TimePair(Forward(first, batch, fold), Forward(second, batch, fold), batch, warmup, minPairs, minSeconds);
+
+    /// <summary>The statistics of <see cref="MeasurePair"/> for any two forward passes (at most 200 pairs).</summary>
+    public static LatencyPair TimePair(Action first, Action second, int batch, int warmup = 3, int minPairs = 10, double minSeconds = 2.0)
+    {
+        for (int i = 0; i < warmup; i++) { first(); second(); }
+        var a = new List<double>();
+        var b = new List<double>();
+        var ratios = new List<double>();
+        var total = Stopwatch.StartNew();
+        while ((a.Count < minPairs || total.Elapsed.TotalSeconds < minSeconds) && a.Count < 200)
+        {
+            var sw = Stopwatch.StartNew();
+            first();
+            double ta = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            second();
+            double tb = sw.Elapsed.TotalMilliseconds;
+            a.Add(ta);
+            b.Add(tb);
+            ratios.Add(ta / tb);
+        }
+        ratios.Sort();
+        return new LatencyPair(Summary(a, batch), Summary(b, batch), Quantile(ratios, 0.5));
+    }
+
+    // The deployment forward pass on seeded normal input, ready to be timed.
+    private static Action Forward(Model model, int batch, bool fold)
     {
         if (fold) model = InferenceFolding.Fold(model);
         var x = new Tensor([batch, .. model.Graph.InputShape]);
         var rng = new Rng(1);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
         var run = new SplitBatchInference(model);
-        return Time(() => run.Forward(x).Release(), batch, warmup, minRepeats, minSeconds);
+        return () => run.Forward(x).Release();
     }
 
     /// <summary>
@@ -52,6 +95,11 @@ public static class Latency
             forward();
             times.Add(sw.Elapsed.TotalMilliseconds);
         }
+        return Summary(times, batch);
+    }
+
+    private static LatencyResult Summary(List<double> times, int batch)
+    {
         times.Sort();
         return new LatencyResult(batch, Quantile(times, 0.5), Quantile(times, 0.25), Quantile(times, 0.75), times.Count);
     }

@@ -60,9 +60,8 @@ public static class PrunePipeline
         double? accBefore = test is null ? null : Evaluator.Evaluate(model, test).Accuracy;
         if (test is null) cb.Log("no dataset: accuracy is not measured and is recorded as null");
         var (paramsBefore, macsBefore) = CostCounter.Totals(model.Graph);
-        var latBefore = Latency.Measure(model, r.LatencyBatch);
         double measureSeconds = sw.Elapsed.TotalSeconds;
-        cb.Log($"before: accuracy {Percent(accBefore)}, {paramsBefore:N0} params, {macsBefore:N0} MACs, {latBefore.MedianMs:F1} ms/batch {r.LatencyBatch}");
+        cb.Log($"before: accuracy {Percent(accBefore)}, {paramsBefore:N0} params, {macsBefore:N0} MACs");
 
         sw.Restart();
         var outcome = r.Method.Prune(new PruneContext
@@ -103,7 +102,11 @@ public static class PrunePipeline
             cb.Log($"fine-tuned {r.FinetuneEpochs} epoch{(r.FinetuneEpochs == 1 ? "" : "s")}: accuracy {accFinetuned * 100:F2}%");
         }
         double finetuneSeconds = sw.Elapsed.TotalSeconds;
-        var latAfter = Latency.Measure(pruned, r.LatencyBatch);
+        // Source and pruned model timed pass for pass, so a slow spell of a shared machine slows both alike.
+        sw.Restart();
+        var pair = Latency.MeasurePair(source.Model, pruned, r.LatencyBatch, minSeconds: 1.0);
+        var (latBefore, latAfter) = (pair.First, pair.Second);
+        measureSeconds += sw.Elapsed.TotalSeconds;
 
         var record = new PruneRecord
         {
