@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lopper.Graph;
 using Lopper.Io;
+using Lopper.Measurement;
 using Lopper.Models;
 using Lopper.Optim;
 using Lopper.Tensors;
@@ -23,8 +24,8 @@ public static class BenchCommand
     private static readonly Option<int> Classes = Flags.Int("--classes", "classes of the zoo model", 10, 1, valueName: "K");
     private static readonly Option<string?> From = Flags.Text("--from", "DIR", "a saved model folder (instead of --model)");
     private static readonly Option<int> Batch = Flags.Int("--batch", "images per step", 128, 1, CommonOptions.MaxBatch, "B");
-    private static readonly Option<int> Steps = Flags.Int("--steps", "timed steps", 20, 1);
-    private static readonly Option<bool> Ort = Flags.Switch("--ort", "also time inference of the same model in ONNX Runtime (exported by Lopper; CPU provider, same threads) and report lopper/ORT");
+    private static readonly Option<int> Steps = Flags.Int("--steps", "timed training steps, and the least timed inference passes (their median is reported)", 20, 1);
+    private static readonly Option<bool> Ort = Flags.Switch("--ort", "also time inference of the same model in ONNX Runtime (exported by Lopper; CPU provider, same threads), pass for pass in alternation with Lopper's, and report lopper/ORT");
     private static readonly Option<bool> Profile = Flags.Switch("--profile", "milliseconds and GFLOP/s per op type and per layer (after the timed steps; with --ort also ONNX Runtime's per node)");
     private static readonly Option<int?> Threads = Flags.Threads();
     private static readonly Option<bool> Json = Flags.Json();
@@ -157,20 +158,20 @@ public static class BenchCommand
         // Inference runs the deployment form (folded before the training steps moved the weights, see above), the
         // batch in sub-batches that threads take whole (as `lopper latency` measures it).
         var infer = new SplitBatchInference(folded);
-        for (int i = 0; i < 3; i++) infer.Forward(x).Release();
-        sw.Restart();
-        for (int i = 0; i < steps; i++) infer.Forward(x).Release();
-        double inferRate = batch * steps / sw.Elapsed.TotalSeconds;
-        double? ortRate = null;
+        void InferPass() => infer.Forward(x).Release();
+        double inferRate;
+        double? ortRate = null, lopperVsOrt = null;
         if (ort)
         {
-            // The runtime a .NET user deploys on, on the same model (Lopper's export), batch and threads.
+            // The runtime a .NET user deploys on, on the same model (Lopper's export), batch and threads, timed in
+            // alternation with Lopper pass for pass (medians), so a slow spell of a shared machine slows both alike.
             using var session = new Lopper.Onnx.Runtime.OrtModel(onnx!, Parallelism.Threads);
-            for (int i = 0; i < 3; i++) session.Run(x);
-            sw.Restart();
-            for (int i = 0; i < steps; i++) session.Run(x);
-            ortRate = batch * steps / sw.Elapsed.TotalSeconds;
+            var pair = Latency.TimePair(InferPass, () => session.Run(x), batch, minPairs: steps);
+            inferRate = batch * 1000.0 / pair.First.MedianMs;
+            ortRate = batch * 1000.0 / pair.Second.MedianMs;
+            lopperVsOrt = 1 / pair.MedianRatio;
         }
+        else inferRate = batch * 1000.0 / Latency.Time(InferPass, batch, minRepeats: steps).MedianMs;
         // Profiled steps run after the timed ones so the timestamps never touch the throughput figures.
         JsonArray? profile = null;
         if (a.GetValue(Profile))
@@ -190,7 +191,7 @@ public static class BenchCommand
         {
             ["model"] = name, ["input"] = new JsonArray(input.Select(d => (JsonNode)d).ToArray()), ["batch"] = batch,
             ["train_img_s"] = Math.Round(train, 1), ["infer_img_s"] = Math.Round(inferRate, 1),
-            ["ort_infer_img_s"] = ortRate is double o ? Math.Round(o, 1) : null, ["lopper_vs_ort_infer"] = ortRate is double r ? Math.Round(inferRate / r, 3) : null,
+            ["ort_infer_img_s"] = ortRate is double o ? Math.Round(o, 1) : null, ["lopper_vs_ort_infer"] = lopperVsOrt is double r ? Math.Round(r, 3) : null,
             ["gc_gen0_during_train"] = gcTrain, ["pool_misses_during_train"] = BufferPool.Misses - misses,
             ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
             ["peak_working_set_training_mb"] = Math.Round(trainPeakMb, 1),
