@@ -309,7 +309,13 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         long nonzero = 0;
         foreach (var prm in compact.Parameters)
             if (prm.Trainable) foreach (var v in prm.Value.Span) if (v != 0) nonzero++;
-        var (latBefore, latAfter) = changed ? Pair(Latency.MeasurePair(dense, compact, config.LatencyBatch)) : Same(Latency.Measure(dense, config.LatencyBatch));
+        LatencyResult latBefore, latAfter;
+        if (changed)
+        {
+            var pair = Latency.MeasurePair(dense, compact, config.LatencyBatch);
+            (latBefore, latAfter) = (pair.First, pair.Second);
+        }
+        else latBefore = latAfter = Latency.Measure(dense, config.LatencyBatch);
         double measure = sw.Elapsed.TotalSeconds;
         return Base(cell, CellResult.Ok) with
         {
@@ -386,10 +392,6 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         Dir = Rel(cell.Dir),
         Args = cell.Args,
     };
-
-    private static (LatencyResult, LatencyResult) Pair(LatencyPair p) => (p.First, p.Second);
-
-    private static (LatencyResult, LatencyResult) Same(LatencyResult r) => (r, r);
 
     private string Rel(string path) => Path.GetRelativePath(Path.GetFullPath(outDir), Path.GetFullPath(path));
 
