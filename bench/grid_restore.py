@@ -10,8 +10,8 @@ folder) and RUN_DIR/baseline has none, it is copied there. Otherwise train it ag
 command in the snapshot's baseline.run.json, using the build that trained it (training is seeded and deterministic
 per build and thread count). Either way the baseline's run.json epoch history is compared with the snapshot's, value
 for value, and only when they are identical is the baseline's cell.json written, so cells are never fine-tuned from
-a different dense model than the one the records came from. A restored cell has its cell.json but no model folder:
-`lopper experiment --remeasure-latency` skips it and says so.
+a different dense model than the one the records came from. A restored cell has its cell.json, and its model where the snapshot
+kept one (grid_snapshot.py --models); `lopper experiment --remeasure-latency` skips a cell without a model and says so.
 """
 import json
 import os
@@ -93,6 +93,13 @@ def restore_cells(snap, run, results):
             continue
         write_atomic(dst, row)
         restored += 1
+        # A model the snapshot kept (grid_snapshot.py --models) goes back where the record says it was.
+        saved = os.path.join(snap, "models", cell["id"])
+        if os.path.isdir(saved):
+            model_dir = os.path.join(run, row["model"])
+            os.makedirs(model_dir, exist_ok=True)
+            for name in sorted(os.listdir(saved)):
+                shutil.copyfile(os.path.join(saved, name), os.path.join(model_dir, name))
     return restored
 
 

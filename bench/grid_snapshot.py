@@ -2,10 +2,15 @@
 """Copies a running experiment grid's records into a committed folder and writes cells.md, a table of the
 finished cells generated from results.json (so no figure is typed by hand).
 
-usage: bench/grid_snapshot.py RUN_DIR SNAPSHOT_DIR
+usage: bench/grid_snapshot.py RUN_DIR SNAPSHOT_DIR [--models GLOB]
   RUN_DIR       the experiment's out folder (e.g. runs/experiments/resnet20-fmnist-full)
   SNAPSHOT_DIR  where results.json, baseline.run.json, cells/*.cell.json and cells.md go
+  --models GLOB also copies the saved model (model.json, weights, preprocessing.json, run.json) of every finished
+                cell whose id matches GLOB to SNAPSHOT_DIR/models/<id>/, for cells whose structure comes out of
+                training (SPP, complexity-aware, gRDA) and cannot be regenerated for timing; bench/grid_restore.py
+                puts them back, so `lopper experiment --remeasure-latency` can time them after the run folder is gone
 """
+import fnmatch
 import json
 import os
 import shutil
@@ -14,9 +19,17 @@ from datetime import datetime, timezone
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    models = None
+    if "--models" in args:
+        k = args.index("--models")
+        if k + 1 >= len(args):
+            sys.exit("--models needs a glob of cell ids, e.g. 'spp-*'")
+        models = args[k + 1]
+        del args[k:k + 2]
+    if len(args) != 2:
         sys.exit(__doc__.strip())
-    run, snap = sys.argv[1], sys.argv[2]
+    run, snap = args
     results_path = os.path.join(run, "results.json")
     if not os.path.isfile(results_path):
         sys.exit(f"{results_path}: not found (is {run} an experiment's out folder?)")
@@ -33,6 +46,13 @@ def main():
         if os.path.isfile(src):
             shutil.copyfile(src, os.path.join(snap, "cells", cell["id"] + ".cell.json"))
         rows.append(cell)
+        if models and cell.get("status") == "ok" and fnmatch.fnmatch(cell["id"], models):
+            model_dir = os.path.join(run, cell["model"])
+            dst = os.path.join(snap, "models", cell["id"])
+            os.makedirs(dst, exist_ok=True)
+            for name in ("model.json", "weights.safetensors", "preprocessing.json", "run.json"):
+                if os.path.isfile(os.path.join(model_dir, name)):
+                    shutil.copyfile(os.path.join(model_dir, name), os.path.join(dst, name))
 
     def pct(x):
         return "" if x is None else f"{100 * x:.2f}"
