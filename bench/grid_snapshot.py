@@ -18,6 +18,17 @@ import sys
 from datetime import datetime, timezone
 
 
+# A baseline trained again to the same epoch history (bench/grid_restore.py) keeps the snapshot's original record.
+def same_training(a, b):
+    if not os.path.isfile(b):
+        return False
+    with open(a) as f, open(b) as g:
+        ha, hb = json.load(f).get("history"), json.load(g).get("history")
+    fields = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+    return ha is not None and hb is not None and len(ha) == len(hb) and all(
+        x[k] == y[k] for x, y in zip(ha, hb) for k in fields)
+
+
 def main():
     args = sys.argv[1:]
     models = None
@@ -36,7 +47,7 @@ def main():
     os.makedirs(os.path.join(snap, "cells"), exist_ok=True)
     shutil.copyfile(results_path, os.path.join(snap, "results.json"))
     baseline = os.path.join(run, "baseline", "run.json")
-    if os.path.isfile(baseline):
+    if os.path.isfile(baseline) and not same_training(baseline, os.path.join(snap, "baseline.run.json")):
         shutil.copyfile(baseline, os.path.join(snap, "baseline.run.json"))
     with open(results_path) as f:
         results = json.load(f)
