@@ -26,6 +26,23 @@ def load(path):
         return json.load(f)
 
 
+def history_mismatch(old_run, new_run):
+    """The first difference between two training records' epoch histories, or None when they are identical."""
+    if new_run.get("epochs_completed") != old_run["epochs_completed"]:
+        return f"field 'epochs_completed' is {new_run.get('epochs_completed')}, the snapshot's baseline ran {old_run['epochs_completed']}"
+    for old, new in zip(old_run["history"], new_run["history"]):
+        for field in HISTORY_FIELDS:
+            if old[field] != new[field]:
+                return f"epoch {old['epoch']} field '{field}' is {new[field]!r}, the snapshot's is {old[field]!r}"
+    return None
+
+
+def copy_folder(src, dst):
+    os.makedirs(dst, exist_ok=True)
+    for name in sorted(os.listdir(src)):
+        shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
+
+
 def write_atomic(path, obj):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
@@ -49,20 +66,12 @@ def main():
     new_run_path = os.path.join(run, "baseline", "run.json")
     committed = os.path.join(snap, "baseline-model")
     if not os.path.isfile(new_run_path) and os.path.isdir(committed):
-        os.makedirs(os.path.join(run, "baseline"), exist_ok=True)
-        for name in sorted(os.listdir(committed)):
-            shutil.copyfile(os.path.join(committed, name), os.path.join(run, "baseline", name))
+        copy_folder(committed, os.path.join(run, "baseline"))
     if not os.path.isfile(new_run_path):
         sys.exit(f"{new_run_path}: not found; train the baseline first: {old_run['command']}")
     new_run = load(new_run_path)
-    if new_run.get("epochs_completed") != old_run["epochs_completed"]:
-        sys.exit(f"{new_run_path}: field 'epochs_completed' is {new_run.get('epochs_completed')}, "
-                 f"the snapshot's baseline ran {old_run['epochs_completed']}")
-    for old, new in zip(old_run["history"], new_run["history"]):
-        for field in HISTORY_FIELDS:
-            if old[field] != new[field]:
-                sys.exit(f"{new_run_path}: epoch {old['epoch']} field '{field}' is {new[field]!r}, the snapshot's "
-                         f"is {old[field]!r}: not the same dense model, nothing restored")
+    if (problem := history_mismatch(old_run, new_run)) is not None:
+        sys.exit(f"{new_run_path}: {problem}: not the same dense model, nothing restored")
     base = results["baseline"]
     args = old_run["command"].split()[1:]  # the runner's own baseline arguments, as it recorded them
     baseline_cell = {
@@ -96,10 +105,7 @@ def restore_cells(snap, run, results):
         # A model the snapshot kept (grid_snapshot.py --models) goes back where the record says it was.
         saved = os.path.join(snap, "models", cell["id"])
         if os.path.isdir(saved):
-            model_dir = os.path.join(run, row["model"])
-            os.makedirs(model_dir, exist_ok=True)
-            for name in sorted(os.listdir(saved)):
-                shutil.copyfile(os.path.join(saved, name), os.path.join(model_dir, name))
+            copy_folder(saved, os.path.join(run, row["model"]))
     return restored
 
 

@@ -17,16 +17,15 @@ import shutil
 import sys
 from datetime import datetime, timezone
 
+from grid_restore import history_mismatch
+
 
 # A baseline trained again to the same epoch history (bench/grid_restore.py) keeps the snapshot's original record.
 def same_training(a, b):
     if not os.path.isfile(b):
         return False
     with open(a) as f, open(b) as g:
-        ha, hb = json.load(f).get("history"), json.load(g).get("history")
-    fields = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
-    return ha is not None and hb is not None and len(ha) == len(hb) and all(
-        x[k] == y[k] for x, y in zip(ha, hb) for k in fields)
+        return history_mismatch(json.load(g), json.load(f)) is None
 
 
 def main():

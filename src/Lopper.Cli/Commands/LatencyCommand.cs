@@ -55,28 +55,33 @@ public static class LatencyCommand
         foreach (int b in batches)
         {
             var r = new JsonObject { ["batch"] = b };
+            LatencyResult c;
+            LatencyResult? d = null;
+            double speedup = 0;
             if (dense is not null && runtime == "lopper")
             {
                 // In alternation, pass for pass: on a shared machine a slow spell then slows both models alike.
                 var pair = Latency.MeasurePair(dense, model, b, minPairs: repeats);
-                r["compacted"] = Describe(pair.Second);
-                r["dense"] = Describe(pair.First);
-                r["speedup"] = pair.MedianRatio;
+                (d, c, speedup) = (pair.First, pair.Second, pair.MedianRatio);
             }
             else
             {
-                var c = Measure(model, b, repeats, runtime);
-                r["compacted"] = Describe(c);
+                c = Measure(model, b, repeats, runtime);
                 if (dense is not null)
                 {
-                    var d = Measure(dense, b, repeats, runtime);
-                    r["dense"] = Describe(d);
-                    r["speedup"] = d.MedianMs / c.MedianMs;
+                    d = Measure(dense, b, repeats, runtime);
+                    speedup = d.MedianMs / c.MedianMs;
                 }
+            }
+            r["compacted"] = Describe(c);
+            if (d is not null)
+            {
+                r["dense"] = Describe(d);
+                r["speedup"] = speedup;
             }
             results.Add(r);
             if (!json)
-                Console.WriteLine($"batch {b}: {(double)r["compacted"]!["median_ms"]!:F2} ms (IQR {(double)r["compacted"]!["iqr_ms"]!:F2})" + (dense is null ? "" : $"; dense {(double)r["dense"]!["median_ms"]!:F2} ms; speedup {(double)r["speedup"]!:F2}x"));
+                Console.WriteLine($"batch {b}: {c.MedianMs:F2} ms (IQR {c.IqrMs:F2})" + (d is null ? "" : $"; dense {d.MedianMs:F2} ms; speedup {speedup:F2}x"));
         }
         if (json)
             JsonOutput.Print(new JsonObject

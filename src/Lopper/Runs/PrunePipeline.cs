@@ -104,8 +104,7 @@ public static class PrunePipeline
         double finetuneSeconds = sw.Elapsed.TotalSeconds;
         // Source and pruned model timed pass for pass, so a slow spell of a shared machine slows both alike.
         sw.Restart();
-        var pair = Latency.MeasurePair(source.Model, pruned, r.LatencyBatch, minSeconds: 1.0);
-        var (latBefore, latAfter) = (pair.First, pair.Second);
+        var latency = Latency.MeasurePair(source.Model, pruned, r.LatencyBatch, minSeconds: 1.0);
         measureSeconds += sw.Elapsed.TotalSeconds;
 
         var record = new PruneRecord
@@ -127,10 +126,10 @@ public static class PrunePipeline
             MacsBefore = macsBefore,
             MacsAfter = macsAfter,
             LatencyBatch = r.LatencyBatch,
-            LatencyMsBefore = latBefore.MedianMs,
-            LatencyMsAfter = latAfter.MedianMs,
-            LatencyIqrMsBefore = latBefore.IqrMs,
-            LatencyIqrMsAfter = latAfter.IqrMs,
+            LatencyMsBefore = latency.First.MedianMs,
+            LatencyMsAfter = latency.Second.MedianMs,
+            LatencyIqrMsBefore = latency.First.IqrMs,
+            LatencyIqrMsAfter = latency.Second.IqrMs,
             FinetuneEpochs = r.FinetuneEpochs,
             Seconds = new Dictionary<string, double> { ["measure"] = measureSeconds, ["prune"] = pruneSeconds, ["finetune"] = finetuneSeconds, ["total"] = total.Elapsed.TotalSeconds },
             Details = outcome.Details,
