@@ -80,6 +80,27 @@ def main(args):
         a, b = stats(cells)[1], stats(control)[1]
         print(f"| {label} | {label}-random | {budget} | {fmt(100 * a)} | {fmt(100 * b)} | {fmt(100 * (a - b), sign=True)} |")
 
+    def check(ok, figure):
+        return "-" if ok is None else ("met" if ok else "missed") + f" ({figure})"
+
+    print("\n| method | budget | MACs within 2 points | within 0.5 of dense | no worse than L1 - 0.3 | speed-up >= 0.8 of MAC reduction | beats its random control |")
+    print("|---|---|---|---|---|---|---|")
+    for (label, budget), cells in groups.items():
+        if "macs" not in (cells[0].get("budget_flag") or ""):
+            continue
+        macs, acc, ratio = stats(cells)
+        off = 100 * (macs - float(budget))
+        at_half = float(budget) == 0.5
+        l1 = groups.get(("l1", budget))
+        l1acc = stats(l1)[1] if l1 else None
+        control = groups.get((label + "-random", budget))
+        gap = 100 * (acc - stats(control)[1]) if control else None
+        print(f"| {label} | {budget} | {check(abs(off) <= 2, f'{off:+.2f}')} | "
+              f"{check(acc - dense >= -0.005 if at_half else None, f'{100 * (acc - dense):+.2f}' if at_half else '')} | "
+              f"{check(acc >= l1acc - 0.003 if at_half and l1acc else None, f'{100 * (acc - l1acc + 0.003):+.2f}' if at_half and l1acc else '')} | "
+              f"{check(ratio >= 0.8 if ratio is not None else None, fmt(ratio, 3))} | "
+              f"{check(gap > 0 if gap is not None else None, f'{gap:+.2f}' if gap is not None else '')} |")
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -5,7 +5,11 @@ then only changes weight values, which a dense kernel's time does not depend on)
 again from the same baseline with `--finetune-epochs 0` (complexity-aware still runs its gate epochs and fold); the
 regenerated model's MACs and parameters must equal the record's, value for value, or the cell is reported as
 differing and not timed. SPP prunes during its fine-tune and gRDA while it trains: those cells cannot be
-regenerated without running them again, and are refused.
+regenerated without running them again, and are refused unless --models DIR holds their models, made by running the
+cell's own command again with --out DIR/<cell id> (an SPP cell's structure is fixed before its fine-tune starts, so
+its folder after the first fine-tune epoch will do); such a model is timed only if `lopper inspect` gives the
+record's MACs and parameters, value for value. A train cell's compacted model (gRDA) is timed against the model
+its training started from, the grid's dense baseline, as the prune cells are against it.
 
 Timing: background `lopper experiment`/`lopper train` processes are paused (SIGSTOP) while it measures and
 resumed after; every round runs `lopper latency` once per cell (the pruned model and its dense source one after the
@@ -14,7 +18,7 @@ cell's rounds are minutes apart and a slow spell of the host lands on one of the
 smallest median.
 
 usage: bench/grid_latency.py SNAPSHOT_DIR LOPPER_DLL OUT_DIR [--methods l1,random,...] [--rounds 3] [--threads 2]
-                             [--write-records RUN_DIR]
+                             [--write-records RUN_DIR] [--models DIR]
        bench/grid_latency.py --table LATENCY.json
        bench/grid_latency.py --write-records RUN_DIR LATENCY.json
 
@@ -27,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,13 +44,15 @@ def lopper(dll, args, **kw):
     return subprocess.run(["dotnet", dll, *args], capture_output=True, text=True, **kw)
 
 
-def regenerate(dll, cell, out):
+def regenerate(dll, cell, out, threads):
     run_json = os.path.join(out, "run.json")
     if not os.path.isfile(run_json):
         args = list(cell["args"])
         args[args.index("--out") + 1] = out
         args[args.index("--finetune-epochs") + 1] = "0"
-        r = lopper(dll, args)
+        # The grid's thread count: another one sums in another order, and a method that trains (complexity-aware's
+        # gates) can then end on another structure.
+        r = lopper(dll, [*args, "--threads", str(threads)])
         if r.returncode != 0:
             return f"prune failed (rc {r.returncode}): {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}"
     with open(run_json) as f:
@@ -56,8 +63,37 @@ def regenerate(dll, cell, out):
     return None
 
 
+def rerun_model(dll, cell, models):
+    """The model folder of a training-time cell run again into models/<id> (the record's model path below the
+    cell's folder, e.g. compacted/), or why it cannot be timed."""
+    d = os.path.join(models, cell["id"], *cell["model"].split("/")[2:])
+    if not os.path.isfile(os.path.join(d, "model.json")):
+        return d, f"no model in {d}"
+    p = lopper(dll, ["inspect", "--from", d, "--json"])
+    if p.returncode != 0:
+        return d, f"inspect failed (rc {p.returncode})"
+    info = json.loads(p.stdout)
+    # A train cell's record counts the nonzero parameters left (gRDA zeros values inside the channels it keeps).
+    for field, key in (("macs_after", "macs"), ("params_after", "nonzero_params" if cell["kind"] == "train" else "params")):
+        if info[key] != cell[field]:
+            return d, f"{field} {info[key]} differs from the record's {cell[field]}"
+    if not os.path.isfile(os.path.join(d, "run.json")):
+        # A train cell's compacted model has no run record naming a dense source: time it, as the prune cells are,
+        # against the model its training started from (the grid's dense baseline), through a folder of its own.
+        timed = os.path.join(models, "timed", cell["id"])
+        os.makedirs(timed, exist_ok=True)
+        for f in os.listdir(d):
+            if os.path.isfile(os.path.join(d, f)):
+                shutil.copy(os.path.join(d, f), timed)
+        start = os.path.abspath(cell["args"][cell["args"].index("--from") + 1])
+        with open(os.path.join(timed, "run.json"), "w") as f:
+            json.dump({"source": start}, f)
+        d = timed
+    return d, None
+
+
 def paused_background():
-    pids = subprocess.run(["pgrep", "-f", r"lopper.dll (experiment|train)"], capture_output=True, text=True).stdout.split()
+    pids = subprocess.run(["pgrep", "-f", r"lopper.dll (experiment|train|prune|finetune)"], capture_output=True, text=True).stdout.split()
     return [int(p) for p in pids]
 
 
@@ -115,20 +151,25 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--write-records", metavar="RUN_DIR")
+    ap.add_argument("--models", metavar="DIR", help="models of training-time cells run again (see above)")
     a = ap.parse_args()
     methods = a.methods.split(",")
-    refused = [m for m in methods if m not in AT_PRUNE_TIME]
+    refused = [m for m in methods if m not in AT_PRUNE_TIME and a.models is None]
     if refused:
         sys.exit(f"--methods: {', '.join(refused)} decide their structure while training; only {', '.join(sorted(AT_PRUNE_TIME))} can be regenerated")
     with open(os.path.join(a.snapshot, "results.json")) as f:
         results = json.load(f)
-    cells = [c for c in results["cells"] if c["status"] == "ok" and c["kind"] == "prune" and c["method"] in methods]
+    cells = [c for c in results["cells"] if c["status"] == "ok" and c["method"] in methods
+             and (c["kind"] == "prune" or c["method"] not in AT_PRUNE_TIME)]
     os.makedirs(a.out, exist_ok=True)
     rows = []
     for c in cells:
-        d = os.path.join(a.out, c["id"])
-        problem = regenerate(a.dll, c, d)
-        print(f"{c['id']}: {'regenerated, MACs and parameters equal the record' if problem is None else problem}", flush=True)
+        if c["method"] in AT_PRUNE_TIME and c["kind"] == "prune":
+            d = os.path.join(a.out, c["id"])
+            problem, done = regenerate(a.dll, c, d, results["threads"]), "regenerated"
+        else:
+            (d, problem), done = rerun_model(a.dll, c, a.models), "run again"
+        print(f"{c['id']}: {done + ', MACs and parameters equal the record' if problem is None else problem}", flush=True)
         rows.append({"id": c["id"], "label": c["label"], "budget": c["budget"], "seed": c["seed"], "dir": d,
                      "macs_kept": c["macs_after"] / c["macs_before"], "problem": problem})
     pids = paused_background()
@@ -142,6 +183,8 @@ def main():
             for r in timed:
                 p = lopper(a.dll, ["latency", "--from", r["dir"], "--batch", "128", "--threads", str(a.threads), "--json"])
                 res = json.loads(p.stdout)["results"][0]
+                if "dense" not in res:
+                    sys.exit(f"{r['dir']}: lopper latency found no dense source to time it against (run.json 'source')")
                 r["ms"] = min(r["ms"], res["compacted"]["median_ms"])
                 r["dense_ms"] = min(r["dense_ms"], res["dense"]["median_ms"])
             print(f"round {k + 1} of {a.rounds} done", flush=True)
@@ -157,7 +200,7 @@ def main():
     record = {"utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "lopper": version,
               "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), ""),
               "cores": os.cpu_count(), "threads": a.threads, "batch": 128, "rounds": a.rounds,
-              "machine": platform.platform(), "paused_background_pids": pids, "cells": rows}
+              "machine": platform.platform(), "paused_background_pids": pids, "models": a.models, "cells": rows}
     with open(os.path.join(a.out, "latency.json"), "w") as f:
         json.dump(record, f, indent=2)
         f.write("\n")
