@@ -8,8 +8,8 @@ differing and not timed. SPP prunes during its fine-tune and gRDA while it train
 regenerated without running them again, and are refused unless --models DIR holds their models, made by running the
 cell's own command again with --out DIR/<cell id> (an SPP cell's structure is fixed before its fine-tune starts, so
 its folder after the first fine-tune epoch will do); such a model is timed only if `lopper inspect` gives the
-record's MACs and parameters, value for value. A train cell's compacted model (gRDA) is timed against the model
-its training started from, the grid's dense baseline, as the prune cells are against it.
+record's MACs and parameters, value for value. Every cell is timed against the model its command started from
+(`lopper latency --dense`), the grid's dense baseline: a train cell's compacted model (gRDA) names none itself.
 
 Timing: background `lopper experiment`/`lopper train` processes are paused (SIGSTOP) while it measures and
 resumed after; every round runs `lopper latency` once per cell (the pruned model and its dense source one after the
@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
@@ -77,18 +76,6 @@ def rerun_model(dll, cell, models):
     for field, key in (("macs_after", "macs"), ("params_after", "nonzero_params" if cell["kind"] == "train" else "params")):
         if info[key] != cell[field]:
             return d, f"{field} {info[key]} differs from the record's {cell[field]}"
-    if not os.path.isfile(os.path.join(d, "run.json")):
-        # A train cell's compacted model has no run record naming a dense source: time it, as the prune cells are,
-        # against the model its training started from (the grid's dense baseline), through a folder of its own.
-        timed = os.path.join(models, "timed", cell["id"])
-        os.makedirs(timed, exist_ok=True)
-        for f in os.listdir(d):
-            if os.path.isfile(os.path.join(d, f)):
-                shutil.copy(os.path.join(d, f), timed)
-        start = os.path.abspath(cell["args"][cell["args"].index("--from") + 1])
-        with open(os.path.join(timed, "run.json"), "w") as f:
-            json.dump({"source": start}, f)
-        d = timed
     return d, None
 
 
@@ -170,7 +157,10 @@ def main():
         else:
             (d, problem), done = rerun_model(a.dll, c, a.models), "run again"
         print(f"{c['id']}: {done + ', MACs and parameters equal the record' if problem is None else problem}", flush=True)
-        rows.append({"id": c["id"], "label": c["label"], "budget": c["budget"], "seed": c["seed"], "dir": d,
+        # Every cell is timed against the model its command started from (the grid's dense baseline); a train cell's
+        # compacted model has no run record naming it.
+        dense = c["args"][c["args"].index("--from") + 1]
+        rows.append({"id": c["id"], "label": c["label"], "budget": c["budget"], "seed": c["seed"], "dir": d, "dense": dense,
                      "macs_kept": c["macs_after"] / c["macs_before"], "problem": problem})
     pids = paused_background()
     for p in pids:
@@ -181,10 +171,10 @@ def main():
             r.update(ms=float("inf"), dense_ms=float("inf"))
         for k in range(a.rounds):
             for r in timed:
-                p = lopper(a.dll, ["latency", "--from", r["dir"], "--batch", "128", "--threads", str(a.threads), "--json"])
+                p = lopper(a.dll, ["latency", "--from", r["dir"], "--dense", r["dense"], "--batch", "128", "--threads", str(a.threads), "--json"])
+                if p.returncode != 0:
+                    sys.exit(f"{r['dir']}: lopper latency failed (rc {p.returncode}): {p.stderr.strip()}")
                 res = json.loads(p.stdout)["results"][0]
-                if "dense" not in res:
-                    sys.exit(f"{r['dir']}: lopper latency found no dense source to time it against (run.json 'source')")
                 r["ms"] = min(r["ms"], res["compacted"]["median_ms"])
                 r["dense_ms"] = min(r["dense_ms"], res["dense"]["median_ms"])
             print(f"round {k + 1} of {a.rounds} done", flush=True)

@@ -11,11 +11,12 @@ namespace Lopper.Cli.Commands;
 
 /// <summary>
 /// `lopper latency`: inference time of a saved model and, for a pruned folder, of the dense model it came
-/// from (run.json's "source"), measured in the same process in alternation, pass for pass.
+/// from (run.json's "source", or the folder --dense names), measured in the same process in alternation, pass for pass.
 /// </summary>
 public static class LatencyCommand
 {
     private static readonly Option<string> From = Flags.Required("--from", "DIR", "the model folder (a pruned one is timed against its dense source)");
+    private static readonly Option<string?> Dense = Flags.Text("--dense", "DIR", "the model folder to time it against (default: the dense source its run.json names)");
     private static readonly Option<int[]?> Batch = Flags.Ints("--batch", "N,N,...", $"batch sizes, each in [1, {CommonOptions.MaxBatch}] [default: 1,128]");
     private static readonly Option<int> Repeats = Flags.Int("--repeats", "least timed repeats per batch size", 10, 1);
     private static readonly Option<int?> Threads = Flags.Threads();
@@ -25,7 +26,7 @@ public static class LatencyCommand
     /// <summary>The command.</summary>
     public static Command Create()
     {
-        var c = new Command("latency", "inference latency of a saved model (and of its dense source)") { From, Batch, Repeats, Threads, Runtime, Json };
+        var c = new Command("latency", "inference latency of a saved model (and of its dense source)") { From, Dense, Batch, Repeats, Threads, Runtime, Json };
         c.SetAction(Run);
         return c;
     }
@@ -46,10 +47,17 @@ public static class LatencyCommand
         Model? dense = null;
         string? densePath = null;
         var runPath = Path.Combine(from, "run.json");
-        if (File.Exists(runPath) && ReadSource(runPath) is { } s && Directory.Exists(s))
+        if (p.GetValue(Dense) is { } named)
         {
-            densePath = s;
+            if (!Directory.Exists(named)) throw new LopperInputException($"--dense: {named} is not a folder");
+            densePath = named;
+        }
+        else if (File.Exists(runPath) && ReadSource(runPath) is { } s && Directory.Exists(s)) densePath = s;
+        if (densePath is not null)
+        {
             dense = ModelStore.Load(densePath);
+            if (!dense.Graph.InputShape.AsSpan().SequenceEqual(model.Graph.InputShape))
+                throw new LopperInputException($"--dense: {densePath} takes input {string.Join('x', dense.Graph.InputShape)}, {from} takes {string.Join('x', model.Graph.InputShape)}");
         }
         var results = new JsonArray();
         foreach (int b in batches)
@@ -86,7 +94,7 @@ public static class LatencyCommand
         if (json)
             JsonOutput.Print(new JsonObject
             {
-                ["model"] = model.Graph.Name, ["runtime"] = runtime, ["from"] = Path.GetFullPath(from), ["dense_from"] = densePath,
+                ["model"] = model.Graph.Name, ["runtime"] = runtime, ["from"] = Path.GetFullPath(from), ["dense_from"] = densePath is null ? null : Path.GetFullPath(densePath),
                 ["threads"] = Parallelism.Threads, ["results"] = results,
                 ["input_shape"] = new JsonArray(model.Graph.InputShape.Select(d => (JsonNode)d).ToArray()),
                 ["preprocessing"] = pre is null ? null : new JsonObject { ["channel_order"] = pre.ChannelOrder, ["resize"] = pre.Resize, ["crop"] = pre.Crop, ["classes"] = pre.ClassNames.Length },

@@ -114,6 +114,18 @@ public class CliTests
         (code, output, err) = Run("latency", "--from", pruned, "--batch", "4", "--repeats", "2", "--json", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.NotNull(JsonNode.Parse(output)!["results"]![0]!["dense"]);
+
+        // The trained folder names no source; --dense names the model to time it against.
+        (code, output, err) = Run("latency", "--from", run, "--batch", "4", "--repeats", "2", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Null(JsonNode.Parse(output)!["results"]![0]!["dense"]);
+        (code, output, err) = Run("latency", "--from", run, "--dense", pruned, "--batch", "4", "--repeats", "2", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal(Path.GetFullPath(pruned), (string)JsonNode.Parse(output)!["dense_from"]!);
+        Assert.NotNull(JsonNode.Parse(output)!["results"]![0]!["dense"]);
+        (code, _, err) = Run("latency", "--from", run, "--dense", dir.File("nothing-here"), "--batch", "4", "--json", "--threads", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--dense", err);
     }
 
     [Fact]
