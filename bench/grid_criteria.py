@@ -55,13 +55,18 @@ def main(args):
                       for c in cells if c.get("latency_ms_after") and c.get("macs_before")])
         return macs, acc, ratio
 
+    # Each group's means once; the tables below read them, and L1's and the controls' by key.
+    summary = {key: stats(cells) for key, cells in groups.items()}
+
+    def accuracy(key):
+        return summary[key][1] if key in summary else None
+
     print(f"dense model: {fmt(100 * dense if dense else None)} %\n")
     print("| method | budget | seeds | MACs kept (%) | vs budget (points) | accuracy (%) | vs dense | vs L1 - 0.3 | speed-up / MAC reduction |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (label, budget), cells in groups.items():
-        macs, acc, ratio = stats(cells)
-        l1 = groups.get(("l1", budget))
-        l1acc = stats(l1)[1] if l1 else None
+        macs, acc, ratio = summary[(label, budget)]
+        l1acc = accuracy(("l1", budget))
         # Only a MACs budget is compared with the MACs kept and with L1 at the same budget.
         by_macs = "macs" in (cells[0].get("budget_flag") or "")
         target = float(budget) if by_macs else None
@@ -73,11 +78,11 @@ def main(args):
               f"{fmt(100 * (acc - (l1acc - 0.003)) if acc and l1acc else None, sign=True)} | {fmt(ratio)} |")
     print("\n| method | control | budget | method accuracy (%) | control accuracy (%) | difference (points) |")
     print("|---|---|---|---|---|---|")
-    for (label, budget), cells in groups.items():
-        control = groups.get((label + "-random", budget))
-        if not control:
+    for label, budget in groups:
+        b = accuracy((label + "-random", budget))
+        if b is None:
             continue
-        a, b = stats(cells)[1], stats(control)[1]
+        a = accuracy((label, budget))
         print(f"| {label} | {label}-random | {budget} | {fmt(100 * a)} | {fmt(100 * b)} | {fmt(100 * (a - b), sign=True)} |")
 
     def check(ok, figure):
@@ -88,13 +93,12 @@ def main(args):
     for (label, budget), cells in groups.items():
         if "macs" not in (cells[0].get("budget_flag") or ""):
             continue
-        macs, acc, ratio = stats(cells)
+        macs, acc, ratio = summary[(label, budget)]
         off = 100 * (macs - float(budget))
         at_half = float(budget) == 0.5
-        l1 = groups.get(("l1", budget))
-        l1acc = stats(l1)[1] if l1 else None
-        control = groups.get((label + "-random", budget))
-        gap = 100 * (acc - stats(control)[1]) if control else None
+        l1acc = accuracy(("l1", budget))
+        control = accuracy((label + "-random", budget))
+        gap = 100 * (acc - control) if control is not None else None
         print(f"| {label} | {budget} | {check(abs(off) <= 2, f'{off:+.2f}')} | "
               f"{check(acc - dense >= -0.005 if at_half else None, f'{100 * (acc - dense):+.2f}' if at_half else '')} | "
               f"{check(acc >= l1acc - 0.003 if at_half and l1acc else None, f'{100 * (acc - l1acc + 0.003):+.2f}' if at_half and l1acc else '')} | "

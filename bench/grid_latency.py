@@ -43,15 +43,42 @@ def lopper(dll, args, **kw):
     return subprocess.run(["dotnet", dll, *args], capture_output=True, text=True, **kw)
 
 
+def cell_command(cell, out, threads, finetune_epochs=None):
+    """The cell's recorded command with its output in `out`, on the grid's thread count (another one sums in another
+    order, and a method that trains, complexity-aware's gates or gRDA, can then end on another structure)."""
+    args = list(cell["args"])
+    args[args.index("--out") + 1] = out
+    if finetune_epochs is not None:
+        args[args.index("--finetune-epochs") + 1] = str(finetune_epochs)
+    return [*args, "--threads", str(threads)]
+
+
+def model_mismatch(dll, cell, d):
+    """Why the model folder d is not the cell's recorded model (MACs and parameters, as `lopper inspect` counts
+    them), or None when it is."""
+    if not os.path.isfile(os.path.join(d, "model.json")):
+        return f"no model in {d}"
+    p = lopper(dll, ["inspect", "--from", d, "--json"])
+    if p.returncode != 0:
+        return f"inspect failed (rc {p.returncode})"
+    info = json.loads(p.stdout)
+    # A train cell's record counts the nonzero parameters left (gRDA zeros values inside the channels it keeps).
+    for field, key in (("macs_after", "macs"), ("params_after", "nonzero_params" if cell["kind"] == "train" else "params")):
+        if info[key] != cell[field]:
+            return f"{field} {info[key]} differs from the record's {cell[field]}"
+    return None
+
+
+def rerun_dir(models, cell):
+    """Where a training-time cell run again into models/<id> keeps its model (the record's model path below the
+    cell's folder, e.g. compacted/)."""
+    return os.path.join(models, cell["id"], *cell["model"].split("/")[2:])
+
+
 def regenerate(dll, cell, out, threads):
     run_json = os.path.join(out, "run.json")
     if not os.path.isfile(run_json):
-        args = list(cell["args"])
-        args[args.index("--out") + 1] = out
-        args[args.index("--finetune-epochs") + 1] = "0"
-        # The grid's thread count: another one sums in another order, and a method that trains (complexity-aware's
-        # gates) can then end on another structure.
-        r = lopper(dll, [*args, "--threads", str(threads)])
+        r = lopper(dll, cell_command(cell, out, threads, finetune_epochs=0))
         if r.returncode != 0:
             return f"prune failed (rc {r.returncode}): {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}"
     with open(run_json) as f:
@@ -60,23 +87,6 @@ def regenerate(dll, cell, out, threads):
         if run.get(field) != cell[field]:
             return f"{field} {run.get(field)} differs from the record's {cell[field]}"
     return None
-
-
-def rerun_model(dll, cell, models):
-    """The model folder of a training-time cell run again into models/<id> (the record's model path below the
-    cell's folder, e.g. compacted/), or why it cannot be timed."""
-    d = os.path.join(models, cell["id"], *cell["model"].split("/")[2:])
-    if not os.path.isfile(os.path.join(d, "model.json")):
-        return d, f"no model in {d}"
-    p = lopper(dll, ["inspect", "--from", d, "--json"])
-    if p.returncode != 0:
-        return d, f"inspect failed (rc {p.returncode})"
-    info = json.loads(p.stdout)
-    # A train cell's record counts the nonzero parameters left (gRDA zeros values inside the channels it keeps).
-    for field, key in (("macs_after", "macs"), ("params_after", "nonzero_params" if cell["kind"] == "train" else "params")):
-        if info[key] != cell[field]:
-            return d, f"{field} {info[key]} differs from the record's {cell[field]}"
-    return d, None
 
 
 def paused_background():
@@ -155,7 +165,8 @@ def main():
             d = os.path.join(a.out, c["id"])
             problem, done = regenerate(a.dll, c, d, results["threads"]), "regenerated"
         else:
-            (d, problem), done = rerun_model(a.dll, c, a.models), "run again"
+            d = rerun_dir(a.models, c)
+            problem, done = model_mismatch(a.dll, c, d), "run again"
         print(f"{c['id']}: {done + ', MACs and parameters equal the record' if problem is None else problem}", flush=True)
         # Every cell is timed against the model its command started from (the grid's dense baseline); a train cell's
         # compacted model has no run record naming it.

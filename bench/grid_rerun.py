@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from grid_latency import cell_command, model_mismatch, rerun_dir
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,17 +41,13 @@ def main():
     failed = 0
     for cid in a.cells:
         rec = records[cid]
-        args = list(rec["args"])
         out = os.path.join(a.out, cid)
-        args[args.index("--out") + 1] = out
-        # The grid's thread count: another one sums in another order and trains another model.
-        args += ["--threads", str(results["threads"])]
         if os.path.exists(out):
             shutil.rmtree(out)
         log_path = out + ".log"
         started = time.time()
         with open(log_path, "w") as log:
-            p = subprocess.Popen(["dotnet", a.dll, *args], stdout=log, stderr=subprocess.STDOUT)
+            p = subprocess.Popen(["dotnet", a.dll, *cell_command(rec, out, results["threads"])], stdout=log, stderr=subprocess.STDOUT)
             if a.structure_only and rec["method"] == "spp":
                 # The SPP phase prints its own "epoch k/n" progress: wait for its end and the first checkpoint.
                 while p.poll() is None:
@@ -61,15 +59,9 @@ def main():
                         p.kill()
                         break
             p.wait()
-        model = os.path.join(out, *rec["model"].split("/")[2:])
-        info = subprocess.run(["dotnet", a.dll, "inspect", "--from", model, "--json"], capture_output=True, text=True)
-        got = json.loads(info.stdout) if info.returncode == 0 else {}
-        # A train cell's record counts the nonzero parameters left (gRDA zeros values inside the channels it keeps).
-        params = got.get("nonzero_params" if rec["kind"] == "train" else "params")
-        same = got.get("macs") == rec["macs_after"] and params == rec["params_after"]
-        failed += not same
-        print(f"{cid}: {time.time() - started:.0f} s, MACs {got.get('macs')} / record {rec['macs_after']}, "
-              f"parameters {params} / record {rec['params_after']}: {'equal' if same else 'DIFFERENT'}", flush=True)
+        problem = model_mismatch(a.dll, rec, rerun_dir(a.out, rec))
+        failed += problem is not None
+        print(f"{cid}: {time.time() - started:.0f} s, {'MACs and parameters equal the record' if problem is None else problem}", flush=True)
     sys.exit(1 if failed else 0)
 
 
