@@ -44,6 +44,8 @@ public static class TrainCommand
         "channels: each channel's filter, bias and batch-norm values are soft-thresholded as one group, so whole channels reach zero and compact away", "none", "channels");
     private static readonly Option<double?> GrdaTargetMacs = Flags.OptionalReal("--grda-target-macs",
         "with --grda-structure channels: remove the weakest channels during training so the compacted model keeps this share of the MACs, e.g. 0.5", 0, 1);
+    private static readonly Option<double?> GrdaTargetParams = Flags.OptionalReal("--grda-target-params",
+        "with --grda-structure none: steer the threshold so this share of the parameters is nonzero at the end, e.g. 0.5 (replaces --grda-c and --grda-mu)", 0, 1);
     private static readonly Option<string> Schedule = Flags.Choice("--schedule", "learning-rate schedule", "cosine", "step", "constant");
     private static readonly Option<double> Warmup = Flags.Real("--warmup", "linear warm-up epochs", 0, 0);
     private static readonly Option<int[]?> Milestones = Flags.Ints("--milestones", "N,N,...", "step schedule milestones (epochs), e.g. 10,15");
@@ -65,7 +67,7 @@ public static class TrainCommand
         foreach (var o in (Option[])
         [
             Model, Out, Epochs, Dataset, Data, .. DataOptions.Symbols, Augment, RandomResizedCrop, Mean, Std, From, ResetHead, FreezeUntil,
-            Optimizer, Lr, Momentum, Nesterov, WeightDecay, GrdaC, GrdaMu, GrdaCover, GrdaStructure, GrdaTargetMacs, Schedule, Warmup, Milestones, Gamma,
+            Optimizer, Lr, Momentum, Nesterov, WeightDecay, GrdaC, GrdaMu, GrdaCover, GrdaStructure, GrdaTargetMacs, GrdaTargetParams, Schedule, Warmup, Milestones, Gamma,
             BatchSize, LabelSmoothing, TrainLimit, Seed, Threads, Resume, Json, Method, .. GateFlags.Symbols,
         ]) c.Options.Add(o);
         c.SetAction(Run);
@@ -160,10 +162,13 @@ public static class TrainCommand
             if (p.GetValue(Momentum) is > 0 || p.GetValue(Nesterov) || p.GetValue(WeightDecay) is > 0)
                 throw new LopperInputException("--optimizer grda uses no momentum and no weight decay; drop --momentum, --nesterov and --weight-decay (or set them to 0)");
         }
-        else if (p.Given(GrdaC) || p.Given(GrdaMu) || p.Given(GrdaCover) || p.Given(GrdaStructure) || p.Given(GrdaTargetMacs))
+        else if (p.Given(GrdaC) || p.Given(GrdaMu) || p.Given(GrdaCover) || p.Given(GrdaStructure) || p.Given(GrdaTargetMacs) || p.Given(GrdaTargetParams))
         {
-            throw new LopperInputException("--grda-c, --grda-mu, --grda-cover, --grda-structure and --grda-target-macs need --optimizer grda");
+            throw new LopperInputException("--grda-c, --grda-mu, --grda-cover, --grda-structure, --grda-target-macs and --grda-target-params need --optimizer grda");
         }
+        // The steered threshold replaces c and mu's schedule: a value given for them would be ignored.
+        if (p.Given(GrdaTargetParams) && (p.Given(GrdaC) || p.Given(GrdaMu)))
+            throw new LopperInputException("--grda-target-params sets the threshold itself: drop --grda-c and --grda-mu");
         var config = new TrainConfig
         {
             Epochs = p.GetValue(Epochs) ?? D.Epochs,
@@ -178,6 +183,7 @@ public static class TrainCommand
             GrdaCover = p.GetValue(GrdaCover) == "weights" ? GrdaCoverage.Weights : GrdaCoverage.All,
             GrdaStructure = p.GetValue(GrdaStructure) == "channels" ? Lopper.Optim.GrdaStructure.Channels : Lopper.Optim.GrdaStructure.None,
             GrdaTargetMacs = p.GetValue(GrdaTargetMacs),
+            GrdaTargetParams = p.GetValue(GrdaTargetParams),
             Schedule = LrSchedule.ParseKind(p.GetValue(Schedule)!),
             WarmupEpochs = p.GetValue(Warmup),
             Milestones = p.ValueOrNull(Milestones) ?? [],

@@ -92,6 +92,7 @@ public sealed class Grda : Optimizer
     /// </summary>
     public void UseChannelGroups(Model model, double? targetMacs = null, long totalSteps = 0)
     {
+        if (_paramsSteer is not null) throw new LopperInputException("gRDA: channel groups cannot be combined with a parameters target, which thresholds values one by one");
         _groups = [];
         var analysis = Structure.ChannelGroups.Analyze(model.Graph);
         foreach (var g in analysis.Prunable)
@@ -105,6 +106,31 @@ public sealed class Grda : Optimizer
             _steer = new MacsSteering(model.Graph, analysis, _groups.Select(g => g.Id).ToArray(), target, Math.Max(1, totalSteps));
         }
     }
+
+    private ParamsSteering? _paramsSteer;
+    private List<Parameter>? _steered;
+
+    /// <summary>
+    /// Steers the elementwise threshold so that <paramref name="target"/> of <paramref name="model"/>'s trainable
+    /// values are nonzero from 70% of <paramref name="totalSteps"/> on and exactly at the last step (see
+    /// <see cref="ParamsSteering"/>): the threshold is then the steering's, and c and μ are not used.
+    /// </summary>
+    public void UseParamsTarget(Model model, double target, long totalSteps)
+    {
+        if (!(target > 0 && target <= 1)) throw new LopperInputException($"gRDA target parameters must be in (0, 1], got {target}");
+        if (_groups is not null) throw new LopperInputException("gRDA: a parameters target thresholds values one by one; it cannot be combined with channel groups");
+        long total = 0, uncovered = 0;
+        foreach (var p in model.Parameters)
+        {
+            if (!p.Trainable) continue;
+            total += p.Value.Length;
+            if (!Covers(p)) uncovered += p.Value.Length;
+        }
+        _paramsSteer = new ParamsSteering(target, Math.Max(1, totalSteps), total, uncovered);
+    }
+
+    /// <summary>The share of the trainable values the parameters target's schedule keeps now (null without one).</summary>
+    public double? SteeredParamsGoal => _paramsSteer?.Goal(Steps);
 
     /// <summary>Share of the MACs the live channels cost at the last steering check (null without a MACs target).</summary>
     public double? SteeredMacsKept => _steer?.LastKept;
@@ -125,6 +151,11 @@ public sealed class Grda : Optimizer
         // One scalar counter and threshold serve all tensors: the trainer hands every trainable tensor a
         // gradient at every step, so the official per-tensor counters would all be equal.
         Steps++;
+        if (_paramsSteer is not null)
+        {
+            SteeredStep(parameters, lr);
+            return;
+        }
         Threshold = NextThreshold(Threshold, Steps, lr, C, Mu);
         float t = (float)Threshold;
         foreach (var p in parameters)
@@ -136,12 +167,7 @@ public sealed class Grda : Optimizer
                 TensorPrimitives.MultiplyAdd(grad.Span, -lr, w, w);
                 continue;
             }
-            string key = AccumulatorPrefix + p.Name;
-            if (!_state.TryGetValue(key, out var acc))
-                _state[key] = acc = p.Value.Clone();
-            else if (!acc.Shape.AsSpan().SequenceEqual(p.Spec.Shape))
-                throw new LopperInputException($"optimizer state: '{key}' has shape {Tensor.Format(acc.Shape)}, expected {Tensor.Format(p.Spec.Shape)}");
-            var a = acc.Span;
+            var a = Accumulator(p).Span;
             TensorPrimitives.MultiplyAdd(grad.Span, -lr, a, a);
             // a − clamp(a, −T, T) is the soft-threshold with the same single rounding as |a| − T, and
             // exactly 0 where |a| ≤ T.
@@ -149,6 +175,56 @@ public sealed class Grda : Optimizer
             TensorPrimitives.Subtract(a, w, w);
         }
         if (_groups is not null) GroupThreshold(t);
+    }
+
+    // p's accumulator: the weights of its first step, then checked against p's shape (a resumed state).
+    private Tensor Accumulator(Parameter p)
+    {
+        string key = AccumulatorPrefix + p.Name;
+        if (!_state.TryGetValue(key, out var acc))
+            _state[key] = acc = p.Value.Clone();
+        else if (!acc.Shape.AsSpan().SequenceEqual(p.Spec.Shape))
+            throw new LopperInputException($"optimizer state: '{key}' has shape {Tensor.Format(acc.Shape)}, expected {Tensor.Format(p.Spec.Shape)}");
+        return acc;
+    }
+
+    // A step under a parameters target: every accumulator moves first, so that a check sets the threshold from this
+    // step's accumulators, then every covered tensor is soft-thresholded as in Step.
+    private void SteeredStep(IReadOnlyList<Parameter> parameters, float lr)
+    {
+        _steered ??= [];
+        _steered.Clear();
+        foreach (var p in parameters)
+        {
+            if (p.Grad is not { } grad) continue;
+            if (!Covers(p))
+            {
+                TensorPrimitives.MultiplyAdd(grad.Span, -lr, p.Value.Span, p.Value.Span);
+                continue;
+            }
+            var a = Accumulator(p).Span;
+            TensorPrimitives.MultiplyAdd(grad.Span, -lr, a, a);
+            _steered.Add(p);
+        }
+        if (_paramsSteer!.Due(Steps))
+        {
+            var accs = new float[_steered.Count][];
+            var lengths = new int[_steered.Count];
+            for (int i = 0; i < accs.Length; i++)
+            {
+                accs[i] = _state[AccumulatorPrefix + _steered[i].Name].Data;
+                lengths[i] = _steered[i].Value.Length;
+            }
+            Threshold = _paramsSteer.Threshold(Steps, accs, lengths);
+        }
+        float t = (float)Threshold;
+        foreach (var p in _steered)
+        {
+            var a = _state[AccumulatorPrefix + p.Name].Span;
+            var w = p.Value.Span;
+            TensorPrimitives.Clamp(a, -t, t, w);
+            TensorPrimitives.Subtract(a, w, w);
+        }
     }
 
     // The group soft-threshold over each channel's writing slices, overwriting the elementwise result there; with a

@@ -60,6 +60,13 @@ public sealed record TrainConfig
     /// </summary>
     [Option("structured gRDA: remove the weakest channels during training so the compacted model keeps this share of the MACs (0-1]", Name = "grda-target-macs")]
     public double? GrdaTargetMacs { get; init; }
+    /// <summary>
+    /// With <see cref="GrdaStructure"/> none: the share of the model's trainable values left nonzero at the end of
+    /// training; the elementwise threshold is steered to it (see <see cref="Grda.UseParamsTarget"/>) and
+    /// <see cref="GrdaC"/> and <see cref="GrdaMu"/> are not used. Null: no target, the threshold is c and μ's.
+    /// </summary>
+    [Option("unstructured gRDA: steer the threshold so this share of the parameters is nonzero at the end (0-1]; c and mu are then not used", Name = "grda-target-params")]
+    public double? GrdaTargetParams { get; init; }
     /// <summary>Label smoothing for the loss.</summary>
     [Option("label smoothing")]
     public float LabelSmoothing { get; init; }
@@ -85,6 +92,7 @@ public sealed record TrainConfig
     {
         var optimizer = CreateOptimizer();
         if (optimizer is Grda grda && GrdaStructure == GrdaStructure.Channels) grda.UseChannelGroups(model, GrdaTargetMacs, totalSteps);
+        if (optimizer is Grda steered && GrdaTargetParams is double tp) steered.UseParamsTarget(model, tp, totalSteps);
         return optimizer;
     }
 
@@ -150,6 +158,11 @@ public sealed record TrainConfig
         {
             if (!(tm > 0 && tm <= 1)) Fail("grda_target_macs", "in (0, 1]", tm);
             if (GrdaStructure != GrdaStructure.Channels) Fail("grda_target_macs", $"given only with {name("grda_structure")} channels (it removes whole channels)", tm);
+        }
+        if (GrdaTargetParams is double tpar)
+        {
+            if (!(tpar > 0 && tpar <= 1)) Fail("grda_target_params", "in (0, 1]", tpar);
+            if (GrdaStructure != GrdaStructure.None) Fail("grda_target_params", $"given only with {name("grda_structure")} none (it thresholds values one by one; {name("grda_target_macs")} steers channels)", tpar);
         }
         if (!(LabelSmoothing >= 0 && LabelSmoothing <= 1)) Fail("label_smoothing", "in [0, 1]", LabelSmoothing);
         if (CropPadding < 0 || CropPadding > 64) Fail("crop_padding", "in [0, 64]", CropPadding);

@@ -62,6 +62,9 @@ public class GrdaCliTests
     [InlineData("need --optimizer grda", "--grda-target-macs", "0.5")]
     [InlineData("--grda-target-macs must be in (0, 1], got 0", "--optimizer", "grda", "--grda-structure", "channels", "--grda-target-macs", "0")]
     [InlineData("--grda-target-macs must be given only with --grda-structure channels", "--optimizer", "grda", "--grda-target-macs", "0.5")]
+    [InlineData("need --optimizer grda", "--grda-target-params", "0.5")]
+    [InlineData("--grda-target-params sets the threshold itself: drop --grda-c and --grda-mu", "--optimizer", "grda", "--grda-target-params", "0.5", "--grda-c", "0.01")]
+    [InlineData("--grda-target-params must be given only with --grda-structure none", "--optimizer", "grda", "--grda-structure", "channels", "--grda-target-params", "0.5")]
     public void BadGrdaFlagsAreOneLineErrors(string message, params string[] flags)
     {
         var (code, _, err) = Run(["train", "--model", "lenet5", "--data", "/nonexistent/lopper-data", .. flags]);

@@ -364,6 +364,78 @@ public class GrdaTests
     }
 
     [Fact]
+    public void AParamsTargetPutsTheScheduledShareOfValuesAboveTheThresholdAtEveryCheck()
+    {
+        // fc: 100 weights and a bias (101 values, all covered); 100 steps, so every second step is a check and the
+        // schedule reaches the 0.3 target at step 70.
+        var b = new GraphBuilder([1, 10, 10]);
+        b.Linear("fc", b.Flatten("flatten", b.Input), 1);
+        var m = new Model(b.Build("lin100"));
+        var rng = new Rng(3);
+        foreach (var p in Trainable(m)) for (int i = 0; i < p.Value.Length; i++) p.Value.Data[i] = (float)rng.NextNormal();
+        var opt = new Grda(c: 1.0, mu: 0.6);
+        opt.UseParamsTarget(m, 0.3, 100);
+        var ps = Trainable(m);
+        for (int step = 1; step <= 100; step++)
+        {
+            foreach (var p in ps) for (int i = 0; i < p.Value.Length; i++) p.Grad!.Data[i] = (float)rng.NextNormal();
+            opt.Step(ps, 0.05f);
+            int nonzero = ps.Sum(p => p.Value.Span.ToArray().Count(v => v != 0));
+            double goal = 1 - 0.7 * Math.Min(1, step / 70.0);
+            Assert.Equal(goal, opt.SteeredParamsGoal!.Value, 12);
+            if (step % 2 == 0) Assert.Equal((int)Math.Round(goal * 101), nonzero);
+            // Every covered value is the soft-threshold of its accumulator at the steered threshold.
+            float t = (float)opt.Threshold;
+            foreach (var p in ps)
+            {
+                var a = opt.State[Grda.AccumulatorPrefix + p.Name].Data;
+                for (int i = 0; i < p.Value.Length; i++) Assert.Equal(a[i] - Math.Clamp(a[i], -t, t), p.Value.Data[i]);
+            }
+        }
+        Assert.Equal(30, ps.Sum(p => p.Value.Span.ToArray().Count(v => v != 0)));
+    }
+
+    [Fact]
+    public void AParamsTargetedRunEndsOnItsBudgetAndResumesBitIdentically()
+    {
+        using var dir = new TempDir();
+        var train = TinyTask.Data(96, 1);
+        var test = TinyTask.Data(30, 2);
+        var config = GrdaConfig(4) with { GrdaC = 0.001, GrdaTargetParams = 0.4 };
+        int before = Parallelism.Threads;
+        Parallelism.Threads = 1;
+        try
+        {
+            var full = TinyTask.NewTrainer(config, dir.File("full"), train, test);
+            full.Run();
+            long total = full.Model.Parameters.Where(p => p.Trainable).Sum(p => (long)p.Value.Length);
+            long nonzero = full.Model.Parameters.Where(p => p.Trainable).Sum(p => (long)p.Value.Span.ToArray().Count(v => v != 0));
+            Assert.Equal(Math.Round(0.4 * total), nonzero);
+            var resumed = KilledAndResumed(config, dir.File("killed"), 2, train, test);
+            Assert.Equal(TinyTask.Weights(full.Model), TinyTask.Weights(resumed.Model));
+
+            // Without the target the same c keeps far more: the budget is the steering's doing.
+            var plain = TinyTask.NewTrainer(config with { GrdaTargetParams = null }, null, train, test);
+            plain.Run();
+            Assert.Null(((Grda)plain.Optimizer).SteeredParamsGoal);
+            long plainNonzero = plain.Model.Parameters.Where(p => p.Trainable).Sum(p => (long)p.Value.Span.ToArray().Count(v => v != 0));
+            Assert.True(plainNonzero > 0.9 * total, $"{plainNonzero} of {total}");
+        }
+        finally { Parallelism.Threads = before; }
+    }
+
+    [Theory]
+    [InlineData(0.0, "none", "grda_target_params must be in (0, 1], got 0")]
+    [InlineData(1.5, "none", "grda_target_params must be in (0, 1], got 1.5")]
+    [InlineData(0.5, "channels", "grda_target_params must be given only with grda_structure none")]
+    public void AParamsTargetIsChecked(double target, string structure, string message)
+    {
+        var config = GrdaConfig(1) with { GrdaTargetParams = target, GrdaStructure = structure == "channels" ? GrdaStructure.Channels : GrdaStructure.None };
+        var e = Assert.Throws<LopperInputException>(() => config.Validate(n => n));
+        Assert.StartsWith(message, e.Message);
+    }
+
+    [Fact]
     public void TrainerRecordsSparsityPerEpochAndResumesBitIdentically()
     {
         using var dir = new TempDir();
