@@ -50,217 +50,257 @@ internal static unsafe partial class CompactTileConv
         RunTaps(planes, oh * ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual);
     }
 
-    // Every chunk of the output plane through every block of the plan; ends[3b..3b+2] end block b's left-masked,
-    // unmasked and right-masked taps.
-    private static void RunTaps(float* planes, int plane, TapPlan plan, int[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
-        float* direct = null, int[]? directOffsetsOf = null, int h = 0, int w = 0)
+    // What every block of one image shares: the guarded (or phased) planes and, at stride 1, the input itself with
+    // each tap's shift in both; the column masks; the output, bias, residual and ReLU. Passed by reference: a block
+    // kernel runs once per block over every chunk of the plane, so the per-call cost is paid per block, not per chunk.
+    private readonly struct TapPass(float* planes, nint* guardedOffsets, float* direct, nint* directOffsets, int plane, int h, int w, float* masks,
+        float* y, float* bias, bool relu, float* residual)
+    {
+        public readonly float* Planes = planes;
+        public readonly nint* GuardedOffsets = guardedOffsets;
+        public readonly float* Direct = direct;
+        public readonly nint* DirectOffsets = directOffsets;
+        public readonly int Plane = plane, H = h, W = w;
+        public readonly float* Masks = masks;
+        public readonly float* Y = y;
+        public readonly float* Bias = bias;
+        public readonly bool Relu = relu;
+        public readonly float* Residual = residual;
+
+        // The chunk (or, with pairs, the two chunks) at j0: its input, its taps' shifts and where its results go.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float* Input(int j0, bool pairs, out nint* offsets)
+        {
+            bool inside = Direct != null && ReadsInput(j0, Plane, H, W, pairs);
+            offsets = inside ? DirectOffsets : GuardedOffsets;
+            return inside ? Direct + j0 : Planes + j0;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Epilogue At(int j0) => new(Y + j0, Plane, Math.Min(Chunk, Plane - j0), Relu, Residual == null ? null : Residual + j0);
+    }
+
+    // Every block of the plan over every chunk of the output plane: blocks of up to 4 filters two chunks at a time
+    // (TapBlockWide), larger ones one chunk at a time; ends[3b..3b+2] end block b's left-masked, unmasked and
+    // right-masked taps. With a direct input (stride 1), a chunk inside rows 2 .. h-3 reads it instead of the guarded copy.
+    private static void RunTaps(float* planes, int plane, TapPlan plan, nint[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
+        float* direct = null, nint[]? directOffsetsOf = null, int h = 0, int w = 0)
     {
         int blocks = plan.BlockCount;
         float* output = stackalloc float[2 * MaxBlock * Chunk + 16];
         output = (float*)(((nint)output + 63) & ~(nint)63);
         float* second = output + MaxBlock * Chunk;
         fixed (float* weights = plan.Weights)
-        fixed (int* guardedOffsets = offsetsOf, directOffsets = directOffsetsOf, ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
-            for (int j0 = 0; j0 < plane; j0 += 2 * Chunk)
+        fixed (nint* guardedOffsets = offsetsOf, directOffsets = directOffsetsOf)
+        fixed (int* ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
+        {
+            var pass = new TapPass(planes, guardedOffsets, direct, directOffsets, plane, h, w, masks, y, bias, relu, residual);
+            for (int b = 0; b < blocks; b++)
             {
-                // Two chunks per pass: blocks of up to 4 filters take both at once (TapBlockWide), larger ones one at a
-                // time. With a direct input (stride 1), a pair inside rows 2 .. h-3 reads it instead of the guarded copy.
-                bool two = j0 + Chunk < plane;
-                bool inside = direct != null && ReadsInput(j0, plane, h, w, pairs: true);
-                float* input = inside ? direct + j0 : planes + j0;
-                int* offsets = inside ? directOffsets : guardedOffsets;
-                var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
-                var next = two ? new Epilogue(y + j0 + Chunk, plane, Math.Min(Chunk, plane - j0 - Chunk), relu, residual == null ? null : residual + j0 + Chunk) : at;
-                float* m = masks + 2 * (j0 / Chunk) * Chunk;
-                for (int b = 0; b < blocks; b++)
-                {
-                    int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
-                    float* wt = weights + weightStarts[b];
-                    bool wide = two && count <= 4;
-                    // Whole chunks are written by the blocks themselves; the plane's last one goes through the buffers.
-                    if (wide) DispatchWide(count, offsets + t0, ends + 3 * b, input, m, wt, output, second, at, next, filters + f0, bias);
-                    else
-                    {
-                        DispatchTaps(count, offsets + t0, ends + 3 * b, input, m, wt, output, at, filters + f0, bias);
-                        if (two) DispatchTaps(count, offsets + t0, ends + 3 * b, input + Chunk, m + 2 * Chunk, wt, second, next, filters + f0, bias);
-                    }
-                    if (at.Valid < Chunk || wide && next.Valid < Chunk)
-                        for (int o = 0; o < count; o++) at.Write(filters[f0 + o], bias, output + o * Chunk);
-                    if (two && next.Valid < Chunk)
-                        for (int o = 0; o < count; o++) next.Write(filters[f0 + o], bias, second + o * Chunk);
-                }
+                int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
+                if (count <= 4) DispatchWide(count, in pass, t0, ends + 3 * b, weights + weightStarts[b], output, second, filters + f0);
+                else DispatchTaps(count, in pass, 0, t0, ends + 3 * b, weights + weightStarts[b], output, filters + f0);
             }
+        }
     }
 
-    private static void DispatchTaps(int count, int* offsets, int* ends, float* input, float* masks, float* weights, float* output, Epilogue at, int* filters, float* bias)
+    private static void DispatchTaps(int count, in TapPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters)
     {
         switch (count)
         {
-            case 1: TapBlock<F1>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
-            case 2: TapBlock<F2>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
-            case 3: TapBlock<F3>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
-            case 4: TapBlock<F4>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
-            case 5: TapBlock<F5>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
-            case 6: TapBlock<F6>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
-            case 7: TapBlock<F7>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
-            case 8: TapBlock<F8>(offsets, ends, input, masks, weights, output, at, filters, bias); break;
+            case 1: TapBlock<F1>(in pass, from, t0, ends, weights, output, filters); break;
+            case 2: TapBlock<F2>(in pass, from, t0, ends, weights, output, filters); break;
+            case 3: TapBlock<F3>(in pass, from, t0, ends, weights, output, filters); break;
+            case 4: TapBlock<F4>(in pass, from, t0, ends, weights, output, filters); break;
+            case 5: TapBlock<F5>(in pass, from, t0, ends, weights, output, filters); break;
+            case 6: TapBlock<F6>(in pass, from, t0, ends, weights, output, filters); break;
+            case 7: TapBlock<F7>(in pass, from, t0, ends, weights, output, filters); break;
+            case 8: TapBlock<F8>(in pass, from, t0, ends, weights, output, filters); break;
             default: throw new ArgumentOutOfRangeException(nameof(count));
         }
     }
 
-    // One block of T.Filters filters on one chunk over a list of taps: offsets[e] is tap e's shift from the chunk,
-    // the taps [0, ends[0]) read the left neighbour (masked), [ends[0], ends[1]) the column itself and
-    // [ends[1], ends[2]) the right neighbour (masked). Weights are [tap][filter].
+    // One block of T.Filters filters over the chunks of the plane from `from` on, one at a time, over its list of taps:
+    // offsets[e] (pass.Input) is tap e's shift from the chunk, the taps [0, ends[0]) read the left neighbour (masked),
+    // [ends[0], ends[1]) the column itself and [ends[1], ends[2]) the right neighbour (masked). Weights are [tap][filter].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TapBlock<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output, Epilogue at, int* filters, float* bias) where T : struct, IFilters
+    private static void TapBlock<T>(in TapPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters) where T : struct, IFilters
     {
-        var zero = Vector512<float>.Zero;
-        Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
-        var left0 = Vector512.Load(masks);
-        var left1 = Vector512.Load(masks + 16);
-        var right0 = Vector512.Load(masks + Chunk);
-        var right1 = Vector512.Load(masks + Chunk + 16);
-        float* wr = weights;
-        for (int e = 0; e < ends[0]; e++, wr += T.Filters)
+        int end0 = ends[0], end1 = ends[1], end2 = ends[2];
+        float* bias = pass.Bias;
+        for (int j0 = from; j0 < pass.Plane; j0 += Chunk)
         {
-            float* p = input + offsets[e];
-            var v = Vector512.Load(p) & left0;
-            var u = Vector512.Load(p + 16) & left1;
-            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
-            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
-            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
-            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
-            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
-            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
-            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
-            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+            float* input = pass.Input(j0, pairs: false, out var shifts);
+            nint* offsets = shifts + t0;
+            float* masks = pass.Masks + 2 * (j0 / Chunk) * Chunk;
+            var at = pass.At(j0);
+            var zero = Vector512<float>.Zero;
+            Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
+            var left0 = Vector512.Load(masks);
+            var left1 = Vector512.Load(masks + 16);
+            var right0 = Vector512.Load(masks + Chunk);
+            var right1 = Vector512.Load(masks + Chunk + 16);
+            float* wr = weights;
+            for (nint e = 0; e < end0; e++, wr += T.Filters)
+            {
+                float* p = input + offsets[e];
+                var v = Vector512.Load(p) & left0;
+                var u = Vector512.Load(p + 16) & left1;
+                { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+            }
+            for (nint e = end0; e < end1; e++, wr += T.Filters)
+            {
+                float* p = input + offsets[e];
+                var v = Vector512.Load(p);
+                var u = Vector512.Load(p + 16);
+                { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+            }
+            for (nint e = end1; e < end2; e++, wr += T.Filters)
+            {
+                float* p = input + offsets[e];
+                var v = Vector512.Load(p) & right0;
+                var u = Vector512.Load(p + 16) & right1;
+                { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+            }
+            if (at.Valid == Chunk)
+            {
+                at.WriteWhole(filters[0], bias, a00, a01);
+                if (T.Filters > 1) at.WriteWhole(filters[1], bias, a10, a11);
+                if (T.Filters > 2) at.WriteWhole(filters[2], bias, a20, a21);
+                if (T.Filters > 3) at.WriteWhole(filters[3], bias, a30, a31);
+                if (T.Filters > 4) at.WriteWhole(filters[4], bias, a40, a41);
+                if (T.Filters > 5) at.WriteWhole(filters[5], bias, a50, a51);
+                if (T.Filters > 6) at.WriteWhole(filters[6], bias, a60, a61);
+                if (T.Filters > 7) at.WriteWhole(filters[7], bias, a70, a71);
+                continue;
+            }
+            // The plane's last chunk: through the buffer, only its positions written.
+            { a00.Store(output + 0); a01.Store(output + 16); }
+            if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
+            if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
+            if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
+            if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
+            if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
+            if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
+            if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
+            for (int o = 0; o < T.Filters; o++) at.Write(filters[o], bias, output + o * Chunk);
         }
-        for (int e = ends[0]; e < ends[1]; e++, wr += T.Filters)
-        {
-            float* p = input + offsets[e];
-            var v = Vector512.Load(p);
-            var u = Vector512.Load(p + 16);
-            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
-            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
-            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
-            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
-            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
-            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
-            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
-            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
-        }
-        for (int e = ends[1]; e < ends[2]; e++, wr += T.Filters)
-        {
-            float* p = input + offsets[e];
-            var v = Vector512.Load(p) & right0;
-            var u = Vector512.Load(p + 16) & right1;
-            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
-            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
-            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
-            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
-            if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
-            if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
-            if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
-            if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
-        }
-        if (at.Valid == Chunk)
-        {
-            at.WriteWhole(filters[0], bias, a00, a01);
-            if (T.Filters > 1) at.WriteWhole(filters[1], bias, a10, a11);
-            if (T.Filters > 2) at.WriteWhole(filters[2], bias, a20, a21);
-            if (T.Filters > 3) at.WriteWhole(filters[3], bias, a30, a31);
-            if (T.Filters > 4) at.WriteWhole(filters[4], bias, a40, a41);
-            if (T.Filters > 5) at.WriteWhole(filters[5], bias, a50, a51);
-            if (T.Filters > 6) at.WriteWhole(filters[6], bias, a60, a61);
-            if (T.Filters > 7) at.WriteWhole(filters[7], bias, a70, a71);
-            return;
-        }
-        { a00.Store(output + 0); a01.Store(output + 16); }
-        if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
-        if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
-        if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
-        if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
-        if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
-        if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
-        if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
     }
 
-    // TapBlock for blocks of up to 4 filters on two chunks at once (64 positions: 4 accumulators per filter), so that a
-    // block of 4 keeps 16 multiply-add chains in flight rather than 8. Results: the first chunk's at output, the
-    // second's at second, each [filter][32].
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TapBlockWide<T>(int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second, Epilogue at, Epilogue next, int* filters, float* bias) where T : struct, IFilters
-    {
-        var zero = Vector512<float>.Zero;
-        Vector512<float> a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero, a32 = zero, a33 = zero;
-        var left0 = Vector512.Load(masks);
-        var left1 = Vector512.Load(masks + 16);
-        var left2 = Vector512.Load(masks + 2 * Chunk);
-        var left3 = Vector512.Load(masks + 2 * Chunk + 16);
-        var right0 = Vector512.Load(masks + Chunk);
-        var right1 = Vector512.Load(masks + Chunk + 16);
-        var right2 = Vector512.Load(masks + 3 * Chunk);
-        var right3 = Vector512.Load(masks + 3 * Chunk + 16);
-        float* wr = weights;
-        for (int e = 0; e < ends[0]; e++, wr += T.Filters)
-        {
-            float* p = input + offsets[e];
-            var v0 = Vector512.Load(p) & left0;
-            var v1 = Vector512.Load(p + 16) & left1;
-            var v2 = Vector512.Load(p + 32) & left2;
-            var v3 = Vector512.Load(p + 48) & left3;
-            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
-            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
-            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
-            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
-        }
-        for (int e = ends[0]; e < ends[1]; e++, wr += T.Filters)
-        {
-            float* p = input + offsets[e];
-            var v0 = Vector512.Load(p);
-            var v1 = Vector512.Load(p + 16);
-            var v2 = Vector512.Load(p + 32);
-            var v3 = Vector512.Load(p + 48);
-            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
-            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
-            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
-            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
-        }
-        for (int e = ends[1]; e < ends[2]; e++, wr += T.Filters)
-        {
-            float* p = input + offsets[e];
-            var v0 = Vector512.Load(p) & right0;
-            var v1 = Vector512.Load(p + 16) & right1;
-            var v2 = Vector512.Load(p + 32) & right2;
-            var v3 = Vector512.Load(p + 48) & right3;
-            { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
-            if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
-            if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
-            if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
-        }
-        if (next.Valid == Chunk)
-        {
-            { at.WriteWhole(filters[0], bias, a00, a01); next.WriteWhole(filters[0], bias, a02, a03); }
-            if (T.Filters > 1) { at.WriteWhole(filters[1], bias, a10, a11); next.WriteWhole(filters[1], bias, a12, a13); }
-            if (T.Filters > 2) { at.WriteWhole(filters[2], bias, a20, a21); next.WriteWhole(filters[2], bias, a22, a23); }
-            if (T.Filters > 3) { at.WriteWhole(filters[3], bias, a30, a31); next.WriteWhole(filters[3], bias, a32, a33); }
-            return;
-        }
-        { a00.Store(output + 0); a01.Store(output + 16); a02.Store(second + 0); a03.Store(second + 16); }
-        if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); a12.Store(second + 32); a13.Store(second + 48); }
-        if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); a22.Store(second + 64); a23.Store(second + 80); }
-        if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); a32.Store(second + 96); a33.Store(second + 112); }
-    }
-
-    private static void DispatchWide(int count, int* offsets, int* ends, float* input, float* masks, float* weights, float* output, float* second, Epilogue at, Epilogue next, int* filters, float* bias)
+    private static void DispatchWide(int count, in TapPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters)
     {
         switch (count)
         {
-            case 1: TapBlockWide<F1>(offsets, ends, input, masks, weights, output, second, at, next, filters, bias); break;
-            case 2: TapBlockWide<F2>(offsets, ends, input, masks, weights, output, second, at, next, filters, bias); break;
-            case 3: TapBlockWide<F3>(offsets, ends, input, masks, weights, output, second, at, next, filters, bias); break;
-            case 4: TapBlockWide<F4>(offsets, ends, input, masks, weights, output, second, at, next, filters, bias); break;
+            case 1: TapBlockWide<F1>(in pass, t0, ends, weights, output, second, filters); break;
+            case 2: TapBlockWide<F2>(in pass, t0, ends, weights, output, second, filters); break;
+            case 3: TapBlockWide<F3>(in pass, t0, ends, weights, output, second, filters); break;
+            case 4: TapBlockWide<F4>(in pass, t0, ends, weights, output, second, filters); break;
             default: throw new ArgumentOutOfRangeException(nameof(count));
         }
+    }
+
+    // TapBlock for blocks of up to 4 filters, two chunks at a time (64 positions: 4 accumulators per filter), so that a
+    // block of 4 keeps 16 multiply-add chains in flight rather than 8; a last chunk without a partner goes through
+    // TapBlock. Results of a pair with a partial second chunk go through the buffers (output, second: [filter][32]).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TapBlockWide<T>(in TapPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters) where T : struct, IFilters
+    {
+        int end0 = ends[0], end1 = ends[1], end2 = ends[2];
+        float* bias = pass.Bias;
+        int j0 = 0;
+        for (; j0 + Chunk < pass.Plane; j0 += 2 * Chunk)
+        {
+            float* input = pass.Input(j0, pairs: true, out var shifts);
+            nint* offsets = shifts + t0;
+            float* masks = pass.Masks + 2 * (j0 / Chunk) * Chunk;
+            var at = pass.At(j0);
+            var next = pass.At(j0 + Chunk);
+            var zero = Vector512<float>.Zero;
+            Vector512<float> a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero, a32 = zero, a33 = zero;
+            var left0 = Vector512.Load(masks);
+            var left1 = Vector512.Load(masks + 16);
+            var left2 = Vector512.Load(masks + 2 * Chunk);
+            var left3 = Vector512.Load(masks + 2 * Chunk + 16);
+            var right0 = Vector512.Load(masks + Chunk);
+            var right1 = Vector512.Load(masks + Chunk + 16);
+            var right2 = Vector512.Load(masks + 3 * Chunk);
+            var right3 = Vector512.Load(masks + 3 * Chunk + 16);
+            float* wr = weights;
+            for (nint e = 0; e < end0; e++, wr += T.Filters)
+            {
+                float* p = input + offsets[e];
+                var v0 = Vector512.Load(p) & left0;
+                var v1 = Vector512.Load(p + 16) & left1;
+                var v2 = Vector512.Load(p + 32) & left2;
+                var v3 = Vector512.Load(p + 48) & left3;
+                { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+                if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+                if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+                if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+            }
+            for (nint e = end0; e < end1; e++, wr += T.Filters)
+            {
+                float* p = input + offsets[e];
+                var v0 = Vector512.Load(p);
+                var v1 = Vector512.Load(p + 16);
+                var v2 = Vector512.Load(p + 32);
+                var v3 = Vector512.Load(p + 48);
+                { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+                if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+                if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+                if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+            }
+            for (nint e = end1; e < end2; e++, wr += T.Filters)
+            {
+                float* p = input + offsets[e];
+                var v0 = Vector512.Load(p) & right0;
+                var v1 = Vector512.Load(p + 16) & right1;
+                var v2 = Vector512.Load(p + 32) & right2;
+                var v3 = Vector512.Load(p + 48) & right3;
+                { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v0, k, a00); a01 = Vector512.FusedMultiplyAdd(v1, k, a01); a02 = Vector512.FusedMultiplyAdd(v2, k, a02); a03 = Vector512.FusedMultiplyAdd(v3, k, a03); }
+                if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v0, k, a10); a11 = Vector512.FusedMultiplyAdd(v1, k, a11); a12 = Vector512.FusedMultiplyAdd(v2, k, a12); a13 = Vector512.FusedMultiplyAdd(v3, k, a13); }
+                if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
+                if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
+            }
+            if (next.Valid == Chunk)
+            {
+                { at.WriteWhole(filters[0], bias, a00, a01); next.WriteWhole(filters[0], bias, a02, a03); }
+                if (T.Filters > 1) { at.WriteWhole(filters[1], bias, a10, a11); next.WriteWhole(filters[1], bias, a12, a13); }
+                if (T.Filters > 2) { at.WriteWhole(filters[2], bias, a20, a21); next.WriteWhole(filters[2], bias, a22, a23); }
+                if (T.Filters > 3) { at.WriteWhole(filters[3], bias, a30, a31); next.WriteWhole(filters[3], bias, a32, a33); }
+                continue;
+            }
+            { a00.Store(output + 0); a01.Store(output + 16); a02.Store(second + 0); a03.Store(second + 16); }
+            if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); a12.Store(second + 32); a13.Store(second + 48); }
+            if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); a22.Store(second + 64); a23.Store(second + 80); }
+            if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); a32.Store(second + 96); a33.Store(second + 112); }
+            for (int o = 0; o < T.Filters; o++)
+            {
+                at.Write(filters[o], bias, output + o * Chunk);
+                next.Write(filters[o], bias, second + o * Chunk);
+            }
+        }
+        if (j0 < pass.Plane) TapBlock<T>(in pass, j0, t0, ends, weights, output, filters);
     }
 }

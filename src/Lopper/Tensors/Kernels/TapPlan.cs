@@ -60,7 +60,7 @@ internal sealed class TapPlan
     private readonly bool[] _reads;
     // The last two geometries' offsets: stride 1 uses two (the guarded copy's and the input's own plane stride). An
     // immutable object per entry, so a thread never sees one entry's key with another's offsets.
-    private sealed record OffsetsEntry(int Kind, int Stride, int W, int[] Offsets);
+    private sealed record OffsetsEntry(int Kind, int Stride, int W, nint[] Offsets);
     private OffsetsEntry? _offsets, _otherOffsets;
 
     /// <summary>Whether any block reads input channel <paramref name="c"/>.</summary>
@@ -68,22 +68,22 @@ internal sealed class TapPlan
 
     // Each tap's shift from an output position in the guarded planes (plane stride, row width w); kept for the last
     // geometry (a session has one; a race computes the same array twice).
-    internal int[] Offsets(int stride, int w) => CachedOffsets(1, stride, w, (column, tap) => column / 9 * stride + (tap / 3 - 1) * w + tap % 3 - 1);
+    internal nint[] Offsets(int stride, int w) => CachedOffsets(1, stride, w, (column, tap) => column / 9 * stride + (tap / 3 - 1) * w + tap % 3 - 1);
 
     // The same at stride 2 over CompactTileConv's four phase planes per channel (stride apart, row width ow): tap
     // (ky, kx) reads phase ([ky != 1], [kx != 1]) one row up where ky = 0 and one column left where kx = 0.
-    internal int[] OffsetsStride2(int stride, int ow) => CachedOffsets(2, stride, ow, (column, tap) =>
+    internal nint[] OffsetsStride2(int stride, int ow) => CachedOffsets(2, stride, ow, (column, tap) =>
     {
         int ky = tap / 3, kx = tap % 3;
         int phase = (ky == 1 ? 0 : 2) + (kx == 1 ? 0 : 1);
         return (column / 9 * 4 + phase) * stride - (ky == 0 ? ow : 0) - (kx == 0 ? 1 : 0);
     });
 
-    private int[] CachedOffsets(int kind, int stride, int w, Func<int, int, int> offset)
+    private nint[] CachedOffsets(int kind, int stride, int w, Func<int, int, int> offset)
     {
         if (_offsets is { } o && o.Kind == kind && o.Stride == stride && o.W == w) return o.Offsets;
         if (_otherOffsets is { } p && p.Kind == kind && p.Stride == stride && p.W == w) return p.Offsets;
-        var offsets = new int[Taps.Length];
+        var offsets = new nint[Taps.Length];
         for (int e = 0; e < offsets.Length; e++) offsets[e] = offset(Taps[e], Taps[e] % 9);
         _otherOffsets = _offsets;
         _offsets = new OffsetsEntry(kind, stride, w, offsets);
