@@ -92,22 +92,27 @@ internal static unsafe partial class CompactTileConv
         int depth = plan.Depth;
         float* output = stackalloc float[MaxBlock * Chunk + 16];
         output = (float*)(((nint)output + 63) & ~(nint)63);
+        var pass = new DensePass(x, planes, inputs, stride, h, w, masks, y, bias, relu, residual);
         fixed (float* weights = plan.Weights)
-            for (int j0 = 0; j0 < plane; j0 += Chunk)
+            for (int b = 0; b + 1 < starts.Length; b++)
             {
-                var at = new Epilogue(y + j0, plane, Math.Min(Chunk, plane - j0), relu, residual == null ? null : residual + j0);
-                float* m = masks + 2 * (j0 / Chunk) * Chunk;
-                // Interior chunks read the input itself; the others its guarded copy.
-                bool inside = ReadsInput(j0, plane, h, w, pairs: false);
-                float* input = inside ? x + j0 : planes + j0;
-                int planeStride = inside ? plane : stride;
-                for (int b = 0; b + 1 < starts.Length; b++)
-                {
-                    int o0 = starts[b], count = starts[b + 1] - o0;
-                    Dispatch(count, inputs, planeStride, w, input, m, weights + (long)depth * o0, output, at, o0, bias);
-                    if (at.Valid < Chunk) for (int o = 0; o < count; o++) at.Write(o0 + o, bias, output + o * Chunk);
-                }
+                int o0 = starts[b];
+                Dispatch(starts[b + 1] - o0, in pass, weights + (long)depth * o0, output, o0);
             }
+    }
+
+    // What every block of one image shares (Forward): the input and its guarded copy, the column masks, the output,
+    // bias, residual and ReLU. Passed by reference to one block kernel call per block, which runs every chunk.
+    private readonly struct DensePass(float* x, float* planes, int inputs, int stride, int h, int w, float* masks, float* y, float* bias, bool relu, float* residual)
+    {
+        public readonly float* X = x;
+        public readonly float* Planes = planes;
+        public readonly int Inputs = inputs, Stride = stride, H = h, W = w, Plane = h * w;
+        public readonly float* Masks = masks;
+        public readonly float* Y = y;
+        public readonly float* Bias = bias;
+        public readonly bool Relu = relu;
+        public readonly float* Residual = residual;
     }
 
     // A chunk whose 32 positions lie in rows 2 .. h-3 reads only its own plane (rows 1 .. h-2, and at most one float
@@ -213,18 +218,18 @@ internal static unsafe partial class CompactTileConv
         }
     }
 
-    private static void Dispatch(int filters, int inputs, int stride, int w, float* input, float* masks, float* weights, float* output, Epilogue at, int o0, float* bias)
+    private static void Dispatch(int filters, in DensePass pass, float* weights, float* output, int o0)
     {
         switch (filters)
         {
-            case 1: Block<F1>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
-            case 2: Block<F2>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
-            case 3: Block<F3>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
-            case 4: Block<F4>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
-            case 5: Block<F5>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
-            case 6: Block<F6>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
-            case 7: Block<F7>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
-            case 8: Block<F8>(inputs, stride, w, input, masks, weights, output, at, o0, bias); break;
+            case 1: Block<F1>(in pass, weights, output, o0); break;
+            case 2: Block<F2>(in pass, weights, output, o0); break;
+            case 3: Block<F3>(in pass, weights, output, o0); break;
+            case 4: Block<F4>(in pass, weights, output, o0); break;
+            case 5: Block<F5>(in pass, weights, output, o0); break;
+            case 6: Block<F6>(in pass, weights, output, o0); break;
+            case 7: Block<F7>(in pass, weights, output, o0); break;
+            case 8: Block<F8>(in pass, weights, output, o0); break;
             default: throw new ArgumentOutOfRangeException(nameof(filters));
         }
     }
@@ -239,80 +244,92 @@ internal static unsafe partial class CompactTileConv
     private struct F7 : IFilters { public static int Filters => 7; }
     private struct F8 : IFilters { public static int Filters => 8; }
 
-    // One block of T.Filters filters on one chunk: per input channel its nine taps, the left and right ones masked
-    // by column. Weights are [channel][tap][filter].
+    // One block of T.Filters filters over every chunk of the plane: per input channel its nine taps, the left and right
+    // ones masked by column. Interior chunks read the input itself, the others its guarded copy. Weights are
+    // [channel][tap][filter].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<T>(int inputs, int stride, int w, float* input, float* masks, float* weights, float* output, Epilogue at, int o0, float* bias) where T : struct, IFilters
+    private static void Block<T>(in DensePass pass, float* weights, float* output, int o0) where T : struct, IFilters
     {
-        var zero = Vector512<float>.Zero;
-        Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
-        var left0 = Vector512.Load(masks);
-        var left1 = Vector512.Load(masks + 16);
-        var right0 = Vector512.Load(masks + Chunk);
-        var right1 = Vector512.Load(masks + Chunk + 16);
-        float* wr = weights;
-        for (int c = 0; c < inputs; c++, input += stride)
-            for (int dy = -w; dy <= w; dy += w, wr += 3 * T.Filters)
-            {
-                float* p = input + dy;
-                {
-                    var v = Vector512.Load(p - 1) & left0;
-                    var u = Vector512.Load(p + 15) & left1;
-                    { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
-                    if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
-                    if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
-                    if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
-                    if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
-                    if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
-                    if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
-                    if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
-                }
-                {
-                    var v = Vector512.Load(p);
-                    var u = Vector512.Load(p + 16);
-                    { var k = Vector512.Create(wr[T.Filters + 0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
-                    if (T.Filters > 1) { var k = Vector512.Create(wr[T.Filters + 1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
-                    if (T.Filters > 2) { var k = Vector512.Create(wr[T.Filters + 2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
-                    if (T.Filters > 3) { var k = Vector512.Create(wr[T.Filters + 3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
-                    if (T.Filters > 4) { var k = Vector512.Create(wr[T.Filters + 4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
-                    if (T.Filters > 5) { var k = Vector512.Create(wr[T.Filters + 5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
-                    if (T.Filters > 6) { var k = Vector512.Create(wr[T.Filters + 6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
-                    if (T.Filters > 7) { var k = Vector512.Create(wr[T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
-                }
-                {
-                    var v = Vector512.Load(p + 1) & right0;
-                    var u = Vector512.Load(p + 17) & right1;
-                    { var k = Vector512.Create(wr[2 * T.Filters + 0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
-                    if (T.Filters > 1) { var k = Vector512.Create(wr[2 * T.Filters + 1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
-                    if (T.Filters > 2) { var k = Vector512.Create(wr[2 * T.Filters + 2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
-                    if (T.Filters > 3) { var k = Vector512.Create(wr[2 * T.Filters + 3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
-                    if (T.Filters > 4) { var k = Vector512.Create(wr[2 * T.Filters + 4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
-                    if (T.Filters > 5) { var k = Vector512.Create(wr[2 * T.Filters + 5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
-                    if (T.Filters > 6) { var k = Vector512.Create(wr[2 * T.Filters + 6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
-                    if (T.Filters > 7) { var k = Vector512.Create(wr[2 * T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
-                }
-            }
-        // A whole chunk goes straight to the output (no call here: accumulators live across a call are spilled on
-        // every depth step); the plane's last chunk through the buffer and Epilogue.Write.
-        if (at.Valid == Chunk)
+        int plane = pass.Plane, w = pass.W, inputs = pass.Inputs;
+        float* bias = pass.Bias;
+        for (int j0 = 0; j0 < plane; j0 += Chunk)
         {
-            at.WriteWhole(o0 + 0, bias, a00, a01);
-            if (T.Filters > 1) at.WriteWhole(o0 + 1, bias, a10, a11);
-            if (T.Filters > 2) at.WriteWhole(o0 + 2, bias, a20, a21);
-            if (T.Filters > 3) at.WriteWhole(o0 + 3, bias, a30, a31);
-            if (T.Filters > 4) at.WriteWhole(o0 + 4, bias, a40, a41);
-            if (T.Filters > 5) at.WriteWhole(o0 + 5, bias, a50, a51);
-            if (T.Filters > 6) at.WriteWhole(o0 + 6, bias, a60, a61);
-            if (T.Filters > 7) at.WriteWhole(o0 + 7, bias, a70, a71);
-            return;
+            bool inside = ReadsInput(j0, plane, pass.H, w, pairs: false);
+            float* input = inside ? pass.X + j0 : pass.Planes + j0;
+            int stride = inside ? plane : pass.Stride;
+            float* masks = pass.Masks + 2 * (j0 / Chunk) * Chunk;
+            var at = new Epilogue(pass.Y + j0, plane, Math.Min(Chunk, plane - j0), pass.Relu, pass.Residual == null ? null : pass.Residual + j0);
+            var zero = Vector512<float>.Zero;
+            Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
+            var left0 = Vector512.Load(masks);
+            var left1 = Vector512.Load(masks + 16);
+            var right0 = Vector512.Load(masks + Chunk);
+            var right1 = Vector512.Load(masks + Chunk + 16);
+            float* wr = weights;
+            for (int c = 0; c < inputs; c++, input += stride)
+                for (int dy = -w; dy <= w; dy += w, wr += 3 * T.Filters)
+                {
+                    float* p = input + dy;
+                    {
+                        var v = Vector512.Load(p - 1) & left0;
+                        var u = Vector512.Load(p + 15) & left1;
+                        { var k = Vector512.Create(wr[0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                        if (T.Filters > 1) { var k = Vector512.Create(wr[1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                        if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                        if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                        if (T.Filters > 4) { var k = Vector512.Create(wr[4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                        if (T.Filters > 5) { var k = Vector512.Create(wr[5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                        if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                        if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+                    }
+                    {
+                        var v = Vector512.Load(p);
+                        var u = Vector512.Load(p + 16);
+                        { var k = Vector512.Create(wr[T.Filters + 0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                        if (T.Filters > 1) { var k = Vector512.Create(wr[T.Filters + 1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                        if (T.Filters > 2) { var k = Vector512.Create(wr[T.Filters + 2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                        if (T.Filters > 3) { var k = Vector512.Create(wr[T.Filters + 3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                        if (T.Filters > 4) { var k = Vector512.Create(wr[T.Filters + 4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                        if (T.Filters > 5) { var k = Vector512.Create(wr[T.Filters + 5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                        if (T.Filters > 6) { var k = Vector512.Create(wr[T.Filters + 6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                        if (T.Filters > 7) { var k = Vector512.Create(wr[T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+                    }
+                    {
+                        var v = Vector512.Load(p + 1) & right0;
+                        var u = Vector512.Load(p + 17) & right1;
+                        { var k = Vector512.Create(wr[2 * T.Filters + 0]); a00 = Vector512.FusedMultiplyAdd(v, k, a00); a01 = Vector512.FusedMultiplyAdd(u, k, a01); }
+                        if (T.Filters > 1) { var k = Vector512.Create(wr[2 * T.Filters + 1]); a10 = Vector512.FusedMultiplyAdd(v, k, a10); a11 = Vector512.FusedMultiplyAdd(u, k, a11); }
+                        if (T.Filters > 2) { var k = Vector512.Create(wr[2 * T.Filters + 2]); a20 = Vector512.FusedMultiplyAdd(v, k, a20); a21 = Vector512.FusedMultiplyAdd(u, k, a21); }
+                        if (T.Filters > 3) { var k = Vector512.Create(wr[2 * T.Filters + 3]); a30 = Vector512.FusedMultiplyAdd(v, k, a30); a31 = Vector512.FusedMultiplyAdd(u, k, a31); }
+                        if (T.Filters > 4) { var k = Vector512.Create(wr[2 * T.Filters + 4]); a40 = Vector512.FusedMultiplyAdd(v, k, a40); a41 = Vector512.FusedMultiplyAdd(u, k, a41); }
+                        if (T.Filters > 5) { var k = Vector512.Create(wr[2 * T.Filters + 5]); a50 = Vector512.FusedMultiplyAdd(v, k, a50); a51 = Vector512.FusedMultiplyAdd(u, k, a51); }
+                        if (T.Filters > 6) { var k = Vector512.Create(wr[2 * T.Filters + 6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
+                        if (T.Filters > 7) { var k = Vector512.Create(wr[2 * T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
+                    }
+                }
+            // A whole chunk goes straight to the output (no call here: accumulators live across a call are spilled on
+            // every depth step); the plane's last chunk through the buffer and Epilogue.Write.
+            if (at.Valid == Chunk)
+            {
+                at.WriteWhole(o0 + 0, bias, a00, a01);
+                if (T.Filters > 1) at.WriteWhole(o0 + 1, bias, a10, a11);
+                if (T.Filters > 2) at.WriteWhole(o0 + 2, bias, a20, a21);
+                if (T.Filters > 3) at.WriteWhole(o0 + 3, bias, a30, a31);
+                if (T.Filters > 4) at.WriteWhole(o0 + 4, bias, a40, a41);
+                if (T.Filters > 5) at.WriteWhole(o0 + 5, bias, a50, a51);
+                if (T.Filters > 6) at.WriteWhole(o0 + 6, bias, a60, a61);
+                if (T.Filters > 7) at.WriteWhole(o0 + 7, bias, a70, a71);
+                continue;
+            }
+            { a00.Store(output + 0); a01.Store(output + 16); }
+            if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
+            if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
+            if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
+            if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
+            if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
+            if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
+            if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
+            for (int o = 0; o < T.Filters; o++) at.Write(o0 + o, bias, output + o * Chunk);
         }
-        { a00.Store(output + 0); a01.Store(output + 16); }
-        if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
-        if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
-        if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
-        if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
-        if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
-        if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
-        if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
     }
 }
