@@ -67,6 +67,25 @@ public unsafe class CompactTileConvTests
         AssertTapsMatchNaive(TapPlan.ForColumns(kept, cout, cin, columns), x, dense, bias, residual, cin, cout, h, w, relu);
     }
 
+    [Fact]
+    public void SliceBlocksGatherEqualChannelSetsWhateverTheirOrder()
+    {
+        // 8 filters alternating between channels {0, 1} and {2, 3} of 4: two blocks of four compute exactly the kept
+        // slices, where blocks along the filter order would each read all four channels.
+        const int cout = 8, cin = 4;
+        var weight = new float[cout * cin * 9];
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+                if (c / 2 == o % 2)
+                    for (int t = 0; t < 9; t++) weight[(o * cin + c) * 9 + t] = 1f + o + t;
+        var plan = TapPlan.ForSlices(weight, cout, cin);
+        Assert.Equal(0.5, plan.KeptShare);
+        Assert.Equal(0.5, plan.ComputedShare);
+        Assert.Equal(0.5, plan.CostShare);
+        Assert.Equal([0, 4, 8], plan.BlockStarts);
+        Assert.Equal([0, 2, 4, 6, 1, 3, 5, 7], plan.Filters);
+    }
+
     [Theory]
     [InlineData(32, 64, 7, 7, 4, true, true)]     // SNACS's third stage: groups of 4 filters reading the same channels
     [InlineData(16, 16, 28, 28, 2, false, true)]
