@@ -82,7 +82,9 @@ internal static unsafe partial class CompactTileConv
 
     // Every block of the plan over every chunk of the output plane: blocks of up to 4 filters two chunks at a time
     // (TapBlockWide), larger ones one chunk at a time; ends[3b..3b+2] end block b's left-masked, unmasked and
-    // right-masked taps. With a direct input (stride 1), a chunk inside rows 2 .. h-3 reads it instead of the guarded copy.
+    // right-masked taps. With a direct input (stride 1), a chunk inside rows 2 .. h-3 (a pair: both its chunks) reads it
+    // instead of the guarded copy; ForwardTaps copies the rows of every pair that is not inside, which covers every
+    // single chunk that is not.
     private static void RunTaps(float* planes, int plane, TapPlan plan, nint[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
         float* direct = null, nint[]? directOffsetsOf = null, int h = 0, int w = 0)
     {
