@@ -46,13 +46,16 @@ public static class LatencyCommand
         foreach (int b in batches) CommonOptions.CheckBufferSize($"--batch {b}", largest * b);
         Model? dense = null;
         string? densePath = null;
-        var runPath = Path.Combine(from, "run.json");
         if (p.GetValue(Dense) is { } named)
         {
             if (!Directory.Exists(named)) throw new LopperInputException($"--dense: {named} is not a folder");
             densePath = named;
         }
-        else if (File.Exists(runPath) && ReadSource(runPath) is { } s && Directory.Exists(s)) densePath = s;
+        else
+        {
+            var runPath = Path.Combine(from, "run.json");
+            if (File.Exists(runPath) && ReadSource(runPath) is { } s && Directory.Exists(s)) densePath = s;
+        }
         if (densePath is not null)
         {
             dense = ModelStore.Load(densePath);

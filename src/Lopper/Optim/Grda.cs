@@ -108,7 +108,6 @@ public sealed class Grda : Optimizer
     }
 
     private ParamsSteering? _paramsSteer;
-    private List<Parameter>? _steered;
 
     /// <summary>
     /// Steers the elementwise threshold so that <paramref name="target"/> of <paramref name="model"/>'s trainable
@@ -151,31 +150,42 @@ public sealed class Grda : Optimizer
         // One scalar counter and threshold serve all tensors: the trainer hands every trainable tensor a
         // gradient at every step, so the official per-tensor counters would all be equal.
         Steps++;
-        if (_paramsSteer is not null)
-        {
-            SteeredStep(parameters, lr);
-            return;
-        }
-        Threshold = NextThreshold(Threshold, Steps, lr, C, Mu);
-        float t = (float)Threshold;
+        // Every accumulator moves first, so that a parameters target's check sets the threshold from this step's.
+        _covered.Clear();
         foreach (var p in parameters)
         {
             if (p.Grad is not { } grad) continue;
-            var w = p.Value.Span;
             if (!Covers(p))
             {
-                TensorPrimitives.MultiplyAdd(grad.Span, -lr, w, w);
+                TensorPrimitives.MultiplyAdd(grad.Span, -lr, p.Value.Span, p.Value.Span);
                 continue;
             }
-            var a = Accumulator(p).Span;
-            TensorPrimitives.MultiplyAdd(grad.Span, -lr, a, a);
+            var acc = Accumulator(p);
+            TensorPrimitives.MultiplyAdd(grad.Span, -lr, acc.Span, acc.Span);
+            _covered.Add((p, acc));
+        }
+        if (_paramsSteer is null) Threshold = NextThreshold(Threshold, Steps, lr, C, Mu);
+        else if (_paramsSteer.Due(Steps))
+        {
+            _coveredAccumulators.Clear();
+            foreach (var (_, acc) in _covered) _coveredAccumulators.Add(acc);
+            Threshold = _paramsSteer.Threshold(Steps, _coveredAccumulators);
+        }
+        float t = (float)Threshold;
+        foreach (var (p, acc) in _covered)
+        {
             // a − clamp(a, −T, T) is the soft-threshold with the same single rounding as |a| − T, and
             // exactly 0 where |a| ≤ T.
-            TensorPrimitives.Clamp(a, -t, t, w);
-            TensorPrimitives.Subtract(a, w, w);
+            var w = p.Value.Span;
+            TensorPrimitives.Clamp(acc.Span, -t, t, w);
+            TensorPrimitives.Subtract(acc.Span, w, w);
         }
         if (_groups is not null) GroupThreshold(t);
     }
+
+    // This step's covered tensors with their accumulators (reused from step to step).
+    private readonly List<(Parameter Parameter, Tensor Accumulator)> _covered = [];
+    private readonly List<Tensor> _coveredAccumulators = [];
 
     // p's accumulator: the weights of its first step, then checked against p's shape (a resumed state).
     private Tensor Accumulator(Parameter p)
@@ -186,45 +196,6 @@ public sealed class Grda : Optimizer
         else if (!acc.Shape.AsSpan().SequenceEqual(p.Spec.Shape))
             throw new LopperInputException($"optimizer state: '{key}' has shape {Tensor.Format(acc.Shape)}, expected {Tensor.Format(p.Spec.Shape)}");
         return acc;
-    }
-
-    // A step under a parameters target: every accumulator moves first, so that a check sets the threshold from this
-    // step's accumulators, then every covered tensor is soft-thresholded as in Step.
-    private void SteeredStep(IReadOnlyList<Parameter> parameters, float lr)
-    {
-        _steered ??= [];
-        _steered.Clear();
-        foreach (var p in parameters)
-        {
-            if (p.Grad is not { } grad) continue;
-            if (!Covers(p))
-            {
-                TensorPrimitives.MultiplyAdd(grad.Span, -lr, p.Value.Span, p.Value.Span);
-                continue;
-            }
-            var a = Accumulator(p).Span;
-            TensorPrimitives.MultiplyAdd(grad.Span, -lr, a, a);
-            _steered.Add(p);
-        }
-        if (_paramsSteer!.Due(Steps))
-        {
-            var accs = new float[_steered.Count][];
-            var lengths = new int[_steered.Count];
-            for (int i = 0; i < accs.Length; i++)
-            {
-                accs[i] = _state[AccumulatorPrefix + _steered[i].Name].Data;
-                lengths[i] = _steered[i].Value.Length;
-            }
-            Threshold = _paramsSteer.Threshold(Steps, accs, lengths);
-        }
-        float t = (float)Threshold;
-        foreach (var p in _steered)
-        {
-            var a = _state[AccumulatorPrefix + p.Name].Span;
-            var w = p.Value.Span;
-            TensorPrimitives.Clamp(a, -t, t, w);
-            TensorPrimitives.Subtract(a, w, w);
-        }
     }
 
     // The group soft-threshold over each channel's writing slices, overwriting the elementwise result there; with a

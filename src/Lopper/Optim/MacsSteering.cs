@@ -27,14 +27,12 @@ namespace Lopper.Optim;
 /// </remarks>
 internal sealed class MacsSteering
 {
-    private const int Checks = 50;
-    private const double SettleShare = 0.7, KeptShare = 0.25;
+    private const double KeptShare = 0.25;
 
     private readonly ModelGraph _graph;
     private readonly ChannelGroups _groups;
     private readonly int[] _groupIds;
-    private readonly double _target;
-    private readonly long _totalSteps;
+    private readonly SteeringSchedule _schedule;
     private readonly long _denseMacs;
     private readonly bool[][] _removed;
     private readonly List<int>[] _removedList;
@@ -48,8 +46,7 @@ internal sealed class MacsSteering
         _graph = graph;
         _groups = groups;
         _groupIds = groupIds;
-        _target = target;
-        _totalSteps = totalSteps;
+        _schedule = new SteeringSchedule(target, totalSteps);
         _denseMacs = CostCounter.Totals(graph).Macs;
         _removed = groupIds.Select(g => new bool[groups.Groups[g].Channels]).ToArray();
         _removedList = groupIds.Select(_ => new List<int>()).ToArray();
@@ -64,7 +61,7 @@ internal sealed class MacsSteering
     public double? LastKept { get; private set; }
 
     /// <summary>True when step <paramref name="step"/> (1-based) is a check.</summary>
-    public bool Due(long step) => step >= _totalSteps || step % Math.Max(1, _totalSteps / Checks) == 0;
+    public bool Due(long step) => _schedule.Due(step);
 
     /// <summary>The removed channels of steered group <paramref name="gi"/>.</summary>
     public IReadOnlyList<int> RemovedIn(int gi) => _removedList[gi];
@@ -72,7 +69,7 @@ internal sealed class MacsSteering
     /// <summary>Removes the weakest live channels the schedule asks for at <paramref name="step"/>, given each steered group's channel norms.</summary>
     public void Update(long step, double[][] norms)
     {
-        double goal = 1 - (1 - _target) * Math.Min(1, step / (SettleShare * _totalSteps));
+        double goal = _schedule.Goal(step);
         _candidates.Clear();
         for (int gi = 0; gi < norms.Length; gi++)
         {

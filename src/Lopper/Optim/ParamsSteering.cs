@@ -1,4 +1,4 @@
-using Lopper.Graph;
+using Lopper.Tensors;
 
 namespace Lopper.Optim;
 
@@ -18,11 +18,7 @@ namespace Lopper.Optim;
 /// </remarks>
 internal sealed class ParamsSteering
 {
-    private const int Checks = 50;
-    private const double SettleShare = 0.7;
-
-    private readonly double _target;
-    private readonly long _totalSteps;
+    private readonly SteeringSchedule _schedule;
     private readonly long _total;
     private readonly long _uncovered;
     private float[] _magnitudes = [];
@@ -33,35 +29,33 @@ internal sealed class ParamsSteering
     /// </summary>
     public ParamsSteering(double target, long totalSteps, long total, long uncovered)
     {
-        _target = target;
-        _totalSteps = totalSteps;
+        _schedule = new SteeringSchedule(target, totalSteps);
         _total = total;
         _uncovered = uncovered;
     }
 
     /// <summary>True when step <paramref name="step"/> (1-based) is a check.</summary>
-    public bool Due(long step) => step >= _totalSteps || step % Math.Max(1, _totalSteps / Checks) == 0;
+    public bool Due(long step) => _schedule.Due(step);
 
     /// <summary>The share of the trainable values the schedule keeps at <paramref name="step"/>.</summary>
-    public double Goal(long step) => 1 - (1 - _target) * Math.Min(1, step / (SettleShare * _totalSteps));
+    public double Goal(long step) => _schedule.Goal(step);
 
     /// <summary>
     /// The threshold that leaves <see cref="Goal"/> of the values nonzero after step <paramref name="step"/>: values
     /// with |a| above it survive the soft-threshold. 0 where the goal keeps every covered value.
     /// </summary>
-    public float Threshold(long step, IReadOnlyList<float[]> accumulators, IReadOnlyList<int> lengths)
+    public float Threshold(long step, IReadOnlyList<Tensor> accumulators)
     {
         long covered = 0;
-        for (int i = 0; i < lengths.Count; i++) covered += lengths[i];
+        foreach (var a in accumulators) covered += a.Length;
         long keep = Math.Max(0, (long)Math.Round(Goal(step) * _total) - _uncovered);
         if (keep >= covered) return 0f;
         if (_magnitudes.Length != covered) _magnitudes = new float[covered];
-        long at = 0;
-        for (int i = 0; i < accumulators.Count; i++)
+        int at = 0;
+        foreach (var a in accumulators)
         {
-            var dst = _magnitudes.AsSpan((int)at, lengths[i]);
-            TensorPrimitives.Abs(accumulators[i].AsSpan(0, lengths[i]), dst);
-            at += lengths[i];
+            TensorPrimitives.Abs(a.Span, _magnitudes.AsSpan(at, a.Length));
+            at += a.Length;
         }
         // The (covered - keep)-th smallest magnitude: it and everything below it go to zero.
         Array.Sort(_magnitudes);

@@ -18,7 +18,7 @@ internal static unsafe partial class CompactTileConv
         int plane = h * w, stride = PlaneStride(h, w);
         float* planes = guarded + Guard(w);
         CopyEdgeRows(x, plan.InChannels, h, w, planes, plan, pairs: true);
-        RunTaps(planes, plane, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, x, plan.Offsets(plane, w), h, w);
+        RunTaps(planes, h, w, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, x, plan.Offsets(plane, w));
     }
 
     /// <summary>Scratch floats for the four parity phases of an image of <paramref name="channels"/> planes with oh x ow outputs at stride 2.</summary>
@@ -47,37 +47,7 @@ internal static unsafe partial class CompactTileConv
                 StridedConv.Deinterleave(x + ((long)c * h + row) * w, w, even, even + stride);
             }
         }
-        RunTaps(planes, oh * ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual);
-    }
-
-    // What every block of one image shares: the guarded (or phased) planes and, at stride 1, the input itself with
-    // each tap's shift in both; the column masks; the output, bias, residual and ReLU. Passed by reference: a block
-    // kernel runs once per block over every chunk of the plane, so the per-call cost is paid per block, not per chunk.
-    private readonly struct TapPass(float* planes, nint* guardedOffsets, float* direct, nint* directOffsets, int plane, int h, int w, float* masks,
-        float* y, float* bias, bool relu, float* residual)
-    {
-        public readonly float* Planes = planes;
-        public readonly nint* GuardedOffsets = guardedOffsets;
-        public readonly float* Direct = direct;
-        public readonly nint* DirectOffsets = directOffsets;
-        public readonly int Plane = plane, H = h, W = w;
-        public readonly float* Masks = masks;
-        public readonly float* Y = y;
-        public readonly float* Bias = bias;
-        public readonly bool Relu = relu;
-        public readonly float* Residual = residual;
-
-        // The chunk (or, with pairs, the two chunks) at j0: its input, its taps' shifts and where its results go.
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float* Input(int j0, bool pairs, out nint* offsets)
-        {
-            bool inside = Direct != null && ReadsInput(j0, Plane, H, W, pairs);
-            offsets = inside ? DirectOffsets : GuardedOffsets;
-            return inside ? Direct + j0 : Planes + j0;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Epilogue At(int j0) => new(Y + j0, Plane, Math.Min(Chunk, Plane - j0), Relu, Residual == null ? null : Residual + j0);
+        RunTaps(planes, oh, ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual);
     }
 
     // Every block of the plan over every chunk of the output plane: blocks of up to 4 filters two chunks at a time
@@ -85,8 +55,8 @@ internal static unsafe partial class CompactTileConv
     // right-masked taps. With a direct input (stride 1), a chunk inside rows 2 .. h-3 (a pair: both its chunks) reads it
     // instead of the guarded copy; ForwardTaps copies the rows of every pair that is not inside, which covers every
     // single chunk that is not.
-    private static void RunTaps(float* planes, int plane, TapPlan plan, nint[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
-        float* direct = null, nint[]? directOffsetsOf = null, int h = 0, int w = 0)
+    private static void RunTaps(float* planes, int h, int w, TapPlan plan, nint[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
+        float* direct = null, nint[]? directOffsetsOf = null)
     {
         int blocks = plan.BlockCount;
         float* output = stackalloc float[2 * MaxBlock * Chunk + 16];
@@ -96,7 +66,7 @@ internal static unsafe partial class CompactTileConv
         fixed (nint* guardedOffsets = offsetsOf, directOffsets = directOffsetsOf)
         fixed (int* ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
         {
-            var pass = new TapPass(planes, guardedOffsets, direct, directOffsets, plane, h, w, masks, y, bias, relu, residual);
+            var pass = new ChunkPass(direct, planes, plan.InChannels, 0, directOffsets, guardedOffsets, h, w, masks, y, bias, relu, residual);
             for (int b = 0; b < blocks; b++)
             {
                 int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
@@ -106,7 +76,7 @@ internal static unsafe partial class CompactTileConv
         }
     }
 
-    private static void DispatchTaps(int count, in TapPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters)
+    private static void DispatchTaps(int count, in ChunkPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters)
     {
         switch (count)
         {
@@ -126,7 +96,7 @@ internal static unsafe partial class CompactTileConv
     // offsets[e] (pass.Input) is tap e's shift from the chunk, the taps [0, ends[0]) read the left neighbour (masked),
     // [ends[0], ends[1]) the column itself and [ends[1], ends[2]) the right neighbour (masked). Weights are [tap][filter].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TapBlock<T>(in TapPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters) where T : struct, IFilters
+    private static void TapBlock<T>(in ChunkPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters) where T : struct, IFilters
     {
         int end0 = ends[0], end1 = ends[1], end2 = ends[2];
         float* bias = pass.Bias;
@@ -134,7 +104,7 @@ internal static unsafe partial class CompactTileConv
         {
             float* input = pass.Input(j0, pairs: false, out var shifts);
             nint* offsets = shifts + t0;
-            float* masks = pass.Masks + 2 * (j0 / Chunk) * Chunk;
+            float* masks = pass.MasksAt(j0);
             var at = pass.At(j0);
             var zero = Vector512<float>.Zero;
             Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
@@ -210,7 +180,7 @@ internal static unsafe partial class CompactTileConv
         }
     }
 
-    private static void DispatchWide(int count, in TapPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters)
+    private static void DispatchWide(int count, in ChunkPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters)
     {
         switch (count)
         {
@@ -226,7 +196,7 @@ internal static unsafe partial class CompactTileConv
     // block of 4 keeps 16 multiply-add chains in flight rather than 8; a last chunk without a partner goes through
     // TapBlock. Results of a pair with a partial second chunk go through the buffers (output, second: [filter][32]).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TapBlockWide<T>(in TapPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters) where T : struct, IFilters
+    private static void TapBlockWide<T>(in ChunkPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters) where T : struct, IFilters
     {
         int end0 = ends[0], end1 = ends[1], end2 = ends[2];
         float* bias = pass.Bias;
@@ -235,7 +205,7 @@ internal static unsafe partial class CompactTileConv
         {
             float* input = pass.Input(j0, pairs: true, out var shifts);
             nint* offsets = shifts + t0;
-            float* masks = pass.Masks + 2 * (j0 / Chunk) * Chunk;
+            float* masks = pass.MasksAt(j0);
             var at = pass.At(j0);
             var next = pass.At(j0 + Chunk);
             var zero = Vector512<float>.Zero;

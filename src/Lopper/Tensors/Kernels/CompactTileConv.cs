@@ -92,7 +92,7 @@ internal static unsafe partial class CompactTileConv
         int depth = plan.Depth;
         float* output = stackalloc float[MaxBlock * Chunk + 16];
         output = (float*)(((nint)output + 63) & ~(nint)63);
-        var pass = new DensePass(x, planes, inputs, stride, h, w, masks, y, bias, relu, residual);
+        var pass = new ChunkPass(x, planes, inputs, stride, null, null, h, w, masks, y, bias, relu, residual);
         fixed (float* weights = plan.Weights)
             for (int b = 0; b + 1 < starts.Length; b++)
             {
@@ -101,18 +101,45 @@ internal static unsafe partial class CompactTileConv
             }
     }
 
-    // What every block of one image shares (Forward): the input and its guarded copy, the column masks, the output,
-    // bias, residual and ReLU. Passed by reference to one block kernel call per block, which runs every chunk.
-    private readonly struct DensePass(float* x, float* planes, int inputs, int stride, int h, int w, float* masks, float* y, float* bias, bool relu, float* residual)
+    // What every block of one image shares: the input itself and its guarded copy (or, at stride 2, its phases
+    // only), with each tap's shift in both for a tap list; the column masks; the output, bias, residual and ReLU.
+    // Passed by reference: a block kernel runs once per block over every chunk of the plane, so the per-call cost is
+    // paid per block, not per chunk.
+    private readonly struct ChunkPass(float* direct, float* planes, int inputs, int guardedStride, nint* directOffsets, nint* guardedOffsets,
+        int h, int w, float* masks, float* y, float* bias, bool relu, float* residual)
     {
-        public readonly float* X = x;
+        public readonly float* Direct = direct;
         public readonly float* Planes = planes;
-        public readonly int Inputs = inputs, Stride = stride, H = h, W = w, Plane = h * w;
-        public readonly float* Masks = masks;
-        public readonly float* Y = y;
+        public readonly int Inputs = inputs, GuardedStride = guardedStride;
+        public readonly nint* DirectOffsets = directOffsets;
+        public readonly nint* GuardedOffsets = guardedOffsets;
+        public readonly int H = h, W = w, Plane = h * w;
         public readonly float* Bias = bias;
-        public readonly bool Relu = relu;
-        public readonly float* Residual = residual;
+        private readonly float* _masks = masks;
+        private readonly float* _y = y;
+        private readonly bool _relu = relu;
+        private readonly float* _residual = residual;
+
+        // Whether the chunk at j0 (with pairs, the two chunks from j0) reads the input itself rather than the copy.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Inside(int j0, bool pairs) => Direct != null && ReadsInput(j0, Plane, H, W, pairs);
+
+        // A tap list's input for the chunk at j0 (with pairs, the two chunks from j0) and its taps' shifts there.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float* Input(int j0, bool pairs, out nint* offsets)
+        {
+            bool inside = Inside(j0, pairs);
+            offsets = inside ? DirectOffsets : GuardedOffsets;
+            return inside ? Direct + j0 : Planes + j0;
+        }
+
+        // The chunk's column masks (Masks: left then right, 32 each).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float* MasksAt(int j0) => _masks + 2 * (j0 / Chunk) * Chunk;
+
+        // Where the chunk's results go.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Epilogue At(int j0) => new(_y + j0, Plane, Math.Min(Chunk, Plane - j0), _relu, _residual == null ? null : _residual + j0);
     }
 
     // A chunk whose 32 positions lie in rows 2 .. h-3 reads only its own plane (rows 1 .. h-2, and at most one float
@@ -218,7 +245,7 @@ internal static unsafe partial class CompactTileConv
         }
     }
 
-    private static void Dispatch(int filters, in DensePass pass, float* weights, float* output, int o0)
+    private static void Dispatch(int filters, in ChunkPass pass, float* weights, float* output, int o0)
     {
         switch (filters)
         {
@@ -248,17 +275,17 @@ internal static unsafe partial class CompactTileConv
     // ones masked by column. Interior chunks read the input itself, the others its guarded copy. Weights are
     // [channel][tap][filter].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<T>(in DensePass pass, float* weights, float* output, int o0) where T : struct, IFilters
+    private static void Block<T>(in ChunkPass pass, float* weights, float* output, int o0) where T : struct, IFilters
     {
         int plane = pass.Plane, w = pass.W, inputs = pass.Inputs;
         float* bias = pass.Bias;
         for (int j0 = 0; j0 < plane; j0 += Chunk)
         {
-            bool inside = ReadsInput(j0, plane, pass.H, w, pairs: false);
-            float* input = inside ? pass.X + j0 : pass.Planes + j0;
-            int stride = inside ? plane : pass.Stride;
-            float* masks = pass.Masks + 2 * (j0 / Chunk) * Chunk;
-            var at = new Epilogue(pass.Y + j0, plane, Math.Min(Chunk, plane - j0), pass.Relu, pass.Residual == null ? null : pass.Residual + j0);
+            bool inside = pass.Inside(j0, pairs: false);
+            float* input = inside ? pass.Direct + j0 : pass.Planes + j0;
+            int stride = inside ? plane : pass.GuardedStride;
+            float* masks = pass.MasksAt(j0);
+            var at = pass.At(j0);
             var zero = Vector512<float>.Zero;
             Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
             var left0 = Vector512.Load(masks);

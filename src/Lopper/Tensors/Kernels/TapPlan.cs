@@ -128,35 +128,34 @@ internal sealed class TapPlan
     /// </remarks>
     public static TapPlan ForSlices(ReadOnlySpan<float> weight, int outChannels, int inChannels)
     {
-        int k = inChannels * 9;
-        var reads = new bool[outChannels][];
+        // Each filter's set of input channels with a nonzero slice, as a bit set.
+        int k = inChannels * 9, words = (inChannels + 63) / 64;
+        var reads = new ulong[outChannels][];
         long keptSlices = 0;
         for (int o = 0; o < outChannels; o++)
         {
-            reads[o] = new bool[inChannels];
+            reads[o] = new ulong[words];
             for (int c = 0; c < inChannels; c++)
-            {
-                for (int t = 0; t < 9 && !reads[o][c]; t++) reads[o][c] = weight[o * k + c * 9 + t] != 0f;
-                if (reads[o][c]) keptSlices++;
-            }
+                if (weight.Slice(o * k + c * 9, 9).IndexOfAnyExcept(0f) >= 0) reads[o][c >> 6] |= 1UL << (c & 63);
+            keptSlices += PopCount(reads[o], null);
         }
-        // Equal channel sets first (filters in order), in groups of at most MaxBlock; channel sets as bit sets.
-        int words = (inChannels + 63) / 64;
+        // Equal channel sets first (filters in order), in groups of at most MaxBlock: `filling` holds, per set met so
+        // far, the block its next filter joins.
         var sets = new List<ulong[]>();
         var members = new List<List<int>>();
-        var open = new Dictionary<string, int>();
+        var filling = new List<int>();
         for (int o = 0; o < outChannels; o++)
         {
-            string key = string.Concat(reads[o].Select(r => r ? '1' : '0'));
-            if (!open.TryGetValue(key, out int b) || members[b].Count == MaxBlock)
+            int f = filling.FindIndex(b => sets[b].AsSpan().SequenceEqual(reads[o]));
+            int block = f < 0 ? -1 : filling[f];
+            if (block < 0 || members[block].Count == MaxBlock)
             {
-                var bits = new ulong[words];
-                for (int c = 0; c < inChannels; c++) if (reads[o][c]) bits[c >> 6] |= 1UL << (c & 63);
-                open[key] = b = sets.Count;
-                sets.Add(bits);
+                block = sets.Count;
+                if (f < 0) filling.Add(block); else filling[f] = block;
+                sets.Add((ulong[])reads[o].Clone());
                 members.Add([]);
             }
-            members[b].Add(o);
+            members[block].Add(o);
         }
         // Greedy agglomeration: the pair whose merge saves the most cost (the first such pair in block order), until
         // none saves any. Each pair's saving is kept and only the merged block's are computed again.
