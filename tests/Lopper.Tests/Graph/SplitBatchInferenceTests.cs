@@ -86,6 +86,20 @@ public class SplitBatchInferenceTests
         Assert.Equal(positions && Tensors.Kernels.PositionTileConv.Supported, stride == 1 ? plan is Tensors.Kernels.PositionTileConv.Plan : plan is Tensors.Kernels.TapPlan);
     }
 
+    [Theory]
+    [InlineData(33, 7, 11, 1)]   // sub-batches of 8 and 3: stacks of 4, 4 and 3 images
+    [InlineData(17, 14, 11, 2)]
+    [InlineData(21, 7, 5, 2)]    // 3 + 2 images, one sub-batch per thread
+    public void StackedSmallPlanesMatchTheWholeBatchForward(int filters, int size, int batch, int threads)
+    {
+        using (new ThreadsScope(threads))
+        {
+            var model = OneConv(8, filters, size, 1);
+            var plan = OneConvPlan(model, batch);
+            Assert.Equal(Tensors.Kernels.PositionTileConv.Supported, plan is Tensors.Kernels.PositionTileConv.Plan);
+        }
+    }
+
     [Fact]
     public void IdleLaneWidthsWithScatteredZeroSlicesGoSliceSparse()
     {
@@ -137,9 +151,9 @@ public class SplitBatchInferenceTests
     }
 
     // Runs the model split against the plain executor and returns what the convolution planned for its frozen weight.
-    private static object? OneConvPlan(Model model)
+    private static object? OneConvPlan(Model model, int batch = 3)
     {
-        var x = StructureFixtures.Input(model, 3, 2);
+        var x = StructureFixtures.Input(model, batch, 2);
         var expected = StructureFixtures.Run(model, x);
         var run = new SplitBatchInference(model);
         var y = run.Forward(x);

@@ -46,6 +46,50 @@ public unsafe class CompactTileConvTests
     }
 
     [Theory]
+    [InlineData(22, 21, 14, 14, 4, false, true)]   // four 14x14 planes: 26 chunks where one at a time took 28
+    [InlineData(45, 37, 7, 7, 4, true, true)]      // four 7x7 planes: 6 chunks where one at a time took 8
+    [InlineData(9, 13, 7, 7, 3, true, false)]      // a short stack
+    [InlineData(6, 5, 8, 4, 5, false, true)]       // 32-position planes: every chunk crosses a separator row
+    [InlineData(3, 9, 12, 12, 1, true, true)]      // a stack of one
+    public void StackedImagesMatchANaiveConvolutionOfEach(int cin, int cout, int h, int w, int images, bool relu, bool withResidual)
+    {
+        if (!CompactTileConv.Supported) return;
+        var rng = new Random(17);
+        int inImage = cin * h * w, outImage = cout * h * w;
+        float[] x = KernelTestData.Fill(rng, images * inImage), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, images * outImage) : null;
+        var plan = PositionTileConv.Create(weight, cout, cin);
+        var scratch = new float[CompactTileConv.StackedLength(cin, images, h, w)];
+        var masks = CompactTileConv.StackedMasks(images, h, w);
+        const int tail = 40;   // floats after the last image's output that no store may touch
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var y = new float[images * outImage + tail];
+            Array.Fill(y, float.NaN);
+            if (pass == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];   // the same scratch: the separators stay zero
+            fixed (float* xp = x, yp = y, sp = scratch, mp = masks, bp = bias, rp = residual)
+                CompactTileConv.ForwardStacked(xp, inImage, images, h, w, plan, yp, outImage, sp, mp, bp, relu, rp);
+            for (int n = 0; n < images; n++)
+            {
+                var image = x.AsSpan(n * inImage, inImage).ToArray();
+                var res = residual?.AsSpan(n * outImage, outImage).ToArray();
+                for (int o = 0; o < cout; o++)
+                    for (int oy = 0; oy < h; oy++)
+                        for (int ox = 0; ox < w; ox++)
+                            Assert.Equal(KernelTestData.NaiveConv3x3(image, weight, bias, res, cin, h, w, 1, relu, o, oy, ox), y[n * outImage + (o * h + oy) * w + ox], 1e-4);
+            }
+            for (int i = images * outImage; i < y.Length; i++) Assert.True(float.IsNaN(y[i]), $"wrote past the output at {i - images * outImage}");
+        }
+    }
+
+    [Theory]
+    [InlineData(7, 7, 4)]
+    [InlineData(14, 14, 2)]    // 13 chunks for two where one at a time took 14 (four: 26 for four, no better)
+    [InlineData(28, 28, 1)]    // 24.5 chunks a plane: stacking saves under a twentieth
+    [InlineData(5, 5, 1)]      // under a chunk: a chunk would span three images
+    public void StacksWhereItSavesChunks(int h, int w, int expected) => Assert.Equal(expected, CompactTileConv.StackedImages(h, w));
+
+    [Theory]
     [InlineData(12, 13, 28, 28, 0.5, true, true)]   // an SPP layer at half its columns: blocks of 7 and 6
     [InlineData(29, 31, 14, 14, 0.3, false, true)]
     [InlineData(57, 64, 7, 7, 0.6, true, false)]

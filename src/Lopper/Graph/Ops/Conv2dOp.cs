@@ -529,6 +529,13 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         float[]? accumulators = sparse is null ? null : BufferPool.Rent(SliceSparseConv.AccumulatorLength(sparse));
         float[]? masks = compact ? CompactTileConv.MasksFor(oh, ow) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
+        int stack = tiles is not null ? CompactTileConv.StackedImages(h, w) : 1;
+        if (stack > 1 && end - start > 1)
+        {
+            BufferPool.Return(padded);
+            ForwardStacked(x, tiles!, bias, residual, y, start, end, h, w, Math.Min(stack, end - start));
+            return;
+        }
         fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual, mp = masks)
         {
             for (int i = start; i < end; i++)
@@ -544,6 +551,32 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         }
         if (accumulators is not null) BufferPool.Return(accumulators);
         BufferPool.Return(padded);
+    }
+
+    // Images [start, end) through the dense position tiles in stacks of up to `stack` images (CompactTileConv.ForwardStacked);
+    // the scratch is cleared again whenever the stack's size changes (its guards and separator rows move).
+    private void ForwardStacked(float[] x, PositionTileConv.Plan tiles, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int stack)
+    {
+        var scratch = BufferPool.Rent(CompactTileConv.StackedLength(InChannels, stack, h, w));
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
+        int cleared = 0;
+        float[]? masks = null;
+        fixed (float* xp = x, yp = y, sp = scratch, bp = bias, rp = residual)
+            for (int i = start; i < end; i += stack)
+            {
+                int images = Math.Min(stack, end - i);
+                if (images != cleared)
+                {
+                    Array.Clear(scratch, 0, CompactTileConv.StackedLength(InChannels, images, h, w));
+                    masks = CompactTileConv.StackedMasks(images, h, w);
+                    cleared = images;
+                }
+                fixed (float* mp = masks)
+                    CompactTileConv.ForwardStacked(xp + i * inPlane, inPlane, images, h, w, tiles, yp + i * outPlane, outPlane, sp, mp, bp, FusedRelu,
+                        rp == null ? null : rp + i * outPlane);
+                ClampToReluMax(yp + i * outPlane, images * outPlane);
+            }
+        BufferPool.Return(scratch);
     }
 
     // Images [start, end) through PaddedConv.Forward, bias, residual and fused ReLU included.

@@ -97,7 +97,7 @@ internal static unsafe partial class CompactTileConv
             for (int b = 0; b + 1 < starts.Length; b++)
             {
                 int o0 = starts[b];
-                Dispatch(starts[b + 1] - o0, in pass, weights + (long)depth * o0, output, o0);
+                Dispatch<Unstacked>(starts[b + 1] - o0, in pass, weights + (long)depth * o0, output, o0);
             }
     }
 
@@ -106,7 +106,7 @@ internal static unsafe partial class CompactTileConv
     // Passed by reference: a block kernel runs once per block over every chunk of the plane, so the per-call cost is
     // paid per block, not per chunk.
     private readonly struct ChunkPass(float* direct, float* planes, int inputs, int guardedStride, nint* directOffsets, nint* guardedOffsets,
-        int h, int w, float* masks, float* y, float* bias, bool relu, float* residual)
+        int h, int w, float* masks, float* y, float* bias, bool relu, float* residual, int imageRows = 0, long outImage = 0)
     {
         public readonly float* Direct = direct;
         public readonly float* Planes = planes;
@@ -136,6 +136,18 @@ internal static unsafe partial class CompactTileConv
         // The chunk's column masks (Masks: left then right, 32 each).
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public float* MasksAt(int j0) => _masks + 2 * (j0 / Chunk) * Chunk;
+
+        // Where the chunk's results go in a stacked pass (see ForwardStacked): the lanes of the image the chunk starts
+        // in and of the next one, each image's output imageRows x W planes starting outImage floats apart.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public StackedEpilogue StackedAt(int j0)
+        {
+            int imagePlane = imageRows * W, period = imagePlane + W, image = j0 / period, r0 = j0 - image * period;
+            int first = Math.Clamp(imagePlane - r0, 0, Chunk), next = period - r0, end = Math.Min(Chunk, Plane - j0);
+            long at0 = image * outImage + r0, at1 = (image + 1) * outImage - next;
+            return new StackedEpilogue(_y + at0, _y + at1, _residual == null ? null : _residual + at0, _residual == null ? null : _residual + at1,
+                imagePlane, first, Math.Min(next, end), end, _relu);
+        }
 
         // Where the chunk's results go.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -245,18 +257,18 @@ internal static unsafe partial class CompactTileConv
         }
     }
 
-    private static void Dispatch(int filters, in ChunkPass pass, float* weights, float* output, int o0)
+    private static void Dispatch<TS>(int filters, in ChunkPass pass, float* weights, float* output, int o0) where TS : struct, IStacking
     {
         switch (filters)
         {
-            case 1: Block<F1>(in pass, weights, output, o0); break;
-            case 2: Block<F2>(in pass, weights, output, o0); break;
-            case 3: Block<F3>(in pass, weights, output, o0); break;
-            case 4: Block<F4>(in pass, weights, output, o0); break;
-            case 5: Block<F5>(in pass, weights, output, o0); break;
-            case 6: Block<F6>(in pass, weights, output, o0); break;
-            case 7: Block<F7>(in pass, weights, output, o0); break;
-            case 8: Block<F8>(in pass, weights, output, o0); break;
+            case 1: Block<F1, TS>(in pass, weights, output, o0); break;
+            case 2: Block<F2, TS>(in pass, weights, output, o0); break;
+            case 3: Block<F3, TS>(in pass, weights, output, o0); break;
+            case 4: Block<F4, TS>(in pass, weights, output, o0); break;
+            case 5: Block<F5, TS>(in pass, weights, output, o0); break;
+            case 6: Block<F6, TS>(in pass, weights, output, o0); break;
+            case 7: Block<F7, TS>(in pass, weights, output, o0); break;
+            case 8: Block<F8, TS>(in pass, weights, output, o0); break;
             default: throw new ArgumentOutOfRangeException(nameof(filters));
         }
     }
@@ -275,7 +287,7 @@ internal static unsafe partial class CompactTileConv
     // ones masked by column. Interior chunks read the input itself, the others its guarded copy. Weights are
     // [channel][tap][filter].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<T>(in ChunkPass pass, float* weights, float* output, int o0) where T : struct, IFilters
+    private static void Block<T, TS>(in ChunkPass pass, float* weights, float* output, int o0) where T : struct, IFilters where TS : struct, IStacking
     {
         int plane = pass.Plane, w = pass.W, inputs = pass.Inputs;
         float* bias = pass.Bias;
@@ -334,6 +346,19 @@ internal static unsafe partial class CompactTileConv
                         if (T.Filters > 7) { var k = Vector512.Create(wr[2 * T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
                     }
                 }
+            if (TS.Stacked)
+            {
+                var stacked = pass.StackedAt(j0);
+                stacked.Write(o0 + 0, bias, a00, a01);
+                if (T.Filters > 1) stacked.Write(o0 + 1, bias, a10, a11);
+                if (T.Filters > 2) stacked.Write(o0 + 2, bias, a20, a21);
+                if (T.Filters > 3) stacked.Write(o0 + 3, bias, a30, a31);
+                if (T.Filters > 4) stacked.Write(o0 + 4, bias, a40, a41);
+                if (T.Filters > 5) stacked.Write(o0 + 5, bias, a50, a51);
+                if (T.Filters > 6) stacked.Write(o0 + 6, bias, a60, a61);
+                if (T.Filters > 7) stacked.Write(o0 + 7, bias, a70, a71);
+                continue;
+            }
             // A whole chunk goes straight to the output (no call here: accumulators live across a call are spilled on
             // every depth step); the plane's last chunk through the buffer and Epilogue.Write.
             if (at.Valid == Chunk)
