@@ -83,6 +83,66 @@ public unsafe class CompactTileConvTests
     }
 
     [Theory]
+    [InlineData(29, 31, 14, 14, 1, "columns", 2, true, true)]   // SPP's columns on two stacked 14x14 planes
+    [InlineData(57, 61, 7, 7, 1, "columns", 4, false, true)]
+    [InlineData(32, 64, 7, 7, 1, "slices", 3, true, false)]      // SNACS's slices, a short stack
+    [InlineData(17, 37, 14, 14, 2, "dense", 4, true, true)]      // a pruned downsampling layer: four 7x7 outputs
+    [InlineData(12, 23, 28, 28, 2, "columns", 2, false, true)]   // 14x14 outputs
+    [InlineData(5, 9, 13, 13, 2, "slices", 4, true, true)]       // odd input: the odd phases a row short in every image
+    public void StackedTapListsMatchANaiveConvolutionOfEach(int cin, int cout, int h, int w, int stride, string kind, int images, bool relu, bool withResidual)
+    {
+        if (!CompactTileConv.Supported) return;
+        var rng = new Random(23);
+        int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, inImage = cin * h * w, outImage = cout * oh * ow;
+        float[] x = KernelTestData.Fill(rng, images * inImage), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, images * outImage) : null;
+        TapPlan plan;
+        if (kind == "columns")
+        {
+            var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() < 0.5).ToArray();
+            for (int o = 0; o < cout; o++)
+                for (int j = 0; j < cin * 9; j++)
+                    if (Array.IndexOf(columns, j) < 0) weight[o * cin * 9 + j] = 0;
+            var kept = new float[cout * columns.Length];
+            for (int o = 0; o < cout; o++)
+                for (int j = 0; j < columns.Length; j++) kept[o * columns.Length + j] = weight[o * cin * 9 + columns[j]];
+            plan = TapPlan.ForColumns(kept, cout, cin, columns);
+        }
+        else if (kind == "slices")
+        {
+            for (int o = 0; o < cout; o++)
+                for (int c = 0; c < cin; c++)
+                    if ((o / 4 + c) % 3 == 0) Array.Clear(weight, (o * cin + c) * 9, 9);
+            plan = TapPlan.ForSlices(weight, cout, cin);
+        }
+        else plan = TapPlan.ForColumns(weight, cout, cin);
+        var scratch = new float[stride == 2 ? CompactTileConv.PhasedStackedLength(cin, images, oh, ow) : CompactTileConv.StackedLength(cin, images, h, w)];
+        var masks = CompactTileConv.StackedMasks(images, oh, ow);
+        const int tail = 40;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var y = new float[images * outImage + tail];
+            Array.Fill(y, float.NaN);
+            if (pass == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];
+            fixed (float* xp = x, yp = y, sp = scratch, mp = masks, bp = bias, rp = residual)
+            {
+                if (stride == 2) CompactTileConv.ForwardTapsStride2Stacked(xp, inImage, images, h, w, plan, yp, outImage, sp, mp, bp, relu, rp);
+                else CompactTileConv.ForwardTapsStacked(xp, inImage, images, h, w, plan, yp, outImage, sp, mp, bp, relu, rp);
+            }
+            for (int n = 0; n < images; n++)
+            {
+                var image = x.AsSpan(n * inImage, inImage).ToArray();
+                var res = residual?.AsSpan(n * outImage, outImage).ToArray();
+                for (int o = 0; o < cout; o++)
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox++)
+                            Assert.Equal(KernelTestData.NaiveConv3x3(image, weight, bias, res, cin, h, w, stride, relu, o, oy, ox), y[n * outImage + (o * oh + oy) * ow + ox], 1e-4);
+            }
+            for (int i = images * outImage; i < y.Length; i++) Assert.True(float.IsNaN(y[i]), $"wrote past the output at {i - images * outImage}");
+        }
+    }
+
+    [Theory]
     [InlineData(7, 7, 4)]
     [InlineData(14, 14, 2)]    // 13 chunks for two where one at a time took 14 (four: 26 for four, no better)
     [InlineData(28, 28, 1)]    // 24.5 chunks a plane: stacking saves under a twentieth

@@ -529,11 +529,11 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         float[]? accumulators = sparse is null ? null : BufferPool.Rent(SliceSparseConv.AccumulatorLength(sparse));
         float[]? masks = compact ? CompactTileConv.MasksFor(oh, ow) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
-        int stack = tiles is not null ? CompactTileConv.StackedImages(h, w) : 1;
+        int stack = sparse is null ? CompactTileConv.StackedImages(oh, ow) : 1;
         if (stack > 1 && end - start > 1)
         {
             BufferPool.Return(padded);
-            ForwardStacked(x, tiles!, bias, residual, y, start, end, h, w, Math.Min(stack, end - start));
+            ForwardStacked(x, plan, bias, residual, y, start, end, h, w, oh, ow, Math.Min(stack, end - start));
             return;
         }
         fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual, mp = masks)
@@ -553,12 +553,17 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         BufferPool.Return(padded);
     }
 
-    // Images [start, end) through the dense position tiles in stacks of up to `stack` images (CompactTileConv.ForwardStacked);
-    // the scratch is cleared again whenever the stack's size changes (its guards and separator rows move).
-    private void ForwardStacked(float[] x, PositionTileConv.Plan tiles, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int stack)
+    // Images [start, end) through the position tiles (dense blocks, or a tap list at stride 1 or 2) in stacks of up to
+    // `stack` images (CompactTileConv.ForwardStacked and its tap-list forms); the scratch is cleared again whenever the
+    // stack's size changes (its guards and separator rows move).
+    private void ForwardStacked(float[] x, object plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow, int stack)
     {
-        var scratch = BufferPool.Rent(CompactTileConv.StackedLength(InChannels, stack, h, w));
-        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
+        var tiles = plan as PositionTileConv.Plan;
+        var taps = plan as TapPlan;
+        bool stride2 = Stride == 2;
+        int Length(int images) => stride2 ? CompactTileConv.PhasedStackedLength(InChannels, images, oh, ow) : CompactTileConv.StackedLength(InChannels, images, h, w);
+        var scratch = BufferPool.Rent(Length(stack));
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
         int cleared = 0;
         float[]? masks = null;
         fixed (float* xp = x, yp = y, sp = scratch, bp = bias, rp = residual)
@@ -567,14 +572,18 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
                 int images = Math.Min(stack, end - i);
                 if (images != cleared)
                 {
-                    Array.Clear(scratch, 0, CompactTileConv.StackedLength(InChannels, images, h, w));
-                    masks = CompactTileConv.StackedMasks(images, h, w);
+                    Array.Clear(scratch, 0, Length(images));
+                    masks = CompactTileConv.StackedMasks(images, oh, ow);
                     cleared = images;
                 }
+                float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
                 fixed (float* mp = masks)
-                    CompactTileConv.ForwardStacked(xp + i * inPlane, inPlane, images, h, w, tiles, yp + i * outPlane, outPlane, sp, mp, bp, FusedRelu,
-                        rp == null ? null : rp + i * outPlane);
-                ClampToReluMax(yp + i * outPlane, images * outPlane);
+                {
+                    if (taps is not null && stride2) CompactTileConv.ForwardTapsStride2Stacked(image, inPlane, images, h, w, taps, output, outPlane, sp, mp, bp, FusedRelu, res);
+                    else if (taps is not null) CompactTileConv.ForwardTapsStacked(image, inPlane, images, h, w, taps, output, outPlane, sp, mp, bp, FusedRelu, res);
+                    else CompactTileConv.ForwardStacked(image, inPlane, images, h, w, tiles!, output, outPlane, sp, mp, bp, FusedRelu, res);
+                }
+                ClampToReluMax(output, images * outPlane);
             }
         BufferPool.Return(scratch);
     }

@@ -21,8 +21,11 @@ internal static unsafe partial class CompactTileConv
     /// chunks per image, counting the zero row between two images, where it saves at least a twentieth of them.
     /// Planes under a chunk's size are not stacked (a chunk would span three images).
     /// </summary>
+    internal static bool NoStacking;
+
     public static int StackedImages(int h, int w)
     {
+        if (NoStacking) return 1;
         if ((long)h * w < Chunk) return 1;
         int best = 1;
         double bestChunks = Chunks(h * w);
@@ -63,13 +66,91 @@ internal static unsafe partial class CompactTileConv
                 Buffer.MemoryCopy(x + i * inImage + (long)c * plane, planes + (long)c * stride + (long)i * (plane + w), bytes, bytes);
         var starts = plan.BlockStarts;
         int depth = plan.Depth;
+        float* output = stackalloc float[MaxBlock * Chunk + 16];
+        output = (float*)(((nint)output + 63) & ~(nint)63);
         var pass = new ChunkPass(null, planes, inputs, stride, null, null, rows, w, masks, y, bias, relu, residual, h, outImage);
         fixed (float* weights = plan.Weights)
             for (int b = 0; b + 1 < starts.Length; b++)
             {
                 int o0 = starts[b];
-                Dispatch<StackedPlanes>(starts[b + 1] - o0, in pass, weights + (long)depth * o0, null, o0);
+                Dispatch<StackedPlanes>(starts[b + 1] - o0, in pass, weights + (long)depth * o0, output, o0);
             }
+    }
+
+    /// <summary>
+    /// <see cref="ForwardTaps"/> for <paramref name="images"/> stacked images, as <see cref="ForwardStacked"/> stacks
+    /// them (only the input channels the plan reads are copied).
+    /// </summary>
+    public static void ForwardTapsStacked(float* x, long inImage, int images, int h, int w, TapPlan plan, float* y, long outImage,
+        float* stacked, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        int rows = StackedRows(images, h), plane = h * w, stride = PlaneStride(rows, w);
+        float* planes = stacked + Guard(w);
+        long bytes = (long)plane * sizeof(float);
+        for (int i = 0; i < images; i++)
+            for (int c = 0; c < plan.InChannels; c++)
+                if (plan.ReadsChannel(c))
+                    Buffer.MemoryCopy(x + i * inImage + (long)c * plane, planes + (long)c * stride + (long)i * (plane + w), bytes, bytes);
+        RunTaps<StackedPlanes>(planes, rows, w, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, imageRows: h, outImage: outImage);
+    }
+
+    /// <summary>Scratch floats for the parity phases of <paramref name="images"/> stacked images with oh x ow outputs at stride 2.</summary>
+    public static int PhasedStackedLength(int channels, int images, int oh, int ow) => PhasedLength(channels, StackedRows(images, oh), ow);
+
+    /// <summary>
+    /// <see cref="ForwardTapsStride2"/> for <paramref name="images"/> images (x is h x w, y oh x ow per image): each
+    /// phase plane holds the images' phases one under the other with a zero row between two, which is what the taps
+    /// one row up read at an image's first row. <paramref name="phased"/> (<see cref="PhasedStackedLength"/>) must be
+    /// zero before the first call of a geometry; <paramref name="masks"/> are <see cref="StackedMasks"/> of (oh, ow).
+    /// </summary>
+    public static void ForwardTapsStride2Stacked(float* x, long inImage, int images, int h, int w, TapPlan plan, float* y, long outImage,
+        float* phased, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, rows = StackedRows(images, oh), stride = PlaneStride(rows, ow);
+        float* planes = phased + Guard(ow);
+        for (int i = 0; i < images; i++)
+            for (int c = 0; c < plan.InChannels; c++)
+            {
+                if (!plan.ReadsChannel(c)) continue;
+                float* phases = planes + (long)4 * c * stride + (long)i * (oh + 1) * ow;
+                float* image = x + i * inImage + (long)c * h * w;
+                for (int row = 0; row < h; row++)
+                {
+                    float* even = phases + (long)(row & 1) * 2 * stride + (long)(row >> 1) * ow;
+                    StridedConv.Deinterleave(image + (long)row * w, w, even, even + stride);
+                }
+            }
+        RunTaps<StackedPlanes>(planes, rows, ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual,
+            imageRows: oh, outImage: outImage);
+    }
+
+    // A block's sums of one chunk ([filter][32]) into the buffer the stacked write-out reads.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreSums<T>(float* sums, Vector512<float> a00, Vector512<float> a01, Vector512<float> a10, Vector512<float> a11,
+        Vector512<float> a20, Vector512<float> a21, Vector512<float> a30, Vector512<float> a31, Vector512<float> a40, Vector512<float> a41,
+        Vector512<float> a50, Vector512<float> a51, Vector512<float> a60, Vector512<float> a61, Vector512<float> a70, Vector512<float> a71) where T : struct, IFilters
+    {
+        a00.Store(sums); a01.Store(sums + 16);
+        if (T.Filters > 1) { a10.Store(sums + 32); a11.Store(sums + 48); }
+        if (T.Filters > 2) { a20.Store(sums + 64); a21.Store(sums + 80); }
+        if (T.Filters > 3) { a30.Store(sums + 96); a31.Store(sums + 112); }
+        if (T.Filters > 4) { a40.Store(sums + 128); a41.Store(sums + 144); }
+        if (T.Filters > 5) { a50.Store(sums + 160); a51.Store(sums + 176); }
+        if (T.Filters > 6) { a60.Store(sums + 192); a61.Store(sums + 208); }
+        if (T.Filters > 7) { a70.Store(sums + 224); a71.Store(sums + 240); }
+    }
+
+    // One chunk of a stacked pass from the buffer to the images' outputs, filter f of the block being filters[f] (or
+    // o0 + f). Not inlined: written into the blocks, the two images' masks and pointers took registers the
+    // accumulators needed, and the JIT spilled the accumulators on every depth step.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void WriteStacked(in ChunkPass pass, int j0, int* filters, int o0, int count, float* sums)
+    {
+        var at = pass.StackedAt(j0);
+        for (int f = 0; f < count; f++, sums += Chunk)
+            at.Write(filters == null ? o0 + f : filters[f], pass.Bias, Vector512.Load(sums), Vector512.Load(sums + 16));
     }
 
     // Where one chunk of a stacked pass goes: lanes [0, first) to the image it starts in (lane l at Y0 + l), lanes

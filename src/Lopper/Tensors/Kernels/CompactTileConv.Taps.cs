@@ -18,7 +18,7 @@ internal static unsafe partial class CompactTileConv
         int plane = h * w, stride = PlaneStride(h, w);
         float* planes = guarded + Guard(w);
         CopyEdgeRows(x, plan.InChannels, h, w, planes, plan, pairs: true);
-        RunTaps(planes, h, w, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, x, plan.Offsets(plane, w));
+        RunTaps<Unstacked>(planes, h, w, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, x, plan.Offsets(plane, w));
     }
 
     /// <summary>Scratch floats for the four parity phases of an image of <paramref name="channels"/> planes with oh x ow outputs at stride 2.</summary>
@@ -47,7 +47,7 @@ internal static unsafe partial class CompactTileConv
                 StridedConv.Deinterleave(x + ((long)c * h + row) * w, w, even, even + stride);
             }
         }
-        RunTaps(planes, oh, ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual);
+        RunTaps<Unstacked>(planes, oh, ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual);
     }
 
     // Every block of the plan over every chunk of the output plane: blocks of up to 4 filters two chunks at a time
@@ -55,8 +55,8 @@ internal static unsafe partial class CompactTileConv
     // right-masked taps. With a direct input (stride 1), a chunk inside rows 2 .. h-3 (a pair: both its chunks) reads it
     // instead of the guarded copy; ForwardTaps copies the rows of every pair that is not inside, which covers every
     // single chunk that is not.
-    private static void RunTaps(float* planes, int h, int w, TapPlan plan, nint[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
-        float* direct = null, nint[]? directOffsetsOf = null)
+    private static void RunTaps<TS>(float* planes, int h, int w, TapPlan plan, nint[] offsetsOf, int[] endsOf, float* y, float* masks, float* bias, bool relu, float* residual,
+        float* direct = null, nint[]? directOffsetsOf = null, int imageRows = 0, long outImage = 0) where TS : struct, IStacking
     {
         int blocks = plan.BlockCount;
         float* output = stackalloc float[2 * MaxBlock * Chunk + 16];
@@ -66,28 +66,28 @@ internal static unsafe partial class CompactTileConv
         fixed (nint* guardedOffsets = offsetsOf, directOffsets = directOffsetsOf)
         fixed (int* ends = endsOf, filters = plan.Filters, blockStarts = plan.BlockStarts, tapStarts = plan.TapStarts, weightStarts = plan.WeightStarts)
         {
-            var pass = new ChunkPass(direct, planes, plan.InChannels, 0, directOffsets, guardedOffsets, h, w, masks, y, bias, relu, residual);
+            var pass = new ChunkPass(direct, planes, plan.InChannels, 0, directOffsets, guardedOffsets, h, w, masks, y, bias, relu, residual, imageRows, outImage);
             for (int b = 0; b < blocks; b++)
             {
                 int f0 = blockStarts[b], count = blockStarts[b + 1] - f0, t0 = tapStarts[b];
-                if (count <= 4) DispatchWide(count, in pass, t0, ends + 3 * b, weights + weightStarts[b], output, second, filters + f0);
-                else DispatchTaps(count, in pass, 0, t0, ends + 3 * b, weights + weightStarts[b], output, filters + f0);
+                if (count <= 4) DispatchWide<TS>(count, in pass, t0, ends + 3 * b, weights + weightStarts[b], output, second, filters + f0);
+                else DispatchTaps<TS>(count, in pass, 0, t0, ends + 3 * b, weights + weightStarts[b], output, filters + f0);
             }
         }
     }
 
-    private static void DispatchTaps(int count, in ChunkPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters)
+    private static void DispatchTaps<TS>(int count, in ChunkPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters) where TS : struct, IStacking
     {
         switch (count)
         {
-            case 1: TapBlock<F1>(in pass, from, t0, ends, weights, output, filters); break;
-            case 2: TapBlock<F2>(in pass, from, t0, ends, weights, output, filters); break;
-            case 3: TapBlock<F3>(in pass, from, t0, ends, weights, output, filters); break;
-            case 4: TapBlock<F4>(in pass, from, t0, ends, weights, output, filters); break;
-            case 5: TapBlock<F5>(in pass, from, t0, ends, weights, output, filters); break;
-            case 6: TapBlock<F6>(in pass, from, t0, ends, weights, output, filters); break;
-            case 7: TapBlock<F7>(in pass, from, t0, ends, weights, output, filters); break;
-            case 8: TapBlock<F8>(in pass, from, t0, ends, weights, output, filters); break;
+            case 1: TapBlock<F1, TS>(in pass, from, t0, ends, weights, output, filters); break;
+            case 2: TapBlock<F2, TS>(in pass, from, t0, ends, weights, output, filters); break;
+            case 3: TapBlock<F3, TS>(in pass, from, t0, ends, weights, output, filters); break;
+            case 4: TapBlock<F4, TS>(in pass, from, t0, ends, weights, output, filters); break;
+            case 5: TapBlock<F5, TS>(in pass, from, t0, ends, weights, output, filters); break;
+            case 6: TapBlock<F6, TS>(in pass, from, t0, ends, weights, output, filters); break;
+            case 7: TapBlock<F7, TS>(in pass, from, t0, ends, weights, output, filters); break;
+            case 8: TapBlock<F8, TS>(in pass, from, t0, ends, weights, output, filters); break;
             default: throw new ArgumentOutOfRangeException(nameof(count));
         }
     }
@@ -96,7 +96,7 @@ internal static unsafe partial class CompactTileConv
     // offsets[e] (pass.Input) is tap e's shift from the chunk, the taps [0, ends[0]) read the left neighbour (masked),
     // [ends[0], ends[1]) the column itself and [ends[1], ends[2]) the right neighbour (masked). Weights are [tap][filter].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TapBlock<T>(in ChunkPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters) where T : struct, IFilters
+    private static void TapBlock<T, TS>(in ChunkPass pass, int from, int t0, int* ends, float* weights, float* output, int* filters) where T : struct, IFilters where TS : struct, IStacking
     {
         int end0 = ends[0], end1 = ends[1], end2 = ends[2];
         float* bias = pass.Bias;
@@ -155,6 +155,12 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
                 if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
             }
+            if (TS.Stacked)
+            {
+                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
+                WriteStacked(in pass, j0, filters, 0, T.Filters, output);
+                continue;
+            }
             if (at.Valid == Chunk)
             {
                 at.WriteWhole(filters[0], bias, a00, a01);
@@ -180,14 +186,14 @@ internal static unsafe partial class CompactTileConv
         }
     }
 
-    private static void DispatchWide(int count, in ChunkPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters)
+    private static void DispatchWide<TS>(int count, in ChunkPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters) where TS : struct, IStacking
     {
         switch (count)
         {
-            case 1: TapBlockWide<F1>(in pass, t0, ends, weights, output, second, filters); break;
-            case 2: TapBlockWide<F2>(in pass, t0, ends, weights, output, second, filters); break;
-            case 3: TapBlockWide<F3>(in pass, t0, ends, weights, output, second, filters); break;
-            case 4: TapBlockWide<F4>(in pass, t0, ends, weights, output, second, filters); break;
+            case 1: TapBlockWide<F1, TS>(in pass, t0, ends, weights, output, second, filters); break;
+            case 2: TapBlockWide<F2, TS>(in pass, t0, ends, weights, output, second, filters); break;
+            case 3: TapBlockWide<F3, TS>(in pass, t0, ends, weights, output, second, filters); break;
+            case 4: TapBlockWide<F4, TS>(in pass, t0, ends, weights, output, second, filters); break;
             default: throw new ArgumentOutOfRangeException(nameof(count));
         }
     }
@@ -196,7 +202,7 @@ internal static unsafe partial class CompactTileConv
     // block of 4 keeps 16 multiply-add chains in flight rather than 8; a last chunk without a partner goes through
     // TapBlock. Results of a pair with a partial second chunk go through the buffers (output, second: [filter][32]).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TapBlockWide<T>(in ChunkPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters) where T : struct, IFilters
+    private static void TapBlockWide<T, TS>(in ChunkPass pass, int t0, int* ends, float* weights, float* output, float* second, int* filters) where T : struct, IFilters where TS : struct, IStacking
     {
         int end0 = ends[0], end1 = ends[1], end2 = ends[2];
         float* bias = pass.Bias;
@@ -255,6 +261,14 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
                 if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
             }
+            if (TS.Stacked)
+            {
+                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, default, default, default, default, default, default, default, default);
+                StoreSums<T>(second, a02, a03, a12, a13, a22, a23, a32, a33, default, default, default, default, default, default, default, default);
+                WriteStacked(in pass, j0, filters, 0, T.Filters, output);
+                WriteStacked(in pass, j0 + Chunk, filters, 0, T.Filters, second);
+                continue;
+            }
             if (next.Valid == Chunk)
             {
                 { at.WriteWhole(filters[0], bias, a00, a01); next.WriteWhole(filters[0], bias, a02, a03); }
@@ -273,6 +287,6 @@ internal static unsafe partial class CompactTileConv
                 next.Write(filters[o], bias, second + o * Chunk);
             }
         }
-        if (j0 < pass.Plane) TapBlock<T>(in pass, j0, t0, ends, weights, output, filters);
+        if (j0 < pass.Plane) TapBlock<T, TS>(in pass, j0, t0, ends, weights, output, filters);
     }
 }

@@ -348,15 +348,8 @@ internal static unsafe partial class CompactTileConv
                 }
             if (TS.Stacked)
             {
-                var stacked = pass.StackedAt(j0);
-                stacked.Write(o0 + 0, bias, a00, a01);
-                if (T.Filters > 1) stacked.Write(o0 + 1, bias, a10, a11);
-                if (T.Filters > 2) stacked.Write(o0 + 2, bias, a20, a21);
-                if (T.Filters > 3) stacked.Write(o0 + 3, bias, a30, a31);
-                if (T.Filters > 4) stacked.Write(o0 + 4, bias, a40, a41);
-                if (T.Filters > 5) stacked.Write(o0 + 5, bias, a50, a51);
-                if (T.Filters > 6) stacked.Write(o0 + 6, bias, a60, a61);
-                if (T.Filters > 7) stacked.Write(o0 + 7, bias, a70, a71);
+                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
+                WriteStacked(in pass, j0, null, o0, T.Filters, output);
                 continue;
             }
             // A whole chunk goes straight to the output (no call here: accumulators live across a call are spilled on
