@@ -21,11 +21,8 @@ internal static unsafe partial class CompactTileConv
     /// chunks per image, counting the zero row between two images, where it saves at least a twentieth of them.
     /// Planes under a chunk's size are not stacked (a chunk would span three images).
     /// </summary>
-    internal static bool NoStacking;
-
     public static int StackedImages(int h, int w)
     {
-        if (NoStacking) return 1;
         if ((long)h * w < Chunk) return 1;
         int best = 1;
         double bestChunks = Chunks(h * w);
@@ -142,7 +139,8 @@ internal static unsafe partial class CompactTileConv
         if (T.Filters > 7) { a70.Store(sums + 224); a71.Store(sums + 240); }
     }
 
-    // One chunk of a stacked pass from the buffer to the images' outputs, filter f of the block being filters[f] (or
+    // One chunk of a stacked pass that spans a separator row, from the buffer to the images' outputs (a chunk inside one
+    // image is written whole, as an unstacked one: ChunkPass.WholeAt), filter f of the block being filters[f] (or
     // o0 + f). Not inlined: written into the blocks, the two images' masks and pointers took registers the
     // accumulators needed, and the JIT spilled the accumulators on every depth step.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]

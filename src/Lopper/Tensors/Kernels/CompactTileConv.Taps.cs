@@ -105,7 +105,7 @@ internal static unsafe partial class CompactTileConv
             float* input = pass.Input(j0, pairs: false, out var shifts);
             nint* offsets = shifts + t0;
             float* masks = pass.MasksAt(j0);
-            var at = pass.At(j0);
+            var at = pass.WholeAt(j0, TS.Stacked);
             var zero = Vector512<float>.Zero;
             Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
             var left0 = Vector512.Load(masks);
@@ -155,12 +155,6 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 6) { var k = Vector512.Create(wr[6]); a60 = Vector512.FusedMultiplyAdd(v, k, a60); a61 = Vector512.FusedMultiplyAdd(u, k, a61); }
                 if (T.Filters > 7) { var k = Vector512.Create(wr[7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
             }
-            if (TS.Stacked)
-            {
-                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
-                WriteStacked(in pass, j0, filters, 0, T.Filters, output);
-                continue;
-            }
             if (at.Valid == Chunk)
             {
                 at.WriteWhole(filters[0], bias, a00, a01);
@@ -171,6 +165,12 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 5) at.WriteWhole(filters[5], bias, a50, a51);
                 if (T.Filters > 6) at.WriteWhole(filters[6], bias, a60, a61);
                 if (T.Filters > 7) at.WriteWhole(filters[7], bias, a70, a71);
+                continue;
+            }
+            if (TS.Stacked)
+            {
+                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
+                WriteStacked(in pass, j0, filters, 0, T.Filters, output);
                 continue;
             }
             // The plane's last chunk: through the buffer, only its positions written.
@@ -212,8 +212,8 @@ internal static unsafe partial class CompactTileConv
             float* input = pass.Input(j0, pairs: true, out var shifts);
             nint* offsets = shifts + t0;
             float* masks = pass.MasksAt(j0);
-            var at = pass.At(j0);
-            var next = pass.At(j0 + Chunk);
+            var at = pass.WholeAt(j0, TS.Stacked);
+            var next = pass.WholeAt(j0 + Chunk, TS.Stacked);
             var zero = Vector512<float>.Zero;
             Vector512<float> a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero, a32 = zero, a33 = zero;
             var left0 = Vector512.Load(masks);
@@ -261,20 +261,20 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 2) { var k = Vector512.Create(wr[2]); a20 = Vector512.FusedMultiplyAdd(v0, k, a20); a21 = Vector512.FusedMultiplyAdd(v1, k, a21); a22 = Vector512.FusedMultiplyAdd(v2, k, a22); a23 = Vector512.FusedMultiplyAdd(v3, k, a23); }
                 if (T.Filters > 3) { var k = Vector512.Create(wr[3]); a30 = Vector512.FusedMultiplyAdd(v0, k, a30); a31 = Vector512.FusedMultiplyAdd(v1, k, a31); a32 = Vector512.FusedMultiplyAdd(v2, k, a32); a33 = Vector512.FusedMultiplyAdd(v3, k, a33); }
             }
+            if (at.Valid == Chunk && next.Valid == Chunk)
+            {
+                { at.WriteWhole(filters[0], bias, a00, a01); next.WriteWhole(filters[0], bias, a02, a03); }
+                if (T.Filters > 1) { at.WriteWhole(filters[1], bias, a10, a11); next.WriteWhole(filters[1], bias, a12, a13); }
+                if (T.Filters > 2) { at.WriteWhole(filters[2], bias, a20, a21); next.WriteWhole(filters[2], bias, a22, a23); }
+                if (T.Filters > 3) { at.WriteWhole(filters[3], bias, a30, a31); next.WriteWhole(filters[3], bias, a32, a33); }
+                continue;
+            }
             if (TS.Stacked)
             {
                 StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, default, default, default, default, default, default, default, default);
                 StoreSums<T>(second, a02, a03, a12, a13, a22, a23, a32, a33, default, default, default, default, default, default, default, default);
                 WriteStacked(in pass, j0, filters, 0, T.Filters, output);
                 WriteStacked(in pass, j0 + Chunk, filters, 0, T.Filters, second);
-                continue;
-            }
-            if (next.Valid == Chunk)
-            {
-                { at.WriteWhole(filters[0], bias, a00, a01); next.WriteWhole(filters[0], bias, a02, a03); }
-                if (T.Filters > 1) { at.WriteWhole(filters[1], bias, a10, a11); next.WriteWhole(filters[1], bias, a12, a13); }
-                if (T.Filters > 2) { at.WriteWhole(filters[2], bias, a20, a21); next.WriteWhole(filters[2], bias, a22, a23); }
-                if (T.Filters > 3) { at.WriteWhole(filters[3], bias, a30, a31); next.WriteWhole(filters[3], bias, a32, a33); }
                 continue;
             }
             { a00.Store(output + 0); a01.Store(output + 16); a02.Store(second + 0); a03.Store(second + 16); }

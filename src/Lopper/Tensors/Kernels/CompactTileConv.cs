@@ -149,6 +149,19 @@ internal static unsafe partial class CompactTileConv
                 imagePlane, first, Math.Min(next, end), end, _relu);
         }
 
+        // Where a chunk's results go when it can be written whole: every chunk but the plane's last, and in a stacked
+        // pass a chunk inside one image (at its place in that image's planes); any other chunk of a stacked pass gets
+        // Valid 0 and goes through StackedAt.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Epilogue WholeAt(int j0, bool stacked)
+        {
+            if (!stacked) return At(j0);
+            int imagePlane = imageRows * W, period = imagePlane + W, image = j0 / period, r0 = j0 - image * period;
+            bool inside = r0 + Chunk <= imagePlane;
+            long at = image * outImage + r0;
+            return new(_y + at, imagePlane, inside ? Chunk : 0, _relu, _residual == null ? null : _residual + at);
+        }
+
         // Where the chunk's results go.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Epilogue At(int j0) => new(_y + j0, Plane, Math.Min(Chunk, Plane - j0), _relu, _residual == null ? null : _residual + j0);
@@ -297,7 +310,7 @@ internal static unsafe partial class CompactTileConv
             float* input = inside ? pass.Direct + j0 : pass.Planes + j0;
             int stride = inside ? plane : pass.GuardedStride;
             float* masks = pass.MasksAt(j0);
-            var at = pass.At(j0);
+            var at = pass.WholeAt(j0, TS.Stacked);
             var zero = Vector512<float>.Zero;
             Vector512<float> a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero, a60 = zero, a61 = zero, a70 = zero, a71 = zero;
             var left0 = Vector512.Load(masks);
@@ -346,12 +359,6 @@ internal static unsafe partial class CompactTileConv
                         if (T.Filters > 7) { var k = Vector512.Create(wr[2 * T.Filters + 7]); a70 = Vector512.FusedMultiplyAdd(v, k, a70); a71 = Vector512.FusedMultiplyAdd(u, k, a71); }
                     }
                 }
-            if (TS.Stacked)
-            {
-                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
-                WriteStacked(in pass, j0, null, o0, T.Filters, output);
-                continue;
-            }
             // A whole chunk goes straight to the output (no call here: accumulators live across a call are spilled on
             // every depth step); the plane's last chunk through the buffer and Epilogue.Write.
             if (at.Valid == Chunk)
@@ -364,6 +371,12 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 5) at.WriteWhole(o0 + 5, bias, a50, a51);
                 if (T.Filters > 6) at.WriteWhole(o0 + 6, bias, a60, a61);
                 if (T.Filters > 7) at.WriteWhole(o0 + 7, bias, a70, a71);
+                continue;
+            }
+            if (TS.Stacked)
+            {
+                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
+                WriteStacked(in pass, j0, null, o0, T.Filters, output);
                 continue;
             }
             { a00.Store(output + 0); a01.Store(output + 16); }
