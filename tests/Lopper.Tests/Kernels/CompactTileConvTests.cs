@@ -96,26 +96,7 @@ public unsafe class CompactTileConvTests
         int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, inImage = cin * h * w, outImage = cout * oh * ow;
         float[] x = KernelTestData.Fill(rng, images * inImage), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
         float[]? residual = withResidual ? KernelTestData.Fill(rng, images * outImage) : null;
-        TapPlan plan;
-        if (kind == "columns")
-        {
-            var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() < 0.5).ToArray();
-            for (int o = 0; o < cout; o++)
-                for (int j = 0; j < cin * 9; j++)
-                    if (Array.IndexOf(columns, j) < 0) weight[o * cin * 9 + j] = 0;
-            var kept = new float[cout * columns.Length];
-            for (int o = 0; o < cout; o++)
-                for (int j = 0; j < columns.Length; j++) kept[o * columns.Length + j] = weight[o * cin * 9 + columns[j]];
-            plan = TapPlan.ForColumns(kept, cout, cin, columns);
-        }
-        else if (kind == "slices")
-        {
-            for (int o = 0; o < cout; o++)
-                for (int c = 0; c < cin; c++)
-                    if ((o / 4 + c) % 3 == 0) Array.Clear(weight, (o * cin + c) * 9, 9);
-            plan = TapPlan.ForSlices(weight, cout, cin);
-        }
-        else plan = TapPlan.ForColumns(weight, cout, cin);
+        var plan = PlanOf(kind, weight, cin, cout, rng);
         var scratch = new float[stride == 2 ? CompactTileConv.PhasedStackedLength(cin, images, oh, ow) : CompactTileConv.StackedLength(cin, images, h, w)];
         var masks = CompactTileConv.StackedMasks(images, oh, ow);
         const int tail = 40;
@@ -243,27 +224,8 @@ public unsafe class CompactTileConvTests
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
         float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
         float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * oh * ow) : null;
-        TapPlan plan;
-        if (kind == "columns")
-        {
-            var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() < 0.5).ToArray();
-            for (int o = 0; o < cout; o++)
-                for (int j = 0; j < cin * 9; j++)
-                    if (Array.IndexOf(columns, j) < 0) weight[o * cin * 9 + j] = 0;
-            var kept = new float[cout * columns.Length];
-            for (int o = 0; o < cout; o++)
-                for (int j = 0; j < columns.Length; j++) kept[o * columns.Length + j] = weight[o * cin * 9 + columns[j]];
-            plan = TapPlan.ForColumns(kept, cout, cin, columns);
-        }
-        else if (kind == "slices")
-        {
-            for (int o = 0; o < cout; o++)
-                for (int c = 0; c < cin; c++)
-                    if ((o / 4 + c) % 3 == 0) Array.Clear(weight, (o * cin + c) * 9, 9);
-            plan = TapPlan.ForSlices(weight, cout, cin);
-            Assert.True(plan.ComputedShare < 1);
-        }
-        else plan = TapPlan.ForColumns(weight, cout, cin);
+        var plan = PlanOf(kind, weight, cin, cout, rng);
+        if (kind == "slices") Assert.True(plan.ComputedShare < 1);
         var scratch = new float[CompactTileConv.PhasedLength(cin, oh, ow)];
         var masks = new float[CompactTileConv.MaskLength(oh, ow)];
         fixed (float* mp = masks) CompactTileConv.Masks(oh, ow, mp);
@@ -279,5 +241,30 @@ public unsafe class CompactTileConvTests
                     for (int ox = 0; ox < ow; ox++)
                         Assert.Equal(KernelTestData.NaiveConv3x3(x, weight, bias, residual, cin, h, w, 2, relu, o, oy, ox), y[(o * oh + oy) * ow + ox], 1e-4);
         }
+    }
+
+    // A tap plan of a 3x3 weight (zeroed in place where the kind prunes it): "columns", half the kernel columns at random
+    // (SPP); "slices", the slices of filters in fours reading a third of the channels fewer (SNACS); else every tap.
+    private static TapPlan PlanOf(string kind, float[] weight, int cin, int cout, Random rng)
+    {
+        if (kind == "columns")
+        {
+            var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() < 0.5).ToArray();
+            for (int o = 0; o < cout; o++)
+                for (int j = 0; j < cin * 9; j++)
+                    if (Array.IndexOf(columns, j) < 0) weight[o * cin * 9 + j] = 0;
+            var kept = new float[cout * columns.Length];
+            for (int o = 0; o < cout; o++)
+                for (int j = 0; j < columns.Length; j++) kept[o * columns.Length + j] = weight[o * cin * 9 + columns[j]];
+            return TapPlan.ForColumns(kept, cout, cin, columns);
+        }
+        if (kind == "slices")
+        {
+            for (int o = 0; o < cout; o++)
+                for (int c = 0; c < cin; c++)
+                    if ((o / 4 + c) % 3 == 0) Array.Clear(weight, (o * cin + c) * 9, 9);
+            return TapPlan.ForSlices(weight, cout, cin);
+        }
+        return TapPlan.ForColumns(weight, cout, cin);
     }
 }

@@ -519,6 +519,13 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         var sparse = plan as SliceSparseConv.Plan;
         var tiles = plan as PositionTileConv.Plan;
         var taps = plan as TapPlan;
+        // Small planes of several images run stacked into one (the position tiles only).
+        int stack = sparse is null ? Math.Min(CompactTileConv.StackedImages(oh, ow), end - start) : 1;
+        if (stack > 1)
+        {
+            ForwardStacked(x, plan, bias, residual, y, start, end, h, w, oh, ow, stack);
+            return;
+        }
         // The position tiles run on the unpadded planes or their compact phases (CompactTileConv): scratch cleared
         // once per call, masks once per geometry.
         bool compact = sparse is null;
@@ -529,13 +536,6 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         float[]? accumulators = sparse is null ? null : BufferPool.Rent(SliceSparseConv.AccumulatorLength(sparse));
         float[]? masks = compact ? CompactTileConv.MasksFor(oh, ow) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
-        int stack = sparse is null ? CompactTileConv.StackedImages(oh, ow) : 1;
-        if (stack > 1 && end - start > 1)
-        {
-            BufferPool.Return(padded);
-            ForwardStacked(x, plan, bias, residual, y, start, end, h, w, oh, ow, Math.Min(stack, end - start));
-            return;
-        }
         fixed (float* xp = x, yp = y, pp = padded, ap = accumulators, bp = bias, rp = residual, mp = masks)
         {
             for (int i = start; i < end; i++)

@@ -123,7 +123,7 @@ internal static unsafe partial class CompactTileConv
             imageRows: oh, outImage: outImage);
     }
 
-    // A block's sums of one chunk ([filter][32]) into the buffer the stacked write-out reads.
+    // A block's sums of one chunk ([filter][32]) into the buffer that a partial or stacked chunk is written out from.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreSums<T>(float* sums, Vector512<float> a00, Vector512<float> a01, Vector512<float> a10, Vector512<float> a11,
         Vector512<float> a20, Vector512<float> a21, Vector512<float> a30, Vector512<float> a31, Vector512<float> a40, Vector512<float> a41,

@@ -167,22 +167,10 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 7) at.WriteWhole(filters[7], bias, a70, a71);
                 continue;
             }
-            if (TS.Stacked)
-            {
-                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
-                WriteStacked(in pass, j0, filters, 0, T.Filters, output);
-                continue;
-            }
-            // The plane's last chunk: through the buffer, only its positions written.
-            { a00.Store(output + 0); a01.Store(output + 16); }
-            if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
-            if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
-            if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
-            if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
-            if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
-            if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
-            if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
-            for (int o = 0; o < T.Filters; o++) at.Write(filters[o], bias, output + o * Chunk);
+            // The plane's last chunk (stacked: a chunk across a separator row): through the buffer, only its positions written.
+            StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
+            if (TS.Stacked) WriteStacked(in pass, j0, filters, 0, T.Filters, output);
+            else for (int o = 0; o < T.Filters; o++) at.Write(filters[o], bias, output + o * Chunk);
         }
     }
 
@@ -269,18 +257,14 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 3) { at.WriteWhole(filters[3], bias, a30, a31); next.WriteWhole(filters[3], bias, a32, a33); }
                 continue;
             }
+            StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, default, default, default, default, default, default, default, default);
+            StoreSums<T>(second, a02, a03, a12, a13, a22, a23, a32, a33, default, default, default, default, default, default, default, default);
             if (TS.Stacked)
             {
-                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, default, default, default, default, default, default, default, default);
-                StoreSums<T>(second, a02, a03, a12, a13, a22, a23, a32, a33, default, default, default, default, default, default, default, default);
                 WriteStacked(in pass, j0, filters, 0, T.Filters, output);
                 WriteStacked(in pass, j0 + Chunk, filters, 0, T.Filters, second);
                 continue;
             }
-            { a00.Store(output + 0); a01.Store(output + 16); a02.Store(second + 0); a03.Store(second + 16); }
-            if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); a12.Store(second + 32); a13.Store(second + 48); }
-            if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); a22.Store(second + 64); a23.Store(second + 80); }
-            if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); a32.Store(second + 96); a33.Store(second + 112); }
             for (int o = 0; o < T.Filters; o++)
             {
                 at.Write(filters[o], bias, output + o * Chunk);

@@ -373,21 +373,10 @@ internal static unsafe partial class CompactTileConv
                 if (T.Filters > 7) at.WriteWhole(o0 + 7, bias, a70, a71);
                 continue;
             }
-            if (TS.Stacked)
-            {
-                StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
-                WriteStacked(in pass, j0, null, o0, T.Filters, output);
-                continue;
-            }
-            { a00.Store(output + 0); a01.Store(output + 16); }
-            if (T.Filters > 1) { a10.Store(output + 32); a11.Store(output + 48); }
-            if (T.Filters > 2) { a20.Store(output + 64); a21.Store(output + 80); }
-            if (T.Filters > 3) { a30.Store(output + 96); a31.Store(output + 112); }
-            if (T.Filters > 4) { a40.Store(output + 128); a41.Store(output + 144); }
-            if (T.Filters > 5) { a50.Store(output + 160); a51.Store(output + 176); }
-            if (T.Filters > 6) { a60.Store(output + 192); a61.Store(output + 208); }
-            if (T.Filters > 7) { a70.Store(output + 224); a71.Store(output + 240); }
-            for (int o = 0; o < T.Filters; o++) at.Write(o0 + o, bias, output + o * Chunk);
+            // The plane's last chunk (stacked: a chunk across a separator row) through the buffer.
+            StoreSums<T>(output, a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71);
+            if (TS.Stacked) WriteStacked(in pass, j0, null, o0, T.Filters, output);
+            else for (int o = 0; o < T.Filters; o++) at.Write(o0 + o, bias, output + o * Chunk);
         }
     }
 }
