@@ -55,12 +55,9 @@ internal static unsafe partial class CompactTileConv
         float* stacked, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
         if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
-        int rows = StackedRows(images, h), plane = h * w, stride = PlaneStride(rows, w), inputs = plan.InChannels;
+        int rows = StackedRows(images, h), stride = PlaneStride(rows, w), inputs = plan.InChannels;
         float* planes = stacked + Guard(w);
-        long bytes = (long)plane * sizeof(float);
-        for (int i = 0; i < images; i++)
-            for (int c = 0; c < inputs; c++)
-                Buffer.MemoryCopy(x + i * inImage + (long)c * plane, planes + (long)c * stride + (long)i * (plane + w), bytes, bytes);
+        CopyStacked(x, inImage, images, inputs, h, w, planes, stride, null);
         var starts = plan.BlockStarts;
         int depth = plan.Depth;
         float* output = stackalloc float[MaxBlock * Chunk + 16];
@@ -82,14 +79,22 @@ internal static unsafe partial class CompactTileConv
         float* stacked, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
         if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
-        int rows = StackedRows(images, h), plane = h * w, stride = PlaneStride(rows, w);
+        int rows = StackedRows(images, h), stride = PlaneStride(rows, w);
         float* planes = stacked + Guard(w);
+        CopyStacked(x, inImage, images, plan.InChannels, h, w, planes, stride, plan);
+        RunTaps<StackedPlanes>(planes, rows, w, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, imageRows: h, outImage: outImage);
+    }
+
+    // Each image's h x w planes (image i at x + i*inImage) under the previous image's in the stacked planes (channel c
+    // at planes + c*stride), one row apart; with `reads`, only the channels it reads.
+    private static void CopyStacked(float* x, long inImage, int images, int channels, int h, int w, float* planes, int stride, TapPlan? reads)
+    {
+        int plane = h * w;
         long bytes = (long)plane * sizeof(float);
         for (int i = 0; i < images; i++)
-            for (int c = 0; c < plan.InChannels; c++)
-                if (plan.ReadsChannel(c))
+            for (int c = 0; c < channels; c++)
+                if (reads is null || reads.ReadsChannel(c))
                     Buffer.MemoryCopy(x + i * inImage + (long)c * plane, planes + (long)c * stride + (long)i * (plane + w), bytes, bytes);
-        RunTaps<StackedPlanes>(planes, rows, w, plan, plan.Offsets(stride, w), plan.Ends, y, masks, bias, relu, residual, imageRows: h, outImage: outImage);
     }
 
     /// <summary>Scratch floats for the parity phases of <paramref name="images"/> stacked images with oh x ow outputs at stride 2.</summary>
@@ -107,18 +112,7 @@ internal static unsafe partial class CompactTileConv
         if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, rows = StackedRows(images, oh), stride = PlaneStride(rows, ow);
         float* planes = phased + Guard(ow);
-        for (int i = 0; i < images; i++)
-            for (int c = 0; c < plan.InChannels; c++)
-            {
-                if (!plan.ReadsChannel(c)) continue;
-                float* phases = planes + (long)4 * c * stride + (long)i * (oh + 1) * ow;
-                float* image = x + i * inImage + (long)c * h * w;
-                for (int row = 0; row < h; row++)
-                {
-                    float* even = phases + (long)(row & 1) * 2 * stride + (long)(row >> 1) * ow;
-                    StridedConv.Deinterleave(image + (long)row * w, w, even, even + stride);
-                }
-            }
+        SplitPhases(x, inImage, images, h, w, plan, planes, stride);
         RunTaps<StackedPlanes>(planes, rows, ow, plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2, y, masks, bias, relu, residual,
             imageRows: oh, outImage: outImage);
     }

@@ -142,11 +142,21 @@ internal static unsafe partial class CompactTileConv
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public StackedEpilogue StackedAt(int j0)
         {
-            int imagePlane = imageRows * W, period = imagePlane + W, image = j0 / period, r0 = j0 - image * period;
-            int first = Math.Clamp(imagePlane - r0, 0, Chunk), next = period - r0, end = Math.Min(Chunk, Plane - j0);
+            int imagePlane = Locate(j0, out int image, out int r0), next = imagePlane + W - r0;
             long at0 = image * outImage + r0, at1 = (image + 1) * outImage - next;
             return new StackedEpilogue(_y + at0, _y + at1, _residual == null ? null : _residual + at0, _residual == null ? null : _residual + at1,
-                imagePlane, first, Math.Min(next, end), end, _relu);
+                imagePlane, Math.Clamp(imagePlane - r0, 0, Chunk), next, Math.Min(Chunk, Plane - j0), _relu);
+        }
+
+        // Stacked pass: the image position j0 falls in and its place r0 there (at or past the image's plane: the
+        // separator row); returns the image's plane size.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private int Locate(int j0, out int image, out int r0)
+        {
+            int imagePlane = imageRows * W;
+            image = j0 / (imagePlane + W);
+            r0 = j0 - image * (imagePlane + W);
+            return imagePlane;
         }
 
         // Where a chunk's results go when it can be written whole: every chunk but the plane's last, and in a stacked
@@ -156,7 +166,7 @@ internal static unsafe partial class CompactTileConv
         public Epilogue WholeAt(int j0, bool stacked)
         {
             if (!stacked) return At(j0);
-            int imagePlane = imageRows * W, period = imagePlane + W, image = j0 / period, r0 = j0 - image * period;
+            int imagePlane = Locate(j0, out int image, out int r0);
             bool inside = r0 + Chunk <= imagePlane;
             long at = image * outImage + r0;
             return new(_y + at, imagePlane, inside ? Chunk : 0, _relu, _residual == null ? null : _residual + at);
