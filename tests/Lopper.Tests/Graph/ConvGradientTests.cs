@@ -93,6 +93,32 @@ public class ConvGradientTests
     }
 
     [Theory]
+    [InlineData(1, 14, 14)]   // ResNet-20's last projection shortcut after SPP: its kept input channels only
+    [InlineData(2, 9, 8)]     // odd planes, two threads
+    public void KernelColumnPrunedProjectionShortcut(int threads, int h, int w)
+    {
+        using var _ = new ThreadsScope(threads);
+        var rng = new Rng(307);
+        const int cin = 8, cout = 32;
+        int[] channels = [1, 2, 5, 7];   // a 1x1 kernel's columns are its input channels
+        var op = new Conv2dOp(cin, cout, 1, 2, 0, true, channels);
+        var x = Randn(rng, 3, cin, h, w);
+        Tensor[] ps = [Randn(rng, cout, channels.Length), Randn(rng, cout)];
+        var g = CheckOp(op, [x], ps, [true, true]);
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
+        for (int i = 0; i < 3; i++)
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double s = ps[1].Data[o];
+                        for (int j = 0; j < channels.Length; j++)
+                            s += (double)x.Data[((i * cin + channels[j]) * h + 2 * oy) * w + 2 * ox] * ps[0].Data[o * channels.Length + j];
+                        Assert.Equal(s, g.Output[((i * cout + o) * oh + oy) * ow + ox], 1e-4);
+                    }
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     public void WeightGradientOnlyWhenInputNeedsNone(int threads)

@@ -332,19 +332,22 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
 
     // 1x1 convolutions with a stride (projection shortcuts) run forward through StridedPointwiseConv's direct tiles
     // where their lanes are not mostly empty; their backward stays on im2col.
+    // A kernel-column pruned one (SPP) reads its kept input channels only: through im2col and the GEMM at depth 9
+    // (ResNet-20's last shortcut after SPP at 30 % of the MACs) it took as long as the dense shortcut.
     private bool UsesStridedPointwise(int oh, int ow) =>
-        Columns is null && IsUniform && StridedPointwiseConv.Applies(KernelH, Stride, PadH) && ValidConv.UsesDirect(oh, ow, OutChannels);
+        IsUniform && StridedPointwiseConv.Applies(KernelH, Stride, PadH) && ValidConv.UsesDirect(oh, ow, OutChannels);
 
     // Images [start, end) through StridedPointwiseConv.Forward.
     private void ForwardStridedPointwise(float[] x, float[] packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
     {
-        var gathered = BufferPool.Rent(StridedPointwiseConv.GatheredLength(InChannels, oh, ow));
+        int channels = K;
+        var gathered = BufferPool.Rent(StridedPointwiseConv.GatheredLength(channels, oh, ow));
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
         fixed (float* xp = x, kp = packed, yp = y, gp = gathered, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
             {
-                StridedPointwiseConv.Forward(xp + i * inPlane, InChannels, h, w, Stride, kp, OutChannels, yp + i * outPlane, gp, bp, FusedRelu,
-                    rp == null ? null : rp + i * outPlane);
+                StridedPointwiseConv.Forward(xp + i * inPlane, channels, h, w, Stride, kp, OutChannels, yp + i * outPlane, gp, bp, FusedRelu,
+                    rp == null ? null : rp + i * outPlane, Columns);
                 ClampToReluMax(yp + i * outPlane, outPlane);
             }
         BufferPool.Return(gathered);

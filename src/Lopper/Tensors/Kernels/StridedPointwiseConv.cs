@@ -28,16 +28,18 @@ internal static unsafe class StridedPointwiseConv
     /// y = the convolution of one image of <paramref name="channels"/> h x w planes (bias, residual and ReLU as in
     /// <see cref="PaddedConv.Forward"/>), with <paramref name="packed"/> the [out, in] weight through
     /// <see cref="PaddedConv.PackWeights"/> and <paramref name="gathered"/> scratch of <see cref="GatheredLength"/> floats.
+    /// With <paramref name="inputs"/> (a kernel-column pruned 1x1 weight, whose columns are input channels) the
+    /// product reads only those channels of x, in that order, and <paramref name="channels"/> is their count.
     /// </summary>
     public static void Forward(float* x, int channels, int h, int w, int stride, float* packed, int outChannels, float* y, float* gathered,
-        float* bias = null, bool relu = false, float* residual = null)
+        float* bias = null, bool relu = false, float* residual = null, int[]? inputs = null)
     {
         int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
         float* dst = gathered;
         for (int c = 0; c < channels; c++)
             for (int oy = 0; oy < oh; oy++, dst += ow)
             {
-                float* src = x + ((long)c * h + (long)oy * stride) * w;
+                float* src = x + ((long)(inputs is null ? c : inputs[c]) * h + (long)oy * stride) * w;
                 if (stride == 2) GatherEven(src, ow, dst);
                 else for (int ox = 0; ox < ow; ox++) dst[ox] = src[ox * stride];
             }
