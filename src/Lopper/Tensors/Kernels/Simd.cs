@@ -139,17 +139,19 @@ internal static class Simd
         for (; i < n; i++) Unsafe.Add(ref yr, i) = MathF.Max(Unsafe.Add(ref ar, i) + Unsafe.Add(ref br, i), 0f);
     }
 
+    // Properties of constants, not static fields: a kernel compiled fully optimised before this class is initialised
+    // read a field through an initialisation check in its loop, which spilled every live vector around it.
     /// <summary>Indices 0, 2, ..., 30: the even lanes of two vectors through <c>PermuteVar16x32x2</c> (a stride-2 gather).</summary>
-    internal static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    internal static Vector512<int> EvenLanes => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
     /// <summary>Indices 1, 3, ..., 31: the odd lanes of two vectors through <c>PermuteVar16x32x2</c>.</summary>
-    internal static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    internal static Vector512<int> OddLanes => Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 
     /// <summary>Indices 0, 16, 1, 17, ..., 7, 23: the low halves of two vectors interleaved (the inverse of the even/odd split).</summary>
-    internal static readonly Vector512<int> ZipLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    internal static Vector512<int> ZipLow => Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 
     /// <summary>Indices 8, 24, ..., 15, 31: the high halves of two vectors interleaved.</summary>
-    internal static readonly Vector512<int> ZipHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    internal static Vector512<int> ZipHigh => Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
     /// <summary>A Vector512 mask of the first <paramref name="n"/> lanes (all lanes for n &gt;= 16), for masked loads and stores of a row's tail.</summary>
     internal static Vector512<float> FirstLanes(int n) =>

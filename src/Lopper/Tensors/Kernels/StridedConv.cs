@@ -119,17 +119,14 @@ internal static unsafe class StridedConv
         var high = Simd.FirstLanes(Math.Max(w - 16, 0));
         var evenLanes = Simd.FirstLanes((w + 1) / 2);
         var oddLanes = Simd.FirstLanes(w / 2);
-        // Read once: this method is compiled fully optimised on its first call, before the static fields are known,
-        // and a static read in the loop spilled every vector around its initialisation check.
-        Vector512<int> evenIndices = Simd.EvenLanes, oddIndices = Simd.OddLanes;
         for (int y = 0; y < h; y++, src += w)
         {
             int r = y + firstRow;
             long at = (r & 1) * parityStep + (r >> 1) * rowStep;
             var a = Avx512F.MaskLoad(src, low, zero);
             var b = Avx512F.MaskLoad(src + 16, high, zero);
-            Avx512F.MaskStore(evens + at, evenLanes, Avx512F.PermuteVar16x32x2(a, evenIndices, b));
-            Avx512F.MaskStore(odds + at, oddLanes, Avx512F.PermuteVar16x32x2(a, oddIndices, b));
+            Avx512F.MaskStore(evens + at, evenLanes, Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b));
+            Avx512F.MaskStore(odds + at, oddLanes, Avx512F.PermuteVar16x32x2(a, Simd.OddLanes, b));
         }
     }
 
