@@ -12,6 +12,7 @@ public unsafe class StridedPointwiseConvTests
     [InlineData(3, 40, 10, 11, 3, false, true)]    // stride 3: 4x4 out; a 32 block and a 16 block
     [InlineData(32, 64, 14, 14, 2, true, true, 3)] // kernel-column pruned (SPP): input channels 0, 3, 6, ... only
     [InlineData(5, 20, 7, 9, 2, false, false, 2)]
+    [InlineData(4, 16, 9, 38, 2, false, true)]     // rows of 19 outputs: two vectors a row
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int stride, bool relu, bool withResidual, int every = 1)
     {
         if (!StridedPointwiseConv.Applies(1, stride, 0)) return;   // no Vector512 here: the op uses im2col
