@@ -127,6 +127,32 @@ public class SplitBatchInferenceTests
         Assert.Equal(Tensors.Kernels.CompactTileConv.Supported, plan is Tensors.Kernels.TapPlan);
     }
 
+    [Theory]
+    [InlineData(1, 28, 3)]    // unstacked planes
+    [InlineData(1, 7, 9)]     // stacked four to a plane, a short last stack
+    [InlineData(2, 28, 5)]    // a projection shortcut: phase (0, 0) of 14x14, stacked two to a plane
+    [InlineData(2, 15, 4)]    // odd input: 8x8 outputs
+    public void ConnectionPrunedPointwiseConvolutionsGoToCentreTapLists(int stride, int size, int batch)
+    {
+        // As SNACS leaves a 1x1 convolution: filters in fours reading a third of the input channels; the rest dense.
+        var b = new GraphBuilder([16, size, size]);
+        var c = b.Add("conv", new Lopper.Graph.Ops.Conv2dOp(16, 24, 1, stride, 0, true), b.Input);
+        b.Linear("fc", b.Flatten("flat", c), 3);
+        var model = new Model(b.Build("pointwise"), 11);
+        Assert.IsNotType<Tensors.Kernels.TapPlan>(OneConvPlan(model, batch));   // dense: stays dense
+        model = new Model(b.Build("pointwise"), 11);
+        var w = model.NodeParameters[1][0].Value.Data;
+        var rng = new Random(3);
+        for (int g = 0; g < 6; g++)
+        {
+            var reads = Enumerable.Range(0, 16).Select(_ => rng.NextDouble() < 0.33).ToArray();
+            for (int o = 4 * g; o < 4 * g + 4; o++)
+                for (int i = 0; i < 16; i++)
+                    if (!reads[i]) w[o * 16 + i] = 0f;
+        }
+        Assert.Equal(Tensors.Kernels.CompactTileConv.Supported, OneConvPlan(model, batch) is Tensors.Kernels.TapPlan);
+    }
+
     [Fact]
     public void ConnectionsPrunedInGroupsOfFiltersGoToSliceBlocks()
     {

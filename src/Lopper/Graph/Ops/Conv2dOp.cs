@@ -217,6 +217,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         // a kernel-column subset.
         object? plan = !keep ? null
             : padded || strided ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
+            : IsOneByOne ? PointwiseTaps(weight, state, oh, ow)
             : ColumnTaps(weight, state);
         if (plan is not null)
         {
@@ -511,6 +512,37 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         if (plan.KeptShare >= 1 || plan.CostShare > 0.95) return null;
         if (plan.KeptShare <= SliceSparseMaxDensity && plan.KeptShare * SliceSparseCostPerSlice < plan.CostShare) return null;
         return state.KeepDerived(plan);
+    }
+
+    private bool IsOneByOne => IsUniform && KernelH == 1 && PadH == 0 && Columns is null && Stride <= 2;
+
+    /// <summary>
+    /// Largest <see cref="TapPlan.CostShare"/> at which a frozen 1x1 weight with zero connections runs as a tap list
+    /// rather than dense (the GEMM, or the projection shortcut's direct tiles).
+    /// </summary>
+    public const double PointwiseTapsMaxCost = 0.7;
+
+    // The slot value of a 1x1 weight that runs dense and keeps nothing else there (the GEMM path): the tap-list
+    // decision is made once per session.
+    private static readonly object DensePointwise = new();
+
+    // A frozen 1x1 weight (stride 1 or 2, no padding) with zero connections (SNACS prunes them too) as the centre taps
+    // of a 3x3 tap list over the unpadded planes or the compact parity phases (a 1x1 stride-2 convolution reads phase
+    // (0, 0), the centre tap's): its blocks multiply only the channels their filters read. Dense, a third of the
+    // connections of ResNet-20's shortcuts took as long as all of them.
+    private TapPlan? PointwiseTaps(float[] weight, NodeState state, int oh, int ow)
+    {
+        var derived = state.Derived;   // read once: another executor may set it between two reads
+        if (derived is TapPlan kept) return kept;
+        if (derived is not null || !CompactTileConv.Supported) return null;
+        var centred = new float[OutChannels * InChannels * 9];
+        for (int o = 0; o < OutChannels; o++)
+            for (int c = 0; c < InChannels; c++) centred[(o * InChannels + c) * 9 + 4] = weight[o * InChannels + c];
+        var plan = TapPlan.ForSlices(centred, OutChannels, InChannels);
+        if (plan.KeptShare < 1 && plan.CostShare <= PointwiseTapsMaxCost) return state.KeepDerived(plan);
+        // The shortcut's direct tiles keep their packing in the slot; the GEMM keeps nothing, so mark the decision.
+        if (!UsesStridedPointwise(oh, ow)) state.KeepDerived(DensePointwise);
+        return null;
     }
 
     // Images [start, end) through a positions-in-lanes plan: SliceSparseConv (stride 1, or 2 through its padded

@@ -54,7 +54,10 @@ internal static unsafe partial class CompactTileConv
             {
                 if (!plan.ReadsChannel(c)) continue;
                 float* phases = planes + (long)4 * c * stride + (long)i * (oh + 1) * ow;
-                StridedConv.SplitPlane(x + i * inImage + (long)c * h * w, h, w, phases, phases + stride, 2L * stride, ow, 0);
+                float* plane = x + i * inImage + (long)c * h * w;
+                // A 1x1 convolution's centre taps read phase (0, 0) only: a quarter of the split.
+                if (plan.CentreOnly && w <= 32) StridedConv.GatherEvenRowsAndColumns(plane, h, w, phases, ow);
+                else StridedConv.SplitPlane(plane, h, w, phases, phases + stride, 2L * stride, ow, 0);
             }
     }
 

@@ -130,6 +130,24 @@ internal static unsafe class StridedConv
         }
     }
 
+    /// <summary>
+    /// The even columns of the even rows of one plane (h rows of width w, at most 32): row 2m's to dst + m*rowStep,
+    /// masked to (w + 1) / 2 floats, so that nothing between the rows is written.
+    /// </summary>
+    internal static void GatherEvenRowsAndColumns(float* src, int h, int w, float* dst, long rowStep)
+    {
+        var zero = Vector512<float>.Zero;
+        var low = Simd.FirstLanes(w);
+        var high = Simd.FirstLanes(Math.Max(w - 16, 0));
+        var evenLanes = Simd.FirstLanes((w + 1) / 2);
+        for (int y = 0; y < h; y += 2, src += 2 * w, dst += rowStep)
+        {
+            var a = Avx512F.MaskLoad(src, low, zero);
+            var b = Avx512F.MaskLoad(src + 16, high, zero);
+            Avx512F.MaskStore(dst, evenLanes, Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b));
+        }
+    }
+
     // evens[m] = src[2m], odds[m] = src[2m + 1] for the n floats of src, 32 at a time (two-source permutes).
     internal static void Deinterleave(float* src, int n, float* evens, float* odds)
     {

@@ -22,7 +22,14 @@ internal sealed class TapPlan
         KeptShare = all == 0 ? 1 : (double)keptSlices / all;
         _reads = new bool[inChannels];
         foreach (int t in taps) _reads[t / 9] = true;
+        CentreOnly = Array.TrueForAll(taps, t => t % 9 == 4);
     }
+
+    /// <summary>
+    /// True when every tap is a kernel's centre (a 1x1 weight placed in a 3x3 one): at stride 2 only the even rows'
+    /// even columns (phase (0, 0)) are read.
+    /// </summary>
+    internal bool CentreOnly { get; }
 
     /// <summary>Output channels (filters).</summary>
     public int OutChannels { get; }
@@ -199,10 +206,14 @@ internal sealed class TapPlan
         {
             computed += (long)members[b].Count * channels[b];
             cost += Cost(channels[b], members[b].Count);
+            // A tap that is zero for every filter of the block is left out: a 1x1 weight placed at the centre of a
+            // 3x3 one (Conv2dOp's connection-pruned pointwise convolutions) then multiplies one tap per channel.
             var columns = new List<int>();
             for (int c = 0; c < inChannels; c++)
                 if ((sets[b][c >> 6] >> (c & 63) & 1) != 0)
-                    for (int t = 0; t < 9; t++) columns.Add(c * 9 + t);
+                    for (int t = 0; t < 9; t++)
+                        foreach (int o in members[b])
+                            if (weight[o * k + c * 9 + t] != 0f) { columns.Add(c * 9 + t); break; }
             packed.Add((members[b].ToArray(), columns.ToArray()));
         }
         var plan = Build(weight, outChannels, inChannels, null, packed, computed, keptSlices);
