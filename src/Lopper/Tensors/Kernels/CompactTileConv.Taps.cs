@@ -44,11 +44,9 @@ internal static unsafe partial class CompactTileConv
     // The parity phases of `images` images (image i at x + i*inImage) for the channels the plan reads: channel c's four
     // phase planes start at planes + 4*c*stride, image i's rows (oh + 1)*ow floats after image i-1's (the row between
     // two stacked images is never written, so it stays zero).
-    static readonly bool HackNoSplit = Environment.GetEnvironmentVariable("HACK_NOSPLIT") == "1";
     private static void SplitPhases(float* x, long inImage, int images, int h, int w, TapPlan plan, float* planes, int stride)
     {
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
-        if (HackNoSplit) return;
         for (int i = 0; i < images; i++)
             for (int c = 0; c < plan.InChannels; c++)
             {
