@@ -535,14 +535,19 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         var derived = state.Derived;   // read once: another executor may set it between two reads
         if (derived is TapPlan kept) return kept;
         if (derived is not null || !CompactTileConv.Supported) return null;
+        if (weight.AsSpan(0, OutChannels * InChannels).IndexOf(0f) < 0) return Dense();   // nothing pruned (-0 counts as 0 here)
         var centred = new float[OutChannels * InChannels * 9];
         for (int o = 0; o < OutChannels; o++)
             for (int c = 0; c < InChannels; c++) centred[(o * InChannels + c) * 9 + 4] = weight[o * InChannels + c];
         var plan = TapPlan.ForSlices(centred, OutChannels, InChannels);
-        if (plan.KeptShare < 1 && plan.CostShare <= PointwiseTapsMaxCost) return state.KeepDerived(plan);
+        return plan.KeptShare < 1 && plan.CostShare <= PointwiseTapsMaxCost ? state.KeepDerived(plan) : Dense();
+
         // The shortcut's direct tiles keep their packing in the slot; the GEMM keeps nothing, so mark the decision.
-        if (!UsesStridedPointwise(oh, ow)) state.KeepDerived(DensePointwise);
-        return null;
+        TapPlan? Dense()
+        {
+            if (!UsesStridedPointwise(oh, ow)) state.KeepDerived(DensePointwise);
+            return null;
+        }
     }
 
     // Images [start, end) through a positions-in-lanes plan: SliceSparseConv (stride 1, or 2 through its padded
