@@ -22,8 +22,9 @@ usage: bench/grid_latency.py SNAPSHOT_DIR LOPPER_DLL OUT_DIR [--methods l1,rando
        bench/grid_latency.py --table LATENCY.json
        bench/grid_latency.py --write-records RUN_DIR LATENCY.json
 
---write-records puts the re-measured latencies into RUN_DIR/cells/<id>/cell.json (latency_ms_before/after, nothing
-else) for the cells it timed; the runner's next results.json (after a cell, or --remeasure-latency) carries them.
+--write-records puts the re-measured latencies into RUN_DIR/cells/<id>/cell.json (latency_ms_before/after and the
+threads they were timed with, latency_threads; nothing else) for the cells it timed; the runner's next results.json
+(after a cell, or --remeasure-latency) carries them.
 writes OUT_DIR/latency.json and OUT_DIR/latency.md (per method and budget: MACs kept, each seed's speed-up and its
 ratio to the MAC reduction, speed-up x MACs kept); --table prints that Markdown table again from a latency.json.
 """
@@ -123,6 +124,7 @@ def write_records(run_dir, record):
         if cell["latency_batch"] != record["batch"]:
             sys.exit(f"{path}: field 'latency_batch' is {cell['latency_batch']}, the re-measure used {record['batch']}")
         cell["latency_ms_before"], cell["latency_ms_after"] = r["dense_ms"], r["ms"]
+        cell["latency_threads"] = record["threads"]
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(cell, f, indent=2)

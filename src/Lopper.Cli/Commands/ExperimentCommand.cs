@@ -15,7 +15,7 @@ public static class ExperimentCommand
     private static readonly Option<int?> Threads = Flags.Threads("threads per run (default: the config's threads:, else all cores)");
     private static readonly Option<bool> DryRun = Flags.Switch("--dry-run", "list the cells and their lopper commands, run nothing");
     private static readonly Option<bool> RemeasureLatency = Flags.Switch("--remeasure-latency",
-        "time every finished cell's model and source again (on a quiet machine) and rewrite their latencies and results.json; trains and prunes nothing");
+        "time every finished cell's model and source again (on a quiet machine) with --threads and rewrite their latencies (with the threads, latency_threads) and results.json, which keeps the runs' thread count; trains and prunes nothing");
     private static readonly Option<bool> Json = Flags.Json();
 
     /// <summary>The command.</summary>

@@ -116,12 +116,14 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
             // At least 30 pairs: a re-measure is what the grid's latency figures are read from.
             var (timedBefore, timedAfter) = TimeAgainst(source, model, ReferenceEquals(model, source), config.LatencyBatch, minPairs: 30, minSeconds: 6);
             double before = timedBefore.MedianMs, after = timedAfter.MedianMs;
-            row = row with { LatencyBatch = config.LatencyBatch, LatencyMsBefore = before, LatencyMsAfter = after };
+            row = row with { LatencyBatch = config.LatencyBatch, LatencyThreads = threads, LatencyMsBefore = before, LatencyMsAfter = after };
             AtomicFile.WriteText(Path.Combine(cell.Dir, CellFile), ResultsJson.CellToJson(row).ToJsonString(Indented));
             log.WriteLine($"{cell.Id}: {before:F1} -> {after:F1} ms at batch {config.LatencyBatch} ({before / after:F2}x)");
             done++;
         }
-        var results = Assemble(baseline, cells);
+        // The results keep the thread count their cells ran with; the new latencies carry their own (latency_threads).
+        int runThreads = File.Exists(resultsPath) ? ResultsJson.Load(resultsPath).Threads : threads;
+        var results = Assemble(baseline, cells, runThreads);
         ResultsJson.Save(results, resultsPath);
         return new ExperimentOutcome(results, resultsPath, done, cells.Count - done);
     }
@@ -133,7 +135,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         return ExperimentPlan.Cells(config, outDir, baselineDir);
     }
 
-    private ExperimentResults Assemble(BaselineResult baseline, IReadOnlyList<PlannedCell> cells)
+    private ExperimentResults Assemble(BaselineResult baseline, IReadOnlyList<PlannedCell> cells, int? runThreads = null)
     {
         var rows = new List<CellResult>();
         foreach (var c in cells)
@@ -146,7 +148,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
             Name = config.Name,
             Config = Path.GetFullPath(config.File),
             Dataset = config.Dataset ?? "fashion-mnist",
-            Threads = threads,
+            Threads = runThreads ?? threads,
             Baseline = baseline,
             Cells = rows,
             UpdatedUtc = DateTime.UtcNow.ToString("o"),
@@ -260,6 +262,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
             MacsBefore = r.MacsBefore,
             MacsAfter = r.MacsAfter,
             LatencyBatch = r.LatencyBatch,
+            LatencyThreads = threads,
             LatencyMsBefore = r.LatencyMsBefore,
             LatencyMsAfter = r.LatencyMsAfter,
             Seconds = new Dictionary<string, double>(r.Seconds),
@@ -318,6 +321,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
             MacsBefore = m0,
             MacsAfter = m1,
             LatencyBatch = config.LatencyBatch,
+            LatencyThreads = threads,
             LatencyMsBefore = latBefore.MedianMs,
             LatencyMsAfter = latAfter.MedianMs,
             Seconds = new Dictionary<string, double> { ["train"] = result.TrainSeconds, ["measure"] = measure, ["total"] = result.TrainSeconds + measure },

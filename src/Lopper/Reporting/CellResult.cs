@@ -59,6 +59,11 @@ public sealed record CellResult
     public long? MacsAfter { get; init; }
     /// <summary>Batch size the latency was measured at.</summary>
     public int? LatencyBatch { get; init; }
+    /// <summary>
+    /// Threads the latency was measured with: the run's own count, unless the latency was measured again later with
+    /// another (`lopper experiment --remeasure-latency`); null in records written before this field.
+    /// </summary>
+    public int? LatencyThreads { get; init; }
     /// <summary>Median latency of one batch before, in milliseconds.</summary>
     public double? LatencyMsBefore { get; init; }
     /// <summary>Median latency of one batch after, in milliseconds.</summary>

@@ -118,7 +118,10 @@ public static class ReportWriter
             var b = r.Baseline;
             string baseline = b is null ? "no baseline" :
                 $"baseline {b.Model ?? "?"} ({(b.Trained ? "trained by the experiment" : "from " + b.Dir)}): accuracy {ReportTable.Percent(b.Accuracy)}%, {ReportTable.Count(b.Params)} params, {ReportTable.Count(b.Macs)} MACs";
-            yield return $"{r.Name}: dataset {r.Dataset ?? "?"}, {r.Threads} thread(s), {ok} cell(s) ok, {failed} failed; {baseline}";
+            // Latencies timed again at another thread count than the runs' say so.
+            var latencyThreads = r.Cells.Where(c => c.IsOk && c.LatencyThreads is int t && t != r.Threads).Select(c => c.LatencyThreads!.Value).Distinct().Order().ToList();
+            string timed = latencyThreads.Count == 0 ? "" : $" (latencies of {r.Cells.Count(c => c.IsOk && c.LatencyThreads is int t && t != r.Threads)} cell(s) at {string.Join(", ", latencyThreads)} thread(s))";
+            yield return $"{r.Name}: dataset {r.Dataset ?? "?"}, {r.Threads} thread(s){timed}, {ok} cell(s) ok, {failed} failed; {baseline}";
         }
     }
 

@@ -101,7 +101,7 @@ public static class ResultsJson
             ["accuracy_before"] = c.AccuracyBefore, ["accuracy_pruned"] = c.AccuracyPruned, ["accuracy_finetuned"] = c.AccuracyFinetuned,
             ["params_before"] = c.ParamsBefore, ["params_after"] = c.ParamsAfter,
             ["macs_before"] = c.MacsBefore, ["macs_after"] = c.MacsAfter,
-            ["latency_batch"] = c.LatencyBatch, ["latency_ms_before"] = c.LatencyMsBefore, ["latency_ms_after"] = c.LatencyMsAfter,
+            ["latency_batch"] = c.LatencyBatch, ["latency_threads"] = c.LatencyThreads, ["latency_ms_before"] = c.LatencyMsBefore, ["latency_ms_after"] = c.LatencyMsAfter,
             ["seconds"] = seconds,
             ["args"] = args,
         };
@@ -148,6 +148,7 @@ public static class ResultsJson
             MacsBefore = Long(o, "macs_before", source, at),
             MacsAfter = Long(o, "macs_after", source, at),
             LatencyBatch = (int?)Long(o, "latency_batch", source, at),
+            LatencyThreads = (int?)Long(o, "latency_threads", source, at),
             LatencyMsBefore = Real(o, "latency_ms_before", source, at),
             LatencyMsAfter = Real(o, "latency_ms_after", source, at),
             Seconds = seconds,

@@ -94,6 +94,8 @@ public class ExperimentTests
 
         // The l1 row carries exactly its run's figures; the baseline is the experiment's own training run.
         var l1 = results.Cells[0];
+        Assert.Equal(1, results.Threads);
+        Assert.Equal(1, l1.LatencyThreads);   // timed in its run, with the run's threads
         var run = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, l1.Dir, "run.json")))!;
         Assert.Equal((double)run["accuracy_finetuned"]!, l1.AccuracyFinetuned);
         Assert.Equal((double)run["accuracy_pruned"]!, l1.AccuracyPruned);
@@ -149,18 +151,21 @@ public class ExperimentTests
         string md = File.ReadAllText(Path.Combine(reportDir, "report.md"));
         Assert.Contains("| not-a-method-target-macs-0.5-s0-ft1 | not-a-method | target-macs 0.5 | 0 | 1 | failed |", md);
 
-        // Re-timing rewrites every finished cell's latencies (cell.json and results.json) and trains nothing.
+        // Re-timing rewrites every finished cell's latencies (cell.json and results.json) and trains nothing; at
+        // another thread count the cells record it and the results keep the runs' count.
         var cellJson = Path.Combine(outDir, l1.Dir, "cell.json");
         var cellNode = JsonNode.Parse(File.ReadAllText(cellJson))!;
         cellNode["latency_ms_after"] = 123456;
         File.WriteAllText(cellJson, cellNode.ToJsonString());
         Assert.Equal(123456, ResultsJson.ParseCell(File.ReadAllText(cellJson), cellJson).LatencyMsAfter);
-        (code, output, err) = Run("experiment", "--config", cfg, "--remeasure-latency", "--json");
+        (code, output, err) = Run("experiment", "--config", cfg, "--remeasure-latency", "--threads", "2", "--json");
         Assert.True(code == 1, err);   // the failed cell is still failed
         Assert.Equal(2, (int)JsonNode.Parse(output)!["ran"]!);
         Assert.Contains($"{l1.Id}: ", err);
         var again = ResultsJson.Load(Path.Combine(outDir, "results.json"));
         Assert.True(again.Cells[0].LatencyMsAfter is > 0 and < 123456);
+        Assert.Equal(1, again.Threads);
+        Assert.Equal(2, again.Cells[0].LatencyThreads);
         Assert.Equal(again.Cells[0].LatencyMsAfter, ResultsJson.ParseCell(File.ReadAllText(cellJson), cellJson).LatencyMsAfter);
         Assert.Equal(l1.AccuracyFinetuned, again.Cells[0].AccuracyFinetuned);
         Assert.Equal(l1Stamp, File.GetLastWriteTimeUtc(l1Run));

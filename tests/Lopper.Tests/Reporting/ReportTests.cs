@@ -59,6 +59,24 @@ public class ReportTests
     }
 
     [Fact]
+    public void SummarySaysWhichLatenciesWereTimedAtAnotherThreadCount()
+    {
+        using var dir = new TempDir();
+        var r = Sample();
+        var resultsPath = dir.File("results.json");
+        ResultsJson.Save(r, resultsPath);
+        Assert.True(Run("report", resultsPath, "--out", dir.File("same")).Code == 0);
+        Assert.Contains("sample: dataset fashion-mnist, 2 thread(s), 3 cell(s) ok", File.ReadAllText(Path.Combine(dir.File("same"), "report.md")));
+        // Two cells re-timed at 1 thread, one at the runs' 2: the summary names the first two.
+        r = r with { Cells = [r.Cells[0] with { LatencyThreads = 1 }, r.Cells[1] with { LatencyThreads = 1 }, r.Cells[2] with { LatencyThreads = 2 }, r.Cells[3]] };
+        ResultsJson.Save(r, resultsPath);
+        Assert.Equal(1, ResultsJson.Load(resultsPath).Cells[0].LatencyThreads);
+        Assert.True(Run("report", resultsPath, "--out", dir.File("other")).Code == 0);
+        Assert.Contains("sample: dataset fashion-mnist, 2 thread(s) (latencies of 2 cell(s) at 1 thread(s)), 3 cell(s) ok",
+            File.ReadAllText(Path.Combine(dir.File("other"), "report.md")));
+    }
+
+    [Fact]
     public void ReportRendersWellFormedChartsAndTheFileNumbers()
     {
         using var dir = new TempDir();
