@@ -29,6 +29,15 @@ public class DepthwiseConvTests
         { 1, 2, 1, 3, 3, 3, 1, 2, 1 },      // padding 2 on a 3x3 plane
         { 3, 5, 1, 4, 4, 3, 1, 1, 1 },      // MobileNet's small late planes
         { 2, 3, 1, 16, 16, 3, 1, 1, 1 },
+        // Output planes of at most 16 positions (SmallPlane): inputs of up to 32 floats through lane permutations,
+        // larger ones through gathers; batches of many planes so that runs end inside the tensor.
+        { 3, 7, 1, 7, 7, 3, 2, 1, 1 },      // MobileNet's 7x7 -> 4x4 at stride 2 (gathers)
+        { 2, 3, 2, 4, 4, 3, 1, 1, 1 },      // 4x4, multiplier 2
+        { 4, 5, 1, 2, 2, 3, 1, 1, 1 },      // 2x2
+        { 2, 3, 1, 5, 4, 3, 2, 1, 1 },      // 20 inputs -> 3x2
+        { 2, 3, 1, 4, 4, 5, 1, 2, 1 },      // 25 taps
+        { 2, 3, 1, 4, 4, 3, 1, 2, 2 },      // dilation 2
+        { 2, 3, 1, 9, 9, 3, 3, 1, 1 },      // 81 inputs -> 3x3 at stride 3 (gathers)
     };
 
     [Theory]
@@ -68,11 +77,15 @@ public class DepthwiseConvTests
         var b = bias ? Random(rng, g.OutChannels) : [];
         var dy = Random(rng, g.OutputLength);
         // Outputs start as garbage: every kernel must write, not add.
-        var y = new float[g.OutputLength]; Array.Fill(y, float.NaN);
+        // and nothing past the output may be written (a sentinel tail after it).
+        var yTail = new float[g.OutputLength + 32]; Array.Fill(yTail, float.NaN);
+        yTail.AsSpan((int)g.OutputLength).Fill(12345f);
         var dx = new float[g.InputLength]; Array.Fill(dx, float.NaN);
         var dw = new float[g.WeightLength]; Array.Fill(dw, float.NaN);
         var db = bias ? new float[g.OutChannels] : []; Array.Fill(db, float.NaN);
-        DepthwiseConv.Forward(x, w, b, y, g);
+        DepthwiseConv.Forward(x, w, b, yTail.AsSpan(0, (int)g.OutputLength), g);
+        Assert.All(yTail.AsSpan((int)g.OutputLength).ToArray(), v => Assert.Equal(12345f, v));
+        var y = yTail[..(int)g.OutputLength];
         DepthwiseConv.InputGradient(dy, w, dx, g);
         DepthwiseConv.WeightGradient(x, dy, dw, db, g);
 

@@ -123,8 +123,14 @@ internal static class DepthwiseConv
     {
         CheckLengths(g, x.Length, w.Length, y.Length, "y");
         if (!bias.IsEmpty && bias.Length != g.OutChannels) throw new ArgumentException($"bias has {bias.Length} values, expected {g.OutChannels}");
-        var lay = new Layout(g);
         var geo = g;
+        if (DepthwiseSmallPlane.Applies(g))
+        {
+            fixed (float* xp = x, wp = w, bp = bias, yp = y)
+                DepthwiseSmallPlane.Forward(xp, wp, bias.IsEmpty ? null : bp, yp, geo);
+            return;
+        }
+        var lay = new Layout(g);
         fixed (float* xp = x, wp = w, bp = bias, yp = y)
         {
             // Pointers cannot enter a lambda; their addresses can (the spans stay pinned for the whole call).
