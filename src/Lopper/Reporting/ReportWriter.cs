@@ -119,8 +119,8 @@ public static class ReportWriter
             string baseline = b is null ? "no baseline" :
                 $"baseline {b.Model ?? "?"} ({(b.Trained ? "trained by the experiment" : "from " + b.Dir)}): accuracy {ReportTable.Percent(b.Accuracy)}%, {ReportTable.Count(b.Params)} params, {ReportTable.Count(b.Macs)} MACs";
             // Latencies timed again at another thread count than the runs' say so.
-            var latencyThreads = r.Cells.Where(c => c.IsOk && c.LatencyThreads is int t && t != r.Threads).Select(c => c.LatencyThreads!.Value).Distinct().Order().ToList();
-            string timed = latencyThreads.Count == 0 ? "" : $" (latencies of {r.Cells.Count(c => c.IsOk && c.LatencyThreads is int t && t != r.Threads)} cell(s) at {string.Join(", ", latencyThreads)} thread(s))";
+            var retimed = r.Cells.Where(c => c.IsOk && c.LatencyThreads is int t && t != r.Threads).Select(c => c.LatencyThreads!.Value).ToList();
+            string timed = retimed.Count == 0 ? "" : $" (latencies of {retimed.Count} cell(s) at {string.Join(", ", retimed.Distinct().Order())} thread(s))";
             yield return $"{r.Name}: dataset {r.Dataset ?? "?"}, {r.Threads} thread(s){timed}, {ok} cell(s) ok, {failed} failed; {baseline}";
         }
     }

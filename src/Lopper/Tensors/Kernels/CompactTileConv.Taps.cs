@@ -54,7 +54,7 @@ internal static unsafe partial class CompactTileConv
                 float* phases = planes + (long)4 * c * stride + (long)i * (oh + 1) * ow;
                 float* plane = x + i * inImage + (long)c * h * w;
                 // A 1x1 convolution's centre taps read phase (0, 0) only: a quarter of the split.
-                if (plan.CentreOnly && w <= 32) StridedConv.GatherEvenRowsAndColumns(plane, h, w, phases, ow);
+                if (plan.CentreOnly) StridedConv.GatherEvenRowsAndColumns(plane, h, w, phases, ow);
                 else StridedConv.SplitPlane(plane, h, w, phases, phases + stride, 2L * stride, ow, 0);
             }
     }

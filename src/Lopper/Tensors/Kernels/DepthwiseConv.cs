@@ -269,20 +269,22 @@ internal static class DepthwiseConv
 
     // Runs body(unit, scratch) for every unit, in a few contiguous runs per thread; each run rents, zeroes and
     // pins its scratch once.
-    private static unsafe void ForUnits(int units, int scratchLength, UnitBody body)
+    private static unsafe void ForUnits(int units, int scratchLength, UnitBody body) => ForRuns(units, (u0, u1) =>
+    {
+        var scratch = BufferPool.RentZeroed(scratchLength);
+        try
+        {
+            fixed (float* s = scratch)
+                for (int u = u0; u < u1; u++) body(u, s);
+        }
+        finally { BufferPool.Return(scratch); }
+    });
+
+    /// <summary>Runs run(u0, u1) over [0, units) cut into a few contiguous runs per thread.</summary>
+    internal static void ForRuns(int units, Action<int, int> run)
     {
         int chunks = Math.Min(units, Parallelism.Threads * 4);
-        Parallelism.For(chunks, ch =>
-        {
-            int u0 = (int)((long)units * ch / chunks), u1 = (int)((long)units * (ch + 1) / chunks);
-            var scratch = BufferPool.RentZeroed(scratchLength);
-            try
-            {
-                fixed (float* s = scratch)
-                    for (int u = u0; u < u1; u++) body(u, s);
-            }
-            finally { BufferPool.Return(scratch); }
-        });
+        Parallelism.For(chunks, ch => run((int)((long)units * ch / chunks), (int)((long)units * (ch + 1) / chunks)));
     }
 
     // A short row copy (a plane row is often 4 to 32 floats, where a general copy call costs more than the move):
@@ -320,7 +322,9 @@ internal static class DepthwiseConv
         int s = lay.S, p = g.Padding, w = g.Width;
         if (s == 2 && Avx512F.IsSupported && !ForceScalar && w + (p & 1) <= 32)
         {
-            SplitShortRows(plane, phased, g, lay);
+            // Padded column t goes to phase t % 2 at t / 2; an odd padding leads each row by one padding column.
+            float* dst = phased + (p >> 1);
+            StridedConv.SplitPlane(plane, g.Height, w, dst, dst + lay.PhaseStride, 2L * lay.PhaseStride, lay.Wq, p, p & 1);
             return;
         }
         for (int iy = 0; iy < g.Height; iy++)
@@ -337,28 +341,6 @@ internal static class DepthwiseConv
                     int col = ix + p;
                     dst[col % s * lay.PhaseStride + col / s] = row[ix];
                 }
-        }
-    }
-
-    // Split at stride 2 for rows that fit two vectors with their odd padding column (every row of MobileNet-style
-    // nets on small images): each row is two masked loads starting one float early for an odd padding (lane 0 off:
-    // that column is padding, and masked-off lanes neither read nor fault), two permutes and two stores, with the
-    // masks made once. The per-row block loop with its zeroed edge buffer made MobileNetV2's stride-2 depthwise
-    // layers several times slower than its stride-1 ones over the same input.
-    private static unsafe void SplitShortRows(float* plane, float* phased, in DepthwiseGeometry g, Layout lay)
-    {
-        int p = g.Padding, w = g.Width, lead = p & 1, end = w + lead, q = p >> 1;
-        var zero = Vector512<float>.Zero;
-        var low = Simd.FirstLanes(Math.Min(end, 16)) & ~Simd.FirstLanes(lead);
-        var high = Simd.FirstLanes(Math.Max(end - 16, 0));
-        for (int iy = 0; iy < g.Height; iy++)
-        {
-            int r = iy + p;
-            float* row = plane + iy * w - lead, dst = phased + (r & 1) * 2 * lay.PhaseStride + (r >> 1) * lay.Wq + q;
-            var a = Avx512F.MaskLoad(row, low, zero);
-            var b = Avx512F.MaskLoad(row + 16, high, zero);
-            Vector512.Store(Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b), dst);
-            Vector512.Store(Avx512F.PermuteVar16x32x2(a, Simd.OddLanes, b), dst + lay.PhaseStride);
         }
     }
 

@@ -36,13 +36,10 @@ internal static unsafe class DepthwiseSmallPlane
                     inside[t * 16 + l] = valid ? -1 : 0;
                 }
             }
-        int units = g.Batch * g.OutChannels, chunks = Math.Min(units, Parallelism.Threads * 4);
         // Pointers cannot enter a lambda; their addresses can (the caller keeps the tensors pinned).
         nint xa = (nint)x, wa = (nint)w, ba = (nint)bias, ya = (nint)y, ia = (nint)index, ma = (nint)inside;
         var geo = g;
-        Parallelism.For(chunks, ch =>
-            Run((float*)xa, (float*)wa, (float*)ba, (float*)ya, (int*)ia, (int*)ma, geo,
-                (int)((long)units * ch / chunks), (int)((long)units * (ch + 1) / chunks)));
+        DepthwiseConv.ForRuns(g.Batch * g.OutChannels, (u0, u1) => Run((float*)xa, (float*)wa, (float*)ba, (float*)ya, (int*)ia, (int*)ma, geo, u0, u1));
     }
 
     // Units [u0, u1): unit u is output channel u % (C*m) of image u / (C*m). Each plane is stored as a whole vector

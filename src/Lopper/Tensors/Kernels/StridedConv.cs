@@ -98,14 +98,19 @@ internal static unsafe class StridedConv
     /// <summary>
     /// The even and odd columns of the h rows of one plane (row width w): with r = y + <paramref name="firstRow"/>,
     /// row y's even columns go to evens + (r % 2) * parityStep + (r / 2) * rowStep, its odd ones to the same offset
-    /// from odds. Rows up to 32 wide (every stride-2 layer of the zoo's small-image models) take one pass with the
-    /// masks made once: per-row calls of <see cref="Deinterleave"/>, which makes its masks each time, were half of a
-    /// 28x28 stride-2 layer with a third of its kernel columns.
+    /// from odds. With <paramref name="lead"/> 1 each row counts from one column before its first (a padding column,
+    /// zero): column t of the row is then column t + 1. Rows up to 32 wide, lead included (every stride-2 layer of
+    /// the zoo's small-image models), take one pass with the masks made once and only their own floats written:
+    /// per-row calls of <see cref="Deinterleave"/>, which makes its masks each time, were half of a 28x28 stride-2
+    /// layer with a third of its kernel columns, and the depthwise split's per-row block loop through a zeroed edge
+    /// buffer made MobileNetV2's stride-2 depthwise layers several times slower than its stride-1 ones.
     /// </summary>
-    internal static void SplitPlane(float* src, int h, int w, float* evens, float* odds, long parityStep, long rowStep, int firstRow)
+    internal static void SplitPlane(float* src, int h, int w, float* evens, float* odds, long parityStep, long rowStep, int firstRow, int lead = 0)
     {
-        if (w > 32)
+        int n = w + lead;
+        if (n > 32)
         {
+            if (lead != 0) throw new ArgumentOutOfRangeException(nameof(lead), "a leading padding column needs rows of at most 31 floats");
             for (int y = 0; y < h; y++)
             {
                 int r = y + firstRow;
@@ -115,10 +120,12 @@ internal static unsafe class StridedConv
             return;
         }
         var zero = Vector512<float>.Zero;
-        var low = Simd.FirstLanes(w);
-        var high = Simd.FirstLanes(Math.Max(w - 16, 0));
-        var evenLanes = Simd.FirstLanes((w + 1) / 2);
-        var oddLanes = Simd.FirstLanes(w / 2);
+        // Lane 0 is off for a lead: that column is padding, and a masked-off lane neither reads nor faults.
+        var low = Simd.FirstLanes(Math.Min(n, 16)) & ~Simd.FirstLanes(lead);
+        var high = Simd.FirstLanes(Math.Max(n - 16, 0));
+        var evenLanes = Simd.FirstLanes((n + 1) / 2);
+        var oddLanes = Simd.FirstLanes(n / 2);
+        src -= lead;
         for (int y = 0; y < h; y++, src += w)
         {
             int r = y + firstRow;
@@ -131,21 +138,35 @@ internal static unsafe class StridedConv
     }
 
     /// <summary>
-    /// The even columns of the even rows of one plane (h rows of width w, at most 32): row 2m's to dst + m*rowStep,
-    /// masked to (w + 1) / 2 floats, so that nothing between the rows is written.
+    /// The even columns of the even rows of one plane (h rows of width w): row 2m's to dst + m*rowStep, (w + 1) / 2
+    /// floats, masked so that nothing between the rows is written. Rows up to 32 wide (every shortcut and phase
+    /// (0, 0) gather of the zoo's small-image models) take one vector each with the masks made once; made per row,
+    /// the masks had cost ResNet-20's shortcuts a third of their time.
     /// </summary>
     internal static void GatherEvenRowsAndColumns(float* src, int h, int w, float* dst, long rowStep)
     {
         var zero = Vector512<float>.Zero;
-        var low = Simd.FirstLanes(w);
-        var high = Simd.FirstLanes(Math.Max(w - 16, 0));
-        var evenLanes = Simd.FirstLanes((w + 1) / 2);
-        for (int y = 0; y < h; y += 2, src += 2 * w, dst += rowStep)
+        if (w <= 32)
         {
-            var a = Avx512F.MaskLoad(src, low, zero);
-            var b = Avx512F.MaskLoad(src + 16, high, zero);
-            Avx512F.MaskStore(dst, evenLanes, Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b));
+            var low = Simd.FirstLanes(w);
+            var high = Simd.FirstLanes(Math.Max(w - 16, 0));
+            var evenLanes = Simd.FirstLanes((w + 1) / 2);
+            for (int y = 0; y < h; y += 2, src += 2 * w, dst += rowStep)
+            {
+                var a = Avx512F.MaskLoad(src, low, zero);
+                var b = Avx512F.MaskLoad(src + 16, high, zero);
+                Avx512F.MaskStore(dst, evenLanes, Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b));
+            }
+            return;
         }
+        for (int y = 0; y < h; y += 2, src += 2 * w, dst += rowStep)
+            for (int t = 0; t < w; t += 32)
+            {
+                int n = Math.Min(32, w - t);   // floats of the row from column t on
+                var a = n >= 16 ? Vector512.Load(src + t) : Avx512F.MaskLoad(src + t, Simd.FirstLanes(n), zero);
+                var b = n == 32 ? Vector512.Load(src + t + 16) : n > 16 ? Avx512F.MaskLoad(src + t + 16, Simd.FirstLanes(n - 16), zero) : zero;
+                Avx512F.MaskStore(dst + t / 2, Simd.FirstLanes((n + 1) / 2), Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b));
+            }
     }
 
     // evens[m] = src[2m], odds[m] = src[2m + 1] for the n floats of src, 32 at a time (two-source permutes).

@@ -1,6 +1,3 @@
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
@@ -19,8 +16,9 @@ internal static unsafe class StridedPointwiseConv
     public static bool Applies(int kernel, int stride, int padding) => Gemm.RowsSupported && kernel == 1 && stride > 1 && padding == 0;
 
     /// <summary>
-    /// Floats of gathered-input scratch for <paramref name="channels"/> planes of oh x ow outputs (and one vector of
-    /// slack: the stride-2 gather stores whole vectors, the next row overwriting what spills past a row).
+    /// Floats of gathered-input scratch for <paramref name="channels"/> planes of oh x ow outputs, and one vector of
+    /// slack (the stride-2 gather once stored whole vectors past a row; it writes only its rows now, but the slack stays
+    /// for the direct tiles, whose reads past the last plane were not re-checked without it).
     /// </summary>
     public static int GatheredLength(int channels, int oh, int ow) => channels * oh * ow + 16;
 
@@ -38,7 +36,7 @@ internal static unsafe class StridedPointwiseConv
         for (int c = 0; c < channels; c++)
         {
             float* plane = x + (long)(inputs is null ? c : inputs[c]) * h * w, dst = gathered + (long)c * oh * ow;
-            if (stride == 2) GatherEven(plane, oh, 2 * w, ow, dst);
+            if (stride == 2) StridedConv.GatherEvenRowsAndColumns(plane, h, w, dst, ow);
             else
                 for (int oy = 0; oy < oh; oy++, dst += ow)
                     for (int ox = 0; ox < ow; ox++) dst[ox] = plane[(long)oy * stride * w + ox * stride];
@@ -46,36 +44,5 @@ internal static unsafe class StridedPointwiseConv
         int* offsets = stackalloc int[channels];
         for (int c = 0; c < channels; c++) offsets[c] = c * oh * ow;
         PaddedConv.ConvolveDirect(gathered, offsets, channels, ow, oh, ow, packed, outChannels, y, bias, relu, residual);
-    }
-
-    // Row r of dst (ow floats, rows packed) = src[r*pitch], src[r*pitch + 2], ..., src[r*pitch + 2(ow - 1)]: 16 at a
-    // time from two (masked) loads and one lane permutation. The scalar loop it replaces took about as long as the
-    // product on ResNet-20's shortcuts; rows up to 16 outputs wide (all of theirs) take one vector with the masks
-    // made once. Reads stop at src[2(ow - 1)] of a row (masked past it); the store is a whole vector (see GatheredLength).
-    private static void GatherEven(float* src, int rows, long pitch, int ow, float* dst)
-    {
-        var zero = Vector512<float>.Zero;
-        if (ow <= 16)
-        {
-            int n = 2 * ow - 1;   // inputs a row reads: at most 31
-            var low = Simd.FirstLanes(n);
-            var high = Simd.FirstLanes(Math.Max(n - 16, 0));
-            for (int r = 0; r < rows; r++, src += pitch, dst += ow)
-            {
-                var a = Avx512F.MaskLoad(src, low, zero);
-                var b = Avx512F.MaskLoad(src + 16, high, zero);
-                Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b).Store(dst);
-            }
-            return;
-        }
-        for (int r = 0; r < rows; r++, src += pitch, dst += ow)
-            for (int ox = 0; ox < ow; ox += 16)
-            {
-                int n = 2 * Math.Min(16, ow - ox) - 1;
-                float* s = src + 2 * ox;
-                var a = n >= 16 ? Vector512.Load(s) : Avx512F.MaskLoad(s, Simd.FirstLanes(n), zero);
-                var b = n > 16 ? Avx512F.MaskLoad(s + 16, Simd.FirstLanes(n - 16), zero) : zero;
-                Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b).Store(dst + ox);
-            }
     }
 }
