@@ -154,16 +154,16 @@ public class SrInitTests
         var table = Synthetic((0.9, 100, false), (0.1, 200, false), (0.3, 300, false), (0.0, 500, true), (0.2, 50, false));
         // Drop per parameter: b1 0.0005, b2 0.001, b4 0.004, b0 0.009. 2000 params, keep at most 1650:
         // b1 (200) leaves 1800, b2 (300) leaves 1500; putting either back would exceed 1650.
-        var (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TargetParams = 0.825 }, 2000, 0);
+        var (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TopUp = WidthTopUp.None, TargetParams = 0.825 }, 2000, 0);
         Assert.True(met);
         Assert.Equal([1, 2], removed.Order());
         // Even with every candidate gone 1350 of 2000 remain.
-        (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TargetParams = 0.5 }, 2000, 0);
+        (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TopUp = WidthTopUp.None, TargetParams = 0.5 }, 2000, 0);
         Assert.False(met);
         Assert.Equal([0, 1, 2, 4], removed.Order());
         // The baselines' scores are not drops: they go by score alone (b1 0.1, b4 0.2, b2 0.3 leave 1450), and then
         // b4 (50) is put back because 1500 still meets the budget.
-        (removed, _) = SrInitPruner.Select(table, new SrInitOptions { TargetParams = 0.825, Criterion = BlockCriterion.L1 }, 2000, 0);
+        (removed, _) = SrInitPruner.Select(table, new SrInitOptions { TopUp = WidthTopUp.None, TargetParams = 0.825, Criterion = BlockCriterion.L1 }, 2000, 0);
         Assert.Equal([1, 2], removed.Order());
     }
 
@@ -177,7 +177,7 @@ public class SrInitTests
         // ..., 30.1%, 18.45%.
         var table = WithMacs((0.01, 1165), (0.02, 1165), (0.03, 1165), (0.04, 1165), (0.05, 1165), (0.06, 1165), (0.07, 1165));
         int Kept(double f, double tolerance) =>
-            10000 - SrInitPruner.Select(table, new SrInitOptions { TargetMacs = f, BudgetTolerance = tolerance }, 0, 10000).Removed.Sum(i => (int)table[i].Macs);
+            10000 - SrInitPruner.Select(table, new SrInitOptions { TargetMacs = f, BudgetTolerance = tolerance, TopUp = WidthTopUp.None }, 0, 10000).Removed.Sum(i => (int)table[i].Macs);
         Assert.Equal(3010, Kept(0.3, Budget.DefaultTolerance));
         Assert.Equal(1845, Kept(0.3, 0));
         // 53.4% is 3.4 points over 50%: the tolerance does not stretch that far, so five blocks go either way.
@@ -188,12 +188,65 @@ public class SrInitTests
     }
 
     [Fact]
+    public void WithATopUpBlocksStopAtTheTargetInsteadOfOvershootingIt()
+    {
+        var table = WithMacs((0.01, 1165), (0.02, 1165), (0.03, 1165), (0.04, 1165), (0.05, 1165), (0.06, 1165), (0.07, 1165));
+        (int Kept, bool Met) Pick(double f)
+        {
+            var (removed, met) = SrInitPruner.Select(table, new SrInitOptions { TargetMacs = f }, 0, 10000);
+            return (10000 - removed.Sum(i => (int)table[i].Macs), met);
+        }
+        // 50%: five blocks would keep 41.75%, more than the tolerance under it, so four go (53.4%) and the rest is
+        // left to the thinning (not met by blocks).
+        Assert.Equal((5340, false), Pick(0.5));
+        // 30%: six blocks keep 30.1%, within the tolerance: the same as without a top-up.
+        Assert.Equal((3010, true), Pick(0.3));
+        // 45%: five blocks keep 41.75%, 3.25 points under; four keep 53.4%.
+        Assert.Equal((5340, false), Pick(0.45));
+        // 43%: five blocks keep 41.75%, within the tolerance under it.
+        Assert.Equal((4175, true), Pick(0.43));
+        // The packing keeps the drop-per-MAC order: the four smallest drops go.
+        Assert.Equal([0, 1, 2, 3], SrInitPruner.Select(table, new SrInitOptions { TargetMacs = 0.5 }, 0, 10000).Removed.Order());
+    }
+
+    [Fact]
+    public void TheTopUpThinsFiltersToTheTargetAfterTheBlocks()
+    {
+        var model = TinyResNet();
+        var (totalParams, totalMacs) = CostCounter.Totals(model.Graph);
+        var blocksOnly = new SrInitPruner(new SrInitOptions { TargetMacs = 0.5, ProbePerClass = 8, DonorSeeds = 1, TopUp = WidthTopUp.None }).Prune(Context(model));
+        var topped = new SrInitPruner(new SrInitOptions { TargetMacs = 0.5, ProbePerClass = 8, DonorSeeds = 1 }).Prune(Context(model));
+        double blockShare = (double)blocksOnly.Details["macs_kept_fraction"]!;
+        double toppedShare = (double)topped.Details["macs_kept_fraction"]!;
+        // Whole blocks miss 50% by more than the tolerance (the case the top-up is for) ...
+        Assert.True(Math.Abs(blockShare - 0.5) > Budget.DefaultTolerance, $"blocks alone keep {blockShare:F3}");
+        Assert.Null(blocksOnly.Details["top_up"]);
+        // ... the top-up lands on it, from fewer blocks than the blocks-only rule removed.
+        Assert.InRange(toppedShare, 0.5 - Budget.DefaultTolerance, 0.5 + Budget.DefaultTolerance);
+        Assert.True((bool)topped.Details["target_met"]!);
+        Assert.Equal(toppedShare, (double)CostCounter.Totals(topped.Pruned.Graph).Macs / totalMacs, 12);
+        Assert.True((int)topped.Details["blocks_removed"]! < (int)blocksOnly.Details["blocks_removed"]!);
+        var topUp = topped.Details["top_up"]!;
+        Assert.Equal("l1", (string)topUp["method"]!);
+        Assert.True((double)topUp["kept_share_before"]! > 0.5 + Budget.DefaultTolerance);
+        // Some group lost channels, and the params the record reports are the compacted model's.
+        Assert.Contains(topUp["groups"]!.AsArray(), g => (int)g!["kept"]! < (int)g!["channels"]!);
+        Assert.Equal((double)CostCounter.Totals(topped.Pruned.Graph).Params / totalParams, (double)topped.Details["params_kept_fraction"]!, 12);
+        // The thinned model still runs.
+        var ex = new Executor(topped.Pruned);
+        var y = ex.Forward(new Tensor([2, 1, 8, 8]), training: false, forBackward: false);
+        Assert.Equal([2, 3], y.Shape);
+        foreach (float v in y.Span) Assert.True(float.IsFinite(v));
+        ex.EndStep();
+    }
+
+    [Fact]
     public void TargetMacsChoosesTheLeastDropThatMeetsTheBudget()
     {
         // Drops 0.02 / 0.03 / 0.05 / 0.20 at MACs 100 / 400 / 400 / 300 of 1000 (the rest is outside the blocks).
         // Per MAC: 2e-4, 7.5e-5, 1.25e-4, 6.7e-4, so the greedy order is b1, b2, b0, b3; by drop alone it is b0, b1, b2, b3.
         var table = WithMacs((0.02, 100), (0.03, 400), (0.05, 400), (0.20, 300));
-        (HashSet<int>, bool) Pick(double f) => SrInitPruner.Select(table, new SrInitOptions { TargetMacs = f }, 0, 1000);
+        (HashSet<int>, bool) Pick(double f) => SrInitPruner.Select(table, new SrInitOptions { TargetMacs = f, TopUp = WidthTopUp.None }, 0, 1000);
 
         // Keep at most 500: b1 then b0 (drop 0.05) rather than b1 then b2 (0.08) or b0, b1, b2 by drop order (0.10).
         var (removed, met) = Pick(0.5);
@@ -223,7 +276,7 @@ public class SrInitTests
         }
         // A budget the candidates cannot reach: everything goes and it says so.
         var small = WithMacs((0.1, 100), (0.2, 100));
-        var (all, reached) = SrInitPruner.Select(small, new SrInitOptions { TargetMacs = 0.5 }, 0, 1000);
+        var (all, reached) = SrInitPruner.Select(small, new SrInitOptions { TargetMacs = 0.5, TopUp = WidthTopUp.None }, 0, 1000);
         Assert.False(reached);
         Assert.Equal([0, 1], all.Order());
     }
@@ -283,7 +336,7 @@ public class SrInitTests
     {
         var model = TinyResNet();
         long totalMacs = CostCounter.Totals(model.Graph).Macs;
-        var outcome = new SrInitPruner(new SrInitOptions { TargetMacs = 0.6, ProbePerClass = 8, DonorSeeds = 2 }).Prune(Context(model));
+        var outcome = new SrInitPruner(new SrInitOptions { TargetMacs = 0.6, ProbePerClass = 8, DonorSeeds = 2, TopUp = WidthTopUp.None }).Prune(Context(model));
         double kept = (double)outcome.Details["macs_kept_fraction"]!;
         Assert.Equal((double)CostCounter.Totals(outcome.Pruned.Graph).Macs / totalMacs, kept, 12);
         Assert.True((bool)outcome.Details["target_met"]!);

@@ -12,7 +12,9 @@ public static class BlockSelection
     /// worth a heavy one that hurts as much), where before each step the single cheapest-in-drop block that would
     /// finish the budget on its own is also tried and the better of the two kept; for the baselines' scores, which
     /// are not drops, candidates go by score. Finally removed blocks that still fit the budget are put back, the
-    /// last taken first.
+    /// last taken first. With <see cref="SrInitOptions.TopUp"/> set and that choice more than the tolerance under the
+    /// target, blocks are instead taken in the same order while the kept share stays at least the target minus the
+    /// tolerance, and TargetMet says whether they reached it (false: the pruner thins the rest).
     /// </summary>
     public static (HashSet<int> Removed, bool TargetMet) Select(IReadOnlyList<BlockScore> table, SrInitOptions options, long totalParams, long totalMacs)
     {
@@ -57,6 +59,20 @@ public static class BlockSelection
         if (kept <= target && drop < bestDrop) best = taken;
         best ??= taken;
         kept = total - best.Sum(Cost);
+        // With a top-up the blocks stop at the target: whatever they leave is thinned away, what they overshoot is lost.
+        double floor = ((options.TargetMacs ?? options.TargetParams!.Value) - options.BudgetTolerance) * total;
+        if (options.TopUp != WidthTopUp.None && kept < floor)
+        {
+            best = [];
+            kept = total;
+            foreach (var r in order)
+                if (kept - Cost(r) >= floor)
+                {
+                    best.Add(r);
+                    kept -= Cost(r);
+                }
+            return (best.Select(r => r.Index).ToHashSet(), kept <= target);
+        }
         if (kept <= target)
             for (int i = best.Count - 1; i >= 0; i--)
                 if (kept + Cost(best[i]) <= target)

@@ -1,4 +1,5 @@
 using Lopper.Methods;
+using Lopper.Pruning.Baselines;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -102,11 +103,26 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
         var removed = table.Where(r => r.Removed).Select(r => r.Block).ToList();
         var pruned = BlockSurgery.Compact(model, removed, model.Graph.Name);
         var (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
+        JsonObject? topUp = null;
+        if (!targetMet && Options.TopUp == WidthTopUp.L1 && (Options.TargetMacs ?? Options.TargetParams) is double goal)
+        {
+            bool macs = Options.TargetMacs is not null;
+            double keptShare = macs ? (double)macsAfter / totalMacs : (double)paramsAfter / totalParams;
+            var budget = new Budget(macs ? BudgetKind.Macs : BudgetKind.Params, goal / keptShare);
+            context.Log($"thinning the kept layers' filters by L1 norm from {keptShare:P1} to {goal:P1} of the {(macs ? "MACs" : "parameters")} (--top-up l1)");
+            var thinned = new L1FilterPruner(budget).Prune(new PruneContext { Model = pruned, TrainConfig = context.TrainConfig, Seed = context.Seed, Log = context.Log });
+            pruned = thinned.Pruned;
+            (paramsAfter, macsAfter) = CostCounter.Totals(pruned.Graph);
+            targetMet = (macs ? (double)macsAfter / totalMacs : (double)paramsAfter / totalParams) <= goal + Options.BudgetTolerance;
+            topUp = new JsonObject { ["method"] = "l1", ["kept_share_before"] = keptShare, ["fraction_of_blocks_result"] = budget.Fraction, ["groups"] = thinned.Details["groups"]!.DeepClone() };
+        }
         if (!targetMet)
-            context.Log($"{(Options.TargetMacs is not null ? "--target-macs" : "--target-params")} {Options.TargetMacs ?? Options.TargetParams:g4} cannot be reached by removing residual blocks: " +
-                $"removing all {candidates} candidate(s) keeps {(double)macsAfter / totalMacs:P1} of the MACs and {(double)paramsAfter / totalParams:P1} of the parameters");
+            context.Log($"{(Options.TargetMacs is not null ? "--target-macs" : "--target-params")} {Options.TargetMacs ?? Options.TargetParams:g4} cannot be reached " +
+                (topUp is null ? $"by removing residual blocks: removing all {candidates} candidate(s)" : "by removing residual blocks and thinning filters (each layer keeps at least a tenth): the result") +
+                $" keeps {(double)macsAfter / totalMacs:P1} of the MACs and {(double)paramsAfter / totalParams:P1} of the parameters");
         var details = Details(table, baseline, probeCount, totalParams, totalParams - paramsAfter, targetMet);
         details["macs_kept_fraction"] = totalMacs == 0 ? 1.0 : (double)macsAfter / totalMacs;
+        details["top_up"] = topUp;
         if (perSeed is not null)
         {
             var rows = details["blocks"]!.AsArray();
