@@ -241,6 +241,16 @@ public class SrInitTests
     }
 
     [Fact]
+    public void ABudgetOnAModelWithoutRemovableBlocksIsAnInputError()
+    {
+        // The top-up alone would otherwise prune its filters by L1 under SR-init's name.
+        var plain = new Model(ModelZoo.Create("lenet5", [1, 28, 28], 3), 1);
+        var e = Assert.Throws<LopperInputException>(() => new SrInitPruner(new SrInitOptions { TargetMacs = 0.5 }).Prune(Context(plain)));
+        Assert.StartsWith("lenet5 has no removable residual block; SR-init removes residual blocks", e.Message);
+        Assert.Contains(nameof(SrInitOptions.TargetMacs), e.Options);
+    }
+
+    [Fact]
     public void TargetMacsChoosesTheLeastDropThatMeetsTheBudget()
     {
         // Drops 0.02 / 0.03 / 0.05 / 0.20 at MACs 100 / 400 / 400 / 300 of 1000 (the rest is outside the blocks).

@@ -49,7 +49,7 @@ public sealed record SrInitOptions
 
     /// <summary>
     /// With a budget, what spends the part whole blocks miss. A ResNet-20's blocks are 11.6% of its MACs each, so 50%
-    /// is 53.5% (four blocks) or 41.8% (five) by blocks alone; with L1 (the default) four go and the kept layers'
+    /// is 53.4% (four blocks) or 41.8% (five) by blocks alone; with L1 (the default) four go and the kept layers'
     /// filters are thinned by L1 norm to 50%, where five blocks would cut 8 points more than asked.
     /// </summary>
     [Option("what spends the budget whole blocks miss: l1 thins the kept layers' filters to it, none removes whole blocks only")]

@@ -53,6 +53,11 @@ public sealed class SrInitPruner(SrInitOptions options) : IPruningMethod
         var model = context.Model;
         var blocks = ResidualBlocks.Find(model.Graph);
         int candidates = blocks.Count(b => IsCandidate(b, Options));
+        // Without a block to remove a budget would be spent by the top-up alone: L1 filter pruning under SR-init's name.
+        if (candidates == 0 && (Options.TargetMacs ?? Options.TargetParams) is not null)
+            throw LopperInputException.ForOptions<SrInitOptions>($"{model.Graph.Name} has no removable residual block" +
+                (Options.IncludeDownsampling || blocks.Count == 0 ? "" : " (down-sampling blocks excluded; IncludeDownsampling allows them)") +
+                "; SR-init removes residual blocks: use a filter method (l1, bn-slimming, ...) for this model", Options.TargetMacs is not null ? nameof(SrInitOptions.TargetMacs) : nameof(SrInitOptions.TargetParams), nameof(SrInitOptions.IncludeDownsampling));
         if (Options.Blocks is int k && k > candidates)
             throw LopperInputException.ForOptions<SrInitOptions>($"Blocks {k}, but {model.Graph.Name} has only {candidates} removable residual block(s)" +
                 (Options.IncludeDownsampling ? "" : " (down-sampling blocks excluded; IncludeDownsampling allows them)"), nameof(SrInitOptions.Blocks), nameof(SrInitOptions.IncludeDownsampling));
