@@ -240,6 +240,21 @@ public class SrInitTests
         ex.EndStep();
     }
 
+    [Theory]
+    [InlineData(0.75)]
+    [InlineData(0.6)]
+    public void TheTopUpMeetsAParametersBudgetToo(double target)
+    {
+        // Whole blocks alone miss both targets by more than the tolerance on this model.
+        var model = TinyResNet();
+        long totalParams = CostCounter.Totals(model.Graph).Params;
+        var outcome = new SrInitPruner(new SrInitOptions { TargetParams = target, ProbePerClass = 8, DonorSeeds = 1 }).Prune(Context(model));
+        double kept = (double)CostCounter.Totals(outcome.Pruned.Graph).Params / totalParams;
+        Assert.InRange(kept, target - Budget.DefaultTolerance, target + Budget.DefaultTolerance);
+        Assert.True((bool)outcome.Details["target_met"]!);
+        Assert.Equal(kept, (double)outcome.Details["params_kept_fraction"]!, 12);
+    }
+
     [Fact]
     public void ABudgetOnAModelWithoutRemovableBlocksIsAnInputError()
     {
