@@ -47,6 +47,8 @@ public class OpGradientTests
     [InlineData(2, 2, 0, 4, 4)]
     [InlineData(2, 2, 0, 5, 7)]     // odd: the last row and column are dropped
     [InlineData(2, 2, 0, 4, 70)]    // wide rows: two 16-output vector steps and a scalar tail
+    [InlineData(2, 2, 0, 6, 32)]    // one 16-output step and no tail
+    [InlineData(2, 2, 0, 6, 28)]    // VGG's first pool: every row a 14-output tail
     [InlineData(3, 2, 1, 5, 5)]
     [InlineData(3, 2, 1, 6, 7)]
     [InlineData(3, 1, 1, 4, 4)]

@@ -35,15 +35,17 @@ internal static unsafe class MaxPool2x2
             ForwardScalar(src, w, oh, ow, dst);
             return;
         }
+        // Every row of a plane ends in the same rest: its masks are made once (VGG's 14-, 7- and 3-wide outputs are
+        // all rest).
+        int full = ow & ~15;
+        var (m0, m1, mOut) = TailMasks(ow - full);
         for (int oy = 0; oy < oh; oy++)
         {
             float* r0 = src + (long)2 * oy * w, r1 = r0 + w, d = dst + (long)oy * ow;
             int ox = 0;
-            for (; ox + 16 <= ow; ox += 16)
+            for (; ox < full; ox += 16)
                 Block(Vector512.Load(r0 + 2 * ox), Vector512.Load(r0 + 2 * ox + 16), Vector512.Load(r1 + 2 * ox), Vector512.Load(r1 + 2 * ox + 16)).Store(d + ox);
             if (ox == ow) continue;
-            int rest = ow - ox;
-            var (m0, m1, mOut) = TailMasks(rest);
             float* p0 = r0 + 2 * ox, p1 = r1 + 2 * ox;
             var v = Block(Load(p0, m0), Load(p0 + 16, m1), Load(p1, m0), Load(p1 + 16, m1));
             Avx512F.MaskStore(d + ox, mOut, v);
@@ -64,13 +66,15 @@ internal static unsafe class MaxPool2x2
             BackwardScalar(src, w, oh, ow, output, gradOut, gradIn);
             return;
         }
+        int full = ow & ~15;
+        var (m0, m1, mOut) = TailMasks(ow - full);
         for (int oy = 0; oy < oh; oy++)
         {
             float* r0 = src + (long)2 * oy * w, r1 = r0 + w;
             float* g0 = gradIn + (long)2 * oy * w, g1 = g0 + w;
             float* y = output + (long)oy * ow, g = gradOut + (long)oy * ow;
             int ox = 0;
-            for (; ox + 16 <= ow; ox += 16)
+            for (; ox < full; ox += 16)
             {
                 float* p0 = r0 + 2 * ox, p1 = r1 + 2 * ox;
                 Route(Vector512.Load(p0), Vector512.Load(p0 + 16), Vector512.Load(p1), Vector512.Load(p1 + 16), Vector512.Load(y + ox), Vector512.Load(g + ox),
@@ -78,8 +82,6 @@ internal static unsafe class MaxPool2x2
                 lo0.Store(g0 + 2 * ox); hi0.Store(g0 + 2 * ox + 16); lo1.Store(g1 + 2 * ox); hi1.Store(g1 + 2 * ox + 16);
             }
             if (ox == ow) continue;
-            int rest = ow - ox;
-            var (m0, m1, mOut) = TailMasks(rest);
             float* q0 = r0 + 2 * ox, q1 = r1 + 2 * ox;
             Route(Load(q0, m0), Load(q0 + 16, m1), Load(q1, m0), Load(q1 + 16, m1), Load(y + ox, mOut), Load(g + ox, mOut),
                 out var t0, out var u0, out var t1, out var u1);
