@@ -8,8 +8,16 @@ namespace Lopper.Io;
 /// <summary>What every run records about where and how it ran, so its numbers can be trusted and repeated.</summary>
 public static class RunInfo
 {
+    private static string? Informational => typeof(RunInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+
     /// <summary>Lopper's version.</summary>
-    public static string Version => typeof(RunInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+    public static string Version => Informational?.Split('+')[0] ?? "0.0.0";
+
+    /// <summary>
+    /// The source commit the build was made from (the SDK appends it to the informational version when it builds from
+    /// a git checkout), or null: the version alone does not tell two builds of one day apart.
+    /// </summary>
+    public static string? Commit => Informational is { } v && v.IndexOf('+') is int i and >= 0 && i + 1 < v.Length ? v[(i + 1)..] : null;
 
     /// <summary>Seed, versions, threads and machine as a JSON object.</summary>
     public static JsonObject Environment(ulong seed)
@@ -26,6 +34,7 @@ public static class RunInfo
         {
             ["seed"] = seed,
             ["lopper_version"] = Version,
+            ["lopper_commit"] = Commit,
             ["dotnet_version"] = System.Environment.Version.ToString(),
             ["os"] = RuntimeInformation.OSDescription,
             ["cpu"] = cpu,

@@ -93,6 +93,9 @@ public class CliTests
         var runJson = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "run.json")))!;
         foreach (var field in new[] { "command", "seed", "lopper_version", "dotnet_version", "threads", "cpu", "machine" })
             Assert.NotNull(runJson[field]);
+        // The commit the build came from (null for a build outside a git checkout), the one `lopper --version` prints.
+        Assert.True(runJson.AsObject().ContainsKey("lopper_commit"));
+        Assert.Equal(Lopper.Io.RunInfo.Commit, (string?)runJson["lopper_commit"]);
 
         (code, output, err) = Run("train", "--resume", run, "--epochs", "2", "--json", "--threads", "1");
         Assert.True(code == 0, err);
