@@ -17,7 +17,7 @@ public static class RunInfo
     /// The source commit the build was made from (the SDK appends it to the informational version when it builds from
     /// a git checkout), or null: the version alone does not tell two builds of one day apart.
     /// </summary>
-    public static string? Commit => Informational is { } v && v.IndexOf('+') is int i and >= 0 && i + 1 < v.Length ? v[(i + 1)..] : null;
+    public static string? Commit => Informational?.Split('+') is [_, { Length: > 0 } commit] ? commit : null;
 
     /// <summary>Seed, versions, threads and machine as a JSON object.</summary>
     public static JsonObject Environment(ulong seed)

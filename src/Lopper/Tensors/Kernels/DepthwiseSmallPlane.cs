@@ -42,14 +42,17 @@ internal static unsafe class DepthwiseSmallPlane
         DepthwiseConv.ForRuns(g.Batch * g.OutChannels, (u0, u1) => Run((float*)xa, (float*)wa, (float*)ba, (float*)ya, (int*)ia, (int*)ma, geo, u0, u1));
     }
 
-    // Units [u0, u1): unit u is output channel u % (C*m) of image u / (C*m). Each plane is stored as a whole vector
-    // that runs into the planes after it (written later by this run); the run's last planes, whose vector would reach
-    // past the run (another run's planes, or past the tensor), go through a buffer.
+    // Units [u0, u1): unit u is output channel u % (C*m) of image u / (C*m). A plane of fewer than 16 positions is
+    // stored masked to its floats, so a 2x2 plane writes nothing of the planes after it (or past the tensor). The masks
+    // are the same for every unit of the call and are made once.
     private static void Run(float* x, float* w, float* bias, float* y, int* index, int* inside, in DepthwiseGeometry g, int u0, int u1)
     {
         int taps = g.Kernel * g.Kernel, ohw = g.OutHeight * g.OutWidth, hw = g.Height * g.Width, m = g.Multiplier, outChannels = g.OutChannels;
-        float* last = stackalloc float[16];
         var zero = Vector512<float>.Zero;
+        var low = Simd.FirstLanes(hw);
+        var high = Simd.FirstLanes(hw - 16);
+        var store = Simd.FirstLanes(ohw);
+        bool full = ohw == 16;
         for (int u = u0; u < u1; u++)
         {
             int k = u % outChannels;
@@ -57,8 +60,8 @@ internal static unsafe class DepthwiseSmallPlane
             var acc = Vector512.Create(bias == null ? 0f : bias[k]);
             if (hw <= 32)
             {
-                var a = Avx512F.MaskLoad(plane, Simd.FirstLanes(hw), zero);
-                var b = hw > 16 ? Avx512F.MaskLoad(plane + 16, Simd.FirstLanes(hw - 16), zero) : zero;
+                var a = Avx512F.MaskLoad(plane, low, zero);
+                var b = hw > 16 ? Avx512F.MaskLoad(plane + 16, high, zero) : zero;
                 for (int t = 0; t < taps; t++)
                 {
                     var v = Avx512F.PermuteVar16x32x2(a, Vector512.Load(index + 16 * t), b) & Vector512.Load(inside + 16 * t).AsSingle();
@@ -75,13 +78,8 @@ internal static unsafe class DepthwiseSmallPlane
                     acc = Vector512.FusedMultiplyAdd(Vector512.Create(lo, hi), Vector512.Create(wk[t]), acc);
                 }
             }
-            float* dst = y + (long)u * ohw;
-            if ((long)(u1 - u) * ohw >= 16) acc.Store(dst);
-            else
-            {
-                acc.Store(last);
-                new ReadOnlySpan<float>(last, ohw).CopyTo(new Span<float>(dst, ohw));
-            }
+            if (full) acc.Store(y + (long)u * ohw);
+            else Avx512F.MaskStore(y + (long)u * ohw, store, acc);
         }
     }
 }
