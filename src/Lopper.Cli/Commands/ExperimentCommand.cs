@@ -16,6 +16,8 @@ public static class ExperimentCommand
     private static readonly Option<bool> DryRun = Flags.Switch("--dry-run", "list the cells and their lopper commands, run nothing");
     private static readonly Option<bool> RemeasureLatency = Flags.Switch("--remeasure-latency",
         "time every finished cell's model and source again (on a quiet machine) with --threads and rewrite their latencies (with the threads, latency_threads) and results.json, which keeps the runs' thread count; trains and prunes nothing");
+    private static readonly Option<string?> Cells = Flags.Text("--cells", "ID,...",
+        "only these cells (ids as --dry-run lists them; * matches any run of characters, as in snacs-*): run, re-timed or listed; results.json still lists every cell");
     private static readonly Option<bool> Json = Flags.Json();
 
     /// <summary>The command.</summary>
@@ -24,7 +26,7 @@ public static class ExperimentCommand
         var c = new Command("experiment",
             "run a grid of methods x budgets x seeds against one baseline (resumable)")
         {
-            Config, Out, Threads, DryRun, RemeasureLatency, Json,
+            Config, Out, Threads, DryRun, RemeasureLatency, Cells, Json,
         };
         c.SetAction(Run);
         return c;
@@ -41,24 +43,30 @@ public static class ExperimentCommand
         if (config.Baseline.From is { } baselineFrom) Lopper.Runs.RunFolder.CheckOutside(outDir, baselineFrom, outFlag is null ? $"{file}: out" : "--out", $"{file}: baseline.from");
         int threads = threadsFlag ?? (config.Threads > 0 ? Math.Min(config.Threads, Environment.ProcessorCount) : Environment.ProcessorCount);
         Parallelism.Threads = threads;
-        var runner = new ExperimentRunner(config, outDir, threads, Console.Error);
+        var selection = p.GetValue(Cells) is { } cells ? CellSelection.Parse(cells) : null;
+        var runner = new ExperimentRunner(config, outDir, threads, Console.Error, selection);
         if (dry && remeasure) throw new LopperInputException("--dry-run and --remeasure-latency exclude each other");
+        // The plan first: a --cells pattern that matches nothing fails before a baseline is trained or a model timed.
+        var planned = runner.Plan();
         if (dry)
         {
             if (config.Baseline.From is null) Console.WriteLine($"baseline: lopper {string.Join(' ', ExperimentPlan.BaselineArgs(config, outDir))}");
-            foreach (var c in runner.Plan()) Console.WriteLine($"{c.Id}: lopper {string.Join(' ', c.Args)}");
+            foreach (var c in planned) Console.WriteLine($"{c.Id}: lopper {string.Join(' ', c.Args)}");
             return 0;
         }
         var outcome = remeasure ? runner.RemeasureLatency() : runner.Run();
-        int failed = outcome.Results.Cells.Count(c => !c.IsOk);
-        int ok = outcome.Results.Cells.Count - failed;
+        // The counts and the exit code are of the cells this invocation worked on (all of them without --cells).
+        var ids = planned.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        var worked = outcome.Results.Cells.Where(c => ids.Contains(c.Id)).ToList();
+        int failed = worked.Count(c => !c.IsOk);
+        int ok = worked.Count - failed;
         if (json)
         {
             JsonOutput.Print(new JsonObject
             {
                 ["name"] = config.Name,
                 ["results"] = Path.GetFullPath(outcome.ResultsPath),
-                ["cells"] = outcome.Results.Cells.Count,
+                ["cells"] = worked.Count,
                 ["ok"] = ok,
                 ["failed"] = failed,
                 ["ran"] = outcome.Ran,
@@ -69,7 +77,7 @@ public static class ExperimentCommand
         {
             Console.WriteLine($"{config.Name}: {ok} cell(s) ok, {failed} failed ({outcome.Ran} run now, {outcome.Skipped} done before); results in {outcome.ResultsPath}");
         }
-        if (failed > 0) Console.Error.WriteLine($"lopper experiment: {failed} cell(s) failed: {string.Join(", ", outcome.Results.Cells.Where(c => !c.IsOk).Select(c => c.Id))}");
+        if (failed > 0) Console.Error.WriteLine($"lopper experiment: {failed} cell(s) failed: {string.Join(", ", worked.Where(c => !c.IsOk).Select(c => c.Id))}");
         return failed > 0 ? 1 : 0;
     }
 }

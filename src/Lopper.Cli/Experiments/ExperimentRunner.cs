@@ -26,9 +26,10 @@ public sealed record ExperimentOutcome(ExperimentResults Results, string Results
 /// over, so a rerun skips every cell that finished with the same arguments and redoes the rest. An
 /// interrupted train cell (or baseline) continues from its last epoch; an interrupted prune cell redoes its
 /// seeded pruning and continues its fine-tune from the last epoch. results.json is
-/// rebuilt from the cell folders and rewritten atomically after every cell.
+/// rebuilt from the cell folders and rewritten atomically after every cell. With a <see cref="CellSelection"/>
+/// only the cells it matches are run, re-timed or listed; results.json still lists every cell.
 /// </summary>
-public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int threads, TextWriter log)
+public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int threads, TextWriter log, CellSelection? selection = null)
 {
     /// <summary>Name of a cell's results row, written last.</summary>
     public const string CellFile = "cell.json";
@@ -52,32 +53,33 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         var (baseline, baselineDir) = Baseline();
         _baselineDir = baselineDir;
         var cells = ExperimentPlan.Cells(config, outDir, baselineDir);
-        var progress = new GridProgress(cells.Count, log);
+        var todo = Selected(cells);
+        var progress = new GridProgress(todo.Count, log);
         int ran = 0, skipped = 0;
         var results = Assemble(baseline, cells);
         ResultsJson.Save(results, resultsPath);
-        for (int i = 0; i < cells.Count; i++)
+        for (int i = 0; i < todo.Count; i++)
         {
-            var cell = cells[i];
+            var cell = todo[i];
             if (Finished(cell.Dir, cell.Args) is not null)
             {
-                log.WriteLine($"[{i + 1}/{cells.Count}] {cell.Id}: done before, skipped");
+                log.WriteLine($"[{i + 1}/{todo.Count}] {cell.Id}: done before, skipped");
                 skipped++;
                 progress.Skipped();
                 continue;
             }
-            log.WriteLine($"[{i + 1}/{cells.Count}] {cell.Id}: lopper {string.Join(' ', cell.Args)}");
+            log.WriteLine($"[{i + 1}/{todo.Count}] {cell.Id}: lopper {string.Join(' ', cell.Args)}");
             var sw = Stopwatch.StartNew();
             var row = RunCell(cell, baseline);
             ran++;
             log.WriteLine(row.IsOk
-                ? $"[{i + 1}/{cells.Count}] {cell.Id}: accuracy {ReportTable.Percent(row.AccuracyFinetuned)}%, MACs kept {ReportTable.Percent(row.MacsKept)}%, params kept {ReportTable.Percent(row.ParamsKept)}%"
-                : $"[{i + 1}/{cells.Count}] {cell.Id}: FAILED: {row.Error}");
+                ? $"[{i + 1}/{todo.Count}] {cell.Id}: accuracy {ReportTable.Percent(row.AccuracyFinetuned)}%, MACs kept {ReportTable.Percent(row.MacsKept)}%, params kept {ReportTable.Percent(row.ParamsKept)}%"
+                : $"[{i + 1}/{todo.Count}] {cell.Id}: FAILED: {row.Error}");
             progress.Finished(row.IsOk, sw.Elapsed.TotalSeconds);
             results = Assemble(baseline, cells);
             ResultsJson.Save(results, resultsPath);
         }
-        if (cells.Count == 0 || ran == 0) progress.Draw();
+        if (todo.Count == 0 || ran == 0) progress.Draw();
         return new ExperimentOutcome(results, resultsPath, ran, skipped);
     }
 
@@ -100,7 +102,8 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         Model Load(string dir) => loaded.TryGetValue(dir, out var m) ? m : loaded[dir] = ModelStore.Load(dir);
         Latency.Measure(Load(Path.GetFullPath(baselineDir)), config.LatencyBatch);
         int done = 0;
-        foreach (var cell in cells)
+        var todo = Selected(cells);
+        foreach (var cell in todo)
         {
             var row = Finished(cell.Dir, cell.Args);
             if (row is null || row.Source is null || row.Model is null) continue;
@@ -125,15 +128,17 @@ public sealed class ExperimentRunner(ExperimentConfig config, string outDir, int
         int runThreads = File.Exists(resultsPath) ? ResultsJson.Load(resultsPath).Threads : threads;
         var results = Assemble(baseline, cells, runThreads);
         ResultsJson.Save(results, resultsPath);
-        return new ExperimentOutcome(results, resultsPath, done, cells.Count - done);
+        return new ExperimentOutcome(results, resultsPath, done, todo.Count - done);
     }
 
     /// <summary>Lists the cells and their commands without running anything.</summary>
     public IReadOnlyList<PlannedCell> Plan()
     {
         string baselineDir = config.Baseline.From ?? ExperimentPlan.BaselineDir(outDir);
-        return ExperimentPlan.Cells(config, outDir, baselineDir);
+        return Selected(ExperimentPlan.Cells(config, outDir, baselineDir));
     }
+
+    private IReadOnlyList<PlannedCell> Selected(IReadOnlyList<PlannedCell> cells) => selection?.Apply(cells, config.Name) ?? cells;
 
     private ExperimentResults Assemble(BaselineResult baseline, IReadOnlyList<PlannedCell> cells, int? runThreads = null)
     {

@@ -122,6 +122,16 @@ public class ExperimentTests
         Assert.Contains("l1-target-macs-0.5-s0-ft1: done before, skipped", err);
         Assert.Equal(stamps, new[] { l1Run, grdaRun, baselineRun }.Select(File.GetLastWriteTimeUtc).ToList());
 
+        // With --cells only the matching cells are tried: the failed cell is left alone, so nothing fails now, and
+        // results.json still lists all three.
+        (code, output, err) = Run("experiment", "--config", cfg, "--cells", "l1-*,grda-grda-mu-0.6-s0-e1", "--json");
+        Assert.True(code == 0, err);
+        Assert.Equal(2, (int)JsonNode.Parse(output)!["cells"]!);
+        Assert.Equal(2, (int)JsonNode.Parse(output)!["skipped"]!);
+        Assert.Equal(0, (int)JsonNode.Parse(output)!["ran"]!);
+        Assert.DoesNotContain("not-a-method", err);
+        Assert.Equal(3, ResultsJson.Load(Path.Combine(outDir, "results.json")).Cells.Count);
+
         // Cells interrupted after their checkpoint (no cell.json yet) resume instead of starting over: the train cell
         // from its epoch, the prune cell by redoing its seeded pruning and taking the fine-tune's checkpoint.
         File.Delete(Path.Combine(outDir, results.Cells[2].Dir, "cell.json"));
@@ -170,6 +180,19 @@ public class ExperimentTests
         Assert.Equal(l1.AccuracyFinetuned, again.Cells[0].AccuracyFinetuned);
         Assert.Equal(l1Stamp, File.GetLastWriteTimeUtc(l1Run));
 
+        // --cells re-times only the cells it names: the grda cell keeps the latency it has.
+        var grdaJson = Path.Combine(outDir, again.Cells[2].Dir, "cell.json");
+        var grdaNode = JsonNode.Parse(File.ReadAllText(grdaJson))!;
+        grdaNode["latency_ms_after"] = 654321;
+        File.WriteAllText(grdaJson, grdaNode.ToJsonString());
+        (code, output, err) = Run("experiment", "--config", cfg, "--remeasure-latency", "--cells", "l1-*", "--json");
+        Assert.True(code == 0, err);
+        Assert.Equal(1, (int)JsonNode.Parse(output)!["ran"]!);
+        Assert.Equal(654321, ResultsJson.Load(Path.Combine(outDir, "results.json")).Cells[2].LatencyMsAfter);
+        Assert.DoesNotContain("grda-grda-mu-0.6-s0-e1: ", err);
+        grdaNode["latency_ms_after"] = again.Cells[2].LatencyMsAfter;
+        File.WriteAllText(grdaJson, grdaNode.ToJsonString());
+
         // A cell whose record survived without its model (restored by bench/grid_restore.py) keeps its latencies and is named.
         var grda = again.Cells[2];
         File.Delete(Path.Combine(outDir, grda.Model!, ModelStore.GraphFile));
@@ -194,6 +217,20 @@ public class ExperimentTests
         Assert.Contains("--target-macs 0.5 --batch-size 20 --scope global", output);
         Assert.Contains("grda-grda-mu-0.6-s0-e1: lopper train --model lenet5 --epochs 1 --seed 0", output);
         Assert.False(Directory.Exists(dir.File("exp")));
+
+        // --cells lists the cells it matches; a pattern that matches none, or an empty one, is an input error.
+        (code, output, err) = Run("experiment", "--config", cfg, "--dry-run", "--cells", "grda-*");
+        Assert.True(code == 0, err);
+        Assert.Contains("grda-grda-mu-0.6-s0-e1: lopper train", output);
+        Assert.DoesNotContain("l1-target-macs-0.5-s0-ft1", output);
+        foreach (var (cells, message) in new[] { ("l1-*,snacs-*", "--cells: 'snacs-*' matches no cell of experiment tiny"), ("l1-*,", "--cells: 'l1-*,' has an empty pattern") })
+        {
+            (code, output, err) = Run("experiment", "--config", cfg, "--cells", cells);
+            Assert.Equal(2, code);
+            Assert.Contains(message, err);
+            Assert.Equal("", output);
+            Assert.False(Directory.Exists(dir.File("exp")));
+        }
     }
 
     [Fact]
