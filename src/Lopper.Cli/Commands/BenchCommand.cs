@@ -26,7 +26,7 @@ public static class BenchCommand
     private static readonly Option<int> Batch = Flags.Int("--batch", "images per step", 128, 1, CommonOptions.MaxBatch, "B");
     private static readonly Option<int> Steps = Flags.Int("--steps", "timed training steps, and the least timed inference passes (their median is reported)", 20, 1);
     private static readonly Option<bool> Ort = Flags.Switch("--ort", "also time inference of the same model in ONNX Runtime (exported by Lopper; CPU provider, same threads), pass for pass in alternation with Lopper's, and report lopper/ORT");
-    private static readonly Option<bool> Profile = Flags.Switch("--profile", "milliseconds and GFLOP/s per op type and per layer (after the timed steps; with --ort also ONNX Runtime's per node)");
+    private static readonly Option<bool> Profile = Flags.Switch("--profile", "milliseconds and GFLOP/s per op type and per layer, and the kernel each layer's inference ran (after the timed steps; with --ort also ONNX Runtime's per node)");
     private static readonly Option<int?> Threads = Flags.Threads();
     private static readonly Option<bool> Json = Flags.Json();
     private static readonly Option<int> Size = Flags.Int("--size", "N x N x N GEMM", 1024, 1);
@@ -185,7 +185,8 @@ public static class BenchCommand
             // layers, which on ResNet-20 at 4 steps added a fifth to the dense model's layers and little to a pruned one's.
             infer.Timings = new OpTimings(folded.Graph.Nodes.Count);
             for (int i = 0; i < steps; i++) infer.Forward(x).Release();
-            profile = ProfileByOp(model, ex.Timings, folded, infer.Timings, Parallelism.Threads, steps, batch, optSw.Elapsed.TotalSeconds);
+            profile = ProfileByOp(model, ex.Timings, folded, infer.Timings, Parallelism.Threads, steps, batch, optSw.Elapsed.TotalSeconds,
+                k => folded.Graph.Nodes[k].Op.InferenceKernel(infer.Derived.Slots[k]));
         }
         var result = new JsonObject
         {
@@ -214,7 +215,8 @@ public static class BenchCommand
 
     // Milliseconds per step by op type: training forward, training backward, folded inference forward.
     // Inference times are thread-seconds of inferThreads threads working side by side: divided by it, they add up to wall time.
-    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int inferThreads, int steps, int batch, double optimizerSeconds)
+    // kernelOf(k) names what inference node k ran on (a pruned layer's tap lists, say), or null.
+    private static JsonArray ProfileByOp(Model train, OpTimings t, Model infer, OpTimings ti, int inferThreads, int steps, int batch, double optimizerSeconds, Func<int, string?> kernelOf)
     {
         var rows = new SortedDictionary<string, double[]>(StringComparer.Ordinal);
         double[] Row(string type) => rows.TryGetValue(type, out var r) ? r : rows[type] = new double[3];
@@ -250,6 +252,7 @@ public static class BenchCommand
                 ["node"] = node.Name, ["op"] = node.Op.Type, ["train_forward"] = Math.Round(f * 1000, 3), ["train_backward"] = Math.Round(b * 1000, 3),
                 ["forward_gflops"] = Math.Round(2.0 * macs / f / 1e9, 1), ["backward_gflops"] = Math.Round(4.0 * macs / b / 1e9, 1),
                 ["infer_forward"] = k > 0 ? Math.Round(fi * 1000, 3) : null, ["infer_gflops"] = k > 0 ? Math.Round(2.0 * macs / fi / 1e9, 1) : null,
+                ["infer_kernel"] = k > 0 ? kernelOf(k) : null,
             });
         }
         return list;

@@ -47,6 +47,13 @@ public abstract class Op
     /// <summary>Multiply-accumulates of one forward pass at the given input shapes.</summary>
     public virtual long Macs(IReadOnlyList<int[]> inputs) => 0;
 
+    /// <summary>
+    /// What the op's inference on frozen weights runs on, read from the data it derived in that session
+    /// (<see cref="NodeState.Derived"/>): a short phrase for profiles (`lopper bench --profile`), or null where the op
+    /// derives nothing or has one kernel only.
+    /// </summary>
+    public virtual string? InferenceKernel(object? derived) => null;
+
     /// <summary>Computes the output. <paramref name="state"/> is where to keep what backward needs.</summary>
     public abstract Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state);
 

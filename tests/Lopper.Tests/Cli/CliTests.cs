@@ -57,6 +57,9 @@ public class CliTests
         var o = JsonNode.Parse(output)!;
         var lopperLayers = o["profile_ms_per_step"]!.AsArray().Where(r => r!["node"] is not null).Select(r => (string)r!["node"]!).ToList();
         Assert.Contains("conv1", lopperLayers);
+        // Each layer names the kernel its inference ran where the op derived one (LeNet's second convolution packs its weights).
+        var conv2 = o["profile_ms_per_step"]!.AsArray().Single(r => (string?)r!["node"] == "conv2")!;
+        Assert.Equal("direct tiles or GEMM on packed weights", (string)conv2["infer_kernel"]!);
         var ortNodes = o["ort_profile_ms_per_step"]!.AsArray();
         Assert.Contains(ortNodes, r => (string)r!["op"]! == "Conv" && (double)r["infer_forward"]! > 0);
         Assert.Contains(ortNodes, r => (string)r!["op"]! == "Gemm");

@@ -171,6 +171,32 @@ public unsafe class CompactTileConvTests
         Assert.Equal([0, 2, 4, 6, 1, 3, 5, 7], plan.Filters);
     }
 
+    [Fact]
+    public void APlanCountsTheMultiplyAddsItRunsAndTheFiltersThatReadNothing()
+    {
+        // The alternating sets above with filter 7's slices all cut: it reads nothing and stays a block of its own
+        // (merging it into the other set's block saves nothing), so 4 x 18 + 3 x 18 of the 8 x 4 x 9 taps are run.
+        const int cout = 8, cin = 4;
+        var weight = new float[cout * cin * 9];
+        for (int o = 0; o < cout - 1; o++)
+            for (int c = 0; c < cin; c++)
+                if (c / 2 == o % 2)
+                    for (int t = 0; t < 9; t++) weight[(o * cin + c) * 9 + t] = 1f + o + t;
+        var plan = TapPlan.ForSlices(weight, cout, cin);
+        Assert.Equal(3, plan.BlockCount);
+        Assert.Equal(1, plan.FiltersReadingNothing);
+        Assert.Equal(126.0 / 288, plan.MultipliedShare(), 12);
+        Assert.Equal("tap lists: 3 blocks of 1-4 filters, 44 % of the dense multiply-adds, 1 of 8 filters read no input", plan.Describe());
+        // A kernel-column subset: every block runs the kept columns.
+        var columns = new[] { 4, 13, 22, 31 };
+        var kept = new float[cout * columns.Length];
+        Array.Fill(kept, 1f);
+        var centres = TapPlan.ForColumns(kept, cout, cin, columns);
+        Assert.Equal(1.0 / 9, centres.MultipliedShare(), 12);
+        Assert.Equal(1.0, centres.MultipliedShare(denseTaps: 1), 12);
+        Assert.Equal(0, centres.FiltersReadingNothing);
+    }
+
     [Theory]
     [InlineData(32, 64, 7, 7, 4, true, true)]     // SNACS's third stage: groups of 4 filters reading the same channels
     [InlineData(16, 16, 28, 28, 2, false, true)]

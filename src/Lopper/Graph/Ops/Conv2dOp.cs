@@ -169,6 +169,16 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     /// <inheritdoc/>
+    public override string? InferenceKernel(object? derived) => derived switch
+    {
+        TapPlan taps => taps.Describe(KernelH * KernelW),
+        SliceSparseConv.Plan sparse => $"slice-sparse lists: {sparse.Density * 100:F0} % of the kernel slices",
+        PositionTileConv.Plan => "position tiles: dense blocks of up to 8 filters",
+        float[] => "direct tiles or GEMM on packed weights",
+        _ => null,
+    };
+
+    /// <inheritdoc/>
     public override long Macs(IReadOnlyList<int[]> inputs)
     {
         var o = OutputShape(inputs);

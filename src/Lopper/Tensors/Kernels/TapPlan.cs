@@ -44,6 +44,47 @@ internal sealed class TapPlan
     public double KeptShare { get; }
 
     /// <summary>
+    /// Multiply-adds the blocks run (each block's taps times its filters), over the dense weight's:
+    /// <paramref name="denseTaps"/> per kernel slice (9; 1 for a 1x1 weight placed at the centre taps).
+    /// </summary>
+    public double MultipliedShare(int denseTaps = 9)
+    {
+        long multiplied = 0;
+        for (int b = 0; b < BlockCount; b++) multiplied += (long)(TapStarts[b + 1] - TapStarts[b]) * (BlockStarts[b + 1] - BlockStarts[b]);
+        long all = (long)OutChannels * InChannels * denseTaps;
+        return all == 0 ? 1 : (double)multiplied / all;
+    }
+
+    /// <summary>Filters in blocks with no tap: they read no input, and their output is the bias (and residual) alone.</summary>
+    public int FiltersReadingNothing
+    {
+        get
+        {
+            int count = 0;
+            for (int b = 0; b < BlockCount; b++)
+                if (TapStarts[b + 1] == TapStarts[b]) count += BlockStarts[b + 1] - BlockStarts[b];
+            return count;
+        }
+    }
+
+    /// <summary>
+    /// One line for profiles: the blocks, the share of the dense multiply-adds they run, and the filters that read
+    /// nothing (a connection pruning that cut all of a filter's inputs leaves its output to write at full cost).
+    /// </summary>
+    public string Describe(int denseTaps = 9)
+    {
+        int smallest = int.MaxValue, largest = 0;
+        for (int b = 0; b < BlockCount; b++)
+        {
+            int f = BlockStarts[b + 1] - BlockStarts[b];
+            (smallest, largest) = (Math.Min(smallest, f), Math.Max(largest, f));
+        }
+        string sizes = smallest == largest ? $"{largest}" : $"{smallest}-{largest}";
+        string nothing = FiltersReadingNothing is int idle and > 0 ? $", {idle} of {OutChannels} filters read no input" : "";
+        return $"tap lists: {BlockCount} blocks of {sizes} filters, {MultipliedShare(denseTaps) * 100:F0} % of the dense multiply-adds{nothing}";
+    }
+
+    /// <summary>
     /// <see cref="ComputedShare"/> with blocks of fewer than 4 filters counted as 4: a block's accumulators are two
     /// chains per filter, and under 8 chains the multiply-adds wait on each other, so a small block takes about as
     /// long as a block of 4.
