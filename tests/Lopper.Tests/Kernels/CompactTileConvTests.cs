@@ -158,12 +158,7 @@ public unsafe class CompactTileConvTests
         // 8 filters alternating between channels {0, 1} and {2, 3} of 4: two blocks of four compute exactly the kept
         // slices, where blocks along the filter order would each read all four channels.
         const int cout = 8, cin = 4;
-        var weight = new float[cout * cin * 9];
-        for (int o = 0; o < cout; o++)
-            for (int c = 0; c < cin; c++)
-                if (c / 2 == o % 2)
-                    for (int t = 0; t < 9; t++) weight[(o * cin + c) * 9 + t] = 1f + o + t;
-        var plan = TapPlan.ForSlices(weight, cout, cin);
+        var plan = TapPlan.ForSlices(AlternatingChannelSets(cout, cin, cout), cout, cin);
         Assert.Equal(0.5, plan.KeptShare);
         Assert.Equal(0.5, plan.ComputedShare);
         Assert.Equal(0.5, plan.CostShare);
@@ -177,12 +172,7 @@ public unsafe class CompactTileConvTests
         // The alternating sets above with filter 7's slices all cut: it reads nothing and stays a block of its own
         // (merging it into the other set's block saves nothing), so 4 x 18 + 3 x 18 of the 8 x 4 x 9 taps are run.
         const int cout = 8, cin = 4;
-        var weight = new float[cout * cin * 9];
-        for (int o = 0; o < cout - 1; o++)
-            for (int c = 0; c < cin; c++)
-                if (c / 2 == o % 2)
-                    for (int t = 0; t < 9; t++) weight[(o * cin + c) * 9 + t] = 1f + o + t;
-        var plan = TapPlan.ForSlices(weight, cout, cin);
+        var plan = TapPlan.ForSlices(AlternatingChannelSets(cout, cin, cout - 1), cout, cin);
         Assert.Equal(3, plan.BlockCount);
         Assert.Equal(1, plan.FiltersReadingNothing);
         Assert.Equal(126.0 / 288, plan.MultipliedShare(), 12);
@@ -217,6 +207,17 @@ public unsafe class CompactTileConvTests
         if (group == 4) Assert.Equal(plan.KeptShare, plan.ComputedShare, 6);   // blocks of equal sets: no zero slice computed
         Assert.True(plan.KeptShare <= plan.ComputedShare && plan.ComputedShare <= plan.CostShare && plan.CostShare < 1);
         AssertTapsMatchNaive(plan, x, weight, bias, residual, cin, cout, h, w, relu);
+    }
+
+    // A [cout, cin*9] weight whose first `reading` filters read channels {0, 1} (even filters) or {2, 3} (odd ones), the rest nothing.
+    private static float[] AlternatingChannelSets(int cout, int cin, int reading)
+    {
+        var weight = new float[cout * cin * 9];
+        for (int o = 0; o < reading; o++)
+            for (int c = 0; c < cin; c++)
+                if (c / 2 == o % 2)
+                    for (int t = 0; t < 9; t++) weight[(o * cin + c) * 9 + t] = 1f + o + t;
+        return weight;
     }
 
     // One stride-1 image through a tap plan against the naive convolution of the dense weight it stands for.
