@@ -7,46 +7,27 @@ namespace Lopper.Graph.Ops;
 /// The exact GELU, x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt 2)) (ConvNeXt's and the transformers' activation; not the
 /// tanh approximation). Backward reads the input: d/dx = Phi(x) + x * phi(x), phi the standard normal density.
 /// </summary>
-public sealed class GeluOp : Op
+public sealed class GeluOp : InputSlopeActivation
 {
     /// <inheritdoc/>
     public override string Type => "gelu";
-    /// <inheritdoc/>
-    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
-    /// <inheritdoc/>
-    public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
-    /// <inheritdoc/>
-    public override bool BackwardReadsOutput => false;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
-    {
-        var y = Tensor.Pooled(inputs[0].Shape);
-        float[] x = inputs[0].Data, yd = y.Data;
-        Parallelism.ForSlices(y.Length, (s, n) => Chunked(x.AsSpan(s, n), yd.AsSpan(s, n), false));
-        return y;
-    }
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => Chunked(x, y, false);
 
     /// <inheritdoc/>
-    public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
-    {
-        if (!state.NeedsInputGrad[0]) return [null];
-        float[] x = inputs[0].Data, g = gradOut.Data;
-        // In place: the executor owns gradOut and nothing else reads it after this node.
-        Parallelism.ForSlices(g.Length, (s, n) => Chunked(x.AsSpan(s, n), g.AsSpan(s, n), true));
-        return [gradOut];
-    }
+    protected override void ApplyBackward(ReadOnlySpan<float> x, Span<float> g) => Chunked(x, g, true);
 
     private const int Chunk = 1024;
 
-    // Runs Apply on chunks small enough for the scratch to stay in L1.
+    // Runs Evaluate on chunks small enough for the scratch to stay in L1.
     private static void Chunked(ReadOnlySpan<float> x, Span<float> y, bool gradient)
     {
         var scratch = BufferPool.Rent(3 * Chunk);
         for (int i = 0; i < x.Length; i += Chunk)
         {
             int n = Math.Min(Chunk, x.Length - i);
-            Apply(x.Slice(i, n), y.Slice(i, n), gradient, scratch.AsSpan(0, n), scratch.AsSpan(Chunk, n), scratch.AsSpan(2 * Chunk, n));
+            Evaluate(x.Slice(i, n), y.Slice(i, n), gradient, scratch.AsSpan(0, n), scratch.AsSpan(Chunk, n), scratch.AsSpan(2 * Chunk, n));
         }
         BufferPool.Return(scratch);
     }
@@ -59,7 +40,7 @@ public sealed class GeluOp : Op
 
     // y = x * Phi(x) or, with gradient, y = y * (Phi(x) + x * phi(x)), Phi the normal distribution function
     // 0.5 erfc(-x / sqrt 2) and phi its density, vectorised pass by pass over one chunk.
-    private static void Apply(ReadOnlySpan<float> x, Span<float> y, bool gradient, Span<float> z, Span<float> t, Span<float> q)
+    private static void Evaluate(ReadOnlySpan<float> x, Span<float> y, bool gradient, Span<float> z, Span<float> t, Span<float> q)
     {
         TensorPrimitives.Abs(x, z);
         TensorPrimitives.Multiply(z, InvSqrt2, z);                 // z = |x| / sqrt 2
@@ -90,9 +71,6 @@ public sealed class GeluOp : Op
         TensorPrimitives.MultiplyAdd(z, InvSqrt2Pi, q, q);         // Phi + x phi
         TensorPrimitives.Multiply(y, q, y);
     }
-
-    /// <inheritdoc/>
-    public override JsonObject Attributes() => new();
 
     /// <summary>Reads the op from model.json attributes (it takes none).</summary>
     public static GeluOp FromJson(JsonObject a)

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Lopper.Tensors;
 using Lopper.Tensors.Kernels;
 
 namespace Lopper.Graph.Ops;
@@ -8,38 +7,16 @@ namespace Lopper.Graph.Ops;
 /// x * sigmoid(x) (SiLU, "swish", EfficientNet). Not monotonic below about -1.28, so backward reads the input
 /// and recomputes the sigmoid rather than keeping it: the output can be freed early and nothing extra is held.
 /// </summary>
-public sealed class SiluOp : Op
+public sealed class SiluOp : InputSlopeActivation
 {
     /// <inheritdoc/>
     public override string Type => "silu";
-    /// <inheritdoc/>
-    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
-    /// <inheritdoc/>
-    public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
-    /// <inheritdoc/>
-    public override bool BackwardReadsOutput => false;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
-    {
-        var y = Tensor.Pooled(inputs[0].Shape);
-        float[] x = inputs[0].Data, yd = y.Data;
-        Parallelism.ForSlices(y.Length, (s, n) => ActivationKernels.Silu(x.AsSpan(s, n), yd.AsSpan(s, n)));
-        return y;
-    }
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => ActivationKernels.Silu(x, y);
 
     /// <inheritdoc/>
-    public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
-    {
-        if (!state.NeedsInputGrad[0]) return [null];
-        float[] x = inputs[0].Data, g = gradOut.Data;
-        // In place: the executor owns gradOut and nothing else reads it after this node.
-        Parallelism.ForSlices(g.Length, (s, n) => ActivationKernels.SiluBackward(x.AsSpan(s, n), g.AsSpan(s, n)));
-        return [gradOut];
-    }
-
-    /// <inheritdoc/>
-    public override JsonObject Attributes() => new();
+    protected override void ApplyBackward(ReadOnlySpan<float> x, Span<float> g) => ActivationKernels.SiluBackward(x, g);
 
     /// <summary>Reads the op from model.json attributes (it takes none).</summary>
     public static SiluOp FromJson(JsonObject a)
