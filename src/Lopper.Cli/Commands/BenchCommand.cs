@@ -64,7 +64,7 @@ public static class BenchCommand
         result["threads"] = Parallelism.Threads;
         result["machine"] = RunInfo.Environment(0)["cpu"]!.DeepClone();
         if (p.GetValue(Json)) JsonOutput.Print(result);
-        else foreach (var (k, v) in result) Console.WriteLine($"{k}: {v}");
+        else TextTable.Write(Console.Out, result);
         return 0;
     }
 
