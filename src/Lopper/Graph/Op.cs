@@ -48,11 +48,11 @@ public abstract class Op
     public virtual long Macs(IReadOnlyList<int[]> inputs) => 0;
 
     /// <summary>
-    /// What the op's inference on frozen weights runs on, read from the data it derived in that session
-    /// (<see cref="NodeState.Derived"/>): a short phrase for profiles (`lopper bench --profile`), or null where the op
-    /// derives nothing or has one kernel only.
+    /// What the op's inference on frozen weights runs on for inputs of these shapes, read from the data it derived in
+    /// that session (<see cref="NodeState.Derived"/>): a short phrase for profiles (`lopper bench --profile`), or null
+    /// where the op has one kernel only.
     /// </summary>
-    public virtual string? InferenceKernel(object? derived) => null;
+    public virtual string? InferenceKernel(object? derived, IReadOnlyList<int[]> inputs) => null;
 
     /// <summary>Computes the output. <paramref name="state"/> is where to keep what backward needs.</summary>
     public abstract Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state);

@@ -63,6 +63,15 @@ public class SplitBatchInferenceTests
             {
                 Assert.Equal(sparse, run.Derived.Slots.Count(d => d is Tensors.Kernels.SliceSparseConv.Plan or Tensors.Kernels.TapPlan));
                 Assert.All(run.Derived.Slots.OfType<Tensors.Kernels.TapPlan>(), p => Assert.True(p.ComputedShare < 0.95 && p.CostShare <= 3 * p.KeptShare));
+                // A profile names each of them by what it derived: the share of the dense multiply-adds it runs.
+                for (int i = 0; i < model.Graph.Nodes.Count; i++)
+                    if (run.Derived.Slots[i] is Tensors.Kernels.TapPlan plan)
+                    {
+                        var node = model.Graph.Nodes[i];
+                        string kernel = node.Op.InferenceKernel(plan, node.InputIndices.Select(j => model.Graph.Nodes[j].OutputShape).ToArray())!;
+                        Assert.StartsWith("tap lists: ", kernel);
+                        Assert.Contains($"{plan.MultipliedShare() * 100:F0} % of the dense multiply-adds", kernel);
+                    }
             }
         }
     }

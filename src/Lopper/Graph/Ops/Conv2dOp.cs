@@ -169,14 +169,38 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
     }
 
     /// <inheritdoc/>
-    public override string? InferenceKernel(object? derived) => derived switch
+    public override string? InferenceKernel(object? derived, IReadOnlyList<int[]> inputs)
     {
-        TapPlan taps => taps.Describe(KernelH * KernelW),
-        SliceSparseConv.Plan sparse => $"slice-sparse lists: {sparse.Density * 100:F0} % of the kernel slices",
-        PositionTileConv.Plan => "position tiles: dense blocks of up to 8 filters",
-        float[] => "direct tiles or GEMM on packed weights",
-        _ => null,
-    };
+        switch (derived)
+        {
+            case TapPlan taps: return taps.Describe(KernelH * KernelW);
+            case SliceSparseConv.Plan sparse: return $"slice-sparse lists: {sparse.Density * 100:F0} % of the kernel slices";
+            case PositionTileConv.Plan: return "position tiles: dense blocks of up to 8 filters";
+        }
+        if (UsesGroupedPath) return UsesDepthwiseKernel ? "depthwise kernels" : "grouped im2col + GEMM";
+        var o = OutputShape(inputs);
+        int h = inputs[0][2], w = inputs[0][3];
+        return DensePathFor(h, w, o[2], o[3]) switch
+        {
+            DensePath.Padded when derived is float[] => "direct tiles",
+            DensePath.Padded => "GEMM over padded rows",
+            DensePath.Strided => "direct tiles at stride 2",
+            DensePath.Valid => "direct tiles without padding",
+            DensePath.Shortcut => "projection-shortcut tiles",
+            _ => IsPointwise ? "GEMM (1x1)" : "im2col + GEMM",
+        };
+    }
+
+    // The dense kernel family Forward runs for an h x w input (oh x ow output) when no positions-in-lanes plan takes
+    // the layer; a profile names it from the same rule.
+    private enum DensePath { Padded, Strided, Valid, Shortcut, Gemm }
+
+    private DensePath DensePathFor(int h, int w, int oh, int ow) =>
+        UsesPaddedConv(w) || UsesColumnsPadded(h, w) ? DensePath.Padded
+        : UsesStridedConv || UsesColumnsStrided ? DensePath.Strided
+        : UsesValidConv(oh, ow) ? DensePath.Valid
+        : UsesStridedPointwise(oh, ow) ? DensePath.Shortcut
+        : DensePath.Gemm;
 
     /// <inheritdoc/>
     public override long Macs(IReadOnlyList<int[]> inputs)
@@ -249,28 +273,16 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             if (!keep) BufferPool.Return(packed);
             return y;
         }
+        var path = DensePathFor(h, w, oh, ow);
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
-            if (padded || columnsPadded)
+            switch (path)
             {
-                ForwardPadded(x.Data, weight, packed, b, residual, y.Data, start, end, h, w);
-                return;
-            }
-            if (strided || columnsStrided)
-            {
-                ForwardStrided(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow);
-                return;
-            }
-            if (valid)
-            {
-                ForwardValid(x.Data, packed!, b, residual, y.Data, start, end, h, w);
-                return;
-            }
-            if (shortcut)
-            {
-                ForwardStridedPointwise(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow);
-                return;
+                case DensePath.Padded: ForwardPadded(x.Data, weight, packed, b, residual, y.Data, start, end, h, w); return;
+                case DensePath.Strided: ForwardStrided(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow); return;
+                case DensePath.Valid: ForwardValid(x.Data, packed!, b, residual, y.Data, start, end, h, w); return;
+                case DensePath.Shortcut: ForwardStridedPointwise(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow); return;
             }
             int group = GroupSize(p, end - start);
             float[]? cols = IsPointwise ? null : BufferPool.Rent(k * p * group);
