@@ -32,8 +32,11 @@ public static class TextTable
         }
     }
 
-    // Columns are the fields in the order the rows first name them. Numbers align right, text left.
-    private static void WriteRows(TextWriter w, List<JsonObject> rows)
+    /// <summary>
+    /// Writes records with the same fields as one table, two spaces in: a column a field, in the order the rows first
+    /// name them; numbers align right, text left, a missing value is "-".
+    /// </summary>
+    public static void WriteRows(TextWriter w, IReadOnlyList<JsonObject> rows)
     {
         var columns = new List<string>();
         foreach (var row in rows)

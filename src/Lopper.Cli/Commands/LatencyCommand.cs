@@ -21,12 +21,14 @@ public static class LatencyCommand
     private static readonly Option<int> Repeats = Flags.Int("--repeats", "least timed repeats per batch size", 10, 1);
     private static readonly Option<int?> Threads = Flags.Threads();
     private static readonly Option<string> Runtime = Flags.Choice("--runtime", "time Lopper, or both models' ONNX exports in ONNX Runtime", "lopper", "ort");
+    private static readonly Option<bool> Layers = Flags.Switch("--layers",
+        "also time every layer with multiply-adds beside the same layer of the dense model (at least 20 passes): milliseconds, time and multiply-add ratios, and the kernel it ran");
     private static readonly Option<bool> Json = Flags.Json();
 
     /// <summary>The command.</summary>
     public static Command Create()
     {
-        var c = new Command("latency", "inference latency of a saved model (and of its dense source)") { From, Dense, Batch, Repeats, Threads, Runtime, Json };
+        var c = new Command("latency", "inference latency of a saved model (and of its dense source)") { From, Dense, Batch, Repeats, Threads, Runtime, Layers, Json };
         c.SetAction(Run);
         return c;
     }
@@ -38,6 +40,8 @@ public static class LatencyCommand
         int repeats = p.GetValue(Repeats);
         bool json = p.GetValue(Json);
         string runtime = p.GetValue(Runtime)!;
+        bool layers = p.GetValue(Layers);
+        if (layers && runtime != "lopper") throw new LopperInputException("--layers times Lopper's own layers; it does not go with --runtime ort");
         CommonOptions.ApplyThreads(p, Threads);
         if (batches.Length == 0 || batches.Any(b => b < 1 || b > CommonOptions.MaxBatch)) throw new LopperInputException($"--batch needs sizes in [1, {CommonOptions.MaxBatch}], e.g. 1,128");
         var model = ModelStore.Load(from);
@@ -93,6 +97,12 @@ public static class LatencyCommand
             results.Add(r);
             if (!json)
                 Console.WriteLine($"batch {b}: {c.MedianMs:F2} ms (IQR {c.IqrMs:F2})" + (d is null ? "" : $"; dense {d.MedianMs:F2} ms; speedup {speedup:F2}x"));
+            if (layers)
+            {
+                var rows = LayerRows(LayerProfile.Compare(model, dense, b, passes: Math.Max(repeats, 20)));
+                r["layers"] = new JsonArray(rows.Select(x => (JsonNode)x).ToArray());
+                if (!json) TextTable.WriteRows(Console.Out, rows);
+            }
         }
         if (json)
             JsonOutput.Print(new JsonObject
@@ -123,6 +133,27 @@ public static class LatencyCommand
         {
             throw new LopperInputException($"{runPath}: invalid JSON: {e.Message}");
         }
+    }
+
+    // One record a layer (time and multiply-add ratios against the dense layer where both have it), then the layers' sums.
+    private static List<JsonObject> LayerRows(IReadOnlyList<LayerTime> layers)
+    {
+        static double? Ratio(double? a, double? b) => a is double x && b is double y && y > 0 ? Math.Round(x / y, 3) : null;
+        static double? Ms(double? ms) => ms is double v ? Math.Round(v, 3) : null;
+        var rows = layers.Select(l => new JsonObject
+        {
+            ["layer"] = l.Node, ["op"] = l.Op, ["dense_ms"] = Ms(l.ReferenceMs), ["ms"] = Ms(l.Ms),
+            ["time_ratio"] = Ratio(l.Ms, l.ReferenceMs), ["macs_ratio"] = Ratio(l.Macs, l.ReferenceMacs), ["kernel"] = l.Kernel ?? (l.Ms is null ? "(removed)" : null),
+        }).ToList();
+        bool reference = layers.Any(l => l.ReferenceMs is not null);
+        double ms = layers.Sum(l => l.Ms ?? 0), denseMs = layers.Sum(l => l.ReferenceMs ?? 0);
+        long macs = layers.Sum(l => l.Macs), denseMacs = layers.Sum(l => l.ReferenceMacs);
+        rows.Add(new JsonObject
+        {
+            ["layer"] = "(all these layers)", ["op"] = null, ["dense_ms"] = reference ? Ms(denseMs) : null, ["ms"] = Ms(ms),
+            ["time_ratio"] = reference ? Ratio(ms, denseMs) : null, ["macs_ratio"] = reference ? Ratio(macs, denseMacs) : null, ["kernel"] = null,
+        });
+        return rows;
     }
 
     private static JsonObject Describe(LatencyResult r) => new()

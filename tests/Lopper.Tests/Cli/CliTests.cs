@@ -123,6 +123,15 @@ public class CliTests
         Assert.True(code == 0, err);
         Assert.NotNull(JsonNode.Parse(output)!["results"]![0]!["dense"]);
 
+        // --layers times every layer beside the dense model's: the layers' multiply-adds add up to the run's MACs.
+        (code, output, err) = Run("latency", "--from", pruned, "--batch", "4", "--repeats", "2", "--layers", "--json", "--threads", "1");
+        Assert.True(code == 0, err);
+        var layers = JsonNode.Parse(output)!["results"]![0]!["layers"]!.AsArray();
+        Assert.Equal(["conv1", "conv2", "fc1", "fc2", "fc3", "(all these layers)"], layers.Select(l => (string)l!["layer"]!));
+        Assert.All(layers, l => Assert.True((double)l!["ms"]! > 0 && (double)l["dense_ms"]! > 0));
+        Assert.Equal((double)(long)p["macs_after"]! / (long)p["macs_before"]!, (double)layers[^1]!["macs_ratio"]!, 0.0015);
+        Assert.Contains(layers, l => (double)l!["macs_ratio"]! < 1);
+
         // The trained folder names no source; --dense names the model to time it against.
         (code, output, err) = Run("latency", "--from", run, "--batch", "4", "--repeats", "2", "--json", "--threads", "1");
         Assert.True(code == 0, err);

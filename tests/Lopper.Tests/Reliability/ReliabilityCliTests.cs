@@ -77,6 +77,7 @@ public class ReliabilityCliTests
     [InlineData("--sparsity must be comma-separated numbers", "bench", "sparse-conv", "--sparsity", "x")]
     [InlineData("--pattern must be slices or columns", "bench", "sparse-conv", "--pattern", "rows")]
     [InlineData("--batch needs sizes in", "latency", "--from", "x", "--batch", "1000000")]
+    [InlineData("--layers times Lopper's own layers", "latency", "--from", "x", "--layers", "--runtime", "ort")]
     public void OutOfRangeFlagsAreExitTwo(string message, params string[] args)
     {
         if (args[0] == "train") args = [.. args, "--data", "/nonexistent/lopper-data"];
