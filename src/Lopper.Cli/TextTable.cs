@@ -43,7 +43,7 @@ public static class TextTable
             foreach (var (field, _) in row)
                 if (!columns.Contains(field)) columns.Add(field);
         var cells = rows.Select(r => columns.Select(c => r.TryGetPropertyValue(c, out var v) ? Cell(v) : "-").ToArray()).ToList();
-        var numeric = columns.Select(c => rows.All(r => !r.TryGetPropertyValue(c, out var v) || v is null || v.GetValueKind() == JsonValueKind.Number)).ToArray();
+        var numeric = columns.Select(c => rows.All(r => !r.TryGetPropertyValue(c, out var v) || v is null || Kind(v) == JsonValueKind.Number)).ToArray();
         var widths = columns.Select((c, i) => Math.Max(c.Length, cells.Max(r => r[i].Length))).ToArray();
         string Line(IReadOnlyList<string> values) =>
             "  " + string.Join("  ", values.Select((v, i) => numeric[i] ? v.PadLeft(widths[i]) : v.PadRight(widths[i]))).TrimEnd();
@@ -51,6 +51,15 @@ public static class TextTable
         foreach (var row in cells) w.WriteLine(Line(row));
     }
 
-    // Numbers as JSON writes them (invariant), text without quotes, "-" for a missing value.
-    private static string Cell(JsonNode? v) => v is null ? "-" : v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString();
+    // Numbers as JSON writes them (invariant), text without quotes, "-" for a missing value; a non-finite double,
+    // which JSON cannot hold, as .NET names it.
+    private static string Cell(JsonNode? v) => v switch
+    {
+        null => "-",
+        JsonValue d when d.TryGetValue<double>(out var x) && !double.IsFinite(x) => x.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => Kind(v) == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString(),
+    };
+
+    private static JsonValueKind Kind(JsonNode? v) =>
+        v is JsonValue d && d.TryGetValue<double>(out var x) && !double.IsFinite(x) ? JsonValueKind.Number : v?.GetValueKind() ?? JsonValueKind.Null;
 }

@@ -250,11 +250,14 @@ public static class BenchCommand
             list.Add(new JsonObject
             {
                 ["node"] = node.Name, ["op"] = node.Op.Type, ["train_forward"] = Math.Round(f * 1000, 3), ["train_backward"] = Math.Round(b * 1000, 3),
-                ["forward_gflops"] = Math.Round(2.0 * macs / f / 1e9, 1), ["backward_gflops"] = Math.Round(4.0 * macs / b / 1e9, 1),
-                ["infer_forward"] = k > 0 ? Math.Round(fi * 1000, 3) : null, ["infer_gflops"] = k > 0 ? Math.Round(2.0 * macs / fi / 1e9, 1) : null,
+                ["forward_gflops"] = Rate(2.0 * macs, f), ["backward_gflops"] = Rate(4.0 * macs, b),
+                ["infer_forward"] = k > 0 ? Math.Round(fi * 1000, 3) : null, ["infer_gflops"] = k > 0 ? Rate(2.0 * macs, fi) : null,
                 ["infer_kernel"] = k > 0 ? kernelOf(k) : null,
             });
         }
         return list;
     }
+
+    // GFLOP/s, or null for a layer too quick for the clock to see (JSON has no infinity).
+    private static double? Rate(double flops, double seconds) => seconds > 0 ? Math.Round(flops / seconds / 1e9, 1) : null;
 }

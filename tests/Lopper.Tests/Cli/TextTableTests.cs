@@ -14,6 +14,7 @@ public class TextTableTests
             ["model"] = "resnet20",
             ["input"] = new JsonArray(1, 28, 28),
             ["ort"] = null,
+            ["rate"] = double.PositiveInfinity,
             ["rows"] = new JsonArray(
                 new JsonObject { ["op"] = "conv2d", ["ms"] = 12.5 },
                 new JsonObject { ["op"] = "relu", ["ms"] = 0.25 },
@@ -27,6 +28,7 @@ public class TextTableTests
             "model: resnet20",
             "input: 1, 28, 28",
             "ort: -",
+            "rate: Infinity",
             "rows:",
             "  op        ms",
             "  conv2d  12.5",
