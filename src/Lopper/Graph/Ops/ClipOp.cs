@@ -8,7 +8,7 @@ namespace Lopper.Graph.Ops;
 /// min(max(x, min), max); relu6 is clip 0..6. The gradient passes where min &lt; x &lt; max, which is exactly
 /// where min &lt; y &lt; max, so backward reads only the output and the input can be freed early.
 /// </summary>
-public sealed class ClipOp : Op
+public sealed class ClipOp : ElementwiseActivation
 {
     /// <summary>Creates the op; a missing bound is infinite, and min must not exceed max.</summary>
     public ClipOp(double min = double.NegativeInfinity, double max = double.PositiveInfinity)
@@ -30,32 +30,13 @@ public sealed class ClipOp : Op
     /// <inheritdoc/>
     public override string Type => "clip";
     /// <inheritdoc/>
-    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
-    /// <inheritdoc/>
-    public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
-    /// <inheritdoc/>
-    public override bool BackwardReadsInputs => false;
+    protected override bool SlopeFromOutput => true;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
-    {
-        var y = Tensor.Pooled(inputs[0].Shape);
-        float[] x = inputs[0].Data, yd = y.Data;
-        float lo = (float)Min, hi = (float)Max;
-        Parallelism.ForSlices(y.Length, (s, n) => ActivationKernels.AffineClamp(x.AsSpan(s, n), 1f, 0f, lo, hi, yd.AsSpan(s, n)));
-        return y;
-    }
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => ActivationKernels.AffineClamp(x, 1f, 0f, (float)Min, (float)Max, y);
 
     /// <inheritdoc/>
-    public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
-    {
-        if (!state.NeedsInputGrad[0]) return [null];
-        float[] y = output.Data, g = gradOut.Data;
-        float lo = (float)Min, hi = (float)Max;
-        // In place: the executor owns gradOut and nothing else reads it after this node.
-        Parallelism.ForSlices(g.Length, (s, n) => ActivationKernels.ClampFromOutput(y.AsSpan(s, n), lo, hi, 1f, g.AsSpan(s, n)));
-        return [gradOut];
-    }
+    protected override void ApplyBackward(ReadOnlySpan<float> from, Span<float> g) => ActivationKernels.ClampFromOutput(from, (float)Min, (float)Max, 1f, g);
 
     /// <inheritdoc/>
     public override JsonObject Attributes()

@@ -7,10 +7,13 @@ namespace Lopper.Graph.Ops;
 /// The exact GELU, x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt 2)) (ConvNeXt's and the transformers' activation; not the
 /// tanh approximation). Backward reads the input: d/dx = Phi(x) + x * phi(x), phi the standard normal density.
 /// </summary>
-public sealed class GeluOp : InputSlopeActivation
+public sealed class GeluOp : ElementwiseActivation
 {
     /// <inheritdoc/>
     public override string Type => "gelu";
+
+    /// <inheritdoc/>
+    protected override bool SlopeFromOutput => false;
 
     /// <inheritdoc/>
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => Chunked(x, y, false);

@@ -9,7 +9,7 @@ namespace Lopper.Graph.Ops;
 /// ONNX's HardSigmoid defaults to alpha 0.2, so an importer must write alpha explicitly. Backward needs only
 /// the output: the slope is alpha where 0 &lt; y &lt; 1 and zero elsewhere.
 /// </summary>
-public sealed class HardSigmoidOp : Op
+public sealed class HardSigmoidOp : ElementwiseActivation
 {
     /// <summary>PyTorch's slope, 1/6.</summary>
     public const double DefaultAlpha = 1.0 / 6;
@@ -33,32 +33,13 @@ public sealed class HardSigmoidOp : Op
     /// <inheritdoc/>
     public override string Type => "hardsigmoid";
     /// <inheritdoc/>
-    public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
-    /// <inheritdoc/>
-    public override int[] OutputShape(IReadOnlyList<int[]> inputs) => inputs[0];
-    /// <inheritdoc/>
-    public override bool BackwardReadsInputs => false;
+    protected override bool SlopeFromOutput => true;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor[] inputs, Tensor[] parameters, NodeState state)
-    {
-        var y = Tensor.Pooled(inputs[0].Shape);
-        float[] x = inputs[0].Data, yd = y.Data;
-        float a = (float)Alpha, b = (float)Beta;
-        Parallelism.ForSlices(y.Length, (s, n) => ActivationKernels.AffineClamp(x.AsSpan(s, n), a, b, 0f, 1f, yd.AsSpan(s, n)));
-        return y;
-    }
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => ActivationKernels.AffineClamp(x, (float)Alpha, (float)Beta, 0f, 1f, y);
 
     /// <inheritdoc/>
-    public override Tensor?[] Backward(Tensor gradOut, Tensor[] inputs, Tensor output, Tensor[] parameters, Tensor?[] paramGrads, NodeState state)
-    {
-        if (!state.NeedsInputGrad[0]) return [null];
-        float[] y = output.Data, g = gradOut.Data;
-        float a = (float)Alpha;
-        // In place: the executor owns gradOut and nothing else reads it after this node.
-        Parallelism.ForSlices(g.Length, (s, n) => ActivationKernels.ClampFromOutput(y.AsSpan(s, n), 0f, 1f, a, g.AsSpan(s, n)));
-        return [gradOut];
-    }
+    protected override void ApplyBackward(ReadOnlySpan<float> from, Span<float> g) => ActivationKernels.ClampFromOutput(from, 0f, 1f, (float)Alpha, g);
 
     /// <inheritdoc/>
     public override JsonObject Attributes() => new() { ["alpha"] = Alpha, ["beta"] = Beta };

@@ -7,10 +7,13 @@ namespace Lopper.Graph.Ops;
 /// x * relu6(x + 3) / 6 (MobileNetV3). The function is not monotonic on [-3, -1.5], so its output does not
 /// determine its slope: backward reads the input and the output can be freed early.
 /// </summary>
-public sealed class HardSwishOp : InputSlopeActivation
+public sealed class HardSwishOp : ElementwiseActivation
 {
     /// <inheritdoc/>
     public override string Type => "hardswish";
+
+    /// <inheritdoc/>
+    protected override bool SlopeFromOutput => false;
 
     /// <inheritdoc/>
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => ActivationKernels.HardSwish(x, y);

@@ -7,10 +7,13 @@ namespace Lopper.Graph.Ops;
 /// x * sigmoid(x) (SiLU, "swish", EfficientNet). Not monotonic below about -1.28, so backward reads the input
 /// and recomputes the sigmoid rather than keeping it: the output can be freed early and nothing extra is held.
 /// </summary>
-public sealed class SiluOp : InputSlopeActivation
+public sealed class SiluOp : ElementwiseActivation
 {
     /// <inheritdoc/>
     public override string Type => "silu";
+
+    /// <inheritdoc/>
+    protected override bool SlopeFromOutput => false;
 
     /// <inheritdoc/>
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => ActivationKernels.Silu(x, y);
