@@ -22,7 +22,7 @@ public static class LatencyCommand
     private static readonly Option<int?> Threads = Flags.Threads();
     private static readonly Option<string> Runtime = Flags.Choice("--runtime", "time Lopper, or both models' ONNX exports in ONNX Runtime", "lopper", "ort");
     private static readonly Option<bool> Layers = Flags.Switch("--layers",
-        "also time every layer with multiply-adds beside the same layer of the dense model (at least 20 passes): milliseconds, time and multiply-add ratios, and the kernel it ran");
+        "also time every layer with multiply-adds beside the same layer of the dense model (its median of at least 20 passes): milliseconds, time and multiply-add ratios, and the kernel it ran");
     private static readonly Option<bool> Json = Flags.Json();
 
     /// <summary>The command.</summary>

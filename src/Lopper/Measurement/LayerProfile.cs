@@ -15,9 +15,9 @@ public sealed record LayerTime(string Node, string Op, double? Ms, double? Refer
 
 /// <summary>
 /// Where a model's inference time goes, layer by layer, and against a reference model: both batch-norm folded and run
-/// as deployed (<see cref="SplitBatchInference"/>), in alternation pass for pass, each layer's thread-seconds over the
-/// thread count so that the layers add up to the wall time. The question it answers: which layers of a pruned model
-/// did not get as much faster as their multiply-adds went down.
+/// as deployed (<see cref="SplitBatchInference"/>), in alternation pass for pass, each layer's median pass in
+/// thread-seconds over the thread count, so that the layers add up to about the wall time. The question it answers:
+/// which layers of a pruned model did not get as much faster as their multiply-adds went down.
 /// </summary>
 public static class LayerProfile
 {
@@ -42,9 +42,22 @@ public static class LayerProfile
         for (int i = 0; i < warmup; i++)
             foreach (var r in runs) r.Run.Forward(r.Input).Release();
         foreach (var r in runs) r.Run.Timings = new OpTimings(r.Folded.Graph.Nodes.Count);
-        for (int i = 0; i < passes; i++)
-            foreach (var r in runs) r.Run.Forward(r.Input).Release();
-        var times = runs.Select(r => Layers(r.Folded, r.Run, passes)).ToList();
+        // Each pass's time per node (the timings accumulate): a layer's median pass is steadier than its mean on a
+        // shared machine, where one slow pass can double a sub-millisecond layer's mean.
+        var perPass = runs.Select(r => Enumerable.Range(0, r.Folded.Graph.Nodes.Count).Select(_ => new double[passes]).ToArray()).ToList();
+        var before = runs.Select(r => new double[r.Folded.Graph.Nodes.Count]).ToList();
+        for (int pass = 0; pass < passes; pass++)
+            for (int k = 0; k < runs.Count; k++)
+            {
+                runs[k].Run.Forward(runs[k].Input).Release();
+                for (int i = 0; i < before[k].Length; i++)
+                {
+                    double total = runs[k].Run.Timings!.ForwardSeconds(i);
+                    perPass[k][i][pass] = total - before[k][i];
+                    before[k][i] = total;
+                }
+            }
+        var times = runs.Select((r, k) => Layers(r.Folded, r.Run, perPass[k])).ToList();
         var mine = times[0];
         var theirs = times.Count > 1 ? times[1] : [];
         var rows = new List<LayerTime>();
@@ -60,8 +73,8 @@ public static class LayerProfile
 
     private sealed record Timed(string Op, double Ms, long Macs, string? Kernel);
 
-    // Every node with multiply-adds, by name, in graph order.
-    private static Dictionary<string, Timed> Layers(Model folded, SplitBatchInference run, int passes)
+    // Every node with multiply-adds, by name, in graph order, at its median pass.
+    private static Dictionary<string, Timed> Layers(Model folded, SplitBatchInference run, double[][] perPass)
     {
         var graph = folded.Graph;
         var layers = new Dictionary<string, Timed>(StringComparer.Ordinal);
@@ -71,7 +84,10 @@ public static class LayerProfile
             var shapes = graph.InputShapesOf(node);
             long macs = node.Op.Macs(shapes);
             if (macs == 0) continue;
-            double ms = run.Timings!.ForwardSeconds(i) * 1000 / Parallelism.Threads / passes;
+            var passes = perPass[i];
+            Array.Sort(passes);
+            double median = passes.Length % 2 == 1 ? passes[passes.Length / 2] : (passes[passes.Length / 2 - 1] + passes[passes.Length / 2]) / 2;
+            double ms = median * 1000 / Parallelism.Threads;
             layers[node.Name] = new Timed(node.Op.Type, ms, NonzeroMacs(macs, folded.NodeParameters[i]), node.Op.InferenceKernel(run.Derived.Slots[i], shapes));
         }
         return layers;
