@@ -10,20 +10,16 @@ namespace Lopper.Cli.Experiments;
 public sealed class CellSelection
 {
     private readonly string[] _patterns;
-    private readonly string _flag;
 
-    private CellSelection(string[] patterns, string flag) => (_patterns, _flag) = (patterns, flag);
+    private CellSelection(string[] patterns) => _patterns = patterns;
 
-    /// <summary>
-    /// Parses <paramref name="value"/> (comma-separated, no empty pattern). <paramref name="flag"/> names the flag in
-    /// error messages.
-    /// </summary>
-    public static CellSelection Parse(string value, string flag = "--cells")
+    /// <summary>Parses the value of --cells (comma-separated, no empty pattern).</summary>
+    public static CellSelection Parse(string value)
     {
         var patterns = value.Split(',', StringSplitOptions.TrimEntries);
         if (Array.Exists(patterns, p => p.Length == 0))
-            throw new LopperInputException($"{flag}: '{value}' has an empty pattern (give cell ids or patterns with *, separated by commas)");
-        return new CellSelection(patterns, flag);
+            throw new LopperInputException($"--cells: '{value}' has an empty pattern (give cell ids or patterns with *, separated by commas)");
+        return new CellSelection(patterns);
     }
 
     /// <summary>Whether <paramref name="id"/> matches any pattern.</summary>
@@ -37,7 +33,7 @@ public sealed class CellSelection
     {
         foreach (var pattern in _patterns)
             if (!cells.Any(c => Glob(pattern, c.Id)))
-                throw new LopperInputException($"{_flag}: '{pattern}' matches no cell of experiment {experiment} (its cells: {string.Join(", ", cells.Select(c => c.Id))})");
+                throw new LopperInputException($"--cells: '{pattern}' matches no cell of experiment {experiment} (its cells: {string.Join(", ", cells.Select(c => c.Id))})");
         return cells.Where(c => Matches(c.Id)).ToList();
     }
 

@@ -71,12 +71,18 @@ public static class Latency
     // The deployment forward pass on seeded normal input, ready to be timed.
     private static Action Forward(Model model, int batch, bool fold)
     {
+        var (_, run, x) = Deployment(model, batch, fold);
+        return () => run.Forward(x).Release();
+    }
+
+    // The model as deployment runs it (folded unless told not to, split-batch) and a seeded normal batch for it.
+    internal static (Model Model, SplitBatchInference Run, Tensor Input) Deployment(Model model, int batch, bool fold = true)
+    {
         if (fold) model = InferenceFolding.Fold(model);
         var x = new Tensor([batch, .. model.Graph.InputShape]);
         var rng = new Rng(1);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
-        var run = new SplitBatchInference(model);
-        return () => run.Forward(x).Release();
+        return (model, new SplitBatchInference(model), x);
     }
 
     /// <summary>

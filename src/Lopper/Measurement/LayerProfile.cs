@@ -1,5 +1,4 @@
 using Lopper.Graph;
-using Lopper.Tensors;
 
 namespace Lopper.Measurement;
 
@@ -29,16 +28,8 @@ public static class LayerProfile
     public static IReadOnlyList<LayerTime> Compare(Model model, Model? reference, int batch, int passes = 10, int warmup = 3)
     {
         if (passes < 1) throw new ArgumentOutOfRangeException(nameof(passes), "at least one timed pass");
-        var runs = new List<(Model Folded, SplitBatchInference Run, Tensor Input)>();
         Model[] models = reference is null ? [model] : [model, reference];
-        foreach (var m in models)
-        {
-            var folded = InferenceFolding.Fold(m);
-            var x = new Tensor([batch, .. folded.Graph.InputShape]);
-            var rng = new Rng(1);
-            for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextNormal();
-            runs.Add((folded, new SplitBatchInference(folded), x));
-        }
+        var runs = models.Select(m => Latency.Deployment(m, batch)).Select(d => (Folded: d.Model, d.Run, d.Input)).ToList();
         for (int i = 0; i < warmup; i++)
             foreach (var r in runs) r.Run.Forward(r.Input).Release();
         foreach (var r in runs) r.Run.Timings = new OpTimings(r.Folded.Graph.Nodes.Count);

@@ -243,8 +243,8 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         float[]? b = HasBias ? parameters[1].Data : null;
         float[]? residual = AddsResidual ? inputs[1].Data : null;
         int chunks = ChunksFor(n);
-        bool padded = UsesPaddedConv(w), strided = UsesStridedConv, valid = UsesValidConv(oh, ow), shortcut = UsesStridedPointwise(oh, ow);
-        bool columnsPadded = UsesColumnsPadded(h, w), columnsStrided = UsesColumnsStrided;
+        bool padded = UsesPaddedConv(w), strided = UsesStridedConv;
+        var path = DensePathFor(h, w, oh, ow);
         // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
         // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or
@@ -264,7 +264,7 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
         }
         float[]? packed = keep && state.Derived is float[] kept ? kept
             : padded ? PackForDirect(weight, OutChannels, k, h, w, keep)
-            : strided || valid || shortcut || columnsPadded || columnsStrided ? Pack(weight, OutChannels, k, keep) : null;
+            : path != DensePath.Gemm ? Pack(weight, OutChannels, k, keep) : null;
         if (keep && packed is not null) packed = state.KeepDerived(packed);
         if (padded && packed is not null && n < Parallelism.Threads && (long)OutChannels * p * k >= SplitRowsMacs)
         {
@@ -273,7 +273,6 @@ public sealed unsafe partial class Conv2dOp(int inChannels, int outChannels, int
             if (!keep) BufferPool.Return(packed);
             return y;
         }
-        var path = DensePathFor(h, w, oh, ow);
         Parallelism.For(chunks, c =>
         {
             var (start, end) = Range(n, chunks, c);
