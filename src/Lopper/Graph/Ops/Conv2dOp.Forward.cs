@@ -64,14 +64,15 @@ public sealed unsafe partial class Conv2dOp
         float[]? b = HasBias ? parameters[1].Data : null;
         float[]? residual = AddsResidual ? inputs[1].Data : null;
         int chunks = ChunksFor(n);
-        bool padded = UsesPaddedConv(w), strided = UsesStridedConv;
         var path = DensePathFor(h, w, oh, ow);
+        // The dense weight's direct tiles (not a kernel-column subset's, which the column tap lists take).
+        bool dense = Columns is null, padded = dense && path == DensePath.Padded, tiled = padded || dense && path == DensePath.Strided;
         // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
         // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or
         // a kernel-column subset.
         object? plan = !keep ? null
-            : padded || strided ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
+            : tiled ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
             : IsOneByOne ? PointwiseTaps(weight, state, oh, ow)
             : ColumnTaps(weight, state);
         if (plan is not null)
