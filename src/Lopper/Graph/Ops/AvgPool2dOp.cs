@@ -33,14 +33,8 @@ public sealed class AvgPool2dOp(int kernel, int stride, int padding = 0, bool ce
     public override ChannelMap MapChannels(int input, IReadOnlyList<int[]> inputs) => ChannelMap.PassThrough(inputs[0][1]);
 
     /// <inheritdoc/>
-    public override int[] OutputShape(IReadOnlyList<int[]> inputs)
-    {
-        var s = inputs[0];
-        if (s.Length != 4) throw ShapeError($"expects [N,C,H,W], got {Tensor.Format(s)}");
-        int oh = PoolWindow.OutSize(s[2], Kernel, Stride, Padding, CeilMode), ow = PoolWindow.OutSize(s[3], Kernel, Stride, Padding, CeilMode);
-        if (oh < 1 || ow < 1) throw ShapeError($"input {s[2]}x{s[3]} too small for window {Kernel}");
-        return [s[0], s[1], oh, ow];
-    }
+    public override int[] OutputShape(IReadOnlyList<int[]> inputs) =>
+        PoolWindow.OutputShape(inputs[0], Kernel, Stride, Padding, CeilMode, ShapeError);
 
     // Window [lo, hi) along one axis clipped to the image, and its extent for the divisor.
     private (int Lo, int Hi, int Extent) Window(int o, int size)

@@ -17,6 +17,18 @@ internal static class PoolWindow
         return o;
     }
 
+    /// <summary>
+    /// The output shape [N, C, OH, OW] of a window over an [N, C, H, W] input; <paramref name="error"/> makes the op's
+    /// shape error for an input of another rank or one smaller than the window.
+    /// </summary>
+    public static int[] OutputShape(int[] s, int kernel, int stride, int padding, bool ceilMode, Func<string, Exception> error)
+    {
+        if (s.Length != 4) throw error($"expects [N,C,H,W], got {Lopper.Tensors.Tensor.Format(s)}");
+        int oh = OutSize(s[2], kernel, stride, padding, ceilMode), ow = OutSize(s[3], kernel, stride, padding, ceilMode);
+        if (oh < 1 || ow < 1) throw error($"input {s[2]}x{s[3]} too small for window {kernel}");
+        return [s[0], s[1], oh, ow];
+    }
+
     /// <summary>Checks the attributes PyTorch requires: kernel, stride at least 1; padding at most half the kernel.</summary>
     public static void Check(string op, int kernel, int stride, int padding)
     {
