@@ -176,7 +176,18 @@ public unsafe class CompactTileConvTests
         Assert.Equal(3, plan.BlockCount);
         Assert.Equal(1, plan.FiltersReadingNothing);
         Assert.Equal(126.0 / 288, plan.MultipliedShare(), 12);
-        Assert.Equal("tap lists: 3 blocks of 1-4 filters, 44 % of the dense multiply-adds, 1 of 8 filters read no input", plan.Describe());
+        Assert.Equal(126.0 / 288, plan.NonzeroShare(), 12);
+        Assert.Equal("tap lists: 3 blocks of 1-4 filters, 44 % of the dense multiply-adds (44 % nonzero), 1 of 8 filters read no input", plan.Describe());
+        // Two filters reading channels {0, 1, 2} and {0, 1, 3}: apart they would cost 4 x 3 each (a block under four
+        // filters costs four), merged 4 x 4, so they share a block that runs all four channels for both.
+        var overlapping = new float[2 * cin * 9];
+        foreach (var (o, c) in new[] { (0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 3) })
+            for (int t = 0; t < 9; t++) overlapping[(o * cin + c) * 9 + t] = 1f + t;
+        var merged = TapPlan.ForSlices(overlapping, 2, cin);
+        Assert.Equal(1, merged.BlockCount);
+        Assert.Equal(1.0, merged.MultipliedShare(), 12);
+        Assert.Equal(0.75, merged.NonzeroShare(), 12);
+        Assert.Equal("tap lists: 1 block of 2 filters, 100 % of the dense multiply-adds (75 % nonzero)", merged.Describe());
         // A kernel-column subset: every block runs the kept columns.
         var columns = new[] { 4, 13, 22, 31 };
         var kept = new float[cout * columns.Length];

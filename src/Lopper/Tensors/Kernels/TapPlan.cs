@@ -55,6 +55,18 @@ internal sealed class TapPlan
         return all == 0 ? 1 : (double)multiplied / all;
     }
 
+    /// <summary>
+    /// Multiply-adds with a nonzero weight, over the dense weight's (<paramref name="denseTaps"/> as in
+    /// <see cref="MultipliedShare"/>): what the blocks would run if each filter multiplied only its own taps. The gap
+    /// to <see cref="MultipliedShare"/> is the zeros a block multiplies for filters that share its taps but not their
+    /// weights.
+    /// </summary>
+    public double NonzeroShare(int denseTaps = 9)
+    {
+        long all = (long)OutChannels * InChannels * denseTaps;
+        return all == 0 ? 1 : (double)(Weights.Length - Weights.AsSpan().Count(0f)) / all;
+    }
+
     /// <summary>Filters in blocks with no tap: they read no input, and their output is the bias (and residual) alone.</summary>
     public int FiltersReadingNothing
     {
@@ -68,8 +80,9 @@ internal sealed class TapPlan
     }
 
     /// <summary>
-    /// One line for profiles: the blocks, the share of the dense multiply-adds they run, and the filters that read
-    /// nothing (a connection pruning that cut all of a filter's inputs leaves its output to write at full cost).
+    /// One line for profiles: the blocks, the share of the dense multiply-adds they run and of those with a nonzero
+    /// weight, and the filters that read nothing (a connection pruning that cut all of a filter's inputs leaves its
+    /// output to write at full cost).
     /// </summary>
     public string Describe(int denseTaps = 9)
     {
@@ -81,7 +94,9 @@ internal sealed class TapPlan
         }
         string sizes = smallest == largest ? $"{largest}" : $"{smallest}-{largest}";
         string nothing = FiltersReadingNothing is int idle and > 0 ? $", {idle} of {OutChannels} filters read no input" : "";
-        return $"tap lists: {BlockCount} blocks of {sizes} filters, {MultipliedShare(denseTaps) * 100:F0} % of the dense multiply-adds{nothing}";
+        string blocks = BlockCount == 1 ? "block" : "blocks", filters = largest == 1 ? "filter" : "filters";
+        return $"tap lists: {BlockCount} {blocks} of {sizes} {filters}, {MultipliedShare(denseTaps) * 100:F0} % of the dense multiply-adds " +
+            $"({NonzeroShare(denseTaps) * 100:F0} % nonzero){nothing}";
     }
 
     /// <summary>
