@@ -66,7 +66,7 @@ public sealed unsafe partial class Conv2dOp
         int chunks = ChunksFor(n);
         var path = DensePathFor(h, w, oh, ow);
         // The dense weight's direct tiles (not a kernel-column subset's, which the column tap lists take).
-        bool dense = Columns is null, padded = dense && path == DensePath.Padded, tiled = padded || dense && path == DensePath.Strided;
+        bool dense = Columns is null, padded = dense && path == DensePath.Padded, tiled = padded || (dense && path == DensePath.Strided);
         // An inference session on frozen weights packs once, for all its executors; training packs every pass (the weights move).
         bool keep = state.FrozenWeights;
         // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or

@@ -1,3 +1,5 @@
+using Lopper.Tensors;
+
 namespace Lopper.Graph.Ops;
 
 /// <summary>
@@ -23,7 +25,7 @@ internal static class PoolWindow
     /// </summary>
     public static int[] OutputShape(int[] s, int kernel, int stride, int padding, bool ceilMode, Func<string, Exception> error)
     {
-        if (s.Length != 4) throw error($"expects [N,C,H,W], got {Lopper.Tensors.Tensor.Format(s)}");
+        if (s.Length != 4) throw error($"expects [N,C,H,W], got {Tensor.Format(s)}");
         int oh = OutSize(s[2], kernel, stride, padding, ceilMode), ow = OutSize(s[3], kernel, stride, padding, ceilMode);
         if (oh < 1 || ow < 1) throw error($"input {s[2]}x{s[3]} too small for window {kernel}");
         return [s[0], s[1], oh, ow];
