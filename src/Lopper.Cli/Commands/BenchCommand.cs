@@ -186,7 +186,7 @@ public static class BenchCommand
             infer.Timings = new OpTimings(folded.Graph.Nodes.Count);
             for (int i = 0; i < steps; i++) infer.Forward(x).Release();
             profile = ProfileByOp(model, ex.Timings, folded, infer.Timings, Parallelism.Threads, steps, batch, optSw.Elapsed.TotalSeconds,
-                k => folded.Graph.Nodes[k].Op.InferenceKernel(infer.Derived.Slots[k], folded.Graph.InputShapesOf(folded.Graph.Nodes[k])));
+                infer.InferenceKernel);
         }
         var result = new JsonObject
         {

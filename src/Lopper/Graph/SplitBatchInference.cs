@@ -47,6 +47,16 @@ public sealed class SplitBatchInference
     public Model Model => _model;
 
     /// <summary>
+    /// What node <paramref name="node"/> ran on in this session (<see cref="Op.InferenceKernel"/> of the data it derived:
+    /// a pruned layer's tap lists, say), or null where its op has one kernel only or has not run yet.
+    /// </summary>
+    public string? InferenceKernel(int node)
+    {
+        var n = _model.Graph.Nodes[node];
+        return n.Op.InferenceKernel(_derived.Slots[node], _model.Graph.InputShapesOf(n));
+    }
+
+    /// <summary>
     /// The model's output for a batch [N, ...input shape] (a new pooled tensor the caller owns). Sub-batch i
     /// always goes through executor i and the cut depends only on N and the thread count, so a thread count
     /// gives the same bits every time.

@@ -110,7 +110,9 @@ public static class Latency
         return new LatencyResult(batch, Quantile(times, 0.5), Quantile(times, 0.25), Quantile(times, 0.75), times.Count);
     }
 
-    private static double Quantile(List<double> sorted, double q)
+    // The q-quantile of sorted values, interpolated between neighbours (q = 0.5: the median, the mean of the middle two
+    // for an even count).
+    internal static double Quantile(IReadOnlyList<double> sorted, double q)
     {
         double pos = q * (sorted.Count - 1);
         int lo = (int)Math.Floor(pos), hi = (int)Math.Ceiling(pos);

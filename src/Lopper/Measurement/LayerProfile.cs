@@ -77,9 +77,8 @@ public static class LayerProfile
             if (macs == 0) continue;
             var passes = perPass[i];
             Array.Sort(passes);
-            double median = passes.Length % 2 == 1 ? passes[passes.Length / 2] : (passes[passes.Length / 2 - 1] + passes[passes.Length / 2]) / 2;
-            double ms = median * 1000 / Parallelism.Threads;
-            layers[node.Name] = new Timed(node.Op.Type, ms, NonzeroMacs(macs, folded.NodeParameters[i]), node.Op.InferenceKernel(run.Derived.Slots[i], shapes));
+            double ms = Latency.Quantile(passes, 0.5) * 1000 / Parallelism.Threads;
+            layers[node.Name] = new Timed(node.Op.Type, ms, NonzeroMacs(macs, folded.NodeParameters[i]), run.InferenceKernel(i));
         }
         return layers;
     }
