@@ -109,6 +109,22 @@ public class SplitBatchInferenceTests
         }
     }
 
+    [Theory]
+    [InlineData(64, 64, 14, 3, 1, true)]     // wide enough: Winograd, a sub-batch's 147 tiles in one group
+    [InlineData(64, 80, 15, 5, 2, true)]     // odd plane, filters in blocks of 12 and a tail; 5 images on two threads
+    [InlineData(128, 128, 7, 4, 1, true)]    // 7x7 needs 128 x 128
+    [InlineData(64, 64, 7, 4, 1, false)]     // 64 x 64 at 7x7 stays on the direct tiles
+    [InlineData(32, 32, 14, 3, 1, false)]    // narrow: the direct tiles
+    [InlineData(64, 64, 28, 1, 2, true)]     // one image on two threads: its tile rows shared
+    public void WideDenseLayersRunWinogradAndMatchTheDirectForward(int inChannels, int filters, int size, int batch, int threads, bool winograd)
+    {
+        using (new ThreadsScope(threads))
+        {
+            var plan = OneConvPlan(OneConv(inChannels, filters, size, 1), batch);
+            Assert.Equal(winograd && Tensors.Kernels.WinogradConv.Supported, plan?.GetType().Name == "WinogradLayer");
+        }
+    }
+
     [Fact]
     public void IdleLaneWidthsWithScatteredZeroSlicesGoSliceSparse()
     {

@@ -24,6 +24,8 @@ public sealed unsafe partial class Conv2dOp
             case TapPlan taps: return taps.Describe(KernelH * KernelW);
             case SliceSparseConv.Plan sparse: return $"slice-sparse lists: {sparse.Density * 100:F0} % of the kernel slices";
             case PositionTileConv.Plan: return "position tiles: dense blocks of up to 8 filters";
+            // The batch a call brings decides (WinogradFills); the graph's shapes do not say it.
+            case WinogradLayer: return $"Winograd F(2x2, 3x3) (under {WinogradConv.MinTiles} tiles a thread: direct tiles)";
         }
         if (UsesGroupedPath) return UsesDepthwiseKernel ? "depthwise kernels" : "grouped im2col + GEMM";
         var o = OutputShape(inputs);
@@ -72,9 +74,19 @@ public sealed unsafe partial class Conv2dOp
         // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or
         // a kernel-column subset.
         object? plan = !keep ? null
-            : tiled ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
+            : tiled ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? (object?)Winograd(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
             : IsOneByOne ? PointwiseTaps(weight, state, oh, ow)
             : ColumnTaps(weight, state);
+        float[]? direct = null;
+        if (plan is WinogradLayer winograd)
+        {
+            if (WinogradFills(n, h, w))
+            {
+                ForwardWinograd(x.Data, winograd.Plan, b, residual, y.Data, n, h, w);
+                return y;
+            }
+            (plan, direct) = (null, winograd.Direct);
+        }
         if (plan is not null)
         {
             Parallelism.For(chunks, c =>
@@ -84,10 +96,10 @@ public sealed unsafe partial class Conv2dOp
             });
             return y;
         }
-        float[]? packed = keep && state.Derived is float[] kept ? kept
+        float[]? packed = direct ?? (keep && state.Derived is float[] kept ? kept
             : padded ? PackForDirect(weight, OutChannels, k, h, w, keep)
-            : path != DensePath.Gemm ? Pack(weight, OutChannels, k, keep) : null;
-        if (keep && packed is not null) packed = state.KeepDerived(packed);
+            : path != DensePath.Gemm ? Pack(weight, OutChannels, k, keep) : null);
+        if (keep && packed is not null && direct is null) packed = state.KeepDerived(packed);
         if (padded && packed is not null && n < Parallelism.Threads && (long)OutChannels * p * k >= SplitRowsMacs)
         {
             // Fewer images than threads: split each image's output rows instead, where a layer has the work for it.

@@ -1,0 +1,362 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Lopper.Tensors.Kernels;
+
+/// <summary>
+/// A stride-1, padding-1 3x3 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016): each
+/// 2x2 block of outputs ("tile") takes 16 multiply-adds per input channel and filter instead of 36. The input's
+/// overlapping 4x4 patches are transformed (V = Bt d B), the weights once per session (U = G g Gt), the 16 element
+/// positions multiply as 16 independent GEMMs over the channels (M = U V), and each tile's 2x2 outputs come back as
+/// Y = At M A, with bias, residual and ReLU applied on the way out.
+/// </summary>
+/// <remarks>
+/// <para>The GEMMs run the general 12 x 32 micro-kernels (<see cref="GemmKernels"/>) over a group of tiles at a time:
+/// U packed once in their A-panel layout, V written by the input transform straight in the B layout they read in
+/// place (channel rows of the group's tiles), so nothing is packed per call. A group is a run of tile rows across
+/// the images, sized so that its V and M stay near L2.</para>
+/// <para>The transforms are vectorised over 16 tiles of a tile row: the input planes are zero-padded
+/// (<see cref="PaddedConv.Pad"/>), each patch row's even and odd columns separated with two-vector permutes; the
+/// output's two columns per tile are interleaved back the same way. Tiles past a plane's odd last row or column read
+/// the padding or the next row, which only reaches the outputs that do not exist and are not stored.</para>
+/// <para>The arithmetic differs from the direct sum in rounding only: the transforms add and subtract (with halves in
+/// G), so results agree with the direct convolution to a few units in the last place of the activations' scale.</para>
+/// </remarks>
+internal static unsafe class WinogradConv
+{
+    /// <summary>True where the kernels run: Vector512 hardware with AVX-512F permutes.</summary>
+    public static bool Supported => Gemm.RowsSupported && Avx512F.IsSupported;
+
+    // The 16 GEMMs of a tile group; a tile row of up to this many tiles is transformed in one vector.
+    private const int Lanes = 16;
+
+    private const int Panel = GemmKernels.NR512;
+    private const int Rows = GemmKernels.MR512;
+
+    /// <summary>
+    /// True where F(2x2, 3x3) beats the direct tiles on an h x w plane: at least 64 channels in and out, and on planes
+    /// under 14 wide at least 128 x 128.
+    /// </summary>
+    /// <remarks>
+    /// One Zen 5 core, 8 images, direct-convolution GFLOP/s (the direct tiles run about 200): 64 -> 64 at 28x28
+    /// 252-276, 64 at 14x14 240, 128 at 14x14 268-303, 32 -> 64 at 28x28 252, 128 at 7x7 217, 128 -> 256 and 256 at
+    /// 7x7 226-246; but 16 at 28x28 100, 32 at 28x28 174, 32 at 14x14 128, 48 at 14x14 161, 64 at 7x7 123, 64 -> 128
+    /// at 7x7 174, 96 at 7x7 179. Narrow layers leave the GEMMs short and the transforms and padding a large share;
+    /// 7x7 planes waste a quarter of every tile.
+    /// </remarks>
+    public static bool Pays(int inChannels, int outChannels, int h, int w) =>
+        Supported && inChannels >= 64 && outChannels >= 64 && (w >= 14 && h >= 14 || (long)inChannels * outChannels >= 128 * 128);
+
+    /// <summary>Fewest tiles a call should have: one GEMM panel's width.</summary>
+    public const int MinTiles = Panel;
+
+    /// <summary>Weights transformed and packed for <see cref="Forward"/>: [element][block of 12 filters][channel][12].</summary>
+    public sealed class Plan
+    {
+        internal Plan(float[] packed, int outChannels, int inChannels)
+        {
+            Packed = packed;
+            OutChannels = outChannels;
+            InChannels = inChannels;
+        }
+
+        internal float[] Packed { get; }
+
+        /// <summary>Filters.</summary>
+        public int OutChannels { get; }
+
+        /// <summary>Input channels.</summary>
+        public int InChannels { get; }
+
+        internal int Blocks => (OutChannels + Rows - 1) / Rows;
+
+        // Floats between two elements' packed U.
+        internal long ElementStride => (long)Blocks * InChannels * Rows;
+    }
+
+    /// <summary>
+    /// Transforms a [out, in*9] weight (U = G g Gt per filter and channel, in double) and packs it for the GEMM
+    /// micro-kernels.
+    /// </summary>
+    public static Plan Prepare(ReadOnlySpan<float> weight, int outChannels, int inChannels)
+    {
+        if (outChannels <= 0 || inChannels <= 0) throw new ArgumentOutOfRangeException(nameof(outChannels), $"channels {outChannels} x {inChannels}");
+        if (weight.Length < (long)outChannels * inChannels * 9) throw new ArgumentException($"weight of {weight.Length} floats for {outChannels} x {inChannels} x 3 x 3", nameof(weight));
+        int blocks = (outChannels + Rows - 1) / Rows;
+        long elementStride = (long)blocks * inChannels * Rows;
+        var packed = new float[checked(16 * elementStride)];
+        Span<double> gg = stackalloc double[12];
+        for (int o = 0; o < outChannels; o++)
+            for (int c = 0; c < inChannels; c++)
+            {
+                var g = weight.Slice((o * inChannels + c) * 9, 9);
+                // G g: rows (g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2) of the kernel's rows, column by column.
+                for (int j = 0; j < 3; j++)
+                {
+                    double g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+                    gg[j] = g0;
+                    gg[3 + j] = 0.5 * (g0 + g1 + g2);
+                    gg[6 + j] = 0.5 * (g0 - g1 + g2);
+                    gg[9 + j] = g2;
+                }
+                long at = (long)(o / Rows) * inChannels * Rows + (long)c * Rows + o % Rows;
+                for (int a = 0; a < 4; a++)
+                {
+                    double r0 = gg[3 * a], r1 = gg[3 * a + 1], r2 = gg[3 * a + 2];
+                    packed[(4 * a + 0) * elementStride + at] = (float)r0;
+                    packed[(4 * a + 1) * elementStride + at] = (float)(0.5 * (r0 + r1 + r2));
+                    packed[(4 * a + 2) * elementStride + at] = (float)(0.5 * (r0 - r1 + r2));
+                    packed[(4 * a + 3) * elementStride + at] = (float)r2;
+                }
+            }
+        return new Plan(packed, outChannels, inChannels);
+    }
+
+    // Tiles per group: V (16 x channels x tiles) and M (16 x filters x tiles) together near 1 MB, at least a GEMM panel.
+    internal static int GroupTiles(int inChannels, int outChannels) => Math.Clamp(16384 / (inChannels + outChannels), Panel, 512);
+
+    // Tile rows per group: near the target, the fewest GEMM columns wasted on a partial last panel (a 7x7 plane's
+    // 4-tile rows in groups of 8 fill a panel exactly, in groups of 10 waste a third of the second).
+    internal static int GroupRows(int targetTiles, int tilesX, int totalRows)
+    {
+        int target = Math.Max(1, targetTiles / tilesX);
+        int best = Math.Min(target, totalRows);
+        double bestWaste = double.MaxValue;
+        for (int r = Math.Max(1, target / 2); r <= Math.Min(totalRows, target + target / 2); r++)
+        {
+            int tiles = r * tilesX;
+            double waste = (double)((tiles + Panel - 1) / Panel * Panel - tiles) / tiles;
+            if (waste < bestWaste - 1e-9 || (Math.Abs(waste - bestWaste) < 1e-9 && Math.Abs(r - target) < Math.Abs(best - target)))
+            {
+                best = r;
+                bestWaste = waste;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>Rows of 2x2 output tiles in <paramref name="images"/> planes of height h: the unit <see cref="Forward"/> splits on.</summary>
+    public static int TileRows(int images, int h) => images * ((h + 1) / 2);
+
+    /// <summary>
+    /// y = conv(x) (+ bias, + residual, ReLU) for <paramref name="images"/> images of [in, h, w] into [out, h, w] each,
+    /// or for the tile rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) of them (<see cref="TileRows"/>;
+    /// -1: to the end), so that threads can share a few images. One thread; scratch from <see cref="BufferPool"/>.
+    /// </summary>
+    public static void Forward(float* x, int images, int h, int w, Plan plan, float* y, float* bias = null, bool relu = false, float* residual = null,
+        int firstRow = 0, int endRow = -1)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("WinogradConv needs AVX-512");
+        int inC = plan.InChannels, outC = plan.OutChannels;
+        int tilesX = (w + 1) / 2, tilesY = (h + 1) / 2;
+        if (endRow < 0) endRow = TileRows(images, h);
+        if (firstRow < 0 || endRow > TileRows(images, h) || firstRow > endRow) throw new ArgumentOutOfRangeException(nameof(firstRow), $"tile rows [{firstRow}, {endRow}) of {TileRows(images, h)}");
+        int totalRows = endRow - firstRow;
+        if (totalRows == 0) return;
+        int rowsPerGroup = GroupRows(GroupTiles(inC, outC), tilesX, totalRows);
+        int maxTiles = rowsPerGroup * tilesX;
+        // Row stride of V and M: whole panels for the GEMM's reads and writes, plus the last tile vector's spill.
+        int stride = (maxTiles + Panel - 1) / Panel * Panel + Lanes;
+        int slots = (rowsPerGroup - 1) / tilesY + 2;
+        int planeStride = PaddedConv.PlaneStride(h, w, 3), padImage = inC * planeStride;
+        // Patch reads run up to two rows and 34 columns past a tile row's start: slack after the last plane.
+        var padded = BufferPool.Rent(slots * padImage + 3 * (w + 1) + 2 * Panel + 16);
+        // The 16 elements one cache line apart more than whole rows, so a tile's 16 loads or stores fall in 16 sets
+        // of L1 (rows of 4 KB multiples put them all in one set).
+        long vElement = (long)inC * stride + Lanes, mElement = (long)outC * stride + Lanes;
+        var v = BufferPool.Rent(checked((int)(16 * vElement)));
+        var m = BufferPool.Rent(checked((int)(16 * mElement)));
+        Span<int> slotImage = stackalloc int[slots];
+        slotImage.Fill(-1);
+        float* tile = stackalloc float[Rows * Panel];
+        long inImage = (long)inC * h * w, outImage = (long)outC * h * w;
+        fixed (float* pp = padded, vp = v, mp = m, up = plan.Packed)
+        {
+            new Span<float>(pp + slots * padImage, padded.Length - slots * padImage).Clear();
+            for (int g0 = firstRow; g0 < endRow; g0 += rowsPerGroup)
+            {
+                int g1 = Math.Min(endRow, g0 + rowsPerGroup), tiles = (g1 - g0) * tilesX;
+                for (int i = g0 / tilesY; i <= (g1 - 1) / tilesY; i++)
+                {
+                    int s = i % slots;
+                    if (slotImage[s] == i) continue;
+                    PaddedConv.Pad(x + i * inImage, inC, h, w, 3, pp + (long)s * padImage);
+                    slotImage[s] = i;
+                }
+                for (int c = 0; c < inC; c++)
+                    for (int gr = g0; gr < g1; gr++)
+                    {
+                        int i = gr / tilesY, ty = gr % tilesY;
+                        // (2ty - 1, -1) of channel c: the patch rows start there, one padded row apart.
+                        float* patch = pp + (long)(i % slots) * padImage + (long)c * planeStride + 2L * ty * (w + 1);
+                        TransformInputRow(patch, w + 1, tilesX, vp + (long)c * stride + (gr - g0) * tilesX, vElement);
+                    }
+                Multiply(plan, up, vp, vElement, mp, mElement, tiles, stride, tile);
+                for (int o = 0; o < outC; o++)
+                {
+                    float b = bias == null ? 0f : bias[o];
+                    for (int gr = g0; gr < g1; gr++)
+                    {
+                        int i = gr / tilesY, ty = gr % tilesY;
+                        long at = i * outImage + (long)o * h * w + 2L * ty * w;
+                        TransformOutputRow(mp + (long)o * stride + (gr - g0) * tilesX, mElement, tilesX, w, 2 * ty + 1 < h,
+                            y + at, residual == null ? null : residual + at, b, relu);
+                    }
+                }
+            }
+        }
+        BufferPool.Return(m);
+        BufferPool.Return(v);
+        BufferPool.Return(padded);
+    }
+
+    // M[e] = U[e] V[e] for the 16 elements: every panel of 32 tiles against every block of 12 filters, written whole
+    // (the stride leaves room), so no partial tile goes through the scratch.
+    private static void Multiply(Plan plan, float* u, float* v, long vElement, float* m, long mElement, int tiles, int stride, float* tile)
+    {
+        int inC = plan.InChannels, outC = plan.OutChannels, blocks = plan.Blocks;
+        for (int e = 0; e < 16; e++)
+        {
+            float* ue = u + e * plan.ElementStride, ve = v + e * vElement, me = m + e * mElement;
+            for (int j = 0; j < tiles; j += Panel)
+            {
+                bool half = tiles - j <= Panel / 2;
+                var panel = new GemmKernels.StridedB(ve + j, stride);
+                for (int blk = 0; blk < blocks; blk++)
+                {
+                    int rows = Math.Min(Rows, outC - blk * Rows);
+                    float* a = ue + (long)blk * inC * Rows, c = me + (long)blk * Rows * stride + j;
+                    if (rows == Rows && !half) GemmKernels.Kernel512<GemmKernels.R12, GemmKernels.StridedB>(inC, a, 1, Rows, panel, c, stride, false, Rows, Panel, tile);
+                    else GemmKernels.Tile(half, inC, a, 1, Rows, panel, c, stride, false, rows, half ? Panel / 2 : Panel, tile);
+                }
+            }
+        }
+    }
+
+    private static readonly Vector512<int> Even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> Odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    private static readonly Vector512<int> LowPairs = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    private static readonly Vector512<int> HighPairs = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    // V = Bt d B for one tile row: patch rows at p, p + pitch, ... (column -1 first), tiles at dst (element e at
+    // dst + e*elementStride). Tile tx reads columns 2tx-1 .. 2tx+2; a vector of 16 tiles reads 34 columns.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformInputRow(float* p, int pitch, int tilesX, float* dst, long elementStride)
+    {
+        var even = Even;
+        var odd = Odd;
+        for (int t0 = 0; t0 < tilesX; t0 += Lanes, p += 2 * Lanes, dst += Lanes)
+        {
+            // Bt d: row combinations (d0 - d2, d1 + d2, d2 - d1, d1 - d3) of the patch rows, on columns 2t0-1 .. 2t0+30
+            // (lo, hi) and 2t0+1 .. 2t0+32 (lo2, hi2).
+            float* r0 = p, r1 = p + pitch, r2 = p + 2 * pitch, r3 = p + 3 * pitch;
+            Row(r0, r1, r2, r3, 0, out var a0, out var a1, out var a2, out var a3);
+            Row(r0, r1, r2, r3, 16, out var b0, out var b1, out var b2, out var b3);
+            Row(r0, r1, r2, r3, 2, out var c0, out var c1, out var c2, out var c3);
+            Row(r0, r1, r2, r3, 18, out var d0, out var d1, out var d2, out var d3);
+            Columns(a0, b0, c0, d0, even, odd, dst, elementStride);
+            Columns(a1, b1, c1, d1, even, odd, dst + 4 * elementStride, elementStride);
+            Columns(a2, b2, c2, d2, even, odd, dst + 8 * elementStride, elementStride);
+            Columns(a3, b3, c3, d3, even, odd, dst + 12 * elementStride, elementStride);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row(float* r0, float* r1, float* r2, float* r3, int at, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3)
+    {
+        var x0 = Vector512.Load(r0 + at);
+        var x1 = Vector512.Load(r1 + at);
+        var x2 = Vector512.Load(r2 + at);
+        var x3 = Vector512.Load(r3 + at);
+        t0 = x0 - x2;
+        t1 = x1 + x2;
+        t2 = x2 - x1;
+        t3 = x1 - x3;
+    }
+
+    // (Bt d) B for one row combination: columns c0 = 2tx-1, c1 = 2tx, c2 = 2tx+1, c3 = 2tx+2 of 16 tiles, taken apart
+    // from (lo, hi) (c0, c1) and (lo2, hi2) (c2, c3), into elements (c0 - c2, c1 + c2, c2 - c1, c1 - c3).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns(Vector512<float> lo, Vector512<float> hi, Vector512<float> lo2, Vector512<float> hi2, Vector512<int> even, Vector512<int> odd, float* dst, long elementStride)
+    {
+        var c0 = Avx512F.PermuteVar16x32x2(lo, even, hi);
+        var c1 = Avx512F.PermuteVar16x32x2(lo, odd, hi);
+        var c2 = Avx512F.PermuteVar16x32x2(lo2, even, hi2);
+        var c3 = Avx512F.PermuteVar16x32x2(lo2, odd, hi2);
+        (c0 - c2).Store(dst);
+        (c1 + c2).Store(dst + elementStride);
+        (c2 - c1).Store(dst + 2 * elementStride);
+        (c1 - c3).Store(dst + 3 * elementStride);
+    }
+
+    // Y = At M A for one tile row (element e of tile t at m + e*elementStride + t), plus bias, residual and ReLU, into
+    // output rows y and, where it exists, y + w.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformOutputRow(float* m, long elementStride, int tilesX, int w, bool second, float* y, float* residual, float bias, bool relu)
+    {
+        var lowPairs = LowPairs;
+        var highPairs = HighPairs;
+        var b = Vector512.Create(bias);
+        for (int t0 = 0; t0 < tilesX; t0 += Lanes, m += Lanes)
+        {
+            // At M: rows (m0 + m1 + m2, m1 - m2 - m3) of each element column.
+            Vector512<float> s00, s01, s02, s03, s10, s11, s12, s13;
+            {
+                var m0 = Vector512.Load(m); var m1 = Vector512.Load(m + 4 * elementStride); var m2 = Vector512.Load(m + 8 * elementStride); var m3 = Vector512.Load(m + 12 * elementStride);
+                s00 = m0 + m1 + m2; s10 = m1 - m2 - m3;
+            }
+            {
+                var m0 = Vector512.Load(m + elementStride); var m1 = Vector512.Load(m + 5 * elementStride); var m2 = Vector512.Load(m + 9 * elementStride); var m3 = Vector512.Load(m + 13 * elementStride);
+                s01 = m0 + m1 + m2; s11 = m1 - m2 - m3;
+            }
+            {
+                var m0 = Vector512.Load(m + 2 * elementStride); var m1 = Vector512.Load(m + 6 * elementStride); var m2 = Vector512.Load(m + 10 * elementStride); var m3 = Vector512.Load(m + 14 * elementStride);
+                s02 = m0 + m1 + m2; s12 = m1 - m2 - m3;
+            }
+            {
+                var m0 = Vector512.Load(m + 3 * elementStride); var m1 = Vector512.Load(m + 7 * elementStride); var m2 = Vector512.Load(m + 11 * elementStride); var m3 = Vector512.Load(m + 15 * elementStride);
+                s03 = m0 + m1 + m2; s13 = m1 - m2 - m3;
+            }
+            var y00 = s00 + s01 + s02 + b;
+            var y01 = s01 - s02 - s03 + b;
+            int x0 = 2 * t0;
+            Store(Avx512F.PermuteVar16x32x2(y00, lowPairs, y01), Avx512F.PermuteVar16x32x2(y00, highPairs, y01), y + x0, residual == null ? null : residual + x0, w - x0, relu);
+            if (!second) continue;
+            var y10 = s10 + s11 + s12 + b;
+            var y11 = s11 - s12 - s13 + b;
+            Store(Avx512F.PermuteVar16x32x2(y10, lowPairs, y11), Avx512F.PermuteVar16x32x2(y10, highPairs, y11), y + w + x0, residual == null ? null : residual + w + x0, w - x0, relu);
+        }
+    }
+
+    // 32 outputs of a row from column x0 on, `left` of them inside the row.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector512<float> lo, Vector512<float> hi, float* y, float* residual, int left, bool relu)
+    {
+        var zero = Vector512<float>.Zero;
+        if (left >= 2 * Lanes)
+        {
+            if (residual != null) { lo += Vector512.Load(residual); hi += Vector512.Load(residual + Lanes); }
+            if (relu) { lo = Vector512.Max(lo, zero); hi = Vector512.Max(hi, zero); }
+            lo.Store(y);
+            hi.Store(y + Lanes);
+            return;
+        }
+        var loMask = Mask(left);
+        var hiMask = Mask(left - Lanes);
+        if (residual != null)
+        {
+            lo += Avx512F.MaskLoad(residual, loMask, zero);
+            hi += Avx512F.MaskLoad(residual + Lanes, hiMask, zero);
+        }
+        if (relu) { lo = Vector512.Max(lo, zero); hi = Vector512.Max(hi, zero); }
+        Avx512F.MaskStore(y, loMask, lo);
+        Avx512F.MaskStore(y + Lanes, hiMask, hi);
+    }
+
+    private static readonly Vector512<int> LaneIndex = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+    // Lanes below `count` set.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Mask(int count) => Vector512.LessThan(LaneIndex, Vector512.Create(count)).AsSingle();
+}

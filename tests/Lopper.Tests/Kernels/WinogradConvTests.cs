@@ -1,0 +1,72 @@
+using Lopper.Tensors.Kernels;
+
+namespace Lopper.Tests.Kernels;
+
+/// <summary>WinogradConv (F(2x2, 3x3) over groups of tiles) against a naive convolution of each image.</summary>
+public unsafe class WinogradConvTests
+{
+    [Theory]
+    [InlineData(16, 16, 28, 28, 2, true, true)]     // 14 tiles a row: one vector of tiles, two lanes spilling into the next row
+    [InlineData(64, 64, 7, 7, 5, true, false)]     // odd plane: the last tile row and column half outside; groups span images
+    [InlineData(13, 27, 14, 14, 3, false, true)]   // filters in blocks of 12 with a tail of 3
+    [InlineData(5, 3, 1, 1, 2, true, true)]        // one pixel: every tap but the centre in the padding
+    [InlineData(3, 14, 9, 40, 1, false, false)]    // 20 tiles a row: two vectors, the second mostly empty
+    [InlineData(8, 12, 2, 70, 2, true, true)]      // 35 tiles a row: three vectors, an odd last column
+    [InlineData(40, 24, 5, 3, 7, false, true)]     // many short groups spanning images
+    [InlineData(200, 20, 6, 6, 1, false, false)]   // deep: a group of fewer tiles than a GEMM panel
+    public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int images, bool relu, bool withResidual)
+    {
+        if (!WinogradConv.Supported) return;   // no AVX-512 here: the op keeps the direct tiles
+        var rng = new Random(23);
+        int inImage = cin * h * w, outImage = cout * h * w;
+        float[] x = KernelTestData.Fill(rng, images * inImage), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, images * outImage) : null;
+        var plan = WinogradConv.Prepare(weight, cout, cin);
+        const int tail = 40;   // floats after the output that the masked stores must leave alone
+        var y = new float[images * outImage + tail];
+        Array.Fill(y, float.NaN);
+        fixed (float* xp = x, yp = y, bp = bias, rp = residual)
+            WinogradConv.Forward(xp, images, h, w, plan, yp, bp, relu, rp);
+        // The transforms round differently from a direct sum: allow for the depth's accumulated rounding.
+        double tolerance = 2e-5 * cin * 9;
+        for (int i = 0; i < images; i++)
+        {
+            var xi = x.AsSpan(i * inImage, inImage).ToArray();
+            var ri = residual?.AsSpan(i * outImage, outImage).ToArray();
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < h; oy++)
+                    for (int ox = 0; ox < w; ox++)
+                        Assert.Equal(KernelTestData.NaiveConv3x3(xi, weight, bias, ri, cin, h, w, 1, relu, o, oy, ox), y[i * outImage + (o * h + oy) * w + ox], tolerance);
+        }
+        for (int i = images * outImage; i < y.Length; i++) Assert.True(float.IsNaN(y[i]), $"wrote past the output at {i - images * outImage}");
+    }
+
+    [Fact]
+    public void StaleScratchFromAnEarlierCallDoesNotReachTheOutputs()
+    {
+        // The scratch is pooled by length: a first call on NaN images leaves NaN in the V and M lanes past the last
+        // tile, which the second call's last GEMM panel reads again; they must stay in lanes that are never stored.
+        if (!WinogradConv.Supported) return;
+        var rng = new Random(5);
+        int cin = 6, cout = 7, h = 7, w = 9, images = 3;
+        float[] weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        var plan = WinogradConv.Prepare(weight, cout, cin);
+        var poisoned = new float[images * cin * h * w];
+        Array.Fill(poisoned, float.NaN);
+        var x = KernelTestData.Fill(rng, images * cin * h * w);
+        var y = new float[images * cout * h * w];
+        fixed (float* pp = poisoned, xp = x, yp = y, bp = bias)
+        {
+            WinogradConv.Forward(pp, images, h, w, plan, yp, bp);
+            WinogradConv.Forward(xp, images, h, w, plan, yp, bp);
+        }
+        for (int i = 0; i < images; i++)
+        {
+            var xi = x.AsSpan(i * cin * h * w, cin * h * w).ToArray();
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < h; oy++)
+                    for (int ox = 0; ox < w; ox++)
+                        Assert.Equal(KernelTestData.NaiveConv3x3(xi, weight, bias, null, cin, h, w, 1, false, o, oy, ox), y[((i * cout + o) * h + oy) * w + ox], 1e-4);
+        }
+    }
+}
