@@ -83,12 +83,14 @@ public class SplitBatchInferenceTests
     [InlineData(23, 28, 2, true)]    // a stride-2 downsampling layer at 23 of 32
     [InlineData(30, 14, 1, true)]    // 30 of 32 at stride 1: any idle lane
     [InlineData(30, 28, 2, true)]    // 30 of 32 at stride 2 too
-    [InlineData(32, 14, 1, false)]   // a full block stays on the direct tiles
+    [InlineData(32, 14, 1, false, 9)]   // a full block stays on the direct tiles
     [InlineData(48, 14, 2, false)]   // 32 + 16: all lanes
     [InlineData(12, 28, 2, true, 1)]  // a one-channel stride-2 stem
     [InlineData(12, 28, 1, true, 1)]  // a one-channel stride-1 stem: the unpadded tiles
     [InlineData(16, 28, 1, true, 1)]  // a stem at all 16 lanes too
-    [InlineData(16, 28, 1, false, 5)] // all 16 lanes past a stem's input channels: the direct tiles
+    [InlineData(16, 28, 1, false, 9)] // all 16 lanes past 8 input channels: the direct tiles
+    [InlineData(16, 28, 1, true, 8)]  // a block's second convolution reading 8 channels: the position tiles
+    [InlineData(48, 14, 2, false, 5)] // at stride 2 only stems (up to 4 input channels) do
     public void DenseWeightsGoToPositionTilesWhereTheDirectTilesWouldIdleLanes(int filters, int size, int stride, bool positions, int inChannels = 8)
     {
         var plan = OneConvPlan(OneConv(inChannels, filters, size, stride));

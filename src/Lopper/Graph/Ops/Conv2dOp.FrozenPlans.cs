@@ -41,14 +41,19 @@ public sealed unsafe partial class Conv2dOp
     // lanes) and 1.3-1.6x at 9-12, 21-23 and 45-49; at 16 and 32 filters 1.00-1.06x and at 64 on 7x7 0.94-0.97x, so
     // full widths keep the direct tiles; stems (1 -> 9, 12, 16 on 28x28, 3 -> 11, 16 on 32x32) 1.0-1.8x. At stride 2
     // (compact phases): 12 -> 23 on 28x28 1.17-1.22x, 22 -> 48 on 14x14 1.0-1.1x, 16 -> 32 and 32 -> 64 0.9-1.0x.
-    // Up to this many input channels (a stem) even full widths take the position tiles: 1 -> 16 on 28x28 and 3 -> 16
-    // on 32x32 ran 1.0-1.45x the direct tiles, whose few depth steps leave the transposed store most of the work.
-    private const int StemInChannels = 4;
+    // Up to this many input channels even full widths take the position tiles, the direct tiles' few depth steps
+    // leaving their transposed store most of the work: stems (1 -> 16 on 28x28 and 3 -> 16 on 32x32 ran 1.0-1.45x the
+    // direct tiles), and the second convolution of a block whose first kept few filters. With 4 (stems only) the grid's
+    // BN-slimming cells at 30 % of the MACs ran 2.77-2.89x the dense speed, with 8 2.93-2.99x (their 5-8 -> 16, 32 and
+    // 64 layers 10-30 % faster); 12 and 16 gained nothing more. L1 and random filters at 30 % gained 1-3 %, at 50 % and
+    // structured gRDA nothing (`lopper latency --batch 128 --threads 2`, 4 and 8 alternating twice per cell, Zen 5).
+    // Those layers were all at stride 1; at stride 2 the bound stays at the stems' 4.
+    private const int ShallowInChannels = 8, StemInChannels = 4;
 
     private bool PrefersPositionTiles(int oh, int ow)
     {
         if (Kernel != 3 || !PositionTileConv.Supported) return false;
-        return !UsesDirectTiles(oh, ow) || OutChannels < PaddedConv.PackedLength(OutChannels, 1) || InChannels <= StemInChannels;
+        return !UsesDirectTiles(oh, ow) || OutChannels < PaddedConv.PackedLength(OutChannels, 1) || InChannels <= (Stride == 1 ? ShallowInChannels : StemInChannels);
     }
 
     // Whether the dense 3x3 path on an oh x ow output runs the direct tiles (stride 2 always does) rather than the GEMM.
