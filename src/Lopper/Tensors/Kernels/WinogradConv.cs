@@ -16,10 +16,10 @@ namespace Lopper.Tensors.Kernels;
 /// U packed once in their A-panel layout, V written by the input transform straight in the B layout they read in
 /// place (channel rows of the group's tiles), so nothing is packed per call. A group is a run of tile rows across
 /// the images, sized so that its V and M stay near L2.</para>
-/// <para>The transforms are vectorised over 16 tiles of a tile row: the input planes are zero-padded
-/// (<see cref="PaddedConv.Pad"/>), each patch row's even and odd columns separated with two-vector permutes; the
-/// output's two columns per tile are interleaved back the same way. Tiles past a plane's odd last row or column read
-/// the padding or the next row, which only reaches the outputs that do not exist and are not stored.</para>
+/// <para>The transforms are vectorised over 16 tiles of a tile row: patch rows are read in place with masked loads
+/// (the padding is never written out), each one's even and odd columns separated with two-vector permutes; the
+/// output's two columns per tile are interleaved back the same way. Lanes past a row's last tile and the outputs of an
+/// odd plane's last half tile are computed but never stored.</para>
 /// <para>The arithmetic differs from the direct sum in rounding only: the transforms add and subtract (with halves in
 /// G), so results agree with the direct convolution to a few units in the last place of the activations' scale.</para>
 /// </remarks>
@@ -158,39 +158,37 @@ internal static unsafe class WinogradConv
         int maxTiles = rowsPerGroup * tilesX;
         // Row stride of V and M: whole panels for the GEMM's reads and writes, plus the last tile vector's spill.
         int stride = (maxTiles + Panel - 1) / Panel * Panel + Lanes;
-        int slots = (rowsPerGroup - 1) / tilesY + 2;
-        int planeStride = PaddedConv.PlaneStride(h, w, 3), padImage = inC * planeStride;
-        // Patch reads run up to two rows and 34 columns past a tile row's start: slack after the last plane.
-        var padded = BufferPool.Rent(slots * padImage + 3 * (w + 1) + 2 * Panel + 16);
         // The 16 elements one cache line apart more than whole rows, so a tile's 16 loads or stores fall in 16 sets
         // of L1 (rows of 4 KB multiples put them all in one set).
         long vElement = (long)inC * stride + Lanes, mElement = (long)outC * stride + Lanes;
         var v = BufferPool.Rent(checked((int)(16 * vElement)));
         var m = BufferPool.Rent(checked((int)(16 * mElement)));
-        Span<int> slotImage = stackalloc int[slots];
-        slotImage.Fill(-1);
+        // Patch rows above and below the plane read a row of zeros.
+        var zeros = BufferPool.RentZeroed(w);
+        // Which of the 16 columns of each of a tile vector's four loads lie in the plane, made once per call.
+        int vectors = (tilesX + Lanes - 1) / Lanes;
+        var inside = stackalloc Vector512<float>[4 * vectors];
+        for (int k = 0; k < vectors; k++)
+        {
+            int x0 = 2 * k * Lanes - 1;
+            inside[4 * k] = Inside(x0, w);
+            inside[4 * k + 1] = Inside(x0 + 16, w);
+            inside[4 * k + 2] = Inside(x0 + 2, w);
+            inside[4 * k + 3] = Inside(x0 + 18, w);
+        }
         float* tile = stackalloc float[Rows * Panel];
         long inImage = (long)inC * h * w, outImage = (long)outC * h * w;
-        fixed (float* pp = padded, vp = v, mp = m, up = plan.Packed)
+        fixed (float* zp = zeros, vp = v, mp = m, up = plan.Packed)
         {
-            new Span<float>(pp + slots * padImage, padded.Length - slots * padImage).Clear();
             for (int g0 = firstRow; g0 < endRow; g0 += rowsPerGroup)
             {
                 int g1 = Math.Min(endRow, g0 + rowsPerGroup), tiles = (g1 - g0) * tilesX;
-                for (int i = g0 / tilesY; i <= (g1 - 1) / tilesY; i++)
-                {
-                    int s = i % slots;
-                    if (slotImage[s] == i) continue;
-                    PaddedConv.Pad(x + i * inImage, inC, h, w, 3, pp + (long)s * padImage);
-                    slotImage[s] = i;
-                }
                 for (int c = 0; c < inC; c++)
                     for (int gr = g0; gr < g1; gr++)
                     {
                         int i = gr / tilesY, ty = gr % tilesY;
-                        // (2ty - 1, -1) of channel c: the patch rows start there, one padded row apart.
-                        float* patch = pp + (long)(i % slots) * padImage + (long)c * planeStride + 2L * ty * (w + 1);
-                        TransformInputRow(patch, w + 1, tilesX, vp + (long)c * stride + (gr - g0) * tilesX, vElement);
+                        float* plane = x + i * inImage + (long)c * h * w;
+                        TransformInputRow(plane, h, w, ty, tilesX, zp, inside, vp + (long)c * stride + (gr - g0) * tilesX, vElement);
                     }
                 Multiply(plan, up, vp, vElement, mp, mElement, tiles, stride, tile);
                 for (int o = 0; o < outC; o++)
@@ -208,7 +206,7 @@ internal static unsafe class WinogradConv
         }
         BufferPool.Return(m);
         BufferPool.Return(v);
-        BufferPool.Return(padded);
+        BufferPool.Return(zeros);
     }
 
     // M[e] = U[e] V[e] for the 16 elements: every panel of 32 tiles against every block of 12 filters, written whole
@@ -239,22 +237,29 @@ internal static unsafe class WinogradConv
     private static readonly Vector512<int> LowPairs = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     private static readonly Vector512<int> HighPairs = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
-    // V = Bt d B for one tile row: patch rows at p, p + pitch, ... (column -1 first), tiles at dst (element e at
-    // dst + e*elementStride). Tile tx reads columns 2tx-1 .. 2tx+2; a vector of 16 tiles reads 34 columns.
+    // V = Bt d B for tile row ty of one plane, tiles at dst (element e at dst + e*elementStride). Tile tx reads rows
+    // 2ty-1 .. 2ty+2 and columns 2tx-1 .. 2tx+2; a vector of 16 tiles reads 34 columns, masked to the plane's, and rows
+    // outside it read `zeros` (w floats).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformInputRow(float* p, int pitch, int tilesX, float* dst, long elementStride)
+    private static void TransformInputRow(float* plane, int h, int w, int ty, int tilesX, float* zeros, Vector512<float>* inside, float* dst, long elementStride)
     {
         var even = Even;
         var odd = Odd;
-        for (int t0 = 0; t0 < tilesX; t0 += Lanes, p += 2 * Lanes, dst += Lanes)
+        int top = 2 * ty - 1;
+        // Row 2ty is inside (ty < (h + 1) / 2); the others may not be.
+        float* r0 = top >= 0 ? plane + (long)top * w : zeros;
+        float* r1 = plane + (long)(top + 1) * w;
+        float* r2 = top + 2 < h ? plane + (long)(top + 2) * w : zeros;
+        float* r3 = top + 3 < h ? plane + (long)(top + 3) * w : zeros;
+        for (int t0 = 0; t0 < tilesX; t0 += Lanes, dst += Lanes, inside += 4)
         {
             // Bt d: row combinations (d0 - d2, d1 + d2, d2 - d1, d1 - d3) of the patch rows, on columns 2t0-1 .. 2t0+30
-            // (lo, hi) and 2t0+1 .. 2t0+32 (lo2, hi2).
-            float* r0 = p, r1 = p + pitch, r2 = p + 2 * pitch, r3 = p + 3 * pitch;
-            Row(r0, r1, r2, r3, 0, out var a0, out var a1, out var a2, out var a3);
-            Row(r0, r1, r2, r3, 16, out var b0, out var b1, out var b2, out var b3);
-            Row(r0, r1, r2, r3, 2, out var c0, out var c1, out var c2, out var c3);
-            Row(r0, r1, r2, r3, 18, out var d0, out var d1, out var d2, out var d3);
+            // (a, b) and 2t0+1 .. 2t0+32 (c, d).
+            int x0 = 2 * t0 - 1;
+            Row(r0, r1, r2, r3, x0, inside[0], out var a0, out var a1, out var a2, out var a3);
+            Row(r0, r1, r2, r3, x0 + 16, inside[1], out var b0, out var b1, out var b2, out var b3);
+            Row(r0, r1, r2, r3, x0 + 2, inside[2], out var c0, out var c1, out var c2, out var c3);
+            Row(r0, r1, r2, r3, x0 + 18, inside[3], out var d0, out var d1, out var d2, out var d3);
             Columns(a0, b0, c0, d0, even, odd, dst, elementStride);
             Columns(a1, b1, c1, d1, even, odd, dst + 4 * elementStride, elementStride);
             Columns(a2, b2, c2, d2, even, odd, dst + 8 * elementStride, elementStride);
@@ -263,12 +268,14 @@ internal static unsafe class WinogradConv
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Row(float* r0, float* r1, float* r2, float* r3, int at, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3)
+    private static void Row(float* r0, float* r1, float* r2, float* r3, int at, Vector512<float> inside, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3)
     {
-        var x0 = Vector512.Load(r0 + at);
-        var x1 = Vector512.Load(r1 + at);
-        var x2 = Vector512.Load(r2 + at);
-        var x3 = Vector512.Load(r3 + at);
+        // Masked lanes (columns outside the plane) are neither read nor faulted.
+        var zero = Vector512<float>.Zero;
+        var x0 = Avx512F.MaskLoad(r0 + at, inside, zero);
+        var x1 = Avx512F.MaskLoad(r1 + at, inside, zero);
+        var x2 = Avx512F.MaskLoad(r2 + at, inside, zero);
+        var x3 = Avx512F.MaskLoad(r3 + at, inside, zero);
         t0 = x0 - x2;
         t1 = x1 + x2;
         t2 = x2 - x1;
@@ -355,6 +362,13 @@ internal static unsafe class WinogradConv
     }
 
     private static readonly Vector512<int> LaneIndex = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+    // Lanes of columns at .. at+15 that lie in [0, w) set.
+    private static Vector512<float> Inside(int at, int w)
+    {
+        var column = LaneIndex + Vector512.Create(at);
+        return (Vector512.GreaterThanOrEqual(column, Vector512<int>.Zero) & Vector512.LessThan(column, Vector512.Create(w))).AsSingle();
+    }
 
     // Lanes below `count` set.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
