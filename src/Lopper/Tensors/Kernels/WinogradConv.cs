@@ -42,8 +42,8 @@ internal static unsafe class WinogradConv
     /// One Zen 5 core, 8 images, direct-convolution GFLOP/s (the direct tiles run about 200): 64 -> 64 at 28x28
     /// 252-276, 64 at 14x14 240, 128 at 14x14 268-303, 32 -> 64 at 28x28 252, 128 at 7x7 217, 128 -> 256 and 256 at
     /// 7x7 226-246; but 16 at 28x28 100, 32 at 28x28 174, 32 at 14x14 128, 48 at 14x14 161, 64 at 7x7 123, 64 -> 128
-    /// at 7x7 174, 96 at 7x7 179. Narrow layers leave the GEMMs short and the transforms and padding a large share;
-    /// 7x7 planes waste a quarter of every tile.
+    /// at 7x7 174, 96 at 7x7 179 (with the first version, which padded each image before the transform). Narrow layers
+    /// leave the GEMMs short and the transforms a large share; 7x7 planes waste a quarter of every tile.
     /// </remarks>
     public static bool Pays(int inChannels, int outChannels, int h, int w) =>
         Supported && inChannels >= 64 && outChannels >= 64 && (w >= 14 && h >= 14 || (long)inChannels * outChannels >= 128 * 128);
