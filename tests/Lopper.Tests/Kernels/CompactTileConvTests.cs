@@ -69,16 +69,7 @@ public unsafe class CompactTileConvTests
             if (pass == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];   // the same scratch: the separators stay zero
             fixed (float* xp = x, yp = y, sp = scratch, mp = masks, bp = bias, rp = residual)
                 CompactTileConv.ForwardStacked(xp, inImage, images, h, w, plan, yp, outImage, sp, mp, bp, relu, rp);
-            for (int n = 0; n < images; n++)
-            {
-                var image = x.AsSpan(n * inImage, inImage).ToArray();
-                var res = residual?.AsSpan(n * outImage, outImage).ToArray();
-                for (int o = 0; o < cout; o++)
-                    for (int oy = 0; oy < h; oy++)
-                        for (int ox = 0; ox < w; ox++)
-                            Assert.Equal(KernelTestData.NaiveConv3x3(image, weight, bias, res, cin, h, w, 1, relu, o, oy, ox), y[n * outImage + (o * h + oy) * w + ox], 1e-4);
-            }
-            for (int i = images * outImage; i < y.Length; i++) Assert.True(float.IsNaN(y[i]), $"wrote past the output at {i - images * outImage}");
+            KernelTestData.AssertImagesMatchNaive(x, weight, bias, residual, images, cin, cout, h, w, relu, y, 1e-4);
         }
     }
 
@@ -110,16 +101,7 @@ public unsafe class CompactTileConvTests
                 if (stride == 2) CompactTileConv.ForwardTapsStride2Stacked(xp, inImage, images, h, w, plan, yp, outImage, sp, mp, bp, relu, rp);
                 else CompactTileConv.ForwardTapsStacked(xp, inImage, images, h, w, plan, yp, outImage, sp, mp, bp, relu, rp);
             }
-            for (int n = 0; n < images; n++)
-            {
-                var image = x.AsSpan(n * inImage, inImage).ToArray();
-                var res = residual?.AsSpan(n * outImage, outImage).ToArray();
-                for (int o = 0; o < cout; o++)
-                    for (int oy = 0; oy < oh; oy++)
-                        for (int ox = 0; ox < ow; ox++)
-                            Assert.Equal(KernelTestData.NaiveConv3x3(image, weight, bias, res, cin, h, w, stride, relu, o, oy, ox), y[n * outImage + (o * oh + oy) * ow + ox], 1e-4);
-            }
-            for (int i = images * outImage; i < y.Length; i++) Assert.True(float.IsNaN(y[i]), $"wrote past the output at {i - images * outImage}");
+            KernelTestData.AssertImagesMatchNaive(x, weight, bias, residual, images, cin, cout, h, w, relu, y, 1e-4, stride);
         }
     }
 

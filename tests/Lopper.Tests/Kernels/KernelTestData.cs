@@ -12,6 +12,27 @@ internal static class KernelTestData
     }
 
     /// <summary>
+    /// Asserts that y holds, image by image, the padding-1 3x3 convolution of x (images of [cin, h, w] into
+    /// [cout, oh, ow]) at the given stride within <paramref name="tolerance"/>, and that the floats after the last image
+    /// are still NaN.
+    /// </summary>
+    public static void AssertImagesMatchNaive(float[] x, float[] weight, float[] bias, float[]? residual, int images, int cin, int cout,
+        int h, int w, bool relu, float[] y, double tolerance, int stride = 1)
+    {
+        int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, inImage = cin * h * w, outImage = cout * oh * ow;
+        for (int n = 0; n < images; n++)
+        {
+            var image = x.AsSpan(n * inImage, inImage).ToArray();
+            var res = residual?.AsSpan(n * outImage, outImage).ToArray();
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                        Assert.Equal(NaiveConv3x3(image, weight, bias, res, cin, h, w, stride, relu, o, oy, ox), y[n * outImage + (o * oh + oy) * ow + ox], tolerance);
+        }
+        for (int i = images * outImage; i < y.Length; i++) Assert.True(float.IsNaN(y[i]), $"wrote past the output at {i - images * outImage}");
+    }
+
+    /// <summary>
     /// Output (o, oy, ox) of a 3x3 convolution with padding 1 and the given stride, in double: the bias, the
     /// residual (laid out as the output) when given, and a ReLU when asked.
     /// </summary>
