@@ -130,9 +130,13 @@ public sealed unsafe partial class Conv2dOp
     // 811-837 images/s with its 14x14 and 7x7 layers through Winograd (24 and 8 tiles a thread), 980-1001 on the direct tiles.
     private static bool WinogradFills(int n, int h, int w)
     {
-        int rows = WinogradConv.TileRows(n, h), parts = Parallelism.InParallelRegion ? 1 : Math.Min(Parallelism.Threads, rows);
-        return (long)rows * ((w + 1) / 2) >= (long)WinogradConv.MinTiles * parts;
+        int rows = WinogradConv.TileRows(n, h);
+        return (long)rows * ((w + 1) / 2) >= (long)WinogradConv.MinTiles * WinogradParts(rows);
     }
+
+    // How many threads share a call's tile rows: one inside a parallel region (split-batch inference hands each thread
+    // its own sub-batch), else all of them.
+    private static int WinogradParts(int rows) => Parallelism.InParallelRegion ? 1 : Math.Min(Parallelism.Threads, rows);
 
     private bool IsOneByOne => IsUniform && KernelH == 1 && PadH == 0 && Columns is null && Stride <= 2;
 
@@ -170,12 +174,11 @@ public sealed unsafe partial class Conv2dOp
         }
     }
 
-    // All n images through WinogradConv, their tile rows shared by the threads: whole images where there are enough of
-    // them, a few images' rows otherwise (at batch 1 one thread would leave the other idle).
+    // All n images through WinogradConv, the tile rows of all of them split evenly between the threads (by rows, not
+    // images: at batch 1 a split by images would leave a thread idle).
     private void ForwardWinograd(float[] x, WinogradConv.Plan plan, float[]? bias, float[]? residual, float[] y, int n, int h, int w)
     {
-        int rows = WinogradConv.TileRows(n, h);
-        int parts = Parallelism.InParallelRegion ? 1 : Math.Min(Parallelism.Threads, rows);
+        int rows = WinogradConv.TileRows(n, h), parts = WinogradParts(rows);
         long outImage = (long)OutChannels * h * w;
         Parallelism.For(parts, part =>
         {

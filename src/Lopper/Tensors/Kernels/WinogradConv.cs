@@ -148,6 +148,7 @@ internal static unsafe class WinogradConv
         int firstRow = 0, int endRow = -1)
     {
         if (!Supported) throw new PlatformNotSupportedException("WinogradConv needs AVX-512");
+        if (images <= 0 || h <= 0 || w <= 0) throw new ArgumentOutOfRangeException(nameof(images), $"{images} images of {h} x {w}");
         int inC = plan.InChannels, outC = plan.OutChannels;
         int tilesX = (w + 1) / 2, tilesY = (h + 1) / 2;
         if (endRow < 0) endRow = TileRows(images, h);
