@@ -116,7 +116,10 @@ public class SplitBatchInferenceTests
     [InlineData(64, 80, 15, 5, 2, true)]     // odd plane, filters in blocks of 12 and a tail; 5 images on two threads
     [InlineData(128, 128, 7, 4, 1, true)]    // 7x7 needs 128 x 128
     [InlineData(64, 64, 7, 4, 1, false)]     // 64 x 64 at 7x7 stays on the direct tiles
-    [InlineData(32, 32, 14, 3, 1, false)]    // narrow: the direct tiles
+    [InlineData(32, 32, 14, 3, 1, false)]    // narrow on 14-wide rows, which the direct tiles fill: the direct tiles
+    [InlineData(16, 16, 28, 3, 1, false)]    // and on 28-wide rows
+    [InlineData(16, 16, 32, 2, 1, true)]     // narrow on 32-wide rows, which leave the direct tiles part empty: Winograd
+    [InlineData(32, 24, 16, 2, 2, true)]     // 16-wide rows, two sub-batches on two threads
     [InlineData(64, 64, 28, 1, 2, true)]     // one image on two threads: its tile rows shared
     public void WideDenseLayersRunWinogradAndMatchTheDirectForward(int inChannels, int filters, int size, int batch, int threads, bool winograd)
     {

@@ -125,9 +125,11 @@ public sealed unsafe partial class Conv2dOp
         return state.KeepDerived(new WinogradLayer(plan, PackForDirect(weight, OutChannels, K, h, w, keep: true)));
     }
 
-    // Whether a call on n images runs Winograd: each thread's share of the tiles fills a GEMM panel. Fewer, and reading
-    // the transformed weight (16/9 of the weight) costs more than it saves: vgg-small at batch 1 on two threads ran
-    // 811-837 images/s with its 14x14 and 7x7 layers through Winograd (24 and 8 tiles a thread), 980-1001 on the direct tiles.
+    // Whether a call on n images runs Winograd: each thread's share of the tiles fills two GEMM panels. Fewer, and
+    // reading the transformed weight (16/9 of the weight) costs more than it saves: at batch 1 on two threads vgg-small
+    // ran 811-837 images/s with its 14x14 and 7x7 layers through Winograd (24 and 8 tiles a thread), 980-1001 on the
+    // direct tiles; ResNet-56 3x32 1.10-1.11x ONNX Runtime's speed with its 16x16 layers' 32 tiles a thread through
+    // Winograd, 1.16-1.19x on the direct tiles (one panel, then two, as the bound).
     private static bool WinogradFills(int n, int h, int w)
     {
         int rows = WinogradConv.TileRows(n, h);

@@ -36,7 +36,7 @@ internal static unsafe class WinogradConv
 
     /// <summary>
     /// True where F(2x2, 3x3) beats the direct tiles on an h x w plane: at least 64 channels in and out, and on planes
-    /// under 14 wide at least 128 x 128.
+    /// under 14 wide at least 128 x 128; or at least 16 in and out on rows the direct tiles cannot fill (see remarks).
     /// </summary>
     /// <remarks>
     /// One Zen 5 core, 8 images, direct-convolution GFLOP/s (the direct tiles run about 200): 64 -> 64 at 28x28
@@ -44,12 +44,19 @@ internal static unsafe class WinogradConv
     /// 7x7 226-246; but 16 at 28x28 100, 32 at 28x28 174, 32 at 14x14 128, 48 at 14x14 161, 64 at 7x7 123, 64 -> 128
     /// at 7x7 174, 96 at 7x7 179 (with the first version, which padded each image before the transform). Narrow layers
     /// leave the GEMMs short and the transforms a large share; 7x7 planes waste a quarter of every tile.
+    /// <para>The direct tiles hold up to 14 positions of a row, so rows of 7, 14 and 28 fill them and rows of 8, 16 and
+    /// 32 leave them 8-11. In a model (`lopper bench --profile`, two threads, batch 128, stride-1 layers) ResNet-56
+    /// 3x32's 16-, 32- and 64-channel layers on 32x32, 16x16 and 8x8 planes ran 1.57-2.07, 1.35-1.82 and 1.33-1.68 ms
+    /// a batch through Winograd against 1.79-2.34, 1.79-1.99 and 1.75-2.06 on the direct tiles, and the model 1.08-1.17x
+    /// ONNX Runtime's speed against 0.97-1.06x; ResNet-20 1x28's on 28x28, 14x14 and 7x7 ran 1.66-2.14, 1.30-2.01 and
+    /// 1.44-1.73 against 1.54-1.62, 1.33-1.49 and 1.45-1.66, so they keep the direct tiles.</para>
     /// </remarks>
     public static bool Pays(int inChannels, int outChannels, int h, int w) =>
-        Supported && inChannels >= 64 && outChannels >= 64 && (w >= 14 && h >= 14 || (long)inChannels * outChannels >= 128 * 128);
+        Supported && (inChannels >= 64 && outChannels >= 64 && (w >= 14 && h >= 14 || (long)inChannels * outChannels >= 128 * 128)
+            || inChannels >= 16 && outChannels >= 16 && w >= 8 && w % 7 != 0);
 
-    /// <summary>Fewest tiles a call should have: one GEMM panel's width.</summary>
-    public const int MinTiles = Panel;
+    /// <summary>Fewest tiles a call should have per thread: two GEMM panels' width (see Conv2dOp's WinogradFills).</summary>
+    public const int MinTiles = 2 * Panel;
 
     /// <summary>Weights transformed and packed for <see cref="Forward"/>: [element][block of 12 filters][channel][12].</summary>
     public sealed class Plan
