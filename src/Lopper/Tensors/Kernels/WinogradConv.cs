@@ -47,8 +47,8 @@ internal static unsafe class WinogradConv
     /// <para>The direct tiles hold up to 14 positions of a row, so rows of 7, 14 and 28 fill them and rows of 8, 16 and
     /// 32 leave them 8-11. In a model (`lopper bench --profile`, two threads, batch 128, stride-1 layers) ResNet-56
     /// 3x32's 16-, 32- and 64-channel layers on 32x32, 16x16 and 8x8 planes ran 1.57-2.07, 1.35-1.82 and 1.33-1.68 ms
-    /// a batch through Winograd against 1.79-2.34, 1.79-1.99 and 1.75-2.06 on the direct tiles, and the model 1.08-1.17x
-    /// ONNX Runtime's speed against 0.97-1.06x; ResNet-20 1x28's on 28x28, 14x14 and 7x7 ran 1.66-2.14, 1.30-2.01 and
+    /// a batch through Winograd against 1.79-2.34, 1.79-1.99 and 1.75-2.06 on the direct tiles, and the model 1.05-1.17x
+    /// ONNX Runtime's speed against 0.97-1.08x (eight alternating runs of each); ResNet-20 1x28's on 28x28, 14x14 and 7x7 ran 1.66-2.14, 1.30-2.01 and
     /// 1.44-1.73 against 1.54-1.62, 1.33-1.49 and 1.45-1.66, so they keep the direct tiles.</para>
     /// </remarks>
     public static bool Pays(int inChannels, int outChannels, int h, int w) =>
