@@ -61,11 +61,11 @@ internal static unsafe class WinogradConv
     /// <summary>Weights transformed and packed for <see cref="Forward"/>: [element][block of 12 filters][channel][12].</summary>
     public sealed class Plan
     {
-        internal Plan(float[] packed, int outChannels, int inChannels)
+        internal Plan(int outChannels, int inChannels)
         {
-            Packed = packed;
             OutChannels = outChannels;
             InChannels = inChannels;
+            Packed = new float[checked(16 * ElementStride)];
         }
 
         internal float[] Packed { get; }
@@ -90,9 +90,9 @@ internal static unsafe class WinogradConv
     {
         if (outChannels <= 0 || inChannels <= 0) throw new ArgumentOutOfRangeException(nameof(outChannels), $"channels {outChannels} x {inChannels}");
         if (weight.Length < (long)outChannels * inChannels * 9) throw new ArgumentException($"weight of {weight.Length} floats for {outChannels} x {inChannels} x 3 x 3", nameof(weight));
-        int blocks = (outChannels + Rows - 1) / Rows;
-        long elementStride = (long)blocks * inChannels * Rows;
-        var packed = new float[checked(16 * elementStride)];
+        var plan = new Plan(outChannels, inChannels);
+        var packed = plan.Packed;
+        long elementStride = plan.ElementStride;
         Span<double> gg = stackalloc double[12];
         for (int o = 0; o < outChannels; o++)
             for (int c = 0; c < inChannels; c++)
@@ -117,7 +117,7 @@ internal static unsafe class WinogradConv
                     packed[(4 * a + 3) * elementStride + at] = (float)r2;
                 }
             }
-        return new Plan(packed, outChannels, inChannels);
+        return plan;
     }
 
     // Tiles per group: V (16 x channels x tiles) and M (16 x filters x tiles) together near 1 MB, at least a GEMM panel.
@@ -240,6 +240,10 @@ internal static unsafe class WinogradConv
         }
     }
 
+    // Simd.EvenLanes, OddLanes, ZipLow, ZipHigh and FirstLanes are the same constants. Taken from there (with and
+    // without the full 12-row tile going through GemmKernels.Tile's dispatch), this kernel came out behind in 46 of 49
+    // alternations against these copies, mostly by 3-10 % (a harness: one Zen 5 core, 8 images, 64 at 28x28, 128 at
+    // 14x14, 256 at 7x7, 32 at 16x16); why was not found, so the copies stay, read into locals before the loops.
     private static readonly Vector512<int> Even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     private static readonly Vector512<int> Odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     private static readonly Vector512<int> LowPairs = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
