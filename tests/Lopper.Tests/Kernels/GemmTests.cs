@@ -118,9 +118,38 @@ public unsafe class GemmTests
     [InlineData(25, 16, 7)]      // exactly a half panel
     [InlineData(3, 5, 600)]      // only packed columns
     [InlineData(24, 96, 9)]
+    // The Vector256 family's 6-row tiles and 16-column halves: tails of 1, 5 and 4 rows; 9 packed columns (a full
+    // tile, partly stored), 4 (a half tile) and only 8.
+    [InlineData(7, 41, 20)]
+    [InlineData(5, 20, 11)]
+    [InlineData(11, 8, 5)]
+    [InlineData(16, 57, 13)]
     public void MultiplyRowsByPanelMatchesNaive(int m, int n, int k)
     {
-        if (!Gemm.RowsSupported) return;   // Vector512-only kernel; the convolutions fall back to im2col
+        foreach (var path in RowPaths())
+            WithPath(path, () => CheckRowsByPanel(m, n, k));
+    }
+
+    // The kernel families MultiplyRowsByPanel and AccumulateShifted run here: the widest (Auto) and, where the
+    // hardware has it, the Vector256 family of AVX2 parts, forced.
+    private static IEnumerable<Gemm.KernelPath> RowPaths()
+    {
+        if (Gemm.RowsByPanelSupported) yield return Gemm.KernelPath.Auto;
+        if (Gemm.RowsSupported && WithPath(Gemm.KernelPath.Vector256, () => Gemm.RowsByPanelSupported)) yield return Gemm.KernelPath.Vector256;
+    }
+
+    private static T WithPath<T>(Gemm.KernelPath path, Func<T> run)
+    {
+        var saved = Gemm.ForcedPath;
+        Gemm.ForcedPath = path;
+        try { return run(); }
+        finally { Gemm.ForcedPath = saved; }
+    }
+
+    private static void WithPath(Gemm.KernelPath path, Action run) => WithPath(path, () => { run(); return 0; });
+
+    private static void CheckRowsByPanel(int m, int n, int k)
+    {
         var rng = new Random(m * 7 + n * 3 + k);
         var a = Fill(rng, m * (k + 2));
         var buffer = Fill(rng, n + 500);
@@ -187,9 +216,16 @@ public unsafe class GemmTests
     [InlineData(16, 16, 840, 9)]   // ResNet-20's first stage through PaddedConv.WeightGradient
     [InlineData(13, 40, 900, 3)]   // tail rows, a full and a half panel, two depth blocks
     [InlineData(2, 5, 7, 1)]
+    [InlineData(7, 9, 50, 2)]      // Vector256: a 16-column panel with 9 columns, a 1-row tail
+    [InlineData(5, 24, 30, 2)]     // Vector256: a full panel and a half one
     public void AccumulateShiftedMatchesNaive(int m, int n, int k, int shifts)
     {
-        if (!Gemm.RowsSupported) return;   // Vector512-only; the convolutions fall back to im2col
+        foreach (var path in RowPaths())
+            WithPath(path, () => CheckAccumulateShifted(m, n, k, shifts));
+    }
+
+    private static void CheckAccumulateShifted(int m, int n, int k, int shifts)
+    {
         var rng = new Random(m + n + k + shifts);
         int rowStride = k + 37;
         var offsets = Enumerable.Range(0, shifts).Select(_ => rng.Next(30)).ToArray();

@@ -98,7 +98,8 @@ internal static unsafe partial class Gemm
             &GemmKernels.Kernel512<GemmKernels.R12, GemmKernels.StridedB>, &GemmKernels.Kernel512Half<GemmKernels.R12, GemmKernels.StridedB>,
             &GemmKernels.Tile<GemmKernels.StridedB>),
         KernelPath.Vector256 => new Plan(GemmKernels.MR256, GemmKernels.NR256, 512, 144, 2048,
-            &GemmKernels.Kernel256, &GemmKernels.Kernel256Half, null),
+            &GemmKernels.Kernel256<GemmKernels.R6, GemmKernels.StridedB>, &GemmKernels.Kernel256Half<GemmKernels.R6, GemmKernels.StridedB>,
+            &GemmKernels.Tile256<GemmKernels.StridedB>),
         _ => new Plan(GemmKernels.MRScalar, GemmKernels.NRScalar, 256, 128, 1024,
             &GemmKernels.KernelScalar, &GemmKernels.KernelScalar, null),
     };

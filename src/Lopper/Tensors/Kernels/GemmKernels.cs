@@ -173,13 +173,16 @@ internal static unsafe class GemmKernels
         if (!full) CopyTile(tile, NR512, c, ldc, mr, nr, add);
     }
 
-    /// <summary>6 x 16 tile with Vector256 FMA.</summary>
-    /// <remarks>The largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers.</remarks>
+    /// <summary>Up to 6 x 16 tile with Vector256 FMA, specialised on the row count <typeparamref name="R"/>.</summary>
+    /// <remarks>
+    /// The largest tile whose 12 accumulators, two B vectors and broadcast fit the 16 ymm registers. As in
+    /// <see cref="Kernel512{R, B}"/> the JIT drops the unused rows: M = 16 is 6 + 6 + 4, and the 4-row tile does
+    /// 8 multiply-adds per depth step, not 12.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256(int kc, float* a, nint rs, nint ps, StridedB panel, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel256<R, B>(int kc, float* a, nint rs, nint ps, B panel, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where R : struct, IRows where B : struct, IBPanel
     {
-        float* b = panel.Ptr;
-        nint bs = panel.Step;
         var z = Vector256<float>.Zero;
         Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
         Vector256<float> c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
@@ -189,29 +192,29 @@ internal static unsafe class GemmKernels
         nint o = 0;
         for (int p = 0; p < kc; p++)
         {
+            float* b = panel.Row(p);
             var b0 = Vector256.Load(b);
             var b1 = Vector256.Load(b + 8);
             Vector256<float> x;
-            x = Vector256.Create(a0[o]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a1[o]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a2[o]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a3[o]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a4[o]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a5[o]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            if (R.N > 0) { x = Vector256.Create(a0[o]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01); }
+            if (R.N > 1) { x = Vector256.Create(a1[o]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11); }
+            if (R.N > 2) { x = Vector256.Create(a2[o]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21); }
+            if (R.N > 3) { x = Vector256.Create(a3[o]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31); }
+            if (R.N > 4) { x = Vector256.Create(a4[o]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41); }
+            if (R.N > 5) { x = Vector256.Create(a5[o]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51); }
             o += ps;
-            b += bs;
         }
 
-        bool full = mr == MR256 && nr == NR256;
+        bool full = mr == R.N && nr == NR256;
         float* d = full ? c : tile;
         int ld = full ? ldc : NR256;
         bool addHere = full && add;
-        Put(c00, d, addHere); Put(c01, d + 8, addHere); d += ld;
-        Put(c10, d, addHere); Put(c11, d + 8, addHere); d += ld;
-        Put(c20, d, addHere); Put(c21, d + 8, addHere); d += ld;
-        Put(c30, d, addHere); Put(c31, d + 8, addHere); d += ld;
-        Put(c40, d, addHere); Put(c41, d + 8, addHere); d += ld;
-        Put(c50, d, addHere); Put(c51, d + 8, addHere);
+        if (R.N > 0) { Put(c00, d, addHere); Put(c01, d + 8, addHere); d += ld; }
+        if (R.N > 1) { Put(c10, d, addHere); Put(c11, d + 8, addHere); d += ld; }
+        if (R.N > 2) { Put(c20, d, addHere); Put(c21, d + 8, addHere); d += ld; }
+        if (R.N > 3) { Put(c30, d, addHere); Put(c31, d + 8, addHere); d += ld; }
+        if (R.N > 4) { Put(c40, d, addHere); Put(c41, d + 8, addHere); d += ld; }
+        if (R.N > 5) { Put(c50, d, addHere); Put(c51, d + 8, addHere); }
         if (!full) CopyTile(tile, NR256, c, ldc, mr, nr, add);
     }
 
@@ -276,12 +279,11 @@ internal static unsafe class GemmKernels
         if (!full) CopyTile(tile, NR512 / 2, c, ldc, mr, nr, add);
     }
 
-    /// <summary>6 x 8 variant of <see cref="Kernel256"/> for a last panel of at most 8 columns.</summary>
+    /// <summary>Up-to-6 x 8 variant of <see cref="Kernel256{R, B}"/> for a last panel of at most 8 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256Half(int kc, float* a, nint rs, nint ps, StridedB panel, float* c, int ldc, bool add, int mr, int nr, float* tile)
+    public static void Kernel256Half<R, B>(int kc, float* a, nint rs, nint ps, B panel, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where R : struct, IRows where B : struct, IBPanel
     {
-        float* b = panel.Ptr;
-        nint bs = panel.Step;
         int last = mr - 1;
         float* a0 = a, a1 = a + Math.Min(1, last) * rs, a2 = a + Math.Min(2, last) * rs;
         float* a3 = a + Math.Min(3, last) * rs, a4 = a + Math.Min(4, last) * rs, a5 = a + Math.Min(5, last) * rs;
@@ -290,18 +292,22 @@ internal static unsafe class GemmKernels
         Vector256<float> c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector256.Load(b);
-            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(a0[o]), b0, c0);
-            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(a1[o]), b0, c1);
-            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[o]), b0, c2);
-            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(a3[o]), b0, c3);
-            c4 = Vector256.FusedMultiplyAdd(Vector256.Create(a4[o]), b0, c4);
-            c5 = Vector256.FusedMultiplyAdd(Vector256.Create(a5[o]), b0, c5);
+            var b0 = Vector256.Load(panel.Row(p));
+            if (R.N > 0) c0 = Vector256.FusedMultiplyAdd(Vector256.Create(a0[o]), b0, c0);
+            if (R.N > 1) c1 = Vector256.FusedMultiplyAdd(Vector256.Create(a1[o]), b0, c1);
+            if (R.N > 2) c2 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[o]), b0, c2);
+            if (R.N > 3) c3 = Vector256.FusedMultiplyAdd(Vector256.Create(a3[o]), b0, c3);
+            if (R.N > 4) c4 = Vector256.FusedMultiplyAdd(Vector256.Create(a4[o]), b0, c4);
+            if (R.N > 5) c5 = Vector256.FusedMultiplyAdd(Vector256.Create(a5[o]), b0, c5);
             o += ps;
-            b += bs;
         }
         float* t = tile;
-        c0.Store(t); c1.Store(t + 8); c2.Store(t + 16); c3.Store(t + 24); c4.Store(t + 32); c5.Store(t + 40);
+        if (R.N > 0) c0.Store(t);
+        if (R.N > 1) c1.Store(t + 8);
+        if (R.N > 2) c2.Store(t + 16);
+        if (R.N > 3) c3.Store(t + 24);
+        if (R.N > 4) c4.Store(t + 32);
+        if (R.N > 5) c5.Store(t + 40);
         CopyTile(tile, 8, c, ldc, mr, nr, add);
     }
 
@@ -364,6 +370,25 @@ internal static unsafe class GemmKernels
             case 11: if (half) Kernel512Half<R11, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R11, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
             case 12: if (half) Kernel512Half<R12, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel512<R12, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
             default: throw new ArgumentOutOfRangeException(nameof(mr), $"tile rows {mr} outside 1..12");
+        }
+    }
+
+    /// <summary>
+    /// Computes an up to 6 x 16 tile (<paramref name="half"/>: at most 8 columns) with the Vector256 kernel compiled for
+    /// its row count <paramref name="mr"/>.
+    /// </summary>
+    public static void Tile256<B>(bool half, int kc, float* a, nint rs, nint ps, B b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where B : struct, IBPanel
+    {
+        switch (mr)
+        {
+            case 1: if (half) Kernel256Half<R1, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel256<R1, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 2: if (half) Kernel256Half<R2, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel256<R2, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 3: if (half) Kernel256Half<R3, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel256<R3, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 4: if (half) Kernel256Half<R4, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel256<R4, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 5: if (half) Kernel256Half<R5, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel256<R5, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            case 6: if (half) Kernel256Half<R6, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); else Kernel256<R6, B>(kc, a, rs, ps, b, c, ldc, add, mr, nr, tile); break;
+            default: throw new ArgumentOutOfRangeException(nameof(mr), $"tile rows {mr} outside 1..6");
         }
     }
 

@@ -4,8 +4,32 @@ namespace Lopper.Tensors.Kernels;
 
 internal static unsafe partial class Gemm
 {
-    /// <summary>True where <see cref="MultiplyRowsByPanel{S}"/> runs (it has only a Vector512 kernel).</summary>
+    /// <summary>
+    /// True where the Vector512 micro-kernels run (<see cref="GemmKernels.Tile{B}"/>): the kernels built on them
+    /// (the direct tiles, Winograd, the row-tap weight gradient) require it.
+    /// </summary>
     public static bool RowsSupported => Vector512.IsHardwareAccelerated && ForcedPath is KernelPath.Auto or KernelPath.Vector512;
+
+    /// <summary>
+    /// True where <see cref="MultiplyRowsByPanel{S}"/> and <see cref="AccumulateShifted"/> run: on the Vector512
+    /// micro-kernels, or on the Vector256 ones where FMA is in hardware (AVX2 parts, which have none of the
+    /// Vector512 convolution kernels).
+    /// </summary>
+    public static bool RowsByPanelSupported => RowsSupported
+        || Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported && ForcedPath is KernelPath.Auto or KernelPath.Vector256;
+
+    // Rows and columns of the micro-kernel tile MultiplyRowsByPanel and AccumulateShifted run.
+    private static int RowTileRows => RowsSupported ? GemmKernels.MR512 : GemmKernels.MR256;
+    private static int RowTileColumns => RowsSupported ? GemmKernels.NR512 : GemmKernels.NR256;
+
+    // One tile of up to RowTileRows x RowTileColumns (half: at most half the columns) through the widest kernels
+    // the hardware runs.
+    private static void RowTile<B>(bool half, int kc, float* a, nint rs, nint ps, B b, float* c, int ldc, bool add, int mr, int nr, float* tile)
+        where B : struct, GemmKernels.IBPanel
+    {
+        if (RowsSupported) GemmKernels.Tile(half, kc, a, rs, ps, b, c, ldc, add, mr, nr, tile);
+        else GemmKernels.Tile256(half, kc, a, rs, ps, b, c, ldc, add, mr, nr, tile);
+    }
 
     /// <summary>Receives each finished column panel of <see cref="MultiplyRowsByPanel{S}"/>.</summary>
     public interface IPanelSink
@@ -24,13 +48,15 @@ internal static unsafe partial class Gemm
     /// <paramref name="lda"/>. C is handed to <paramref name="sink"/> one panel of at most 32 columns at a time
     /// instead of written to a C matrix, so the caller's epilogue (a convolution's bias, residual, ReLU and its pitch columns dropped) reads each panel while it
     /// is still in L1. A is read in place: for the small A of a convolution (its weight) packing cost more than
-    /// it saved. Requires <see cref="RowsSupported"/>; one thread.
+    /// it saved. Requires <see cref="RowsByPanelSupported"/>; one thread. (Panels are 32 columns on either kernel
+    /// family: the Vector256 one computes each as two tiles.)
     /// </summary>
     public static void MultiplyRowsByPanel<S>(int m, int n, int k, float* a, int lda, float** rows, ref S sink) where S : struct, IPanelSink
     {
-        if (!RowsSupported) throw new PlatformNotSupportedException("Gemm.MultiplyRowsByPanel needs Vector512 hardware");
+        if (!RowsByPanelSupported) throw new PlatformNotSupportedException("Gemm.MultiplyRowsByPanel needs Vector512 hardware or Vector256 with FMA");
         if (m <= 0 || n <= 0) return;
-        const int mr = GemmKernels.MR512, nr = GemmKernels.NR512;
+        const int nr = GemmKernels.NR512;
+        int mr = RowTileRows, kernelCols = RowTileColumns;
         int kc = Even(Math.Max(k, 1), 256, 1);
         // m rows of one panel, plus the rows past m that a partial row tile re-reads (it writes only mr rows).
         int paddedM = (m + mr - 1) / mr * mr;
@@ -66,9 +92,13 @@ internal static unsafe partial class Gemm
                     float* ai = packA + (long)paddedM * pc + (long)i * kcur;
                     float* ci = panel + (long)i * nr;
                     int rowsHere = Math.Min(mr, m - i);
-                    if (cols == nr) GemmKernels.Tile(false, kcur, ai, 1, mr, new GemmKernels.RowsB(r, j), ci, nr, add, rowsHere, nr, tile);
-                    else if (inPlace) GemmKernels.Tile(true, kcur, ai, 1, mr, new GemmKernels.RowsB(r, j), ci, nr, add, rowsHere, cols, tile);
-                    else GemmKernels.Tile(true, kcur, ai, 1, mr, new GemmKernels.StridedB(packB, nr), ci, nr, add, rowsHere, cols, tile);
+                    if (!inPlace) RowTile(cols <= kernelCols / 2, kcur, ai, 1, mr, new GemmKernels.StridedB(packB, nr), ci, nr, add, rowsHere, cols, tile);
+                    else
+                        for (int s = 0; s < cols; s += kernelCols)
+                        {
+                            int width = Math.Min(kernelCols, cols - s);
+                            RowTile(width <= kernelCols / 2, kcur, ai, 1, mr, new GemmKernels.RowsB(r, j + s), ci + s, nr, add, rowsHere, width, tile);
+                        }
                 }
             }
             sink.Panel(j, cols, panel);
@@ -79,7 +109,7 @@ internal static unsafe partial class Gemm
     /// C[s*m + i, j] += sum_p A_s[i, p] * B[j, p] for every shift s, where A_s row i is the k floats at
     /// <c>a + offsets[s] + i*rowStride</c> and B is stored n x k (row stride <paramref name="ldb"/>): one product
     /// per shifted view of A, all against the same B, which is packed once per depth block. C is row-major,
-    /// row stride <paramref name="ldc"/>, and accumulated into. One thread; requires <see cref="RowsSupported"/>.
+    /// row stride <paramref name="ldc"/>, and accumulated into. One thread; requires <see cref="RowsByPanelSupported"/>.
     /// </summary>
     /// <remarks>
     /// This is the weight gradient of a stride-1 same convolution without im2col (see
@@ -88,9 +118,9 @@ internal static unsafe partial class Gemm
     /// </remarks>
     public static void AccumulateShifted(int m, int n, int k, float* a, nint rowStride, ReadOnlySpan<int> offsets, float* b, int ldb, float* c, int ldc)
     {
-        if (!RowsSupported) throw new PlatformNotSupportedException("Gemm.AccumulateShifted needs Vector512 hardware");
+        if (!RowsByPanelSupported) throw new PlatformNotSupportedException("Gemm.AccumulateShifted needs Vector512 hardware or Vector256 with FMA");
         if (m <= 0 || n <= 0 || k <= 0) return;
-        const int mr = GemmKernels.MR512, nr = GemmKernels.NR512;
+        int mr = RowTileRows, nr = RowTileColumns;
         int kc = Even(k, 768, 1);
         int panels = (n + nr - 1) / nr;
         float* packB = Buffers.B(panels * nr * kc);
@@ -107,7 +137,7 @@ internal static unsafe partial class Gemm
                     int cols = Math.Min(nr, n - q * nr);
                     var panel = new GemmKernels.StridedB(packB + (long)q * kcur * nr, nr);
                     for (int i = 0; i < m; i += mr)
-                        GemmKernels.Tile(cols <= nr / 2, kcur, aS + i * rowStride, rowStride, 1, panel,
+                        RowTile(cols <= nr / 2, kcur, aS + i * rowStride, rowStride, 1, panel,
                             c + ((long)s * m + i) * ldc + q * nr, ldc, true, Math.Min(mr, m - i), cols, tile);
                 }
             }

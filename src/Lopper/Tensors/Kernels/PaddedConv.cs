@@ -20,9 +20,15 @@ namespace Lopper.Tensors.Kernels;
 /// </remarks>
 internal static unsafe class PaddedConv
 {
-    /// <summary>True when the shape qualifies: stride 1, odd kernel above 1, padding (k-1)/2, Vector512 hardware.</summary>
+    /// <summary>
+    /// True when the shape qualifies: stride 1, odd kernel above 1, padding (k-1)/2, and the GEMM on row pointers runs
+    /// (<see cref="Gemm.RowsByPanelSupported"/>: Vector512, or Vector256 with FMA).
+    /// </summary>
     public static bool Applies(int kernel, int stride, int padding, int w) =>
-        Gemm.RowsSupported && stride == 1 && kernel > 1 && (kernel & 1) == 1 && 2 * padding == kernel - 1 && w >= 1;
+        Gemm.RowsByPanelSupported && stride == 1 && kernel > 1 && (kernel & 1) == 1 && 2 * padding == kernel - 1 && w >= 1;
+
+    /// <summary>True where the direct tiles (<see cref="ConvolveDirect"/>) run: they are Vector512 kernels.</summary>
+    public static bool DirectSupported => Gemm.RowsSupported;
 
     /// <summary>
     /// True when an h x w plane with <paramref name="outChannels"/> output channels goes through the direct tiles
@@ -42,6 +48,7 @@ internal static unsafe class PaddedConv
     /// </remarks>
     public static bool UsesDirect(int h, int w, int kernel, int outChannels)
     {
+        if (!DirectSupported) return false;
         // Wider rows are split into pieces; that costs the one-vector tiles their reach, not the 3-tap row tiles.
         if (w > DirectConvKernels.MaxPositions16 && kernel != 3) return false;
         return DirectPays(outChannels, (long)h * w, (h * Pitch(w, kernel) + 15) & ~15);
@@ -134,6 +141,13 @@ internal static unsafe class PaddedConv
                 if (to <= from) continue;
                 int length = to - from;
                 long at = (long)oy * w + (from - oy * pitch);
+                if (!Gemm.RowsSupported)
+                {
+                    float* run = panel + (from - j0);
+                    for (int o = 0; o < rows; o++, run += GemmKernels.NR512)
+                        Epilogue256(run, y + o * plane + at, residual == null ? null : residual + o * plane + at, length, bias == null ? 0f : bias[o], relu);
+                    continue;
+                }
                 // A run is at most 32 floats: one full vector and a masked one, or one masked one.
                 int head = length >= 16 ? 16 : 0;
                 var tail = Simd.FirstLanes(length - head);
@@ -298,6 +312,12 @@ internal static unsafe class PaddedConv
     // library calls cost more than the work on 14- and 28-wide rows (they made a fused-ReLU layer ~25% slower).
     internal static void CopyRows(float* src, int srcPitch, float* dst, int dstPitch, int h, int w, float bias, bool relu, float* residual = null)
     {
+        if (!Gemm.RowsSupported)
+        {
+            for (int oy = 0; oy < h; oy++, src += srcPitch, dst += dstPitch)
+                Epilogue256(src, dst, residual == null ? null : residual + (long)oy * dstPitch, w, bias, relu);
+            return;
+        }
         var b = Vector512.Create(bias);
         bool shift = bias != 0f;
         var zero = Vector512<float>.Zero;
@@ -321,6 +341,31 @@ internal static unsafe class PaddedConv
             if (relu) t = Vector512.Max(t, zero);
             Avx512F.MaskStore(dst + ox, tail, t);
         }
+    }
+
+    // dst = src + bias (+ residual), ReLU'd, over a run of `length` floats, in Vector256 steps and a masked tail: the
+    // copy-out and padding of the Vector256 kernel family (AVX2 parts), where CopyRows and PitchedOutput use Vector512.
+    private static void Epilogue256(float* src, float* dst, float* residual, int length, float bias, bool relu)
+    {
+        var b = Vector256.Create(bias);
+        bool shift = bias != 0f;   // so a plain copy (the padding) keeps -0
+        var zero = Vector256<float>.Zero;
+        int i = 0;
+        for (; i + 8 <= length; i += 8)
+        {
+            var v = Vector256.Load(src + i);
+            if (shift) v += b;
+            if (residual != null) v += Vector256.Load(residual + i);
+            if (relu) v = Vector256.Max(v, zero);
+            v.Store(dst + i);
+        }
+        if (i == length) return;
+        var tail = Simd.FirstLanes256(length - i);
+        var t = Avx.MaskLoad(src + i, tail);
+        if (shift) t += b;
+        if (residual != null) t += Avx.MaskLoad(residual + i, tail);
+        if (relu) t = Vector256.Max(t, zero);
+        Avx.MaskStore(dst + i, tail, t);
     }
 
     // Zero-padded planes of pitch W' (see the class remarks): each row copied once, only the padding cleared.

@@ -153,6 +153,10 @@ internal static class Simd
     /// <summary>Indices 8, 24, ..., 15, 31: the high halves of two vectors interleaved.</summary>
     internal static Vector512<int> ZipHigh => Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
+    /// <summary>A Vector256 mask of the first <paramref name="n"/> lanes (all lanes for n &gt;= 8), for <c>Avx.MaskLoad</c> and <c>Avx.MaskStore</c>.</summary>
+    internal static Vector256<float> FirstLanes256(int n) =>
+        Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(n)).AsSingle();
+
     /// <summary>A Vector512 mask of the first <paramref name="n"/> lanes (all lanes for n &gt;= 16), for masked loads and stores of a row's tail.</summary>
     internal static Vector512<float> FirstLanes(int n) =>
         Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(n)).AsSingle();
