@@ -36,6 +36,16 @@ public unsafe class PaddedRowsConvTests
                 var expected = NaiveForward(x, weight, cin, cout, h, w, k);
                 for (int i = 0; i < y.Length; i++)
                     Assert.True(Math.Abs(Math.Max(expected[i] + bias[i / (h * w)] + residual[i], 0) - y[i]) <= 1e-4, $"{path}: y[{i}] = {y[i]}");
+                // The weight packed once beforehand (as Conv2dOp does for a batch) gives the same bits.
+                var packedWeight = new float[Gemm.PackedRowsLength(cout, cin * k * k)];
+                var again = new float[y.Length];
+                fixed (float* xp = x, wp = weight, kw = packedWeight, yp = again, pp = padded, bp = bias, rp = residual)
+                fixed (nint* rowsp = rows)
+                {
+                    Gemm.PackRows(cout, cin * k * k, wp, cin * k * k, kw);
+                    PaddedConv.Forward(xp, cin, h, w, k, kw, null, cout, yp, pp, (float**)rowsp, bp, relu: true, rp, weightPacked: true);
+                }
+                Assert.Equal(y, again);
             });
     }
 

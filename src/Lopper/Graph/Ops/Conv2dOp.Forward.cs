@@ -262,14 +262,20 @@ public sealed unsafe partial class Conv2dOp
     {
         var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
         float** rows = stackalloc float*[packed is null ? K : 0];
+        // The GEMM's weight packed once for all the images.
+        float[]? rowsWeight = packed is null ? BufferPool.Rent(Gemm.PackedRowsLength(OutChannels, K)) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias, rp = residual)
+        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias, rp = residual, rw = rowsWeight)
+        {
+            if (rw != null) Gemm.PackRows(OutChannels, K, wp, K, rw);
             for (int i = start; i < end; i++)
             {
-                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, wp, kp, OutChannels, yp + i * outPlane, pp, rows, bp, FusedRelu,
-                    rp == null ? null : rp + i * outPlane, Columns);
+                PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, rw != null ? rw : wp, kp, OutChannels, yp + i * outPlane, pp, rows, bp, FusedRelu,
+                    rp == null ? null : rp + i * outPlane, Columns, weightPacked: rw != null);
                 ClampToReluMax(yp + i * outPlane, outPlane);
             }
+        }
+        if (rowsWeight is not null) BufferPool.Return(rowsWeight);
         BufferPool.Return(padded);
     }
 

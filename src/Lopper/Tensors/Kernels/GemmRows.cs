@@ -55,16 +55,46 @@ internal static unsafe partial class Gemm
     {
         if (!RowsByPanelSupported) throw new PlatformNotSupportedException("Gemm.MultiplyRowsByPanel needs Vector512 hardware or Vector256 with FMA");
         if (m <= 0 || n <= 0) return;
+        float* packA = Buffers.A(PackedRowsLength(m, k));
+        PackRows(m, k, a, lda, packA);
+        MultiplyPackedRowsByPanel(m, n, k, packA, rows, ref sink);
+    }
+
+    /// <summary>Floats of <see cref="PackRows"/>' output for an m x k A.</summary>
+    public static int PackedRowsLength(int m, int k)
+    {
+        int mr = RowTileRows;
+        return checked((m + mr - 1) / mr * mr * Math.Max(k, 1));
+    }
+
+    // Depth block of MultiplyRowsByPanel.
+    private static int RowsDepthBlock(int k) => Even(Math.Max(k, 1), 256, 1);
+
+    /// <summary>
+    /// Packs A (m x k, row stride <paramref name="lda"/>) into <paramref name="dst"/> (<see cref="PackedRowsLength"/>
+    /// floats) for <see cref="MultiplyPackedRowsByPanel{S}"/>: MR-row micro-panels per depth block, contiguous
+    /// broadcasts for every column panel. The layout belongs to the kernel family running now
+    /// (<see cref="ForcedPath"/> included). A convolution packs its weight once for all its images: per image, a
+    /// 64 x 576 weight took as long to pack as a quarter of its 7x7 plane's product.
+    /// </summary>
+    public static void PackRows(int m, int k, float* a, int lda, float* dst)
+    {
+        int mr = RowTileRows, kc = RowsDepthBlock(k), paddedM = (m + mr - 1) / mr * mr;
+        for (int pc = 0; pc < k; pc += kc) GemmKernels.PackA(false, a, lda, 0, m, pc, Math.Min(kc, k - pc), mr, dst + (long)paddedM * pc);
+    }
+
+    /// <summary><see cref="MultiplyRowsByPanel{S}"/> with A already through <see cref="PackRows"/>.</summary>
+    public static void MultiplyPackedRowsByPanel<S>(int m, int n, int k, float* packA, float** rows, ref S sink) where S : struct, IPanelSink
+    {
+        if (!RowsByPanelSupported) throw new PlatformNotSupportedException("Gemm.MultiplyRowsByPanel needs Vector512 hardware or Vector256 with FMA");
+        if (m <= 0 || n <= 0) return;
         const int nr = GemmKernels.NR512;
         int mr = RowTileRows, kernelCols = RowTileColumns;
-        int kc = Even(Math.Max(k, 1), 256, 1);
+        int kc = RowsDepthBlock(k);
         // m rows of one panel, plus the rows past m that a partial row tile re-reads (it writes only mr rows).
         int paddedM = (m + mr - 1) / mr * mr;
         float* panel = Buffers.C(paddedM * nr);
         float* packB = Buffers.B(nr * kc);
-        // A packed once into MR-row micro-panels per depth block: contiguous broadcasts for every column panel.
-        float* packA = Buffers.A(paddedM * Math.Max(k, 1));
-        for (int pc = 0; pc < k; pc += kc) GemmKernels.PackA(false, a, lda, 0, m, pc, Math.Min(kc, k - pc), mr, packA + (long)paddedM * pc);
         float* tile = stackalloc float[mr * nr];
         for (int j = 0, cols; j < n; j += cols)
         {

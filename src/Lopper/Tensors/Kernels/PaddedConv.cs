@@ -71,13 +71,16 @@ internal static unsafe class PaddedConv
     /// widths) the direct tiles run instead and <paramref name="rows"/> is unused.
     /// A <paramref name="residual"/> (the layout of y) is added before the ReLU. With <paramref name="columns"/> (a
     /// kernel-column pruned weight, [out, columns.Length], packed) only the kept im2col rows are depth steps.
+    /// With <paramref name="weightPacked"/> the weight is already through <see cref="Gemm.PackRows"/> (a caller
+    /// running many images packs it once).
     /// </summary>
     public static void Forward(float* x, int channels, int h, int w, int kernel, float* weight, float* packed, int outChannels,
-        float* y, float* padded, float** rows, float* bias = null, bool relu = false, float* residual = null, int[]? columns = null)
+        float* y, float* padded, float** rows, float* bias = null, bool relu = false, float* residual = null, int[]? columns = null,
+        bool weightPacked = false)
     {
         Pad(x, channels, h, w, kernel, padded);
         if (packed != null) ConvolveSame(padded, channels, h, w, kernel, packed, outChannels, y, bias, relu, residual, columns: columns);
-        else Convolve(padded, channels, h, w, kernel, weight, outChannels, y, rows, bias, relu, residual);
+        else Convolve(padded, channels, h, w, kernel, weight, weightPacked, outChannels, y, rows, bias, relu, residual);
     }
 
     /// <summary>
@@ -89,14 +92,15 @@ internal static unsafe class PaddedConv
     /// the shifted planes of the padded x and the padded dy (whose pitch columns are border zeros) are both read
     /// in place, with no im2col. <paramref name="rows"/> (outChannels*k*k pointers)
     /// is needed for dx, <paramref name="paddedX"/> for dWT. With <paramref name="packedFlipped"/> dx goes through
-    /// the direct tiles as in <see cref="Forward"/>.
+    /// the direct tiles as in <see cref="Forward"/>; with <paramref name="flippedPacked"/> <paramref name="flipped"/> is
+    /// already through <see cref="Gemm.PackRows"/>.
     /// </summary>
     public static void Backward(float* x, float* gradOut, int channels, int outChannels, int h, int w, int kernel,
-        float* flipped, float* packedFlipped, float* dx, float* dWT, float* paddedGrad, float* paddedX, float** rows)
+        float* flipped, float* packedFlipped, float* dx, float* dWT, float* paddedGrad, float* paddedX, float** rows, bool flippedPacked = false)
     {
         Pad(gradOut, outChannels, h, w, kernel, paddedGrad);
         if (dx != null && packedFlipped != null) ConvolveSame(paddedGrad, outChannels, h, w, kernel, packedFlipped, channels, dx, null, false, null);
-        else if (dx != null) Convolve(paddedGrad, outChannels, h, w, kernel, flipped, channels, dx, rows, null, false, null);
+        else if (dx != null) Convolve(paddedGrad, outChannels, h, w, kernel, flipped, flippedPacked, channels, dx, rows, null, false, null);
         if (dWT == null) return;
         int p = (kernel - 1) / 2, pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
         Pad(x, channels, h, w, kernel, paddedX);
@@ -112,7 +116,7 @@ internal static unsafe class PaddedConv
 
     // The product on already padded planes: one row pointer per (channel, tap); each finished panel of the
     // product goes straight to y without the pitch columns (bias, residual and ReLU on the way).
-    private static void Convolve(float* padded, int channels, int h, int w, int kernel, float* weight, int outChannels,
+    private static void Convolve(float* padded, int channels, int h, int w, int kernel, float* weight, bool weightPacked, int outChannels,
         float* y, float** rows, float* bias, bool relu, float* residual)
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
@@ -124,7 +128,8 @@ internal static unsafe class PaddedConv
                     rows[c * taps + ky * kernel + kx] = plane + ky * pitch + kx;
         }
         var sink = new PitchedOutput(y, outChannels, h, w, pitch, bias, relu, residual);
-        Gemm.MultiplyRowsByPanel(outChannels, h * pitch, channels * taps, weight, channels * taps, rows, ref sink);
+        if (weightPacked) Gemm.MultiplyPackedRowsByPanel(outChannels, h * pitch, channels * taps, weight, rows, ref sink);
+        else Gemm.MultiplyRowsByPanel(outChannels, h * pitch, channels * taps, weight, channels * taps, rows, ref sink);
     }
 
     // Writes panels of the product at the padded pitch (column j = oy*pitch + ox) into y's h x w planes: each
