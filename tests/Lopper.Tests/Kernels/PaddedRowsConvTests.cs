@@ -46,6 +46,14 @@ public unsafe class PaddedRowsConvTests
                     PaddedConv.Forward(xp, cin, h, w, k, kw, null, cout, yp, pp, (float**)rowsp, bp, relu: true, rp, weightPacked: true);
                 }
                 Assert.Equal(y, again);
+                // And split by output rows over threads (an image served alone): the same bits again.
+                foreach (int parts in new[] { 2, 3 })
+                {
+                    Array.Fill(again, float.NaN);
+                    fixed (float* xp = x, kw = packedWeight, yp = again, pp = padded, bp = bias, rp = residual)
+                        PaddedConv.ForwardSplitRowsGemm(xp, cin, h, w, k, kw, cout, yp, pp, parts, bp, relu: true, rp);
+                    Assert.Equal(y, again);
+                }
             });
     }
 

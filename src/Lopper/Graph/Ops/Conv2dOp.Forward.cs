@@ -100,11 +100,11 @@ public sealed unsafe partial class Conv2dOp
             : padded ? PackForDirect(weight, OutChannels, k, h, w, keep)
             : path != DensePath.Gemm ? Pack(weight, OutChannels, k, keep) : null);
         if (keep && packed is not null && direct is null) packed = state.KeepDerived(packed);
-        if (padded && packed is not null && n < Parallelism.Threads && (long)OutChannels * p * k >= SplitRowsMacs)
+        if (padded && n < Parallelism.Threads && (long)OutChannels * p * k >= SplitRowsMacs)
         {
             // Fewer images than threads: split each image's output rows instead, where a layer has the work for it.
-            ForwardPaddedSplitRows(x.Data, packed, b, residual, y.Data, n, h, w);
-            if (!keep) BufferPool.Return(packed);
+            ForwardPaddedSplitRows(x.Data, weight, packed, b, residual, y.Data, n, h, w);
+            if (!keep && packed is not null) BufferPool.Return(packed);
             return y;
         }
         Parallelism.For(chunks, c =>
@@ -242,18 +242,25 @@ public sealed unsafe partial class Conv2dOp
     // on two Zen 5 cores vgg-small's layers (14-29 M) made it 1.5x faster split, ResNet-20 and -56 (layers up to 2.4 M) 1.4x slower.
     private const long SplitRowsMacs = 4_000_000;
 
-    // Each image through PaddedConv.ForwardSplitRows: its output rows shared by the threads.
-    private void ForwardPaddedSplitRows(float[] x, float[] packed, float[]? bias, float[]? residual, float[] y, int n, int h, int w)
+    // Each image through PaddedConv.ForwardSplitRows (the direct tiles' packing given) or ForwardSplitRowsGemm: its
+    // output rows shared by the threads.
+    private void ForwardPaddedSplitRows(float[] x, float[] weight, float[]? packed, float[]? bias, float[]? residual, float[] y, int n, int h, int w)
     {
         var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
+        float[]? rowsWeight = packed is null ? BufferPool.Rent(Gemm.PackedRowsLength(OutChannels, K)) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, kp = packed, yp = y, pp = padded, bp = bias, rp = residual)
+        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias, rp = residual, rw = rowsWeight)
+        {
+            if (rw != null) Gemm.PackRows(OutChannels, K, wp, K, rw);
             for (int i = 0; i < n; i++)
             {
-                PaddedConv.ForwardSplitRows(xp + i * inPlane, InChannels, h, w, Kernel, kp, OutChannels, yp + i * outPlane, pp, Parallelism.Threads,
-                    bp, FusedRelu, rp == null ? null : rp + i * outPlane);
-                ClampToReluMax(yp + i * outPlane, outPlane);
+                float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
+                if (kp != null) PaddedConv.ForwardSplitRows(image, InChannels, h, w, Kernel, kp, OutChannels, output, pp, Parallelism.Threads, bp, FusedRelu, res);
+                else PaddedConv.ForwardSplitRowsGemm(image, InChannels, h, w, Kernel, rw, OutChannels, output, pp, Parallelism.Threads, bp, FusedRelu, res);
+                ClampToReluMax(output, outPlane);
             }
+        }
+        if (rowsWeight is not null) BufferPool.Return(rowsWeight);
         BufferPool.Return(padded);
     }
 

@@ -116,29 +116,34 @@ internal static unsafe class PaddedConv
 
     // The product on already padded planes: one row pointer per (channel, tap); each finished panel of the
     // product goes straight to y without the pitch columns (bias, residual and ReLU on the way).
+    // Only output rows [oy0, oy1) are computed (all by default): the row pointers start oy0 rows in.
     private static void Convolve(float* padded, int channels, int h, int w, int kernel, float* weight, bool weightPacked, int outChannels,
-        float* y, float** rows, float* bias, bool relu, float* residual)
+        float* y, float** rows, float* bias, bool relu, float* residual, int oy0 = 0, int oy1 = int.MaxValue)
     {
         int pitch = Pitch(w, kernel), stride = PlaneStride(h, w, kernel), taps = kernel * kernel;
+        oy1 = Math.Min(oy1, h);
+        if (oy1 <= oy0) return;
         for (int c = 0; c < channels; c++)
         {
-            float* plane = padded + (long)c * stride;
+            float* plane = padded + (long)c * stride + (long)oy0 * pitch;
             for (int ky = 0; ky < kernel; ky++)
                 for (int kx = 0; kx < kernel; kx++)
                     rows[c * taps + ky * kernel + kx] = plane + ky * pitch + kx;
         }
-        var sink = new PitchedOutput(y, outChannels, h, w, pitch, bias, relu, residual);
-        if (weightPacked) Gemm.MultiplyPackedRowsByPanel(outChannels, h * pitch, channels * taps, weight, rows, ref sink);
-        else Gemm.MultiplyRowsByPanel(outChannels, h * pitch, channels * taps, weight, channels * taps, rows, ref sink);
+        long skip = (long)oy0 * w;
+        var sink = new PitchedOutput(y + skip, outChannels, (long)h * w, w, pitch, bias, relu, residual == null ? null : residual + skip);
+        int n = (oy1 - oy0) * pitch;
+        if (weightPacked) Gemm.MultiplyPackedRowsByPanel(outChannels, n, channels * taps, weight, rows, ref sink);
+        else Gemm.MultiplyRowsByPanel(outChannels, n, channels * taps, weight, channels * taps, rows, ref sink);
     }
 
     // Writes panels of the product at the padded pitch (column j = oy*pitch + ox) into y's h x w planes: each
     // image row's part of a panel is one masked run, the pitch columns between rows are skipped.
-    private readonly struct PitchedOutput(float* y, int rows, int h, int w, int pitch, float* bias, bool relu, float* residual) : Gemm.IPanelSink
+    // (plane: floats between two channels of y.)
+    private readonly struct PitchedOutput(float* y, int rows, long plane, int w, int pitch, float* bias, bool relu, float* residual) : Gemm.IPanelSink
     {
         public void Panel(int j0, int cols, float* panel)
         {
-            long plane = (long)h * w;
             int end = j0 + cols;
             for (int oy = j0 / pitch; oy * pitch < end; oy++)
             {
@@ -265,6 +270,25 @@ internal static unsafe class PaddedConv
         Parallelism.For(parts, part =>
             ConvolveSame((float*)pp, channels, h, w, kernel, (float*)kp, outChannels, (float*)yp, (float*)bp, relu, (float*)rp,
                 h * part / parts, h * (part + 1) / parts));
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> through the GEMM on padded rows (<paramref name="packedWeight"/>: the weight through
+    /// <see cref="Gemm.PackRows"/>) for one image with its output rows split over <paramref name="parts"/> threads, as
+    /// <see cref="ForwardSplitRows"/> does for the direct tiles.
+    /// </summary>
+    public static void ForwardSplitRowsGemm(float* x, int channels, int h, int w, int kernel, float* packedWeight, int outChannels,
+        float* y, float* padded, int parts, float* bias = null, bool relu = false, float* residual = null)
+    {
+        Pad(x, channels, h, w, kernel, padded);
+        int depth = channels * kernel * kernel;
+        nint pp = (nint)padded, yp = (nint)y, kp = (nint)packedWeight, bp = (nint)bias, rp = (nint)residual;
+        Parallelism.For(parts, part =>
+        {
+            float** rows = stackalloc float*[depth];
+            Convolve((float*)pp, channels, h, w, kernel, (float*)kp, true, outChannels, (float*)yp, rows, (float*)bp, relu, (float*)rp,
+                h * part / parts, h * (part + 1) / parts);
+        });
     }
 
     /// <summary>
