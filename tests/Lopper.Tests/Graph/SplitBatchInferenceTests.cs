@@ -112,21 +112,26 @@ public class SplitBatchInferenceTests
     }
 
     [Theory]
-    [InlineData(64, 64, 14, 3, 1, true)]     // wide enough: Winograd, a sub-batch's 147 tiles in one group
-    [InlineData(64, 80, 15, 5, 2, true)]     // odd plane, filters in blocks of 12 and a tail; 5 images on two threads
-    [InlineData(128, 128, 7, 4, 1, true)]    // 7x7 needs 128 x 128
-    [InlineData(64, 64, 7, 4, 1, false)]     // 64 x 64 at 7x7 stays on the direct tiles
-    [InlineData(32, 32, 14, 3, 1, false)]    // narrow on 14-wide rows, which the direct tiles fill: the direct tiles
-    [InlineData(16, 16, 28, 3, 1, false)]    // and on 28-wide rows
-    [InlineData(16, 16, 32, 2, 1, true)]     // narrow on 32-wide rows, which leave the direct tiles part empty: Winograd
-    [InlineData(32, 24, 16, 2, 2, true)]     // 16-wide rows, two sub-batches on two threads
-    [InlineData(64, 64, 28, 1, 2, true)]     // one image on two threads: its tile rows shared
-    public void WideDenseLayersRunWinogradAndMatchTheDirectForward(int inChannels, int filters, int size, int batch, int threads, bool winograd)
+    // winograd: the Vector512 family's rule (AVX-512 parts); narrow: the Vector256 family's (AVX2 parts, where the
+    // alternative is the GEMM on padded rows).
+    [InlineData(64, 64, 14, 3, 1, true, true)]     // wide enough: Winograd, a sub-batch's 147 tiles in one group
+    [InlineData(64, 80, 15, 5, 2, true, true)]     // odd plane, filters in blocks of 12 and a tail; 5 images on two threads
+    [InlineData(128, 128, 7, 4, 1, true, true)]    // 7x7 needs 128 x 128 on AVX-512
+    [InlineData(64, 64, 7, 4, 1, false, true)]     // 64 x 64 at 7x7 stays on the direct tiles
+    [InlineData(32, 32, 14, 3, 1, false, true)]    // narrow on 14-wide rows, which the direct tiles fill: the direct tiles
+    [InlineData(16, 16, 28, 3, 1, false, true)]    // and on 28-wide rows
+    [InlineData(16, 16, 32, 2, 1, true, true)]     // narrow on 32-wide rows, which leave the direct tiles part empty: Winograd
+    [InlineData(32, 24, 16, 2, 2, true, true)]     // 16-wide rows, two sub-batches on two threads
+    [InlineData(64, 64, 28, 1, 2, true, true)]     // one image on two threads: its tile rows shared
+    [InlineData(12, 16, 28, 2, 1, false, false)]   // under 16 channels in: the GEMM (AVX2) or the direct tiles
+    [InlineData(32, 32, 6, 4, 1, false, false)]    // planes under 7 wide: unmeasured, so not on AVX2 either
+    public void WideDenseLayersRunWinogradAndMatchTheDirectForward(int inChannels, int filters, int size, int batch, int threads, bool winograd, bool narrow)
     {
         using (new ThreadsScope(threads))
         {
             var plan = OneConvPlan(OneConv(inChannels, filters, size, 1), batch);
-            Assert.Equal(winograd && Tensors.Kernels.WinogradConv.Supported, plan?.GetType().Name == "WinogradLayer");
+            bool expected = Tensors.Kernels.WinogradConv.Wide ? winograd : narrow && Tensors.Kernels.WinogradConv.Supported;
+            Assert.Equal(expected, plan?.GetType().Name == "WinogradLayer");
         }
     }
 

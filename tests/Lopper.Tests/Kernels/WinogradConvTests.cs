@@ -1,8 +1,14 @@
 using Lopper.Tensors.Kernels;
+using Lopper.Tests.Graph;
 
 namespace Lopper.Tests.Kernels;
 
-/// <summary>WinogradConv (F(2x2, 3x3) over groups of tiles) against a naive convolution of each image.</summary>
+/// <summary>
+/// WinogradConv (F(2x2, 3x3) over groups of tiles) against a naive convolution of each image, on each kernel family
+/// the hardware runs: the widest, and the Vector256 one (WinogradConv256) forced where Vector512 is the widest.
+/// Serial: the forced family is process-wide.
+/// </summary>
+[Collection(SerialGraphCollection.Name)]
 public unsafe class WinogradConvTests
 {
     [Theory]
@@ -14,9 +20,34 @@ public unsafe class WinogradConvTests
     [InlineData(8, 12, 2, 70, 2, true, true)]      // 35 tiles a row: three vectors, an odd last column
     [InlineData(40, 24, 5, 3, 7, false, true)]     // many short groups spanning images
     [InlineData(200, 20, 6, 6, 1, false, false)]   // deep: a group of fewer tiles than a GEMM panel
+    [InlineData(32, 32, 16, 16, 2, true, true)]    // Vector256: 8 tiles a row, one vector exactly
+    [InlineData(7, 13, 10, 17, 2, true, false)]    // Vector256: 9 tiles a row (a second vector of one), filters 6 + 6 + 1
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int images, bool relu, bool withResidual)
     {
-        if (!WinogradConv.Supported) return;   // no AVX-512 here: the op keeps the direct tiles
+        foreach (var path in Families())
+            WithPath(path, () => CheckNaive(cin, cout, h, w, images, relu, withResidual));
+    }
+
+    // The widest family, and the Vector256 one where Vector512 is the widest and Vector256 runs too.
+    private static IEnumerable<Gemm.KernelPath> Families()
+    {
+        if (!WinogradConv.Supported) yield break;   // neither AVX-512 nor AVX2 here: the op keeps the GEMM
+        yield return Gemm.KernelPath.Auto;
+        if (Gemm.RowsSupported && WithPath(Gemm.KernelPath.Vector256, () => WinogradConv256.Supported)) yield return Gemm.KernelPath.Vector256;
+    }
+
+    private static T WithPath<T>(Gemm.KernelPath path, Func<T> run)
+    {
+        var saved = Gemm.ForcedPath;
+        Gemm.ForcedPath = path;
+        try { return run(); }
+        finally { Gemm.ForcedPath = saved; }
+    }
+
+    private static void WithPath(Gemm.KernelPath path, Action run) => WithPath(path, () => { run(); return 0; });
+
+    private static void CheckNaive(int cin, int cout, int h, int w, int images, bool relu, bool withResidual)
+    {
         var rng = new Random(23);
         int inImage = cin * h * w, outImage = cout * h * w;
         float[] x = KernelTestData.Fill(rng, images * inImage), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
@@ -34,9 +65,30 @@ public unsafe class WinogradConvTests
     [Fact]
     public void StaleScratchFromAnEarlierCallDoesNotReachTheOutputs()
     {
+        foreach (var path in Families()) WithPath(path, CheckStaleScratch);
+    }
+
+    [Fact]
+    public void APlanPackedForAnotherFamilyIsRefused()
+    {
+        if (!Families().Contains(Gemm.KernelPath.Vector256)) return;   // one family here
+        var plan = WinogradConv.Prepare(new float[9], 1, 1);
+        var x = new float[4];
+        var y = new float[4];
+        WithPath(Gemm.KernelPath.Vector256, () =>
+        {
+            fixed (float* xp = x, yp = y)
+            {
+                float* xq = xp, yq = yp;
+                Assert.Throws<InvalidOperationException>(() => WinogradConv.Forward(xq, 1, 2, 2, plan, yq));
+            }
+        });
+    }
+
+    private static void CheckStaleScratch()
+    {
         // The scratch is pooled by length: a first call on NaN images leaves NaN in the V and M lanes past the last
         // tile, which the second call's last GEMM panel reads again; they must stay in lanes that are never stored.
-        if (!WinogradConv.Supported) return;
         var rng = new Random(5);
         int cin = 6, cout = 7, h = 7, w = 9, images = 3;
         float[] weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);

@@ -25,7 +25,7 @@ public sealed unsafe partial class Conv2dOp
             case SliceSparseConv.Plan sparse: return $"slice-sparse lists: {sparse.Density * 100:F0} % of the kernel slices";
             case PositionTileConv.Plan: return "position tiles: dense blocks of up to 8 filters";
             // The batch a call brings decides (WinogradFills); the graph's shapes do not say it.
-            case WinogradLayer: return $"Winograd F(2x2, 3x3) (under {WinogradConv.MinTiles} tiles a thread: direct tiles)";
+            case WinogradLayer layer: return $"Winograd F(2x2, 3x3) (under {WinogradConv.MinTiles} tiles a thread: {(layer.Direct is null ? "GEMM over padded rows" : "direct tiles")})";
         }
         if (UsesGroupedPath) return UsesDepthwiseKernel ? "depthwise kernels" : "grouped im2col + GEMM";
         var o = OutputShape(inputs);

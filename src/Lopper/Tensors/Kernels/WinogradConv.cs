@@ -25,8 +25,11 @@ namespace Lopper.Tensors.Kernels;
 /// </remarks>
 internal static unsafe class WinogradConv
 {
-    /// <summary>True where the kernels run: Vector512 hardware with AVX-512F permutes.</summary>
-    public static bool Supported => Gemm.RowsSupported && Avx512F.IsSupported;
+    /// <summary>True where the kernels run: Vector512 hardware with AVX-512F permutes, or AVX2 (<see cref="WinogradConv256"/>).</summary>
+    public static bool Supported => Wide || WinogradConv256.Supported;
+
+    /// <summary>True where the Vector512 family (this class's kernels) runs; otherwise <see cref="WinogradConv256"/>'s.</summary>
+    internal static bool Wide => Gemm.RowsSupported && Avx512F.IsSupported;
 
     // The 16 GEMMs of a tile group; a tile row of up to this many tiles is transformed in one vector.
     private const int Lanes = 16;
@@ -35,8 +38,10 @@ internal static unsafe class WinogradConv
     private const int Rows = GemmKernels.MR512;
 
     /// <summary>
-    /// True where F(2x2, 3x3) beats the direct tiles on an h x w plane: at least 64 channels in and out, and on planes
-    /// under 14 wide at least 128 x 128; or at least 16 in and out on rows the direct tiles cannot fill (see remarks).
+    /// True where F(2x2, 3x3) beats the dense kernel the layer would otherwise run on an h x w plane. On AVX-512 parts,
+    /// against the direct tiles: at least 64 channels in and out, and on planes under 14 wide at least 128 x 128; or at
+    /// least 16 in and out on rows the direct tiles cannot fill (see remarks). On AVX2 parts, against the GEMM on padded
+    /// rows: at least 16 channels in and out on planes of at least 7 x 7.
     /// </summary>
     /// <remarks>
     /// One Zen 5 core, 8 images, direct-convolution GFLOP/s (the direct tiles run about 200): 64 -> 64 at 28x28
@@ -52,21 +57,36 @@ internal static unsafe class WinogradConv
     /// 1.44-1.73 against 1.54-1.62, 1.33-1.49 and 1.45-1.66, so they keep the direct tiles.</para>
     /// </remarks>
     public static bool Pays(int inChannels, int outChannels, int h, int w) =>
-        Supported && (inChannels >= 64 && outChannels >= 64 && (w >= 14 && h >= 14 || (long)inChannels * outChannels >= 128 * 128)
+        !Wide ? WinogradConv256.Supported && PaysNarrow(inChannels, outChannels, h, w)
+        : (inChannels >= 64 && outChannels >= 64 && (w >= 14 && h >= 14 || (long)inChannels * outChannels >= 128 * 128)
             || inChannels >= 16 && outChannels >= 16 && w >= 8 && w % 7 != 0);
 
-    /// <summary>Fewest tiles a call should have per thread: two GEMM panels' width (see Conv2dOp's WinogradFills).</summary>
-    public const int MinTiles = 2 * Panel;
+    // The Vector256 family's rule, against the GEMM on padded rows (the only dense 3x3 kernel of AVX2 parts): 16 or
+    // more channels in and out on planes of 7 or more. On Zen 3 (`lopper bench --profile`, batch 128, two threads,
+    // alternating runs) ResNet-20 1x28's stride-1 layers on 28x28, 14x14 and 7x7 ran 19 / 16 / 17 ms a stage through
+    // Winograd against 23-25 / 23 / 23.5 through the GEMM, and the models lopper/ORT 0.71 -> 1.15 (ResNet-56 3x32),
+    // 0.58-0.65 -> 1.15 (vgg-small), 0.57-0.71 -> 1.07-1.12 (ResNet-20). Narrower layers and smaller planes are unmeasured.
+    private static bool PaysNarrow(int inChannels, int outChannels, int h, int w) => inChannels >= 16 && outChannels >= 16 && w >= 7 && h >= 7;
 
-    /// <summary>Weights transformed and packed for <see cref="Forward"/>: [element][block of 12 filters][channel][12].</summary>
+    /// <summary>Fewest tiles a call should have per thread: two GEMM panels' width (see Conv2dOp's WinogradFills).</summary>
+    public static int MinTiles => 2 * (Wide ? Panel : WinogradConv256.Panel);
+
+    /// <summary>
+    /// Weights transformed and packed for <see cref="Forward"/>: [element][block of filters][channel][block], blocks of
+    /// 12 filters for the Vector512 family and of 6 for the Vector256 one (the family running when it was made).
+    /// </summary>
     public sealed class Plan
     {
-        internal Plan(int outChannels, int inChannels)
+        internal Plan(int outChannels, int inChannels, int blockRows)
         {
             OutChannels = outChannels;
             InChannels = inChannels;
+            BlockRows = blockRows;
             Packed = new float[checked(16 * ElementStride)];
         }
+
+        // Filters per packed block: the A-panel height of the family's micro-kernels.
+        internal int BlockRows { get; }
 
         internal float[] Packed { get; }
 
@@ -76,10 +96,10 @@ internal static unsafe class WinogradConv
         /// <summary>Input channels.</summary>
         public int InChannels { get; }
 
-        internal int Blocks => (OutChannels + Rows - 1) / Rows;
+        internal int Blocks => (OutChannels + BlockRows - 1) / BlockRows;
 
         // Floats between two elements' packed U.
-        internal long ElementStride => (long)Blocks * InChannels * Rows;
+        internal long ElementStride => (long)Blocks * InChannels * BlockRows;
     }
 
     /// <summary>
@@ -90,7 +110,8 @@ internal static unsafe class WinogradConv
     {
         if (outChannels <= 0 || inChannels <= 0) throw new ArgumentOutOfRangeException(nameof(outChannels), $"channels {outChannels} x {inChannels}");
         if (weight.Length < (long)outChannels * inChannels * 9) throw new ArgumentException($"weight of {weight.Length} floats for {outChannels} x {inChannels} x 3 x 3", nameof(weight));
-        var plan = new Plan(outChannels, inChannels);
+        var plan = new Plan(outChannels, inChannels, Wide ? Rows : WinogradConv256.Rows);
+        int rows = plan.BlockRows;
         var packed = plan.Packed;
         long elementStride = plan.ElementStride;
         Span<double> gg = stackalloc double[12];
@@ -107,7 +128,7 @@ internal static unsafe class WinogradConv
                     gg[6 + j] = 0.5 * (g0 - g1 + g2);
                     gg[9 + j] = g2;
                 }
-                long at = (long)(o / Rows) * inChannels * Rows + (long)c * Rows + o % Rows;
+                long at = (long)(o / rows) * inChannels * rows + (long)c * rows + o % rows;
                 for (int a = 0; a < 4; a++)
                 {
                     double r0 = gg[3 * a], r1 = gg[3 * a + 1], r2 = gg[3 * a + 2];
@@ -125,7 +146,7 @@ internal static unsafe class WinogradConv
 
     // Tile rows per group: near the target, the fewest GEMM columns wasted on a partial last panel (a 7x7 plane's
     // 4-tile rows in groups of 8 fill a panel exactly, in groups of 10 waste a third of the second).
-    internal static int GroupRows(int targetTiles, int tilesX, int totalRows)
+    internal static int GroupRows(int targetTiles, int tilesX, int totalRows, int panel = Panel)
     {
         int target = Math.Max(1, targetTiles / tilesX);
         int best = Math.Min(target, totalRows);
@@ -133,7 +154,7 @@ internal static unsafe class WinogradConv
         for (int r = Math.Max(1, target / 2); r <= Math.Min(totalRows, target + target / 2); r++)
         {
             int tiles = r * tilesX;
-            double waste = (double)((tiles + Panel - 1) / Panel * Panel - tiles) / tiles;
+            double waste = (double)((tiles + panel - 1) / panel * panel - tiles) / tiles;
             if (waste < bestWaste - 1e-9 || (Math.Abs(waste - bestWaste) < 1e-9 && Math.Abs(r - target) < Math.Abs(best - target)))
             {
                 best = r;
@@ -154,7 +175,7 @@ internal static unsafe class WinogradConv
     public static void Forward(float* x, int images, int h, int w, Plan plan, float* y, float* bias = null, bool relu = false, float* residual = null,
         int firstRow = 0, int endRow = -1)
     {
-        if (!Supported) throw new PlatformNotSupportedException("WinogradConv needs AVX-512");
+        if (!Supported) throw new PlatformNotSupportedException("WinogradConv needs AVX-512 or AVX2");
         if (images <= 0 || h <= 0 || w <= 0) throw new ArgumentOutOfRangeException(nameof(images), $"{images} images of {h} x {w}");
         int inC = plan.InChannels, outC = plan.OutChannels;
         int tilesX = (w + 1) / 2, tilesY = (h + 1) / 2;
@@ -162,6 +183,13 @@ internal static unsafe class WinogradConv
         if (firstRow < 0 || endRow > TileRows(images, h) || firstRow > endRow) throw new ArgumentOutOfRangeException(nameof(firstRow), $"tile rows [{firstRow}, {endRow}) of {TileRows(images, h)}");
         int totalRows = endRow - firstRow;
         if (totalRows == 0) return;
+        if (plan.BlockRows != (Wide ? Rows : WinogradConv256.Rows))
+            throw new InvalidOperationException("WinogradConv: the plan was packed for another kernel family than the one running (Gemm.ForcedPath changed)");
+        if (!Wide)
+        {
+            WinogradConv256.Forward(x, h, w, plan, y, bias, relu, residual, firstRow, endRow);
+            return;
+        }
         int rowsPerGroup = GroupRows(GroupTiles(inC, outC), tilesX, totalRows);
         int maxTiles = rowsPerGroup * tilesX;
         // Row stride of V and M: whole panels for the GEMM's reads and writes, plus the last tile vector's spill.

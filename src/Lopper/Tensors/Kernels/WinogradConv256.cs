@@ -1,0 +1,247 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Lopper.Tensors.Kernels;
+
+/// <summary>
+/// <see cref="WinogradConv"/>'s F(2x2, 3x3) on the Vector256 kernel family (AVX2 parts, which have none of the Vector512
+/// convolution kernels): the same transforms over 8 tiles of a tile row per vector, and the 16 element GEMMs on the
+/// 6 x 16 micro-kernels (<see cref="GemmKernels.Kernel256{R, B}"/>), U packed in their 6-row A layout.
+/// </summary>
+/// <remarks>
+/// Patch rows are read in place with masked loads (<c>vmaskmovps</c> neither reads nor faults the masked lanes); a
+/// row's even and odd columns are separated with an in-lane shuffle and a cross-lane qword permute, and the output's
+/// two columns per tile interleaved back with unpacks and a 128-bit permute.
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class WinogradConv256
+{
+    /// <summary>True where it runs: the GEMM family of Vector256 with FMA, and AVX2's cross-lane permute.</summary>
+    public static bool Supported => Gemm.RowsByPanelSupported && Avx2.IsSupported;
+
+    // Tiles of a tile row per transform vector.
+    private const int Lanes = 8;
+
+    /// <summary>GEMM columns (tiles) per panel.</summary>
+    internal const int Panel = GemmKernels.NR256;
+
+    /// <summary>Filters per packed block of U.</summary>
+    internal const int Rows = GemmKernels.MR256;
+
+    // Tiles per group: V and M together near 512 KB (Zen 3's L2), at least a panel.
+    private static int GroupTiles(int inChannels, int outChannels) => Math.Clamp(8192 / (inChannels + outChannels), Panel, 512);
+
+    /// <summary>
+    /// <see cref="WinogradConv.Forward"/> on this family, for tile rows [<paramref name="firstRow"/>, <paramref name="endRow"/>)
+    /// (validated by the caller) and a plan packed for it.
+    /// </summary>
+    public static void Forward(float* x, int h, int w, WinogradConv.Plan plan, float* y, float* bias, bool relu, float* residual, int firstRow, int endRow)
+    {
+        int inC = plan.InChannels, outC = plan.OutChannels;
+        int tilesX = (w + 1) / 2, tilesY = (h + 1) / 2;
+        int totalRows = endRow - firstRow;
+        int rowsPerGroup = WinogradConv.GroupRows(GroupTiles(inC, outC), tilesX, totalRows, Panel);
+        int maxTiles = rowsPerGroup * tilesX;
+        // Row stride of V and M: whole panels for the GEMM's reads and writes, plus the last tile vector's spill.
+        int stride = (maxTiles + Panel - 1) / Panel * Panel + Lanes;
+        // One cache line more than whole rows between elements (see WinogradConv: 4 KB multiples share an L1 set).
+        long vElement = (long)inC * stride + 16, mElement = (long)outC * stride + 16;
+        var v = BufferPool.Rent(checked((int)(16 * vElement)));
+        var m = BufferPool.Rent(checked((int)(16 * mElement)));
+        var zeros = BufferPool.RentZeroed(w);
+        int vectors = (tilesX + Lanes - 1) / Lanes;
+        var inside = stackalloc Vector256<float>[4 * vectors];
+        for (int k = 0; k < vectors; k++)
+        {
+            int x0 = 2 * k * Lanes - 1;
+            inside[4 * k] = Inside(x0, w);
+            inside[4 * k + 1] = Inside(x0 + 8, w);
+            inside[4 * k + 2] = Inside(x0 + 2, w);
+            inside[4 * k + 3] = Inside(x0 + 10, w);
+        }
+        float* tile = stackalloc float[Rows * Panel];
+        long inImage = (long)inC * h * w, outImage = (long)outC * h * w;
+        fixed (float* zp = zeros, vp = v, mp = m, up = plan.Packed)
+        {
+            for (int g0 = firstRow; g0 < endRow; g0 += rowsPerGroup)
+            {
+                int g1 = Math.Min(endRow, g0 + rowsPerGroup), tiles = (g1 - g0) * tilesX;
+                for (int c = 0; c < inC; c++)
+                    for (int gr = g0; gr < g1; gr++)
+                    {
+                        int i = gr / tilesY, ty = gr % tilesY;
+                        TransformInputRow(x + i * inImage + (long)c * h * w, h, w, ty, tilesX, zp, inside, vp + (long)c * stride + (gr - g0) * tilesX, vElement);
+                    }
+                Multiply(plan, up, vp, vElement, mp, mElement, tiles, stride, tile);
+                for (int o = 0; o < outC; o++)
+                {
+                    float b = bias == null ? 0f : bias[o];
+                    for (int gr = g0; gr < g1; gr++)
+                    {
+                        int i = gr / tilesY, ty = gr % tilesY;
+                        long at = i * outImage + (long)o * h * w + 2L * ty * w;
+                        TransformOutputRow(mp + (long)o * stride + (gr - g0) * tilesX, mElement, tilesX, w, 2 * ty + 1 < h,
+                            y + at, residual == null ? null : residual + at, b, relu);
+                    }
+                }
+            }
+        }
+        BufferPool.Return(m);
+        BufferPool.Return(v);
+        BufferPool.Return(zeros);
+    }
+
+    // M[e] = U[e] V[e] for the 16 elements: every panel of 16 tiles against every block of 6 filters.
+    private static void Multiply(WinogradConv.Plan plan, float* u, float* v, long vElement, float* m, long mElement, int tiles, int stride, float* tile)
+    {
+        int inC = plan.InChannels, outC = plan.OutChannels, blocks = plan.Blocks;
+        for (int e = 0; e < 16; e++)
+        {
+            float* ue = u + e * plan.ElementStride, ve = v + e * vElement, me = m + e * mElement;
+            for (int j = 0; j < tiles; j += Panel)
+            {
+                bool half = tiles - j <= Panel / 2;
+                var panel = new GemmKernels.StridedB(ve + j, stride);
+                for (int blk = 0; blk < blocks; blk++)
+                {
+                    int rows = Math.Min(Rows, outC - blk * Rows);
+                    float* a = ue + (long)blk * inC * Rows, c = me + (long)blk * Rows * stride + j;
+                    if (rows == Rows && !half) GemmKernels.Kernel256<GemmKernels.R6, GemmKernels.StridedB>(inC, a, 1, Rows, panel, c, stride, false, Rows, Panel, tile);
+                    else GemmKernels.Tile256(half, inC, a, 1, Rows, panel, c, stride, false, rows, half ? Panel / 2 : Panel, tile);
+                }
+            }
+        }
+    }
+
+    // V = Bt d B for tile row ty of one plane (see WinogradConv): a vector of 8 tiles reads 18 columns from 2t0-1, masked
+    // to the plane's; rows outside it read `zeros`.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformInputRow(float* plane, int h, int w, int ty, int tilesX, float* zeros, Vector256<float>* inside, float* dst, long elementStride)
+    {
+        int top = 2 * ty - 1;
+        float* r0 = top >= 0 ? plane + (long)top * w : zeros;
+        float* r1 = plane + (long)(top + 1) * w;
+        float* r2 = top + 2 < h ? plane + (long)(top + 2) * w : zeros;
+        float* r3 = top + 3 < h ? plane + (long)(top + 3) * w : zeros;
+        for (int t0 = 0; t0 < tilesX; t0 += Lanes, dst += Lanes, inside += 4)
+        {
+            // Bt d on columns 2t0-1 .. 2t0+14 (a, b) and 2t0+1 .. 2t0+16 (c, d).
+            int x0 = 2 * t0 - 1;
+            Row(r0, r1, r2, r3, x0, inside[0], out var a0, out var a1, out var a2, out var a3);
+            Row(r0, r1, r2, r3, x0 + 8, inside[1], out var b0, out var b1, out var b2, out var b3);
+            Row(r0, r1, r2, r3, x0 + 2, inside[2], out var c0, out var c1, out var c2, out var c3);
+            Row(r0, r1, r2, r3, x0 + 10, inside[3], out var d0, out var d1, out var d2, out var d3);
+            Columns(a0, b0, c0, d0, dst, elementStride);
+            Columns(a1, b1, c1, d1, dst + 4 * elementStride, elementStride);
+            Columns(a2, b2, c2, d2, dst + 8 * elementStride, elementStride);
+            Columns(a3, b3, c3, d3, dst + 12 * elementStride, elementStride);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row(float* r0, float* r1, float* r2, float* r3, int at, Vector256<float> inside, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2, out Vector256<float> t3)
+    {
+        var x0 = Avx.MaskLoad(r0 + at, inside);
+        var x1 = Avx.MaskLoad(r1 + at, inside);
+        var x2 = Avx.MaskLoad(r2 + at, inside);
+        var x3 = Avx.MaskLoad(r3 + at, inside);
+        t0 = x0 - x2;
+        t1 = x1 + x2;
+        t2 = x2 - x1;
+        t3 = x1 - x3;
+    }
+
+    // (Bt d) B for one row combination of 8 tiles: columns c0, c1 from (lo, hi) and c2, c3 from (lo2, hi2) (see
+    // WinogradConv.Columns).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns(Vector256<float> lo, Vector256<float> hi, Vector256<float> lo2, Vector256<float> hi2, float* dst, long elementStride)
+    {
+        var c0 = Even(lo, hi);
+        var c1 = Odd(lo, hi);
+        var c2 = Even(lo2, hi2);
+        var c3 = Odd(lo2, hi2);
+        (c0 - c2).Store(dst);
+        (c1 + c2).Store(dst + elementStride);
+        (c2 - c1).Store(dst + 2 * elementStride);
+        (c1 - c3).Store(dst + 3 * elementStride);
+    }
+
+    // Lanes 0, 2, .., 14 of (lo, hi): shufps takes (lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6), vpermpd puts the qwords in order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Even(Vector256<float> lo, Vector256<float> hi) =>
+        Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+
+    // Lanes 1, 3, .., 15 of (lo, hi).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Odd(Vector256<float> lo, Vector256<float> hi) =>
+        Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+
+    // Y = At M A for one tile row, plus bias, residual and ReLU, into output rows y and, where it exists, y + w.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformOutputRow(float* m, long elementStride, int tilesX, int w, bool second, float* y, float* residual, float bias, bool relu)
+    {
+        var b = Vector256.Create(bias);
+        for (int t0 = 0; t0 < tilesX; t0 += Lanes, m += Lanes)
+        {
+            // At M: rows (m0 + m1 + m2, m1 - m2 - m3) of each element column.
+            Vector256<float> s00, s01, s02, s03, s10, s11, s12, s13;
+            {
+                var m0 = Vector256.Load(m); var m1 = Vector256.Load(m + 4 * elementStride); var m2 = Vector256.Load(m + 8 * elementStride); var m3 = Vector256.Load(m + 12 * elementStride);
+                s00 = m0 + m1 + m2; s10 = m1 - m2 - m3;
+            }
+            {
+                var m0 = Vector256.Load(m + elementStride); var m1 = Vector256.Load(m + 5 * elementStride); var m2 = Vector256.Load(m + 9 * elementStride); var m3 = Vector256.Load(m + 13 * elementStride);
+                s01 = m0 + m1 + m2; s11 = m1 - m2 - m3;
+            }
+            {
+                var m0 = Vector256.Load(m + 2 * elementStride); var m1 = Vector256.Load(m + 6 * elementStride); var m2 = Vector256.Load(m + 10 * elementStride); var m3 = Vector256.Load(m + 14 * elementStride);
+                s02 = m0 + m1 + m2; s12 = m1 - m2 - m3;
+            }
+            {
+                var m0 = Vector256.Load(m + 3 * elementStride); var m1 = Vector256.Load(m + 7 * elementStride); var m2 = Vector256.Load(m + 11 * elementStride); var m3 = Vector256.Load(m + 15 * elementStride);
+                s03 = m0 + m1 + m2; s13 = m1 - m2 - m3;
+            }
+            int x0 = 2 * t0;
+            Store(s00 + s01 + s02 + b, s01 - s02 - s03 + b, y + x0, residual == null ? null : residual + x0, w - x0, relu);
+            if (second) Store(s10 + s11 + s12 + b, s11 - s12 - s13 + b, y + w + x0, residual == null ? null : residual + w + x0, w - x0, relu);
+        }
+    }
+
+    // The 16 outputs of a row from column x0 on, the tiles' left (even) and right (odd) columns interleaved: unpacks pair
+    // them within 128-bit lanes, a lane permute puts the halves in order; `left` of them lie inside the row.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<float> even, Vector256<float> odd, float* y, float* residual, int left, bool relu)
+    {
+        var low = Avx.UnpackLow(even, odd);
+        var high = Avx.UnpackHigh(even, odd);
+        var lo = Avx.Permute2x128(low, high, 0x20);
+        var hi = Avx.Permute2x128(low, high, 0x31);
+        var zero = Vector256<float>.Zero;
+        if (left >= 2 * Lanes)
+        {
+            if (residual != null) { lo += Vector256.Load(residual); hi += Vector256.Load(residual + Lanes); }
+            if (relu) { lo = Vector256.Max(lo, zero); hi = Vector256.Max(hi, zero); }
+            lo.Store(y);
+            hi.Store(y + Lanes);
+            return;
+        }
+        var loMask = Simd.FirstLanes256(left);
+        var hiMask = Simd.FirstLanes256(left - Lanes);
+        if (residual != null)
+        {
+            lo += Avx.MaskLoad(residual, loMask);
+            hi += Avx.MaskLoad(residual + Lanes, hiMask);
+        }
+        if (relu) { lo = Vector256.Max(lo, zero); hi = Vector256.Max(hi, zero); }
+        Avx.MaskStore(y, loMask, lo);
+        Avx.MaskStore(y + Lanes, hiMask, hi);
+    }
+
+    // Lanes of columns at .. at+7 that lie in [0, w) set.
+    private static Vector256<float> Inside(int at, int w)
+    {
+        var column = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) + Vector256.Create(at);
+        return (Vector256.GreaterThanOrEqual(column, Vector256<int>.Zero) & Vector256.LessThan(column, Vector256.Create(w))).AsSingle();
+    }
+}
