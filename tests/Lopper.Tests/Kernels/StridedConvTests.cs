@@ -1,8 +1,14 @@
 using Lopper.Tensors.Kernels;
+using Lopper.Tests.Graph;
 
 namespace Lopper.Tests.Kernels;
 
-/// <summary>StridedConv (polyphase stride-2 3x3) against a naive convolution, forward and weight gradient.</summary>
+/// <summary>
+/// StridedConv (polyphase stride-2 3x3) against a naive convolution, forward (the direct tiles, and the GEMM on phase
+/// rows) and weight gradient, on each kernel family the hardware runs: the widest, and the Vector256 one forced where
+/// Vector512 is the widest. Serial: the forced family is process-wide.
+/// </summary>
+[Collection(SerialGraphCollection.Name)]
 public unsafe class StridedConvTests
 {
     [Theory]
@@ -12,7 +18,32 @@ public unsafe class StridedConvTests
     [InlineData(2, 8, 1, 2)]      // a one-row image
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w)
     {
-        if (!StridedConv.Applies(3, 2, 1)) return;   // no Vector512 here: the op uses im2col
+        foreach (var path in Families())
+            WithPath(path, () =>
+            {
+                if (PaddedConv.DirectSupported) CheckForward(cin, cout, h, w, rows: false);
+                CheckForward(cin, cout, h, w, rows: true);
+            });
+    }
+
+    // The widest family, and the Vector256 one where Vector512 is the widest.
+    private static IEnumerable<Gemm.KernelPath> Families()
+    {
+        if (!StridedConv.Applies(3, 2, 1)) yield break;   // neither Vector512 nor AVX2 here: the op uses im2col
+        yield return Gemm.KernelPath.Auto;
+        if (Gemm.RowsSupported) yield return Gemm.KernelPath.Vector256;
+    }
+
+    private static void WithPath(Gemm.KernelPath path, Action run)
+    {
+        var saved = Gemm.ForcedPath;
+        Gemm.ForcedPath = path;
+        try { run(); }
+        finally { Gemm.ForcedPath = saved; }
+    }
+
+    private static void CheckForward(int cin, int cout, int h, int w, bool rows)
+    {
         var rng = new Random(8);
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, depth = cin * 9;
         // Two images through the same phase scratch: the second must not see the first's values in the padding.
@@ -22,9 +53,16 @@ public unsafe class StridedConvTests
         var y = new float[2 * cout * oh * ow];
         Array.Fill(y, float.NaN);
         var phased = new float[StridedConv.PhasedLength(cin, oh, ow)];
-        fixed (float* xp = x, kp = packed, yp = y, pp = phased, bp = bias, rp = residual)
+        var rowsWeight = new float[Gemm.PackedRowsLength(cout, depth)];
+        var pointers = new nint[depth];
+        fixed (float* xp = x, wp = weight, kp = packed, rw = rowsWeight, yp = y, pp = phased, bp = bias, rp = residual)
+        fixed (nint* pointersp = pointers)
+        {
+            Gemm.PackRows(cout, depth, wp, depth, rw);
             for (int i = 0; i < 2; i++)
-                StridedConv.Forward(xp + i * cin * h * w, cin, h, w, kp, cout, yp + i * cout * oh * ow, pp, bp, true, rp + i * cout * oh * ow);
+                if (rows) StridedConv.ForwardRows(xp + i * cin * h * w, cin, h, w, rw, cout, yp + i * cout * oh * ow, pp, (float**)pointersp, bp, true, rp + i * cout * oh * ow);
+                else StridedConv.Forward(xp + i * cin * h * w, cin, h, w, kp, cout, yp + i * cout * oh * ow, pp, bp, true, rp + i * cout * oh * ow);
+        }
         for (int i = 0; i < 2; i++)
             for (int o = 0; o < cout; o++)
                 for (int oy = 0; oy < oh; oy++)
@@ -35,7 +73,7 @@ public unsafe class StridedConvTests
                             for (int t = 0; t < 9; t++)
                                 if (Input(x, i, c, cin, h, w, 2 * oy + t / 3 - 1, 2 * ox + t % 3 - 1) is float v)
                                     s += (double)v * weight[(o * cin + c) * 9 + t];
-                        Assert.Equal(Math.Max(s, 0), y[((i * cout + o) * oh + oy) * ow + ox], 1e-4);
+                        Assert.True(Math.Abs(Math.Max(s, 0) - y[((i * cout + o) * oh + oy) * ow + ox]) <= 1e-4, $"rows {rows}: y[{i},{o},{oy},{ox}]");
                     }
     }
 
@@ -45,7 +83,11 @@ public unsafe class StridedConvTests
     [InlineData(2, 3, 3, 1)]
     public void WeightGradientMatchesNaiveSum(int cin, int cout, int h, int w)
     {
-        if (!StridedConv.Applies(3, 2, 1)) return;
+        foreach (var path in Families()) WithPath(path, () => CheckWeightGradient(cin, cout, h, w));
+    }
+
+    private static void CheckWeightGradient(int cin, int cout, int h, int w)
+    {
         var rng = new Random(9);
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
         float[] x = KernelTestData.Fill(rng, 2 * cin * h * w), g = KernelTestData.Fill(rng, 2 * cout * oh * ow);

@@ -34,7 +34,7 @@ public sealed unsafe partial class Conv2dOp
         {
             DensePath.Padded when derived is float[] => "direct tiles",
             DensePath.Padded => "GEMM over padded rows",
-            DensePath.Strided => "direct tiles at stride 2",
+            DensePath.Strided => PaddedConv.DirectSupported ? "direct tiles at stride 2" : "GEMM over phase rows at stride 2",
             DensePath.Valid => "direct tiles without padding",
             DensePath.Shortcut => "projection-shortcut tiles",
             _ => IsPointwise ? "GEMM (1x1)" : "im2col + GEMM",
@@ -98,7 +98,7 @@ public sealed unsafe partial class Conv2dOp
         }
         float[]? packed = direct ?? (keep && state.Derived is float[] kept ? kept
             : padded ? PackForDirect(weight, OutChannels, k, h, w, keep)
-            : path != DensePath.Gemm ? Pack(weight, OutChannels, k, keep) : null);
+            : path != DensePath.Gemm && (path != DensePath.Strided || PaddedConv.DirectSupported) ? Pack(weight, OutChannels, k, keep) : null);
         if (keep && packed is not null && direct is null) packed = state.KeepDerived(packed);
         if (padded && n < Parallelism.Threads && (long)OutChannels * p * k >= SplitRowsMacs)
         {
@@ -113,7 +113,7 @@ public sealed unsafe partial class Conv2dOp
             switch (path)
             {
                 case DensePath.Padded: ForwardPadded(x.Data, weight, packed, b, residual, y.Data, start, end, h, w); return;
-                case DensePath.Strided: ForwardStrided(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow); return;
+                case DensePath.Strided: ForwardStrided(x.Data, weight, packed, b, residual, y.Data, start, end, h, w, oh, ow); return;
                 case DensePath.Valid: ForwardValid(x.Data, packed!, b, residual, y.Data, start, end, h, w); return;
                 case DensePath.Shortcut: ForwardStridedPointwise(x.Data, packed!, b, residual, y.Data, start, end, h, w, oh, ow); return;
             }
@@ -216,25 +216,33 @@ public sealed unsafe partial class Conv2dOp
     private bool UsesColumnsPadded(int h, int w) =>
         Columns is not null && IsUniform && PaddedConv.Applies(KernelH, Stride, PadH, w) && PaddedConv.UsesDirect(h, w, Kernel, OutChannels);
 
-    private bool UsesColumnsStrided => Columns is not null && IsUniform && StridedConv.Applies(KernelH, Stride, PadH);
+    private bool UsesColumnsStrided => Columns is not null && IsUniform && StridedConv.Applies(KernelH, Stride, PadH) && PaddedConv.DirectSupported;
 
     // Stride-2 3x3 convolutions go through StridedConv forward and for the weight gradient; dx stays on im2col.
     private bool UsesStridedConv => Columns is null && IsUniform && StridedConv.Applies(KernelH, Stride, PadH);
 
-    // Images [start, end) through StridedConv.Forward; the phase scratch is zeroed once for all of them.
-    private void ForwardStrided(float[] x, float[] packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
+    // Images [start, end) through StridedConv.Forward (the direct tiles' packing given) or, where the direct tiles do not
+    // run (AVX2), StridedConv.ForwardRows with the weight packed once for all of them; the phase scratch is zeroed once.
+    private void ForwardStrided(float[] x, float[] weight, float[]? packed, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
     {
         int length = StridedConv.PhasedLength(InChannels, oh, ow);
         var phased = BufferPool.Rent(length);
         Array.Clear(phased, 0, length);
+        float[]? rowsWeight = packed is null ? BufferPool.Rent(Gemm.PackedRowsLength(OutChannels, K)) : null;
+        float** rows = stackalloc float*[packed is null ? K : 0];
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
-        fixed (float* xp = x, kp = packed, yp = y, pp = phased, bp = bias, rp = residual)
+        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = phased, bp = bias, rp = residual, rw = rowsWeight)
+        {
+            if (rw != null) Gemm.PackRows(OutChannels, K, wp, K, rw);
             for (int i = start; i < end; i++)
             {
-                StridedConv.Forward(xp + i * inPlane, InChannels, h, w, kp, OutChannels, yp + i * outPlane, pp, bp, FusedRelu,
-                    rp == null ? null : rp + i * outPlane, Columns);
-                ClampToReluMax(yp + i * outPlane, outPlane);
+                float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
+                if (kp != null) StridedConv.Forward(image, InChannels, h, w, kp, OutChannels, output, pp, bp, FusedRelu, res, Columns);
+                else StridedConv.ForwardRows(image, InChannels, h, w, rw, OutChannels, output, pp, rows, bp, FusedRelu, res);
+                ClampToReluMax(output, outPlane);
             }
+        }
+        if (rowsWeight is not null) BufferPool.Return(rowsWeight);
         BufferPool.Return(phased);
     }
 

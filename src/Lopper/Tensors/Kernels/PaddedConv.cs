@@ -137,10 +137,11 @@ internal static unsafe class PaddedConv
         else Gemm.MultiplyRowsByPanel(outChannels, n, channels * taps, weight, channels * taps, rows, ref sink);
     }
 
-    // Writes panels of the product at the padded pitch (column j = oy*pitch + ox) into y's h x w planes: each
-    // image row's part of a panel is one masked run, the pitch columns between rows are skipped.
+    // Writes panels of the product at the padded pitch (column j = oy*pitch + ox) into y's planes of rows w wide: each
+    // image row's part of a panel is one masked run, the pitch columns between rows are skipped. (StridedConv's GEMM
+    // writes through it too, at the phase pitch.)
     // (plane: floats between two channels of y.)
-    private readonly struct PitchedOutput(float* y, int rows, long plane, int w, int pitch, float* bias, bool relu, float* residual) : Gemm.IPanelSink
+    internal readonly struct PitchedOutput(float* y, int rows, long plane, int w, int pitch, float* bias, bool relu, float* residual) : Gemm.IPanelSink
     {
         public void Panel(int j0, int cols, float* panel)
         {

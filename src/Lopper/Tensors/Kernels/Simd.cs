@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Lopper.Tensors.Kernels;
 
@@ -152,6 +153,19 @@ internal static class Simd
 
     /// <summary>Indices 8, 24, ..., 15, 31: the high halves of two vectors interleaved.</summary>
     internal static Vector512<int> ZipHigh => Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    /// <summary>
+    /// Lanes 0, 2, .., 14 of (lo, hi) (a stride-2 gather on AVX2): shufps takes (lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6) and
+    /// vpermpd puts its qwords in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> EvenLanes256(Vector256<float> lo, Vector256<float> hi) =>
+        Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+
+    /// <summary>Lanes 1, 3, .., 15 of (lo, hi) (see <see cref="EvenLanes256"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> OddLanes256(Vector256<float> lo, Vector256<float> hi) =>
+        Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
 
     /// <summary>A Vector256 mask of the first <paramref name="n"/> lanes (all lanes for n &gt;= 8), for <c>Avx.MaskLoad</c> and <c>Avx.MaskStore</c>.</summary>
     internal static Vector256<float> FirstLanes256(int n) =>

@@ -16,8 +16,12 @@ namespace Lopper.Tensors.Kernels;
 /// </remarks>
 internal static unsafe class StridedConv
 {
-    /// <summary>True for the shape this handles (kernel 3, stride 2, padding 1) on Vector512 hardware.</summary>
-    public static bool Applies(int kernel, int stride, int padding) => Gemm.RowsSupported && kernel == 3 && stride == 2 && padding == 1;
+    /// <summary>
+    /// True for the shape this handles (kernel 3, stride 2, padding 1) where the GEMM on row pointers runs
+    /// (<see cref="Gemm.RowsByPanelSupported"/>): the direct tiles (Vector512) or, on AVX2 parts,
+    /// <see cref="ForwardRows"/>.
+    /// </summary>
+    public static bool Applies(int kernel, int stride, int padding) => Gemm.RowsByPanelSupported && kernel == 3 && stride == 2 && padding == 1;
 
     internal static int PhasePitch(int ow) => ow + 1;
 
@@ -53,6 +57,24 @@ internal static unsafe class StridedConv
             depth = columns.Length;
         }
         PaddedConv.ConvolveDirect(phased, offsets, depth, PhasePitch(ow), oh, ow, packed, outChannels, y, bias, relu, residual);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> through the GEMM on row pointers instead of the direct tiles (the path of AVX2 parts): each
+    /// (channel, tap) row is a pointer into the phases, as in <see cref="PaddedConv"/>'s stride-1 case, with the output
+    /// at the phase pitch (one column past each row dropped). <paramref name="packedWeight"/> is the [out, in*9] weight
+    /// through <see cref="Gemm.PackRows"/>; <paramref name="rows"/> is scratch for in*9 pointers.
+    /// </summary>
+    public static void ForwardRows(float* x, int channels, int h, int w, float* packedWeight, int outChannels, float* y, float* phased, float** rows,
+        float* bias = null, bool relu = false, float* residual = null)
+    {
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, depth = channels * 9, pitch = PhasePitch(ow);
+        Split(x, channels, h, w, oh, ow, phased);
+        int* offsets = stackalloc int[depth];
+        Offsets(channels, oh, ow, offsets);
+        for (int p = 0; p < depth; p++) rows[p] = phased + offsets[p];
+        var sink = new PaddedConv.PitchedOutput(y, outChannels, (long)oh * ow, ow, pitch, bias, relu, residual);
+        Gemm.MultiplyPackedRowsByPanel(outChannels, oh * pitch, depth, packedWeight, rows, ref sink);
     }
 
     /// <summary>
@@ -107,6 +129,12 @@ internal static unsafe class StridedConv
     /// </summary>
     internal static void SplitPlane(float* src, int h, int w, float* evens, float* odds, long parityStep, long rowStep, int firstRow, int lead = 0)
     {
+        // With the Vector512 family (Gemm.ForcedPath included, so tests reach the other on any AVX-512 part).
+        if (!Gemm.RowsSupported)
+        {
+            SplitPlane256(src, h, w, evens, odds, parityStep, rowStep, firstRow, lead);
+            return;
+        }
         int n = w + lead;
         if (n > 32)
         {
@@ -134,6 +162,29 @@ internal static unsafe class StridedConv
             var b = Avx512F.MaskLoad(src + 16, high, zero);
             Avx512F.MaskStore(evens + at, evenLanes, Avx512F.PermuteVar16x32x2(a, Simd.EvenLanes, b));
             Avx512F.MaskStore(odds + at, oddLanes, Avx512F.PermuteVar16x32x2(a, Simd.OddLanes, b));
+        }
+    }
+
+    // SplitPlane on AVX2 parts: 16 floats of a row (lead included) a step, masked at the row's end.
+    private static void SplitPlane256(float* src, int h, int w, float* evens, float* odds, long parityStep, long rowStep, int firstRow, int lead)
+    {
+        int n = w + lead;
+        var notLead = ~Simd.FirstLanes256(lead);
+        for (int y = 0; y < h; y++)
+        {
+            int r = y + firstRow;
+            long at = (r & 1) * parityStep + (r >> 1) * rowStep;
+            float* row = src + (long)y * w - lead;
+            for (int t = 0; t < n; t += 16)
+            {
+                int left = n - t;
+                // Lane 0 of the first step is the padding column: masked off, neither read nor faulted.
+                var low = t == 0 ? Simd.FirstLanes256(left) & notLead : Simd.FirstLanes256(left);
+                var a = Avx.MaskLoad(row + t, low);
+                var b = Avx.MaskLoad(row + t + 8, Simd.FirstLanes256(left - 8));
+                Avx.MaskStore(evens + at + t / 2, Simd.FirstLanes256((left + 1) / 2), Simd.EvenLanes256(a, b));
+                Avx.MaskStore(odds + at + t / 2, Simd.FirstLanes256(left / 2), Simd.OddLanes256(a, b));
+            }
         }
     }
 

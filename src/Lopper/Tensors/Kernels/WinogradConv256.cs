@@ -11,7 +11,7 @@ namespace Lopper.Tensors.Kernels;
 /// </summary>
 /// <remarks>
 /// Patch rows are read in place with masked loads (<c>vmaskmovps</c> neither reads nor faults the masked lanes); a
-/// row's even and odd columns are separated with an in-lane shuffle and a cross-lane qword permute, and the output's
+/// row's even and odd columns are separated with <see cref="Simd.EvenLanes256"/> and its odd twin, and the output's
 /// two columns per tile interleaved back with unpacks and a 128-bit permute.
 /// </remarks>
 [SkipLocalsInit]
@@ -157,25 +157,15 @@ internal static unsafe class WinogradConv256
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Columns(Vector256<float> lo, Vector256<float> hi, Vector256<float> lo2, Vector256<float> hi2, float* dst, long elementStride)
     {
-        var c0 = Even(lo, hi);
-        var c1 = Odd(lo, hi);
-        var c2 = Even(lo2, hi2);
-        var c3 = Odd(lo2, hi2);
+        var c0 = Simd.EvenLanes256(lo, hi);
+        var c1 = Simd.OddLanes256(lo, hi);
+        var c2 = Simd.EvenLanes256(lo2, hi2);
+        var c3 = Simd.OddLanes256(lo2, hi2);
         (c0 - c2).Store(dst);
         (c1 + c2).Store(dst + elementStride);
         (c2 - c1).Store(dst + 2 * elementStride);
         (c1 - c3).Store(dst + 3 * elementStride);
     }
-
-    // Lanes 0, 2, .., 14 of (lo, hi): shufps takes (lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6), vpermpd puts the qwords in order.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Even(Vector256<float> lo, Vector256<float> hi) =>
-        Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
-
-    // Lanes 1, 3, .., 15 of (lo, hi).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Odd(Vector256<float> lo, Vector256<float> hi) =>
-        Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
 
     // Y = At M A for one tile row, plus bias, residual and ReLU, into output rows y and, where it exists, y + w.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
