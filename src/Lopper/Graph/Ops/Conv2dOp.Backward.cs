@@ -111,7 +111,11 @@ public sealed unsafe partial class Conv2dOp
         // PaddedConv's and StridedConv's weight gradients are tap-major: row t*in + c of the partial, not c*k*k + t.
         bool paddedW = padded && dW is not null, stridedW = strided && dW is not null, tapMajorW = paddedW || stridedW;
         float[]? flipped = null, packedFlipped = null;
-        if (needX && padded)
+        // The input gradient through Winograd where training's forward takes it (AVX2 parts), before the per-chunk
+        // weight gradients; else through the padded rows with the other products.
+        bool winogradDx = needX && padded && !columnsPadded && TrainsWinograd(OutChannels, InChannels, n, h, w);
+        if (winogradDx) InputGradientWinograd(gradOut.Data, weight, dx!.Data, n, h, w);
+        else if (needX && padded)
         {
             float[] dense = columnsPadded ? ExpandColumns(weight) : weight;
             flipped = BufferPool.Rent(OutChannels * denseK);
@@ -126,7 +130,7 @@ public sealed unsafe partial class Conv2dOp
             partials[c] = dWc!;
             if (flipped is not null || paddedW) BackwardPadded(x.Data, gradOut.Data, flipped, packedFlipped, flipped is null ? null : dx!.Data, paddedW ? dWc : null, start, end, h, w);
             if (stridedW) WeightGradientStrided(x.Data, gradOut.Data, dWc!, start, end, h, w, oh, ow);
-            bool colsGrad = needX && flipped is null, colsW = dW is not null && !tapMajorW;
+            bool colsGrad = needX && flipped is null && !winogradDx, colsW = dW is not null && !tapMajorW;
             if (!colsGrad && !colsW) return;
             int group = GroupSize(p, end - start);
             float[]? cols = IsPointwise || !colsW ? null : BufferPool.Rent(k * p * group);

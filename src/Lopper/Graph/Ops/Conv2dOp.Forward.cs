@@ -77,6 +77,11 @@ public sealed unsafe partial class Conv2dOp
             : tiled ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? (object?)Winograd(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
             : IsOneByOne ? PointwiseTaps(weight, state, oh, ow)
             : ColumnTaps(weight, state);
+        if (!keep && padded && TrainsWinograd(InChannels, OutChannels, n, h, w))
+        {
+            ForwardWinogradTraining(x.Data, weight, b, residual, y.Data, n, h, w);
+            return y;
+        }
         float[]? direct = null;
         if (plan is WinogradLayer winograd)
         {

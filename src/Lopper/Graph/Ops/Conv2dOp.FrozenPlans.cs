@@ -180,16 +180,49 @@ public sealed unsafe partial class Conv2dOp
     // images: at batch 1 a split by images would leave a thread idle).
     private void ForwardWinograd(float[] x, WinogradConv.Plan plan, float[]? bias, float[]? residual, float[] y, int n, int h, int w)
     {
-        int rows = WinogradConv.TileRows(n, h), parts = WinogradParts(rows);
+        RunWinograd(x, plan, bias, residual, FusedRelu, y, n, h, w);
         long outImage = (long)OutChannels * h * w;
+        fixed (float* yp = y)
+            for (int i = 0; i < n; i++) ClampToReluMax(yp + i * outImage, outImage);
+    }
+
+    private static void RunWinograd(float[] x, WinogradConv.Plan plan, float[]? bias, float[]? residual, bool relu, float[] y, int n, int h, int w)
+    {
+        int rows = WinogradConv.TileRows(n, h), parts = WinogradParts(rows);
         Parallelism.For(parts, part =>
         {
             var (first, end) = Range(rows, parts, part);
             fixed (float* xp = x, yp = y, bp = bias, rp = residual)
-                WinogradConv.Forward(xp, n, h, w, plan, yp, bp, FusedRelu, rp, first, end);
+                WinogradConv.Forward(xp, n, h, w, plan, yp, bp, relu, rp, first, end);
         });
-        fixed (float* yp = y)
-            for (int i = 0; i < n; i++) ClampToReluMax(yp + i * outImage, outImage);
+    }
+
+    // Whether training runs a stride-1 3x3 layer's product from `inC` to `outC` channels (the forward, or the input
+    // gradient with the channels swapped) through Winograd for a call of n images: on the Vector256 family (AVX2 parts)
+    // where inference would. The weights move every step, so the transform is made per call (16/9 of the weight, against
+    // a batch's work); on AVX-512 parts training keeps the direct tiles (Winograd there is unmeasured in training).
+    internal bool TrainsWinograd(int inC, int outC, int n, int h, int w) =>
+        !WinogradConv.Wide && Kernel == 3 && Stride == 1 && PadH == 1 && IsUniform && Columns is null
+        && WinogradConv.Pays(inC, outC, h, w) && WinogradFills(n, h, w);
+
+    // The training forward through a per-call Winograd transform of the weight.
+    private void ForwardWinogradTraining(float[] x, float[] weight, float[]? bias, float[]? residual, float[] y, int n, int h, int w)
+    {
+        var plan = WinogradConv.PreparePooled(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels);
+        ForwardWinograd(x, plan, bias, residual, y, n, h, w);
+        WinogradConv.Release(plan);
+    }
+
+    // The input gradient of a stride-1 3x3 layer through Winograd: the same convolution of the output gradient with the
+    // weight flipped and transposed (PaddedConv.FlipTranspose), transformed per call.
+    private void InputGradientWinograd(float[] gradOut, float[] weight, float[] dx, int n, int h, int w)
+    {
+        var flipped = BufferPool.Rent(OutChannels * K);
+        PaddedConv.FlipTranspose(weight, OutChannels, InChannels, Kernel, flipped);
+        var plan = WinogradConv.PreparePooled(flipped.AsSpan(0, OutChannels * K), InChannels, OutChannels);
+        BufferPool.Return(flipped);
+        RunWinograd(gradOut, plan, null, null, false, dx, n, h, w);
+        WinogradConv.Release(plan);
     }
 
     // Images [start, end) through a positions-in-lanes plan: SliceSparseConv (stride 1, or 2 through its padded

@@ -77,12 +77,13 @@ internal static unsafe class WinogradConv
     /// </summary>
     public sealed class Plan
     {
-        internal Plan(int outChannels, int inChannels, int blockRows)
+        internal Plan(int outChannels, int inChannels, int blockRows, bool pooled)
         {
             OutChannels = outChannels;
             InChannels = inChannels;
             BlockRows = blockRows;
-            Packed = new float[checked(16 * ElementStride)];
+            int length = checked((int)(16 * ElementStride));
+            Packed = pooled ? BufferPool.RentZeroed(length) : new float[length];
         }
 
         // Filters per packed block: the A-panel height of the family's micro-kernels.
@@ -106,11 +107,22 @@ internal static unsafe class WinogradConv
     /// Transforms a [out, in*9] weight (U = G g Gt per filter and channel, in double) and packs it for the GEMM
     /// micro-kernels.
     /// </summary>
-    public static Plan Prepare(ReadOnlySpan<float> weight, int outChannels, int inChannels)
+    public static Plan Prepare(ReadOnlySpan<float> weight, int outChannels, int inChannels) => Prepare(weight, outChannels, inChannels, pooled: false);
+
+    /// <summary>
+    /// <see cref="Prepare(ReadOnlySpan{float}, int, int)"/> into a buffer from <see cref="BufferPool"/>, for weights
+    /// that move (training makes one per pass); hand it back with <see cref="Release"/>.
+    /// </summary>
+    public static Plan PreparePooled(ReadOnlySpan<float> weight, int outChannels, int inChannels) => Prepare(weight, outChannels, inChannels, pooled: true);
+
+    /// <summary>Returns a <see cref="PreparePooled"/> plan's buffer to the pool; the plan is not used again.</summary>
+    public static void Release(Plan plan) => BufferPool.Return(plan.Packed);
+
+    private static Plan Prepare(ReadOnlySpan<float> weight, int outChannels, int inChannels, bool pooled)
     {
         if (outChannels <= 0 || inChannels <= 0) throw new ArgumentOutOfRangeException(nameof(outChannels), $"channels {outChannels} x {inChannels}");
         if (weight.Length < (long)outChannels * inChannels * 9) throw new ArgumentException($"weight of {weight.Length} floats for {outChannels} x {inChannels} x 3 x 3", nameof(weight));
-        var plan = new Plan(outChannels, inChannels, Wide ? Rows : WinogradConv256.Rows);
+        var plan = new Plan(outChannels, inChannels, Wide ? Rows : WinogradConv256.Rows, pooled);
         int rows = plan.BlockRows;
         var packed = plan.Packed;
         long elementStride = plan.ElementStride;
