@@ -395,7 +395,7 @@ internal static unsafe class PaddedConv
         if (shift) t += b;
         if (residual != null) t += Avx.MaskLoad(residual + i, tail);
         if (relu) t = Vector256.Max(t, zero);
-        Avx.MaskStore(dst + i, tail, t);
+        Simd.StoreFirst256(dst + i, t, length - i);
     }
 
     // Zero-padded planes of pitch W' (see the class remarks): each row copied once, only the padding cleared.

@@ -182,8 +182,8 @@ internal static unsafe class StridedConv
                 var low = t == 0 ? Simd.FirstLanes256(left) & notLead : Simd.FirstLanes256(left);
                 var a = Avx.MaskLoad(row + t, low);
                 var b = Avx.MaskLoad(row + t + 8, Simd.FirstLanes256(left - 8));
-                Avx.MaskStore(evens + at + t / 2, Simd.FirstLanes256((left + 1) / 2), Simd.EvenLanes256(a, b));
-                Avx.MaskStore(odds + at + t / 2, Simd.FirstLanes256(left / 2), Simd.OddLanes256(a, b));
+                Simd.StoreFirst256(evens + at + t / 2, Simd.EvenLanes256(a, b), (left + 1) / 2);
+                Simd.StoreFirst256(odds + at + t / 2, Simd.OddLanes256(a, b), left / 2);
             }
         }
     }

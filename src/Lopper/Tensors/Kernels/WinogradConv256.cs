@@ -217,16 +217,14 @@ internal static unsafe class WinogradConv256
             hi.Store(y + Lanes);
             return;
         }
-        var loMask = Simd.FirstLanes256(left);
-        var hiMask = Simd.FirstLanes256(left - Lanes);
         if (residual != null)
         {
-            lo += Avx.MaskLoad(residual, loMask);
-            hi += Avx.MaskLoad(residual + Lanes, hiMask);
+            lo += Avx.MaskLoad(residual, Simd.FirstLanes256(left));
+            hi += Avx.MaskLoad(residual + Lanes, Simd.FirstLanes256(left - Lanes));
         }
         if (relu) { lo = Vector256.Max(lo, zero); hi = Vector256.Max(hi, zero); }
-        Avx.MaskStore(y, loMask, lo);
-        Avx.MaskStore(y + Lanes, hiMask, hi);
+        Simd.StoreFirst256(y, lo, left);
+        Simd.StoreFirst256(y + Lanes, hi, left - Lanes);
     }
 
     // Lanes of columns at .. at+7 that lie in [0, w) set.
