@@ -123,7 +123,8 @@ public class SplitBatchInferenceTests
     [InlineData(16, 16, 32, 2, 1, true, true)]     // narrow on 32-wide rows, which leave the direct tiles part empty: Winograd
     [InlineData(32, 24, 16, 2, 2, true, true)]     // 16-wide rows, two sub-batches on two threads
     [InlineData(64, 64, 28, 1, 2, true, true)]     // one image on two threads: its tile rows shared
-    [InlineData(12, 16, 28, 2, 1, false, false)]   // under 16 channels in: the GEMM (AVX2) or the direct tiles
+    [InlineData(12, 16, 28, 2, 1, false, true)]    // 12 channels in: the direct tiles (AVX-512), Winograd (AVX2)
+    [InlineData(6, 16, 28, 2, 1, false, false)]    // under 8 channels in: the direct tiles or the GEMM
     [InlineData(32, 32, 6, 4, 1, false, false)]    // planes under 7 wide: unmeasured, so not on AVX2 either
     public void WideDenseLayersRunWinogradAndMatchTheDirectForward(int inChannels, int filters, int size, int batch, int threads, bool winograd, bool narrow)
     {

@@ -41,7 +41,7 @@ internal static unsafe class WinogradConv
     /// True where F(2x2, 3x3) beats the dense kernel the layer would otherwise run on an h x w plane. On AVX-512 parts,
     /// against the direct tiles: at least 64 channels in and out, and on planes under 14 wide at least 128 x 128; or at
     /// least 16 in and out on rows the direct tiles cannot fill (see remarks). On AVX2 parts, against the GEMM on padded
-    /// rows: at least 16 channels in and out on planes of at least 7 x 7.
+    /// rows: at least 8 channels in and 7 out on planes of at least 7 x 7.
     /// </summary>
     /// <remarks>
     /// One Zen 5 core, 8 images, direct-convolution GFLOP/s (the direct tiles run about 200): 64 -> 64 at 28x28
@@ -61,12 +61,14 @@ internal static unsafe class WinogradConv
         : (inChannels >= 64 && outChannels >= 64 && (w >= 14 && h >= 14 || (long)inChannels * outChannels >= 128 * 128)
             || inChannels >= 16 && outChannels >= 16 && w >= 8 && w % 7 != 0);
 
-    // The Vector256 family's rule, against the GEMM on padded rows (the only dense 3x3 kernel of AVX2 parts): 16 or
-    // more channels in and out on planes of 7 or more. On Zen 3 (`lopper bench --profile`, batch 128, two threads,
+    // The Vector256 family's rule, against the GEMM on padded rows (the only dense 3x3 kernel of AVX2 parts): 8 or more
+    // channels in and 7 or more out, on planes of 7 or more. On Zen 3 (`lopper bench --profile`, batch 128, two threads,
     // alternating runs) ResNet-20 1x28's stride-1 layers on 28x28, 14x14 and 7x7 ran 19 / 16 / 17 ms a stage through
     // Winograd against 23-25 / 23 / 23.5 through the GEMM, and the models lopper/ORT 0.71 -> 1.15 (ResNet-56 3x32),
-    // 0.58-0.65 -> 1.15 (vgg-small), 0.57-0.71 -> 1.07-1.12 (ResNet-20). Narrower layers and smaller planes are unmeasured.
-    private static bool PaysNarrow(int inChannels, int outChannels, int h, int w) => inChannels >= 16 && outChannels >= 16 && w >= 7 && h >= 7;
+    // 0.58-0.65 -> 1.15 (vgg-small), 0.57-0.71 -> 1.07-1.12 (ResNet-20). Pruned widths (one thread, 32 images, best of 7,
+    // Winograd's speed over the GEMM's): 8 -> 8 and 8 -> 7 on 28x28 1.16-1.18x, 12 -> 12 1.28x, 14-23 channels on 14x14
+    // 1.61-1.76x, 33 -> 34 on 7x7 1.63x; 4 -> 4 on 28x28 0.88x. Smaller planes are unmeasured.
+    private static bool PaysNarrow(int inChannels, int outChannels, int h, int w) => inChannels >= 8 && outChannels >= 7 && w >= 7 && h >= 7;
 
     /// <summary>Fewest tiles a call should have per thread: two GEMM panels' width (see Conv2dOp's WinogradFills).</summary>
     public static int MinTiles => 2 * (Wide ? Panel : WinogradConv256.Panel);
