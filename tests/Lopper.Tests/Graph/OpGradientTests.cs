@@ -49,16 +49,21 @@ public class OpGradientTests
     [InlineData(2, 2, 0, 4, 70)]    // wide rows: two 16-output vector steps and a scalar tail
     [InlineData(2, 2, 0, 6, 32)]    // one 16-output step and no tail
     [InlineData(2, 2, 0, 6, 28)]    // VGG's first pool: every row a 14-output tail
+    [InlineData(2, 2, 0, 4, 10)]    // AVX2: one 5-output tail per row
+    [InlineData(2, 2, 0, 4, 36)]    // AVX2: two 8-output steps and a 2-output tail
     [InlineData(3, 2, 1, 5, 5)]
     [InlineData(3, 2, 1, 6, 7)]
     [InlineData(3, 1, 1, 4, 4)]
     public void MaxPool(int kernel, int stride, int padding, int h, int w)
     {
         CheckMaxPool(kernel, stride, padding, h, w);
-        // The 2x2 kernel's scalar fallback (machines without AVX-512) must agree too.
+        // The 2x2 kernel's scalar fallback and its AVX2 forward (machines without AVX-512) must agree too.
         MaxPool2x2.ForceScalar = true;
         try { CheckMaxPool(kernel, stride, padding, h, w); }
         finally { MaxPool2x2.ForceScalar = false; }
+        MaxPool2x2.ForceVector256 = true;
+        try { CheckMaxPool(kernel, stride, padding, h, w); }
+        finally { MaxPool2x2.ForceVector256 = false; }
     }
 
     private static void CheckMaxPool(int kernel, int stride, int padding, int h, int w)

@@ -13,7 +13,8 @@ namespace Lopper.Tensors.Kernels;
 /// Rows are done 16 outputs at a time with AVX-512 (two 16-float loads per input row, split into even and odd
 /// columns by a two-source permute); a shorter rest of a row uses masked loads and stores, so the same vector
 /// code runs for narrow planes (LeNet's 14- and 5-wide outputs), where scalar compares would mispredict on
-/// every other window. The backward pass needs no saved argmax: it re-reads the window and
+/// every other window. AVX2 parts run the forward 8 outputs at a time the same way (the backward there is scalar).
+/// The backward pass needs no saved argmax: it re-reads the window and
 /// routes the gradient to the first element equal to the output, the element the forward pass chose; a
 /// window holding NaN, which matches nothing, routes to its first element.
 /// </remarks>
@@ -24,7 +25,13 @@ internal static unsafe class MaxPool2x2
     /// <summary>Test hook: runs the scalar fallback even where AVX-512 is present.</summary>
     internal static bool ForceScalar { get; set; }
 
-    private static bool Vectorized => Avx512F.IsSupported && !ForceScalar;
+    /// <summary>Test hook: runs the AVX2 forward even where AVX-512 is present.</summary>
+    internal static bool ForceVector256 { get; set; }
+
+    private static bool Vectorized => Avx512F.IsSupported && !ForceScalar && !ForceVector256;
+
+    // The forward's AVX2 form (AVX2 parts; the backward there stays scalar).
+    private static bool Vectorized256 => Avx2.IsSupported && !ForceScalar;
 
     /// <summary>Pools one h x w plane into an (h/2) x (w/2) plane.</summary>
     public static void Forward(float* src, int h, int w, float* dst)
@@ -32,7 +39,8 @@ internal static unsafe class MaxPool2x2
         int oh = h / 2, ow = w / 2;
         if (!Vectorized)
         {
-            ForwardScalar(src, w, oh, ow, dst);
+            if (Vectorized256) Forward256(src, w, oh, ow, dst);
+            else ForwardScalar(src, w, oh, ow, dst);
             return;
         }
         // Every row of a plane ends in the same rest: its masks are made once (VGG's 14-, 7- and 3-wide outputs are
@@ -127,6 +135,31 @@ internal static unsafe class MaxPool2x2
         hi0 = Avx512F.PermuteVar16x32x2(e0, Simd.ZipHigh, o0);
         lo1 = Avx512F.PermuteVar16x32x2(e1, Simd.ZipLow, o1);
         hi1 = Avx512F.PermuteVar16x32x2(e1, Simd.ZipHigh, o1);
+    }
+
+    // 8 outputs a step from 16 columns of two rows: column max, then the max of the even and odd lanes; a rest of a row
+    // under 8 outputs reads its columns with masked loads and stores with plain ones (vmaskmovps stores are slow on AMD).
+    private static void Forward256(float* src, int w, int oh, int ow, float* dst)
+    {
+        int full = ow & ~7, rest = ow - full;
+        var m0 = Simd.FirstLanes256(2 * rest);
+        var m1 = Simd.FirstLanes256(2 * rest - 8);
+        for (int oy = 0; oy < oh; oy++)
+        {
+            float* r0 = src + (long)2 * oy * w, r1 = r0 + w, d = dst + (long)oy * ow;
+            int ox = 0;
+            for (; ox < full; ox += 8)
+            {
+                var lo = Vector256.Max(Vector256.Load(r0 + 2 * ox), Vector256.Load(r1 + 2 * ox));
+                var hi = Vector256.Max(Vector256.Load(r0 + 2 * ox + 8), Vector256.Load(r1 + 2 * ox + 8));
+                Vector256.Max(Simd.EvenLanes256(lo, hi), Simd.OddLanes256(lo, hi)).Store(d + ox);
+            }
+            if (rest == 0) continue;
+            float* p0 = r0 + 2 * ox, p1 = r1 + 2 * ox;
+            var a = Vector256.Max(Avx.MaskLoad(p0, m0), Avx.MaskLoad(p1, m0));
+            var b = Vector256.Max(Avx.MaskLoad(p0 + 8, m1), Avx.MaskLoad(p1 + 8, m1));
+            Simd.StoreFirst256(d + ox, Vector256.Max(Simd.EvenLanes256(a, b), Simd.OddLanes256(a, b)), rest);
+        }
     }
 
     private static void ForwardScalar(float* src, int w, int oh, int ow, float* dst)
