@@ -98,11 +98,20 @@ for n in (1, 2):
 rss = {"lopper_mb": int(open(os.path.join(tmp, "lopper-rss")).read().split()[-1]) / 1024,
        "peer_mb": int(open(os.path.join(tmp, "peer-rss")).read().split()[-1]) / 1024}
 rss["ratio"] = round(rss["lopper_mb"] / rss["peer_mb"], 2)
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-result = {"threads": threads, "batch": 128, "cpu": cpu, "cores": os.cpu_count(), "torch": torch_version,
+info = open("/proc/cpuinfo").read().splitlines()
+def field(name):
+    return next((l.split(":", 1)[1].strip() for l in info if l.split(":", 1)[0].strip() == name), "?")
+cpu = field("model name")
+# "AMD EPYC" names no generation: family and model do (AMD family 25 model 1 is Zen 3, 17 Zen 4; 26 is Zen 5), and the
+# vector extensions decide which of Lopper's kernels run (AVX-512, or the AVX2 family).
+flags = set(field("flags").split())
+cpu_detail = {"family": field("cpu family"), "model": field("model"),
+              "avx512f": "avx512f" in flags, "avx2": "avx2" in flags, "fma": "fma" in flags}
+result = {"threads": threads, "batch": 128, "cpu": cpu, "cpu_detail": cpu_detail, "cores": os.cpu_count(), "torch": torch_version,
           "dotnet": subprocess.run(["dotnet", "--version"], capture_output=True, text=True).stdout.strip(),
           "models": rows, "saved_models": pruned, "gemm_1024": gemm, "resnet56_train_peak_rss": rss}
 json.dump(result, open(out, "w"), indent=2)
+print(f"{cpu}, family {cpu_detail['family']} model {cpu_detail['model']}, AVX-512 {'yes' if cpu_detail['avx512f'] else 'no'}, {os.cpu_count()} cores")
 print(f"medians of {rounds} interleaved rounds")
 print(f"{'model':18} {'train lopper/peer':>24} {'ratio':>6} {'infer lopper/peer':>24} {'ratio':>6} {'infer ORT':>10} {'lopper/ORT':>10}")
 for r in rows:
