@@ -67,40 +67,30 @@ public class ConvGradientTests
     {
         // 16 -> 16 channels on 8x8 planes: where training runs Winograd's F(2x2, 3x3) for the forward and the input
         // gradient (AVX2 parts; forced onto that family where Vector512 is the widest).
-        if (!Tensors.Kernels.WinogradConv.Supported) return;
         using var _ = new ThreadsScope(threads);
-        var saved = Tensors.Kernels.Gemm.ForcedPath;
-        if (Tensors.Kernels.Gemm.RowsSupported) Tensors.Kernels.Gemm.ForcedPath = Tensors.Kernels.Gemm.KernelPath.Vector256;
-        try
+        foreach (var path in Kernels.KernelTestData.Families(() => Tensors.Kernels.WinogradConv256.Supported && !Tensors.Kernels.WinogradConv.Wide))
+            Kernels.KernelTestData.WithFamily(path, CheckWinogradTraining);
+    }
+
+    private static void CheckWinogradTraining()
+    {
+        var rng = new Rng(17);
+        const int n = 4, c = 16, size = 8;
+        var op = new Conv2dOp(c, c, 3, 1, 1, true);
+        Assert.True(op.TrainsWinograd(c, c, n, size, size));
+        var x = Randn(rng, n, c, size, size);
+        Tensor[] ps = [Randn(rng, c, c, 3, 3), Randn(rng, c)];
+        // The convolution is linear in x and the weights, so a wide step is exact but for rounding, which
+        // Winograd's transforms spread over all of a filter's outputs (at the default 0.01 it swamped the
+        // smallest gradients).
+        var g = CheckOp(op, [x], ps, [true, true], eps: 0.5);
+        for (int i = 0; i < n; i++)
         {
-            if (!Tensors.Kernels.WinogradConv256.Supported) return;
-            var rng = new Rng(17);
-            const int n = 4, c = 16, size = 8;
-            var op = new Conv2dOp(c, c, 3, 1, 1, true);
-            Assert.True(op.TrainsWinograd(c, c, n, size, size));
-            var x = Randn(rng, n, c, size, size);
-            Tensor[] ps = [Randn(rng, c, c, 3, 3), Randn(rng, c)];
-            // The convolution is linear in x and the weights, so a wide step is exact but for rounding, which
-            // Winograd's transforms spread over all of a filter's outputs (at the default 0.01 it swamped the
-            // smallest gradients).
-            var g = CheckOp(op, [x], ps, [true, true], eps: 0.5);
-            for (int i = 0; i < n; i++)
-                for (int o = 0; o < c; o++)
-                    for (int oy = 0; oy < size; oy++)
-                        for (int ox = 0; ox < size; ox++)
-                        {
-                            double s = ps[1].Data[o];
-                            for (int ci = 0; ci < c; ci++)
-                                for (int t = 0; t < 9; t++)
-                                {
-                                    int iy = oy + t / 3 - 1, ix = ox + t % 3 - 1;
-                                    if (iy < 0 || iy >= size || ix < 0 || ix >= size) continue;
-                                    s += (double)x.Data[((i * c + ci) * size + iy) * size + ix] * ps[0].Data[(o * c + ci) * 9 + t];
-                                }
-                            Assert.Equal(s, g.Output[((i * c + o) * size + oy) * size + ox], 1e-3);
-                        }
+            var image = x.Data.AsSpan(i * c * size * size, c * size * size).ToArray();
+            var expected = Kernels.KernelTestData.NaiveSame(image, ps[0].Data, c, c, size, size, 3);
+            for (int j = 0; j < expected.Length; j++)
+                Assert.Equal(expected[j] + ps[1].Data[j / (size * size)], g.Output[i * expected.Length + j], 1e-3);
         }
-        finally { Tensors.Kernels.Gemm.ForcedPath = saved; }
     }
 
     [Theory]

@@ -27,23 +27,12 @@ public unsafe class DirectConvTests
         var padded = new float[PaddedConv.PaddedLength(cin, h, w, k)];
         fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias)
             PaddedConv.Forward(xp, cin, h, w, k, wp, kp, cout, yp, pp, null, bp, relu);
-        int p = (k - 1) / 2;
-        for (int o = 0; o < cout; o++)
-            for (int oy = 0; oy < h; oy++)
-                for (int ox = 0; ox < w; ox++)
-                {
-                    double s = bias[o];
-                    for (int c = 0; c < cin; c++)
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++)
-                            {
-                                int iy = oy + ky - p, ix = ox + kx - p;
-                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                                s += (double)x[(c * h + iy) * w + ix] * weight[((o * cin + c) * k + ky) * k + kx];
-                            }
-                    if (relu) s = Math.Max(s, 0);
-                    Assert.Equal(s, y[(o * h + oy) * w + ox], 1e-4);
-                }
+        var expected = KernelTestData.NaiveSame(x, weight, cin, cout, h, w, k);
+        for (int i = 0; i < y.Length; i++)
+        {
+            double s = expected[i] + bias[i / (h * w)];
+            Assert.Equal(relu ? Math.Max(s, 0) : s, y[i], 1e-4);
+        }
     }
 
     [Theory]

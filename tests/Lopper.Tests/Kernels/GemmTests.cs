@@ -126,27 +126,9 @@ public unsafe class GemmTests
     [InlineData(16, 57, 13)]
     public void MultiplyRowsByPanelMatchesNaive(int m, int n, int k)
     {
-        foreach (var path in RowPaths())
-            WithPath(path, () => CheckRowsByPanel(m, n, k));
+        foreach (var path in KernelTestData.Families(() => Gemm.RowsByPanelSupported))
+            KernelTestData.WithFamily(path, () => CheckRowsByPanel(m, n, k));
     }
-
-    // The kernel families MultiplyRowsByPanel and AccumulateShifted run here: the widest (Auto) and, where the
-    // hardware has it, the Vector256 family of AVX2 parts, forced.
-    private static IEnumerable<Gemm.KernelPath> RowPaths()
-    {
-        if (Gemm.RowsByPanelSupported) yield return Gemm.KernelPath.Auto;
-        if (Gemm.RowsSupported && WithPath(Gemm.KernelPath.Vector256, () => Gemm.RowsByPanelSupported)) yield return Gemm.KernelPath.Vector256;
-    }
-
-    private static T WithPath<T>(Gemm.KernelPath path, Func<T> run)
-    {
-        var saved = Gemm.ForcedPath;
-        Gemm.ForcedPath = path;
-        try { return run(); }
-        finally { Gemm.ForcedPath = saved; }
-    }
-
-    private static void WithPath(Gemm.KernelPath path, Action run) => WithPath(path, () => { run(); return 0; });
 
     private static void CheckRowsByPanel(int m, int n, int k)
     {
@@ -220,8 +202,8 @@ public unsafe class GemmTests
     [InlineData(5, 24, 30, 2)]     // Vector256: a full panel and a half one
     public void AccumulateShiftedMatchesNaive(int m, int n, int k, int shifts)
     {
-        foreach (var path in RowPaths())
-            WithPath(path, () => CheckAccumulateShifted(m, n, k, shifts));
+        foreach (var path in KernelTestData.Families(() => Gemm.RowsByPanelSupported))
+            KernelTestData.WithFamily(path, () => CheckAccumulateShifted(m, n, k, shifts));
     }
 
     private static void CheckAccumulateShifted(int m, int n, int k, int shifts)

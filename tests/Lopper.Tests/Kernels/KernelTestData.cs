@@ -1,8 +1,56 @@
+using Lopper.Tensors.Kernels;
+
 namespace Lopper.Tests.Kernels;
 
-/// <summary>Inputs and the naive reference the convolution kernel tests share.</summary>
+/// <summary>Inputs, the naive references and the kernel families the convolution kernel tests share.</summary>
 internal static class KernelTestData
 {
+    /// <summary>
+    /// The kernel families a test covers here: the widest (Auto) and, where Vector512 is the widest, the Vector256 one
+    /// of AVX2 parts, forced; each only where <paramref name="runs"/>, asked under it, says the kernel runs. Tests that
+    /// force a family belong to the serial collection: the forced family is process-wide.
+    /// </summary>
+    public static IEnumerable<Gemm.KernelPath> Families(Func<bool> runs)
+    {
+        if (WithFamily(Gemm.KernelPath.Auto, runs)) yield return Gemm.KernelPath.Auto;
+        if (Gemm.RowsSupported && WithFamily(Gemm.KernelPath.Vector256, runs)) yield return Gemm.KernelPath.Vector256;
+    }
+
+    /// <summary>Runs <paramref name="run"/> with <see cref="Gemm.ForcedPath"/> set to <paramref name="path"/>, then restores it.</summary>
+    public static T WithFamily<T>(Gemm.KernelPath path, Func<T> run)
+    {
+        var saved = Gemm.ForcedPath;
+        Gemm.ForcedPath = path;
+        try { return run(); }
+        finally { Gemm.ForcedPath = saved; }
+    }
+
+    /// <inheritdoc cref="WithFamily{T}"/>
+    public static void WithFamily(Gemm.KernelPath path, Action run) => WithFamily(path, () => { run(); return 0; });
+
+    /// <summary>The stride-1 "same" convolution (odd kernel k, padding (k-1)/2, no bias) of one [cin, h, w] image, in double.</summary>
+    public static double[] NaiveSame(float[] x, float[] weight, int cin, int cout, int h, int w, int k)
+    {
+        int p = (k - 1) / 2;
+        var y = new double[cout * h * w];
+        for (int o = 0; o < cout; o++)
+            for (int oy = 0; oy < h; oy++)
+                for (int ox = 0; ox < w; ox++)
+                {
+                    double s = 0;
+                    for (int c = 0; c < cin; c++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                int iy = oy + ky - p, ix = ox + kx - p;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                s += (double)x[(c * h + iy) * w + ix] * weight[((o * cin + c) * k + ky) * k + kx];
+                            }
+                    y[(o * h + oy) * w + ox] = s;
+                }
+        return y;
+    }
+
     /// <summary>n floats uniform in [-1, 1).</summary>
     public static float[] Fill(Random rng, int n)
     {

@@ -19,10 +19,9 @@ public unsafe class PaddedRowsConvTests
     [InlineData(2, 3, 1, 1, 3)]      // one pixel: a packed column remainder only
     public void ForwardMatchesNaive(int cin, int cout, int h, int w, int k)
     {
-        foreach (var path in Paths())
-            WithPath(path, () =>
+        foreach (var path in KernelTestData.Families(() => PaddedConv.Applies(k, 1, (k - 1) / 2, w)))
+            KernelTestData.WithFamily(path, () =>
             {
-                if (!PaddedConv.Applies(k, 1, (k - 1) / 2, w)) return;
                 var rng = new Random(cin * 31 + cout + h);
                 float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * k * k);
                 float[] bias = KernelTestData.Fill(rng, cout), residual = KernelTestData.Fill(rng, cout * h * w);
@@ -33,7 +32,7 @@ public unsafe class PaddedRowsConvTests
                 fixed (float* xp = x, wp = weight, yp = y, pp = padded, bp = bias, rp = residual)
                 fixed (nint* rowsp = rows)
                     PaddedConv.Forward(xp, cin, h, w, k, wp, null, cout, yp, pp, (float**)rowsp, bp, relu: true, rp);
-                var expected = NaiveForward(x, weight, cin, cout, h, w, k);
+                var expected = KernelTestData.NaiveSame(x, weight, cin, cout, h, w, k);
                 for (int i = 0; i < y.Length; i++)
                     Assert.True(Math.Abs(Math.Max(expected[i] + bias[i / (h * w)] + residual[i], 0) - y[i]) <= 1e-4, $"{path}: y[{i}] = {y[i]}");
                 // The weight packed once beforehand (as Conv2dOp does for a batch) gives the same bits.
@@ -63,10 +62,9 @@ public unsafe class PaddedRowsConvTests
     [InlineData(4, 13, 6, 5, 5)]
     public void BackwardMatchesNaive(int cin, int cout, int h, int w, int k)
     {
-        foreach (var path in Paths())
-            WithPath(path, () =>
+        foreach (var path in KernelTestData.Families(() => PaddedConv.Applies(k, 1, (k - 1) / 2, w)))
+            KernelTestData.WithFamily(path, () =>
             {
-                if (!PaddedConv.Applies(k, 1, (k - 1) / 2, w)) return;
                 var rng = new Random(cin * 17 + cout + w);
                 int taps = k * k, p = (k - 1) / 2;
                 float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * taps), dy = KernelTestData.Fill(rng, cout * h * w);
@@ -112,42 +110,5 @@ public unsafe class PaddedRowsConvTests
                             Assert.True(Math.Abs(s - got) <= 1e-3 * (1 + Math.Abs(s)), $"{path}: dW[{o},{c},{t}] = {got}, expected {s}");
                         }
             });
-    }
-
-    private static double[] NaiveForward(float[] x, float[] weight, int cin, int cout, int h, int w, int k)
-    {
-        int p = (k - 1) / 2;
-        var y = new double[cout * h * w];
-        for (int o = 0; o < cout; o++)
-            for (int oy = 0; oy < h; oy++)
-                for (int ox = 0; ox < w; ox++)
-                {
-                    double s = 0;
-                    for (int c = 0; c < cin; c++)
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++)
-                            {
-                                int iy = oy + ky - p, ix = ox + kx - p;
-                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                                s += (double)x[(c * h + iy) * w + ix] * weight[((o * cin + c) * k + ky) * k + kx];
-                            }
-                    y[(o * h + oy) * w + ox] = s;
-                }
-        return y;
-    }
-
-    // The widest family, and the Vector256 one where it is not the widest but runs.
-    private static IEnumerable<Gemm.KernelPath> Paths()
-    {
-        yield return Gemm.KernelPath.Auto;
-        if (Gemm.RowsSupported) yield return Gemm.KernelPath.Vector256;
-    }
-
-    private static void WithPath(Gemm.KernelPath path, Action run)
-    {
-        var saved = Gemm.ForcedPath;
-        Gemm.ForcedPath = path;
-        try { run(); }
-        finally { Gemm.ForcedPath = saved; }
     }
 }

@@ -19,28 +19,14 @@ public unsafe class StridedConvTests
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w)
     {
         foreach (var path in Families())
-            WithPath(path, () =>
+            KernelTestData.WithFamily(path, () =>
             {
                 if (PaddedConv.DirectSupported) CheckForward(cin, cout, h, w, rows: false);
                 CheckForward(cin, cout, h, w, rows: true);
             });
     }
 
-    // The widest family, and the Vector256 one where Vector512 is the widest.
-    private static IEnumerable<Gemm.KernelPath> Families()
-    {
-        if (!StridedConv.Applies(3, 2, 1)) yield break;   // neither Vector512 nor AVX2 here: the op uses im2col
-        yield return Gemm.KernelPath.Auto;
-        if (Gemm.RowsSupported) yield return Gemm.KernelPath.Vector256;
-    }
-
-    private static void WithPath(Gemm.KernelPath path, Action run)
-    {
-        var saved = Gemm.ForcedPath;
-        Gemm.ForcedPath = path;
-        try { run(); }
-        finally { Gemm.ForcedPath = saved; }
-    }
+    private static IEnumerable<Gemm.KernelPath> Families() => KernelTestData.Families(() => StridedConv.Applies(3, 2, 1));
 
     private static void CheckForward(int cin, int cout, int h, int w, bool rows)
     {
@@ -83,7 +69,7 @@ public unsafe class StridedConvTests
     [InlineData(2, 3, 3, 1)]
     public void WeightGradientMatchesNaiveSum(int cin, int cout, int h, int w)
     {
-        foreach (var path in Families()) WithPath(path, () => CheckWeightGradient(cin, cout, h, w));
+        foreach (var path in Families()) KernelTestData.WithFamily(path, () => CheckWeightGradient(cin, cout, h, w));
     }
 
     private static void CheckWeightGradient(int cin, int cout, int h, int w)

@@ -25,26 +25,10 @@ public unsafe class WinogradConvTests
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int images, bool relu, bool withResidual)
     {
         foreach (var path in Families())
-            WithPath(path, () => CheckNaive(cin, cout, h, w, images, relu, withResidual));
+            KernelTestData.WithFamily(path, () => CheckNaive(cin, cout, h, w, images, relu, withResidual));
     }
 
-    // The widest family, and the Vector256 one where Vector512 is the widest and Vector256 runs too.
-    private static IEnumerable<Gemm.KernelPath> Families()
-    {
-        if (!WinogradConv.Supported) yield break;   // neither AVX-512 nor AVX2 here: the op keeps the GEMM
-        yield return Gemm.KernelPath.Auto;
-        if (Gemm.RowsSupported && WithPath(Gemm.KernelPath.Vector256, () => WinogradConv256.Supported)) yield return Gemm.KernelPath.Vector256;
-    }
-
-    private static T WithPath<T>(Gemm.KernelPath path, Func<T> run)
-    {
-        var saved = Gemm.ForcedPath;
-        Gemm.ForcedPath = path;
-        try { return run(); }
-        finally { Gemm.ForcedPath = saved; }
-    }
-
-    private static void WithPath(Gemm.KernelPath path, Action run) => WithPath(path, () => { run(); return 0; });
+    private static IEnumerable<Gemm.KernelPath> Families() => KernelTestData.Families(() => WinogradConv.Supported);
 
     private static void CheckNaive(int cin, int cout, int h, int w, int images, bool relu, bool withResidual)
     {
@@ -65,7 +49,7 @@ public unsafe class WinogradConvTests
     [Fact]
     public void StaleScratchFromAnEarlierCallDoesNotReachTheOutputs()
     {
-        foreach (var path in Families()) WithPath(path, CheckStaleScratch);
+        foreach (var path in Families()) KernelTestData.WithFamily(path, CheckStaleScratch);
     }
 
     [Fact]
@@ -75,7 +59,7 @@ public unsafe class WinogradConvTests
         var plan = WinogradConv.Prepare(new float[9], 1, 1);
         var x = new float[4];
         var y = new float[4];
-        WithPath(Gemm.KernelPath.Vector256, () =>
+        KernelTestData.WithFamily(Gemm.KernelPath.Vector256, () =>
         {
             fixed (float* xp = x, yp = y)
             {
