@@ -47,8 +47,8 @@ internal static unsafe partial class Gemm
     /// shifted by each kernel tap, see <see cref="PaddedConv"/>) and A is row-major with row stride
     /// <paramref name="lda"/>. C is handed to <paramref name="sink"/> one panel of at most 32 columns at a time
     /// instead of written to a C matrix, so the caller's epilogue (a convolution's bias, residual, ReLU and its pitch columns dropped) reads each panel while it
-    /// is still in L1. A is read in place: for the small A of a convolution (its weight) packing cost more than
-    /// it saved. Requires <see cref="RowsByPanelSupported"/>; one thread. (Panels are 32 columns on either kernel
+    /// is still in L1. A is packed into micro-panels (<see cref="PackRows"/>) on every call; a caller running many
+    /// images against one A packs it once and calls <see cref="MultiplyPackedRowsByPanel{S}"/>. Requires <see cref="RowsByPanelSupported"/>; one thread. (Panels are 32 columns on either kernel
     /// family: the Vector256 one computes each as two tiles.)
     /// </summary>
     public static void MultiplyRowsByPanel<S>(int m, int n, int k, float* a, int lda, float** rows, ref S sink) where S : struct, IPanelSink

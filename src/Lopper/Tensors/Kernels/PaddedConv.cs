@@ -373,8 +373,9 @@ internal static unsafe class PaddedConv
         }
     }
 
-    // dst = src + bias (+ residual), ReLU'd, over a run of `length` floats, in Vector256 steps and a masked tail: the
-    // copy-out and padding of the Vector256 kernel family (AVX2 parts), where CopyRows and PitchedOutput use Vector512.
+    // dst = src + bias (+ residual), ReLU'd, over a run of `length` floats, in Vector256 steps and a tail read with masked
+    // loads and written with plain stores (Simd.StoreFirst256): the copy-out and padding of the Vector256 kernel family
+    // (AVX2 parts), where CopyRows and PitchedOutput use Vector512.
     private static void Epilogue256(float* src, float* dst, float* residual, int length, float bias, bool relu)
     {
         var b = Vector256.Create(bias);
