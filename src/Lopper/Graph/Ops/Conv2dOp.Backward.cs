@@ -36,15 +36,12 @@ public sealed unsafe partial class Conv2dOp
         float** rows = stackalloc float*[gemmDx ? OutChannels * Kernel * Kernel : 0];
         // The input gradient's GEMM weight packed once for all the images.
         int flippedDepth = OutChannels * Kernel * Kernel;
-        float[]? rowsFlipped = gemmDx ? BufferPool.Rent(Gemm.PackedRowsLength(InChannels, flippedDepth)) : null;
+        float[]? rowsFlipped = gemmDx ? PackRows(flipped!, InChannels, flippedDepth) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
         fixed (float* xp = x, gp = gradOut, fp = flipped, kp = packedFlipped, dxp = dx, dwp = partial, pg = paddedGrad, px = paddedX, rf = rowsFlipped)
-        {
-            if (rf != null) Gemm.PackRows(InChannels, flippedDepth, fp, flippedDepth, rf);
             for (int i = start; i < end; i++)
                 PaddedConv.Backward(xp + i * inPlane, gp + i * outPlane, InChannels, OutChannels, h, w, Kernel,
                     rf != null ? rf : fp, kp, dxp == null ? null : dxp + i * inPlane, dwp, pg, px, rows, flippedPacked: rf != null);
-        }
         if (rowsFlipped is not null) BufferPool.Return(rowsFlipped);
         BufferPool.Return(paddedGrad);
         if (paddedX is not null) BufferPool.Return(paddedX);

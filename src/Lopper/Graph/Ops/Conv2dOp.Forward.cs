@@ -162,6 +162,14 @@ public sealed unsafe partial class Conv2dOp
     private float[]? PackForDirect(float[] weight, int rows, int depth, int h, int w, bool keep = false) =>
         PaddedConv.UsesDirect(h, w, Kernel, rows) ? Pack(weight, rows, depth, keep) : null;
 
+    // A [rows, depth] weight through Gemm.PackRows into a pooled buffer: the row GEMM's A, packed once for a call's images.
+    private static float[] PackRows(float[] weight, int rows, int depth)
+    {
+        var packed = BufferPool.Rent(Gemm.PackedRowsLength(rows, depth));
+        fixed (float* wp = weight, pp = packed) Gemm.PackRows(rows, depth, wp, depth, pp);
+        return packed;
+    }
+
     // A kept packing lives as long as its inference session, so it is not pooled.
     private static float[] Pack(float[] weight, int rows, int depth, bool keep = false)
     {
@@ -233,12 +241,10 @@ public sealed unsafe partial class Conv2dOp
         int length = StridedConv.PhasedLength(InChannels, oh, ow);
         var phased = BufferPool.Rent(length);
         Array.Clear(phased, 0, length);
-        float[]? rowsWeight = packed is null ? BufferPool.Rent(Gemm.PackedRowsLength(OutChannels, K)) : null;
+        float[]? rowsWeight = packed is null ? PackRows(weight, OutChannels, K) : null;
         float** rows = stackalloc float*[packed is null ? K : 0];
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
-        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = phased, bp = bias, rp = residual, rw = rowsWeight)
-        {
-            if (rw != null) Gemm.PackRows(OutChannels, K, wp, K, rw);
+        fixed (float* xp = x, kp = packed, yp = y, pp = phased, bp = bias, rp = residual, rw = rowsWeight)
             for (int i = start; i < end; i++)
             {
                 float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
@@ -246,7 +252,6 @@ public sealed unsafe partial class Conv2dOp
                 else StridedConv.ForwardRows(image, InChannels, h, w, rw, OutChannels, output, pp, rows, bp, FusedRelu, res);
                 ClampToReluMax(output, outPlane);
             }
-        }
         if (rowsWeight is not null) BufferPool.Return(rowsWeight);
         BufferPool.Return(phased);
     }
@@ -260,11 +265,9 @@ public sealed unsafe partial class Conv2dOp
     private void ForwardPaddedSplitRows(float[] x, float[] weight, float[]? packed, float[]? bias, float[]? residual, float[] y, int n, int h, int w)
     {
         var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
-        float[]? rowsWeight = packed is null ? BufferPool.Rent(Gemm.PackedRowsLength(OutChannels, K)) : null;
+        float[]? rowsWeight = packed is null ? PackRows(weight, OutChannels, K) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
-        fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias, rp = residual, rw = rowsWeight)
-        {
-            if (rw != null) Gemm.PackRows(OutChannels, K, wp, K, rw);
+        fixed (float* xp = x, kp = packed, yp = y, pp = padded, bp = bias, rp = residual, rw = rowsWeight)
             for (int i = 0; i < n; i++)
             {
                 float* image = xp + i * inPlane, output = yp + i * outPlane, res = rp == null ? null : rp + i * outPlane;
@@ -272,7 +275,6 @@ public sealed unsafe partial class Conv2dOp
                 else PaddedConv.ForwardSplitRowsGemm(image, InChannels, h, w, Kernel, rw, OutChannels, output, pp, Parallelism.Threads, bp, FusedRelu, res);
                 ClampToReluMax(output, outPlane);
             }
-        }
         if (rowsWeight is not null) BufferPool.Return(rowsWeight);
         BufferPool.Return(padded);
     }
@@ -283,18 +285,15 @@ public sealed unsafe partial class Conv2dOp
         var padded = BufferPool.Rent(PaddedConv.PaddedLength(InChannels, h, w, Kernel));
         float** rows = stackalloc float*[packed is null ? K : 0];
         // The GEMM's weight packed once for all the images.
-        float[]? rowsWeight = packed is null ? BufferPool.Rent(Gemm.PackedRowsLength(OutChannels, K)) : null;
+        float[]? rowsWeight = packed is null ? PackRows(weight, OutChannels, K) : null;
         long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
         fixed (float* xp = x, wp = weight, kp = packed, yp = y, pp = padded, bp = bias, rp = residual, rw = rowsWeight)
-        {
-            if (rw != null) Gemm.PackRows(OutChannels, K, wp, K, rw);
             for (int i = start; i < end; i++)
             {
                 PaddedConv.Forward(xp + i * inPlane, InChannels, h, w, Kernel, rw != null ? rw : wp, kp, OutChannels, yp + i * outPlane, pp, rows, bp, FusedRelu,
                     rp == null ? null : rp + i * outPlane, Columns, weightPacked: rw != null);
                 ClampToReluMax(yp + i * outPlane, outPlane);
             }
-        }
         if (rowsWeight is not null) BufferPool.Return(rowsWeight);
         BufferPool.Return(padded);
     }

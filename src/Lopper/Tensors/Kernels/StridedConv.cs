@@ -165,11 +165,17 @@ internal static unsafe class StridedConv
         }
     }
 
-    // SplitPlane on AVX2 parts: 16 floats of a row (lead included) a step, masked at the row's end.
+    // SplitPlane on AVX2 parts: 16 floats of a row (lead included) a step. Only a row's first step (whose lane 0 is the
+    // padding column with a lead: masked off, neither read nor faulted) and its last, partial one need masks; they are
+    // made once per plane, as SplitPlane's are.
     private static void SplitPlane256(float* src, int h, int w, float* evens, float* odds, long parityStep, long rowStep, int firstRow, int lead)
     {
-        int n = w + lead;
+        int n = w + lead, steps = (n + 15) / 16, lastLeft = n - (steps - 1) * 16;
+        var lastLow = Simd.FirstLanes256(lastLeft);
+        var lastHigh = Simd.FirstLanes256(lastLeft - 8);
         var notLead = ~Simd.FirstLanes256(lead);
+        var firstLow = (steps == 1 ? lastLow : Simd.FirstLanes256(8)) & notLead;
+        var firstHigh = steps == 1 ? lastHigh : Simd.FirstLanes256(8);
         for (int y = 0; y < h; y++)
         {
             int r = y + firstRow;
@@ -178,10 +184,10 @@ internal static unsafe class StridedConv
             for (int t = 0; t < n; t += 16)
             {
                 int left = n - t;
-                // Lane 0 of the first step is the padding column: masked off, neither read nor faulted.
-                var low = t == 0 ? Simd.FirstLanes256(left) & notLead : Simd.FirstLanes256(left);
-                var a = Avx.MaskLoad(row + t, low);
-                var b = Avx.MaskLoad(row + t + 8, Simd.FirstLanes256(left - 8));
+                Vector256<float> a, b;
+                if (t == 0) { a = Avx.MaskLoad(row, firstLow); b = Avx.MaskLoad(row + 8, firstHigh); }
+                else if (left < 16) { a = Avx.MaskLoad(row + t, lastLow); b = Avx.MaskLoad(row + t + 8, lastHigh); }
+                else { a = Vector256.Load(row + t); b = Vector256.Load(row + t + 8); }
                 Simd.StoreFirst256(evens + at + t / 2, Simd.EvenLanes256(a, b), (left + 1) / 2);
                 Simd.StoreFirst256(odds + at + t / 2, Simd.OddLanes256(a, b), left / 2);
             }

@@ -156,11 +156,11 @@ internal static unsafe class WinogradConv
     }
 
     // Tiles per group: V (16 x channels x tiles) and M (16 x filters x tiles) together near 1 MB, at least a GEMM panel.
-    internal static int GroupTiles(int inChannels, int outChannels) => Math.Clamp(16384 / (inChannels + outChannels), Panel, 512);
+    private static int GroupTiles(int inChannels, int outChannels) => Math.Clamp(16384 / (inChannels + outChannels), Panel, 512);
 
     // Tile rows per group: near the target, the fewest GEMM columns wasted on a partial last panel (a 7x7 plane's
-    // 4-tile rows in groups of 8 fill a panel exactly, in groups of 10 waste a third of the second).
-    internal static int GroupRows(int targetTiles, int tilesX, int totalRows, int panel = Panel)
+    // 4-tile rows in groups of 8 fill a 32-tile panel exactly, in groups of 10 waste a third of the second).
+    internal static int GroupRows(int targetTiles, int tilesX, int totalRows, int panel)
     {
         int target = Math.Max(1, targetTiles / tilesX);
         int best = Math.Min(target, totalRows);
@@ -191,42 +191,100 @@ internal static unsafe class WinogradConv
     {
         if (!Supported) throw new PlatformNotSupportedException("WinogradConv needs AVX-512 or AVX2");
         if (images <= 0 || h <= 0 || w <= 0) throw new ArgumentOutOfRangeException(nameof(images), $"{images} images of {h} x {w}");
-        int inC = plan.InChannels, outC = plan.OutChannels;
-        int tilesX = (w + 1) / 2, tilesY = (h + 1) / 2;
         if (endRow < 0) endRow = TileRows(images, h);
         if (firstRow < 0 || endRow > TileRows(images, h) || firstRow > endRow) throw new ArgumentOutOfRangeException(nameof(firstRow), $"tile rows [{firstRow}, {endRow}) of {TileRows(images, h)}");
-        int totalRows = endRow - firstRow;
-        if (totalRows == 0) return;
+        if (endRow == firstRow) return;
         if (plan.BlockRows != (Wide ? Rows : WinogradConv256.Rows))
             throw new InvalidOperationException("WinogradConv: the plan was packed for another kernel family than the one running (Gemm.ForcedPath changed)");
-        if (!Wide)
+        if (Wide) Run<Vector512Family>(x, h, w, plan, y, bias, relu, residual, firstRow, endRow);
+        else Run<WinogradConv256.Family>(x, h, w, plan, y, bias, relu, residual, firstRow, endRow);
+    }
+
+    /// <summary>
+    /// What a kernel family gives the group driver (<see cref="Run{F}"/>): how many tiles of a row one transform vector
+    /// takes, its GEMM panel width, its group size, the column masks of a row's tile vectors, and the three stages.
+    /// </summary>
+    internal interface IFamily
+    {
+        /// <summary>Tiles of a tile row per transform vector.</summary>
+        static abstract int Lanes { get; }
+
+        /// <summary>GEMM columns (tiles) per panel.</summary>
+        static abstract int Panel { get; }
+
+        /// <summary>Target tiles per group for these channel counts.</summary>
+        static abstract int GroupTiles(int inChannels, int outChannels);
+
+        /// <summary>Bytes of the column masks of one tile vector (four vectors).</summary>
+        static abstract int MaskBytes { get; }
+
+        /// <summary>Writes the column masks of the <paramref name="vectors"/> tile vectors of an h x w plane's rows.</summary>
+        static abstract void Masks(int w, int vectors, byte* inside);
+
+        /// <summary>V = Bt d B for tile row ty of one plane (element e at dst + e*elementStride).</summary>
+        static abstract void TransformInputRow(float* plane, int h, int w, int ty, int tilesX, float* zeros, byte* inside, float* dst, long elementStride);
+
+        /// <summary>M[e] = U[e] V[e] for the 16 elements of a group's tiles.</summary>
+        static abstract void Multiply(Plan plan, float* u, float* v, long vElement, float* m, long mElement, int tiles, int stride, float* tile);
+
+        /// <summary>Y = At M A for one tile row, with bias, residual and ReLU, into output rows y and y + w.</summary>
+        static abstract void TransformOutputRow(float* m, long elementStride, int tilesX, int w, bool second, float* y, float* residual, float bias, bool relu);
+    }
+
+    // This class's kernels as a family.
+    private readonly struct Vector512Family : IFamily
+    {
+        public static int Lanes => WinogradConv.Lanes;
+        public static int Panel => WinogradConv.Panel;
+        public static int GroupTiles(int inChannels, int outChannels) => WinogradConv.GroupTiles(inChannels, outChannels);
+        public static int MaskBytes => 4 * 64;
+
+        public static void Masks(int w, int vectors, byte* inside)
         {
-            WinogradConv256.Forward(x, h, w, plan, y, bias, relu, residual, firstRow, endRow);
-            return;
+            var masks = (Vector512<float>*)inside;
+            for (int k = 0; k < vectors; k++)
+            {
+                int x0 = 2 * k * Lanes - 1;
+                masks[4 * k] = Inside(x0, w);
+                masks[4 * k + 1] = Inside(x0 + 16, w);
+                masks[4 * k + 2] = Inside(x0 + 2, w);
+                masks[4 * k + 3] = Inside(x0 + 18, w);
+            }
         }
-        int rowsPerGroup = GroupRows(GroupTiles(inC, outC), tilesX, totalRows);
+
+        public static void TransformInputRow(float* plane, int h, int w, int ty, int tilesX, float* zeros, byte* inside, float* dst, long elementStride) =>
+            WinogradConv.TransformInputRow(plane, h, w, ty, tilesX, zeros, (Vector512<float>*)inside, dst, elementStride);
+
+        public static void Multiply(Plan plan, float* u, float* v, long vElement, float* m, long mElement, int tiles, int stride, float* tile) =>
+            WinogradConv.Multiply(plan, u, v, vElement, m, mElement, tiles, stride, tile);
+
+        public static void TransformOutputRow(float* m, long elementStride, int tilesX, int w, bool second, float* y, float* residual, float bias, bool relu) =>
+            WinogradConv.TransformOutputRow(m, elementStride, tilesX, w, second, y, residual, bias, relu);
+    }
+
+    // The tile rows [firstRow, endRow) of Forward through family F, a group of tile rows at a time: the input transform of
+    // every channel's rows, the 16 GEMMs, the output transform of every filter's rows.
+    private static void Run<F>(float* x, int h, int w, Plan plan, float* y, float* bias, bool relu, float* residual, int firstRow, int endRow)
+        where F : struct, IFamily
+    {
+        int inC = plan.InChannels, outC = plan.OutChannels;
+        int tilesX = (w + 1) / 2, tilesY = (h + 1) / 2;
+        int rowsPerGroup = GroupRows(F.GroupTiles(inC, outC), tilesX, endRow - firstRow, F.Panel);
         int maxTiles = rowsPerGroup * tilesX;
         // Row stride of V and M: whole panels for the GEMM's reads and writes, plus the last tile vector's spill.
-        int stride = (maxTiles + Panel - 1) / Panel * Panel + Lanes;
+        int stride = (maxTiles + F.Panel - 1) / F.Panel * F.Panel + F.Lanes;
         // The 16 elements one cache line apart more than whole rows, so a tile's 16 loads or stores fall in 16 sets
         // of L1 (rows of 4 KB multiples put them all in one set).
-        long vElement = (long)inC * stride + Lanes, mElement = (long)outC * stride + Lanes;
+        long vElement = (long)inC * stride + 16, mElement = (long)outC * stride + 16;
         var v = BufferPool.Rent(checked((int)(16 * vElement)));
         var m = BufferPool.Rent(checked((int)(16 * mElement)));
         // Patch rows above and below the plane read a row of zeros.
         var zeros = BufferPool.RentZeroed(w);
-        // Which of the 16 columns of each of a tile vector's four loads lie in the plane, made once per call.
-        int vectors = (tilesX + Lanes - 1) / Lanes;
-        var inside = stackalloc Vector512<float>[4 * vectors];
-        for (int k = 0; k < vectors; k++)
-        {
-            int x0 = 2 * k * Lanes - 1;
-            inside[4 * k] = Inside(x0, w);
-            inside[4 * k + 1] = Inside(x0 + 16, w);
-            inside[4 * k + 2] = Inside(x0 + 2, w);
-            inside[4 * k + 3] = Inside(x0 + 18, w);
-        }
-        float* tile = stackalloc float[Rows * Panel];
+        // Which columns of each of a tile vector's four loads lie in the plane, made once per call.
+        int vectors = (tilesX + F.Lanes - 1) / F.Lanes;
+        byte* inside = stackalloc byte[vectors * F.MaskBytes];
+        F.Masks(w, vectors, inside);
+        float* tile = stackalloc float[Rows * Panel];   // the largest tile of either family
         long inImage = (long)inC * h * w, outImage = (long)outC * h * w;
         fixed (float* zp = zeros, vp = v, mp = m, up = plan.Packed)
         {
@@ -238,9 +296,9 @@ internal static unsafe class WinogradConv
                     {
                         int i = gr / tilesY, ty = gr % tilesY;
                         float* plane = x + i * inImage + (long)c * h * w;
-                        TransformInputRow(plane, h, w, ty, tilesX, zp, inside, vp + (long)c * stride + (gr - g0) * tilesX, vElement);
+                        F.TransformInputRow(plane, h, w, ty, tilesX, zp, inside, vp + (long)c * stride + (gr - g0) * tilesX, vElement);
                     }
-                Multiply(plan, up, vp, vElement, mp, mElement, tiles, stride, tile);
+                F.Multiply(plan, up, vp, vElement, mp, mElement, tiles, stride, tile);
                 for (int o = 0; o < outC; o++)
                 {
                     float b = bias == null ? 0f : bias[o];
@@ -248,7 +306,7 @@ internal static unsafe class WinogradConv
                     {
                         int i = gr / tilesY, ty = gr % tilesY;
                         long at = i * outImage + (long)o * h * w + 2L * ty * w;
-                        TransformOutputRow(mp + (long)o * stride + (gr - g0) * tilesX, mElement, tilesX, w, 2 * ty + 1 < h,
+                        F.TransformOutputRow(mp + (long)o * stride + (gr - g0) * tilesX, mElement, tilesX, w, 2 * ty + 1 < h,
                             y + at, residual == null ? null : residual + at, b, relu);
                     }
                 }

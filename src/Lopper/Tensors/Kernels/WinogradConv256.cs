@@ -33,64 +33,35 @@ internal static unsafe class WinogradConv256
     // no faster in alternating runs and raised ResNet-56's training peak from 621.8 to 623.3 MB (the pooled scratch).
     private static int GroupTiles(int inChannels, int outChannels) => Math.Clamp(4096 / (inChannels + outChannels), Panel, 512);
 
-    /// <summary>
-    /// <see cref="WinogradConv.Forward"/> on this family, for tile rows [<paramref name="firstRow"/>, <paramref name="endRow"/>)
-    /// (validated by the caller) and a plan packed for it.
-    /// </summary>
-    public static void Forward(float* x, int h, int w, WinogradConv.Plan plan, float* y, float* bias, bool relu, float* residual, int firstRow, int endRow)
+    /// <summary>This class's kernels as a family of <see cref="WinogradConv"/>'s group driver.</summary>
+    internal readonly struct Family : WinogradConv.IFamily
     {
-        int inC = plan.InChannels, outC = plan.OutChannels;
-        int tilesX = (w + 1) / 2, tilesY = (h + 1) / 2;
-        int totalRows = endRow - firstRow;
-        int rowsPerGroup = WinogradConv.GroupRows(GroupTiles(inC, outC), tilesX, totalRows, Panel);
-        int maxTiles = rowsPerGroup * tilesX;
-        // Row stride of V and M: whole panels for the GEMM's reads and writes, plus the last tile vector's spill.
-        int stride = (maxTiles + Panel - 1) / Panel * Panel + Lanes;
-        // One cache line more than whole rows between elements (see WinogradConv: 4 KB multiples share an L1 set).
-        long vElement = (long)inC * stride + 16, mElement = (long)outC * stride + 16;
-        var v = BufferPool.Rent(checked((int)(16 * vElement)));
-        var m = BufferPool.Rent(checked((int)(16 * mElement)));
-        var zeros = BufferPool.RentZeroed(w);
-        int vectors = (tilesX + Lanes - 1) / Lanes;
-        var inside = stackalloc Vector256<float>[4 * vectors];
-        for (int k = 0; k < vectors; k++)
+        public static int Lanes => WinogradConv256.Lanes;
+        public static int Panel => WinogradConv256.Panel;
+        public static int GroupTiles(int inChannels, int outChannels) => WinogradConv256.GroupTiles(inChannels, outChannels);
+        public static int MaskBytes => 4 * 32;
+
+        public static void Masks(int w, int vectors, byte* inside)
         {
-            int x0 = 2 * k * Lanes - 1;
-            inside[4 * k] = Inside(x0, w);
-            inside[4 * k + 1] = Inside(x0 + 8, w);
-            inside[4 * k + 2] = Inside(x0 + 2, w);
-            inside[4 * k + 3] = Inside(x0 + 10, w);
-        }
-        float* tile = stackalloc float[Rows * Panel];
-        long inImage = (long)inC * h * w, outImage = (long)outC * h * w;
-        fixed (float* zp = zeros, vp = v, mp = m, up = plan.Packed)
-        {
-            for (int g0 = firstRow; g0 < endRow; g0 += rowsPerGroup)
+            var masks = (Vector256<float>*)inside;
+            for (int k = 0; k < vectors; k++)
             {
-                int g1 = Math.Min(endRow, g0 + rowsPerGroup), tiles = (g1 - g0) * tilesX;
-                for (int c = 0; c < inC; c++)
-                    for (int gr = g0; gr < g1; gr++)
-                    {
-                        int i = gr / tilesY, ty = gr % tilesY;
-                        TransformInputRow(x + i * inImage + (long)c * h * w, h, w, ty, tilesX, zp, inside, vp + (long)c * stride + (gr - g0) * tilesX, vElement);
-                    }
-                Multiply(plan, up, vp, vElement, mp, mElement, tiles, stride, tile);
-                for (int o = 0; o < outC; o++)
-                {
-                    float b = bias == null ? 0f : bias[o];
-                    for (int gr = g0; gr < g1; gr++)
-                    {
-                        int i = gr / tilesY, ty = gr % tilesY;
-                        long at = i * outImage + (long)o * h * w + 2L * ty * w;
-                        TransformOutputRow(mp + (long)o * stride + (gr - g0) * tilesX, mElement, tilesX, w, 2 * ty + 1 < h,
-                            y + at, residual == null ? null : residual + at, b, relu);
-                    }
-                }
+                int x0 = 2 * k * Lanes - 1;
+                masks[4 * k] = Inside(x0, w);
+                masks[4 * k + 1] = Inside(x0 + 8, w);
+                masks[4 * k + 2] = Inside(x0 + 2, w);
+                masks[4 * k + 3] = Inside(x0 + 10, w);
             }
         }
-        BufferPool.Return(m);
-        BufferPool.Return(v);
-        BufferPool.Return(zeros);
+
+        public static void TransformInputRow(float* plane, int h, int w, int ty, int tilesX, float* zeros, byte* inside, float* dst, long elementStride) =>
+            WinogradConv256.TransformInputRow(plane, h, w, ty, tilesX, zeros, (Vector256<float>*)inside, dst, elementStride);
+
+        public static void Multiply(WinogradConv.Plan plan, float* u, float* v, long vElement, float* m, long mElement, int tiles, int stride, float* tile) =>
+            WinogradConv256.Multiply(plan, u, v, vElement, m, mElement, tiles, stride, tile);
+
+        public static void TransformOutputRow(float* m, long elementStride, int tilesX, int w, bool second, float* y, float* residual, float bias, bool relu) =>
+            WinogradConv256.TransformOutputRow(m, elementStride, tilesX, w, second, y, residual, bias, relu);
     }
 
     // M[e] = U[e] V[e] for the 16 elements: every panel of 16 tiles against every block of 6 filters.
