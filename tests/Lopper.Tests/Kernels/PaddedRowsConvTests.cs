@@ -14,7 +14,8 @@ public unsafe class PaddedRowsConvTests
 {
     [Theory]
     [InlineData(3, 16, 28, 28, 3)]   // ResNet-20's first stage shape at a few channels: 16 rows = 6 + 6 + 4 on Vector256
-    [InlineData(5, 7, 9, 11, 3)]     // odd plane, a 1-row tail tile
+    [InlineData(5, 7, 9, 11, 3)]     // odd plane; 7 filters = 4 + 3 rows on Vector256
+    [InlineData(6, 8, 14, 13, 3)]    // a pruned layer's 8 filters = 4 + 4; rows of 13 copied out in overlapping steps
     [InlineData(4, 13, 6, 5, 5)]     // 5x5 kernel, pitch of 7
     [InlineData(2, 3, 1, 1, 3)]      // one pixel: a packed column remainder only
     public void ForwardMatchesNaive(int cin, int cout, int h, int w, int k)

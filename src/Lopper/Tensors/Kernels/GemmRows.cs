@@ -18,8 +18,12 @@ internal static unsafe partial class Gemm
     public static bool RowsByPanelSupported => RowsSupported
         || Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported && ForcedPath is KernelPath.Auto or KernelPath.Vector256;
 
-    // Rows and columns of the micro-kernel tile MultiplyRowsByPanel and AccumulateShifted run.
-    private static int RowTileRows => RowsSupported ? GemmKernels.MR512 : GemmKernels.MR256;
+    // Rows of the micro-kernel tiles MultiplyRowsByPanel runs for an m-row A: on the Vector256 family balanced over
+    // the tiles m needs (GemmKernels.BalancedRows256). AccumulateShifted, whose A is not packed, and Winograd's GEMM
+    // keep 6: balanced blocks ran Winograd's 7-31 filter layers 2-4 % slower (one thread, Zen 3, alternating passes).
+    private static int RowTileRows(int m) => RowsSupported ? GemmKernels.MR512 : GemmKernels.BalancedRows256(m);
+
+    // Columns of the micro-kernel tile MultiplyRowsByPanel and AccumulateShifted run.
     private static int RowTileColumns => RowsSupported ? GemmKernels.NR512 : GemmKernels.NR256;
 
     // One tile of up to RowTileRows x RowTileColumns (half: at most half the columns) through the widest kernels
@@ -63,7 +67,7 @@ internal static unsafe partial class Gemm
     /// <summary>Floats of <see cref="PackRows"/>' output for an m x k A.</summary>
     public static int PackedRowsLength(int m, int k)
     {
-        int mr = RowTileRows;
+        int mr = RowTileRows(m);
         return checked((m + mr - 1) / mr * mr * Math.Max(k, 1));
     }
 
@@ -79,7 +83,7 @@ internal static unsafe partial class Gemm
     /// </summary>
     public static void PackRows(int m, int k, float* a, int lda, float* dst)
     {
-        int mr = RowTileRows, kc = RowsDepthBlock(k), paddedM = (m + mr - 1) / mr * mr;
+        int mr = RowTileRows(m), kc = RowsDepthBlock(k), paddedM = (m + mr - 1) / mr * mr;
         for (int pc = 0; pc < k; pc += kc) GemmKernels.PackA(false, a, lda, 0, m, pc, Math.Min(kc, k - pc), mr, dst + (long)paddedM * pc);
     }
 
@@ -89,7 +93,7 @@ internal static unsafe partial class Gemm
         if (!RowsByPanelSupported) throw new PlatformNotSupportedException("Gemm.MultiplyRowsByPanel needs Vector512 hardware or Vector256 with FMA");
         if (m <= 0 || n <= 0) return;
         const int nr = GemmKernels.NR512;
-        int mr = RowTileRows, kernelCols = RowTileColumns;
+        int mr = RowTileRows(m), kernelCols = RowTileColumns;
         int kc = RowsDepthBlock(k);
         // m rows of one panel, plus the rows past m that a partial row tile re-reads (it writes only mr rows).
         int paddedM = (m + mr - 1) / mr * mr;
@@ -150,7 +154,7 @@ internal static unsafe partial class Gemm
     {
         if (!RowsByPanelSupported) throw new PlatformNotSupportedException("Gemm.AccumulateShifted needs Vector512 hardware or Vector256 with FMA");
         if (m <= 0 || n <= 0 || k <= 0) return;
-        int mr = RowTileRows, nr = RowTileColumns;
+        int mr = RowsSupported ? GemmKernels.MR512 : GemmKernels.MR256, nr = RowTileColumns;
         int kc = Even(k, 768, 1);
         int panels = (n + nr - 1) / nr;
         float* packB = Buffers.B(panels * nr * kc);

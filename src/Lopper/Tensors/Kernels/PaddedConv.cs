@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -373,30 +374,42 @@ internal static unsafe class PaddedConv
         }
     }
 
-    // dst = src + bias (+ residual), ReLU'd, over a run of `length` floats, in Vector256 steps and a tail read with masked
-    // loads and written with plain stores (Simd.StoreFirst256): the copy-out and padding of the Vector256 kernel family
-    // (AVX2 parts), where CopyRows and PitchedOutput use Vector512.
+    // dst = src + bias (+ residual), ReLU'd, over a run of `length` floats in Vector256 steps: the copy-out and padding
+    // of the Vector256 kernel family (AVX2 parts), where CopyRows and PitchedOutput use Vector512. A run of 8 or more
+    // ends with a step placed at its end, overlapping the one before it, instead of a masked tail: the runs here are
+    // short (a 28-wide row, or its part in a 32-column panel), and building a mask, a masked load and a split store
+    // per run had made the copy-out and the padding together cost two thirds as much as the GEMM of an 8-channel
+    // layer. That last step is computed before any store, so dst may alias src or residual. Shorter runs are read
+    // with masked loads and written with plain stores (Simd.StoreFirst256).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Epilogue256(float* src, float* dst, float* residual, int length, float bias, bool relu)
     {
         var b = Vector256.Create(bias);
         bool shift = bias != 0f;   // so a plain copy (the padding) keeps -0
-        var zero = Vector256<float>.Zero;
-        int i = 0;
-        for (; i + 8 <= length; i += 8)
+        if (length >= 8)
         {
-            var v = Vector256.Load(src + i);
-            if (shift) v += b;
-            if (residual != null) v += Vector256.Load(residual + i);
-            if (relu) v = Vector256.Max(v, zero);
-            v.Store(dst + i);
+            int lastAt = length - 8;
+            var last = Step256(src + lastAt, residual == null ? null : residual + lastAt, b, shift, relu);
+            for (int i = 0; i < lastAt; i += 8) Step256(src + i, residual == null ? null : residual + i, b, shift, relu).Store(dst + i);
+            last.Store(dst + lastAt);
+            return;
         }
-        if (i == length) return;
-        var tail = Simd.FirstLanes256(length - i);
-        var t = Avx.MaskLoad(src + i, tail);
+        if (length <= 0) return;
+        var tail = Simd.FirstLanes256(length);
+        var t = Avx.MaskLoad(src, tail);
         if (shift) t += b;
-        if (residual != null) t += Avx.MaskLoad(residual + i, tail);
-        if (relu) t = Vector256.Max(t, zero);
-        Simd.StoreFirst256(dst + i, t, length - i);
+        if (residual != null) t += Avx.MaskLoad(residual, tail);
+        if (relu) t = Vector256.Max(t, Vector256<float>.Zero);
+        Simd.StoreFirst256(dst, t, length);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Step256(float* src, float* residual, Vector256<float> bias, bool shift, bool relu)
+    {
+        var v = Vector256.Load(src);
+        if (shift) v += bias;
+        if (residual != null) v += Vector256.Load(residual);
+        return relu ? Vector256.Max(v, Vector256<float>.Zero) : v;
     }
 
     // Zero-padded planes of pitch W' (see the class remarks): each row copied once, only the padding cleared.
