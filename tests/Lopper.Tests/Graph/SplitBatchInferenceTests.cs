@@ -94,8 +94,14 @@ public class SplitBatchInferenceTests
     public void DenseWeightsGoToPositionTilesWhereTheDirectTilesWouldIdleLanes(int filters, int size, int stride, bool positions, int inChannels = 8)
     {
         var plan = OneConvPlan(OneConv(inChannels, filters, size, stride));
-        Assert.Equal(positions && Tensors.Kernels.PositionTileConv.Supported, stride == 1 ? plan is Tensors.Kernels.PositionTileConv.Plan : plan is Tensors.Kernels.TapPlan);
+        bool expected = positions && Tensors.Kernels.PositionTileConv.Supported || NarrowPositionTiles(inChannels, filters, stride);
+        Assert.Equal(expected, stride == 1 ? plan is Tensors.Kernels.PositionTileConv.Plan : plan is Tensors.Kernels.TapPlan);
     }
+
+    // Whether the Vector256 family (AVX2 parts) runs a dense 3x3 layer through its position tiles: at stride 1, under
+    // 256 channel pairs.
+    private static bool NarrowPositionTiles(int inChannels, int filters, int stride) =>
+        stride == 1 && Tensors.Kernels.PositionTileConv256.Supported && Tensors.Kernels.PositionTileConv256.Pays(inChannels, filters);
 
     [Theory]
     [InlineData(33, 7, 11, 1)]   // sub-batches of 8 and 3: stacks of 4, 4 and 3 images
@@ -107,7 +113,7 @@ public class SplitBatchInferenceTests
         {
             var model = OneConv(8, filters, size, 1);
             var plan = OneConvPlan(model, batch);
-            Assert.Equal(Tensors.Kernels.PositionTileConv.Supported, plan is Tensors.Kernels.PositionTileConv.Plan);
+            Assert.Equal(Tensors.Kernels.PositionTileConv.Supported || NarrowPositionTiles(8, filters, 1), plan is Tensors.Kernels.PositionTileConv.Plan);
         }
     }
 
@@ -123,7 +129,8 @@ public class SplitBatchInferenceTests
     [InlineData(16, 16, 32, 2, 1, true, true)]     // narrow on 32-wide rows, which leave the direct tiles part empty: Winograd
     [InlineData(32, 24, 16, 2, 2, true, true)]     // 16-wide rows, two sub-batches on two threads
     [InlineData(64, 64, 28, 1, 2, true, true)]     // one image on two threads: its tile rows shared
-    [InlineData(12, 16, 28, 2, 1, false, true)]    // 12 channels in: the direct tiles (AVX-512), Winograd (AVX2)
+    [InlineData(12, 16, 28, 2, 1, false, false)]   // 12 channels in: the direct tiles (AVX-512), the position tiles (AVX2)
+    [InlineData(12, 24, 28, 2, 1, false, true)]    // 12 x 24 channel pairs: the direct tiles (AVX-512), Winograd (AVX2)
     [InlineData(6, 16, 28, 2, 1, false, false)]    // under 8 channels in: the direct tiles or the GEMM
     [InlineData(32, 32, 6, 4, 1, false, false)]    // planes under 7 wide: unmeasured, so not on AVX2 either
     public void WideDenseLayersRunWinogradAndMatchTheDirectForward(int inChannels, int filters, int size, int batch, int threads, bool winograd, bool narrow)

@@ -23,7 +23,7 @@ public sealed unsafe partial class Conv2dOp
         {
             case TapPlan taps: return taps.Describe(KernelH * KernelW);
             case SliceSparseConv.Plan sparse: return $"slice-sparse lists: {sparse.Density * 100:F0} % of the kernel slices";
-            case PositionTileConv.Plan: return "position tiles: dense blocks of up to 8 filters";
+            case PositionTileConv.Plan tiles: return $"position tiles: dense blocks of up to {(tiles.Wide ? PositionTileConv.MaxBlock : PositionTileConv256.MaxBlock)} filters";
             // The batch a call brings decides (WinogradFills); the graph's shapes do not say it.
             case WinogradLayer layer: return $"Winograd F(2x2, 3x3) (under {WinogradConv.MinTiles} tiles a thread: {(layer.Direct is null ? "GEMM over padded rows" : "direct tiles")})";
         }
@@ -74,7 +74,8 @@ public sealed unsafe partial class Conv2dOp
         // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or
         // a kernel-column subset.
         object? plan = !keep ? null
-            : tiled ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? (object?)Winograd(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
+            : tiled ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? (object?)PositionTiles256(weight, state, oh, ow)
+                ?? (object?)Winograd(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
             : IsOneByOne ? PointwiseTaps(weight, state, oh, ow)
             : ColumnTaps(weight, state);
         if (!keep && padded && TrainsWinograd(InChannels, OutChannels, n, h, w))

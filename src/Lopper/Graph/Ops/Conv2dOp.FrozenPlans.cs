@@ -71,6 +71,37 @@ public sealed unsafe partial class Conv2dOp
         return state.KeepDerived(Stride == 1 ? PositionTileConv.Create(dense, OutChannels, InChannels) : (object)TapPlan.ForColumns(dense, OutChannels, InChannels));
     }
 
+    internal static bool XTiles256 = true;
+
+    // The Vector256 family's position-tile plan (PositionTileConv256) of a frozen dense 3x3 weight at stride 1, made
+    // once per session, for the narrow layers it runs faster than Winograd and the GEMM on padded rows (null: those).
+    private PositionTileConv.Plan? PositionTiles256(float[] weight, NodeState state, int oh, int ow)
+    {
+        var derived = state.Derived;   // read once: another executor may set it between two reads
+        if (derived is PositionTileConv.Plan { Wide: false } kept) return kept;
+        if (derived is not null || !XTiles256 || Kernel != 3 || Stride != 1 || PadH != 1 || !IsUniform || !PositionTileConv256.Supported
+            || !PositionTileConv256.Pays(InChannels, OutChannels)) return null;
+        return state.KeepDerived(PositionTileConv.Create256(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels));
+    }
+
+    // Images [start, end) through PositionTileConv256: scratch cleared once per call, masks once per geometry.
+    private void ForwardPositionTiles256(float[] x, PositionTileConv.Plan plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
+    {
+        int length = PositionTileConv256.GuardedLength(InChannels, h, w);
+        var guarded = BufferPool.Rent(length);
+        Array.Clear(guarded, 0, length);
+        var masks = PositionTileConv256.MasksFor(h, w);
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
+        fixed (float* xp = x, yp = y, gp = guarded, mp = masks, bp = bias, rp = residual)
+            for (int i = start; i < end; i++)
+            {
+                float* output = yp + i * outPlane;
+                PositionTileConv256.Forward(xp + i * inPlane, h, w, plan, output, gp, mp, bp, FusedRelu, rp == null ? null : rp + i * outPlane);
+                ClampToReluMax(output, outPlane);
+            }
+        BufferPool.Return(guarded);
+    }
+
     // The position-tile plan of a frozen kernel-column subset of a 3x3 convolution (padding 1, stride 1 or 2), made
     // once per session: only the kept columns are multiplied, on the unpadded planes or their compact phases. The
     // grid's SPP cell at 50 % of the MACs keeps 13-16, 29-32 and 57-64 filters, which idle direct-tile lanes as
@@ -230,6 +261,11 @@ public sealed unsafe partial class Conv2dOp
     // phases); bias, residual and fused ReLU included.
     private void ForwardPitched(float[] x, object plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
     {
+        if (plan is PositionTileConv.Plan { Wide: false } narrow)
+        {
+            ForwardPositionTiles256(x, narrow, bias, residual, y, start, end, h, w);
+            return;
+        }
         bool stride2 = Stride == 2;
         var sparse = plan as SliceSparseConv.Plan;
         var tiles = plan as PositionTileConv.Plan;

@@ -85,6 +85,7 @@ internal static unsafe partial class CompactTileConv
     public static void Forward(float* x, int h, int w, PositionTileConv.Plan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
         if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        if (!plan.Wide) throw new InvalidOperationException("CompactTileConv: the plan's blocks were made for the Vector256 family");
         int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels;
         float* planes = guarded + Guard(w);
         CopyEdgeRows(x, inputs, h, w, planes, null, pairs: false);

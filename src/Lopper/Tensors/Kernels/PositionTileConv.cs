@@ -14,15 +14,15 @@ internal static class PositionTileConv
     /// <summary>True where the kernels that take the plan run (AVX-512).</summary>
     public static bool Supported => Avx512F.IsSupported && Fma.IsSupported;
 
-    // Two vectors of positions per filter, so 8 filters' accumulators take 16 of the 32 vector registers.
-    private const int MaxBlock = 8;
+    /// <summary>Filters per register block: two vectors of positions per filter, so 8 filters' accumulators take 16 of the 32 vector registers.</summary>
+    public const int MaxBlock = 8;
 
     /// <summary>A frozen weight split into register blocks, each packed [depth step][filter].</summary>
     public sealed class Plan
     {
-        internal Plan(int outChannels, int inChannels, int[] blockStarts, float[] weights)
+        internal Plan(int outChannels, int inChannels, int[] blockStarts, float[] weights, bool wide)
         {
-            OutChannels = outChannels; InChannels = inChannels; BlockStarts = blockStarts; Weights = weights;
+            OutChannels = outChannels; InChannels = inChannels; BlockStarts = blockStarts; Weights = weights; Wide = wide;
         }
 
         /// <summary>Output channels (filters).</summary>
@@ -34,25 +34,36 @@ internal static class PositionTileConv
         /// <summary>Depth steps: every tap of every input channel.</summary>
         public int Depth => InChannels * 9;
 
+        /// <summary>
+        /// True for <see cref="CompactTileConv"/>'s blocks of up to 8 filters (Vector512), false for
+        /// <see cref="PositionTileConv256"/>'s of up to 6.
+        /// </summary>
+        public bool Wide { get; }
+
         // Block b holds filters [BlockStarts[b], BlockStarts[b+1]); its weights start at Depth*BlockStarts[b].
         internal int[] BlockStarts { get; }
         internal float[] Weights { get; }
     }
 
-    /// <summary>Filters per register block for <paramref name="outChannels"/> filters: as even as possible, at most 8.</summary>
-    public static int[] BlockStarts(int outChannels)
+    /// <summary>Filters per register block for <paramref name="outChannels"/> filters: as even as possible, at most <paramref name="maxBlock"/>.</summary>
+    public static int[] BlockStarts(int outChannels, int maxBlock = MaxBlock)
     {
-        int blocks = (outChannels + MaxBlock - 1) / MaxBlock;
+        int blocks = (outChannels + maxBlock - 1) / maxBlock;
         var starts = new int[blocks + 1];
         for (int b = 0; b <= blocks; b++) starts[b] = (int)((long)outChannels * b / blocks);
         return starts;
     }
 
-    /// <summary>The plan of a [outChannels, inChannels*9] weight.</summary>
-    public static Plan Create(ReadOnlySpan<float> weight, int outChannels, int inChannels)
+    /// <summary>The plan of a [outChannels, inChannels*9] weight for <see cref="CompactTileConv"/> (Vector512).</summary>
+    public static Plan Create(ReadOnlySpan<float> weight, int outChannels, int inChannels) => Create(weight, outChannels, inChannels, wide: true);
+
+    /// <summary>The plan of a [outChannels, inChannels*9] weight for <see cref="PositionTileConv256"/> (Vector256).</summary>
+    public static Plan Create256(ReadOnlySpan<float> weight, int outChannels, int inChannels) => Create(weight, outChannels, inChannels, wide: false);
+
+    private static Plan Create(ReadOnlySpan<float> weight, int outChannels, int inChannels, bool wide)
     {
         int depth = inChannels * 9;
-        var starts = BlockStarts(outChannels);
+        var starts = BlockStarts(outChannels, wide ? MaxBlock : PositionTileConv256.MaxBlock);
         var packed = new float[outChannels * depth];
         for (int b = 0; b + 1 < starts.Length; b++)
         {
@@ -61,6 +72,6 @@ internal static class PositionTileConv
                 for (int o = 0; o < count; o++)
                     packed[at++] = weight[(o0 + o) * depth + s];
         }
-        return new Plan(outChannels, inChannels, starts, packed);
+        return new Plan(outChannels, inChannels, starts, packed, wide);
     }
 }

@@ -1,0 +1,200 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Lopper.Tensors.Kernels;
+
+/// <summary>
+/// A frozen 3x3 convolution at stride 1 with padding 1 on the Vector256 family (AVX2 parts): vector lanes are 16
+/// consecutive positions of the unpadded plane (two vectors), registers hold the accumulators of a block of up to 6
+/// filters (<see cref="PositionTileConv.Plan"/>, made by <see cref="PositionTileConv.Create256"/>). Inference only.
+/// </summary>
+/// <remarks>
+/// The narrow layers of a pruned model (7-12 channels on 28x28) had run through the GEMM on padded rows or
+/// Winograd, at about 55-60 % of the dense layers' speed per multiply-add: the GEMM's core was quick, but building the
+/// padded copy row by row, the pitch columns computed and dropped, and copying the pitched panels out row by row cost
+/// two thirds as much again, and Winograd's transforms weigh more the fewer the channels. Here each plane is copied
+/// whole (one contiguous copy) between guards of w + 1 zeros, which the taps above the first row and below the last
+/// read; the left and right taps of a row's first and last position read the neighbouring row's last and first value
+/// and are masked by the position's column; results go straight to the output with bias, residual and ReLU.
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class PositionTileConv256
+{
+    /// <summary>True where the Vector256 family runs (AVX2 with FMA, no Vector512 kernels, forced paths included).</summary>
+    public static bool Supported => Gemm.RowsByPanelSupported && !Gemm.RowsSupported;
+
+    /// <summary>
+    /// Whether a layer of these channel counts runs faster here than through Winograd or the GEMM on padded rows:
+    /// fewer than 256 channel pairs (in x out). One Zen 3 core, 32 images, each layer against the kernel it had,
+    /// alternating passes (best of 100): on 28x28 8 -> 7, 8 -> 9, 11 -> 11 and 12 -> 12 took 0.66-0.86 of Winograd's
+    /// time, 1 -> 8, 1 -> 16 and 3 -> 16 (32x32) 0.79-0.89 of the GEMM's, 16 -> 4 and 4 -> 16 0.95-0.98, 15 -> 15 and
+    /// 18 -> 12 0.98-0.99; 16 -> 16 0.99 on 28x28 and 1.06 on 32x32, 23 -> 19 1.07, 24 -> 24 1.15, 32 -> 32 1.17. On
+    /// 14x14 12 -> 12 and 20 -> 10 0.78-0.91, 14 -> 23 and 20 -> 25 0.97-1.01, 32 -> 32 1.26; on 7x7 8 -> 8 and
+    /// 12 -> 12 0.53-0.64, 33 -> 34 1.06, 64 -> 64 1.35.
+    /// </summary>
+    public static bool Pays(int inChannels, int outChannels) => (long)inChannels * outChannels < 256;
+
+    /// <summary>Filters per register block: two position vectors per filter, 12 accumulators of the 16 registers.</summary>
+    public const int MaxBlock = 6;
+
+    // Positions per chunk: two vectors.
+    private const int Chunk = 16;
+
+    private static int Guard(int w) => w + 1;
+
+    private static int PlaneStride(int h, int w) => h * w + Guard(w);
+
+    /// <summary>Scratch floats for an image of <paramref name="channels"/> planes of h x w (guards and read slack included).</summary>
+    public static int GuardedLength(int channels, int h, int w) => Guard(w) + channels * PlaneStride(h, w) + Chunk + Guard(w);
+
+    /// <summary>Floats of the column masks of planes of h x w: per chunk, 16 for the left neighbours, then 16 for the right.</summary>
+    public static int MaskLength(int h, int w) => 2 * Chunks(h * w) * Chunk;
+
+    private static int Chunks(int positions) => (positions + Chunk - 1) / Chunk;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int H, int W), float[]> MaskCache = new();
+
+    /// <summary>The column masks of planes of h x w, made once per geometry and shared (read-only).</summary>
+    public static float[] MasksFor(int h, int w) => MaskCache.GetOrAdd((h, w), static key =>
+    {
+        float on = BitConverter.Int32BitsToSingle(-1);
+        var masks = new float[MaskLength(key.H, key.W)];
+        for (int c = 0; c < Chunks(key.H * key.W); c++)
+            for (int l = 0; l < Chunk; l++)
+            {
+                int column = (c * Chunk + l) % key.W;
+                masks[2 * c * Chunk + l] = column > 0 ? on : 0f;
+                masks[(2 * c + 1) * Chunk + l] = column < key.W - 1 ? on : 0f;
+            }
+        return masks;
+    });
+
+    /// <summary>
+    /// One image: y[o] (h x w) = the convolution plus the bias, a residual (laid out as y) and a ReLU.
+    /// <paramref name="guarded"/> is <see cref="GuardedLength"/> floats, zero before the first image of a run (only the
+    /// planes are written, so the guards stay zero); <paramref name="masks"/> is <see cref="MasksFor"/> of h x w.
+    /// </summary>
+    public static void Forward(float* x, int h, int w, PositionTileConv.Plan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("PositionTileConv256 runs on the Vector256 kernel family");
+        if (plan.Wide) throw new InvalidOperationException("PositionTileConv256: the plan's blocks were made for the Vector512 family");
+        int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels;
+        float* planes = guarded + Guard(w);
+        for (int c = 0; c < inputs; c++)
+            Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
+        var starts = plan.BlockStarts;
+        int depth = plan.Depth;
+        fixed (float* weights = plan.Weights)
+            for (int b = 0; b + 1 < starts.Length; b++)
+            {
+                int o0 = starts[b];
+                var pass = new Pass(planes, stride, inputs, w, plane, weights + (long)depth * o0, masks,
+                    y + (long)o0 * plane, bias == null ? null : bias + o0, relu, residual == null ? null : residual + (long)o0 * plane);
+                switch (starts[b + 1] - o0)
+                {
+                    case 1: Block<GemmKernels.R1>(in pass); break;
+                    case 2: Block<GemmKernels.R2>(in pass); break;
+                    case 3: Block<GemmKernels.R3>(in pass); break;
+                    case 4: Block<GemmKernels.R4>(in pass); break;
+                    case 5: Block<GemmKernels.R5>(in pass); break;
+                    default: Block<GemmKernels.R6>(in pass); break;
+                }
+            }
+    }
+
+    // What a block kernel reads and writes: the guarded planes, the block's weights ([depth step][filter]), the masks,
+    // and its first filter's output, bias and residual.
+    private readonly struct Pass(float* planes, int stride, int inputs, int w, int plane, float* weights, float* masks, float* y, float* bias, bool relu, float* residual)
+    {
+        public readonly float* Planes = planes, Weights = weights, Masks = masks, Y = y, Bias = bias, Residual = residual;
+        public readonly int Stride = stride, Inputs = inputs, W = w, Plane = plane;
+        public readonly bool Relu = relu;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<R>(in Pass pass) where R : struct, GemmKernels.IRows
+    {
+        int plane = pass.Plane, w = pass.W, stride = pass.Stride, inputs = pass.Inputs;
+        for (int p = 0; p < plane; p += Chunk)
+        {
+            float* left = pass.Masks + 2 * p, right = left + Chunk;
+            var z = Vector256<float>.Zero;
+            Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+            float* wt = pass.Weights;
+            float* src = pass.Planes + p - w;
+            for (int c = 0; c < inputs; c++, src += stride)
+            {
+                float* row = src;
+                for (int dy = 0; dy < 3; dy++, row += w)
+                {
+                    var x0 = Vector256.Load(row - 1) & Vector256.Load(left);
+                    var x1 = Vector256.Load(row + 7) & Vector256.Load(left + 8);
+                    Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+                    wt += R.N;
+                    x0 = Vector256.Load(row);
+                    x1 = Vector256.Load(row + 8);
+                    Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+                    wt += R.N;
+                    x0 = Vector256.Load(row + 1) & Vector256.Load(right);
+                    x1 = Vector256.Load(row + 9) & Vector256.Load(right + 8);
+                    Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+                    wt += R.N;
+                }
+            }
+            int count = Math.Min(Chunk, plane - p);
+            if (R.N > 0) Store(in pass, 0, p, count, c00, c01);
+            if (R.N > 1) Store(in pass, 1, p, count, c10, c11);
+            if (R.N > 2) Store(in pass, 2, p, count, c20, c21);
+            if (R.N > 3) Store(in pass, 3, p, count, c30, c31);
+            if (R.N > 4) Store(in pass, 4, p, count, c40, c41);
+            if (R.N > 5) Store(in pass, 5, p, count, c50, c51);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<R>(Vector256<float> x0, Vector256<float> x1, float* wt,
+        ref Vector256<float> c00, ref Vector256<float> c01, ref Vector256<float> c10, ref Vector256<float> c11,
+        ref Vector256<float> c20, ref Vector256<float> c21, ref Vector256<float> c30, ref Vector256<float> c31,
+        ref Vector256<float> c40, ref Vector256<float> c41, ref Vector256<float> c50, ref Vector256<float> c51)
+        where R : struct, GemmKernels.IRows
+    {
+        Vector256<float> k;
+        if (R.N > 0) { k = Vector256.Create(wt[0]); c00 = Vector256.FusedMultiplyAdd(k, x0, c00); c01 = Vector256.FusedMultiplyAdd(k, x1, c01); }
+        if (R.N > 1) { k = Vector256.Create(wt[1]); c10 = Vector256.FusedMultiplyAdd(k, x0, c10); c11 = Vector256.FusedMultiplyAdd(k, x1, c11); }
+        if (R.N > 2) { k = Vector256.Create(wt[2]); c20 = Vector256.FusedMultiplyAdd(k, x0, c20); c21 = Vector256.FusedMultiplyAdd(k, x1, c21); }
+        if (R.N > 3) { k = Vector256.Create(wt[3]); c30 = Vector256.FusedMultiplyAdd(k, x0, c30); c31 = Vector256.FusedMultiplyAdd(k, x1, c31); }
+        if (R.N > 4) { k = Vector256.Create(wt[4]); c40 = Vector256.FusedMultiplyAdd(k, x0, c40); c41 = Vector256.FusedMultiplyAdd(k, x1, c41); }
+        if (R.N > 5) { k = Vector256.Create(wt[5]); c50 = Vector256.FusedMultiplyAdd(k, x0, c50); c51 = Vector256.FusedMultiplyAdd(k, x1, c51); }
+    }
+
+    // Filter r's 16 positions from p (count of them inside the plane) plus bias, residual and ReLU, into the output.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(in Pass pass, int r, int p, int count, Vector256<float> a, Vector256<float> b)
+    {
+        long at = (long)r * pass.Plane + p;
+        if (pass.Bias != null)
+        {
+            var shift = Vector256.Create(pass.Bias[r]);
+            a += shift;
+            b += shift;
+        }
+        float* dst = pass.Y + at, res = pass.Residual == null ? null : pass.Residual + at;
+        if (count == Chunk)
+        {
+            if (res != null) { a += Vector256.Load(res); b += Vector256.Load(res + 8); }
+            if (pass.Relu) { a = Vector256.Max(a, Vector256<float>.Zero); b = Vector256.Max(b, Vector256<float>.Zero); }
+            a.Store(dst);
+            b.Store(dst + 8);
+            return;
+        }
+        // The plane's last, partial chunk: the residual read and the output written only where the plane is.
+        if (res != null)
+        {
+            a += System.Runtime.Intrinsics.X86.Avx.MaskLoad(res, Simd.FirstLanes256(count));
+            if (count > 8) b += System.Runtime.Intrinsics.X86.Avx.MaskLoad(res + 8, Simd.FirstLanes256(count - 8));
+        }
+        if (pass.Relu) { a = Vector256.Max(a, Vector256<float>.Zero); b = Vector256.Max(b, Vector256<float>.Zero); }
+        Simd.StoreFirst256(dst, a, count);
+        if (count > 8) Simd.StoreFirst256(dst + 8, b, count - 8);
+    }
+}
