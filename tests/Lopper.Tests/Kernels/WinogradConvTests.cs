@@ -22,6 +22,9 @@ public unsafe class WinogradConvTests
     [InlineData(200, 20, 6, 6, 1, false, false)]   // deep: a group of fewer tiles than a GEMM panel
     [InlineData(32, 32, 16, 16, 2, true, true)]    // Vector256: 8 tiles a row, one vector exactly
     [InlineData(7, 13, 10, 17, 2, true, false)]    // Vector256: 9 tiles a row (a second vector of one), filters 6 + 6 + 1
+    [InlineData(9, 7, 8, 8, 3, true, true)]        // Vector256: 4 tiles a row, two rows to a vector
+    [InlineData(6, 10, 5, 7, 3, false, true)]      // Vector256: 3 tile rows a plane, so pairs span images
+    [InlineData(120, 100, 7, 7, 3, true, true)]    // Vector256: groups of a few rows, some odd (a row paired with itself)
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w, int images, bool relu, bool withResidual)
     {
         foreach (var path in Families())
@@ -44,6 +47,31 @@ public unsafe class WinogradConvTests
             WinogradConv.Forward(xp, images, h, w, plan, yp, bp, relu, rp);
         // The transforms round differently from a direct sum: allow for the depth's accumulated rounding.
         KernelTestData.AssertImagesMatchNaive(x, weight, bias, residual, images, cin, cout, h, w, relu, y, 2e-5 * cin * 9);
+    }
+
+    [Theory]
+    [InlineData(12, 9, 7, 7, 3)]     // 4 tiles a row: on Vector256 two rows a vector, the ranges starting on odd rows
+    [InlineData(10, 8, 14, 14, 2)]   // 7 tiles a row
+    public void TileRowRangesGiveTheWholeCallsBits(int cin, int cout, int h, int w, int images)
+    {
+        foreach (var path in Families())
+            KernelTestData.WithFamily(path, () =>
+            {
+                var rng = new Random(29);
+                float[] x = KernelTestData.Fill(rng, images * cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+                var residual = KernelTestData.Fill(rng, images * cout * h * w);
+                var plan = WinogradConv.Prepare(weight, cout, cin);
+                var whole = new float[images * cout * h * w];
+                var pieces = new float[whole.Length];
+                int rows = WinogradConv.TileRows(images, h);
+                fixed (float* xp = x, yp = whole, zp = pieces, bp = bias, rp = residual)
+                {
+                    WinogradConv.Forward(xp, images, h, w, plan, yp, bp, true, rp);
+                    foreach (var (first, end) in new[] { (0, 3), (3, 8), (8, rows) })
+                        WinogradConv.Forward(xp, images, h, w, plan, zp, bp, true, rp, first, end);
+                }
+                Assert.Equal(whole, pieces);
+            });
     }
 
     [Fact]

@@ -229,6 +229,28 @@ internal static unsafe class WinogradConv
 
         /// <summary>Y = At M A for one tile row, with bias, residual and ReLU, into output rows y and y + w.</summary>
         static abstract void TransformOutputRow(float* m, long elementStride, int tilesX, int w, bool second, float* y, float* residual, float bias, bool relu);
+
+        /// <summary>
+        /// Whether rows of <paramref name="tilesX"/> tiles go through the transforms two at a time (one tile vector
+        /// holding both): <see cref="TransformInputRowPair"/> and <see cref="TransformOutputRowPair"/>.
+        /// </summary>
+        static virtual bool PairsRows(int tilesX) => false;
+
+        /// <summary>
+        /// <see cref="TransformInputRow"/> for tile row <paramref name="tyA"/> of <paramref name="planeA"/> and the row
+        /// after it in the group (<paramref name="tyB"/> of <paramref name="planeB"/>), where <see cref="PairsRows"/>.
+        /// </summary>
+        static virtual void TransformInputRowPair(float* planeA, int tyA, float* planeB, int tyB, int h, int w, float* zeros, byte* inside, float* dst, long elementStride) =>
+            throw new NotSupportedException("this kernel family transforms one tile row at a time");
+
+        /// <summary>
+        /// <see cref="TransformOutputRow"/> for two tile rows whose tiles one vector holds, into output rows yA (and
+        /// yA + w where <paramref name="secondA"/>) and yB (and yB + w), where <see cref="PairsRows"/>; yB null: the
+        /// first row alone.
+        /// </summary>
+        static virtual void TransformOutputRowPair(float* m, long elementStride, int w, float* yA, float* residualA, bool secondA,
+            float* yB, float* residualB, bool secondB, float bias, bool relu) =>
+            throw new NotSupportedException("this kernel family transforms one tile row at a time");
     }
 
     // This class's kernels as a family.
@@ -285,29 +307,54 @@ internal static unsafe class WinogradConv
         byte* inside = stackalloc byte[vectors * F.MaskBytes];
         F.Masks(w, vectors, inside);
         float* tile = stackalloc float[Rows * Panel];   // the largest tile of either family
+        bool pairs = F.PairsRows(tilesX);
         long inImage = (long)inC * h * w, outImage = (long)outC * h * w;
         fixed (float* zp = zeros, vp = v, mp = m, up = plan.Packed)
         {
             for (int g0 = firstRow; g0 < endRow; g0 += rowsPerGroup)
             {
                 int g1 = Math.Min(endRow, g0 + rowsPerGroup), tiles = (g1 - g0) * tilesX;
+                // Rows of half a tile vector or less go through the transforms two at a time where the family can
+                // (the second row's tiles follow the first's in V and M), else one at a time.
+                int step = pairs ? 2 : 1;
                 for (int c = 0; c < inC; c++)
-                    for (int gr = g0; gr < g1; gr++)
+                    for (int gr = g0; gr < g1; gr += step)
                     {
                         int i = gr / tilesY, ty = gr % tilesY;
-                        float* plane = x + i * inImage + (long)c * h * w;
-                        F.TransformInputRow(plane, h, w, ty, tilesX, zp, inside, vp + (long)c * stride + (gr - g0) * tilesX, vElement);
+                        float* plane = x + i * inImage + (long)c * h * w, dst = vp + (long)c * stride + (gr - g0) * tilesX;
+                        if (!pairs) F.TransformInputRow(plane, h, w, ty, tilesX, zp, inside, dst, vElement);
+                        else
+                        {
+                            // A group's odd last row is paired with itself; its copy lands in the spill past the tiles.
+                            int next = Math.Min(gr + 1, g1 - 1), i2 = next / tilesY;
+                            F.TransformInputRowPair(plane, ty, x + i2 * inImage + (long)c * h * w, next % tilesY, h, w, zp, inside, dst, vElement);
+                        }
                     }
                 F.Multiply(plan, up, vp, vElement, mp, mElement, tiles, stride, tile);
                 for (int o = 0; o < outC; o++)
                 {
                     float b = bias == null ? 0f : bias[o];
-                    for (int gr = g0; gr < g1; gr++)
+                    for (int gr = g0; gr < g1; gr += step)
                     {
                         int i = gr / tilesY, ty = gr % tilesY;
                         long at = i * outImage + (long)o * h * w + 2L * ty * w;
-                        F.TransformOutputRow(mp + (long)o * stride + (gr - g0) * tilesX, mElement, tilesX, w, 2 * ty + 1 < h,
-                            y + at, residual == null ? null : residual + at, b, relu);
+                        float* m0 = mp + (long)o * stride + (gr - g0) * tilesX, ya = y + at, ra = residual == null ? null : residual + at;
+                        if (!pairs)
+                        {
+                            F.TransformOutputRow(m0, mElement, tilesX, w, 2 * ty + 1 < h, ya, ra, b, relu);
+                            continue;
+                        }
+                        float* yb = null, rb = null;
+                        bool secondB = false;
+                        if (gr + 1 < g1)
+                        {
+                            int i2 = (gr + 1) / tilesY, ty2 = (gr + 1) % tilesY;
+                            long at2 = i2 * outImage + (long)o * h * w + 2L * ty2 * w;
+                            yb = y + at2;
+                            rb = residual == null ? null : residual + at2;
+                            secondB = 2 * ty2 + 1 < h;
+                        }
+                        F.TransformOutputRowPair(m0, mElement, w, ya, ra, 2 * ty + 1 < h, yb, rb, secondB, b, relu);
                     }
                 }
             }

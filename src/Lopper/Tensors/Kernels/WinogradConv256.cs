@@ -33,6 +33,8 @@ internal static unsafe class WinogradConv256
     // no faster in alternating runs and raised ResNet-56's training peak from 621.8 to 623.3 MB (the pooled scratch).
     private static int GroupTiles(int inChannels, int outChannels) => Math.Clamp(4096 / (inChannels + outChannels), Panel, 512);
 
+    internal static bool XPairs = true;
+
     /// <summary>This class's kernels as a family of <see cref="WinogradConv"/>'s group driver.</summary>
     internal readonly struct Family : WinogradConv.IFamily
     {
@@ -62,6 +64,16 @@ internal static unsafe class WinogradConv256
 
         public static void TransformOutputRow(float* m, long elementStride, int tilesX, int w, bool second, float* y, float* residual, float bias, bool relu) =>
             WinogradConv256.TransformOutputRow(m, elementStride, tilesX, w, second, y, residual, bias, relu);
+
+        // Rows of 4 tiles (planes 7 or 8 wide) fill half a vector: two of them share one.
+        public static bool PairsRows(int tilesX) => XPairs && 2 * tilesX == Lanes;
+
+        public static void TransformInputRowPair(float* planeA, int tyA, float* planeB, int tyB, int h, int w, float* zeros, byte* inside, float* dst, long elementStride) =>
+            WinogradConv256.TransformInputRowPair(planeA, tyA, planeB, tyB, h, w, zeros, (Vector256<float>*)inside, dst, elementStride);
+
+        public static void TransformOutputRowPair(float* m, long elementStride, int w, float* yA, float* residualA, bool secondA,
+            float* yB, float* residualB, bool secondB, float bias, bool relu) =>
+            WinogradConv256.TransformOutputRowPair(m, elementStride, w, yA, residualA, secondA, yB, residualB, secondB, bias, relu);
     }
 
     // M[e] = U[e] V[e] for the 16 elements: every panel of 16 tiles against every block of 6 filters.
@@ -109,6 +121,36 @@ internal static unsafe class WinogradConv256
             Columns(a2, b2, c2, d2, dst + 8 * elementStride, elementStride);
             Columns(a3, b3, c3, d3, dst + 12 * elementStride, elementStride);
         }
+    }
+
+    // TransformInputRow for two rows of 4 tiles at once (planes 7 or 8 wide, where one row would fill half the lanes):
+    // tile row tyA of planeA in lanes 0-3, tyB of planeB in lanes 4-7, so the four loads of a row combination are
+    // columns -1 .. 6 and 1 .. 8 of each row's patch rows. On 7x7 planes, one row at a time had spent half of every
+    // transform on lanes past the plane.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformInputRowPair(float* planeA, int tyA, float* planeB, int tyB, int h, int w, float* zeros, Vector256<float>* inside, float* dst, long elementStride)
+    {
+        PatchRows(planeA, tyA, h, w, zeros, out var a0, out var a1, out var a2, out var a3);
+        PatchRows(planeB, tyB, h, w, zeros, out var b0, out var b1, out var b2, out var b3);
+        Row(a0, a1, a2, a3, -1, inside[0], out var p0, out var p1, out var p2, out var p3);
+        Row(b0, b1, b2, b3, -1, inside[0], out var q0, out var q1, out var q2, out var q3);
+        Row(a0, a1, a2, a3, 1, inside[2], out var r0, out var r1, out var r2, out var r3);
+        Row(b0, b1, b2, b3, 1, inside[2], out var s0, out var s1, out var s2, out var s3);
+        Columns(p0, q0, r0, s0, dst, elementStride);
+        Columns(p1, q1, r1, s1, dst + 4 * elementStride, elementStride);
+        Columns(p2, q2, r2, s2, dst + 8 * elementStride, elementStride);
+        Columns(p3, q3, r3, s3, dst + 12 * elementStride, elementStride);
+    }
+
+    // The four input rows tile row ty reads (rows outside the plane read `zeros`).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PatchRows(float* plane, int ty, int h, int w, float* zeros, out float* r0, out float* r1, out float* r2, out float* r3)
+    {
+        int top = 2 * ty - 1;
+        r0 = top >= 0 ? plane + (long)top * w : zeros;
+        r1 = plane + (long)(top + 1) * w;
+        r2 = top + 2 < h ? plane + (long)(top + 2) * w : zeros;
+        r3 = top + 3 < h ? plane + (long)(top + 3) * w : zeros;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -168,6 +210,62 @@ internal static unsafe class WinogradConv256
             Store(s00 + s01 + s02 + b, s01 - s02 - s03 + b, y + x0, residual == null ? null : residual + x0, w - x0, relu);
             if (second) Store(s10 + s11 + s12 + b, s11 - s12 - s13 + b, y + w + x0, residual == null ? null : residual + w + x0, w - x0, relu);
         }
+    }
+
+    // TransformOutputRow for two rows of 4 tiles held by one vector (see TransformInputRowPair): lanes 0-3 give output
+    // rows yA (and yA + w), lanes 4-7 rows yB (and yB + w; none when yB is null).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformOutputRowPair(float* m, long elementStride, int w, float* yA, float* residualA, bool secondA,
+        float* yB, float* residualB, bool secondB, float bias, bool relu)
+    {
+        var b = Vector256.Create(bias);
+        Vector256<float> s00, s01, s02, s03, s10, s11, s12, s13;
+        {
+            var m0 = Vector256.Load(m); var m1 = Vector256.Load(m + 4 * elementStride); var m2 = Vector256.Load(m + 8 * elementStride); var m3 = Vector256.Load(m + 12 * elementStride);
+            s00 = m0 + m1 + m2; s10 = m1 - m2 - m3;
+        }
+        {
+            var m0 = Vector256.Load(m + elementStride); var m1 = Vector256.Load(m + 5 * elementStride); var m2 = Vector256.Load(m + 9 * elementStride); var m3 = Vector256.Load(m + 13 * elementStride);
+            s01 = m0 + m1 + m2; s11 = m1 - m2 - m3;
+        }
+        {
+            var m0 = Vector256.Load(m + 2 * elementStride); var m1 = Vector256.Load(m + 6 * elementStride); var m2 = Vector256.Load(m + 10 * elementStride); var m3 = Vector256.Load(m + 14 * elementStride);
+            s02 = m0 + m1 + m2; s12 = m1 - m2 - m3;
+        }
+        {
+            var m0 = Vector256.Load(m + 3 * elementStride); var m1 = Vector256.Load(m + 7 * elementStride); var m2 = Vector256.Load(m + 11 * elementStride); var m3 = Vector256.Load(m + 15 * elementStride);
+            s03 = m0 + m1 + m2; s13 = m1 - m2 - m3;
+        }
+        StorePair(s00 + s01 + s02 + b, s01 - s02 - s03 + b, yA, residualA, yB, residualB, w, relu);
+        if (secondA || secondB)
+            StorePair(s10 + s11 + s12 + b, s11 - s12 - s13 + b, secondA ? yA + w : null, secondA && residualA != null ? residualA + w : null,
+                secondB && yB != null ? yB + w : null, secondB && residualB != null ? residualB + w : null, w, relu);
+    }
+
+    // The 8 outputs (w of them inside the row) of each of two rows whose tiles' left (even) and right (odd) columns
+    // one vector pair holds, tiles 0-3 for row A and 4-7 for row B; a null row is not written.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePair(Vector256<float> even, Vector256<float> odd, float* yA, float* residualA, float* yB, float* residualB, int w, bool relu)
+    {
+        var low = Avx.UnpackLow(even, odd);
+        var high = Avx.UnpackHigh(even, odd);
+        if (yA != null) StoreRow(Avx.Permute2x128(low, high, 0x20), yA, residualA, w, relu);
+        if (yB != null) StoreRow(Avx.Permute2x128(low, high, 0x31), yB, residualB, w, relu);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(Vector256<float> v, float* y, float* residual, int w, bool relu)
+    {
+        if (w >= Lanes)
+        {
+            if (residual != null) v += Vector256.Load(residual);
+            if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
+            v.Store(y);
+            return;
+        }
+        if (residual != null) v += Avx.MaskLoad(residual, Simd.FirstLanes256(w));
+        if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
+        Simd.StoreFirst256(y, v, w);
     }
 
     // The 16 outputs of a row from column x0 on, the tiles' left (even) and right (odd) columns interleaved: unpacks pair
