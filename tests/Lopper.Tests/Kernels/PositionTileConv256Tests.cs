@@ -20,10 +20,8 @@ public unsafe class PositionTileConv256Tests
     [InlineData(1, 16, 6, 11, true, false)]    // a stem, rectangular: blocks of 6, 5 and 5
     public void MatchesNaiveConvolution(int cin, int cout, int h, int w, bool relu, bool withResidual)
     {
-        foreach (var path in KernelTestData.Families(() => PositionTileConv256.Supported).Append(Gemm.KernelPath.Vector256).Distinct())
-            KernelTestData.WithFamily(path, () =>
+        OnVector256(() =>
             {
-                if (!PositionTileConv256.Supported) return;   // neither AVX2 with FMA nor a forced Vector256 family here
                 var rng = new Random(cin * 7 + cout);
                 float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
                 float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * h * w) : null;
@@ -44,6 +42,72 @@ public unsafe class PositionTileConv256Tests
             });
     }
 
+    [Theory]
+    [InlineData(16, 16, 28, 28, 0.5, true, true)]   // an SPP layer at half its columns: blocks of 6, 5 and 5
+    [InlineData(29, 31, 14, 14, 0.3, false, true)]
+    [InlineData(57, 64, 7, 7, 0.6, true, false)]
+    [InlineData(4, 5, 6, 9, 0.9, false, false)]    // nearly all columns gone, no left-neighbour tap at all
+    [InlineData(3, 8, 5, 1, 0.0, true, true)]      // every column kept, one-pixel-wide planes
+    public void KeptColumnsMatchANaiveConvolutionWithTheOthersZero(int cin, int cout, int h, int w, double pruned, bool relu, bool withResidual)
+    {
+        var rng = new Random(13);
+        var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() >= pruned).ToArray();
+        if (columns.Length == 0) columns = [4];
+        if (pruned >= 0.9) columns = columns.Where(c => c % 3 != 0).ToArray();
+        int k = columns.Length;
+        float[] x = KernelTestData.Fill(rng, cin * h * w), kept = KernelTestData.Fill(rng, cout * k), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * h * w) : null;
+        var dense = new float[cout * cin * 9];
+        for (int o = 0; o < cout; o++)
+            for (int j = 0; j < k; j++) dense[o * cin * 9 + columns[j]] = kept[o * k + j];
+        OnVector256(() => AssertTapsMatchNaive(TapPlan.ForColumns(kept, cout, cin, columns, wide: false), x, dense, bias, residual, cin, cout, h, w, relu));
+    }
+
+    [Theory]
+    [InlineData(32, 64, 7, 7, 4, true, true)]     // SNACS's third stage: groups of 4 filters reading the same channels
+    [InlineData(16, 16, 28, 28, 2, false, true)]
+    [InlineData(30, 32, 14, 14, 1, true, false)]  // every filter its own channel set
+    public void SliceBlocksMatchANaiveConvolution(int cin, int cout, int h, int w, int group, bool relu, bool withResidual)
+    {
+        var rng = new Random(17);
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * h * w) : null;
+        // Filters in groups (interleaved, so the blocks hold filters out of order) share the channels they read.
+        int groups = (cout + group - 1) / group;
+        var reads = Enumerable.Range(0, groups).Select(_ => Enumerable.Range(0, cin).Select(_ => rng.NextDouble() < 0.5).ToArray()).ToArray();
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+                if (!reads[o % groups][c]) Array.Clear(weight, (o * cin + c) * 9, 9);
+        var plan = TapPlan.ForSlices(weight, cout, cin, wide: false);
+        Assert.All(Enumerable.Range(0, plan.BlockCount), b => Assert.InRange(plan.BlockStarts[b + 1] - plan.BlockStarts[b], 1, PositionTileConv256.MaxBlock));
+        Assert.True(plan.KeptShare <= plan.ComputedShare && plan.ComputedShare <= plan.CostShare && plan.CostShare < 1);
+        OnVector256(() => AssertTapsMatchNaive(plan, x, weight, bias, residual, cin, cout, h, w, relu));
+    }
+
+    // Runs a check on the Vector256 family where this machine can (natively, or forced on an AVX-512 part).
+    private static void OnVector256(Action check) =>
+        KernelTestData.WithFamily(Gemm.KernelPath.Vector256, () =>
+        {
+            if (PositionTileConv256.Supported) check();
+        });
+
+    // One image, twice on the same scratch (the second negated), through a tap plan against the naive convolution of
+    // the dense weight it stands for; nothing past the output written.
+    private static void AssertTapsMatchNaive(TapPlan plan, float[] x, float[] dense, float[] bias, float[]? residual, int cin, int cout, int h, int w, bool relu)
+    {
+        var scratch = new float[PositionTileConv256.GuardedLength(cin, h, w)];
+        var masks = PositionTileConv256.MasksFor(h, w);
+        for (int image = 0; image < 2; image++)
+        {
+            var y = new float[cout * h * w + 40];
+            Array.Fill(y, float.NaN);
+            if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];
+            fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
+                PositionTileConv256.ForwardTaps(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+            KernelTestData.AssertImagesMatchNaive(x, dense, bias, residual, 1, cin, cout, h, w, relu, y, 1e-4);
+        }
+    }
+
     [Fact]
     public void RefusesAPlanMadeForTheOtherFamily()
     {
@@ -59,6 +123,12 @@ public unsafe class PositionTileConv256Tests
             {
                 fixed (float* xp = x, yp = y, sp = scratch, mp = masks)
                     PositionTileConv256.Forward(xp, 4, 4, plan, yp, sp, mp);
+            });
+            var taps = TapPlan.ForColumns(new float[2 * 9], 2, 1);
+            Assert.Throws<InvalidOperationException>(() =>
+            {
+                fixed (float* xp = x, yp = y, sp = scratch, mp = masks)
+                    PositionTileConv256.ForwardTaps(xp, 4, 4, taps, yp, sp, mp);
             });
         });
     }

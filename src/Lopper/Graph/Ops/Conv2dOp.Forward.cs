@@ -74,7 +74,7 @@ public sealed unsafe partial class Conv2dOp
         // Positions-in-lanes kernels for frozen weights with most slices zero, filter counts that idle tile lanes, or
         // a kernel-column subset.
         object? plan = !keep ? null
-            : tiled ? (object?)SliceTaps(weight, state) ?? (object?)SliceSparse(weight, state, oh, ow) ?? (object?)PositionTiles256(weight, state, oh, ow)
+            : tiled ? (object?)SliceTaps(weight, state, ow) ?? (object?)SliceSparse(weight, state, oh, ow) ?? (object?)PositionTiles256(weight, state, oh, ow)
                 ?? (object?)Winograd(weight, state, oh, ow) ?? PositionTiles(weight, state, oh, ow)
             : IsOneByOne ? PointwiseTaps(weight, state, oh, ow)
             : ColumnTaps(weight, state);

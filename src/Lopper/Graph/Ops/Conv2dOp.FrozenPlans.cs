@@ -84,8 +84,9 @@ public sealed unsafe partial class Conv2dOp
         return state.KeepDerived(PositionTileConv.Create256(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels));
     }
 
-    // Images [start, end) through PositionTileConv256: scratch cleared once per call, masks once per geometry.
-    private void ForwardPositionTiles256(float[] x, PositionTileConv.Plan plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
+    // Images [start, end) through PositionTileConv256 (dense blocks or a tap list): scratch cleared once per call, masks
+    // once per geometry.
+    private void ForwardPositionTiles256(float[] x, object plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
     {
         int length = PositionTileConv256.GuardedLength(InChannels, h, w);
         var guarded = BufferPool.Rent(length);
@@ -96,7 +97,9 @@ public sealed unsafe partial class Conv2dOp
             for (int i = start; i < end; i++)
             {
                 float* output = yp + i * outPlane;
-                PositionTileConv256.Forward(xp + i * inPlane, h, w, plan, output, gp, mp, bp, FusedRelu, rp == null ? null : rp + i * outPlane);
+                float* res = rp == null ? null : rp + i * outPlane;
+                if (plan is TapPlan taps) PositionTileConv256.ForwardTaps(xp + i * inPlane, h, w, taps, output, gp, mp, bp, FusedRelu, res);
+                else PositionTileConv256.Forward(xp + i * inPlane, h, w, (PositionTileConv.Plan)plan, output, gp, mp, bp, FusedRelu, res);
                 ClampToReluMax(output, outPlane);
             }
         BufferPool.Return(guarded);
@@ -112,8 +115,11 @@ public sealed unsafe partial class Conv2dOp
     {
         var derived = state.Derived;   // read once: another executor may set it between two reads
         if (derived is TapPlan kept) return kept;
-        if (derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride > 2 || PadH != 1 || !CompactTileConv.Supported) return null;
-        return state.KeepDerived(TapPlan.ForColumns(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, Columns));
+        if (derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride > 2 || PadH != 1) return null;
+        // On AVX2 parts stride 1 only (PositionTileConv256): at stride 2 the kept columns stay on im2col.
+        bool narrow = !CompactTileConv.Supported && Stride == 1 && PositionTileConv256.Supported;
+        if (!CompactTileConv.Supported && !narrow) return null;
+        return state.KeepDerived(TapPlan.ForColumns(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, Columns, wide: !narrow));
     }
 
     /// <summary>
@@ -129,11 +135,18 @@ public sealed unsafe partial class Conv2dOp
     // that read the same input channels (TapPlan.ForSlices): SNACS prunes connections in groups of filters, so blocks
     // of equal channel sets compute few zero slices. Taken where it multiplies less than the dense weight and costs
     // less than the slice-sparse kernel, which multiplies only the kept slices but each more slowly.
-    private TapPlan? SliceTaps(float[] weight, NodeState state)
+    private TapPlan? SliceTaps(float[] weight, NodeState state, int w)
     {
         var derived = state.Derived;   // read once: another executor may set it between two reads
         if (derived is TapPlan kept) return kept;
-        if (derived is not null || Kernel != 3 || Stride > 2 || Columns is not null || !CompactTileConv.Supported) return null;
+        if (derived is not null || Kernel != 3 || Stride > 2 || Columns is not null) return null;
+        if (!CompactTileConv.Supported)
+        {
+            // AVX2 parts: stride 1 only, against the dense kernel the layer would run (PositionTileConv256.TapListPays).
+            if (Stride != 1 || PadH != 1 || !IsUniform || !PositionTileConv256.Supported) return null;
+            var narrow = TapPlan.ForSlices(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, wide: false);
+            return narrow.KeptShare < 1 && PositionTileConv256.TapListPays(narrow.CostShare, InChannels, OutChannels, w) ? state.KeepDerived(narrow) : null;
+        }
         var plan = TapPlan.ForSlices(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels);
         if (plan.KeptShare >= 1 || plan.CostShare > 0.95) return null;
         if (plan.KeptShare <= SliceSparseMaxDensity && plan.KeptShare * SliceSparseCostPerSlice < plan.CostShare) return null;
@@ -261,9 +274,9 @@ public sealed unsafe partial class Conv2dOp
     // phases); bias, residual and fused ReLU included.
     private void ForwardPitched(float[] x, object plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w, int oh, int ow)
     {
-        if (plan is PositionTileConv.Plan { Wide: false } narrow)
+        if (plan is PositionTileConv.Plan { Wide: false } or TapPlan { Wide: false })
         {
-            ForwardPositionTiles256(x, narrow, bias, residual, y, start, end, h, w);
+            ForwardPositionTiles256(x, plan, bias, residual, y, start, end, h, w);
             return;
         }
         bool stride2 = Stride == 2;

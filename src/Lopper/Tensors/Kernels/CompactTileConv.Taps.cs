@@ -15,6 +15,7 @@ internal static unsafe partial class CompactTileConv
     public static void ForwardTaps(float* x, int h, int w, TapPlan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
         if (!Supported) throw new PlatformNotSupportedException("CompactTileConv needs AVX-512");
+        if (!plan.Wide) throw new InvalidOperationException("CompactTileConv: the tap list's blocks were made for the Vector256 family");
         int plane = h * w, stride = PlaneStride(h, w);
         float* planes = guarded + Guard(w);
         CopyEdgeRows(x, plan.InChannels, h, w, planes, plan, pairs: true);

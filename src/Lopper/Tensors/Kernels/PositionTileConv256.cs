@@ -34,6 +34,17 @@ internal static unsafe class PositionTileConv256
     /// </summary>
     public static bool Pays(int inChannels, int outChannels) => (long)inChannels * outChannels < 256;
 
+    /// <summary>
+    /// Whether a tap list (<see cref="TapPlan"/>) whose blocks cost <paramref name="costShare"/> of the dense weight's
+    /// multiply-adds runs faster than the dense kernel the layer would otherwise take: below 0.95 where that kernel is
+    /// these position tiles (<see cref="Pays"/>), else Winograd, which runs wider layers 1.3x (14x14) to 2x (7x7) the
+    /// position tiles' speed per multiply-add: below 0.75 on planes 14 or more wide, below 0.45 on smaller ones. A
+    /// connection-pruned ResNet-20 (`lopper latency --layers`, 2 threads, Zen 3): tap lists of 60 % and 48 % on 14x14
+    /// took 0.79-0.81 of Winograd's time, of 69 % 1.12; of 43-52 % on 7x7 0.81-1.30.
+    /// </summary>
+    public static bool TapListPays(double costShare, int inChannels, int outChannels, int w) =>
+        costShare < (Pays(inChannels, outChannels) ? 0.95 : w >= 14 ? 0.75 : 0.45);
+
     /// <summary>Filters per register block: two position vectors per filter, 12 accumulators of the 16 registers.</summary>
     public const int MaxBlock = 6;
 
@@ -79,75 +90,151 @@ internal static unsafe class PositionTileConv256
         if (!Supported) throw new PlatformNotSupportedException("PositionTileConv256 runs on the Vector256 kernel family");
         if (plan.Wide) throw new InvalidOperationException("PositionTileConv256: the plan's blocks were made for the Vector512 family");
         int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels;
-        float* planes = guarded + Guard(w);
-        for (int c = 0; c < inputs; c++)
-            Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
+        float* planes = CopyPlanes(x, inputs, null, h, w, guarded);
         var starts = plan.BlockStarts;
         int depth = plan.Depth;
+        int* outs = stackalloc int[MaxBlock];
+        var pass = new Pass(planes, stride, w, plane, masks, y, bias, relu, residual);
         fixed (float* weights = plan.Weights)
             for (int b = 0; b + 1 < starts.Length; b++)
             {
-                int o0 = starts[b];
-                var pass = new Pass(planes, stride, inputs, w, plane, weights + (long)depth * o0, masks,
-                    y + (long)o0 * plane, bias == null ? null : bias + o0, relu, residual == null ? null : residual + (long)o0 * plane);
-                switch (starts[b + 1] - o0)
-                {
-                    case 1: Block<GemmKernels.R1>(in pass); break;
-                    case 2: Block<GemmKernels.R2>(in pass); break;
-                    case 3: Block<GemmKernels.R3>(in pass); break;
-                    case 4: Block<GemmKernels.R4>(in pass); break;
-                    case 5: Block<GemmKernels.R5>(in pass); break;
-                    default: Block<GemmKernels.R6>(in pass); break;
-                }
+                int o0 = starts[b], count = starts[b + 1] - o0;
+                for (int r = 0; r < count; r++) outs[r] = o0 + r;
+                var steps = new Steps(inputs, null, 0, 0, 0);
+                Dispatch(count, in pass, in steps, weights + (long)depth * o0, outs);
             }
     }
 
-    // What a block kernel reads and writes: the guarded planes, the block's weights ([depth step][filter]), the masks,
-    // and its first filter's output, bias and residual.
-    private readonly struct Pass(float* planes, int stride, int inputs, int w, int plane, float* weights, float* masks, float* y, float* bias, bool relu, float* residual)
+    /// <summary>
+    /// <see cref="Forward"/> for a tap list (<see cref="TapPlan"/> made for this family): each block of filters multiplies
+    /// only its taps (a kernel-column subset, SPP; or the input channels its filters read, SNACS), and writes its own
+    /// filters, which need not be consecutive.
+    /// </summary>
+    public static void ForwardTaps(float* x, int h, int w, TapPlan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
-        public readonly float* Planes = planes, Weights = weights, Masks = masks, Y = y, Bias = bias, Residual = residual;
-        public readonly int Stride = stride, Inputs = inputs, W = w, Plane = plane;
+        if (!Supported) throw new PlatformNotSupportedException("PositionTileConv256 runs on the Vector256 kernel family");
+        if (plan.Wide) throw new InvalidOperationException("PositionTileConv256: the plan's blocks were made for the Vector512 family");
+        int plane = h * w, stride = PlaneStride(h, w);
+        float* planes = CopyPlanes(x, plan.InChannels, plan, h, w, guarded);
+        var offsets = plan.Offsets(stride, w);
+        var pass = new Pass(planes, stride, w, plane, masks, y, bias, relu, residual);
+        fixed (float* weights = plan.Weights)
+        fixed (int* filters = plan.Filters)
+        fixed (nint* shifts = offsets)
+            for (int b = 0; b < plan.BlockCount; b++)
+            {
+                int t0 = plan.TapStarts[b], f0 = plan.BlockStarts[b];
+                var steps = new Steps(0, shifts + t0, plan.Ends[3 * b], plan.Ends[3 * b + 1], plan.Ends[3 * b + 2]);
+                Dispatch(plan.BlockStarts[b + 1] - f0, in pass, in steps, weights + plan.WeightStarts[b], filters + f0);
+            }
+    }
+
+    // Each plane (those the plan reads; all without one) copied whole between the guards; returns the first plane.
+    private static float* CopyPlanes(float* x, int channels, TapPlan? plan, int h, int w, float* guarded)
+    {
+        int plane = h * w, stride = PlaneStride(h, w);
+        float* planes = guarded + Guard(w);
+        for (int c = 0; c < channels; c++)
+            if (plan is null || plan.ReadsChannel(c))
+                Buffer.MemoryCopy(x + (long)c * plane, planes + (long)c * stride, (long)plane * sizeof(float), (long)plane * sizeof(float));
+        return planes;
+    }
+
+    private static void Dispatch(int count, in Pass pass, in Steps steps, float* weights, int* outs)
+    {
+        switch (count)
+        {
+            case 1: Block<GemmKernels.R1>(in pass, in steps, weights, outs); break;
+            case 2: Block<GemmKernels.R2>(in pass, in steps, weights, outs); break;
+            case 3: Block<GemmKernels.R3>(in pass, in steps, weights, outs); break;
+            case 4: Block<GemmKernels.R4>(in pass, in steps, weights, outs); break;
+            case 5: Block<GemmKernels.R5>(in pass, in steps, weights, outs); break;
+            case 6: Block<GemmKernels.R6>(in pass, in steps, weights, outs); break;
+            default: throw new ArgumentOutOfRangeException(nameof(count), $"a block of {count} filters (at most {MaxBlock})");
+        }
+    }
+
+    // What every block of one image shares: the guarded planes, the column masks, the output, bias, residual and ReLU.
+    private readonly struct Pass(float* planes, int stride, int w, int plane, float* masks, float* y, float* bias, bool relu, float* residual)
+    {
+        public readonly float* Planes = planes, Masks = masks, Y = y, Bias = bias, Residual = residual;
+        public readonly int Stride = stride, W = w, Plane = plane;
         public readonly bool Relu = relu;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<R>(in Pass pass) where R : struct, GemmKernels.IRows
+    // A block's depth steps: every tap of `Inputs` channels in order (Shifts null), or a tap list, its shifts ordered
+    // left taps [0, Left), centre [Left, Centre), right [Centre, Right).
+    private readonly struct Steps(int inputs, nint* shifts, int left, int centre, int right)
     {
-        int plane = pass.Plane, w = pass.W, stride = pass.Stride, inputs = pass.Inputs;
+        public readonly int Inputs = inputs, Left = left, Centre = centre, Right = right;
+        public readonly nint* Shifts = shifts;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<R>(in Pass pass, in Steps steps, float* weights, int* outs) where R : struct, GemmKernels.IRows
+    {
+        int plane = pass.Plane, w = pass.W, stride = pass.Stride;
+        nint* shifts = steps.Shifts;
         for (int p = 0; p < plane; p += Chunk)
         {
             float* left = pass.Masks + 2 * p, right = left + Chunk;
             var z = Vector256<float>.Zero;
             Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-            float* wt = pass.Weights;
-            float* src = pass.Planes + p - w;
-            for (int c = 0; c < inputs; c++, src += stride)
+            float* wt = weights;
+            float* at = pass.Planes + p;
+            if (shifts == null)
             {
-                float* row = src;
-                for (int dy = 0; dy < 3; dy++, row += w)
+                float* src = at - w;
+                for (int c = 0; c < steps.Inputs; c++, src += stride)
                 {
-                    var x0 = Vector256.Load(row - 1) & Vector256.Load(left);
-                    var x1 = Vector256.Load(row + 7) & Vector256.Load(left + 8);
+                    float* row = src;
+                    for (int dy = 0; dy < 3; dy++, row += w)
+                    {
+                        var x0 = Vector256.Load(row - 1) & Vector256.Load(left);
+                        var x1 = Vector256.Load(row + 7) & Vector256.Load(left + 8);
+                        Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+                        wt += R.N;
+                        x0 = Vector256.Load(row);
+                        x1 = Vector256.Load(row + 8);
+                        Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+                        wt += R.N;
+                        x0 = Vector256.Load(row + 1) & Vector256.Load(right);
+                        x1 = Vector256.Load(row + 9) & Vector256.Load(right + 8);
+                        Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+                        wt += R.N;
+                    }
+                }
+            }
+            else
+            {
+                int e = 0;
+                for (; e < steps.Left; e++, wt += R.N)
+                {
+                    float* src = at + shifts[e];
+                    var x0 = Vector256.Load(src) & Vector256.Load(left);
+                    var x1 = Vector256.Load(src + 8) & Vector256.Load(left + 8);
                     Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
-                    wt += R.N;
-                    x0 = Vector256.Load(row);
-                    x1 = Vector256.Load(row + 8);
+                }
+                for (; e < steps.Centre; e++, wt += R.N)
+                {
+                    float* src = at + shifts[e];
+                    Accumulate<R>(Vector256.Load(src), Vector256.Load(src + 8), wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+                }
+                for (; e < steps.Right; e++, wt += R.N)
+                {
+                    float* src = at + shifts[e];
+                    var x0 = Vector256.Load(src) & Vector256.Load(right);
+                    var x1 = Vector256.Load(src + 8) & Vector256.Load(right + 8);
                     Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
-                    wt += R.N;
-                    x0 = Vector256.Load(row + 1) & Vector256.Load(right);
-                    x1 = Vector256.Load(row + 9) & Vector256.Load(right + 8);
-                    Accumulate<R>(x0, x1, wt, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
-                    wt += R.N;
                 }
             }
             int count = Math.Min(Chunk, plane - p);
-            if (R.N > 0) Store(in pass, 0, p, count, c00, c01);
-            if (R.N > 1) Store(in pass, 1, p, count, c10, c11);
-            if (R.N > 2) Store(in pass, 2, p, count, c20, c21);
-            if (R.N > 3) Store(in pass, 3, p, count, c30, c31);
-            if (R.N > 4) Store(in pass, 4, p, count, c40, c41);
-            if (R.N > 5) Store(in pass, 5, p, count, c50, c51);
+            if (R.N > 0) Store(in pass, outs[0], p, count, c00, c01);
+            if (R.N > 1) Store(in pass, outs[1], p, count, c10, c11);
+            if (R.N > 2) Store(in pass, outs[2], p, count, c20, c21);
+            if (R.N > 3) Store(in pass, outs[3], p, count, c30, c31);
+            if (R.N > 4) Store(in pass, outs[4], p, count, c40, c41);
+            if (R.N > 5) Store(in pass, outs[5], p, count, c50, c51);
         }
     }
 
@@ -167,14 +254,14 @@ internal static unsafe class PositionTileConv256
         if (R.N > 5) { k = Vector256.Create(wt[5]); c50 = Vector256.FusedMultiplyAdd(k, x0, c50); c51 = Vector256.FusedMultiplyAdd(k, x1, c51); }
     }
 
-    // Filter r's 16 positions from p (count of them inside the plane) plus bias, residual and ReLU, into the output.
+    // Filter o's 16 positions from p (count of them inside the plane) plus bias, residual and ReLU, into the output.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(in Pass pass, int r, int p, int count, Vector256<float> a, Vector256<float> b)
+    private static void Store(in Pass pass, int o, int p, int count, Vector256<float> a, Vector256<float> b)
     {
-        long at = (long)r * pass.Plane + p;
+        long at = (long)o * pass.Plane + p;
         if (pass.Bias != null)
         {
-            var shift = Vector256.Create(pass.Bias[r]);
+            var shift = Vector256.Create(pass.Bias[o]);
             a += shift;
             b += shift;
         }

@@ -10,8 +10,9 @@ internal sealed class TapPlan
 {
     private const int MaxBlock = 8;
 
-    private TapPlan(int outChannels, int inChannels, int[] filters, int[] blockStarts, int[] taps, int[] tapStarts, int[] ends, float[] weights, int[] weightStarts, long computedSlices, long keptSlices)
+    private TapPlan(int outChannels, int inChannels, int[] filters, int[] blockStarts, int[] taps, int[] tapStarts, int[] ends, float[] weights, int[] weightStarts, long computedSlices, long keptSlices, bool wide)
     {
+        Wide = wide;
         OutChannels = outChannels; InChannels = inChannels; Filters = filters; BlockStarts = blockStarts; Taps = taps;
         TapStarts = tapStarts; Ends = ends; Weights = weights; WeightStarts = weightStarts;
         EndsStride2 = new int[ends.Length];
@@ -30,6 +31,12 @@ internal sealed class TapPlan
     /// even columns (phase (0, 0)) are read.
     /// </summary>
     internal bool CentreOnly { get; }
+
+    /// <summary>
+    /// True for <see cref="CompactTileConv"/>'s blocks of up to 8 filters (Vector512), false for
+    /// <see cref="PositionTileConv256"/>'s of up to 6.
+    /// </summary>
+    public bool Wide { get; }
 
     /// <summary>Output channels (filters).</summary>
     public int OutChannels { get; }
@@ -158,20 +165,24 @@ internal sealed class TapPlan
 
     /// <summary>
     /// The plan of a [outChannels, K] weight whose K columns are <paramref name="columns"/> (null: all
-    /// inChannels*9): blocks of consecutive filters, as even as <see cref="PositionTileConv.BlockStarts"/> makes them.
+    /// inChannels*9): blocks of consecutive filters, as even as <see cref="PositionTileConv.BlockStarts"/> makes them,
+    /// for the Vector512 family's kernel (<paramref name="wide"/>) or the Vector256 one's.
     /// </summary>
-    public static TapPlan ForColumns(ReadOnlySpan<float> weight, int outChannels, int inChannels, int[]? columns = null)
+    public static TapPlan ForColumns(ReadOnlySpan<float> weight, int outChannels, int inChannels, int[]? columns = null, bool wide = true)
     {
         int k = columns?.Length ?? inChannels * 9;
         var all = new int[k];
         for (int j = 0; j < k; j++) all[j] = columns?[j] ?? j;
-        var starts = PositionTileConv.BlockStarts(outChannels);
+        var starts = PositionTileConv.BlockStarts(outChannels, BlockLimit(wide));
         var blocks = new List<(int[] Filters, int[] Columns)>();
         for (int b = 0; b + 1 < starts.Length; b++)
             blocks.Add((Enumerable.Range(starts[b], starts[b + 1] - starts[b]).ToArray(), all));
         var channels = columns is null ? inChannels : columns.Select(c => c / 9).Distinct().Count();
-        return Build(weight, outChannels, inChannels, all, blocks, (long)outChannels * channels, (long)outChannels * channels);
+        return Build(weight, outChannels, inChannels, all, blocks, (long)outChannels * channels, (long)outChannels * channels, wide);
     }
+
+    // Filters per block of the family's kernel.
+    private static int BlockLimit(bool wide) => wide ? MaxBlock : PositionTileConv256.MaxBlock;
 
     /// <summary>
     /// The plan of a dense [outChannels, inChannels*9] weight with zero kernel slices: filters that read the same set
@@ -189,8 +200,9 @@ internal sealed class TapPlan
     /// version that recomputed every pair's union per merge took 58 s to plan a 512 x 512 layer with half its slices
     /// zero at random (this one 0.2 s, one thread).
     /// </remarks>
-    public static TapPlan ForSlices(ReadOnlySpan<float> weight, int outChannels, int inChannels)
+    public static TapPlan ForSlices(ReadOnlySpan<float> weight, int outChannels, int inChannels, bool wide = true)
     {
+        int maxBlock = BlockLimit(wide);
         // Each filter's set of input channels with a nonzero slice, as a bit set.
         int k = inChannels * 9, words = (inChannels + 63) / 64;
         var reads = new ulong[outChannels][];
@@ -202,7 +214,7 @@ internal sealed class TapPlan
                 if (weight.Slice(o * k + c * 9, 9).IndexOfAnyExcept(0f) >= 0) reads[o][c >> 6] |= 1UL << (c & 63);
             keptSlices += PopCount(reads[o], null);
         }
-        // Equal channel sets first (filters in order), in groups of at most MaxBlock: `filling` holds, per set met so
+        // Equal channel sets first (filters in order), in groups of at most maxBlock: `filling` holds, per set met so
         // far, the block its next filter joins.
         var sets = new List<ulong[]>();
         var members = new List<List<int>>();
@@ -211,7 +223,7 @@ internal sealed class TapPlan
         {
             int f = filling.FindIndex(b => sets[b].AsSpan().SequenceEqual(reads[o]));
             int block = f < 0 ? -1 : filling[f];
-            if (block < 0 || members[block].Count == MaxBlock)
+            if (block < 0 || members[block].Count == maxBlock)
             {
                 block = sets.Count;
                 if (f < 0) filling.Add(block); else filling[f] = block;
@@ -228,7 +240,7 @@ internal sealed class TapPlan
         var alive = new bool[n];
         Array.Fill(alive, true);
         var saved = new long[n * n];
-        long Saving(int a, int b) => members[a].Count + members[b].Count > MaxBlock ? 0
+        long Saving(int a, int b) => members[a].Count + members[b].Count > maxBlock ? 0
             : Cost(channels[a], members[a].Count) + Cost(channels[b], members[b].Count) - Cost(PopCount(sets[a], sets[b]), members[a].Count + members[b].Count);
         for (int a = 0; a < n; a++)
             for (int b = a + 1; b < n; b++) saved[a * n + b] = Saving(a, b);
@@ -272,7 +284,7 @@ internal sealed class TapPlan
                             if (weight[o * k + c * 9 + t] != 0f) { columns.Add(c * 9 + t); break; }
             packed.Add((members[b].ToArray(), columns.ToArray()));
         }
-        var plan = Build(weight, outChannels, inChannels, null, packed, computed, keptSlices);
+        var plan = Build(weight, outChannels, inChannels, null, packed, computed, keptSlices, wide);
         plan.CostShare = (double)cost / ((long)outChannels * inChannels);
         return plan;
     }
@@ -287,7 +299,7 @@ internal sealed class TapPlan
 
     // Packs the blocks: taps ordered by column shift (kx = 0, 1, 2), weights [tap][filter]. With fromColumns the
     // weight's columns are those; without, the weight is dense [out, inChannels*9].
-    private static TapPlan Build(ReadOnlySpan<float> weight, int outChannels, int inChannels, int[]? fromColumns, List<(int[] Filters, int[] Columns)> blocks, long computed, long kept)
+    private static TapPlan Build(ReadOnlySpan<float> weight, int outChannels, int inChannels, int[]? fromColumns, List<(int[] Filters, int[] Columns)> blocks, long computed, long kept, bool wide)
     {
         int k = fromColumns?.Length ?? inChannels * 9;
         var at = new Dictionary<int, int>();
@@ -319,6 +331,6 @@ internal sealed class TapPlan
             tapStarts.Add(taps.Count);
         }
         return new TapPlan(outChannels, inChannels, filters.ToArray(), blockStarts.ToArray(), taps.ToArray(), tapStarts.ToArray(),
-            ends.ToArray(), weights.ToArray(), weightStarts.ToArray(), computed, kept);
+            ends.ToArray(), weights.ToArray(), weightStarts.ToArray(), computed, kept, wide);
     }
 }
