@@ -98,10 +98,10 @@ public class SplitBatchInferenceTests
         Assert.Equal(expected, stride == 1 ? plan is Tensors.Kernels.PositionTileConv.Plan : plan is Tensors.Kernels.TapPlan);
     }
 
-    // Whether the Vector256 family (AVX2 parts) runs a dense 3x3 layer through its position tiles: at stride 1, under
-    // 256 channel pairs.
+    // Whether the Vector256 family (AVX2 parts) runs a dense 3x3 layer through its position tiles (a tap list of every
+    // tap at stride 2): under 256 channel pairs.
     private static bool NarrowPositionTiles(int inChannels, int filters, int stride) =>
-        stride == 1 && Tensors.Kernels.PositionTileConv256.Supported && Tensors.Kernels.PositionTileConv256.Pays(inChannels, filters);
+        Tensors.Kernels.PositionTileConv256.Supported && Tensors.Kernels.PositionTileConv256.Pays(inChannels, filters);
 
     [Theory]
     [InlineData(33, 7, 11, 1)]   // sub-batches of 8 and 3: stacks of 4, 4 and 3 images
@@ -167,9 +167,7 @@ public class SplitBatchInferenceTests
         var c = b.Add("conv", new Lopper.Graph.Ops.Conv2dOp(6, 13, 3, stride, 1, true, columns), b.Input);
         b.Linear("fc", b.Flatten("flat", c), 3);
         var plan = OneConvPlan(new Model(b.Build("columns"), 9));
-        // AVX2 parts (PositionTileConv256) take the tap list at stride 1 only.
-        bool narrow = stride == 1 && Tensors.Kernels.PositionTileConv256.Supported;
-        Assert.Equal(Tensors.Kernels.CompactTileConv.Supported || narrow, plan is Tensors.Kernels.TapPlan);
+        Assert.Equal(Tensors.Kernels.CompactTileConv.Supported || Tensors.Kernels.PositionTileConv256.Supported, plan is Tensors.Kernels.TapPlan);
     }
 
     [Theory]

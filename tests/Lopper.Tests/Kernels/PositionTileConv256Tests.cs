@@ -84,6 +84,53 @@ public unsafe class PositionTileConv256Tests
         OnVector256(() => AssertTapsMatchNaive(plan, x, weight, bias, residual, cin, cout, h, w, relu));
     }
 
+    [Theory]
+    [InlineData(12, 23, 28, 28, "dense", true, false)]   // a pruned first downsampling layer: 14x14 out
+    [InlineData(22, 48, 14, 14, "columns", false, true)] // the second, at kept columns: 7x7 out, with a residual
+    [InlineData(7, 9, 15, 13, "slices", true, true)]     // odd planes: the phases' missing last row and column stay zero
+    [InlineData(3, 4, 1, 1, "dense", false, false)]      // one pixel
+    public void Stride2TapListsMatchANaiveConvolution(int cin, int cout, int h, int w, string kind, bool relu, bool withResidual)
+    {
+        var rng = new Random(31);
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
+        float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
+        float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * oh * ow) : null;
+        TapPlan plan;
+        if (kind == "columns")
+        {
+            var columns = Enumerable.Range(0, cin * 9).Where(_ => rng.NextDouble() >= 0.5).ToArray();
+            for (int o = 0; o < cout; o++)
+                for (int j = 0; j < cin * 9; j++)
+                    if (Array.IndexOf(columns, j) < 0) weight[o * cin * 9 + j] = 0f;
+            var kept = new float[cout * columns.Length];
+            for (int o = 0; o < cout; o++)
+                for (int j = 0; j < columns.Length; j++) kept[o * columns.Length + j] = weight[o * cin * 9 + columns[j]];
+            plan = TapPlan.ForColumns(kept, cout, cin, columns, wide: false);
+        }
+        else
+        {
+            if (kind == "slices")
+                for (int o = 0; o < cout; o++)
+                    for (int c = 0; c < cin; c++)
+                        if ((o + c) % 3 == 0) Array.Clear(weight, (o * cin + c) * 9, 9);
+            plan = kind == "slices" ? TapPlan.ForSlices(weight, cout, cin, wide: false) : TapPlan.ForColumns(weight, cout, cin, wide: false);
+        }
+        OnVector256(() =>
+        {
+            var scratch = new float[PositionTileConv256.PhasedLength(cin, oh, ow)];
+            var masks = PositionTileConv256.MasksFor(oh, ow);
+            for (int image = 0; image < 2; image++)
+            {
+                var y = new float[cout * oh * ow + 40];
+                Array.Fill(y, float.NaN);
+                if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];   // the same scratch: what the split left must not leak
+                fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
+                    PositionTileConv256.ForwardTapsStride2(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+                KernelTestData.AssertImagesMatchNaive(x, weight, bias, residual, 1, cin, cout, h, w, relu, y, 1e-4, stride: 2);
+            }
+        });
+    }
+
     // Runs a check on the Vector256 family where this machine can (natively, or forced on an AVX-512 part).
     private static void OnVector256(Action check) =>
         KernelTestData.WithFamily(Gemm.KernelPath.Vector256, () =>

@@ -75,30 +75,33 @@ public sealed unsafe partial class Conv2dOp
 
     // The Vector256 family's position-tile plan (PositionTileConv256) of a frozen dense 3x3 weight at stride 1, made
     // once per session, for the narrow layers it runs faster than Winograd and the GEMM on padded rows (null: those).
-    private PositionTileConv.Plan? PositionTiles256(float[] weight, NodeState state, int oh, int ow)
+    private object? PositionTiles256(float[] weight, NodeState state, int oh, int ow)
     {
         var derived = state.Derived;   // read once: another executor may set it between two reads
-        if (derived is PositionTileConv.Plan { Wide: false } kept) return kept;
-        if (derived is not null || !XTiles256 || Kernel != 3 || Stride != 1 || PadH != 1 || !IsUniform || !PositionTileConv256.Supported
+        if (derived is PositionTileConv.Plan { Wide: false } or TapPlan { Wide: false }) return derived;
+        if (derived is not null || !XTiles256 || Kernel != 3 || Stride > 2 || PadH != 1 || !IsUniform || !PositionTileConv256.Supported
             || !PositionTileConv256.Pays(InChannels, OutChannels)) return null;
-        return state.KeepDerived(PositionTileConv.Create256(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels));
+        var dense = weight.AsSpan(0, OutChannels * K);
+        return state.KeepDerived(Stride == 1 ? PositionTileConv.Create256(dense, OutChannels, InChannels) : (object)TapPlan.ForColumns(dense, OutChannels, InChannels, wide: false));
     }
 
     // Images [start, end) through PositionTileConv256 (dense blocks or a tap list): scratch cleared once per call, masks
     // once per geometry.
     private void ForwardPositionTiles256(float[] x, object plan, float[]? bias, float[]? residual, float[] y, int start, int end, int h, int w)
     {
-        int length = PositionTileConv256.GuardedLength(InChannels, h, w);
+        int oh = (h - 1) / Stride + 1, ow = (w - 1) / Stride + 1;
+        int length = Stride == 2 ? PositionTileConv256.PhasedLength(InChannels, oh, ow) : PositionTileConv256.GuardedLength(InChannels, h, w);
         var guarded = BufferPool.Rent(length);
         Array.Clear(guarded, 0, length);
-        var masks = PositionTileConv256.MasksFor(h, w);
-        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * h * w;
+        var masks = PositionTileConv256.MasksFor(oh, ow);
+        long inPlane = (long)InChannels * h * w, outPlane = (long)OutChannels * oh * ow;
         fixed (float* xp = x, yp = y, gp = guarded, mp = masks, bp = bias, rp = residual)
             for (int i = start; i < end; i++)
             {
                 float* output = yp + i * outPlane;
                 float* res = rp == null ? null : rp + i * outPlane;
-                if (plan is TapPlan taps) PositionTileConv256.ForwardTaps(xp + i * inPlane, h, w, taps, output, gp, mp, bp, FusedRelu, res);
+                if (plan is TapPlan taps && Stride == 2) PositionTileConv256.ForwardTapsStride2(xp + i * inPlane, h, w, taps, output, gp, mp, bp, FusedRelu, res);
+                else if (plan is TapPlan taps1) PositionTileConv256.ForwardTaps(xp + i * inPlane, h, w, taps1, output, gp, mp, bp, FusedRelu, res);
                 else PositionTileConv256.Forward(xp + i * inPlane, h, w, (PositionTileConv.Plan)plan, output, gp, mp, bp, FusedRelu, res);
                 ClampToReluMax(output, outPlane);
             }
@@ -116,8 +119,7 @@ public sealed unsafe partial class Conv2dOp
         var derived = state.Derived;   // read once: another executor may set it between two reads
         if (derived is TapPlan kept) return kept;
         if (derived is not null || Columns is null || !IsUniform || Kernel != 3 || Stride > 2 || PadH != 1) return null;
-        // On AVX2 parts stride 1 only (PositionTileConv256): at stride 2 the kept columns stay on im2col.
-        bool narrow = !CompactTileConv.Supported && Stride == 1 && PositionTileConv256.Supported;
+        bool narrow = !CompactTileConv.Supported && PositionTileConv256.Supported;
         if (!CompactTileConv.Supported && !narrow) return null;
         return state.KeepDerived(TapPlan.ForColumns(weight.AsSpan(0, OutChannels * K), OutChannels, InChannels, Columns, wide: !narrow));
     }

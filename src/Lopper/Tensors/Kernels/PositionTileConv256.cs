@@ -30,7 +30,9 @@ internal static unsafe class PositionTileConv256
     /// time, 1 -> 8, 1 -> 16 and 3 -> 16 (32x32) 0.79-0.89 of the GEMM's, 16 -> 4 and 4 -> 16 0.95-0.98, 15 -> 15 and
     /// 18 -> 12 0.98-0.99; 16 -> 16 0.99 on 28x28 and 1.06 on 32x32, 23 -> 19 1.07, 24 -> 24 1.15, 32 -> 32 1.17. On
     /// 14x14 12 -> 12 and 20 -> 10 0.78-0.91, 14 -> 23 and 20 -> 25 0.97-1.01, 32 -> 32 1.26; on 7x7 8 -> 8 and
-    /// 12 -> 12 0.53-0.64, 33 -> 34 1.06, 64 -> 64 1.35.
+    /// 12 -> 12 0.53-0.64, 33 -> 34 1.06, 64 -> 64 1.35. At stride 2 (a tap list of every tap over the input's phases,
+    /// <see cref="ForwardTapsStride2"/>, against the GEMM over phase rows) 8 -> 14, 8 -> 16, 11 -> 20 and 12 -> 23 on
+    /// 28x28 took 0.93-0.99, the stems 1 -> 12 (28x28) and 3 -> 16 (32x32) 0.79-0.84.
     /// </summary>
     public static bool Pays(int inChannels, int outChannels) => (long)inChannels * outChannels < 256;
 
@@ -125,6 +127,42 @@ internal static unsafe class PositionTileConv256
             {
                 int t0 = plan.TapStarts[b], f0 = plan.BlockStarts[b];
                 var steps = new Steps(0, shifts + t0, plan.Ends[3 * b], plan.Ends[3 * b + 1], plan.Ends[3 * b + 2]);
+                Dispatch(plan.BlockStarts[b + 1] - f0, in pass, in steps, weights + plan.WeightStarts[b], filters + f0);
+            }
+    }
+
+    /// <summary>Scratch floats of <see cref="ForwardTapsStride2"/> for <paramref name="channels"/> input planes giving oh x ow outputs.</summary>
+    public static int PhasedLength(int channels, int oh, int ow) => Guard(ow) + 4 * channels * PlaneStride(oh, ow) + Chunk + Guard(ow);
+
+    /// <summary>
+    /// <see cref="ForwardTaps"/> at stride 2 (padding 1) into oh x ow outputs, on the input's four (row parity, column
+    /// parity) phases, each a compact oh x ow plane between guards, so that a tap reads consecutive floats and only the
+    /// left column shift needs a mask (<paramref name="masks"/>: <see cref="MasksFor"/> of oh x ow). <paramref name="phased"/>
+    /// (<see cref="PhasedLength"/>) must be zero before the first image of a geometry: the split writes only the
+    /// positions that hold input, so an odd plane's missing last phase row and column stay zero.
+    /// </summary>
+    public static void ForwardTapsStride2(float* x, int h, int w, TapPlan plan, float* y, float* phased, float* masks, float* bias = null, bool relu = false, float* residual = null)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("PositionTileConv256 runs on the Vector256 kernel family");
+        if (plan.Wide) throw new InvalidOperationException("PositionTileConv256: the plan's blocks were made for the Vector512 family");
+        int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, stride = PlaneStride(oh, ow);
+        float* planes = phased + Guard(ow);
+        for (int c = 0; c < plan.InChannels; c++)
+        {
+            if (!plan.ReadsChannel(c)) continue;
+            float* phases = planes + (long)4 * c * stride, plane = x + (long)c * h * w;
+            StridedConv.SplitPlane(plane, h, w, phases, phases + stride, 2L * stride, ow, 0);
+        }
+        var offsets = plan.OffsetsStride2(stride, ow);
+        var ends = plan.EndsStride2;
+        var pass = new Pass(planes, stride, ow, oh * ow, masks, y, bias, relu, residual);
+        fixed (float* weights = plan.Weights)
+        fixed (int* filters = plan.Filters)
+        fixed (nint* shifts = offsets)
+            for (int b = 0; b < plan.BlockCount; b++)
+            {
+                int t0 = plan.TapStarts[b], f0 = plan.BlockStarts[b];
+                var steps = new Steps(0, shifts + t0, ends[3 * b], ends[3 * b + 1], ends[3 * b + 2]);
                 Dispatch(plan.BlockStarts[b + 1] - f0, in pass, in steps, weights + plan.WeightStarts[b], filters + f0);
             }
     }
