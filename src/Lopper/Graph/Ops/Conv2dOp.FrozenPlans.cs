@@ -71,15 +71,13 @@ public sealed unsafe partial class Conv2dOp
         return state.KeepDerived(Stride == 1 ? PositionTileConv.Create(dense, OutChannels, InChannels) : (object)TapPlan.ForColumns(dense, OutChannels, InChannels));
     }
 
-    internal static bool XTiles256 = true;
-
     // The Vector256 family's position-tile plan (PositionTileConv256) of a frozen dense 3x3 weight at stride 1, made
     // once per session, for the narrow layers it runs faster than Winograd and the GEMM on padded rows (null: those).
     private object? PositionTiles256(float[] weight, NodeState state, int oh, int ow)
     {
         var derived = state.Derived;   // read once: another executor may set it between two reads
         if (derived is PositionTileConv.Plan { Wide: false } or TapPlan { Wide: false }) return derived;
-        if (derived is not null || !XTiles256 || Kernel != 3 || Stride > 2 || PadH != 1 || !IsUniform || !PositionTileConv256.Supported
+        if (derived is not null || Kernel != 3 || Stride > 2 || PadH != 1 || !IsUniform || !PositionTileConv256.Supported
             || !PositionTileConv256.Pays(InChannels, OutChannels)) return null;
         var dense = weight.AsSpan(0, OutChannels * K);
         return state.KeepDerived(Stride == 1 ? PositionTileConv.Create256(dense, OutChannels, InChannels) : (object)TapPlan.ForColumns(dense, OutChannels, InChannels, wide: false));

@@ -33,8 +33,6 @@ internal static unsafe class WinogradConv256
     // no faster in alternating runs and raised ResNet-56's training peak from 621.8 to 623.3 MB (the pooled scratch).
     private static int GroupTiles(int inChannels, int outChannels) => Math.Clamp(4096 / (inChannels + outChannels), Panel, 512);
 
-    internal static bool XPairs = true;
-
     /// <summary>This class's kernels as a family of <see cref="WinogradConv"/>'s group driver.</summary>
     internal readonly struct Family : WinogradConv.IFamily
     {
@@ -66,7 +64,7 @@ internal static unsafe class WinogradConv256
             WinogradConv256.TransformOutputRow(m, elementStride, tilesX, w, second, y, residual, bias, relu);
 
         // Rows of 4 tiles (planes 7 or 8 wide) fill half a vector: two of them share one.
-        public static bool PairsRows(int tilesX) => XPairs && 2 * tilesX == Lanes;
+        public static bool PairsRows(int tilesX) => 2 * tilesX == Lanes;
 
         public static void TransformInputRowPair(float* planeA, int tyA, float* planeB, int tyB, int h, int w, float* zeros, byte* inside, float* dst, long elementStride) =>
             WinogradConv256.TransformInputRowPair(planeA, tyA, planeB, tyB, h, w, zeros, (Vector256<float>*)inside, dst, elementStride);
