@@ -155,6 +155,16 @@ public unsafe class PositionTileConv256Tests
         }
     }
 
+    [Theory]
+    [InlineData(8, 7, true)]      // a pruned first stage
+    [InlineData(1, 16, true)]     // a stem
+    [InlineData(8, 64, true)]     // few channels in, many out: Winograd's output transform outweighs its saving
+    [InlineData(16, 16, false)]   // ResNet-20's first stage stays on Winograd
+    [InlineData(64, 8, false)]
+    [InlineData(32, 32, false)]
+    public void TheCostModelSendsNarrowLayersHere(int inChannels, int outChannels, bool expected) =>
+        Assert.Equal(expected, PositionTileConv256.Pays(inChannels, outChannels));
+
     [Fact]
     public void RefusesAPlanMadeForTheOtherFamily()
     {

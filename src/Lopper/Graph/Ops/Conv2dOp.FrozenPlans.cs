@@ -78,7 +78,7 @@ public sealed unsafe partial class Conv2dOp
         var derived = state.Derived;   // read once: another executor may set it between two reads
         if (derived is PositionTileConv.Plan { Wide: false } or TapPlan { Wide: false }) return derived;
         if (derived is not null || Kernel != 3 || Stride > 2 || PadH != 1 || !IsUniform || !PositionTileConv256.Supported
-            || !PositionTileConv256.Pays(InChannels, OutChannels)) return null;
+            || !(Stride == 1 ? PositionTileConv256.Pays(InChannels, OutChannels) : PositionTileConv256.PaysStride2(InChannels, OutChannels))) return null;
         var dense = weight.AsSpan(0, OutChannels * K);
         return state.KeepDerived(Stride == 1 ? PositionTileConv.Create256(dense, OutChannels, InChannels) : (object)TapPlan.ForColumns(dense, OutChannels, InChannels, wide: false));
     }

@@ -24,17 +24,34 @@ internal static unsafe class PositionTileConv256
     public static bool Supported => Gemm.RowsByPanelSupported && !Gemm.RowsSupported;
 
     /// <summary>
-    /// Whether a layer of these channel counts runs faster here than through Winograd or the GEMM on padded rows:
-    /// fewer than 256 channel pairs (in x out). One Zen 3 core, 32 images, each layer against the kernel it had,
-    /// alternating passes (best of 100): on 28x28 8 -> 7, 8 -> 9, 11 -> 11 and 12 -> 12 took 0.66-0.86 of Winograd's
-    /// time, 1 -> 8, 1 -> 16 and 3 -> 16 (32x32) 0.79-0.89 of the GEMM's, 16 -> 4 and 4 -> 16 0.95-0.98, 15 -> 15 and
-    /// 18 -> 12 0.98-0.99; 16 -> 16 0.99 on 28x28 and 1.06 on 32x32, 23 -> 19 1.07, 24 -> 24 1.15, 32 -> 32 1.17. On
-    /// 14x14 12 -> 12 and 20 -> 10 0.78-0.91, 14 -> 23 and 20 -> 25 0.97-1.01, 32 -> 32 1.26; on 7x7 8 -> 8 and
-    /// 12 -> 12 0.53-0.64, 33 -> 34 1.06, 64 -> 64 1.35. At stride 2 (a tap list of every tap over the input's phases,
-    /// <see cref="ForwardTapsStride2"/>, against the GEMM over phase rows) 8 -> 14, 8 -> 16, 11 -> 20 and 12 -> 23 on
-    /// 28x28 took 0.93-0.99, the stems 1 -> 12 (28x28) and 3 -> 16 (32x32) 0.79-0.84.
+    /// Whether a stride-1 layer of these channel counts runs faster here than through Winograd (or, under 8 channels in
+    /// or 7 out, the GEMM on padded rows), by a cost model fitted on Zen 3: the position tiles multiply 9 times per
+    /// output and channel pair, Winograd 4 times plus transforms that cost about 36 multiply-adds per input channel and
+    /// 66 per output channel; the tiles are taken where they cost under 0.85 of Winograd.
     /// </summary>
-    public static bool Pays(int inChannels, int outChannels) => (long)inChannels * outChannels < 256;
+    /// <remarks>
+    /// One Zen 3 core, 32 images, each layer timed through both, alternating passes (best of 100), the tiles' time over
+    /// Winograd's (the model's prediction in brackets): on 28x28 8 -> 7, 8 -> 9, 11 -> 11 and 12 -> 12 0.66-0.86, 15 -> 15
+    /// and 18 -> 12 0.98-0.99 (0.83-0.84), 16 -> 16 0.99 (0.87; 1.06 on 32x32), 23 -> 19 1.07 (1.03), 24 -> 24 1.15
+    /// (1.09), 32 -> 7 0.93 (0.80); on 14x14 11 -> 32 0.86 (0.81), 32 -> 11 0.98 (0.96), 10 -> 40 0.78 (0.78),
+    /// 40 -> 10 1.03 (0.97), 14 -> 23 0.97 (0.87), 32 -> 32 1.26 (1.25); on 7x7 8 -> 64 0.70 (0.70), 64 -> 8 0.95
+    /// (0.95), 13 -> 64 0.97 (0.93), 64 -> 13 1.06 (1.15), 8 -> 8 and 12 -> 12 0.53-0.64 (0.54-0.72), 64 -> 64 1.35
+    /// (1.61; Winograd has since gained 10 % there). Against the GEMM on padded rows: 1 -> 8, 1 -> 16 and 3 -> 16
+    /// 0.79-0.89, 5 -> 32, 6 -> 16 and 7 -> 32 0.87-0.91, 16 -> 6 and 32 -> 5 0.95-0.96.
+    /// </remarks>
+    public static bool Pays(int inChannels, int outChannels)
+    {
+        double pairs = (double)inChannels * outChannels;
+        return 9 * pairs < 0.85 * (4 * pairs + 36.0 * inChannels + 66.0 * outChannels);
+    }
+
+    /// <summary>
+    /// Whether a dense stride-2 layer runs faster here, as a tap list over the input's phases
+    /// (<see cref="ForwardTapsStride2"/>), than through the GEMM over phase rows: under 256 channel pairs. One Zen 3 core,
+    /// 32 images, alternating passes: 8 -> 14, 8 -> 16, 11 -> 20 and 12 -> 23 on 28x28 took 0.93-0.99 of the GEMM's
+    /// time, the stems 1 -> 12 (28x28) and 3 -> 16 (32x32) 0.79-0.84; wider layers are unmeasured.
+    /// </summary>
+    public static bool PaysStride2(int inChannels, int outChannels) => (long)inChannels * outChannels < 256;
 
     /// <summary>
     /// Whether a tap list (<see cref="TapPlan"/>) whose blocks cost <paramref name="costShare"/> of the dense weight's
