@@ -190,12 +190,7 @@ public unsafe class CompactTileConvTests
         var rng = new Random(17);
         float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
         float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * h * w) : null;
-        // Filters in groups (interleaved, so the plan must sort them back together) share the channels they read.
-        int groups = (cout + group - 1) / group;
-        var reads = Enumerable.Range(0, groups).Select(_ => Enumerable.Range(0, cin).Select(_ => rng.NextDouble() < 0.5).ToArray()).ToArray();
-        for (int o = 0; o < cout; o++)
-            for (int c = 0; c < cin; c++)
-                if (!reads[o % groups][c]) Array.Clear(weight, (o * cin + c) * 9, 9);
+        KernelTestData.ZeroSlicesByGroup(rng, weight, cout, cin, group);
         var plan = TapPlan.ForSlices(weight, cout, cin);
         if (group == 4) Assert.Equal(plan.KeptShare, plan.ComputedShare, 6);   // blocks of equal sets: no zero slice computed
         Assert.True(plan.KeptShare <= plan.ComputedShare && plan.ComputedShare <= plan.CostShare && plan.CostShare < 1);

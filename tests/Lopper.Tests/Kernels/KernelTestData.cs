@@ -60,6 +60,20 @@ internal static class KernelTestData
     }
 
     /// <summary>
+    /// Zeros kernel slices of a [cout, cin*9] weight as SNACS leaves a layer: filters in groups of
+    /// <paramref name="group"/> read the same random half of the input channels, the groups interleaved (filter o in
+    /// group o mod groups), so a plan must sort the filters back together.
+    /// </summary>
+    public static void ZeroSlicesByGroup(Random rng, float[] weight, int cout, int cin, int group)
+    {
+        int groups = (cout + group - 1) / group;
+        var reads = Enumerable.Range(0, groups).Select(_ => Enumerable.Range(0, cin).Select(_ => rng.NextDouble() < 0.5).ToArray()).ToArray();
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+                if (!reads[o % groups][c]) Array.Clear(weight, (o * cin + c) * 9, 9);
+    }
+
+    /// <summary>
     /// Asserts that y holds, image by image, the padding-1 3x3 convolution of x (images of [cin, h, w] into
     /// [cout, oh, ow]) at the given stride within <paramref name="tolerance"/>, and that the floats after the last image
     /// are still NaN.

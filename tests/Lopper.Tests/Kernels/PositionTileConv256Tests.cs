@@ -72,12 +72,7 @@ public unsafe class PositionTileConv256Tests
         var rng = new Random(17);
         float[] x = KernelTestData.Fill(rng, cin * h * w), weight = KernelTestData.Fill(rng, cout * cin * 9), bias = KernelTestData.Fill(rng, cout);
         float[]? residual = withResidual ? KernelTestData.Fill(rng, cout * h * w) : null;
-        // Filters in groups (interleaved, so the blocks hold filters out of order) share the channels they read.
-        int groups = (cout + group - 1) / group;
-        var reads = Enumerable.Range(0, groups).Select(_ => Enumerable.Range(0, cin).Select(_ => rng.NextDouble() < 0.5).ToArray()).ToArray();
-        for (int o = 0; o < cout; o++)
-            for (int c = 0; c < cin; c++)
-                if (!reads[o % groups][c]) Array.Clear(weight, (o * cin + c) * 9, 9);
+        KernelTestData.ZeroSlicesByGroup(rng, weight, cout, cin, group);
         var plan = TapPlan.ForSlices(weight, cout, cin, wide: false);
         Assert.All(Enumerable.Range(0, plan.BlockCount), b => Assert.InRange(plan.BlockStarts[b + 1] - plan.BlockStarts[b], 1, PositionTileConv256.MaxBlock));
         Assert.True(plan.KeptShare <= plan.ComputedShare && plan.ComputedShare <= plan.CostShare && plan.CostShare < 1);

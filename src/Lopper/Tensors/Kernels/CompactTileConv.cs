@@ -40,36 +40,18 @@ internal static unsafe partial class CompactTileConv
     public static int GuardedLength(int channels, int h, int w) => Guard(w) + channels * PlaneStride(h, w) + Chunk + Guard(w);
 
     /// <summary>Floats of the column masks <see cref="Forward"/> takes for planes of h x w (see <see cref="Masks"/>).</summary>
-    public static int MaskLength(int h, int w) => 2 * Chunks(h * w) * Chunk;
+    public static int MaskLength(int h, int w) => ColumnMasks.Length(h, w, Chunk);
 
     private static int Chunks(int positions) => (positions + Chunk - 1) / Chunk;
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int H, int W), float[]> MaskCache = new();
-
     /// <summary>The <see cref="Masks"/> of planes of h x w, made once per geometry and shared (read-only).</summary>
-    public static float[] MasksFor(int h, int w) => MaskCache.GetOrAdd((h, w), static key =>
-    {
-        var masks = new float[MaskLength(key.H, key.W)];
-        fixed (float* m = masks) Masks(key.H, key.W, m);
-        return masks;
-    });
+    public static float[] MasksFor(int h, int w) => ColumnMasks.For(h, w, Chunk);
 
     /// <summary>
     /// Per chunk of 32 positions, 32 floats whose bits are all set where a position's left neighbour is in its row,
-    /// then 32 for its right neighbour.
+    /// then 32 for its right neighbour (<see cref="ColumnMasks"/>).
     /// </summary>
-    public static void Masks(int h, int w, float* masks)
-    {
-        float on = BitConverter.Int32BitsToSingle(-1);
-        int chunks = Chunks(h * w);
-        for (int c = 0; c < chunks; c++)
-            for (int l = 0; l < Chunk; l++)
-            {
-                int column = (c * Chunk + l) % w;
-                masks[2 * c * Chunk + l] = column > 0 ? on : 0f;
-                masks[(2 * c + 1) * Chunk + l] = column < w - 1 ? on : 0f;
-            }
-    }
+    public static void Masks(int h, int w, float* masks) => ColumnMasks.Write(h, w, Chunk, masks);
 
     /// <summary>
     /// Zeros a scratch of <see cref="GuardedLength"/> floats: the guards stay zero while the rows of every image of

@@ -77,27 +77,11 @@ internal static unsafe class PositionTileConv256
     /// <summary>Scratch floats for an image of <paramref name="channels"/> planes of h x w (guards and read slack included).</summary>
     public static int GuardedLength(int channels, int h, int w) => Guard(w) + channels * PlaneStride(h, w) + Chunk + Guard(w);
 
-    /// <summary>Floats of the column masks of planes of h x w: per chunk, 16 for the left neighbours, then 16 for the right.</summary>
-    public static int MaskLength(int h, int w) => 2 * Chunks(h * w) * Chunk;
-
-    private static int Chunks(int positions) => (positions + Chunk - 1) / Chunk;
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int H, int W), float[]> MaskCache = new();
+    /// <summary>Floats of the column masks of planes of h x w (<see cref="ColumnMasks"/> in chunks of 16 positions).</summary>
+    public static int MaskLength(int h, int w) => ColumnMasks.Length(h, w, Chunk);
 
     /// <summary>The column masks of planes of h x w, made once per geometry and shared (read-only).</summary>
-    public static float[] MasksFor(int h, int w) => MaskCache.GetOrAdd((h, w), static key =>
-    {
-        float on = BitConverter.Int32BitsToSingle(-1);
-        var masks = new float[MaskLength(key.H, key.W)];
-        for (int c = 0; c < Chunks(key.H * key.W); c++)
-            for (int l = 0; l < Chunk; l++)
-            {
-                int column = (c * Chunk + l) % key.W;
-                masks[2 * c * Chunk + l] = column > 0 ? on : 0f;
-                masks[(2 * c + 1) * Chunk + l] = column < key.W - 1 ? on : 0f;
-            }
-        return masks;
-    });
+    public static float[] MasksFor(int h, int w) => ColumnMasks.For(h, w, Chunk);
 
     /// <summary>
     /// One image: y[o] (h x w) = the convolution plus the bias, a residual (laid out as y) and a ReLU.

@@ -186,24 +186,7 @@ internal static unsafe class WinogradConv256
         var b = Vector256.Create(bias);
         for (int t0 = 0; t0 < tilesX; t0 += Lanes, m += Lanes)
         {
-            // At M: rows (m0 + m1 + m2, m1 - m2 - m3) of each element column.
-            Vector256<float> s00, s01, s02, s03, s10, s11, s12, s13;
-            {
-                var m0 = Vector256.Load(m); var m1 = Vector256.Load(m + 4 * elementStride); var m2 = Vector256.Load(m + 8 * elementStride); var m3 = Vector256.Load(m + 12 * elementStride);
-                s00 = m0 + m1 + m2; s10 = m1 - m2 - m3;
-            }
-            {
-                var m0 = Vector256.Load(m + elementStride); var m1 = Vector256.Load(m + 5 * elementStride); var m2 = Vector256.Load(m + 9 * elementStride); var m3 = Vector256.Load(m + 13 * elementStride);
-                s01 = m0 + m1 + m2; s11 = m1 - m2 - m3;
-            }
-            {
-                var m0 = Vector256.Load(m + 2 * elementStride); var m1 = Vector256.Load(m + 6 * elementStride); var m2 = Vector256.Load(m + 10 * elementStride); var m3 = Vector256.Load(m + 14 * elementStride);
-                s02 = m0 + m1 + m2; s12 = m1 - m2 - m3;
-            }
-            {
-                var m0 = Vector256.Load(m + 3 * elementStride); var m1 = Vector256.Load(m + 7 * elementStride); var m2 = Vector256.Load(m + 11 * elementStride); var m3 = Vector256.Load(m + 15 * elementStride);
-                s03 = m0 + m1 + m2; s13 = m1 - m2 - m3;
-            }
+            AtM(m, elementStride, out var s00, out var s01, out var s02, out var s03, out var s10, out var s11, out var s12, out var s13);
             int x0 = 2 * t0;
             Store(s00 + s01 + s02 + b, s01 - s02 - s03 + b, y + x0, residual == null ? null : residual + x0, w - x0, relu);
             if (second) Store(s10 + s11 + s12 + b, s11 - s12 - s13 + b, y + w + x0, residual == null ? null : residual + w + x0, w - x0, relu);
@@ -217,23 +200,7 @@ internal static unsafe class WinogradConv256
         float* yB, float* residualB, bool secondB, float bias, bool relu)
     {
         var b = Vector256.Create(bias);
-        Vector256<float> s00, s01, s02, s03, s10, s11, s12, s13;
-        {
-            var m0 = Vector256.Load(m); var m1 = Vector256.Load(m + 4 * elementStride); var m2 = Vector256.Load(m + 8 * elementStride); var m3 = Vector256.Load(m + 12 * elementStride);
-            s00 = m0 + m1 + m2; s10 = m1 - m2 - m3;
-        }
-        {
-            var m0 = Vector256.Load(m + elementStride); var m1 = Vector256.Load(m + 5 * elementStride); var m2 = Vector256.Load(m + 9 * elementStride); var m3 = Vector256.Load(m + 13 * elementStride);
-            s01 = m0 + m1 + m2; s11 = m1 - m2 - m3;
-        }
-        {
-            var m0 = Vector256.Load(m + 2 * elementStride); var m1 = Vector256.Load(m + 6 * elementStride); var m2 = Vector256.Load(m + 10 * elementStride); var m3 = Vector256.Load(m + 14 * elementStride);
-            s02 = m0 + m1 + m2; s12 = m1 - m2 - m3;
-        }
-        {
-            var m0 = Vector256.Load(m + 3 * elementStride); var m1 = Vector256.Load(m + 7 * elementStride); var m2 = Vector256.Load(m + 11 * elementStride); var m3 = Vector256.Load(m + 15 * elementStride);
-            s03 = m0 + m1 + m2; s13 = m1 - m2 - m3;
-        }
+        AtM(m, elementStride, out var s00, out var s01, out var s02, out var s03, out var s10, out var s11, out var s12, out var s13);
         StorePair(s00 + s01 + s02 + b, s01 - s02 - s03 + b, yA, residualA, yB, residualB, w, relu);
         if (secondA || secondB)
             StorePair(s10 + s11 + s12 + b, s11 - s12 - s13 + b, secondA ? yA + w : null, secondA && residualA != null ? residualA + w : null,
@@ -264,6 +231,25 @@ internal static unsafe class WinogradConv256
         if (residual != null) v += Avx.MaskLoad(residual, Simd.FirstLanes256(w));
         if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
         Simd.StoreFirst256(y, v, w);
+    }
+
+    // At M for a vector of tiles: rows (m0 + m1 + m2, m1 - m2 - m3) of each of the four element columns.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AtM(float* m, long elementStride, out Vector256<float> s00, out Vector256<float> s01, out Vector256<float> s02, out Vector256<float> s03,
+        out Vector256<float> s10, out Vector256<float> s11, out Vector256<float> s12, out Vector256<float> s13)
+    {
+        Column(m, elementStride, out s00, out s10);
+        Column(m + elementStride, elementStride, out s01, out s11);
+        Column(m + 2 * elementStride, elementStride, out s02, out s12);
+        Column(m + 3 * elementStride, elementStride, out s03, out s13);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Column(float* m, long elementStride, out Vector256<float> top, out Vector256<float> bottom)
+    {
+        var m0 = Vector256.Load(m); var m1 = Vector256.Load(m + 4 * elementStride); var m2 = Vector256.Load(m + 8 * elementStride); var m3 = Vector256.Load(m + 12 * elementStride);
+        top = m0 + m1 + m2;
+        bottom = m1 - m2 - m3;
     }
 
     // The 16 outputs of a row from column x0 on, the tiles' left (even) and right (odd) columns interleaved: unpacks pair
