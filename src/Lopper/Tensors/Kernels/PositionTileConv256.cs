@@ -4,9 +4,11 @@ using System.Runtime.Intrinsics;
 namespace Lopper.Tensors.Kernels;
 
 /// <summary>
-/// A frozen 3x3 convolution at stride 1 with padding 1 on the Vector256 family (AVX2 parts): vector lanes are 16
-/// consecutive positions of the unpadded plane (two vectors), registers hold the accumulators of a block of up to 6
-/// filters (<see cref="PositionTileConv.Plan"/>, made by <see cref="PositionTileConv.Create256"/>). Inference only.
+/// A frozen 3x3 convolution with padding 1 on the Vector256 family (AVX2 parts): vector lanes are 16 consecutive
+/// positions of the unpadded plane (two vectors), registers hold the accumulators of a block of up to 6 filters. Dense
+/// weights at stride 1 run every tap (<see cref="PositionTileConv.Plan"/>, made by <see cref="PositionTileConv.Create256"/>);
+/// a <see cref="TapPlan"/> made for this family runs a list of taps per block (kernel columns, connection-pruned slices,
+/// and every layer at stride 2, over the input's parity phases). Inference only.
 /// </summary>
 /// <remarks>
 /// The narrow layers of a pruned model (7-12 channels on 28x28) had run through the GEMM on padded rows or
