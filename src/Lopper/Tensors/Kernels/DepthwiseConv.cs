@@ -320,7 +320,10 @@ internal static class DepthwiseConv
     private static unsafe void Split(float* plane, float* phased, in DepthwiseGeometry g, Layout lay)
     {
         int s = lay.S, p = g.Padding, w = g.Width;
-        if (s == 2 && Avx512F.IsSupported && !ForceScalar && w + (p & 1) <= 32)
+        // SplitPlane's Vector512 form takes rows of up to 32 floats (lead included), its Vector256 one (AVX2 parts) any:
+        // the per-element loop below, with a division and a remainder per float, had run AVX2 parts' stride-2
+        // depthwise layers at 1.3-1.5 GFLOP/s.
+        if (s == 2 && !ForceScalar && (Gemm.RowsSupported ? w + (p & 1) <= 32 : Gemm.RowsByPanelSupported))
         {
             // Padded column t goes to phase t % 2 at t / 2; an odd padding leads each row by one padding column.
             float* dst = phased + (p >> 1);
@@ -335,6 +338,12 @@ internal static class DepthwiseConv
                 CopyRow(row, dst + p, w);
             else if (s == 2 && Avx512F.IsSupported && !ForceScalar)
                 Deinterleave(row, w, dst, lay.PhaseStride, p);
+            else if (s == 2)
+                for (int ix = 0; ix < w; ix++)
+                {
+                    int col = ix + p;
+                    dst[(col & 1) * lay.PhaseStride + (col >> 1)] = row[ix];
+                }
             else
                 for (int ix = 0; ix < w; ix++)
                 {
@@ -356,6 +365,12 @@ internal static class DepthwiseConv
                 CopyRow(src + p, row, w);
             else if (s == 2 && Avx512F.IsSupported && !ForceScalar)
                 Interleave(src, lay.PhaseStride, p, row, w);
+            else if (s == 2)
+                for (int ix = 0; ix < w; ix++)
+                {
+                    int col = ix + p;
+                    row[ix] = src[(col & 1) * lay.PhaseStride + (col >> 1)];
+                }
             else
                 for (int ix = 0; ix < w; ix++)
                 {
@@ -448,6 +463,11 @@ internal static class DepthwiseConv
             }
             if (Vector256.IsHardwareAccelerated && !ForceScalar)
             {
+                if (taps == 9)
+                {
+                    Correlate9(src, o, w, init, dst, len);
+                    return;
+                }
                 var b = Vector256.Create(init);
                 for (; i < len; i += 8)
                 {
@@ -466,9 +486,15 @@ internal static class DepthwiseConv
         }
     }
 
-    // The 3x3 case with the nine weights and offsets in registers and two partial sums per vector.
+    // The 3x3 case with the nine weights and offsets in registers and two partial sums per vector (Vector512, or
+    // Vector256 on AVX2 parts).
     private static unsafe void Correlate9(float* src, int* o, float* w, float init, float* dst, int len)
     {
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            Correlate9x256(src, o, w, init, dst, len);
+            return;
+        }
         int o0 = o[0], o1 = o[1], o2 = o[2], o3 = o[3], o4 = o[4], o5 = o[5], o6 = o[6], o7 = o[7], o8 = o[8];
         Vector512<float> w0 = Vector512.Create(w[0]), w1 = Vector512.Create(w[1]), w2 = Vector512.Create(w[2]), w3 = Vector512.Create(w[3]),
             w4 = Vector512.Create(w[4]), w5 = Vector512.Create(w[5]), w6 = Vector512.Create(w[6]), w7 = Vector512.Create(w[7]), w8 = Vector512.Create(w[8]);
@@ -486,6 +512,28 @@ internal static class DepthwiseConv
             c = Vector512.FusedMultiplyAdd(Vector512.Load(s + o7), w7, c);
             a = Vector512.FusedMultiplyAdd(Vector512.Load(s + o8), w8, a);
             Vector512.Store(a + c, dst + i);
+        }
+    }
+
+    private static unsafe void Correlate9x256(float* src, int* o, float* w, float init, float* dst, int len)
+    {
+        int o0 = o[0], o1 = o[1], o2 = o[2], o3 = o[3], o4 = o[4], o5 = o[5], o6 = o[6], o7 = o[7], o8 = o[8];
+        Vector256<float> w0 = Vector256.Create(w[0]), w1 = Vector256.Create(w[1]), w2 = Vector256.Create(w[2]), w3 = Vector256.Create(w[3]),
+            w4 = Vector256.Create(w[4]), w5 = Vector256.Create(w[5]), w6 = Vector256.Create(w[6]), w7 = Vector256.Create(w[7]), w8 = Vector256.Create(w[8]);
+        var b = Vector256.Create(init);
+        for (int i = 0; i < len; i += 8)
+        {
+            float* s = src + i;
+            var a = Vector256.FusedMultiplyAdd(Vector256.Load(s + o0), w0, b);
+            var c = Vector256.Load(s + o1) * w1;
+            a = Vector256.FusedMultiplyAdd(Vector256.Load(s + o2), w2, a);
+            c = Vector256.FusedMultiplyAdd(Vector256.Load(s + o3), w3, c);
+            a = Vector256.FusedMultiplyAdd(Vector256.Load(s + o4), w4, a);
+            c = Vector256.FusedMultiplyAdd(Vector256.Load(s + o5), w5, c);
+            a = Vector256.FusedMultiplyAdd(Vector256.Load(s + o6), w6, a);
+            c = Vector256.FusedMultiplyAdd(Vector256.Load(s + o7), w7, c);
+            a = Vector256.FusedMultiplyAdd(Vector256.Load(s + o8), w8, a);
+            Vector256.Store(a + c, dst + i);
         }
     }
 
