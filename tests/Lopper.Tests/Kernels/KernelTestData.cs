@@ -73,6 +73,29 @@ internal static class KernelTestData
                 if (!reads[o % groups][c]) Array.Clear(weight, (o * cin + c) * 9, 9);
     }
 
+    /// <summary>One image's forward pass into y (pointers into the pinned arrays; bias and residual null when absent).</summary>
+    public unsafe delegate void ImageForward(float* x, float* y, float* bias, float* residual);
+
+    /// <summary>
+    /// Runs one image through <paramref name="forward"/> twice on whatever scratch it holds, the second time negated (so
+    /// what the first left in the scratch must not reach the output), each time against the naive padding-1 3x3
+    /// convolution of <paramref name="dense"/> at the stride, with nothing written past the output.
+    /// </summary>
+    public static unsafe void AssertTwoImagesMatchNaive(float[] x, float[] dense, float[] bias, float[]? residual, int cin, int cout, int h, int w,
+        bool relu, ImageForward forward, int stride = 1)
+    {
+        int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+        const int tail = 40;   // floats after the output that a last partial chunk's stores must leave alone
+        for (int image = 0; image < 2; image++)
+        {
+            var y = new float[cout * oh * ow + tail];
+            Array.Fill(y, float.NaN);
+            if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];
+            fixed (float* xp = x, yp = y, bp = bias, rp = residual) forward(xp, yp, bp, rp);
+            AssertImagesMatchNaive(x, dense, bias, residual, 1, cin, cout, h, w, relu, y, 1e-4, stride);
+        }
+    }
+
     /// <summary>
     /// Asserts that y holds, image by image, the padding-1 3x3 convolution of x (images of [cin, h, w] into
     /// [cout, oh, ow]) at the given stride within <paramref name="tolerance"/>, and that the floats after the last image

@@ -29,16 +29,10 @@ public unsafe class PositionTileConv256Tests
                 Assert.False(plan.Wide);
                 var scratch = new float[PositionTileConv256.GuardedLength(cin, h, w)];
                 var masks = PositionTileConv256.MasksFor(h, w);
-                const int tail = 40;   // floats after the output that the last chunk's stores must leave alone
-                for (int image = 0; image < 2; image++)
+                KernelTestData.AssertTwoImagesMatchNaive(x, weight, bias, residual, cin, cout, h, w, relu, (xp, yp, bp, rp) =>
                 {
-                    var y = new float[cout * h * w + tail];
-                    Array.Fill(y, float.NaN);
-                    if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];   // the same scratch, a second image
-                    fixed (float* xp = x, yp = y, sp = scratch, mp = masks, bp = bias, rp = residual)
-                        PositionTileConv256.Forward(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
-                    KernelTestData.AssertImagesMatchNaive(x, weight, bias, residual, 1, cin, cout, h, w, relu, y, 1e-4);
-                }
+                    fixed (float* sp = scratch, mp = masks) PositionTileConv256.Forward(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+                });
             });
     }
 
@@ -114,15 +108,10 @@ public unsafe class PositionTileConv256Tests
         {
             var scratch = new float[PositionTileConv256.PhasedLength(cin, oh, ow)];
             var masks = PositionTileConv256.MasksFor(oh, ow);
-            for (int image = 0; image < 2; image++)
+            KernelTestData.AssertTwoImagesMatchNaive(x, weight, bias, residual, cin, cout, h, w, relu, (xp, yp, bp, rp) =>
             {
-                var y = new float[cout * oh * ow + 40];
-                Array.Fill(y, float.NaN);
-                if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];   // the same scratch: what the split left must not leak
-                fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
-                    PositionTileConv256.ForwardTapsStride2(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
-                KernelTestData.AssertImagesMatchNaive(x, weight, bias, residual, 1, cin, cout, h, w, relu, y, 1e-4, stride: 2);
-            }
+                fixed (float* sp = scratch, mp = masks) PositionTileConv256.ForwardTapsStride2(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+            }, stride: 2);
         });
     }
 
@@ -139,15 +128,10 @@ public unsafe class PositionTileConv256Tests
     {
         var scratch = new float[PositionTileConv256.GuardedLength(cin, h, w)];
         var masks = PositionTileConv256.MasksFor(h, w);
-        for (int image = 0; image < 2; image++)
+        KernelTestData.AssertTwoImagesMatchNaive(x, dense, bias, residual, cin, cout, h, w, relu, (xp, yp, bp, rp) =>
         {
-            var y = new float[cout * h * w + 40];
-            Array.Fill(y, float.NaN);
-            if (image == 1) for (int i = 0; i < x.Length; i++) x[i] = -x[i];
-            fixed (float* sp = scratch, mp = masks, xp = x, yp = y, bp = bias, rp = residual)
-                PositionTileConv256.ForwardTaps(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
-            KernelTestData.AssertImagesMatchNaive(x, dense, bias, residual, 1, cin, cout, h, w, relu, y, 1e-4);
-        }
+            fixed (float* sp = scratch, mp = masks) PositionTileConv256.ForwardTaps(xp, h, w, plan, yp, sp, mp, bp, relu, rp);
+        });
     }
 
     [Theory]

@@ -395,12 +395,8 @@ internal static unsafe class PaddedConv
             return;
         }
         if (length <= 0) return;
-        var tail = Simd.FirstLanes256(length);
-        var t = Avx.MaskLoad(src, tail);
-        if (shift) t += b;
-        if (residual != null) t += Avx.MaskLoad(residual, tail);
-        if (relu) t = Vector256.Max(t, Vector256<float>.Zero);
-        Simd.StoreFirst256(dst, t, length);
+        var t = Avx.MaskLoad(src, Simd.FirstLanes256(length));
+        Simd.Finish256(dst, shift ? t + b : t, residual, relu, length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -92,20 +92,19 @@ internal static unsafe class PositionTileConv256
     /// </summary>
     public static void Forward(float* x, int h, int w, PositionTileConv.Plan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
-        if (!Supported) throw new PlatformNotSupportedException("PositionTileConv256 runs on the Vector256 kernel family");
-        if (plan.Wide) throw new InvalidOperationException("PositionTileConv256: the plan's blocks were made for the Vector512 family");
+        CheckFamily(plan.Wide);
         int plane = h * w, stride = PlaneStride(h, w), inputs = plan.InChannels;
         float* planes = CopyPlanes(x, inputs, null, h, w, guarded);
         var starts = plan.BlockStarts;
         int depth = plan.Depth;
         int* outs = stackalloc int[MaxBlock];
         var pass = new Pass(planes, stride, w, plane, masks, y, bias, relu, residual);
+        var steps = new Steps(inputs, null, 0, 0, 0);
         fixed (float* weights = plan.Weights)
             for (int b = 0; b + 1 < starts.Length; b++)
             {
                 int o0 = starts[b], count = starts[b + 1] - o0;
                 for (int r = 0; r < count; r++) outs[r] = o0 + r;
-                var steps = new Steps(inputs, null, 0, 0, 0);
                 Dispatch(count, in pass, in steps, weights + (long)depth * o0, outs);
             }
     }
@@ -117,21 +116,10 @@ internal static unsafe class PositionTileConv256
     /// </summary>
     public static void ForwardTaps(float* x, int h, int w, TapPlan plan, float* y, float* guarded, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
-        if (!Supported) throw new PlatformNotSupportedException("PositionTileConv256 runs on the Vector256 kernel family");
-        if (plan.Wide) throw new InvalidOperationException("PositionTileConv256: the plan's blocks were made for the Vector512 family");
+        CheckFamily(plan.Wide);
         int plane = h * w, stride = PlaneStride(h, w);
         float* planes = CopyPlanes(x, plan.InChannels, plan, h, w, guarded);
-        var offsets = plan.Offsets(stride, w);
-        var pass = new Pass(planes, stride, w, plane, masks, y, bias, relu, residual);
-        fixed (float* weights = plan.Weights)
-        fixed (int* filters = plan.Filters)
-        fixed (nint* shifts = offsets)
-            for (int b = 0; b < plan.BlockCount; b++)
-            {
-                int t0 = plan.TapStarts[b], f0 = plan.BlockStarts[b];
-                var steps = new Steps(0, shifts + t0, plan.Ends[3 * b], plan.Ends[3 * b + 1], plan.Ends[3 * b + 2]);
-                Dispatch(plan.BlockStarts[b + 1] - f0, in pass, in steps, weights + plan.WeightStarts[b], filters + f0);
-            }
+        RunTaps(new Pass(planes, stride, w, plane, masks, y, bias, relu, residual), plan, plan.Offsets(stride, w), plan.Ends);
     }
 
     /// <summary>Scratch floats of <see cref="ForwardTapsStride2"/> for <paramref name="channels"/> input planes giving oh x ow outputs.</summary>
@@ -146,8 +134,7 @@ internal static unsafe class PositionTileConv256
     /// </summary>
     public static void ForwardTapsStride2(float* x, int h, int w, TapPlan plan, float* y, float* phased, float* masks, float* bias = null, bool relu = false, float* residual = null)
     {
-        if (!Supported) throw new PlatformNotSupportedException("PositionTileConv256 runs on the Vector256 kernel family");
-        if (plan.Wide) throw new InvalidOperationException("PositionTileConv256: the plan's blocks were made for the Vector512 family");
+        CheckFamily(plan.Wide);
         int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, stride = PlaneStride(oh, ow);
         float* planes = phased + Guard(ow);
         for (int c = 0; c < plan.InChannels; c++)
@@ -156,18 +143,28 @@ internal static unsafe class PositionTileConv256
             float* phases = planes + (long)4 * c * stride, plane = x + (long)c * h * w;
             StridedConv.SplitPlane(plane, h, w, phases, phases + stride, 2L * stride, ow, 0);
         }
-        var offsets = plan.OffsetsStride2(stride, ow);
-        var ends = plan.EndsStride2;
-        var pass = new Pass(planes, stride, ow, oh * ow, masks, y, bias, relu, residual);
+        RunTaps(new Pass(planes, stride, ow, oh * ow, masks, y, bias, relu, residual), plan, plan.OffsetsStride2(stride, ow), plan.EndsStride2);
+    }
+
+    // Every block of a tap plan: its taps' shifts (offsets, from TapStarts[b]) and where its left-masked, unmasked and
+    // right-masked taps end (ends[3b .. 3b+2]).
+    private static void RunTaps(in Pass pass, TapPlan plan, nint[] offsets, int[] ends)
+    {
         fixed (float* weights = plan.Weights)
         fixed (int* filters = plan.Filters)
         fixed (nint* shifts = offsets)
             for (int b = 0; b < plan.BlockCount; b++)
             {
-                int t0 = plan.TapStarts[b], f0 = plan.BlockStarts[b];
-                var steps = new Steps(0, shifts + t0, ends[3 * b], ends[3 * b + 1], ends[3 * b + 2]);
+                int f0 = plan.BlockStarts[b];
+                var steps = new Steps(0, shifts + plan.TapStarts[b], ends[3 * b], ends[3 * b + 1], ends[3 * b + 2]);
                 Dispatch(plan.BlockStarts[b + 1] - f0, in pass, in steps, weights + plan.WeightStarts[b], filters + f0);
             }
+    }
+
+    private static void CheckFamily(bool wide)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("PositionTileConv256 runs on the Vector256 kernel family");
+        if (wide) throw new InvalidOperationException("PositionTileConv256: the plan's blocks were made for the Vector512 family");
     }
 
     // Each plane (those the plan reads; all without one) copied whole between the guards; returns the first plane.
@@ -307,22 +304,8 @@ internal static unsafe class PositionTileConv256
             b += shift;
         }
         float* dst = pass.Y + at, res = pass.Residual == null ? null : pass.Residual + at;
-        if (count == Chunk)
-        {
-            if (res != null) { a += Vector256.Load(res); b += Vector256.Load(res + 8); }
-            if (pass.Relu) { a = Vector256.Max(a, Vector256<float>.Zero); b = Vector256.Max(b, Vector256<float>.Zero); }
-            a.Store(dst);
-            b.Store(dst + 8);
-            return;
-        }
-        // The plane's last, partial chunk: the residual read and the output written only where the plane is.
-        if (res != null)
-        {
-            a += System.Runtime.Intrinsics.X86.Avx.MaskLoad(res, Simd.FirstLanes256(count));
-            if (count > 8) b += System.Runtime.Intrinsics.X86.Avx.MaskLoad(res + 8, Simd.FirstLanes256(count - 8));
-        }
-        if (pass.Relu) { a = Vector256.Max(a, Vector256<float>.Zero); b = Vector256.Max(b, Vector256<float>.Zero); }
-        Simd.StoreFirst256(dst, a, count);
-        if (count > 8) Simd.StoreFirst256(dst + 8, b, count - 8);
+        // The plane's last chunk may be partial: the residual read and the output written only where the plane is.
+        Simd.Finish256(dst, a, res, pass.Relu, count);
+        Simd.Finish256(dst + 8, b, res == null ? null : res + 8, pass.Relu, count - 8);
     }
 }

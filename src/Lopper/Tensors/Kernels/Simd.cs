@@ -198,6 +198,28 @@ internal static class Simd
         else dst[0] = rest.ToScalar();
     }
 
+    /// <summary>
+    /// <paramref name="v"/> plus the <paramref name="residual"/>'s lanes (when given), through a ReLU (when asked), into the
+    /// first <paramref name="count"/> floats of <paramref name="dst"/> (all 8 for 8 or more, none for 0 or less): the
+    /// epilogue of the Vector256 convolution kernels. A partial vector reads the residual with a masked load and is
+    /// written with <see cref="StoreFirst256"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void Finish256(float* dst, Vector256<float> v, float* residual, bool relu, int count)
+    {
+        if (count >= 8)
+        {
+            if (residual != null) v += Vector256.Load(residual);
+            if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
+            v.Store(dst);
+            return;
+        }
+        if (count <= 0) return;
+        if (residual != null) v += Avx.MaskLoad(residual, FirstLanes256(count));
+        if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
+        StoreFirst256(dst, v, count);
+    }
+
     /// <summary>A Vector256 mask of the first <paramref name="n"/> lanes (all lanes for n &gt;= 8), for <c>Avx.MaskLoad</c> (stores take <see cref="StoreFirst256"/>).</summary>
     internal static Vector256<float> FirstLanes256(int n) =>
         Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(n)).AsSingle();

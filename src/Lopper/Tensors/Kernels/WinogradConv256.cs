@@ -54,11 +54,15 @@ internal static unsafe class WinogradConv256
             }
         }
 
+        // Whole tiles straight into the 6-row kernel: through GemmKernels.Tile256's switch they ran 3-5 % slower.
+        public static void Tile(bool half, int kc, float* a, int rows, GemmKernels.StridedB panel, float* c, int ldc, int mr, int nr, float* tile)
+        {
+            if (mr == Rows && !half) GemmKernels.Kernel256<GemmKernels.R6, GemmKernels.StridedB>(kc, a, 1, rows, panel, c, ldc, false, mr, nr, tile);
+            else GemmKernels.Tile256(half, kc, a, 1, rows, panel, c, ldc, false, mr, nr, tile);
+        }
+
         public static void TransformInputRow(float* plane, int h, int w, int ty, int tilesX, float* zeros, byte* inside, float* dst, long elementStride) =>
             WinogradConv256.TransformInputRow(plane, h, w, ty, tilesX, zeros, (Vector256<float>*)inside, dst, elementStride);
-
-        public static void Multiply(WinogradConv.Plan plan, float* u, float* v, long vElement, float* m, long mElement, int tiles, int stride, float* tile) =>
-            WinogradConv256.Multiply(plan, u, v, vElement, m, mElement, tiles, stride, tile);
 
         public static void TransformOutputRow(float* m, long elementStride, int tilesX, int w, bool second, float* y, float* residual, float bias, bool relu) =>
             WinogradConv256.TransformOutputRow(m, elementStride, tilesX, w, second, y, residual, bias, relu);
@@ -72,28 +76,6 @@ internal static unsafe class WinogradConv256
         public static void TransformOutputRowPair(float* m, long elementStride, int w, float* yA, float* residualA, bool secondA,
             float* yB, float* residualB, bool secondB, float bias, bool relu) =>
             WinogradConv256.TransformOutputRowPair(m, elementStride, w, yA, residualA, secondA, yB, residualB, secondB, bias, relu);
-    }
-
-    // M[e] = U[e] V[e] for the 16 elements: every panel of 16 tiles against every block of 6 filters.
-    private static void Multiply(WinogradConv.Plan plan, float* u, float* v, long vElement, float* m, long mElement, int tiles, int stride, float* tile)
-    {
-        int inC = plan.InChannels, outC = plan.OutChannels, blocks = plan.Blocks;
-        for (int e = 0; e < 16; e++)
-        {
-            float* ue = u + e * plan.ElementStride, ve = v + e * vElement, me = m + e * mElement;
-            for (int j = 0; j < tiles; j += Panel)
-            {
-                bool half = tiles - j <= Panel / 2;
-                var panel = new GemmKernels.StridedB(ve + j, stride);
-                for (int blk = 0; blk < blocks; blk++)
-                {
-                    int rows = Math.Min(Rows, outC - blk * Rows);
-                    float* a = ue + (long)blk * inC * Rows, c = me + (long)blk * Rows * stride + j;
-                    if (rows == Rows && !half) GemmKernels.Kernel256<GemmKernels.R6, GemmKernels.StridedB>(inC, a, 1, Rows, panel, c, stride, false, Rows, Panel, tile);
-                    else GemmKernels.Tile256(half, inC, a, 1, Rows, panel, c, stride, false, rows, half ? Panel / 2 : Panel, tile);
-                }
-            }
-        }
     }
 
     // V = Bt d B for tile row ty of one plane (see WinogradConv): a vector of 8 tiles reads 18 columns from 2t0-1, masked
@@ -214,24 +196,10 @@ internal static unsafe class WinogradConv256
     {
         var low = Avx.UnpackLow(even, odd);
         var high = Avx.UnpackHigh(even, odd);
-        if (yA != null) StoreRow(Avx.Permute2x128(low, high, 0x20), yA, residualA, w, relu);
-        if (yB != null) StoreRow(Avx.Permute2x128(low, high, 0x31), yB, residualB, w, relu);
+        if (yA != null) Simd.Finish256(yA, Avx.Permute2x128(low, high, 0x20), residualA, relu, w);
+        if (yB != null) Simd.Finish256(yB, Avx.Permute2x128(low, high, 0x31), residualB, relu, w);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(Vector256<float> v, float* y, float* residual, int w, bool relu)
-    {
-        if (w >= Lanes)
-        {
-            if (residual != null) v += Vector256.Load(residual);
-            if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
-            v.Store(y);
-            return;
-        }
-        if (residual != null) v += Avx.MaskLoad(residual, Simd.FirstLanes256(w));
-        if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
-        Simd.StoreFirst256(y, v, w);
-    }
 
     // At M for a vector of tiles: rows (m0 + m1 + m2, m1 - m2 - m3) of each of the four element columns.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -261,23 +229,8 @@ internal static unsafe class WinogradConv256
         var high = Avx.UnpackHigh(even, odd);
         var lo = Avx.Permute2x128(low, high, 0x20);
         var hi = Avx.Permute2x128(low, high, 0x31);
-        var zero = Vector256<float>.Zero;
-        if (left >= 2 * Lanes)
-        {
-            if (residual != null) { lo += Vector256.Load(residual); hi += Vector256.Load(residual + Lanes); }
-            if (relu) { lo = Vector256.Max(lo, zero); hi = Vector256.Max(hi, zero); }
-            lo.Store(y);
-            hi.Store(y + Lanes);
-            return;
-        }
-        if (residual != null)
-        {
-            lo += Avx.MaskLoad(residual, Simd.FirstLanes256(left));
-            hi += Avx.MaskLoad(residual + Lanes, Simd.FirstLanes256(left - Lanes));
-        }
-        if (relu) { lo = Vector256.Max(lo, zero); hi = Vector256.Max(hi, zero); }
-        Simd.StoreFirst256(y, lo, left);
-        Simd.StoreFirst256(y + Lanes, hi, left - Lanes);
+        Simd.Finish256(y, lo, residual, relu, left);
+        Simd.Finish256(y + Lanes, hi, residual == null ? null : residual + Lanes, relu, left - Lanes);
     }
 
     // Lanes of columns at .. at+7 that lie in [0, w) set.
